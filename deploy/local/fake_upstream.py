@@ -1,0 +1,164 @@
+"""A small OpenAI-compatible upstream that records exactly what it received.
+
+It is the project's only test double: no model can run on the development machines.
+Every request is kept (method, path, headers, parsed body) and can be read back with
+``GET /_fake/requests`` and cleared with ``DELETE /_fake/requests``, so tests can assert
+what a model would have seen. Answers are deterministic.
+
+    python deploy/local/fake_upstream.py --host 127.0.0.1 --port 8300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from litestar import Litestar, Request, Response, delete, get, post
+from litestar.response import Stream
+
+MODELS = ["gpt-4o-mini", "gpt-4o"]
+_recorded: list[dict[str, Any]] = []
+
+
+async def _record(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = {"_unparsed": raw.decode("utf-8", "replace")}
+    entry = {
+        "method": request.method,
+        "path": request.url.path,
+        "headers": dict(request.headers),
+        "body": body,
+        "raw_body": raw.decode("utf-8", "replace"),
+        "received_at": time.time(),
+    }
+    _recorded.append(entry)
+    return entry
+
+
+def _answer_text(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    last_user = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
+    if not isinstance(last_user, str):
+        last_user = json.dumps(last_user)
+    return f"Fake answer. You asked: {last_user[:200]}"
+
+
+def _usage(body: dict[str, Any], text: str) -> dict[str, int]:
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    completion_tokens = len(text.split())
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+@get("/v1/models")
+async def list_models() -> dict[str, Any]:
+    data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in MODELS]
+    return {"object": "list", "data": data}
+
+
+@post("/v1/chat/completions", status_code=200)
+async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any] | Stream:
+    entry = await _record(request)
+    body = entry["body"] or {}
+    fail = request.headers.get("x-fake-status")
+    if fail:
+        error = {
+            "message": "fake upstream failure",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+        return Response({"error": error}, status_code=int(fail))
+    text = _answer_text(body)
+    created = int(time.time())
+    model = body.get("model", "unknown")
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return Stream(
+            _stream(text, model, created, include_usage, body), media_type="text/event-stream"
+        )
+    return Response(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": _usage(body, text),
+        }
+    )
+
+
+async def _stream(
+    text: str, model: str, created: int, include_usage: bool, body: dict[str, Any]
+) -> AsyncIterator[bytes]:
+    def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
+        payload = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(payload)}\n\n".encode()
+
+    yield chunk({"role": "assistant", "content": ""}, None)
+    words = text.split(" ")
+    for i, word in enumerate(words):
+        yield chunk({"content": word if i == 0 else " " + word}, None)
+        await asyncio.sleep(0)
+    yield chunk({}, "stop")
+    if include_usage:
+        usage = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            "usage": _usage(body, text),
+        }
+        yield f"data: {json.dumps(usage)}\n\n".encode()
+    yield b"data: [DONE]\n\n"
+
+
+@get("/_fake/requests")
+async def recorded() -> list[dict[str, Any]]:
+    return _recorded
+
+
+@delete("/_fake/requests", status_code=204)
+async def clear() -> None:
+    _recorded.clear()
+
+
+app = Litestar(route_handlers=[list_models, chat_completions, recorded, clear])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8300)
+    args = parser.parse_args()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

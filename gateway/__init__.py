@@ -1,0 +1,1 @@
+"""Governance-aware data-access gateway for LLMs."""

@@ -1,0 +1,41 @@
+"""The Litestar application: routes, dependencies, lifespan, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from gateway.http.chat import chat_completions
+from gateway.http.errors import EXCEPTION_HANDLERS
+from gateway.http.health import healthz, readyz
+from gateway.http.middleware import RequestContextMiddleware
+from gateway.services import Services, open_services
+from gateway.settings import Settings
+
+
+def _services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+def create_app(settings: Settings) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            yield
+
+    return Litestar(
+        route_handlers=[healthz, readyz, chat_completions],
+        dependencies={"services": Provide(_services, sync_to_thread=False)},
+        lifespan=[lifespan],
+        middleware=[RequestContextMiddleware],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_request_bytes,
+        openapi_config=None,
+        logging_config=None,
+    )

@@ -1,0 +1,69 @@
+"""Parse and validate an OpenAI chat-completions request body.
+
+Only what the gateway acts on is checked; every other field passes through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.errors import BadRequest
+
+VALID_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    body: dict[str, Any]
+
+    @property
+    def model(self) -> str:
+        return str(self.body["model"])
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream", False))
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body["messages"])
+
+
+def parse_chat_request(raw: bytes) -> ChatRequest:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest(
+            "'model' is required and must be a non-empty string.",
+            param="model",
+            code="missing_required_parameter" if model is None else "invalid_type",
+        )
+    messages = body.get("messages")
+    if messages is None:
+        raise BadRequest(
+            "'messages' is required.", param="messages", code="missing_required_parameter"
+        )
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest(
+            "'messages' must be a non-empty array.", param="messages", code="invalid_type"
+        )
+    for index, message in enumerate(messages):
+        param = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise BadRequest(f"{param} must be an object.", param=param, code="invalid_type")
+        if message.get("role") not in VALID_ROLES:
+            raise BadRequest(
+                f"{param}.role must be one of {sorted(VALID_ROLES)}.",
+                param=f"{param}.role",
+                code="invalid_value",
+            )
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise BadRequest("'stream' must be a boolean.", param="stream", code="invalid_type")
+    return ChatRequest(body)

@@ -1,0 +1,114 @@
+"""The ``gateway`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+import yaml
+
+from gateway.identity import ApiKeyStore, KeyFileError, hash_key, new_key
+from gateway.settings import ConfigError, Settings, load_settings, reference
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")
+keys_app = typer.Typer(no_args_is_help=True, help="Manage gateway API keys.")
+app.add_typer(keys_app, name="keys")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+        ApiKeyStore.from_file(settings.api_keys_file)
+    except (ConfigError, KeyFileError) as exc:
+        typer.echo(f"gateway: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    return settings
+
+
+@app.command()
+def serve() -> None:
+    """Run the gateway (settings from GATEWAY_* variables or GATEWAY_CONFIG_FILE)."""
+    from gateway.app import create_app
+    from gateway.logs import configure_logging
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+        server_header=False,
+    )
+
+
+@app.command("check-config")
+def check_config() -> None:
+    """Validate the settings and the API-keys file, then exit."""
+    settings = _settings_or_exit()
+    typer.echo(
+        f"ok: {len(ApiKeyStore.from_file(settings.api_keys_file))} API keys, "
+        f"upstream {settings.upstream_base_url}"
+    )
+
+
+@app.command("config-reference")
+def config_reference() -> None:
+    """Print every setting with its default and meaning."""
+    for name, default, description in reference():
+        typer.echo(f"{name}  (default: {default})\n    {description}")
+
+
+@keys_app.command("new")
+def keys_new(
+    key_id: Annotated[str, typer.Option("--id", help="Name of the key, e.g. alice-laptop.")],
+    subject: Annotated[str, typer.Option(help="Subject the key authenticates as.")],
+    group: Annotated[list[str] | None, typer.Option(help="Group; repeat for several.")] = None,
+    attr: Annotated[list[str] | None, typer.Option(help="Attribute KEY=VALUE; repeatable.")] = None,
+) -> None:
+    """Create a key: prints the secret once (stderr) and the entry for the keys file."""
+    attributes = dict(item.split("=", 1) for item in (attr or []) if "=" in item)
+    key = new_key()
+    entry = {
+        "id": key_id,
+        "sha256": hash_key(key),
+        "subject": subject,
+        "groups": list(group or []),
+        "attributes": attributes,
+    }
+    typer.echo(f"API key (shown once, store it now): {key}", err=True)
+    typer.echo(yaml.safe_dump({"keys": [entry]}, sort_keys=False))
+
+
+@app.command("demo-load")
+def demo_load(
+    corpus_dir: Annotated[Path, typer.Option(exists=True, file_okay=False)],
+) -> None:
+    """Index the demo corpus into Elasticsearch (idempotent)."""
+    from gateway.demo_corpus import demo_chunks
+    from gateway.elastic import ChunkIndex
+    from gateway.errors import DependencyUnavailable
+
+    settings = _settings_or_exit()
+
+    async def load() -> int:
+        async with ChunkIndex(settings) as index:
+            await index.ensure_index()
+            return await index.index_chunks(demo_chunks(corpus_dir))
+
+    try:
+        count = asyncio.run(load())
+    except DependencyUnavailable as exc:
+        typer.echo(f"gateway: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"demo corpus: {count} chunks indexed from {corpus_dir}")
+
+
+def main() -> None:
+    sys.exit(app())

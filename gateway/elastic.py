@@ -1,0 +1,151 @@
+"""Elasticsearch adapter: the governed chunk index.
+
+Library exceptions stop here and become DependencyUnavailable, so a search that cannot
+run is a refused request, never an unfiltered one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Self
+
+from elasticsearch import AsyncElasticsearch
+from elasticsearch import exceptions as es_exc
+from elasticsearch.helpers import BulkIndexError, async_bulk
+
+from gateway.errors import DependencyUnavailable
+from gateway.settings import Settings
+
+MAPPING_VERSION = 1
+
+_ES_ERRORS: tuple[type[Exception], ...] = (
+    es_exc.ApiError,
+    es_exc.TransportError,
+    BulkIndexError,
+)
+
+
+def chunk_mapping(analyzer: str = "standard") -> dict[str, Any]:
+    """Index mapping, versioned by MAPPING_VERSION. Governance fields are keywords."""
+    keyword = {"type": "keyword"}
+    return {
+        "dynamic": "strict",
+        "_meta": {"mapping_version": MAPPING_VERSION},
+        "properties": {
+            "chunk_id": keyword,
+            "doc_id": keyword,
+            "doc_version": keyword,
+            "chunk_index": {"type": "integer"},
+            "corpus": keyword,
+            "title": {"type": "text", "analyzer": analyzer},
+            "source_uri": keyword,
+            "classification": keyword,
+            "owner": keyword,
+            "allowed_groups": keyword,
+            "allowed_users": keyword,
+            "tenant": keyword,
+            "labels": keyword,
+            "content_hash": keyword,
+            "text": {"type": "text", "analyzer": analyzer},
+            "start": {"type": "integer"},
+            "end": {"type": "integer"},
+            "pii": {"type": "object", "enabled": False},
+            "ingested_at": {"type": "date"},
+        },
+    }
+
+
+class ChunkIndex:
+    """Owns the AsyncElasticsearch client; opened and closed by the app lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        password = settings.elasticsearch_password
+        auth = (
+            (settings.elasticsearch_username, password.get_secret_value())
+            if settings.elasticsearch_username and password
+            else None
+        )
+        tls: dict[str, Any] = {}
+        if settings.elasticsearch_ca_certs:
+            tls["ca_certs"] = str(settings.elasticsearch_ca_certs)
+        self._client = AsyncElasticsearch(
+            hosts=[str(settings.elasticsearch_url)],
+            basic_auth=auth,
+            **tls,
+            request_timeout=settings.elasticsearch_timeout_s,
+            max_retries=1,
+            retry_on_timeout=False,
+        )
+        self.name = f"{settings.index_prefix}-chunks-v{MAPPING_VERSION}"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._client.close()
+
+    async def health(self) -> str:
+        """Cluster status (green/yellow/red); raises DependencyUnavailable if unreachable."""
+        try:
+            response = await self._client.cluster.health()
+        except _ES_ERRORS as exc:
+            raise DependencyUnavailable("elasticsearch", type(exc).__name__) from exc
+        return str(response["status"])
+
+    async def ensure_index(self, analyzer: str = "standard") -> bool:
+        """Create the index if missing; True when it was created."""
+        try:
+            if await self._client.indices.exists(index=self.name):
+                return False
+            await self._client.indices.create(
+                index=self.name,
+                mappings=chunk_mapping(analyzer),
+                settings={"number_of_shards": 1, "number_of_replicas": 0},
+            )
+        except _ES_ERRORS as exc:
+            raise DependencyUnavailable("elasticsearch", f"cannot create {self.name}") from exc
+        return True
+
+    async def delete_index(self) -> None:
+        try:
+            await self._client.indices.delete(index=self.name, ignore_unavailable=True)
+        except _ES_ERRORS as exc:
+            raise DependencyUnavailable("elasticsearch", f"cannot delete {self.name}") from exc
+
+    async def index_chunks(self, chunks: Iterable[Mapping[str, Any]], refresh: bool = True) -> int:
+        """Bulk-index chunks by their ``chunk_id``; returns how many were written."""
+        actions = (
+            {"_index": self.name, "_id": chunk["chunk_id"], "_source": dict(chunk)}
+            for chunk in chunks
+        )
+        try:
+            written, _ = await async_bulk(
+                self._client, actions, refresh="wait_for" if refresh else False
+            )
+        except _ES_ERRORS as exc:
+            raise DependencyUnavailable(
+                "elasticsearch", f"bulk indexing into {self.name} failed"
+            ) from exc
+        return written
+
+    async def search(
+        self, query: str, *, authorization_filter: Mapping[str, Any], k: int = 5
+    ) -> list[dict[str, Any]]:
+        """BM25 over chunk text and title, restricted by ``authorization_filter``.
+
+        The filter is mandatory: a caller that means "everything" must say match_all.
+        """
+        try:
+            response = await self._client.search(
+                index=self.name,
+                size=k,
+                query={
+                    "bool": {
+                        "must": [{"multi_match": {"query": query, "fields": ["text", "title^2"]}}],
+                        "filter": [dict(authorization_filter)],
+                    }
+                },
+            )
+        except _ES_ERRORS as exc:
+            raise DependencyUnavailable("elasticsearch", f"search on {self.name} failed") from exc
+        return [{**hit["_source"], "_score": hit["_score"]} for hit in response["hits"]["hits"]]

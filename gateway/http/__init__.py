@@ -1,0 +1,1 @@
+"""HTTP layer: routes, error rendering and request middleware."""

@@ -1,0 +1,54 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Response, get
+
+from gateway.errors import DependencyUnavailable
+from gateway.services import Services
+
+READY_CHECK_TIMEOUT_S = 3.0
+
+
+@get("/healthz", sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    """The process is alive and serving; says nothing about dependencies."""
+    return {"status": "ok"}
+
+
+@get("/readyz")
+async def readyz(services: Services) -> Response[dict[str, Any]]:
+    """Elasticsearch, OPA and the audit sink can serve; 503 names each one that cannot."""
+    elastic, opa = await asyncio.gather(_check_elasticsearch(services), _check_opa(services))
+    audit = (
+        {"ok": True, "detail": str(services.audit.path)}
+        if services.audit.writable()
+        else {"ok": False, "detail": f"audit log not writable: {services.audit.path}"}
+    )
+    checks = {"elasticsearch": elastic, "opa": opa, "audit": audit}
+    ready = all(check["ok"] for check in checks.values())
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "failing": [name for name, check in checks.items() if not check["ok"]],
+        "checks": checks,
+    }
+    return Response(body, status_code=200 if ready else 503)
+
+
+async def _check_elasticsearch(services: Services) -> dict[str, Any]:
+    try:
+        status = await asyncio.wait_for(services.index.health(), READY_CHECK_TIMEOUT_S)
+    except (DependencyUnavailable, TimeoutError) as exc:
+        return {"ok": False, "detail": str(exc) or "timed out"}
+    return {"ok": status in {"green", "yellow"}, "detail": f"cluster status {status}"}
+
+
+async def _check_opa(services: Services) -> dict[str, Any]:
+    try:
+        healthy = await asyncio.wait_for(services.policy.healthy(), READY_CHECK_TIMEOUT_S)
+    except TimeoutError:
+        healthy = False
+    return {"ok": healthy, "detail": "healthy" if healthy else "unreachable or policies not loaded"}

@@ -1,0 +1,64 @@
+"""The clients a running gateway holds, opened together and closed together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.audit import AuditLog
+from gateway.elastic import ChunkIndex
+from gateway.identity import ApiKeyStore
+from gateway.policy import PolicyEngine
+from gateway.settings import Settings
+from gateway.upstream import UpstreamClient
+
+
+@dataclass
+class Services:
+    settings: Settings
+    keys: ApiKeyStore
+    policy: PolicyEngine
+    index: ChunkIndex
+    audit: AuditLog
+    upstream: UpstreamClient
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Keep a reference so the task is not garbage-collected; awaited at shutdown."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    async with AsyncExitStack() as stack:
+        api_key = settings.upstream_api_key
+        services = Services(
+            settings=settings,
+            keys=ApiKeyStore.from_file(settings.api_keys_file),
+            policy=await stack.enter_async_context(
+                PolicyEngine(str(settings.opa_url), settings.opa_timeout_s)
+            ),
+            index=await stack.enter_async_context(ChunkIndex(settings)),
+            audit=await stack.enter_async_context(AuditLog(settings.audit_dir)),
+            upstream=await stack.enter_async_context(
+                UpstreamClient(
+                    str(settings.upstream_base_url),
+                    api_key.get_secret_value() if api_key else None,
+                    timeout_s=settings.upstream_timeout_s,
+                    connect_timeout_s=settings.upstream_connect_timeout_s,
+                )
+            ),
+        )
+        try:
+            yield services
+        finally:
+            await services.drain()

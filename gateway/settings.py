@@ -1,0 +1,159 @@
+"""Settings: built once at start-up from ``GATEWAY_*`` variables and an optional file.
+
+Precedence: environment > config file (``GATEWAY_CONFIG_FILE``, TOML or YAML) > defaults.
+Each field's docstring is the configuration reference (``gateway config-reference``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "GATEWAY_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names each setting and the problem."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+    )
+
+    upstream_base_url: AnyHttpUrl
+    """Base URL of the OpenAI-compatible upstream, including ``/v1``."""
+    upstream_api_key: SecretStr | None = None
+    """The gateway's own upstream credential. Callers' credentials are never forwarded."""
+    upstream_timeout_s: float = Field(default=120.0, gt=0)
+    """Read timeout for upstream responses, in seconds."""
+    upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Connect timeout for the upstream, in seconds."""
+
+    elasticsearch_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:9200")
+    """Elasticsearch HTTP endpoint."""
+    elasticsearch_username: str | None = None
+    """Elasticsearch user (basic auth); needs rights on ``gateway-*`` indices only."""
+    elasticsearch_password: SecretStr | None = None
+    """Password for ``elasticsearch_username``."""
+    elasticsearch_ca_certs: Path | None = None
+    """CA bundle for an HTTPS Elasticsearch endpoint."""
+    elasticsearch_timeout_s: float = Field(default=5.0, gt=0)
+    """Per-request Elasticsearch timeout, in seconds."""
+    index_prefix: str = Field(default="gateway", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    """Prefix of every index the gateway owns (``<prefix>-chunks-v1``...)."""
+
+    opa_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8181")
+    """Open Policy Agent server."""
+    opa_timeout_s: float = Field(default=2.0, gt=0)
+    """Per-decision OPA timeout, in seconds."""
+
+    audit_dir: Path
+    """Directory of the append-only audit log; created if missing, must be writable."""
+    api_keys_file: Path
+    """YAML file of gateway API keys (stored as SHA-256 hashes); see ``gateway keys new``."""
+
+    host: str = "127.0.0.1"
+    """Address the gateway listens on."""
+    port: int = Field(default=8080, ge=1, le=65535)
+    """Port the gateway listens on."""
+    max_request_bytes: int = Field(default=4_000_000, ge=1024)
+    """Largest accepted request body; larger bodies get 413."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Minimum level of log events."""
+    log_format: Literal["json", "console"] = "json"
+    """``json`` for production, ``console`` for humans."""
+
+    @field_validator("api_keys_file")
+    @classmethod
+    def _keys_file_exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        return value
+
+    @field_validator("audit_dir")
+    @classmethod
+    def _audit_dir_usable(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"not a directory: {value}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(f"{ENV_PREFIX}CONFIG_FILE")
+        if config_file:
+            sources.append(_file_source(settings_cls, Path(config_file)))
+        return tuple(sources)
+
+
+def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
+    if not path.is_file():
+        raise ConfigError(f"{ENV_PREFIX}CONFIG_FILE: file not found: {path}")
+    if path.suffix == ".toml":
+        return TomlConfigSettingsSource(settings_cls, toml_file=path)
+    if path.suffix in {".yaml", ".yml"}:
+        return YamlConfigSettingsSource(settings_cls, yaml_file=path)
+    raise ConfigError(f"{ENV_PREFIX}CONFIG_FILE: expected a .toml, .yaml or .yml file: {path}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings, or raise ConfigError naming every bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = ["invalid gateway settings:"]
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        name = f"{ENV_PREFIX}{field.upper()}"
+        lines.append(f"  {name}: {_problem(error)}")
+    return "\n".join(lines)
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    if error["type"] == "missing":
+        return "required but not set"
+    if error["type"] == "extra_forbidden":
+        return "unknown setting"
+    # Never echo the offending value: it may be a secret.
+    return str(error["msg"])
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, for docs and the CLI."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = "required" if field.is_required() else repr(field.get_default())
+        rows.append((f"{ENV_PREFIX}{name.upper()}", default, field.description or ""))
+    return rows

@@ -1,0 +1,65 @@
+# METADATA
+# title: Endpoint and model access
+# description: |
+#   May this principal call this endpoint with this model?
+#   input: {"subject": {"id", "groups", "attributes"}, "action", "model"}
+#   actions: "chat.completions", "models.list", "audit.read"
+package gateway.authz
+
+import rego.v1
+
+config := data.gateway.config
+
+known_actions := {"chat.completions", "models.list", "audit.read"}
+
+default allow := false
+
+allow if {
+	input.action in known_actions
+	count(reasons) == 0
+}
+
+# Models this subject may use: what GET /v1/models lists.
+models contains name if {
+	some name, model in config.models
+	group_allowed(model.groups)
+}
+
+group_allowed(groups) if "*" in groups
+
+group_allowed(groups) if {
+	some group in input.subject.groups
+	group in groups
+}
+
+reasons contains msg if {
+	not input.action in known_actions
+	msg := sprintf("unknown action %q", [input.action])
+}
+
+reasons contains msg if {
+	input.action == "chat.completions"
+	not config.models[input.model]
+	msg := sprintf("model %q is not offered by this gateway", [input.model])
+}
+
+reasons contains msg if {
+	input.action == "chat.completions"
+	model := config.models[input.model]
+	not group_allowed(model.groups)
+	msg := sprintf("subject %q may not use model %q", [input.subject.id, input.model])
+}
+
+reasons contains msg if {
+	input.action == "audit.read"
+	not auditor
+	msg := sprintf("subject %q is not an auditor", [input.subject.id])
+}
+
+auditor if {
+	some group in input.subject.groups
+	group in config.auditor_groups
+}
+
+# One round trip for the gateway: the verdict with its reasons.
+decision := {"allow": allow, "reasons": reasons}

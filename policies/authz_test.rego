@@ -1,0 +1,48 @@
+package gateway.authz_test
+
+import rego.v1
+
+import data.gateway.authz
+
+alice := {"id": "alice", "groups": ["engineering"], "attributes": {}}
+
+bob := {"id": "bob", "groups": ["sales"], "attributes": {}}
+
+carol := {"id": "carol", "groups": ["security"], "attributes": {}}
+
+test_everyone_may_use_open_model if {
+	authz.allow with input as {"subject": bob, "action": "chat.completions", "model": "gpt-4o-mini"}
+}
+
+test_group_restricted_model_allows_member if {
+	authz.allow with input as {"subject": alice, "action": "chat.completions", "model": "gpt-4o"}
+}
+
+test_group_restricted_model_denies_outsider_with_reason if {
+	not authz.allow with input as {"subject": bob, "action": "chat.completions", "model": "gpt-4o"}
+	authz.reasons == {`subject "bob" may not use model "gpt-4o"`} with input as {"subject": bob, "action": "chat.completions", "model": "gpt-4o"}
+}
+
+test_unknown_model_denied if {
+	d := authz.decision with input as {"subject": alice, "action": "chat.completions", "model": "nope"}
+	not d.allow
+	d.reasons == {`model "nope" is not offered by this gateway`}
+}
+
+test_unknown_action_denied if {
+	not authz.allow with input as {"subject": alice, "action": "files.delete_everything"}
+}
+
+test_missing_subject_groups_denied_for_restricted_model if {
+	not authz.allow with input as {"subject": {"id": "x"}, "action": "chat.completions", "model": "gpt-4o"}
+}
+
+test_models_lists_only_allowed if {
+	authz.models == {"gpt-4o-mini"} with input as {"subject": bob, "action": "models.list"}
+	authz.models == {"gpt-4o-mini", "gpt-4o"} with input as {"subject": alice, "action": "models.list"}
+}
+
+test_only_auditors_read_audit if {
+	authz.allow with input as {"subject": carol, "action": "audit.read"}
+	not authz.allow with input as {"subject": alice, "action": "audit.read"}
+}
