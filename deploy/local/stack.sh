@@ -231,6 +231,7 @@ stack_env() {
     [GATEWAY_HOST]="127.0.0.1"
     [GATEWAY_PORT]="$GATEWAY_PORT"
     [STACK_FAKE_UPSTREAM_URL]="http://127.0.0.1:$FAKE_PORT"
+    [STACK_OPA_BIN]="$BIN/opa"
   )
   local name
   for name in $(printf '%s\n' "${!vars[@]}" | sort); do

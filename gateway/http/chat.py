@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from gateway.chat_request import ChatRequest, parse_chat_request
@@ -28,7 +29,7 @@ CHAT_PATH = "chat/completions"
 
 @post("/v1/chat/completions", status_code=200)
 async def chat_completions(
-    request: Request[Any, Any, Any], services: Services
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> Response[Any] | Stream:
     request_id = str(request.state.request_id)
     principal = services.keys.authenticate(request.headers.get("authorization"))

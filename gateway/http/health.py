@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from gateway.errors import DependencyUnavailable
 from gateway.services import Services
@@ -20,7 +21,7 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz")
-async def readyz(services: Services) -> Response[dict[str, Any]]:
+async def readyz(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
     """Elasticsearch, OPA and the audit sink can serve; 503 names each one that cannot."""
     elastic, opa = await asyncio.gather(_check_elasticsearch(services), _check_opa(services))
     audit = (

@@ -1,0 +1,86 @@
+"""Run the real ``gateway serve`` process against the real stack."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..conftest import DEMO_KEYS, REPO
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningGateway:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    audit_dir: Path
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def gateway_executable() -> str:
+    return str(Path(sys.executable).with_name("gateway"))
+
+
+def start_gateway(env: dict[str, str], tmp_path: Path, **overrides: str) -> RunningGateway:
+    port = free_port()
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
+        **env,
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_AUDIT_DIR": str(tmp_path / "audit"),
+        "GATEWAY_API_KEYS_FILE": str(DEMO_KEYS),
+        **overrides,
+    }
+    log_path = tmp_path / "gateway.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [gateway_executable(), "serve"],
+            env=full_env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    gateway = RunningGateway(f"http://127.0.0.1:{port}", process, tmp_path / "audit", log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway exited during start-up:\n{gateway.log()}")
+        try:
+            if httpx.get(f"{gateway.base_url}/healthz", timeout=1).status_code == 200:
+                return gateway
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"gateway did not start:\n{gateway.log()}")
+
+
+def stop_gateway(gateway: RunningGateway) -> None:
+    gateway.process.terminate()
+    try:
+        gateway.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        gateway.process.kill()
+
+
+@pytest.fixture
+def gateway(stack_env: dict[str, str], tmp_path: Path) -> Iterator[RunningGateway]:
+    running = start_gateway(stack_env, tmp_path)
+    yield running
+    stop_gateway(running)

@@ -1,0 +1,87 @@
+"""The official openai SDK, pointed at the running gateway, as a user would use it."""
+
+import json
+
+import openai
+import pytest
+
+from ..conftest import ALICE, BOB
+from ..integration.conftest import FakeUpstream
+from .conftest import RunningGateway
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def upstream(stack_env: dict[str, str]) -> FakeUpstream:
+    fake = FakeUpstream(stack_env["STACK_FAKE_UPSTREAM_URL"])
+    fake.clear()
+    return fake
+
+
+def test_sync_client_gets_an_answer(gateway: RunningGateway, upstream: FakeUpstream) -> None:
+    """OpenAI(base_url=gateway) works unchanged; the upstream sees the gateway's key only."""
+    client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB)
+    completion = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "How many vacation days?"}]
+    )
+    assert (
+        completion.choices[0].message.content == "Fake answer. You asked: How many vacation days?"
+    )
+    (received,) = upstream.requests()
+    assert received["headers"]["authorization"] == "Bearer sk-fake-upstream-key"
+    assert BOB not in json.dumps(received)
+
+
+def test_streaming_with_usage(gateway: RunningGateway, upstream: FakeUpstream) -> None:
+    """Streaming works through the SDK, including the final usage chunk."""
+    client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=ALICE)
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "stream it"}],
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Fake answer. You asked: stream it"
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens > 0
+
+
+async def test_async_client(gateway: RunningGateway, upstream: FakeUpstream) -> None:
+    """AsyncOpenAI works unchanged."""
+    async with openai.AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key=ALICE) as client:
+        completion = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "async hello"}]
+        )
+    assert completion.choices[0].message.content.endswith("async hello")
+
+
+def test_sdk_maps_gateway_errors(gateway: RunningGateway, upstream: FakeUpstream) -> None:
+    """Gateway refusals surface as the SDK's typed errors with the policy's reason."""
+    bad_key = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key="sk-nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad_key.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+        )
+    bob = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB, max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError, match="may not use model"):
+        bob.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+    assert upstream.requests() == []
+
+
+def test_logs_hold_no_caller_secrets(gateway: RunningGateway, upstream: FakeUpstream) -> None:
+    """After real traffic, the gateway's log and audit files contain no caller key."""
+    client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB, max_retries=0)
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(
+            base_url=f"{gateway.base_url}/v1", api_key="sk-planted-secret-123", max_retries=0
+        ).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    written = gateway.log() + "".join(p.read_text() for p in gateway.audit_dir.iterdir())
+    assert '"path": "/v1/chat/completions"' in written  # the log is really there
+    for secret in (BOB, "sk-planted-secret-123", "sk-fake-upstream-key"):
+        assert secret not in written

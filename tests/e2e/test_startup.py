@@ -1,0 +1,119 @@
+"""Start-up refuses bad settings with a message naming the setting."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..conftest import DEMO_KEYS, REPO
+from .conftest import free_port, gateway_executable, start_gateway, stop_gateway
+
+pytestmark = pytest.mark.e2e
+
+
+def _run_serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    return subprocess.run(
+        [gateway_executable(), "serve"],
+        env={**base, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_missing_settings_stop_startup(tmp_path: Path) -> None:
+    """Without required settings the process exits 2 naming each missing one."""
+    result = _run_serve({"GATEWAY_AUDIT_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "GATEWAY_UPSTREAM_BASE_URL: required but not set" in result.stderr
+    assert "GATEWAY_API_KEYS_FILE: required but not set" in result.stderr
+
+
+def test_bad_value_stops_startup(tmp_path: Path) -> None:
+    """A malformed value exits 2 naming the setting, before anything listens."""
+    result = _run_serve(
+        {
+            "GATEWAY_UPSTREAM_BASE_URL": "http://127.0.0.1:1/v1",
+            "GATEWAY_AUDIT_DIR": str(tmp_path),
+            "GATEWAY_API_KEYS_FILE": str(DEMO_KEYS),
+            "GATEWAY_OPA_URL": "ftp://nowhere",
+        }
+    )
+    assert result.returncode == 2
+    assert "GATEWAY_OPA_URL:" in result.stderr
+
+
+def test_malformed_keys_file_stops_startup(tmp_path: Path) -> None:
+    """A broken API-keys file is a start-up error, not a gateway that lets nobody in."""
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("keys: [")
+    result = _run_serve(
+        {
+            "GATEWAY_UPSTREAM_BASE_URL": "http://127.0.0.1:1/v1",
+            "GATEWAY_AUDIT_DIR": str(tmp_path / "audit"),
+            "GATEWAY_API_KEYS_FILE": str(keys),
+        }
+    )
+    assert result.returncode == 2
+    assert "not valid YAML" in result.stderr
+
+
+def test_readyz_turns_503_when_opa_is_stopped(stack_env: dict[str, str], tmp_path: Path) -> None:
+    """A real OPA process serving policies/ is stopped: /readyz becomes 503 naming opa."""
+    opa_port = free_port()
+    opa = subprocess.Popen(
+        [
+            stack_env["STACK_OPA_BIN"],
+            "run",
+            "--server",
+            "--addr",
+            f"127.0.0.1:{opa_port}",
+            "--ignore",
+            "*_test.rego",
+            str(REPO / "policies"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gateway = None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{opa_port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        gateway = start_gateway(
+            stack_env,
+            tmp_path,
+            GATEWAY_OPA_URL=f"http://127.0.0.1:{opa_port}",
+            GATEWAY_OPA_TIMEOUT_S="0.5",
+        )
+        assert httpx.get(f"{gateway.base_url}/readyz", timeout=10).status_code == 200
+        opa.send_signal(signal.SIGTERM)
+        opa.wait(timeout=20)
+        response = httpx.get(f"{gateway.base_url}/readyz", timeout=10)
+        assert response.status_code == 503
+        assert response.json()["failing"] == ["opa"]
+    finally:
+        if opa.poll() is None:
+            opa.kill()
+        if gateway is not None:
+            stop_gateway(gateway)
+
+
+def test_sigterm_shuts_down_gracefully(stack_env: dict[str, str], tmp_path: Path) -> None:
+    """SIGTERM drains and closes the clients; the process exits 0."""
+    gateway = start_gateway(stack_env, tmp_path)
+    assert httpx.get(f"{gateway.base_url}/readyz", timeout=10).status_code == 200
+    gateway.process.send_signal(signal.SIGTERM)
+    assert gateway.process.wait(timeout=30) == 0
+    assert "Application shutdown complete" in gateway.log()

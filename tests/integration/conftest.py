@@ -1,0 +1,80 @@
+"""Fixtures over the real local stack: Elasticsearch, OPA and the recording fake upstream."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.settings import Settings, load_settings
+
+from ..conftest import DEMO_KEYS
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: a stopped dependency, as the gateway sees it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class FakeUpstream:
+    """Reads back what the recording fake upstream received."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def clear(self) -> None:
+        httpx.delete(f"{self.url}/_fake/requests").raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/_fake/requests")
+        response.raise_for_status()
+        return list(response.json())
+
+
+@pytest.fixture
+def fake_upstream(stack_env: dict[str, str]) -> FakeUpstream:
+    upstream = FakeUpstream(stack_env["STACK_FAKE_UPSTREAM_URL"])
+    upstream.clear()
+    return upstream
+
+
+@pytest.fixture
+def settings_for(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
+    """Build Settings for the real stack, with per-test index prefix and audit dir."""
+    prefix = f"gateway-test-{uuid.uuid4().hex[:8]}"
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "upstream_base_url": stack_env["GATEWAY_UPSTREAM_BASE_URL"],
+            "upstream_api_key": stack_env["GATEWAY_UPSTREAM_API_KEY"],
+            "elasticsearch_url": stack_env["GATEWAY_ELASTICSEARCH_URL"],
+            "elasticsearch_username": stack_env.get("GATEWAY_ELASTICSEARCH_USERNAME"),
+            "elasticsearch_password": stack_env.get("GATEWAY_ELASTICSEARCH_PASSWORD"),
+            "opa_url": stack_env["GATEWAY_OPA_URL"],
+            "audit_dir": tmp_path / "audit",
+            "api_keys_file": DEMO_KEYS,
+            "index_prefix": prefix,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    yield build
+    # Drop whatever this test indexed.
+    auth = (
+        stack_env.get("GATEWAY_ELASTICSEARCH_USERNAME", ""),
+        stack_env.get("GATEWAY_ELASTICSEARCH_PASSWORD", ""),
+    )
+    httpx.delete(f"{stack_env['GATEWAY_ELASTICSEARCH_URL']}/{prefix}-*", auth=auth)
+
+
+@pytest.fixture
+def settings(settings_for: Any) -> Settings:
+    return settings_for()

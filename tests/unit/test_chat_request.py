@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from gateway.chat_request import parse_chat_request
+from gateway.errors import BadRequest
+
+
+def test_valid_request_passes_unknown_fields_through() -> None:
+    """Fields the gateway does not act on are kept untouched."""
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "seed": 3,
+        "tools": [{"type": "function"}],
+        "stream": True,
+    }
+    chat = parse_chat_request(json.dumps(body).encode())
+    assert chat.body == body
+    assert chat.stream is True
+    assert chat.model == "m"
+
+
+@pytest.mark.parametrize(
+    ("raw", "param", "code"),
+    [
+        (b"{not json", None, "invalid_json"),
+        (b"\xff\xfe", None, "invalid_json"),
+        (b"[1, 2]", None, "invalid_json"),
+        (b'{"messages": [{"role": "user"}]}', "model", "missing_required_parameter"),
+        (b'{"model": 3, "messages": [{"role": "user"}]}', "model", "invalid_type"),
+        (b'{"model": "m"}', "messages", "missing_required_parameter"),
+        (b'{"model": "m", "messages": []}', "messages", "invalid_type"),
+        (b'{"model": "m", "messages": ["hi"]}', "messages[0]", "invalid_type"),
+        (b'{"model": "m", "messages": [{"role": "wizard"}]}', "messages[0].role", "invalid_value"),
+        (
+            b'{"model": "m", "messages": [{"role": "user"}], "stream": "yes"}',
+            "stream",
+            "invalid_type",
+        ),
+    ],
+)
+def test_bad_bodies_name_the_parameter(raw: bytes, param: str | None, code: str) -> None:
+    """Each malformed body is a 400 naming the offending parameter."""
+    with pytest.raises(BadRequest) as info:
+        parse_chat_request(raw)
+    assert info.value.status_code == 400
+    assert info.value.param == param
+    assert info.value.code == code
