@@ -154,6 +154,7 @@ def reference() -> list[tuple[str, str, str]]:
     """(variable, default, description) for every setting, for docs and the CLI."""
     rows = []
     for name, field in Settings.model_fields.items():
-        default = "required" if field.is_required() else repr(field.get_default())
+        value = field.get_default()
+        default = "required" if field.is_required() else ("unset" if value is None else str(value))
         rows.append((f"{ENV_PREFIX}{name.upper()}", default, field.description or ""))
     return rows
