@@ -7,6 +7,7 @@
     ├── PolicyDenied                  403 permission_error
     ├── NotFound                      404 not_found_error
     ├── DependencyUnavailable         503 service_unavailable  (OPA, Elasticsearch, audit)
+    ├── PolicyUntranslatable          503 service_unavailable  (a filter we cannot enforce)
     └── UpstreamError                 502 upstream_error        (or the upstream's 4xx/429)
 
 Adapters translate foreign exceptions into these with ``raise ... from exc``; the HTTP
@@ -83,6 +84,17 @@ class DependencyUnavailable(GatewayError):
     def __init__(self, dependency: str, message: str) -> None:
         super().__init__(f"{dependency} unavailable: {message}")
         self.dependency = dependency
+
+
+class PolicyUntranslatable(GatewayError):
+    """OPA's compiled retrieval filter holds something the translator cannot enforce exactly.
+
+    The request is refused rather than served with a weaker filter.
+    """
+
+    status_code = 503
+    error_type = "service_unavailable"
+    default_code = "policy_untranslatable"
 
 
 class UpstreamError(GatewayError):

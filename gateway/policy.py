@@ -6,17 +6,25 @@ DependencyUnavailable: the gateway fails closed, never open.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 import aiohttp
+import httpx
 from opa_client import AsyncOpaClient
+from opa_client.errors import QueryExecuteError
 
-from gateway.errors import DependencyUnavailable
+from gateway.errors import DependencyUnavailable, PolicyUntranslatable
 from gateway.identity import Principal
 
 AUTHZ_PACKAGE = "gateway.authz"
+RETRIEVAL_PACKAGE = "gateway.retrieval"
+# OPA 1.x data-filter compile: a UCAST condition tree instead of Rego AST.
+UCAST_MEDIA_TYPE = "application/vnd.opa.ucast.all+json"
+_OPA_ERRORS = (aiohttp.ClientError, TimeoutError, QueryExecuteError)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,9 @@ class PolicyEngine:
             timeout=timeout_s,
             retries=1,
         )
+        # opa-python-client only speaks the old /v1/compile; the data-filter endpoint and
+        # the revision probe go over httpx.
+        self._http = httpx.AsyncClient(base_url=url, timeout=timeout_s)
 
     async def __aenter__(self) -> Self:
         await self._client.__aenter__()
@@ -45,6 +56,7 @@ class PolicyEngine:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._client.__aexit__(*exc_info)
+        await self._http.aclose()
 
     async def healthy(self) -> bool:
         """OPA is up and has activated its policies."""
@@ -56,7 +68,7 @@ class PolicyEngine:
             response: dict[str, Any] = await self._client.query_rule(
                 input_data, package_path=package, rule_name=rule
             )
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except _OPA_ERRORS as exc:
             raise DependencyUnavailable("opa", f"cannot evaluate {package}.{rule}") from exc
         if "result" not in response:
             raise DependencyUnavailable("opa", f"policy {package}.{rule} is not loaded")
@@ -74,3 +86,80 @@ class PolicyEngine:
             raise DependencyUnavailable("opa", f"{AUTHZ_PACKAGE}.decision has the wrong shape")
         reasons = tuple(sorted(str(r) for r in result.get("reasons") or ()))
         return Decision(result["allow"], reasons, response.get("decision_id"))
+
+    async def compile_filter(self, package: str, rule: str, input_data: dict[str, Any]) -> Any:
+        """Partially evaluate a rule with its declared unknowns; OPA's UCAST response body.
+
+        OPA itself refuses Rego outside the data-filter fragment (HTTP 400): that is a
+        policy the gateway cannot enforce, so it becomes PolicyUntranslatable.
+        """
+        path = f"/v1/compile/{package.replace('.', '/')}/{rule}"
+        try:
+            response = await self._http.post(
+                path, json={"input": input_data}, headers={"Accept": UCAST_MEDIA_TYPE}
+            )
+        except httpx.HTTPError as exc:
+            raise DependencyUnavailable("opa", f"cannot compile {package}.{rule}") from exc
+        if response.status_code == 400:
+            raise PolicyUntranslatable(
+                f"OPA cannot compile {package}.{rule} into a filter: {_opa_errors(response)}"
+            )
+        if response.status_code != 200:
+            raise DependencyUnavailable("opa", f"compile {package}.{rule}: {response.status_code}")
+        return response.json()
+
+    async def allow_documents(
+        self,
+        principal: Principal,
+        documents: list[dict[str, Any]],
+        package: str = RETRIEVAL_PACKAGE,
+    ) -> list[bool]:
+        """Full evaluation of ``allow_document`` for each document, in one OPA round trip."""
+        if not documents:
+            return []
+        subject = principal.as_policy_input()
+        inputs = [{"subject": subject, "document": document} for document in documents]
+        try:
+            results = await self._client.bulk_query_rule(
+                inputs, package_path=package, rule_name="allow_document"
+            )
+        except _OPA_ERRORS as exc:
+            raise DependencyUnavailable("opa", "cannot re-check retrieved documents") from exc
+        return [result is True for result in results]
+
+    async def why_not(self, principal: Principal, document: dict[str, Any]) -> list[str]:
+        """The retrieval policy's explanations for denying one document."""
+        input_data = {"subject": principal.as_policy_input(), "document": document}
+        response = await self.query(RETRIEVAL_PACKAGE, "why_not", input_data)
+        return sorted(str(reason) for reason in response["result"])
+
+    async def revision(self) -> str:
+        """A digest of every loaded policy module and of data.gateway.config.
+
+        OPA serving a watched directory has no bundle revision, so the gateway derives one:
+        it changes exactly when a policy or its data changes.
+        """
+        try:
+            policies = await self._http.get("/v1/policies")
+            config = await self._http.get("/v1/data/gateway/config")
+        except httpx.HTTPError as exc:
+            raise DependencyUnavailable("opa", "cannot read the policy revision") from exc
+        if policies.status_code != 200 or config.status_code != 200:
+            raise DependencyUnavailable("opa", "cannot read the policy revision")
+        modules = sorted((m["id"], m["raw"]) for m in policies.json().get("result", []))
+        material = json.dumps([modules, config.json().get("result")], sort_keys=True)
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def _opa_errors(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    errors = body.get("errors") or []
+    details = "; ".join(
+        f"{e.get('message')} ({e.get('location', {}).get('file', '?')}:"
+        f"{e.get('location', {}).get('row', '?')})"
+        for e in errors
+    )
+    return details or str(body.get("message", f"HTTP {response.status_code}"))

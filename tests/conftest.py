@@ -21,6 +21,13 @@ def _reachable(url: str, auth: tuple[str, str] | None = None) -> bool:
         return False
 
 
+class StackEnv(dict[str, str]):
+    """The stack's variables; its repr hides secrets so failing tests do not print them."""
+
+    def __repr__(self) -> str:
+        return repr({k: "***" if "PASSWORD" in k or "KEY" in k else v for k, v in self.items()})
+
+
 @pytest.fixture(scope="session")
 def stack_env() -> dict[str, str]:
     """GATEWAY_* variables of the running local stack (deploy/local/stack.sh env).
@@ -51,4 +58,4 @@ def stack_env() -> dict[str, str]:
         if os.environ.get("GATEWAY_REQUIRE_STACK") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    return env
+    return StackEnv(env)

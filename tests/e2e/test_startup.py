@@ -111,9 +111,15 @@ def test_readyz_turns_503_when_opa_is_stopped(stack_env: dict[str, str], tmp_pat
 
 
 def test_sigterm_shuts_down_gracefully(stack_env: dict[str, str], tmp_path: Path) -> None:
-    """SIGTERM drains and closes the clients; the process exits 0."""
+    """SIGTERM runs the lifespan shutdown (clients closed) before the process ends.
+
+    uvicorn re-raises the signal after a clean shutdown, so the exit status is -SIGTERM.
+    """
     gateway = start_gateway(stack_env, tmp_path)
     assert httpx.get(f"{gateway.base_url}/readyz", timeout=10).status_code == 200
     gateway.process.send_signal(signal.SIGTERM)
-    assert gateway.process.wait(timeout=30) == 0
-    assert "Application shutdown complete" in gateway.log()
+    assert gateway.process.wait(timeout=30) in {0, -signal.SIGTERM}
+    log = gateway.log()
+    assert "Application shutdown complete" in log
+    assert "Finished server process" in log
+    assert "Traceback" not in log

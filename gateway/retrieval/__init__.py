@@ -1,0 +1,1 @@
+"""Authorization-aware retrieval: OPA policy compiled into the Elasticsearch query."""
