@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 import uvicorn
 import yaml
 
-from gateway.identity import ApiKeyStore, KeyFileError, hash_key, new_key
+from gateway.identity import ApiKeyStore, KeyFileError, Principal, hash_key, new_key
 from gateway.settings import ConfigError, Settings, load_settings, reference
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")
@@ -108,6 +109,93 @@ def demo_load(
         typer.echo(f"gateway: {exc.message}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"demo corpus: {count} chunks indexed from {corpus_dir}")
+
+
+@app.command()
+def explain(
+    query: Annotated[str, typer.Argument(help="The retrieval query to explain.")],
+    subject: Annotated[str, typer.Option("--as", help="Subject to evaluate as.")],
+    group: Annotated[list[str] | None, typer.Option(help="Group; repeatable.")] = None,
+    attr: Annotated[list[str] | None, typer.Option(help="Attribute KEY=VALUE; repeatable.")] = None,
+    k: Annotated[int, typer.Option("-k", help="How many chunks to retrieve.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the compiled filter, what it retrieves and the best matches it excluded, and why.
+
+    Without --group/--attr, the subject's groups and attributes come from the API-keys file.
+    """
+    from gateway.elastic import ChunkIndex
+    from gateway.errors import GatewayError
+    from gateway.policy import PolicyEngine
+    from gateway.retrieval.explain import explain as run_explain
+    from gateway.retrieval.filters import FilterCompiler, PolicyRevision
+
+    settings = _settings_or_exit()
+    principal = _principal_for(settings, subject, group, attr)
+
+    async def run() -> dict[str, object]:
+        async with (
+            ChunkIndex(settings) as index,
+            PolicyEngine(str(settings.opa_url), settings.opa_timeout_s) as policy,
+        ):
+            revision = PolicyRevision(policy, settings.policy_poll_interval_s)
+            filters = FilterCompiler(policy, revision)
+            result = await run_explain(index, policy, filters, principal, query, k=k)
+            return result.as_dict()
+
+    try:
+        report = asyncio.run(run())
+    except GatewayError as exc:
+        typer.echo(f"gateway: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_explanation(report)
+
+
+def _principal_for(
+    settings: Settings, subject: str, groups: list[str] | None, attrs: list[str] | None
+) -> Principal:
+    if groups is None and attrs is None:
+        known = ApiKeyStore.from_file(settings.api_keys_file).principal_for_subject(subject)
+        if known is not None:
+            return known
+    attributes = dict(item.split("=", 1) for item in (attrs or []) if "=" in item)
+    return Principal(subject, tuple(groups or ()), attributes)
+
+
+def _print_explanation(report: dict[str, object]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]subject[/]: {json.dumps(report['subject'])}")
+    console.print(f"[bold]policy revision[/]: {report['policy_revision']}")
+    console.print("[bold]compiled filter (Elasticsearch)[/]:")
+    console.print_json(json.dumps(report["elasticsearch_filter"]))
+    for title, rows, extra in (
+        ("retrieved", report["retrieved"], None),
+        ("best matches excluded by policy", report["excluded"], "reasons"),
+    ):
+        table = Table(title=title)
+        for column in ("doc_id", "chunk_id", "title", "classification", "tenant", "_score"):
+            table.add_column(column)
+        if extra:
+            table.add_column(extra)
+        for row in rows:  # type: ignore[attr-defined]
+            cells = [
+                str(row.get(c, ""))
+                for c in ("doc_id", "chunk_id", "title", "classification", "tenant", "_score")
+            ]
+            if extra:
+                cells.append("; ".join(row.get(extra, [])))
+            table.add_row(*cells)
+        console.print(table)
+    if report["dropped_by_recheck"]:
+        console.print(
+            f"[red]re-check dropped (filter disagreement!)[/]: {report['dropped_by_recheck']}"
+        )
 
 
 def main() -> None:

@@ -103,6 +103,13 @@ class ApiKeyStore:
     def __len__(self) -> int:
         return len(self._by_hash)
 
+    def principal_for_subject(self, subject: str) -> Principal | None:
+        """The principal of the first active key of ``subject`` (for ``gateway explain``)."""
+        for entry in self._by_hash.values():
+            if entry.subject == subject and not entry.disabled:
+                return _principal(entry)
+        return None
+
     def authenticate(self, authorization: str | None) -> Principal:
         """Resolve an ``Authorization`` header value; never echoes the key in errors."""
         if not authorization:
@@ -116,9 +123,13 @@ class ApiKeyStore:
         entry = self._by_hash.get(hash_key(token))
         if entry is None or entry.disabled:
             raise AuthenticationFailed("Incorrect API key provided.")
-        return Principal(
-            subject=entry.subject,
-            groups=entry.groups,
-            attributes=dict(entry.attributes),
-            key_id=entry.id,
-        )
+        return _principal(entry)
+
+
+def _principal(entry: ApiKeyEntry) -> Principal:
+    return Principal(
+        subject=entry.subject,
+        groups=entry.groups,
+        attributes=dict(entry.attributes),
+        key_id=entry.id,
+    )

@@ -12,6 +12,8 @@ from gateway.audit import AuditLog
 from gateway.elastic import ChunkIndex
 from gateway.identity import ApiKeyStore
 from gateway.policy import PolicyEngine
+from gateway.retrieval.filters import FilterCompiler, PolicyRevision
+from gateway.retrieval.retriever import Retriever
 from gateway.settings import Settings
 from gateway.upstream import UpstreamClient
 
@@ -24,6 +26,7 @@ class Services:
     index: ChunkIndex
     audit: AuditLog
     upstream: UpstreamClient
+    retriever: Retriever
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -41,13 +44,19 @@ class Services:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
         api_key = settings.upstream_api_key
+        policy = await stack.enter_async_context(
+            PolicyEngine(str(settings.opa_url), settings.opa_timeout_s)
+        )
+        revision = await stack.enter_async_context(
+            PolicyRevision(policy, settings.policy_poll_interval_s)
+        )
+        index = await stack.enter_async_context(ChunkIndex(settings))
+        filters = FilterCompiler(policy, revision, max_entries=settings.filter_cache_size)
         services = Services(
             settings=settings,
             keys=ApiKeyStore.from_file(settings.api_keys_file),
-            policy=await stack.enter_async_context(
-                PolicyEngine(str(settings.opa_url), settings.opa_timeout_s)
-            ),
-            index=await stack.enter_async_context(ChunkIndex(settings)),
+            policy=policy,
+            index=index,
             audit=await stack.enter_async_context(AuditLog(settings.audit_dir)),
             upstream=await stack.enter_async_context(
                 UpstreamClient(
@@ -57,6 +66,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                     connect_timeout_s=settings.upstream_connect_timeout_s,
                 )
             ),
+            retriever=Retriever(index, policy, filters),
         )
         try:
             yield services

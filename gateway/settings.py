@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     """Open Policy Agent server."""
     opa_timeout_s: float = Field(default=2.0, gt=0)
     """Per-decision OPA timeout, in seconds."""
+    policy_poll_interval_s: float = Field(default=0.5, gt=0)
+    """How often the policy revision is checked; a relaxed policy applies within this."""
+    filter_cache_size: int = Field(default=4096, ge=1)
+    """Compiled retrieval filters kept (one per subject and policy revision)."""
 
     audit_dir: Path
     """Directory of the append-only audit log; created if missing, must be writable."""

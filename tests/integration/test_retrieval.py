@@ -1,0 +1,174 @@
+"""Retrieval against the real Elasticsearch and OPA: cache, policy changes, fail-closed."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.demo_corpus import demo_chunks
+from gateway.elastic import ChunkIndex
+from gateway.errors import DependencyUnavailable, PolicyUntranslatable
+from gateway.identity import Principal
+from gateway.policy import PolicyEngine
+from gateway.retrieval.filters import FilterCompiler, PolicyRevision
+from gateway.retrieval.retriever import Retriever
+from gateway.retrieval.translator import MATCH_ALL, FilterTranslator
+
+from ..conftest import DEMO_CORPUS
+from .conftest import closed_port_url
+
+pytestmark = pytest.mark.integration
+
+BOB = Principal("bob", ("sales",), {"tenant": "acme", "clearance": "internal"})
+ALICE = Principal("alice", ("engineering",), {"tenant": "acme", "clearance": "confidential"})
+
+
+@pytest.fixture
+def test_policy(stack_env: dict[str, str]) -> Iterator[Any]:
+    """Load (and replace) a throw-away policy module in the real OPA through its API."""
+    package = f"gateway.test_{uuid.uuid4().hex[:8]}"
+    url = f"{stack_env['GATEWAY_OPA_URL']}/v1/policies/{package}"
+
+    def load(body: str) -> str:
+        rego = f"# METADATA\n# compile:\n#   unknowns: [input.document]\npackage {package}\n"
+        rego += "import rego.v1\ndefault allow := false\n" + body
+        response = httpx.put(url, content=rego)
+        assert response.status_code == 200, response.text
+        return package
+
+    yield load
+    httpx.delete(url)
+
+
+async def test_demo_subjects_see_only_their_documents(settings_for: Any) -> None:
+    """With the demo policy, bob (sales) gets pricing but never the confidential runbook."""
+    async with (
+        ChunkIndex(settings_for()) as index,
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        await index.ensure_index()
+        await index.index_chunks(demo_chunks(DEMO_CORPUS))
+        retriever = Retriever(index, policy, FilterCompiler(policy, revision))
+        bob = await retriever.retrieve(BOB, "discount price seat vault tokens", k=10)
+        alice = await retriever.retrieve(ALICE, "discount price seat vault tokens", k=10)
+    assert {c["doc_id"] for c in bob.chunks} == {"acme-pricing-2026"}
+    assert {c["doc_id"] for c in alice.chunks} == {"acme-incident-runbook"}
+
+
+async def test_filters_are_cached_until_the_policy_changes(
+    settings_for: Any, test_policy: Any
+) -> None:
+    """A second lookup is cached; editing the policy in OPA yields a fresh filter."""
+    package = test_policy('allow if input.document.tenant == "acme"\n')
+    async with (
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, poll_interval_s=0.1) as revision,
+    ):
+        compiler = FilterCompiler(policy, revision, package=package)
+        first = await compiler.filter_for(BOB)
+        second = await compiler.filter_for(BOB)
+        test_policy('allow if input.document.tenant == "globex"\n')
+        await asyncio.sleep(0.5)  # the watcher's poll picks the edit up
+        third = await compiler.filter_for(BOB)
+    assert (first.cached, second.cached) == (False, True)
+    assert second.es_filter == {"term": {"tenant": "acme"}}
+    assert third.cached is False
+    assert third.revision != first.revision
+    assert third.es_filter == {"term": {"tenant": "globex"}}
+
+
+async def test_policy_outside_the_filter_fragment_is_refused(
+    settings_for: Any, test_policy: Any
+) -> None:
+    """Rego OPA cannot compile into a filter (iteration over a document array) denies."""
+    package = test_policy('allow if input.document.allowed_groups[_] == "sales"\n')
+    async with (
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        with pytest.raises(PolicyUntranslatable, match="cannot compile"):
+            await FilterCompiler(policy, revision, package=package).filter_for(BOB)
+
+
+async def test_unfilterable_field_is_refused(settings_for: Any, test_policy: Any) -> None:
+    """A condition on a field outside the allowlist (chunk text) denies the request."""
+    package = test_policy('allow if input.document.text == "x"\n')
+    async with (
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        with pytest.raises(PolicyUntranslatable, match="not filterable"):
+            await FilterCompiler(policy, revision, package=package).filter_for(BOB)
+
+
+class _BrokenTranslator(FilterTranslator):
+    """A translator bug: it allows everything."""
+
+    def translate(self, compile_response: Any) -> dict[str, Any]:
+        return MATCH_ALL
+
+
+async def test_recheck_drops_what_a_broken_filter_lets_through(settings_for: Any) -> None:
+    """Defense in depth: hits the policy denies are dropped and logged as a security event."""
+    async with (
+        ChunkIndex(settings_for()) as index,
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        await index.ensure_index()
+        await index.index_chunks(demo_chunks(DEMO_CORPUS))
+        broken = FilterCompiler(policy, revision, translator=_BrokenTranslator())
+        with capture_logs() as logs:
+            result = await Retriever(index, policy, broken).retrieve(
+                BOB, "break-glass vault hardware tokens", k=10
+            )
+    assert all(c["doc_id"] != "acme-incident-runbook" for c in result.chunks)
+    assert any(cid.startswith("acme-incident-runbook") for cid in result.dropped_chunk_ids)
+    events = [e for e in logs if e["event"] == "security_event_filter_disagreement"]
+    assert events
+    assert events[0]["subject"] == "bob"
+
+
+async def test_opa_down_refuses_retrieval(settings_for: Any) -> None:
+    """With OPA unreachable no filter can be built: DependencyUnavailable, no search."""
+    async with (
+        PolicyEngine(closed_port_url(), 0.5) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        with pytest.raises(DependencyUnavailable, match="opa"):
+            await FilterCompiler(policy, revision).filter_for(BOB)
+
+
+def test_explain_cli_shows_filter_and_exclusions(
+    settings_for: Any, monkeypatch: pytest.MonkeyPatch, stack_env: dict[str, str]
+) -> None:
+    """`gateway explain --json` names the compiled filter, hits and excluded chunks with reasons."""
+    settings = settings_for()
+
+    async def load() -> None:
+        async with ChunkIndex(settings) as index:
+            await index.ensure_index()
+            await index.index_chunks(demo_chunks(DEMO_CORPUS))
+
+    asyncio.run(load())
+    for name, value in stack_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GATEWAY_INDEX_PREFIX", settings.index_prefix)
+    monkeypatch.setenv("GATEWAY_AUDIT_DIR", str(settings.audit_dir))
+    result = CliRunner().invoke(app, ["explain", "--as", "bob", "--json", "vault tokens price"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["subject"]["groups"] == ["sales"]  # taken from the API-keys file
+    assert {r["doc_id"] for r in report["retrieved"]} == {"acme-pricing-2026"}
+    excluded = {e["doc_id"]: e["reasons"] for e in report["excluded"]}
+    assert "acme-incident-runbook" in excluded
+    assert any("clearance" in reason for reason in excluded["acme-incident-runbook"])
+    assert "19 euros" not in result.output  # metadata only, never the pricing chunk's text

@@ -1,0 +1,186 @@
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.errors import PolicyUntranslatable
+from gateway.retrieval.translator import MATCH_ALL, MATCH_NONE, FilterTranslator
+
+T = FilterTranslator()
+
+
+def field(name: str, operator: str, value: Any) -> dict[str, Any]:
+    return {"type": "field", "field": f"document.{name}", "operator": operator, "value": value}
+
+
+def compound(operator: str, *children: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "compound", "operator": operator, "value": list(children)}
+
+
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        (field("tenant", "eq", "acme"), {"term": {"tenant": "acme"}}),
+        (
+            field("tenant", "ne", "acme"),
+            {
+                "bool": {
+                    "filter": [{"exists": {"field": "tenant"}}],
+                    "must_not": [{"term": {"tenant": "acme"}}],
+                }
+            },
+        ),
+        (
+            field("classification", "in", ["public", "internal"]),
+            {"terms": {"classification": ["public", "internal"]}},
+        ),
+        (field("classification", "in", []), MATCH_NONE),
+        (field("owner", "lt", "m"), {"range": {"owner": {"lt": "m"}}}),
+        (field("owner", "lte", "m"), {"range": {"owner": {"lte": "m"}}}),
+        (field("owner", "gt", "m"), {"range": {"owner": {"gt": "m"}}}),
+        (field("owner", "gte", "m"), {"range": {"owner": {"gte": "m"}}}),
+        (field("doc_id", "startswith", "hr-"), {"prefix": {"doc_id": "hr-"}}),
+        (field("allowed_groups", "eq", "sales"), {"term": {"allowed_groups": "sales"}}),
+        (field("labels", "in", ["eu"]), {"terms": {"labels": ["eu"]}}),
+    ],
+)
+def test_each_supported_operator(node: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Every allowlisted operator becomes its exact Elasticsearch clause."""
+    assert T.translate_node(node) == expected
+
+
+def test_and_or_nest() -> None:
+    """and -> bool.filter, or -> bool.should with minimum_should_match 1."""
+    node = compound(
+        "or",
+        compound("and", field("tenant", "eq", "a"), field("owner", "eq", "b")),
+        field("classification", "eq", "public"),
+    )
+    assert T.translate_node(node) == {
+        "bool": {
+            "should": [
+                {"bool": {"filter": [{"term": {"tenant": "a"}}, {"term": {"owner": "b"}}]}},
+                {"term": {"classification": "public"}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def test_negated_eq_is_true_on_missing_field() -> None:
+    """not F == v: must_not term, which also holds when F is missing (as in Rego)."""
+    node = compound("not", field("tenant", "eq", "globex"))
+    assert T.translate_node(node) == {"bool": {"must_not": [{"term": {"tenant": "globex"}}]}}
+
+
+@pytest.mark.parametrize("operator", ["in", "startswith", "lt", "ne"])
+def test_negated_builtins_require_the_field(operator: str) -> None:
+    """not F op v (op a Rego built-in) is undefined on a missing F: an exists guard."""
+    value = ["x"] if operator == "in" else "x"
+    clause = T.translate_node(compound("not", field("owner", operator, value)))
+    assert clause["bool"]["filter"] == [{"exists": {"field": "owner"}}]
+    assert len(clause["bool"]["must_not"]) == 1
+
+
+def test_explicit_allow_all_and_deny_all() -> None:
+    """Only an empty query means allow all; no result means deny all."""
+    assert T.translate({"result": {"query": {}}}) == MATCH_ALL
+    assert T.translate({}) == MATCH_NONE
+    assert T.translate({"result": {}}) == MATCH_NONE
+    assert T.translate({"result": {"query": field("tenant", "eq", "a")}}) == {
+        "term": {"tenant": "a"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("node", "problem"),
+    [
+        (field("text", "eq", "x"), "not filterable"),
+        (field("tenant", "regex", "a.*"), "unsupported operator"),
+        (field("tenant", "eq", 3), "needs a string"),
+        (field("tenant", "eq", None), "needs a string"),
+        (field("tenant", "in", "acme"), "list of strings"),
+        (field("tenant", "in", [1]), "list of strings"),
+        ({"type": "field", "field": "subject.id", "operator": "eq", "value": "x"}, "unknown field"),
+        (
+            {
+                "type": "field",
+                "field": "document.tenant",
+                "operator": "eq",
+                "value": "a",
+                "extra": 1,
+            },
+            "unexpected keys",
+        ),
+        ({"type": "exists", "field": "document.tenant"}, "unsupported condition type"),
+        (compound("xor", field("tenant", "eq", "a")), "unsupported compound"),
+        (compound("and"), "non-empty list"),
+        (compound("not", field("tenant", "eq", "a"), field("owner", "eq", "b")), "exactly one"),
+        (compound("not", compound("and", field("tenant", "eq", "a"))), "compound"),
+        (compound("not", field("allowed_groups", "eq", "x")), "positively"),
+        (field("labels", "ne", "eu"), "positively"),
+        (field("labels", "startswith", "e"), "positively"),
+        (
+            compound("and", field("labels", "eq", "eu"), field("labels", "eq", "hr")),
+            "same multi-valued field",
+        ),
+        ("not a node", "not an object"),
+    ],
+)
+def test_unsupported_constructs_are_refused(node: Any, problem: str) -> None:
+    """Anything outside the allowlist raises, so the request is denied, never widened."""
+    with pytest.raises(PolicyUntranslatable, match=problem):
+        T.translate_node(node)
+
+
+def test_refusal_deep_inside_or_refuses_everything() -> None:
+    """One unknown condition anywhere refuses the whole filter (no silent dropping)."""
+    node = compound("or", field("tenant", "eq", "a"), field("text", "eq", "x"))
+    with pytest.raises(PolicyUntranslatable):
+        T.translate({"result": {"query": node}})
+
+
+def test_same_multi_valued_field_in_or_is_fine() -> None:
+    """Alternatives over one multi-valued field keep the any-value meaning."""
+    node = compound("or", field("allowed_groups", "eq", "a"), field("allowed_groups", "eq", "b"))
+    assert T.translate_node(node)["bool"]["should"][1] == {"term": {"allowed_groups": "b"}}
+
+
+_leaf = st.builds(
+    field,
+    st.sampled_from(["tenant", "owner", "doc_id"]),
+    st.sampled_from(["eq", "ne", "lt", "startswith"]),
+    st.text(max_size=5),
+)
+_trees = st.recursive(
+    _leaf,
+    lambda children: st.builds(
+        lambda op, kids: compound(op, *kids),
+        st.sampled_from(["and", "or"]),
+        st.lists(children, min_size=1, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@given(_trees)
+def test_every_condition_survives_translation(tree: dict[str, Any]) -> None:
+    """No condition is dropped: the output holds one clause per input leaf."""
+
+    def leaves(node: dict[str, Any]) -> int:
+        if node["type"] == "field":
+            return 1
+        return sum(leaves(child) for child in node["value"])
+
+    def clauses(clause: dict[str, Any]) -> int:
+        if "bool" in clause:
+            inner = clause["bool"]
+            if "should" in inner:
+                return sum(clauses(c) for c in inner["should"])
+            if "must_not" in inner:  # the ne translation: exists + must_not term
+                return 1
+            return sum(clauses(c) for c in inner["filter"])
+        return 1
+
+    assert clauses(T.translate_node(tree)) == leaves(tree)
