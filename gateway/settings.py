@@ -17,6 +17,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -74,6 +75,18 @@ class Settings(BaseSettings):
 
     audit_dir: Path
     """Directory of the append-only audit log; created if missing, must be writable."""
+    audit_hmac_key: SecretStr | None = None
+    """Key for the audit log's signed checkpoints (HMAC-SHA256); at least 32 characters."""
+    audit_segment_max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    """Rotate the audit log to a new segment file past this size."""
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
+    """Write a signed checkpoint after this many records (and at every rotation/shutdown)."""
+    audit_store_prompts: bool = False
+    """Store full prompt text in the audit log, encrypted with ``audit_encryption_key``."""
+    audit_encryption_key: SecretStr | None = None
+    """Fernet key for stored prompts; required when ``audit_store_prompts`` is on."""
+    audit_index_shipping: bool = True
+    """Ship audit records to the ``<prefix>-audit`` Elasticsearch index via a durable spool."""
     api_keys_file: Path
     """YAML file of gateway API keys (stored as SHA-256 hashes); see ``gateway keys new``."""
 
@@ -101,6 +114,21 @@ class Settings(BaseSettings):
         if value.exists() and not value.is_dir():
             raise ValueError(f"not a directory: {value}")
         return value
+
+    @field_validator("audit_hmac_key")
+    @classmethod
+    def _hmac_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _prompt_storage_needs_key(self) -> Settings:
+        if self.audit_store_prompts and self.audit_encryption_key is None:
+            raise ValueError(
+                f"{ENV_PREFIX}AUDIT_STORE_PROMPTS needs {ENV_PREFIX}AUDIT_ENCRYPTION_KEY"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -140,8 +168,10 @@ def describe_validation_error(exc: ValidationError) -> str:
     lines = ["invalid gateway settings:"]
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"])
-        name = f"{ENV_PREFIX}{field.upper()}"
-        lines.append(f"  {name}: {_problem(error)}")
+        if not field:  # a rule across settings names them in its message
+            lines.append(f"  {str(error['msg']).removeprefix('Value error, ')}")
+            continue
+        lines.append(f"  {ENV_PREFIX}{field.upper()}: {_problem(error)}")
     return "\n".join(lines)
 
 

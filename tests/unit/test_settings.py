@@ -101,6 +101,13 @@ def test_config_file_with_wrong_suffix(minimal_env: pytest.MonkeyPatch, tmp_path
         load_settings()
 
 
+def test_prompt_storage_requires_a_key(minimal_env: pytest.MonkeyPatch) -> None:
+    """Storing prompts without an encryption key is refused, naming both settings."""
+    minimal_env.setenv("GATEWAY_AUDIT_STORE_PROMPTS", "true")
+    with pytest.raises(ConfigError, match="GATEWAY_AUDIT_STORE_PROMPTS needs GATEWAY_AUDIT_ENC"):
+        load_settings()
+
+
 def test_settings_are_frozen(minimal_env: pytest.MonkeyPatch) -> None:
     """Settings cannot change after start-up."""
     settings = load_settings()
