@@ -1,0 +1,1 @@
+"""PII redaction: ingest-time spans applied by string slicing, placeholders, restoration."""

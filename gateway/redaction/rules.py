@@ -1,0 +1,42 @@
+"""Redaction rules as decided by ``gateway.redaction`` for one (caller, source) pair."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+Operator = Literal["replace", "mask", "hash", "keep"]
+OPERATORS: frozenset[str] = frozenset({"replace", "mask", "hash", "keep"})
+
+
+class InvalidRules(ValueError):
+    """The policy returned something that is not a redaction decision."""
+
+
+@dataclass(frozen=True)
+class RedactionRules:
+    default: Operator = "replace"
+    entities: Mapping[str, Operator] = field(default_factory=dict)
+    restore: bool = False
+
+    def operator_for(self, entity_type: str) -> Operator:
+        return self.entities.get(entity_type, self.default)
+
+    @classmethod
+    def from_decision(cls, decision: Any) -> RedactionRules:
+        """Validate OPA's decision; unknown operators are an error, never 'keep'."""
+        if not isinstance(decision, Mapping):
+            raise InvalidRules("redaction decision is not an object")
+        default = decision.get("default")
+        entities = decision.get("entities", {})
+        restore = decision.get("restore", False)
+        if default not in OPERATORS or not isinstance(entities, Mapping):
+            raise InvalidRules("redaction decision needs a valid default and entities map")
+        if not all(op in OPERATORS for op in entities.values()) or not isinstance(restore, bool):
+            raise InvalidRules("redaction decision holds an unknown operator")
+        return cls(
+            default=cast(Operator, default),
+            entities={str(k): cast(Operator, v) for k, v in entities.items()},
+            restore=restore,
+        )
