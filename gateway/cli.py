@@ -12,12 +12,14 @@ import typer
 import uvicorn
 import yaml
 
+from gateway.ingest.cli import ingest_command
 from gateway.identity import ApiKeyStore, KeyFileError, Principal, hash_key, new_key
 from gateway.settings import ConfigError, Settings, load_settings, reference
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage gateway API keys.")
 app.add_typer(keys_app, name="keys")
+app.command("ingest")(ingest_command)
 
 
 def _settings_or_exit() -> Settings:
@@ -85,30 +87,6 @@ def keys_new(
     }
     typer.echo(f"API key (shown once, store it now): {key}", err=True)
     typer.echo(yaml.safe_dump({"keys": [entry]}, sort_keys=False))
-
-
-@app.command("demo-load")
-def demo_load(
-    corpus_dir: Annotated[Path, typer.Option(exists=True, file_okay=False)],
-) -> None:
-    """Index the demo corpus into Elasticsearch (idempotent)."""
-    from gateway.demo_corpus import demo_chunks
-    from gateway.elastic import ChunkIndex
-    from gateway.errors import DependencyUnavailable
-
-    settings = _settings_or_exit()
-
-    async def load() -> int:
-        async with ChunkIndex(settings) as index:
-            await index.ensure_index()
-            return await index.index_chunks(demo_chunks(corpus_dir))
-
-    try:
-        count = asyncio.run(load())
-    except DependencyUnavailable as exc:
-        typer.echo(f"gateway: {exc.message}", err=True)
-        raise typer.Exit(code=1) from None
-    typer.echo(f"demo corpus: {count} chunks indexed from {corpus_dir}")
 
 
 @app.command()

@@ -88,6 +88,11 @@ class ChunkIndex:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._client.close()
 
+    @property
+    def client(self) -> AsyncElasticsearch:
+        """The underlying client, for adapters that need more than this class offers."""
+        return self._client
+
     async def health(self) -> str:
         """Cluster status (green/yellow/red); raises DependencyUnavailable if unreachable."""
         try:

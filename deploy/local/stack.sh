@@ -243,7 +243,8 @@ cmd_up() {
   cmd_install
   cmd_start
   eval "$(stack_env)"
-  "$REPO/.venv/bin/gateway" demo-load --corpus-dir "$REPO/deploy/local/demo/corpus"
+  "$REPO/.venv/bin/gateway" ingest "$REPO/deploy/local/demo/corpus" --corpus acme-handbook \
+    --manifest "$REPO/deploy/local/demo/corpus/manifest.yaml"
   if ! pid_alive gateway; then
     log "starting the gateway on http://127.0.0.1:$GATEWAY_PORT"
     setsid "$REPO/.venv/bin/gateway" serve >"$LOGS/gateway.log" 2>&1 &

@@ -78,3 +78,19 @@ def settings_for(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def settings(settings_for: Any) -> Settings:
     return settings_for()
+
+
+async def ingest_demo(index: Any) -> None:
+    """Ingest the quickstart's demo corpus into ``index`` through the real pipeline."""
+    from gateway.ingest.manifest import load_manifest
+    from gateway.ingest.pipeline import IngestOptions, run_ingest
+
+    from ..conftest import DEMO_CORPUS
+    from ..fixtures.ingest.support import shared_analyzer
+
+    manifest_path = DEMO_CORPUS / "manifest.yaml"
+    options = IngestOptions(
+        corpus="acme-handbook", manifest=load_manifest(manifest_path), exclude=(manifest_path,)
+    )
+    report = await run_ingest([DEMO_CORPUS], options, index=index, analyzer=shared_analyzer())
+    assert report.ok, report.to_dict()

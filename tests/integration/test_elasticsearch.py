@@ -2,12 +2,10 @@ from typing import Any
 
 import pytest
 
-from gateway.demo_corpus import demo_chunks
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
 
-from ..conftest import DEMO_CORPUS
-from .conftest import closed_port_url
+from .conftest import closed_port_url, ingest_demo
 
 pytestmark = pytest.mark.integration
 
@@ -17,9 +15,8 @@ async def test_index_and_find_a_document(settings_for: Any) -> None:
     async with ChunkIndex(settings_for()) as index:
         assert await index.ensure_index() is True
         assert await index.ensure_index() is False  # idempotent
-        written = await index.index_chunks(demo_chunks(DEMO_CORPUS))
+        await ingest_demo(index)
         hits = await index.search("paid vacation days", authorization_filter={"match_all": {}})
-    assert written > 5
     assert hits[0]["doc_id"] == "acme-vacation-policy"
     assert "28 days" in hits[0]["text"]
 
@@ -27,8 +24,7 @@ async def test_index_and_find_a_document(settings_for: Any) -> None:
 async def test_filter_is_applied_inside_the_query(settings_for: Any) -> None:
     """A governance filter excludes documents even when they match the query best."""
     async with ChunkIndex(settings_for()) as index:
-        await index.ensure_index()
-        await index.index_chunks(demo_chunks(DEMO_CORPUS))
+        await ingest_demo(index)
         only_sales = {"terms": {"allowed_groups": ["sales"]}}
         hits = await index.search(
             "break-glass vault hardware tokens", authorization_filter=only_sales

@@ -12,7 +12,6 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from gateway.demo_corpus import demo_chunks
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable, PolicyUntranslatable
 from gateway.identity import Principal
@@ -21,8 +20,7 @@ from gateway.retrieval.filters import FilterCompiler, PolicyRevision
 from gateway.retrieval.retriever import Retriever
 from gateway.retrieval.translator import MATCH_ALL, FilterTranslator
 
-from ..conftest import DEMO_CORPUS
-from .conftest import closed_port_url
+from .conftest import closed_port_url, ingest_demo
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +52,7 @@ async def test_demo_subjects_see_only_their_documents(settings_for: Any) -> None
         PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
         PolicyRevision(policy, 60) as revision,
     ):
-        await index.ensure_index()
-        await index.index_chunks(demo_chunks(DEMO_CORPUS))
+        await ingest_demo(index)
         retriever = Retriever(index, policy, FilterCompiler(policy, revision))
         bob = await retriever.retrieve(BOB, "discount price seat vault tokens", k=10)
         alice = await retriever.retrieve(ALICE, "discount price seat vault tokens", k=10)
@@ -123,8 +120,7 @@ async def test_recheck_drops_what_a_broken_filter_lets_through(settings_for: Any
         PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
         PolicyRevision(policy, 60) as revision,
     ):
-        await index.ensure_index()
-        await index.index_chunks(demo_chunks(DEMO_CORPUS))
+        await ingest_demo(index)
         broken = FilterCompiler(policy, revision, translator=_BrokenTranslator())
         with capture_logs() as logs:
             result = await Retriever(index, policy, broken).retrieve(
@@ -155,8 +151,7 @@ def test_explain_cli_shows_filter_and_exclusions(
 
     async def load() -> None:
         async with ChunkIndex(settings) as index:
-            await index.ensure_index()
-            await index.index_chunks(demo_chunks(DEMO_CORPUS))
+            await ingest_demo(index)
 
     asyncio.run(load())
     for name, value in stack_env.items():

@@ -55,8 +55,17 @@ subjects = st.builds(
     lambda sid, groups, tenant, clearance, labels, prefix, corpus_max: Principal(
         sid,
         tuple(groups),
-        {k: v for k, v in {"tenant": tenant, "clearance": clearance, "labels": labels,
-                           "prefix": prefix, "corpus_max": corpus_max}.items() if v is not None},
+        {
+            k: v
+            for k, v in {
+                "tenant": tenant,
+                "clearance": clearance,
+                "labels": labels,
+                "prefix": prefix,
+                "corpus_max": corpus_max,
+            }.items()
+            if v is not None
+        },
     ),
     st.sampled_from(USERS),
     st.lists(st.sampled_from(GROUPS[:3]), max_size=3, unique=True),
@@ -123,8 +132,11 @@ def test_demo_policy_filter_equals_per_document_decisions(
     settings_for: Any, docs: list[dict[str, Any]], subject: Principal, query: str
 ) -> None:
     """policies/retrieval.rego: filtered search == query matches that OPA allows."""
-    asyncio.run(_check(settings_for(index_prefix="gateway-equiv"), "gateway.retrieval", docs,
-                       subject, query))
+    asyncio.run(
+        _check(
+            settings_for(index_prefix="gateway-equiv"), "gateway.retrieval", docs, subject, query
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +151,19 @@ def operators_policy(stack_env: dict[str, str]) -> Any:
 @PROPERTY_SETTINGS
 @given(docs=st.lists(documents, min_size=1, max_size=12), subject=subjects, query=queries)
 def test_every_operator_filter_equals_per_document_decisions(
-    settings_for: Any, operators_policy: Any, docs: list[dict[str, Any]], subject: Principal,
+    settings_for: Any,
+    operators_policy: Any,
+    docs: list[dict[str, Any]],
+    subject: Principal,
     query: str,
 ) -> None:
     """A policy using !=, not, in, startswith and ranges: filtered search == OPA's answers."""
-    asyncio.run(_check(settings_for(index_prefix="gateway-equiv"), "gateway.test_operators",
-                       docs, subject, query))
+    asyncio.run(
+        _check(
+            settings_for(index_prefix="gateway-equiv"),
+            "gateway.test_operators",
+            docs,
+            subject,
+            query,
+        )
+    )

