@@ -19,6 +19,7 @@ import structlog
 from gateway.errors import DependencyUnavailable
 from gateway.identity import Principal
 from gateway.policy import RETRIEVAL_PACKAGE, PolicyEngine
+from gateway.retrieval.simplify import simplify
 from gateway.retrieval.translator import FilterTranslator
 
 log = structlog.get_logger("gateway.retrieval")
@@ -113,5 +114,5 @@ class FilterCompiler:
         ucast = await self._policy.compile_filter(
             self.package, "allow", {"subject": principal.as_policy_input()}
         )
-        es_filter = self._translator.translate(ucast)
+        es_filter = simplify(self._translator.translate(ucast))
         return CompiledFilter(es_filter, ucast, revision, cached=False)
