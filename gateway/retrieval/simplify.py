@@ -6,7 +6,10 @@ every branch (``tenant == x`` in each ``allow`` rule). Here:
   negations included (``and(a, not b) = filter: a, must_not: b``);
 - an ``exists F`` guard is dropped when a positive condition on F sits beside it;
 - conditions shared by every branch of an ``or`` are hoisted out of it
-  (``(a and b) or (a and c) = a and (b or c)``); a branch left empty makes the ``or`` true.
+  (``(a and b) or (a and c) = a and (b or c)``); a branch left empty makes the ``or`` true;
+- branches that differ only in the value of one term are merged
+  (``(x and f == a) or (x and f == b) = x and f in [a, b]``; for a multi-valued f both
+  sides mean "one of f's values is a or b").
 The equivalence property tests run on the simplified filter, so any rewrite that changed
 the meaning would show up there as a leak or an over-denial.
 """
@@ -30,6 +33,7 @@ def simplify(clause: Clause) -> Clause:
     )
     should = [simplify(c) for c in inner.get("should", [])]
     if should:
+        should = _merge_terms(should)
         hoisted, should = _hoist_common(should)
         filters, must_not = _splice([*filters, *hoisted], must_not)
     filters = _drop_implied_exists(_unique(filters))
@@ -85,6 +89,39 @@ def _hoist_common(should: list[Clause]) -> tuple[list[Clause], list[Clause]]:
             return _unique(hoisted), []  # one branch is now always true: the or is true
         branches.append(_rebuild(rest, must_not))
     return _unique(hoisted), _unique(branches)
+
+
+def _merge_terms(should: list[Clause]) -> list[Clause]:
+    """Merge ``or`` branches equal but for one term/terms value on the same field."""
+    groups: dict[tuple[str, str, str], list[tuple[int, list[Any]]]] = {}
+    for position, branch in enumerate(should):
+        conjunction = _conjunction(branch)
+        if conjunction is None:
+            continue
+        filters, must_not = conjunction
+        for clause in filters:
+            kind = "term" if "term" in clause else "terms" if "terms" in clause else None
+            if kind is None:
+                continue
+            field, value = next(iter(clause[kind].items()))
+            values = list(value) if kind == "terms" else [value]
+            rest = [f for f in filters if f is not clause]
+            key = (field, _key({"f": rest}), _key({"m": must_not}))
+            groups.setdefault(key, []).append((position, values))
+    merged: list[Clause] = []
+    used: set[int] = set()
+    for (field, rest_key, must_not_key), members in sorted(
+        groups.items(), key=lambda item: -len(item[1])
+    ):
+        members = [(p, v) for p, v in members if p not in used]
+        if len(members) < 2:
+            continue
+        used.update(p for p, _ in members)
+        values = sorted({value for _, vs in members for value in vs})
+        rest = json.loads(rest_key)["f"]
+        must_not = json.loads(must_not_key)["m"]
+        merged.append(_rebuild([*rest, {"terms": {field: values}}], must_not))
+    return [b for p, b in enumerate(should) if p not in used] + merged
 
 
 def _rebuild(filters: list[Clause], must_not: list[Clause]) -> Clause:
