@@ -19,9 +19,11 @@ from opa_client.errors import QueryExecuteError
 
 from gateway.errors import DependencyUnavailable, PolicyUntranslatable
 from gateway.identity import Principal
+from gateway.redaction.rules import InvalidRules, RedactionRules
 
 AUTHZ_PACKAGE = "gateway.authz"
 RETRIEVAL_PACKAGE = "gateway.retrieval"
+REDACTION_PACKAGE = "gateway.redaction"
 # OPA 1.x data-filter compile: a UCAST condition tree instead of Rego AST.
 UCAST_MEDIA_TYPE = "application/vnd.opa.ucast.all+json"
 _OPA_ERRORS = (aiohttp.ClientError, TimeoutError, QueryExecuteError)
@@ -32,6 +34,9 @@ class Decision:
     allow: bool
     reasons: tuple[str, ...]
     decision_id: str | None
+    retrieval_enabled: bool = False
+    corpora: tuple[str, ...] | None = None
+    context_window: int = 8192
 
 
 class PolicyEngine:
@@ -85,7 +90,36 @@ class PolicyEngine:
         if not isinstance(result, dict) or not isinstance(result.get("allow"), bool):
             raise DependencyUnavailable("opa", f"{AUTHZ_PACKAGE}.decision has the wrong shape")
         reasons = tuple(sorted(str(r) for r in result.get("reasons") or ()))
-        return Decision(result["allow"], reasons, response.get("decision_id"))
+        retrieval = result.get("retrieval") or {}
+        corpora = retrieval.get("corpora")
+        window = result.get("context_window")
+        return Decision(
+            allow=result["allow"],
+            reasons=reasons,
+            decision_id=response.get("decision_id"),
+            retrieval_enabled=retrieval.get("enabled") is True,
+            corpora=tuple(str(c) for c in corpora) if isinstance(corpora, list) else None,
+            context_window=window if isinstance(window, int) and window > 0 else 8192,
+        )
+
+    async def redaction_rules(
+        self, principal: Principal, contexts: list[dict[str, Any]]
+    ) -> list[RedactionRules]:
+        """``gateway.redaction.decision`` for each (source, classification), one round trip."""
+        if not contexts:
+            return []
+        subject = principal.as_policy_input()
+        inputs = [{"subject": subject, **context} for context in contexts]
+        try:
+            results = await self._client.bulk_query_rule(
+                inputs, package_path=REDACTION_PACKAGE, rule_name="decision"
+            )
+        except _OPA_ERRORS as exc:
+            raise DependencyUnavailable("opa", "cannot evaluate gateway.redaction") from exc
+        try:
+            return [RedactionRules.from_decision(result) for result in results]
+        except InvalidRules as exc:
+            raise DependencyUnavailable("opa", f"gateway.redaction: {exc}") from exc
 
     async def compile_filter(self, package: str, rule: str, input_data: dict[str, Any]) -> Any:
         """Partially evaluate a rule with its declared unknowns; OPA's UCAST response body.

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from gateway.audit import AuditLog
 from gateway.elastic import ChunkIndex
+from gateway.errors import DependencyUnavailable
 from gateway.identity import ApiKeyStore
 from gateway.policy import PolicyEngine
 from gateway.retrieval.filters import FilterCompiler, PolicyRevision
 from gateway.retrieval.retriever import Retriever
 from gateway.settings import Settings
 from gateway.upstream import UpstreamClient
+
+log = structlog.get_logger("gateway.services")
 
 
 @dataclass
@@ -27,6 +33,7 @@ class Services:
     audit: AuditLog
     upstream: UpstreamClient
     retriever: Retriever
+    redaction_hash_key: bytes
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -67,7 +74,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 )
             ),
             retriever=Retriever(index, policy, filters),
+            redaction_hash_key=(
+                settings.redaction_hash_key.get_secret_value().encode()
+                if settings.redaction_hash_key
+                else secrets.token_bytes(32)
+            ),
         )
+        try:
+            await index.ensure_index()
+        except DependencyUnavailable:
+            # Not fatal: /readyz reports Elasticsearch and chat requests fail closed.
+            log.warning("chunk_index_unavailable_at_startup", index=index.name)
         try:
             yield services
         finally:

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     """How often the policy revision is checked; a relaxed policy applies within this."""
     filter_cache_size: int = Field(default=4096, ge=1)
     """Compiled retrieval filters kept (one per subject and policy revision)."""
+    retrieval_top_k: int = Field(default=5, ge=1, le=100)
+    """Chunks retrieved per chat request."""
+    context_budget_tokens: int = Field(default=3000, ge=100)
+    """Most tokens the injected context may take (less if the model's window is short)."""
+    redaction_hash_key: SecretStr | None = None
+    """Key for the ``hash`` redaction operator; unset means a random key per process."""
 
     audit_dir: Path
     """Directory of the append-only audit log; created if missing, must be writable."""

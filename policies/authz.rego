@@ -61,5 +61,20 @@ auditor if {
 	group in config.auditor_groups
 }
 
-# One round trip for the gateway: the verdict with its reasons.
-decision := {"allow": allow, "reasons": reasons}
+# Retrieval for this request: on unless the model opts out; corpora null means "all the
+# retrieval policy allows" (a request may narrow this, never widen it).
+default retrieval := {"enabled": true, "corpora": null}
+
+retrieval := {"enabled": false, "corpora": null} if config.models[input.model].retrieval == false
+
+default context_window := 8192
+
+context_window := config.models[input.model].context_window
+
+# One round trip for the gateway: the verdict, its reasons and the request's settings.
+decision := {
+	"allow": allow,
+	"reasons": reasons,
+	"retrieval": retrieval,
+	"context_window": context_window,
+}

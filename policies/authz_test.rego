@@ -46,3 +46,16 @@ test_only_auditors_read_audit if {
 	authz.allow with input as {"subject": carol, "action": "audit.read"}
 	not authz.allow with input as {"subject": alice, "action": "audit.read"}
 }
+
+test_decision_carries_retrieval_and_context_window if {
+	d := authz.decision with input as {"subject": alice, "action": "chat.completions", "model": "gpt-4o"}
+	d.retrieval == {"enabled": true, "corpora": null}
+	d.context_window == 128000
+}
+
+test_model_can_opt_out_of_retrieval if {
+	d := authz.decision with input as {"subject": alice, "action": "chat.completions", "model": "raw-model"}
+		with data.gateway.config.models as {"raw-model": {"groups": ["*"], "retrieval": false}}
+	d.retrieval.enabled == false
+	d.context_window == 8192
+}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,6 +23,7 @@ from litestar import Litestar, Request, Response, delete, get, post
 from litestar.response import Stream
 
 MODELS = ["gpt-4o-mini", "gpt-4o"]
+PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
 _recorded: list[dict[str, Any]] = []
 
 
@@ -48,7 +50,24 @@ def _answer_text(body: dict[str, Any]) -> str:
     last_user = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
     if not isinstance(last_user, str):
         last_user = json.dumps(last_user)
-    return f"Fake answer. You asked: {last_user[:200]}"
+    answer = f"Fake answer. You asked: {last_user[:200]}"
+    seen = _placeholders(body)
+    # Echo redaction placeholders, as a model citing them would, so tests can check
+    # that the gateway restores them for callers allowed to see originals.
+    return answer + (f" Seen: {' '.join(seen)}" if seen else "")
+
+
+def _placeholders(body: dict[str, Any]) -> list[str]:
+    seen: list[str] = []
+    for message in body.get("messages") or []:
+        for token in PLACEHOLDER.findall(str(message.get("content", ""))):
+            if token not in seen:
+                seen.append(token)
+    return seen
+
+
+def _tool_call_arguments(body: dict[str, Any]) -> str:
+    return json.dumps({"query": "lookup", "people": _placeholders(body)})
 
 
 def _usage(body: dict[str, Any], text: str) -> dict[str, int]:
@@ -88,23 +107,31 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any] | S
         return Stream(
             _stream(text, model, created, include_usage, body), media_type="text/event-stream"
         )
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    finish = "stop"
+    if body.get("tools"):
+        call = {
+            "id": "call_fake",
+            "type": "function",
+            "function": {"name": _tool_name(body), "arguments": _tool_call_arguments(body)},
+        }
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        finish = "tool_calls"
+    choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
     return Response(
         {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                    "logprobs": None,
-                }
-            ],
+            "choices": [choice],
             "usage": _usage(body, text),
         }
     )
+
+
+def _tool_name(body: dict[str, Any]) -> str:
+    return str(body["tools"][0].get("function", {}).get("name", "tool"))
 
 
 async def _stream(
@@ -121,11 +148,26 @@ async def _stream(
         return f"data: {json.dumps(payload)}\n\n".encode()
 
     yield chunk({"role": "assistant", "content": ""}, None)
-    words = text.split(" ")
-    for i, word in enumerate(words):
-        yield chunk({"content": word if i == 0 else " " + word}, None)
-        await asyncio.sleep(0)
-    yield chunk({}, "stop")
+    if body.get("tools"):
+        # Arguments in 3-character pieces: placeholders arrive split across events.
+        arguments = _tool_call_arguments(body)
+        start_call = {
+            "index": 0,
+            "id": "call_fake",
+            "type": "function",
+            "function": {"name": _tool_name(body), "arguments": ""},
+        }
+        yield chunk({"tool_calls": [start_call]}, None)
+        for start in range(0, len(arguments), 3):
+            piece = {"index": 0, "function": {"arguments": arguments[start : start + 3]}}
+            yield chunk({"tool_calls": [piece]}, None)
+        yield chunk({}, "tool_calls")
+    else:
+        # Content in 4-character pieces, for the same reason.
+        for start in range(0, len(text), 4):
+            yield chunk({"content": text[start : start + 4]}, None)
+            await asyncio.sleep(0)
+        yield chunk({}, "stop")
     if include_usage:
         usage = {
             "id": "chatcmpl-fake",

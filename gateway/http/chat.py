@@ -1,8 +1,9 @@
-"""POST /v1/chat/completions: identify -> authorize -> audit -> forward -> complete.
+"""POST /v1/chat/completions, as a pipeline:
 
-Retrieval, redaction and context composition join this pipeline between authorize and
-audit (see DESIGN.md); the order of the remaining stages is fixed: nothing is sent
-upstream before its audit record is durable.
+identify -> parse -> authorize -> retrieve/redact/compose -> audit -> forward -> complete.
+
+Nothing is sent upstream before its audit record is durable; every stage that cannot
+answer raises a GatewayError and the request fails closed.
 """
 
 from __future__ import annotations
@@ -18,13 +19,18 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.response import Stream
 
+from gateway.answer_restore import SseRestorer, restore_completion
 from gateway.chat_request import ChatRequest, parse_chat_request
-from gateway.errors import GatewayError, PolicyDenied
+from gateway.context import ScopedContext, build_context
+from gateway.errors import BadRequest, GatewayError, PolicyDenied
 from gateway.identity import Principal
+from gateway.policy import Decision
+from gateway.redaction.placeholders import Placeholders
 from gateway.services import Services
 
 log = structlog.get_logger("gateway.chat")
 CHAT_PATH = "chat/completions"
+OPTION_PREFIX = "gateway_"
 
 
 @post("/v1/chat/completions", status_code=200)
@@ -34,6 +40,7 @@ async def chat_completions(
     request_id = str(request.state.request_id)
     principal = services.keys.authenticate(request.headers.get("authorization"))
     chat = parse_chat_request(await request.body())
+    retrieval_on, corpora = _gateway_options(request, chat)
     decision = await services.policy.authorize(principal, "chat.completions", chat.model)
     base = _audit_base(request, request_id, principal, chat, decision.decision_id)
     if not decision.allow:
@@ -42,32 +49,28 @@ async def chat_completions(
         )
         raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))
 
-    upstream_body = json.dumps(chat.body, ensure_ascii=False, separators=(",", ":")).encode()
+    context = await _scoped_context(services, principal, chat, decision, retrieval_on, corpora)
+    body = _upstream_body(chat, context)
+    upstream_body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     audit_id = await services.audit.append(
         "request",
         {
             **base,
             "allowed": True,
+            "policy_revision": context.policy_revision,
+            "retrieval": {
+                "enabled": retrieval_on and decision.retrieval_enabled,
+                "query_sha256": _sha(context.query) if context.query else None,
+            },
+            "chunks": context.chunks_audit,
             "upstream_body_sha256": hashlib.sha256(upstream_body).hexdigest(),
-            "chunks": [],
         },
     )
     headers = {"x-gateway-audit-id": audit_id}
+    restore = context.placeholders if context.restore and context.placeholders else None
     started = time.perf_counter()
     if chat.stream:
-        try:
-            stream = await services.upstream.stream_json(CHAT_PATH, upstream_body)
-        except GatewayError as exc:
-            await _audit_outcome(
-                services, audit_id, started, status=exc.status_code, error=exc.code
-            )
-            raise
-        return Stream(
-            _relay(stream.chunks, services, audit_id, started),
-            status_code=stream.status_code,
-            media_type="text/event-stream",
-            headers={**headers, "cache-control": "no-cache"},
-        )
+        return await _stream(services, upstream_body, audit_id, started, headers, restore)
     try:
         response = await services.upstream.post_json(CHAT_PATH, upstream_body)
     except GatewayError as exc:
@@ -77,11 +80,90 @@ async def chat_completions(
     await _audit_outcome(
         services, audit_id, started, status=response.status_code, usage=usage, finish_reason=finish
     )
+    content = restore_completion(response.body, restore) if restore else response.body
     return Response(
-        content=response.body,
+        content=content,
         status_code=response.status_code,
         media_type=response.headers.get("content-type", "application/json"),
         headers=headers,
+    )
+
+
+async def _scoped_context(
+    services: Services,
+    principal: Principal,
+    chat: ChatRequest,
+    decision: Decision,
+    retrieval_on: bool,
+    corpora: list[str] | None,
+) -> ScopedContext:
+    placeholders = Placeholders(services.redaction_hash_key)
+    if not (retrieval_on and decision.retrieval_enabled):
+        return ScopedContext(placeholders=placeholders)
+    return await build_context(
+        retriever=services.retriever,
+        policy=services.policy,
+        principal=principal,
+        chat=chat,
+        decision=decision,
+        requested_corpora=corpora,
+        placeholders=placeholders,
+        k=services.settings.retrieval_top_k,
+        budget_tokens=services.settings.context_budget_tokens,
+    )
+
+
+def _gateway_options(
+    request: Request[Any, Any, Any], chat: ChatRequest
+) -> tuple[bool, list[str] | None]:
+    """Per-request switches: header ``x-gateway-retrieval: off``, ``x-gateway-corpora``,
+    or ``metadata.gateway_retrieval`` / ``metadata.gateway_corpora``."""
+    metadata = chat.body.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    switch = request.headers.get("x-gateway-retrieval") or metadata.get("gateway_retrieval")
+    if switch not in (None, "on", "off"):
+        raise BadRequest(
+            "gateway_retrieval must be 'on' or 'off'.", param="metadata", code="invalid_value"
+        )
+    raw = request.headers.get("x-gateway-corpora") or metadata.get("gateway_corpora")
+    corpora = [c.strip() for c in str(raw).split(",") if c.strip()] if raw else None
+    return switch != "off", corpora
+
+
+def _upstream_body(chat: ChatRequest, context: ScopedContext) -> dict[str, Any]:
+    """The caller's body with our context prepended and our own options removed."""
+    body = dict(chat.body)
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        kept = {k: v for k, v in metadata.items() if not k.startswith(OPTION_PREFIX)}
+        if kept:
+            body["metadata"] = kept
+        else:
+            body.pop("metadata")
+    if context.message is not None:
+        body["messages"] = [context.message, *chat.messages]
+    return body
+
+
+async def _stream(
+    services: Services,
+    upstream_body: bytes,
+    audit_id: str,
+    started: float,
+    headers: dict[str, str],
+    restore: Placeholders | None,
+) -> Stream:
+    try:
+        stream = await services.upstream.stream_json(CHAT_PATH, upstream_body)
+    except GatewayError as exc:
+        await _audit_outcome(services, audit_id, started, status=exc.status_code, error=exc.code)
+        raise
+    chunks = SseRestorer(restore).process(stream.chunks) if restore else stream.chunks
+    return Stream(
+        _relay(chunks, services, audit_id, started),
+        status_code=stream.status_code,
+        media_type="text/event-stream",
+        headers={**headers, "cache-control": "no-cache"},
     )
 
 
@@ -119,6 +201,10 @@ async def _audit_outcome(services: Services, audit_id: str, started: float, **ou
         )
     except GatewayError:
         log.exception("audit_outcome_lost", request_audit_id=audit_id)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _audit_base(

@@ -17,6 +17,37 @@ import pytest
 from ..conftest import DEMO_KEYS, REPO
 
 
+E2E_INDEX_PREFIX = "gateway-e2e"
+
+
+@pytest.fixture(scope="session")
+def demo_index(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The demo corpus, ingested once per session into the e2e gateway's index."""
+    import asyncio
+
+    from gateway.elastic import ChunkIndex
+    from gateway.settings import load_settings
+
+    from ..integration.conftest import ingest_demo
+
+    settings = load_settings(
+        upstream_base_url=stack_env["GATEWAY_UPSTREAM_BASE_URL"],
+        elasticsearch_url=stack_env["GATEWAY_ELASTICSEARCH_URL"],
+        elasticsearch_username=stack_env.get("GATEWAY_ELASTICSEARCH_USERNAME"),
+        elasticsearch_password=stack_env.get("GATEWAY_ELASTICSEARCH_PASSWORD"),
+        audit_dir=tmp_path_factory.mktemp("audit"),
+        api_keys_file=DEMO_KEYS,
+        index_prefix=E2E_INDEX_PREFIX,
+    )
+
+    async def load() -> None:
+        async with ChunkIndex(settings) as index:
+            await ingest_demo(index)
+
+    asyncio.run(load())
+    return E2E_INDEX_PREFIX
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -46,6 +77,7 @@ def start_gateway(env: dict[str, str], tmp_path: Path, **overrides: str) -> Runn
         "GATEWAY_PORT": str(port),
         "GATEWAY_AUDIT_DIR": str(tmp_path / "audit"),
         "GATEWAY_API_KEYS_FILE": str(DEMO_KEYS),
+        "GATEWAY_INDEX_PREFIX": E2E_INDEX_PREFIX,
         **overrides,
     }
     log_path = tmp_path / "gateway.log"
@@ -80,7 +112,7 @@ def stop_gateway(gateway: RunningGateway) -> None:
 
 
 @pytest.fixture
-def gateway(stack_env: dict[str, str], tmp_path: Path) -> Iterator[RunningGateway]:
+def gateway(stack_env: dict[str, str], demo_index: str, tmp_path: Path) -> Iterator[RunningGateway]:
     running = start_gateway(stack_env, tmp_path)
     yield running
     stop_gateway(running)

@@ -25,10 +25,13 @@ def test_sync_client_gets_an_answer(gateway: RunningGateway, upstream: FakeUpstr
     completion = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "How many vacation days?"}]
     )
-    assert (
-        completion.choices[0].message.content == "Fake answer. You asked: How many vacation days?"
-    )
+    answer = completion.choices[0].message.content
+    assert answer.startswith("Fake answer. You asked: How many vacation days?")
     (received,) = upstream.requests()
+    context = received["body"]["messages"][0]
+    assert context["role"] == "system"
+    assert 'doc_id="acme-vacation-policy"' in context["content"]
+    assert "28 days of paid vacation" in context["content"]
     assert received["headers"]["authorization"] == "Bearer sk-fake-upstream-key"
     assert BOB not in json.dumps(received)
 

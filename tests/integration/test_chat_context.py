@@ -1,0 +1,176 @@
+"""Chat with scoped context: authorized chunks only, redacted per policy, audited exactly."""
+
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway.app import create_app
+from gateway.elastic import ChunkIndex
+from gateway.settings import Settings
+
+from ..conftest import ALICE, BOB, CAROL
+from .conftest import FakeUpstream, ingest_demo
+
+pytestmark = pytest.mark.integration
+
+CHAT = "/v1/chat/completions"
+DOCUMENT = re.compile(r'<document index="\d+" doc_id="([^"]*)"[^>]*>\n(.*?)\n</document>', re.S)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with ChunkIndex(settings) as index:
+        await ingest_demo(index)
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+def _ask(content: str, **extra: Any) -> dict[str, Any]:
+    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **extra}
+
+
+def _injected(received: dict[str, Any]) -> dict[str, str]:
+    """doc_id -> chunk text of the context message the upstream received."""
+    first = received["body"]["messages"][0]
+    assert first["role"] == "system"
+    return {doc_id: text for doc_id, text in DOCUMENT.findall(first["content"])}
+
+
+def _audit(settings: Settings) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for path in sorted(Path(settings.audit_dir).glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+async def test_only_authorized_chunks_reach_the_model(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+) -> None:
+    """bob (sales) asking about everything gets pricing, never the runbook or key accounts."""
+    response = await client.post(
+        CHAT,
+        json=_ask("price discount seat vault tokens Globex renewal"),
+        headers={"Authorization": f"Bearer {BOB}"},
+    )
+    assert response.status_code == 200, response.text
+    (received,) = fake_upstream.requests()
+    injected = _injected(received)
+    assert set(injected) <= {"acme-pricing-2026", "acme-vacation-policy"}
+    assert "acme-pricing-2026" in injected
+    raw = received["raw_body"]
+    assert "break-glass" not in raw
+    assert "Globex renews" not in raw
+
+
+async def test_pii_is_redacted_and_audit_matches_what_was_sent(
+    client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """carol sees key accounts, but contact details reach the model as placeholders only."""
+    response = await client.post(
+        CHAT,
+        json=_ask("Globex champion contact renewal"),
+        headers={"Authorization": f"Bearer {CAROL}"},
+    )
+    assert response.status_code == 200, response.text
+    (received,) = fake_upstream.requests()
+    injected = _injected(received)
+    accounts = injected["acme-key-accounts"]
+    assert "maria.gonzales@globex.example" not in received["raw_body"]
+    assert "415 555 0134" not in received["raw_body"]
+    assert "<EMAIL_ADDRESS_1>" in accounts
+    request_record = next(r for r in _audit(settings) if r["kind"] == "request")
+    assert (
+        request_record["upstream_body_sha256"]
+        == hashlib.sha256(received["raw_body"].encode()).hexdigest()
+    )
+    audited = {c["doc_id"]: c for c in request_record["chunks"]}
+    assert set(audited) == set(injected)
+    for doc_id, text in injected.items():
+        assert audited[doc_id]["sha256_injected"] == hashlib.sha256(text.encode()).hexdigest()
+    types = {r["entity_type"] for r in audited["acme-key-accounts"]["redactions"]}
+    assert {"EMAIL_ADDRESS", "PHONE_NUMBER"} <= types
+    assert "maria.gonzales" not in json.dumps(request_record)
+
+
+async def test_security_caller_gets_originals_restored(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+) -> None:
+    """Policy lets carol (security) see originals: placeholders in the answer are restored."""
+    response = await client.post(
+        CHAT,
+        json=_ask("Globex champion contact renewal"),
+        headers={"Authorization": f"Bearer {CAROL}"},
+    )
+    answer = response.json()["choices"][0]["message"]["content"]
+    assert "Seen: " in answer  # the fake echoed the placeholders it received
+    assert "maria.gonzales@globex.example" in answer
+    assert "<EMAIL_ADDRESS_1>" not in answer
+
+
+async def test_streamed_and_tool_call_restoration(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+) -> None:
+    """Split placeholders are restored in streamed content and tool-call arguments."""
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
+    headers = {"Authorization": f"Bearer {CAROL}"}
+    streamed = await client.post(
+        CHAT, json=_ask("Globex champion contact", stream=True), headers=headers
+    )
+    text = ""
+    arguments = ""
+    for line in streamed.text.splitlines():
+        if line.startswith("data: {"):
+            delta = json.loads(line[6:])["choices"][0]["delta"]
+            text += delta.get("content") or ""
+    assert "maria.gonzales@globex.example" in text
+    assert "<EMAIL_ADDRESS" not in text
+    tool_stream = await client.post(
+        CHAT, json=_ask("Globex champion contact", stream=True, tools=tools), headers=headers
+    )
+    for line in tool_stream.text.splitlines():
+        if line.startswith("data: {"):
+            for call in json.loads(line[6:])["choices"][0]["delta"].get("tool_calls") or []:
+                arguments += call.get("function", {}).get("arguments") or ""
+    people = json.loads(arguments)["people"]
+    assert "maria.gonzales@globex.example" in people
+    assert not any(p.startswith("<") for p in people)
+
+
+async def test_other_callers_keep_placeholders(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+) -> None:
+    """Without the policy's restore, the answer keeps placeholders (no original leaks back)."""
+    response = await client.post(
+        CHAT,
+        json=_ask("break-glass vault tokens incident"),
+        headers={"Authorization": f"Bearer {ALICE}"},
+    )
+    assert response.status_code == 200
+    (received,) = fake_upstream.requests()
+    assert "acme-incident-runbook" in _injected(received)
+
+
+async def test_retrieval_can_be_switched_off_and_narrowed(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+) -> None:
+    """x-gateway-retrieval: off sends no context; gateway_corpora narrows; our keys are stripped."""
+    auth = {"Authorization": f"Bearer {BOB}"}
+    await client.post(
+        CHAT, json=_ask("price discount"), headers={**auth, "x-gateway-retrieval": "off"}
+    )
+    await client.post(
+        CHAT,
+        json=_ask("price discount", metadata={"gateway_corpora": "other", "team": "x"}),
+        headers=auth,
+    )
+    off, narrowed = fake_upstream.requests()
+    assert [m["role"] for m in off["body"]["messages"]] == ["user"]
+    assert [m["role"] for m in narrowed["body"]["messages"]] == ["user"]
+    assert narrowed["body"]["metadata"] == {"team": "x"}
