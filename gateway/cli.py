@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 import yaml
 
-from gateway.ingest.cli import ingest_command
 from gateway.identity import ApiKeyStore, KeyFileError, Principal, hash_key, new_key
+from gateway.ingest.cli import ingest_command
 from gateway.settings import ConfigError, Settings, load_settings, reference
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")

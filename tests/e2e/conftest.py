@@ -16,7 +16,6 @@ import pytest
 
 from ..conftest import DEMO_KEYS, REPO
 
-
 E2E_INDEX_PREFIX = "gateway-e2e"
 
 
