@@ -21,9 +21,7 @@ RULES = RedactionRules(default="replace", entities={"PHONE_NUMBER": "mask", "PER
 def test_spans_are_replaced_by_typed_placeholders() -> None:
     """Each span becomes its operator's output; the rest of the text is untouched."""
     result = redact(TEXT, SPANS, RULES, Placeholders(b"k"))
-    assert result.text == (
-        "Call <PERSON_1> at *************** or <EMAIL_ADDRESS_1> today."
-    )
+    assert result.text == ("Call <PERSON_1> at *************** or <EMAIL_ADDRESS_1> today.")
     assert result.summary() == [
         {"entity_type": "EMAIL_ADDRESS", "operator": "replace", "count": 1},
         {"entity_type": "PERSON", "operator": "replace", "count": 1},
@@ -35,9 +33,12 @@ def test_same_value_same_placeholder_across_texts() -> None:
     """Within one conversation a value keeps its placeholder; a new value gets the next."""
     placeholders = Placeholders(b"k")
     rules = RedactionRules()
-    first = redact("Maria met Peter.", [{"type": "PERSON", "start": 0, "end": 5},
-                                         {"type": "PERSON", "start": 10, "end": 15}],
-                   rules, placeholders)
+    first = redact(
+        "Maria met Peter.",
+        [{"type": "PERSON", "start": 0, "end": 5}, {"type": "PERSON", "start": 10, "end": 15}],
+        rules,
+        placeholders,
+    )
     second = redact("Peter again", [{"type": "PERSON", "start": 0, "end": 5}], rules, placeholders)
     assert first.text == "<PERSON_1> met <PERSON_2>."
     assert second.text == "<PERSON_2> again"
@@ -57,24 +58,32 @@ def test_keep_and_hash_operators() -> None:
 
 def test_overlapping_spans_keep_the_wider() -> None:
     """Overlaps are resolved to one replacement, never a garbled double edit."""
-    spans = [{"type": "PERSON", "start": 5, "end": 10, "score": 0.9},
-             {"type": "PERSON", "start": 5, "end": 19, "score": 0.6}]
+    spans = [
+        {"type": "PERSON", "start": 5, "end": 10, "score": 0.9},
+        {"type": "PERSON", "start": 5, "end": 19, "score": 0.6},
+    ]
     assert redact(TEXT, spans, RedactionRules(), Placeholders(b"k")).text.startswith(
-        "Call <PERSON_1> at")
+        "Call <PERSON_1> at"
+    )
 
 
 def test_out_of_range_spans_are_ignored() -> None:
     """A span that does not fit the text (stale offsets) is skipped, not sliced wrongly."""
-    result = redact("short", [{"type": "PERSON", "start": 2, "end": 99}], RedactionRules(),
-                    Placeholders(b"k"))
+    result = redact(
+        "short", [{"type": "PERSON", "start": 2, "end": 99}], RedactionRules(), Placeholders(b"k")
+    )
     assert result.text == "short"
 
 
 @pytest.mark.parametrize(
     "decision",
-    [None, {"default": "shred"}, {"default": "keep", "entities": {"PERSON": "erase"}},
-     {"default": "keep", "entities": [], "restore": False},
-     {"default": "keep", "restore": "yes"}],
+    [
+        None,
+        {"default": "shred"},
+        {"default": "keep", "entities": {"PERSON": "erase"}},
+        {"default": "keep", "entities": [], "restore": False},
+        {"default": "keep", "restore": "yes"},
+    ],
 )
 def test_invalid_decisions_are_refused(decision: object) -> None:
     """An operator the gateway does not know is an error, never an implicit keep."""
@@ -89,7 +98,8 @@ def test_restore_in_plain_and_json_text() -> None:
     assert placeholders.restore(f"Hi {token} and <PERSON_9>") == 'Hi Ann "Nan" Lee and <PERSON_9>'
     arguments = json.dumps({"name": token})
     assert json.loads(placeholders.restore(arguments, json_escaped=True)) == {
-        "name": 'Ann "Nan" Lee'}
+        "name": 'Ann "Nan" Lee'
+    }
 
 
 @given(st.text(alphabet="ab <>_PERSON12", max_size=30), st.data())
