@@ -11,8 +11,9 @@ from litestar.di import Provide
 
 from gateway.http.chat import chat_completions
 from gateway.http.errors import EXCEPTION_HANDLERS
-from gateway.http.health import healthz, readyz
+from gateway.http.health import healthz, metrics, readyz
 from gateway.http.middleware import RequestContextMiddleware
+from gateway.http.models import list_models, retrieve_model
 from gateway.services import Services, open_services
 from gateway.settings import Settings
 
@@ -30,7 +31,7 @@ def create_app(settings: Settings) -> Litestar:
             yield
 
     return Litestar(
-        route_handlers=[healthz, readyz, chat_completions],
+        route_handlers=[healthz, readyz, metrics, chat_completions, list_models, retrieve_model],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[RequestContextMiddleware],

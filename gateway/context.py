@@ -1,12 +1,16 @@
 """The retrieve -> redact -> compose stages of a chat request.
 
-Produces the system message to inject and, for the audit record, exactly which chunks
-went in: ids, versions, hashes of the original and the injected text, and the redactions
-applied (types, operators, counts; never values).
+Presidio analysis of the caller's messages runs concurrently with retrieval. Then the
+caller's messages are redacted first (so placeholder numbers follow the conversation's
+order), then the retrieved chunks from their ingest-time spans. The result holds the
+messages to send upstream and, for the audit record, exactly which chunks went in: ids,
+versions, hashes of the original and the injected text, and the redactions applied
+(types, operators, counts; never values).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,11 +18,13 @@ from typing import Any
 
 from gateway.chat_request import ChatRequest
 from gateway.identity import Principal
+from gateway.message_pii import MessageAnalyzer, message_texts
+from gateway.metrics import StageTimer
 from gateway.policy import Decision, PolicyEngine
 from gateway.prompt import ContextChunk, compose, message_tokens
 from gateway.redaction.apply import redact
 from gateway.redaction.placeholders import Placeholders
-from gateway.retrieval.retriever import Retriever
+from gateway.retrieval.retriever import Retrieval, Retriever
 
 # Room left for the answer when sizing the context against the model's window.
 ANSWER_RESERVE_TOKENS = 1024
@@ -26,12 +32,29 @@ ANSWER_RESERVE_TOKENS = 1024
 
 @dataclass
 class ScopedContext:
+    messages: list[dict[str, Any]]
     message: dict[str, str] | None = None
     query: str | None = None
     chunks_audit: list[dict[str, Any]] = field(default_factory=list)
-    placeholders: Placeholders | None = None
-    restore: bool = False
+    message_redactions: list[dict[str, Any]] = field(default_factory=list)
+    restore_flags: list[bool] = field(default_factory=list)
     policy_revision: str | None = None
+
+    @property
+    def restore(self) -> bool:
+        """Restore the answer's placeholders only if every source that made one allows it."""
+        return bool(self.restore_flags) and all(self.restore_flags)
+
+
+@dataclass(frozen=True)
+class ContextStages:
+    """What the context stages need from the running gateway."""
+
+    retriever: Retriever
+    policy: PolicyEngine
+    analyzer: MessageAnalyzer | None
+    k: int
+    budget_tokens: int
 
 
 def sha256(text: str) -> str:
@@ -53,46 +76,117 @@ def retrieval_query(chat: ChatRequest) -> str | None:
 
 
 async def build_context(
+    stages: ContextStages,
     *,
-    retriever: Retriever,
-    policy: PolicyEngine,
     principal: Principal,
     chat: ChatRequest,
     decision: Decision,
+    retrieval_on: bool,
     requested_corpora: Sequence[str] | None,
     placeholders: Placeholders,
-    k: int,
-    budget_tokens: int,
+    timer: StageTimer,
 ) -> ScopedContext:
-    query = retrieval_query(chat)
-    if query is None:
-        return ScopedContext(placeholders=placeholders)
-    corpora = _narrow(decision.corpora, requested_corpora)
-    retrieval = await retriever.retrieve(principal, query, k=k, corpora=corpora)
+    texts = message_texts(chat.messages)
+    analysis = (
+        asyncio.create_task(stages.analyzer.spans_for([t for _, _, t in texts]))
+        if stages.analyzer is not None and texts
+        else None
+    )
+    query = retrieval_query(chat) if retrieval_on and decision.retrieval_enabled else None
+    retrieval: Retrieval | None = None
+    try:
+        if query is not None:
+            with timer.stage("retrieve"):
+                corpora = _narrow(decision.corpora, requested_corpora)
+                retrieval = await stages.retriever.retrieve(
+                    principal, query, k=stages.k, corpora=corpora
+                )
+        with timer.stage("redact"):
+            spans = await analysis if analysis is not None else []
+    finally:
+        if analysis is not None and not analysis.done():
+            analysis.cancel()
+    with timer.stage("redact"):
+        messages, message_redactions, may_restore = await _redact_messages(
+            stages.policy, principal, chat.messages, texts, spans, placeholders
+        )
+        context = ScopedContext(
+            messages=messages, query=query, message_redactions=message_redactions
+        )
+        if message_redactions:
+            context.restore_flags.append(may_restore)
+        if retrieval is not None and retrieval.chunks:
+            await _add_chunks(
+                stages, principal, retrieval, messages, decision, placeholders, context
+            )
+    return context
+
+
+async def _redact_messages(
+    policy: PolicyEngine,
+    principal: Principal,
+    messages: list[dict[str, Any]],
+    texts: list[tuple[int, int | None, str]],
+    spans: list[Any],
+    placeholders: Placeholders,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    if not any(spans):
+        return messages, [], False
+    (rules,) = await policy.redaction_rules(principal, [{"source": "message"}])
+    redacted_messages = [dict(m) for m in messages]
+    summary: dict[tuple[str, str], int] = {}
+    for (index, part, text), text_spans in zip(texts, spans, strict=True):
+        if not text_spans:
+            continue
+        result = redact(text, text_spans, rules, placeholders)
+        for key, count in result.applied.items():
+            summary[key] = summary.get(key, 0) + count
+        if part is None:
+            redacted_messages[index]["content"] = result.text
+        else:
+            parts = [dict(p) for p in redacted_messages[index]["content"]]
+            parts[part]["text"] = result.text
+            redacted_messages[index]["content"] = parts
+    redactions = [
+        {"entity_type": entity, "operator": operator, "count": count}
+        for (entity, operator), count in sorted(summary.items())
+    ]
+    return redacted_messages, redactions, rules.restore
+
+
+async def _add_chunks(
+    stages: ContextStages,
+    principal: Principal,
+    retrieval: Retrieval,
+    messages: list[dict[str, Any]],
+    decision: Decision,
+    placeholders: Placeholders,
+    context: ScopedContext,
+) -> None:
     classifications = sorted({str(c.get("classification")) for c in retrieval.chunks})
-    rules = await policy.redaction_rules(
+    rules = await stages.policy.redaction_rules(
         principal, [{"source": "document", "classification": c} for c in classifications]
     )
     rules_by_class = dict(zip(classifications, rules, strict=True))
     prepared: list[tuple[ContextChunk, list[dict[str, Any]], bool]] = []
     for chunk in retrieval.chunks:
-        text = str(chunk.get("text", ""))
         chunk_rules = rules_by_class[str(chunk.get("classification"))]
-        redacted = redact(text, chunk.get("pii") or [], chunk_rules, placeholders)
+        redacted = redact(
+            str(chunk.get("text", "")), chunk.get("pii") or [], chunk_rules, placeholders
+        )
         prepared.append(
             (ContextChunk(chunk, redacted.text), redacted.summary(), chunk_rules.restore)
         )
-    window = decision.context_window - message_tokens(chat.messages) - ANSWER_RESERVE_TOKENS
-    context = compose([p[0] for p in prepared], min(budget_tokens, window))
-    included = {id(item) for item in context.included}
-    audit = []
-    restore = True
+    window = decision.context_window - message_tokens(messages) - ANSWER_RESERVE_TOKENS
+    composed = compose([p[0] for p in prepared], min(stages.budget_tokens, window))
+    included = {id(item) for item in composed.included}
     for item, redactions, may_restore in prepared:
         if id(item) not in included:
             continue
-        restore = restore and may_restore
+        if redactions:
+            context.restore_flags.append(may_restore)
         chunk = item.chunk
-        audit.append(
+        context.chunks_audit.append(
             {
                 "doc_id": chunk.get("doc_id"),
                 "doc_version": chunk.get("doc_version"),
@@ -104,14 +198,8 @@ async def build_context(
                 "redactions": redactions,
             }
         )
-    return ScopedContext(
-        message=context.message,
-        query=query,
-        chunks_audit=audit,
-        placeholders=placeholders,
-        restore=restore and bool(audit),
-        policy_revision=retrieval.compiled.revision,
-    )
+    context.message = composed.message
+    context.policy_revision = retrieval.compiled.revision
 
 
 def _narrow(allowed: Sequence[str] | None, requested: Sequence[str] | None) -> Sequence[str] | None:

@@ -37,6 +37,7 @@ class Decision:
     retrieval_enabled: bool = False
     corpora: tuple[str, ...] | None = None
     context_window: int = 8192
+    model_offered: bool = True
 
 
 class PolicyEngine:
@@ -100,7 +101,14 @@ class PolicyEngine:
             retrieval_enabled=retrieval.get("enabled") is True,
             corpora=tuple(str(c) for c in corpora) if isinstance(corpora, list) else None,
             context_window=window if isinstance(window, int) and window > 0 else 8192,
+            model_offered=result.get("model_offered") is not False,
         )
+
+    async def allowed_models(self, principal: Principal) -> list[str]:
+        """``gateway.authz.models``: what GET /v1/models lists for this caller."""
+        input_data = {"subject": principal.as_policy_input(), "action": "models.list"}
+        response = await self.query(AUTHZ_PACKAGE, "models", input_data)
+        return sorted(str(model) for model in response["result"])
 
     async def redaction_rules(
         self, principal: Principal, contexts: list[dict[str, Any]]

@@ -12,9 +12,12 @@ from typing import Any
 import structlog
 
 from gateway.audit import AuditLog
+from gateway.context import ContextStages
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
 from gateway.identity import ApiKeyStore
+from gateway.message_pii import MessageAnalyzer, shared_presidio
+from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
 from gateway.retrieval.filters import FilterCompiler, PolicyRevision
 from gateway.retrieval.retriever import Retriever
@@ -34,7 +37,18 @@ class Services:
     upstream: UpstreamClient
     retriever: Retriever
     redaction_hash_key: bytes
+    metrics: GatewayMetrics
+    message_analyzer: MessageAnalyzer | None
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def context_stages(self) -> ContextStages:
+        return ContextStages(
+            retriever=self.retriever,
+            policy=self.policy,
+            analyzer=self.message_analyzer,
+            k=self.settings.retrieval_top_k,
+            budget_tokens=self.settings.context_budget_tokens,
+        )
 
     def run_in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Keep a reference so the task is not garbage-collected; awaited at shutdown."""
@@ -78,6 +92,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 settings.redaction_hash_key.get_secret_value().encode()
                 if settings.redaction_hash_key
                 else secrets.token_bytes(32)
+            ),
+            metrics=GatewayMetrics(),
+            message_analyzer=(
+                MessageAnalyzer(
+                    await asyncio.to_thread(shared_presidio), settings.message_pii_cache_size
+                )
+                if settings.message_pii_analysis
+                else None
             ),
         )
         try:

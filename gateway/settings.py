@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     """Chunks retrieved per chat request."""
     context_budget_tokens: int = Field(default=3000, ge=100)
     """Most tokens the injected context may take (less if the model's window is short)."""
+    message_pii_analysis: bool = True
+    """Analyse callers' messages with Presidio (cached per message) and redact per policy."""
+    message_pii_cache_size: int = Field(default=10_000, ge=0)
+    """Messages whose PII spans are remembered (a chat resends its history every turn)."""
     redaction_hash_key: SecretStr | None = None
     """Key for the ``hash`` redaction operator; unset means a random key per process."""
 

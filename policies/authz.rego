@@ -72,9 +72,14 @@ default context_window := 8192
 context_window := config.models[input.model].context_window
 
 # One round trip for the gateway: the verdict, its reasons and the request's settings.
+default model_offered := false
+
+model_offered if config.models[input.model]
+
 decision := {
 	"allow": allow,
 	"reasons": reasons,
+	"model_offered": model_offered,
 	"retrieval": retrieval,
 	"context_window": context_window,
 }

@@ -26,6 +26,7 @@ test_group_restricted_model_denies_outsider_with_reason if {
 test_unknown_model_denied if {
 	d := authz.decision with input as {"subject": alice, "action": "chat.completions", "model": "nope"}
 	not d.allow
+	d.model_offered == false
 	d.reasons == {`model "nope" is not offered by this gateway`}
 }
 

@@ -2,6 +2,8 @@
 
 identify -> parse -> authorize -> retrieve/redact/compose -> audit -> forward -> complete.
 
+Each stage's duration goes to the ``Server-Timing`` header and the Prometheus histograms.
+
 Nothing is sent upstream before its audit record is durable; every stage that cannot
 answer raises a GatewayError and the request fails closed.
 """
@@ -22,9 +24,9 @@ from litestar.response import Stream
 from gateway.answer_restore import SseRestorer, restore_completion
 from gateway.chat_request import ChatRequest, parse_chat_request
 from gateway.context import ScopedContext, build_context
-from gateway.errors import BadRequest, GatewayError, PolicyDenied
+from gateway.errors import BadRequest, GatewayError, NotFound, PolicyDenied
 from gateway.identity import Principal
-from gateway.policy import Decision
+from gateway.metrics import StageTimer
 from gateway.redaction.placeholders import Placeholders
 from gateway.services import Services
 
@@ -38,44 +40,67 @@ async def chat_completions(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> Response[Any] | Stream:
     request_id = str(request.state.request_id)
+    timer = StageTimer(services.metrics)
     principal = services.keys.authenticate(request.headers.get("authorization"))
     chat = parse_chat_request(await request.body())
     retrieval_on, corpora = _gateway_options(request, chat)
-    decision = await services.policy.authorize(principal, "chat.completions", chat.model)
+    with timer.stage("authorize"):
+        decision = await services.policy.authorize(principal, "chat.completions", chat.model)
     base = _audit_base(request, request_id, principal, chat, decision.decision_id)
     if not decision.allow:
         await services.audit.append(
             "request", {**base, "allowed": False, "denial_reasons": list(decision.reasons)}
         )
+        services.metrics.requests.labels(outcome="denied").inc()
+        if not decision.model_offered:
+            raise NotFound(
+                f"The model '{chat.model}' does not exist or you do not have access to it.",
+                param="model",
+                code="model_not_found",
+            )
         raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))
 
-    context = await _scoped_context(services, principal, chat, decision, retrieval_on, corpora)
+    placeholders = Placeholders(services.redaction_hash_key)
+    context = await build_context(
+        services.context_stages(),
+        principal=principal,
+        chat=chat,
+        decision=decision,
+        retrieval_on=retrieval_on,
+        requested_corpora=corpora,
+        placeholders=placeholders,
+        timer=timer,
+    )
     body = _upstream_body(chat, context)
     upstream_body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    audit_id = await services.audit.append(
-        "request",
-        {
-            **base,
-            "allowed": True,
-            "policy_revision": context.policy_revision,
-            "retrieval": {
-                "enabled": retrieval_on and decision.retrieval_enabled,
-                "query_sha256": _sha(context.query) if context.query else None,
+    with timer.stage("audit"):
+        audit_id = await services.audit.append(
+            "request",
+            {
+                **base,
+                "allowed": True,
+                "policy_revision": context.policy_revision,
+                "retrieval": {
+                    "enabled": context.query is not None,
+                    "query_sha256": _sha(context.query) if context.query else None,
+                },
+                "chunks": context.chunks_audit,
+                "message_redactions": context.message_redactions,
+                "upstream_body_sha256": hashlib.sha256(upstream_body).hexdigest(),
             },
-            "chunks": context.chunks_audit,
-            "upstream_body_sha256": hashlib.sha256(upstream_body).hexdigest(),
-        },
-    )
-    headers = {"x-gateway-audit-id": audit_id}
-    restore = context.placeholders if context.restore and context.placeholders else None
+        )
+    services.metrics.requests.labels(outcome="forwarded").inc()
+    services.metrics.chunks_injected.inc(len(context.chunks_audit))
+    restore = placeholders if context.restore and placeholders else None
     started = time.perf_counter()
     if chat.stream:
-        return await _stream(services, upstream_body, audit_id, started, headers, restore)
+        return await _stream(services, upstream_body, audit_id, started, timer, restore)
     try:
         response = await services.upstream.post_json(CHAT_PATH, upstream_body)
     except GatewayError as exc:
         await _audit_outcome(services, audit_id, started, status=exc.status_code, error=exc.code)
         raise
+    timer.record("upstream", time.perf_counter() - started)
     usage, finish = _summary(response.body)
     await _audit_outcome(
         services, audit_id, started, status=response.status_code, usage=usage, finish_reason=finish
@@ -85,32 +110,12 @@ async def chat_completions(
         content=content,
         status_code=response.status_code,
         media_type=response.headers.get("content-type", "application/json"),
-        headers=headers,
+        headers=_headers(audit_id, timer),
     )
 
 
-async def _scoped_context(
-    services: Services,
-    principal: Principal,
-    chat: ChatRequest,
-    decision: Decision,
-    retrieval_on: bool,
-    corpora: list[str] | None,
-) -> ScopedContext:
-    placeholders = Placeholders(services.redaction_hash_key)
-    if not (retrieval_on and decision.retrieval_enabled):
-        return ScopedContext(placeholders=placeholders)
-    return await build_context(
-        retriever=services.retriever,
-        policy=services.policy,
-        principal=principal,
-        chat=chat,
-        decision=decision,
-        requested_corpora=corpora,
-        placeholders=placeholders,
-        k=services.settings.retrieval_top_k,
-        budget_tokens=services.settings.context_budget_tokens,
-    )
+def _headers(audit_id: str, timer: StageTimer) -> dict[str, str]:
+    return {"x-gateway-audit-id": audit_id, "server-timing": timer.server_timing()}
 
 
 def _gateway_options(
@@ -140,8 +145,9 @@ def _upstream_body(chat: ChatRequest, context: ScopedContext) -> dict[str, Any]:
             body["metadata"] = kept
         else:
             body.pop("metadata")
+    body["messages"] = context.messages
     if context.message is not None:
-        body["messages"] = [context.message, *chat.messages]
+        body["messages"] = [context.message, *context.messages]
     return body
 
 
@@ -150,7 +156,7 @@ async def _stream(
     upstream_body: bytes,
     audit_id: str,
     started: float,
-    headers: dict[str, str],
+    timer: StageTimer,
     restore: Placeholders | None,
 ) -> Stream:
     try:
@@ -158,12 +164,13 @@ async def _stream(
     except GatewayError as exc:
         await _audit_outcome(services, audit_id, started, status=exc.status_code, error=exc.code)
         raise
+    timer.record("upstream", time.perf_counter() - started)  # time to the response headers
     chunks = SseRestorer(restore).process(stream.chunks) if restore else stream.chunks
     return Stream(
         _relay(chunks, services, audit_id, started),
         status_code=stream.status_code,
         media_type="text/event-stream",
-        headers={**headers, "cache-control": "no-cache"},
+        headers={**_headers(audit_id, timer), "cache-control": "no-cache"},
     )
 
 

@@ -20,6 +20,12 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@get("/metrics", media_type="text/plain; version=0.0.4")
+async def metrics(services: NamedDependency[Services]) -> bytes:
+    """Prometheus exposition: per-stage latency histograms and request counters."""
+    return services.metrics.render()
+
+
 @get("/readyz")
 async def readyz(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
     """Elasticsearch, OPA and the audit sink can serve; 503 names each one that cannot."""

@@ -118,7 +118,12 @@ async def test_streaming_is_passed_through(
         ({}, _chat(), 401, "authentication_error"),
         ({"Authorization": "Bearer sk-wrong"}, _chat(), 401, "authentication_error"),
         ({"Authorization": f"Bearer {BOB}"}, _chat(model="gpt-4o"), 403, "permission_error"),
-        ({"Authorization": f"Bearer {BOB}"}, _chat(model="no-such-model"), 403, "permission_error"),
+        (
+            {"Authorization": f"Bearer {BOB}"},
+            _chat(model="no-such-model"),
+            404,
+            "not_found_error",
+        ),
         (
             {"Authorization": f"Bearer {BOB}"},
             {"model": "gpt-4o-mini"},

@@ -174,3 +174,53 @@ async def test_retrieval_can_be_switched_off_and_narrowed(
     assert [m["role"] for m in off["body"]["messages"]] == ["user"]
     assert [m["role"] for m in narrowed["body"]["messages"]] == ["user"]
     assert narrowed["body"]["metadata"] == {"team": "x"}
+
+
+async def test_caller_pii_is_redacted_and_analysis_is_cached(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+) -> None:
+    """The caller's phone number reaches the model as a placeholder; a replayed history
+    is not analysed again."""
+    history = [{"role": "user", "content": "Call me on +1 415 555 0199 about the vacation days."}]
+    auth = {"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"}
+    analyzer = client.app.state.services.message_analyzer
+    await client.post(CHAT, json={"model": "gpt-4o-mini", "messages": history}, headers=auth)
+    analysed = analyzer.analysed_chars
+    follow_up = [
+        *history,
+        {"role": "assistant", "content": "Sure."},
+        {"role": "user", "content": "Thanks"},
+    ]
+    await client.post(CHAT, json={"model": "gpt-4o-mini", "messages": follow_up}, headers=auth)
+    first, second = fake_upstream.requests()
+    assert "415 555 0199" not in first["raw_body"] + second["raw_body"]
+    assert "<PHONE_NUMBER_1>" in first["body"]["messages"][0]["content"]
+    assert second["body"]["messages"][0] == first["body"]["messages"][0]  # same placeholder
+    assert analyzer.analysed_chars - analysed == len("Sure.") + len("Thanks")
+
+
+async def test_models_are_filtered_by_policy(client: AsyncTestClient[Any]) -> None:
+    """GET /v1/models lists only what the caller may use; others are 404 for them."""
+    bob = await client.get("/v1/models", headers={"Authorization": f"Bearer {BOB}"})
+    alice = await client.get("/v1/models", headers={"Authorization": f"Bearer {ALICE}"})
+    assert [m["id"] for m in bob.json()["data"]] == ["gpt-4o-mini"]
+    assert [m["id"] for m in alice.json()["data"]] == ["gpt-4o", "gpt-4o-mini"]
+    hidden = await client.get("/v1/models/gpt-4o", headers={"Authorization": f"Bearer {BOB}"})
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["code"] == "model_not_found"
+    assert (await client.get("/v1/models")).status_code == 401
+
+
+async def test_stage_timings_in_headers_and_metrics(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+) -> None:
+    """Responses carry Server-Timing per stage; /metrics exposes the same histograms."""
+    response = await client.post(
+        CHAT, json=_ask("vacation days"), headers={"Authorization": f"Bearer {BOB}"}
+    )
+    timing = response.headers["server-timing"]
+    for stage in ("authorize", "retrieve", "redact", "audit", "upstream"):
+        assert f"{stage};dur=" in timing
+    metrics = (await client.get("/metrics")).text
+    assert 'gateway_stage_seconds_count{stage="retrieve"} 1.0' in metrics
+    assert 'gateway_chat_requests_total{outcome="forwarded"} 1.0' in metrics
