@@ -13,6 +13,7 @@ import yaml
 
 from gateway.identity import ApiKeyStore, KeyFileError, Principal, hash_key, new_key
 from gateway.ingest.cli import ingest_command
+from gateway.jwt_auth import JwksError, verifier_from_settings
 from gateway.settings import ConfigError, Settings, load_settings, reference
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")
@@ -25,7 +26,8 @@ def _settings_or_exit() -> Settings:
     try:
         settings = load_settings()
         ApiKeyStore.from_file(settings.api_keys_file)
-    except (ConfigError, KeyFileError) as exc:
+        verifier_from_settings(settings)
+    except (ConfigError, KeyFileError, JwksError) as exc:
         typer.echo(f"gateway: {exc}", err=True)
         raise typer.Exit(code=2) from None
     return settings

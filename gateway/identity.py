@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -124,6 +124,26 @@ class ApiKeyStore:
         if entry is None or entry.disabled:
             raise AuthenticationFailed("Incorrect API key provided.")
         return _principal(entry)
+
+
+class Authenticator:
+    """Bearer API keys, and JWTs when a verifier is configured."""
+
+    def __init__(self, keys: ApiKeyStore, jwt_verifier: JwtVerifying | None = None) -> None:
+        self._keys = keys
+        self._jwt = jwt_verifier
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if self._jwt is not None and authorization:
+            scheme, _, token = authorization.partition(" ")
+            token = token.strip()
+            if scheme.lower() == "bearer" and token.startswith("eyJ") and token.count(".") == 2:
+                return self._jwt.verify(token)
+        return self._keys.authenticate(authorization)
+
+
+class JwtVerifying(Protocol):
+    def verify(self, token: str) -> Principal: ...
 
 
 def _principal(entry: ApiKeyEntry) -> Principal:

@@ -15,7 +15,8 @@ from gateway.audit import AuditLog
 from gateway.context import ContextStages
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
-from gateway.identity import ApiKeyStore
+from gateway.identity import ApiKeyStore, Authenticator
+from gateway.jwt_auth import verifier_from_settings
 from gateway.message_pii import MessageAnalyzer, shared_presidio
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
@@ -30,7 +31,7 @@ log = structlog.get_logger("gateway.services")
 @dataclass
 class Services:
     settings: Settings
-    keys: ApiKeyStore
+    keys: Authenticator
     policy: PolicyEngine
     index: ChunkIndex
     audit: AuditLog
@@ -75,7 +76,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         filters = FilterCompiler(policy, revision, max_entries=settings.filter_cache_size)
         services = Services(
             settings=settings,
-            keys=ApiKeyStore.from_file(settings.api_keys_file),
+            keys=Authenticator(
+                ApiKeyStore.from_file(settings.api_keys_file), verifier_from_settings(settings)
+            ),
             policy=policy,
             index=index,
             audit=await stack.enter_async_context(AuditLog(settings.audit_dir)),

@@ -85,6 +85,18 @@ class Settings(BaseSettings):
 
     audit_dir: Path
     """Directory of the append-only audit log; created if missing, must be writable."""
+    jwt_jwks_file: Path | None = None
+    """JWKS (JSON) file whose keys verify JWT bearer tokens; unset disables JWTs."""
+    jwt_issuer: str | None = None
+    """Required ``iss`` of JWTs; required with ``jwt_jwks_file``."""
+    jwt_audience: str | None = None
+    """Required ``aud`` of JWTs; required with ``jwt_jwks_file``."""
+    jwt_subject_claim: str = "sub"
+    """Claim naming the subject."""
+    jwt_groups_claim: str = "groups"
+    """Claim holding the subject's groups (a list of strings)."""
+    jwt_attribute_claims: str = "tenant,clearance"
+    """Comma-separated claims copied into the principal's attributes."""
     audit_hmac_key: SecretStr | None = None
     """Key for the audit log's signed checkpoints (HMAC-SHA256); at least 32 characters."""
     audit_segment_max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
@@ -131,6 +143,18 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _jwt_needs_issuer_and_audience(self) -> Settings:
+        if self.jwt_jwks_file is not None:
+            if not self.jwt_jwks_file.is_file():
+                raise ValueError(f"{ENV_PREFIX}JWT_JWKS_FILE: file not found: {self.jwt_jwks_file}")
+            if not self.jwt_issuer or not self.jwt_audience:
+                raise ValueError(
+                    f"{ENV_PREFIX}JWT_JWKS_FILE needs {ENV_PREFIX}JWT_ISSUER and "
+                    f"{ENV_PREFIX}JWT_AUDIENCE"
+                )
+        return self
 
     @model_validator(mode="after")
     def _prompt_storage_needs_key(self) -> Settings:

@@ -1,0 +1,117 @@
+"""JWT / OIDC bearer tokens, verified offline against a configured JWKS file.
+
+Signature (only asymmetric algorithms: a JWKS never holds shared secrets), issuer,
+audience and expiry are all required. Claims map to the principal: ``sub`` (or the
+configured claim) is the subject, a list claim gives the groups, and selected claims
+become attributes. The JWKS is read from a file, never fetched: the gateway makes no
+network calls besides the upstream, Elasticsearch and OPA.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from gateway.errors import AuthenticationFailed
+from gateway.identity import Principal
+from gateway.settings import Settings
+
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+
+
+class JwksError(Exception):
+    """The JWKS file cannot be read or holds no usable key."""
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        jwks: dict[str, Any],
+        *,
+        issuer: str,
+        audience: str,
+        subject_claim: str = "sub",
+        groups_claim: str = "groups",
+        attribute_claims: Sequence[str] = (),
+        leeway_s: int = 30,
+    ) -> None:
+        try:
+            self._keys = jwt.PyJWKSet.from_dict(jwks)
+        except jwt.PyJWTError as exc:
+            raise JwksError(f"unusable JWKS: {exc}") from None
+        self._issuer = issuer
+        self._audience = audience
+        self._subject_claim = subject_claim
+        self._groups_claim = groups_claim
+        self._attribute_claims = tuple(attribute_claims)
+        self._leeway = leeway_s
+
+    @classmethod
+    def from_file(cls, path: Path, **options: Any) -> JwtVerifier:
+        try:
+            jwks = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise JwksError(f"cannot read JWKS {path}: {exc}") from None
+        return cls(jwks, **options)
+
+    def verify(self, token: str) -> Principal:
+        """The principal a valid token stands for; AuthenticationFailed otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._key_for(header)
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iss", "aud", self._subject_claim]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationFailed("The token has expired.", code="token_expired") from None
+        except jwt.PyJWTError as exc:
+            # The library's message names the failed check, never the token itself.
+            raise AuthenticationFailed(f"Invalid token: {exc}.", code="invalid_token") from None
+        groups = claims.get(self._groups_claim) or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise AuthenticationFailed(
+                "Invalid token: groups claim must be a list of strings.", code="invalid_token"
+            )
+        attributes = {c: claims[c] for c in self._attribute_claims if c in claims}
+        return Principal(
+            str(claims[self._subject_claim]),
+            tuple(groups),
+            attributes,
+            key_id=f"jwt:{claims['iss']}",
+        )
+
+    def _key_for(self, header: dict[str, Any]) -> jwt.PyJWK:
+        kid = header.get("kid")
+        if header.get("alg") not in ALGORITHMS:
+            raise jwt.InvalidAlgorithmError("the token's algorithm is not accepted")
+        for key in self._keys.keys:
+            if kid is None or key.key_id == kid:
+                return key
+        raise jwt.InvalidKeyError("no key in the JWKS matches the token's kid")
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.startswith("eyJ") and token.count(".") == 2
+
+
+def verifier_from_settings(settings: Settings) -> JwtVerifier | None:
+    if settings.jwt_jwks_file is None:
+        return None
+    return JwtVerifier.from_file(
+        settings.jwt_jwks_file,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        subject_claim=settings.jwt_subject_claim,
+        groups_claim=settings.jwt_groups_claim,
+        attribute_claims=[c.strip() for c in settings.jwt_attribute_claims.split(",") if c.strip()],
+    )

@@ -1,0 +1,107 @@
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from gateway.errors import AuthenticationFailed
+from gateway.identity import ApiKeyStore, Authenticator
+from gateway.jwt_auth import JwksError, JwtVerifier
+
+from ..conftest import BOB, DEMO_KEYS
+
+ISSUER, AUDIENCE = "https://idp.acme.example", "governance-gateway"
+
+
+def _keypair(kid: str) -> tuple[Any, dict[str, Any]]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    return private, {**public_jwk, "kid": kid, "alg": "RS256", "use": "sig"}
+
+
+PRIVATE, JWK = _keypair("k1")
+OTHER_PRIVATE, _ = _keypair("k1")
+VERIFIER = JwtVerifier(
+    {"keys": [JWK]}, issuer=ISSUER, audience=AUDIENCE, attribute_claims=["tenant"]
+)
+
+
+def _token(key: Any = PRIVATE, kid: str = "k1", **overrides: Any) -> str:
+    claims = {
+        "sub": "dana",
+        "groups": ["engineering"],
+        "tenant": "acme",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "exp": int(time.time()) + 300,
+        **overrides,
+    }
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+def test_valid_token_maps_claims_to_principal() -> None:
+    """Subject, groups and selected attributes come from the verified claims."""
+    principal = VERIFIER.verify(_token())
+    assert principal.subject == "dana"
+    assert principal.groups == ("engineering",)
+    assert principal.attributes == {"tenant": "acme"}
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        (_token(exp=int(time.time()) - 3600), "token_expired"),
+        (_token(iss="https://evil.example"), "invalid_token"),
+        (_token(aud="someone-else"), "invalid_token"),
+        (_token(key=OTHER_PRIVATE), "invalid_token"),
+        (_token(kid="unknown"), "invalid_token"),
+        (_token(exp=None), "invalid_token"),
+        (_token(groups="engineering"), "invalid_token"),
+        (
+            jwt.encode(
+                {"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": 9999999999},
+                None,
+                algorithm="none",
+            ),
+            "invalid_token",
+        ),
+        (
+            jwt.encode(
+                {"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": 9999999999},
+                "a-shared-secret-of-32-bytes-long!",
+                algorithm="HS256",
+            ),
+            "invalid_token",
+        ),
+    ],
+)
+def test_bad_tokens_are_refused(token: str, code: str) -> None:
+    """Expired, foreign, forged, unsigned or HMAC tokens are 401s that never echo the token."""
+    with pytest.raises(AuthenticationFailed) as info:
+        VERIFIER.verify(token)
+    assert info.value.code == code
+    assert token not in info.value.message
+
+
+def test_authenticator_routes_jwts_and_keys() -> None:
+    """With JWTs configured, JWT bearers are verified and API keys still work."""
+    authenticator = Authenticator(ApiKeyStore.from_file(DEMO_KEYS), VERIFIER)
+    assert authenticator.authenticate(f"Bearer {_token()}").subject == "dana"
+    assert authenticator.authenticate(f"Bearer {BOB}").subject == "bob"
+    without_jwt = Authenticator(ApiKeyStore.from_file(DEMO_KEYS))
+    with pytest.raises(AuthenticationFailed):
+        without_jwt.authenticate(f"Bearer {_token()}")
+
+
+def test_unreadable_jwks_is_a_startup_error(tmp_path: Path) -> None:
+    """A missing or malformed JWKS file fails loudly."""
+    with pytest.raises(JwksError):
+        JwtVerifier.from_file(tmp_path / "missing.json", issuer=ISSUER, audience=AUDIENCE)
+    bad = tmp_path / "jwks.json"
+    bad.write_text('{"keys": [{"kty": "nope"}]}')
+    with pytest.raises(JwksError):
+        JwtVerifier.from_file(bad, issuer=ISSUER, audience=AUDIENCE)
