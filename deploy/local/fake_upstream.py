@@ -45,6 +45,13 @@ async def _record(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return entry
 
 
+def _last_user(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
 def _answer_text(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     last_user = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
@@ -90,7 +97,12 @@ async def list_models() -> dict[str, Any]:
 async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any] | Stream:
     entry = await _record(request)
     body = entry["body"] or {}
-    fail = request.headers.get("x-fake-status")
+    # Failure switches, settable through the gateway (which forwards no caller headers):
+    # a last user message "FAKE_STATUS_<code>" answers that HTTP status; "FAKE_CUT_STREAM"
+    # drops the connection mid-stream; "FAKE_SLOW_STREAM" streams one event per 300 ms.
+    last = _last_user(body)
+    status = re.fullmatch(r"FAKE_STATUS_(\d{3})", last)
+    fail = request.headers.get("x-fake-status") or (status.group(1) if status else None)
     if fail:
         error = {
             "message": "fake upstream failure",
@@ -164,9 +176,12 @@ async def _stream(
         yield chunk({}, "tool_calls")
     else:
         # Content in 4-character pieces, for the same reason.
+        last = _last_user(body)
         for start in range(0, len(text), 4):
+            if last == "FAKE_CUT_STREAM" and start >= 8:
+                raise ConnectionResetError("fake upstream cut the stream")
             yield chunk({"content": text[start : start + 4]}, None)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.3 if last == "FAKE_SLOW_STREAM" else 0)
         yield chunk({}, "stop")
     if include_usage:
         usage = {

@@ -1,5 +1,6 @@
 """Start-up refuses bad settings with a message naming the setting."""
 
+import json
 import os
 import signal
 import subprocess
@@ -123,3 +124,43 @@ def test_sigterm_shuts_down_gracefully(stack_env: dict[str, str], tmp_path: Path
     assert "Application shutdown complete" in log
     assert "Finished server process" in log
     assert "Traceback" not in log
+
+
+def test_client_disconnect_ends_the_upstream_stream(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A caller hanging up mid-stream cancels the upstream call; the outcome records the cut."""
+    gateway = start_gateway(stack_env, tmp_path)
+    try:
+        body = {
+            "model": "gpt-4o-mini",
+            "stream": True,
+            "messages": [{"role": "user", "content": "FAKE_SLOW_STREAM"}],
+        }
+        started = time.monotonic()
+        with httpx.stream(
+            "POST",
+            f"{gateway.base_url}/v1/chat/completions",
+            json=body,
+            headers={"Authorization": "Bearer sk-demo-bob"},
+            timeout=10,
+        ) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    break  # hang up after the first event
+        deadline = time.monotonic() + 5
+        outcome = None
+        while outcome is None and time.monotonic() < deadline:
+            records = [
+                json.loads(line)
+                for p in sorted(gateway.audit_dir.glob("*.jsonl"))
+                for line in p.read_text().splitlines()
+            ]
+            outcome = next((r for r in records if r["kind"] == "outcome"), None)
+            time.sleep(0.1)
+        assert outcome is not None
+        assert outcome["stream_completed"] is False
+        # The whole slow stream takes over 3 s; the cut was noticed long before its end.
+        assert time.monotonic() - started < 2.5
+    finally:
+        stop_gateway(gateway)

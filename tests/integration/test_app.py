@@ -208,3 +208,28 @@ async def test_unknown_route_is_openai_shaped(client: AsyncTestClient[Any]) -> N
     assert missing.json()["error"]["type"] == "not_found_error"
     assert wrong_method.status_code == 405
     assert set(wrong_method.json()["error"]) == {"message", "type", "param", "code"}
+
+
+async def test_upstream_cut_mid_stream_becomes_error_event(
+    client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """A stream the upstream drops ends with an OpenAI error event; the outcome says cut."""
+    response = await client.post(
+        CHAT, json=_chat("FAKE_CUT_STREAM", stream=True), headers={"Authorization": f"Bearer {BOB}"}
+    )
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert json.loads(events[-1])["error"]["type"] == "upstream_error"
+    assert "[DONE]" not in events
+    outcome = next(r for r in _audit(settings) if r["kind"] == "outcome")
+    assert outcome["stream_completed"] is False
+
+
+async def test_upstream_rate_limit_keeps_its_status(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+) -> None:
+    """An upstream 429 reaches the caller as a 429 in OpenAI's error shape."""
+    response = await client.post(
+        CHAT, json=_chat("FAKE_STATUS_429"), headers={"Authorization": f"Bearer {BOB}"}
+    )
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "upstream_rejected"
