@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from gateway.http.audit_api import audit_exposure, audit_search, audit_show, audit_verify
 from gateway.http.chat import chat_completions
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.health import healthz, metrics, readyz
@@ -31,7 +32,18 @@ def create_app(settings: Settings) -> Litestar:
             yield
 
     return Litestar(
-        route_handlers=[healthz, readyz, metrics, chat_completions, list_models, retrieve_model],
+        route_handlers=[
+            healthz,
+            readyz,
+            metrics,
+            chat_completions,
+            list_models,
+            retrieve_model,
+            audit_search,
+            audit_show,
+            audit_exposure,
+            audit_verify,
+        ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[RequestContextMiddleware],

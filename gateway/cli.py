@@ -11,6 +11,7 @@ import typer
 import uvicorn
 import yaml
 
+from gateway.audit.cli import audit_app
 from gateway.identity import ApiKeyStore, KeyFileError, Principal, hash_key, new_key
 from gateway.ingest.cli import ingest_command
 from gateway.jwt_auth import JwksError, verifier_from_settings
@@ -19,6 +20,7 @@ from gateway.settings import ConfigError, Settings, load_settings, reference
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage gateway API keys.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 app.command("ingest")(ingest_command)
 
 

@@ -1,9 +1,9 @@
 """PII in the caller's own messages: Presidio at request time, cached by content hash.
 
 A chat resends its whole history every turn, so each message is analysed once and its
-spans are reused from then on. Analysis is CPU-bound: it runs in a worker thread, one
-batch at a time (spaCy pipelines are not shared across threads), concurrently with
-retrieval, which waits on Elasticsearch and OPA.
+spans are reused from then on. Analysis is CPU-bound Python: run in a thread it would hold
+the GIL and stall the event loop (retrieval, other requests), so it runs in worker
+processes, concurrently with retrieval, which waits on Elasticsearch and OPA.
 """
 
 from __future__ import annotations
@@ -11,27 +11,64 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import multiprocessing
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from gateway.ingest.pii import PiiSpan, PresidioAnalyzer, SpanAnalyzer
+from gateway.ingest.pii import PiiSpan, PresidioAnalyzer
+
+AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
+_worker_analyzer: PresidioAnalyzer | None = None
 
 
 @functools.cache
 def shared_presidio() -> PresidioAnalyzer:
-    """One offline Presidio engine per process; loading it takes seconds."""
+    """One offline Presidio engine in this process; loading it takes seconds."""
     analyzer = PresidioAnalyzer()
     analyzer.load()
     return analyzer
 
 
+def _load_in_worker() -> None:
+    global _worker_analyzer
+    _worker_analyzer = shared_presidio()
+
+
+def _analyze_in_worker(texts: list[str]) -> list[list[PiiSpan]]:
+    if _worker_analyzer is None:
+        raise RuntimeError("Presidio worker not initialised")
+    return _worker_analyzer.analyze(texts)
+
+
+class PresidioWorkers:
+    """Presidio in worker processes (spawned: no state copied from the server)."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load_in_worker,
+        )
+
+    async def analyze(self, texts: list[str]) -> list[list[PiiSpan]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _analyze_in_worker, texts)
+
+    async def warm_up(self) -> None:
+        """Load the engine now, not on the first request."""
+        await self.analyze(["warm up"])
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class MessageAnalyzer:
-    def __init__(self, analyzer: SpanAnalyzer, cache_size: int = 10_000) -> None:
-        self._analyzer = analyzer
+    def __init__(self, analyze: AnalyzeBatch, cache_size: int = 10_000) -> None:
+        self._analyze = analyze
         self._cache: OrderedDict[str, list[PiiSpan]] = OrderedDict()
         self._cache_size = cache_size
-        self._lock = asyncio.Lock()
         self.analysed_chars = 0
 
     async def spans_for(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
@@ -40,13 +77,10 @@ class MessageAnalyzer:
             key: text for key, text in zip(keys, texts, strict=True) if key not in self._cache
         }
         if missing:
-            async with self._lock:
-                todo = {k: t for k, t in missing.items() if k not in self._cache}
-                if todo:
-                    found = await asyncio.to_thread(self._analyzer.analyze, list(todo.values()))
-                    self.analysed_chars += sum(len(t) for t in todo.values())
-                    for key, spans in zip(todo, found, strict=True):
-                        self._remember(key, spans)
+            found = await self._analyze(list(missing.values()))
+            self.analysed_chars += sum(len(t) for t in missing.values())
+            for key, spans in zip(missing, found, strict=True):
+                self._remember(key, spans)
         return [list(self._cache.get(key) or ()) for key in keys]
 
     def _remember(self, key: str, spans: list[PiiSpan]) -> None:

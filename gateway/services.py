@@ -12,12 +12,13 @@ from typing import Any
 import structlog
 
 from gateway.audit import AuditLog
+from gateway.audit.shipper import AuditShipper
 from gateway.context import ContextStages
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
-from gateway.message_pii import MessageAnalyzer, shared_presidio
+from gateway.message_pii import AnalyzeBatch, MessageAnalyzer, PresidioWorkers
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
 from gateway.retrieval.filters import FilterCompiler, PolicyRevision
@@ -62,6 +63,13 @@ class Services:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
+async def _presidio_workers(stack: AsyncExitStack) -> AnalyzeBatch:
+    workers = PresidioWorkers()
+    stack.callback(workers.close)
+    await workers.warm_up()
+    return workers.analyze
+
+
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
@@ -74,6 +82,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         index = await stack.enter_async_context(ChunkIndex(settings))
         filters = FilterCompiler(policy, revision, max_entries=settings.filter_cache_size)
+        audit = await stack.enter_async_context(AuditLog.from_settings(settings))
+        if settings.audit_index_shipping:
+            # Entered after the log, so it stops first; it never ships bytes not yet durable.
+            await stack.enter_async_context(AuditShipper.from_settings(settings, log=audit))
         services = Services(
             settings=settings,
             keys=Authenticator(
@@ -81,7 +93,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ),
             policy=policy,
             index=index,
-            audit=await stack.enter_async_context(AuditLog(settings.audit_dir)),
+            audit=audit,
             upstream=await stack.enter_async_context(
                 UpstreamClient(
                     str(settings.upstream_base_url),
@@ -98,9 +110,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ),
             metrics=GatewayMetrics(),
             message_analyzer=(
-                MessageAnalyzer(
-                    await asyncio.to_thread(shared_presidio), settings.message_pii_cache_size
-                )
+                MessageAnalyzer(await _presidio_workers(stack), settings.message_pii_cache_size)
                 if settings.message_pii_analysis
                 else None
             ),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from .secret_scan import planted_secrets, scan
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_KEYS = REPO / "deploy" / "local" / "demo" / "api-keys.yaml"
@@ -59,3 +62,12 @@ def stack_env() -> dict[str, str]:
             pytest.fail(reason)
         pytest.skip(reason)
     return StackEnv(env)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secrets_in_gateway_output(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """After the whole suite: no API key, password or planted PII value appears in anything
+    the gateway wrote (logs, audit segments, spool cursors) under the session's temp dir."""
+    yield
+    found = scan(tmp_path_factory.getbasetemp(), planted_secrets())
+    assert not found, f"secrets or PII in gateway output: {sorted({str(p) for p, _ in found})}"

@@ -61,16 +61,25 @@ async def chat_completions(
         raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))
 
     placeholders = Placeholders(services.redaction_hash_key)
-    context = await build_context(
-        services.context_stages(),
-        principal=principal,
-        chat=chat,
-        decision=decision,
-        retrieval_on=retrieval_on,
-        requested_corpora=corpora,
-        placeholders=placeholders,
-        timer=timer,
-    )
+    try:
+        context = await build_context(
+            services.context_stages(),
+            principal=principal,
+            chat=chat,
+            decision=decision,
+            retrieval_on=retrieval_on,
+            requested_corpora=corpora,
+            placeholders=placeholders,
+            timer=timer,
+        )
+    except GatewayError as exc:
+        # Refused after authorization (Elasticsearch down, untranslatable policy...):
+        # still one audit record for the request, nothing sent upstream.
+        await services.audit.append(
+            "request", {**base, "allowed": False, "refused": exc.code, "status": exc.status_code}
+        )
+        services.metrics.requests.labels(outcome="refused").inc()
+        raise
     body = _upstream_body(chat, context)
     upstream_body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     with timer.stage("audit"):
