@@ -64,9 +64,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_gateway(port: int, audit_dir: Path) -> subprocess.Popen[bytes]:
+def start_gateway(port: int, audit_dir: Path, message_pii: bool) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        "GATEWAY_MESSAGE_PII_ANALYSIS": "true" if message_pii else "false",
         "GATEWAY_PORT": str(port),
         "GATEWAY_INDEX_PREFIX": "gateway-bench",
         "GATEWAY_AUDIT_DIR": str(audit_dir),
@@ -177,7 +178,7 @@ def presidio_cost() -> dict[str, float]:
 
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     port = free_port()
-    process = start_gateway(port, Path(args.audit_dir))
+    process = start_gateway(port, Path(args.audit_dir), not args.no_message_pii)
     gateway = f"http://127.0.0.1:{port}"
     upstream = os.environ["STACK_FAKE_UPSTREAM_URL"]
     results = []
@@ -202,6 +203,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--audit-dir", default="/tmp/gateway-bench-audit")
     parser.add_argument("--json", dest="json_path")
+    parser.add_argument(
+        "--no-message-pii",
+        action="store_true",
+        help="Gateway without Presidio on callers' messages (its own overhead).",
+    )
     args = parser.parse_args()
     Path(args.audit_dir).mkdir(parents=True, exist_ok=True)
     results = asyncio.run(main_async(args))
