@@ -52,11 +52,17 @@ def chunk_mapping(analyzer: str = "standard") -> dict[str, Any]:
             "end": {"type": "integer"},
             "token_count": {"type": "integer"},
             "pii": {"type": "object", "enabled": False},
+            # Winnowed k-gram hashes of the chunk text (gateway.fingerprint), for the
+            # fine-tune guard's overlap search; multi-valued, read back from _source.
+            "fingerprints": {"type": "long", "doc_values": False},
             "created_at": {"type": "date"},
             "updated_at": {"type": "date"},
             "ingested_at": {"type": "date"},
         },
     }
+
+
+_ADDED_FIELDS = {"fingerprints": chunk_mapping()["properties"]["fingerprints"]}
 
 
 class ChunkIndex:
@@ -102,9 +108,17 @@ class ChunkIndex:
         return str(response["status"])
 
     async def ensure_index(self, analyzer: str = "standard") -> bool:
-        """Create the index if missing; True when it was created."""
+        """Create the index if missing, or add fields a newer mapping brought; True if created.
+
+        Added fields are the only mapping change made in place; a changed field type is
+        refused by Elasticsearch and needs a new index version (MAPPING_VERSION).
+        """
         try:
             if await self._client.indices.exists(index=self.name):
+                mapping = chunk_mapping(analyzer)
+                await self._client.indices.put_mapping(
+                    index=self.name, properties=mapping["properties"], meta=mapping["_meta"]
+                )
                 return False
             await self._client.indices.create(
                 index=self.name,
@@ -131,6 +145,12 @@ class ChunkIndex:
             written, _ = await async_bulk(
                 self._client, actions, refresh="wait_for" if refresh else False
             )
+        except BulkIndexError as exc:
+            # Only the error types: their reasons can quote document content.
+            kinds = ", ".join(sorted({_bulk_error_type(e) for e in exc.errors}))
+            raise DependencyUnavailable(
+                "elasticsearch", f"bulk indexing into {self.name} failed: {kinds}"
+            ) from exc
         except _ES_ERRORS as exc:
             raise DependencyUnavailable(
                 "elasticsearch", f"bulk indexing into {self.name} failed"
@@ -158,3 +178,11 @@ class ChunkIndex:
         except _ES_ERRORS as exc:
             raise DependencyUnavailable("elasticsearch", f"search on {self.name} failed") from exc
         return [{**hit["_source"], "_score": hit["_score"]} for hit in response["hits"]["hits"]]
+
+
+def _bulk_error_type(item: Mapping[str, Any]) -> str:
+    for result in item.values():
+        error = result.get("error") if isinstance(result, Mapping) else None
+        if isinstance(error, Mapping):
+            return str(error.get("type", "unknown"))
+    return "unknown"
