@@ -9,6 +9,7 @@ processes, concurrently with retrieval, which waits on Elasticsearch and OPA.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import hashlib
 import multiprocessing
@@ -62,6 +63,17 @@ class PresidioWorkers:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@functools.cache
+def shared_workers() -> PresidioWorkers:
+    """One worker pool per server process, however many apps it builds (tests build many).
+
+    Closed when the interpreter exits.
+    """
+    workers = PresidioWorkers()
+    atexit.register(workers.close)
+    return workers
 
 
 class MessageAnalyzer:

@@ -18,7 +18,7 @@ from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
-from gateway.message_pii import AnalyzeBatch, MessageAnalyzer, PresidioWorkers
+from gateway.message_pii import AnalyzeBatch, MessageAnalyzer, shared_workers
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
 from gateway.retrieval.filters import FilterCompiler, PolicyRevision
@@ -63,9 +63,8 @@ class Services:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-async def _presidio_workers(stack: AsyncExitStack) -> AnalyzeBatch:
-    workers = PresidioWorkers()
-    stack.callback(workers.close)
+async def _presidio_workers() -> AnalyzeBatch:
+    workers = shared_workers()
     await workers.warm_up()
     return workers.analyze
 
@@ -110,7 +109,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ),
             metrics=GatewayMetrics(),
             message_analyzer=(
-                MessageAnalyzer(await _presidio_workers(stack), settings.message_pii_cache_size)
+                MessageAnalyzer(await _presidio_workers(), settings.message_pii_cache_size)
                 if settings.message_pii_analysis
                 else None
             ),
