@@ -12,10 +12,14 @@ from typing import Any
 import structlog
 
 from gateway.audit import AuditLog
+from gateway.audit.prompts import PromptCipher
 from gateway.audit.shipper import AuditShipper
 from gateway.context import ContextStages
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
+from gateway.finetune import FinetuneService, Registry, UploadScanner
+from gateway.finetune.matcher import CorpusMatcher
+from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
 from gateway.message_pii import AnalyzeBatch, MessageAnalyzer, shared_workers
@@ -41,6 +45,8 @@ class Services:
     redaction_hash_key: bytes
     metrics: GatewayMetrics
     message_analyzer: MessageAnalyzer | None
+    prompt_cipher: PromptCipher | None
+    finetune: FinetuneService
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def context_stages(self) -> ContextStages:
@@ -85,6 +91,31 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         if settings.audit_index_shipping:
             # Entered after the log, so it stops first; it never ships bytes not yet durable.
             await stack.enter_async_context(AuditShipper.from_settings(settings, log=audit))
+        presidio = (
+            await _presidio_workers()
+            if settings.message_pii_analysis or settings.finetune_pii_scan
+            else None
+        )
+        upstream_key = api_key.get_secret_value() if api_key else None
+        finetune = FinetuneService(
+            scanner=UploadScanner(
+                CorpusMatcher(index.client, index.name, settings.finetune_search_batch),
+                presidio if settings.finetune_pii_scan else None,
+                settings.finetune_pii_min_score,
+            ),
+            registry=stack.enter_context(Registry(settings.finetune_registry)),
+            upstream=await stack.enter_async_context(
+                FinetuneUpstream(
+                    str(settings.upstream_base_url),
+                    upstream_key,
+                    timeout_s=settings.upstream_timeout_s,
+                    connect_timeout_s=settings.upstream_connect_timeout_s,
+                )
+            ),
+            policy=policy,
+            audit=audit,
+            max_upload_bytes=settings.finetune_max_upload_bytes,
+        )
         services = Services(
             settings=settings,
             keys=Authenticator(
@@ -96,7 +127,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             upstream=await stack.enter_async_context(
                 UpstreamClient(
                     str(settings.upstream_base_url),
-                    api_key.get_secret_value() if api_key else None,
+                    upstream_key,
                     timeout_s=settings.upstream_timeout_s,
                     connect_timeout_s=settings.upstream_connect_timeout_s,
                 )
@@ -108,11 +139,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 else secrets.token_bytes(32)
             ),
             metrics=GatewayMetrics(),
-            message_analyzer=(
-                MessageAnalyzer(await _presidio_workers(), settings.message_pii_cache_size)
-                if settings.message_pii_analysis
+            prompt_cipher=(
+                PromptCipher(settings.audit_encryption_key.get_secret_value())
+                if settings.audit_store_prompts and settings.audit_encryption_key
                 else None
             ),
+            message_analyzer=(
+                MessageAnalyzer(presidio, settings.message_pii_cache_size)
+                if settings.message_pii_analysis and presidio is not None
+                else None
+            ),
+            finetune=finetune,
         )
         try:
             await index.ensure_index()

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
     api_keys_file: Path
     """YAML file of gateway API keys (stored as SHA-256 hashes); see ``gateway keys new``."""
 
+    finetune_max_upload_bytes: int = Field(default=8_000_000, ge=1024)
+    """Largest file accepted by ``POST /v1/files``; larger uploads get 413 and are not stored."""
+    finetune_registry_path: Path | None = None
+    """SQLite file of uploaded files and fine-tuning jobs per caller; unset means
+    ``finetune-registry.sqlite3`` next to ``audit_dir``."""
+    finetune_pii_scan: bool = True
+    """Run Presidio over fine-tuning examples at upload (slow: about 80 µs per character)."""
+    finetune_pii_min_score: float = Field(default=0.5, ge=0, le=1)
+    """Presidio findings below this score are not reported to the fine-tune policy."""
+    finetune_search_batch: int = Field(default=4096, ge=1, le=65536)
+    """Fingerprints per Elasticsearch terms query when scanning an upload."""
+
     host: str = "127.0.0.1"
     """Address the gateway listens on."""
     port: int = Field(default=8080, ge=1, le=65535)
@@ -122,6 +134,13 @@ class Settings(BaseSettings):
     """Minimum level of log events."""
     log_format: Literal["json", "console"] = "json"
     """``json`` for production, ``console`` for humans."""
+
+    @property
+    def finetune_registry(self) -> Path:
+        """Where the fine-tuning registry lives (``finetune_registry_path`` or its default)."""
+        if self.finetune_registry_path is not None:
+            return self.finetune_registry_path
+        return self.audit_dir.parent / "finetune-registry.sqlite3"
 
     @field_validator("api_keys_file")
     @classmethod
@@ -163,6 +182,15 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}AUDIT_STORE_PROMPTS needs {ENV_PREFIX}AUDIT_ENCRYPTION_KEY"
             )
         return self
+
+    @field_validator("audit_encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from gateway.audit.prompts import PromptCipher
+
+            PromptCipher(value.get_secret_value())
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -56,6 +56,13 @@ def verify_command(
 def show_command(
     audit_id: Annotated[str, typer.Argument(help="The audit id (x-gateway-audit-id).")],
     directory: AuditDir,
+    decrypt: Annotated[
+        bool,
+        typer.Option(
+            "--decrypt",
+            help="Decrypt a stored prompt with GATEWAY_AUDIT_ENCRYPTION_KEY (never an argument).",
+        ),
+    ] = False,
 ) -> None:
     """Print one record and the outcome records linked to it, as JSON."""
     _require_dir(directory)
@@ -63,7 +70,27 @@ def show_command(
     if found is None:
         typer.echo(f"gateway: no audit record {audit_id}", err=True)
         raise typer.Exit(code=1)
+    if decrypt:
+        found["prompt"] = _decrypted_prompt(found["record"])
     typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
+
+
+def _decrypted_prompt(record: dict[str, Any]) -> Any:
+    from gateway.audit.prompts import PromptCipher, PromptKeyError
+
+    token = record.get("prompt_encrypted")
+    key = os.environ.get("GATEWAY_AUDIT_ENCRYPTION_KEY")
+    if not token:
+        typer.echo("gateway: this record holds no stored prompt", err=True)
+        raise typer.Exit(code=1)
+    if not key:
+        typer.echo("gateway: set GATEWAY_AUDIT_ENCRYPTION_KEY to decrypt", err=True)
+        raise typer.Exit(code=2)
+    try:
+        return json.loads(PromptCipher(key).decrypt(str(token)))
+    except PromptKeyError as exc:
+        typer.echo(f"gateway: {exc}", err=True)
+        raise typer.Exit(code=1) from None
 
 
 @audit_app.command("search")

@@ -96,6 +96,7 @@ async def chat_completions(
                 "chunks": context.chunks_audit,
                 "message_redactions": context.message_redactions,
                 "upstream_body_sha256": hashlib.sha256(upstream_body).hexdigest(),
+                **_stored_prompt(services, upstream_body),
             },
         )
     services.metrics.requests.labels(outcome="forwarded").inc()
@@ -121,6 +122,13 @@ async def chat_completions(
         media_type=response.headers.get("content-type", "application/json"),
         headers=_headers(audit_id, timer),
     )
+
+
+def _stored_prompt(services: Services, upstream_body: bytes) -> dict[str, str]:
+    """The exact prompt, encrypted, when the deployment chose to keep prompts."""
+    if services.prompt_cipher is None:
+        return {}
+    return {"prompt_encrypted": services.prompt_cipher.encrypt(upstream_body)}
 
 
 def _headers(audit_id: str, timer: StageTimer) -> dict[str, str]:

@@ -215,3 +215,45 @@ async def test_elasticsearch_outage_refuses_retrieval_and_backfills_audit(
         assert ids <= shipped
     await proxy.stop()
     assert verify(settings.audit_dir).ok
+
+
+async def test_stored_prompts_are_encrypted_and_readable_with_the_key(
+    settings_for: Any, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With prompt storage on, the record holds the exact prompt, encrypted; `gateway audit
+    show --decrypt` opens it with the key and refuses a wrong one."""
+    from cryptography.fernet import Fernet
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    key = Fernet.generate_key().decode()
+    settings = settings_for(audit_store_prompts=True, audit_encryption_key=key)
+    secret_question = "what is the secret merger codename"
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        response = await client.post(
+            CHAT,
+            json={
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": secret_question}],
+            },
+            headers={"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"},
+        )
+    audit_id = response.headers["x-gateway-audit-id"]
+    written = json.dumps(_records(settings))
+    assert secret_question not in written
+    (record,) = _records(settings)
+    assert record["prompt_encrypted"]
+    runner = CliRunner()
+    monkeypatch.setenv("GATEWAY_AUDIT_ENCRYPTION_KEY", key)
+    shown = runner.invoke(
+        app, ["audit", "show", audit_id, "--dir", str(settings.audit_dir), "--decrypt"]
+    )
+    assert shown.exit_code == 0, shown.output
+    (received,) = fake_upstream.requests()
+    assert json.loads(shown.output)["prompt"] == received["body"]
+    monkeypatch.setenv("GATEWAY_AUDIT_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    wrong = runner.invoke(
+        app, ["audit", "show", audit_id, "--dir", str(settings.audit_dir), "--decrypt"]
+    )
+    assert wrong.exit_code == 1

@@ -108,6 +108,15 @@ def test_prompt_storage_requires_a_key(minimal_env: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_bad_encryption_key_is_refused_without_echo(minimal_env: pytest.MonkeyPatch) -> None:
+    """An encryption key that is not a Fernet key is named, never repeated back."""
+    minimal_env.setenv("GATEWAY_AUDIT_ENCRYPTION_KEY", "hunter2-not-a-key")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "GATEWAY_AUDIT_ENCRYPTION_KEY" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
 def test_settings_are_frozen(minimal_env: pytest.MonkeyPatch) -> None:
     """Settings cannot change after start-up."""
     settings = load_settings()
