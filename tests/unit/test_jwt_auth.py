@@ -52,17 +52,17 @@ def test_valid_token_maps_claims_to_principal() -> None:
 
 
 @pytest.mark.parametrize(
-    ("token", "code"),
+    ("make_token", "code"),
     [
-        (_token(exp=int(time.time()) - 3600), "token_expired"),
-        (_token(iss="https://evil.example"), "invalid_token"),
-        (_token(aud="someone-else"), "invalid_token"),
-        (_token(key=OTHER_PRIVATE), "invalid_token"),
-        (_token(kid="unknown"), "invalid_token"),
-        (_token(exp=None), "invalid_token"),
-        (_token(groups="engineering"), "invalid_token"),
+        (lambda: _token(exp=int(time.time()) - 3600), "token_expired"),
+        (lambda: _token(iss="https://evil.example"), "invalid_token"),
+        (lambda: _token(aud="someone-else"), "invalid_token"),
+        (lambda: _token(key=OTHER_PRIVATE), "invalid_token"),
+        (lambda: _token(kid="unknown"), "invalid_token"),
+        (lambda: _token(exp=None), "invalid_token"),
+        (lambda: _token(groups="engineering"), "invalid_token"),
         (
-            jwt.encode(
+            lambda: jwt.encode(
                 {"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": 9999999999},
                 None,
                 algorithm="none",
@@ -70,7 +70,7 @@ def test_valid_token_maps_claims_to_principal() -> None:
             "invalid_token",
         ),
         (
-            jwt.encode(
+            lambda: jwt.encode(
                 {"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": 9999999999},
                 "a-shared-secret-of-32-bytes-long!",
                 algorithm="HS256",
@@ -79,8 +79,12 @@ def test_valid_token_maps_claims_to_principal() -> None:
         ),
     ],
 )
-def test_bad_tokens_are_refused(token: str, code: str) -> None:
-    """Expired, foreign, forged, unsigned or HMAC tokens are 401s that never echo the token."""
+def test_bad_tokens_are_refused(make_token: Any, code: str) -> None:
+    """Expired, foreign, forged, unsigned or HMAC tokens are 401s that never echo the token.
+
+    Tokens are minted when the test runs, not at collection, so their expiry is meaningful.
+    """
+    token = make_token()
     with pytest.raises(AuthenticationFailed) as info:
         VERIFIER.verify(token)
     assert info.value.code == code
