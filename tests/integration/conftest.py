@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +96,33 @@ async def ingest_demo(index: Any) -> None:
     )
     report = await run_ingest([DEMO_CORPUS], options, index=index, analyzer=shared_analyzer())
     assert report.ok, report.to_dict()
+
+
+# The context system message the gateway injects: one element per chunk.
+INJECTED_DOCUMENT = re.compile(
+    r'<document index="\d+" doc_id="([^"]*)"[^>]*>\n(.*?)\n</document>', re.S
+)
+
+
+def audit_records(settings: Settings, kind: str = "request") -> list[dict[str, Any]]:
+    """Records of one kind from the local audit segments, in log order."""
+    return [
+        record
+        for path in sorted(Path(settings.audit_dir).glob("audit-*.jsonl"))
+        for line in path.read_text().splitlines()
+        if (record := json.loads(line))["kind"] == kind
+    ]
+
+
+@pytest.fixture
+async def demo_client(settings: Settings) -> AsyncIterator[Any]:
+    """The gateway app in-process, over an index holding the ingested demo corpus."""
+    from litestar.testing import AsyncTestClient
+
+    from gateway.app import create_app
+    from gateway.elastic import ChunkIndex
+
+    async with ChunkIndex(settings) as index:
+        await ingest_demo(index)
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client

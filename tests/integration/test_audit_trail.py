@@ -3,9 +3,7 @@
 import asyncio
 import hashlib
 import json
-import re
-from collections.abc import AsyncIterator
-from pathlib import Path
+import uuid
 from typing import Any
 
 import httpx
@@ -14,37 +12,19 @@ from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
 from gateway.audit import verify
-from gateway.elastic import ChunkIndex
 from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB, CAROL
-from .conftest import FakeUpstream, ingest_demo
+from .conftest import INJECTED_DOCUMENT, FakeUpstream, audit_records
 
 pytestmark = pytest.mark.integration
 
 CHAT = "/v1/chat/completions"
-DOCUMENT = re.compile(r'<document index="\d+" doc_id="([^"]*)"[^>]*>\n(.*?)\n</document>', re.S)
-
-
-def _records(settings: Settings, kind: str = "request") -> list[dict[str, Any]]:
-    return [
-        record
-        for path in sorted(Path(settings.audit_dir).glob("audit-*.jsonl"))
-        for line in path.read_text().splitlines()
-        if (record := json.loads(line))["kind"] == kind
-    ]
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with ChunkIndex(settings) as index:
-        await ingest_demo(index)
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
-        yield test_client
+DOCUMENT = INJECTED_DOCUMENT
 
 
 async def test_concurrent_requests_are_each_audited_exactly(
-    client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
 ) -> None:
     """N concurrent requests (streamed, plain, denied) leave exactly N request records whose
     chunk lists and hashes match what the upstream received."""
@@ -54,6 +34,7 @@ async def test_concurrent_requests_are_each_audited_exactly(
         "vault tokens incident",
         "Globex champion contact",
     ]
+    marker = uuid.uuid4().hex  # other suites may share the fake upstream: filter on it
     plan = []
     for n in range(24):
         key = (BOB, ALICE, CAROL)[n % 3]
@@ -64,24 +45,26 @@ async def test_concurrent_requests_are_each_audited_exactly(
                 {
                     "model": model,
                     "stream": n % 2 == 1,
-                    "messages": [{"role": "user", "content": f"{questions[n % 4]} #{n}"}],
+                    "messages": [{"role": "user", "content": f"{questions[n % 4]} #{n} {marker}"}],
                 },
             )
         )
     responses = await asyncio.gather(
         *(
-            client.post(CHAT, json=body, headers={"Authorization": f"Bearer {key}"})
+            demo_client.post(CHAT, json=body, headers={"Authorization": f"Bearer {key}"})
             for key, body in plan
         )
     )
     denied = sum(1 for r in responses if r.status_code == 403)
     assert denied >= 1
     assert all(r.status_code in (200, 403) for r in responses)
-    records = _records(settings)
+    records = audit_records(settings)
     assert len(records) == len(plan)
     allowed = [r for r in records if r["allowed"]]
     received = {
-        hashlib.sha256(r["raw_body"].encode()).hexdigest(): r for r in fake_upstream.requests()
+        hashlib.sha256(r["raw_body"].encode()).hexdigest(): r
+        for r in fake_upstream.requests()
+        if marker in r["raw_body"]
     }
     assert len(received) == len(allowed) == len(plan) - denied
     for record in allowed:
@@ -92,15 +75,15 @@ async def test_concurrent_requests_are_each_audited_exactly(
         for chunk in record["chunks"]:
             text = injected[chunk["doc_id"]]
             assert chunk["sha256_injected"] == hashlib.sha256(text.encode()).hexdigest()
-    outcomes = _records(settings, "outcome")
+    outcomes = audit_records(settings, "outcome")
     assert {o["request_audit_id"] for o in outcomes} == {r["audit_id"] for r in allowed}
 
 
 async def test_auditor_api_is_policy_restricted(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
     """carol (security) can search, show, trace exposure and verify; bob cannot."""
-    await client.post(
+    await demo_client.post(
         CHAT,
         json={
             "model": "gpt-4o-mini",
@@ -110,18 +93,20 @@ async def test_auditor_api_is_policy_restricted(
     )
     auditor = {"Authorization": f"Bearer {CAROL}"}
     assert (
-        await client.get("/admin/audit/records", headers={"Authorization": f"Bearer {BOB}"})
+        await demo_client.get("/admin/audit/records", headers={"Authorization": f"Bearer {BOB}"})
     ).status_code == 403
-    found = (await client.get("/admin/audit/records?subject=carol", headers=auditor)).json()
+    found = (await demo_client.get("/admin/audit/records?subject=carol", headers=auditor)).json()
     audit_id = found["data"][0]["audit_id"]
-    shown = (await client.get(f"/admin/audit/records/{audit_id}", headers=auditor)).json()
+    shown = (await demo_client.get(f"/admin/audit/records/{audit_id}", headers=auditor)).json()
     assert shown["record"]["subject"] == "carol"
     assert len(shown["outcomes"]) == 1
-    exposure = (await client.get("/admin/audit/exposure/acme-key-accounts", headers=auditor)).json()
+    exposure = (
+        await demo_client.get("/admin/audit/exposure/acme-key-accounts", headers=auditor)
+    ).json()
     assert [e["audit_id"] for e in exposure["data"]] == [audit_id]
-    report = (await client.get("/admin/audit/verify", headers=auditor)).json()
+    report = (await demo_client.get("/admin/audit/verify", headers=auditor)).json()
     assert report["ok"] is True
-    bad = await client.get("/admin/audit/records?since=yesterday", headers=auditor)
+    bad = await demo_client.get("/admin/audit/records?since=yesterday", headers=auditor)
     assert bad.status_code == 400
 
 
@@ -188,7 +173,7 @@ async def test_elasticsearch_outage_refuses_retrieval_and_backfills_audit(
         assert refused.status_code == 503
         assert refused.json()["error"]["message"].startswith("elasticsearch unavailable")
         assert served.status_code == 200
-        local = _records(settings)
+        local = audit_records(settings)
         assert [r["allowed"] for r in local] == [False, True]
         assert local[0]["refused"] == "dependency_unavailable"
         await proxy.start()  # Elasticsearch "returns" on the same port
@@ -240,9 +225,9 @@ async def test_stored_prompts_are_encrypted_and_readable_with_the_key(
             headers={"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"},
         )
     audit_id = response.headers["x-gateway-audit-id"]
-    written = json.dumps(_records(settings))
+    written = json.dumps(audit_records(settings))
     assert secret_question not in written
-    (record,) = _records(settings)
+    (record,) = audit_records(settings)
     assert record["prompt_encrypted"]
     runner = CliRunner()
     monkeypatch.setenv("GATEWAY_AUDIT_ENCRYPTION_KEY", key)

@@ -2,33 +2,21 @@
 
 import hashlib
 import json
-import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from gateway.app import create_app
-from gateway.elastic import ChunkIndex
 from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB, CAROL
-from .conftest import FakeUpstream, ingest_demo
+from .conftest import INJECTED_DOCUMENT, FakeUpstream
 
 pytestmark = pytest.mark.integration
 
 CHAT = "/v1/chat/completions"
-DOCUMENT = re.compile(r'<document index="\d+" doc_id="([^"]*)"[^>]*>\n(.*?)\n</document>', re.S)
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with ChunkIndex(settings) as index:
-        await ingest_demo(index)
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
-        yield test_client
+DOCUMENT = INJECTED_DOCUMENT
 
 
 def _ask(content: str, **extra: Any) -> dict[str, Any]:
@@ -51,10 +39,10 @@ def _audit(settings: Settings) -> list[dict[str, Any]]:
 
 
 async def test_only_authorized_chunks_reach_the_model(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
     """bob (sales) asking about everything gets pricing, never the runbook or key accounts."""
-    response = await client.post(
+    response = await demo_client.post(
         CHAT,
         json=_ask("price discount seat vault tokens Globex renewal"),
         headers={"Authorization": f"Bearer {BOB}"},
@@ -70,10 +58,10 @@ async def test_only_authorized_chunks_reach_the_model(
 
 
 async def test_pii_is_redacted_and_audit_matches_what_was_sent(
-    client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
 ) -> None:
     """carol sees key accounts, but contact details reach the model as placeholders only."""
-    response = await client.post(
+    response = await demo_client.post(
         CHAT,
         json=_ask("Globex champion contact renewal"),
         headers={"Authorization": f"Bearer {CAROL}"},
@@ -100,10 +88,10 @@ async def test_pii_is_redacted_and_audit_matches_what_was_sent(
 
 
 async def test_security_caller_gets_originals_restored(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
     """Policy lets carol (security) see originals: placeholders in the answer are restored."""
-    response = await client.post(
+    response = await demo_client.post(
         CHAT,
         json=_ask("Globex champion contact renewal"),
         headers={"Authorization": f"Bearer {CAROL}"},
@@ -115,12 +103,12 @@ async def test_security_caller_gets_originals_restored(
 
 
 async def test_streamed_and_tool_call_restoration(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
     """Split placeholders are restored in streamed content and tool-call arguments."""
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
     headers = {"Authorization": f"Bearer {CAROL}"}
-    streamed = await client.post(
+    streamed = await demo_client.post(
         CHAT, json=_ask("Globex champion contact", stream=True), headers=headers
     )
     text = ""
@@ -131,7 +119,7 @@ async def test_streamed_and_tool_call_restoration(
             text += delta.get("content") or ""
     assert "maria.gonzales@globex.example" in text
     assert "<EMAIL_ADDRESS" not in text
-    tool_stream = await client.post(
+    tool_stream = await demo_client.post(
         CHAT, json=_ask("Globex champion contact", stream=True, tools=tools), headers=headers
     )
     for line in tool_stream.text.splitlines():
@@ -144,10 +132,10 @@ async def test_streamed_and_tool_call_restoration(
 
 
 async def test_other_callers_keep_placeholders(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
     """Without the policy's restore, the answer keeps placeholders (no original leaks back)."""
-    response = await client.post(
+    response = await demo_client.post(
         CHAT,
         json=_ask("break-glass vault tokens incident"),
         headers={"Authorization": f"Bearer {ALICE}"},
@@ -158,14 +146,14 @@ async def test_other_callers_keep_placeholders(
 
 
 async def test_retrieval_can_be_switched_off_and_narrowed(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
     """x-gateway-retrieval: off sends no context; gateway_corpora narrows; our keys are stripped."""
     auth = {"Authorization": f"Bearer {BOB}"}
-    await client.post(
+    await demo_client.post(
         CHAT, json=_ask("price discount"), headers={**auth, "x-gateway-retrieval": "off"}
     )
-    await client.post(
+    await demo_client.post(
         CHAT,
         json=_ask("price discount", metadata={"gateway_corpora": "other", "team": "x"}),
         headers=auth,
@@ -177,21 +165,21 @@ async def test_retrieval_can_be_switched_off_and_narrowed(
 
 
 async def test_caller_pii_is_redacted_and_analysis_is_cached(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
     """The caller's phone number reaches the model as a placeholder; a replayed history
     is not analysed again."""
     history = [{"role": "user", "content": "Call me on +1 415 555 0199 about the vacation days."}]
     auth = {"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"}
-    analyzer = client.app.state.services.message_analyzer
-    await client.post(CHAT, json={"model": "gpt-4o-mini", "messages": history}, headers=auth)
+    analyzer = demo_client.app.state.services.message_analyzer
+    await demo_client.post(CHAT, json={"model": "gpt-4o-mini", "messages": history}, headers=auth)
     analysed = analyzer.analysed_chars
     follow_up = [
         *history,
         {"role": "assistant", "content": "Sure."},
         {"role": "user", "content": "Thanks"},
     ]
-    await client.post(CHAT, json={"model": "gpt-4o-mini", "messages": follow_up}, headers=auth)
+    await demo_client.post(CHAT, json={"model": "gpt-4o-mini", "messages": follow_up}, headers=auth)
     first, second = fake_upstream.requests()
     assert "415 555 0199" not in first["raw_body"] + second["raw_body"]
     assert "<PHONE_NUMBER_1>" in first["body"]["messages"][0]["content"]
@@ -199,28 +187,28 @@ async def test_caller_pii_is_redacted_and_analysis_is_cached(
     assert analyzer.analysed_chars - analysed == len("Sure.") + len("Thanks")
 
 
-async def test_models_are_filtered_by_policy(client: AsyncTestClient[Any]) -> None:
+async def test_models_are_filtered_by_policy(demo_client: AsyncTestClient[Any]) -> None:
     """GET /v1/models lists only what the caller may use; others are 404 for them."""
-    bob = await client.get("/v1/models", headers={"Authorization": f"Bearer {BOB}"})
-    alice = await client.get("/v1/models", headers={"Authorization": f"Bearer {ALICE}"})
+    bob = await demo_client.get("/v1/models", headers={"Authorization": f"Bearer {BOB}"})
+    alice = await demo_client.get("/v1/models", headers={"Authorization": f"Bearer {ALICE}"})
     assert [m["id"] for m in bob.json()["data"]] == ["gpt-4o-mini"]
     assert [m["id"] for m in alice.json()["data"]] == ["gpt-4o", "gpt-4o-mini"]
-    hidden = await client.get("/v1/models/gpt-4o", headers={"Authorization": f"Bearer {BOB}"})
+    hidden = await demo_client.get("/v1/models/gpt-4o", headers={"Authorization": f"Bearer {BOB}"})
     assert hidden.status_code == 404
     assert hidden.json()["error"]["code"] == "model_not_found"
-    assert (await client.get("/v1/models")).status_code == 401
+    assert (await demo_client.get("/v1/models")).status_code == 401
 
 
 async def test_stage_timings_in_headers_and_metrics(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
     """Responses carry Server-Timing per stage; /metrics exposes the same histograms."""
-    response = await client.post(
+    response = await demo_client.post(
         CHAT, json=_ask("vacation days"), headers={"Authorization": f"Bearer {BOB}"}
     )
     timing = response.headers["server-timing"]
     for stage in ("authorize", "retrieve", "redact", "audit", "upstream"):
         assert f"{stage};dur=" in timing
-    metrics = (await client.get("/metrics")).text
+    metrics = (await demo_client.get("/metrics")).text
     assert 'gateway_stage_seconds_count{stage="retrieve"} 1.0' in metrics
     assert 'gateway_chat_requests_total{outcome="forwarded"} 1.0' in metrics
