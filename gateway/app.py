@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from gateway.http.audit_api import audit_exposure, audit_search, audit_show, audit_verify
 from gateway.http.chat import chat_completions
 from gateway.http.errors import EXCEPTION_HANDLERS
+from gateway.http.files import FILE_HANDLERS
+from gateway.http.fine_tuning import JOB_HANDLERS
 from gateway.http.health import healthz, metrics, readyz
 from gateway.http.middleware import RequestContextMiddleware
 from gateway.http.models import list_models, retrieve_model
@@ -43,6 +45,15 @@ def create_app(settings: Settings) -> Litestar:
             audit_show,
             audit_exposure,
             audit_verify,
+            # Uploads may exceed the chat body limit, up to the fine-tune upload limit
+            # plus room for the multipart envelope (the exact limit is checked on the file).
+            Router(
+                path="/",
+                route_handlers=[*FILE_HANDLERS, *JOB_HANDLERS],
+                request_max_body_size=max(
+                    settings.max_request_bytes, settings.finetune_max_upload_bytes + 65_536
+                ),
+            ),
         ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         lifespan=[lifespan],

@@ -24,9 +24,20 @@ from gateway.redaction.rules import InvalidRules, RedactionRules
 AUTHZ_PACKAGE = "gateway.authz"
 RETRIEVAL_PACKAGE = "gateway.retrieval"
 REDACTION_PACKAGE = "gateway.redaction"
+FINETUNE_PACKAGE = "gateway.finetune"
 # OPA 1.x data-filter compile: a UCAST condition tree instead of Rego AST.
 UCAST_MEDIA_TYPE = "application/vnd.opa.ucast.all+json"
 _OPA_ERRORS = (aiohttp.ClientError, TimeoutError, QueryExecuteError)
+
+
+@dataclass(frozen=True)
+class FinetuneDecision:
+    allow: bool
+    reasons: tuple[str, ...]
+    violations: tuple[dict[str, Any], ...]
+    """Structured refusals: ``{"kind": "overlap", "doc_id", "corpus", "classification",
+    "lines", "max_score"}`` or ``{"kind": "pii", "type", "count", "lines"}``."""
+    decision_id: str | None
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,26 @@ class PolicyEngine:
             corpora=tuple(str(c) for c in corpora) if isinstance(corpora, list) else None,
             context_window=window if isinstance(window, int) and window > 0 else 8192,
             model_offered=result.get("model_offered") is not False,
+        )
+
+    async def finetune(
+        self, principal: Principal, action: str, facts: dict[str, Any]
+    ) -> FinetuneDecision:
+        """``gateway.finetune.decision`` for a files / fine-tuning call and its scan facts."""
+        input_data = {"subject": principal.as_policy_input(), "action": action, **facts}
+        response = await self.query(FINETUNE_PACKAGE, "decision", input_data)
+        result = response["result"]
+        if (
+            not isinstance(result, dict)
+            or not isinstance(result.get("allow"), bool)
+            or not isinstance(result.get("violations", []), list)
+        ):
+            raise DependencyUnavailable("opa", f"{FINETUNE_PACKAGE}.decision has the wrong shape")
+        return FinetuneDecision(
+            allow=result["allow"],
+            reasons=tuple(sorted(str(r) for r in result.get("reasons") or ())),
+            violations=tuple(v for v in result.get("violations") or () if isinstance(v, dict)),
+            decision_id=response.get("decision_id"),
         )
 
     async def allowed_models(self, principal: Principal) -> list[str]:

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     """Run Presidio over fine-tuning examples at upload (slow: about 80 µs per character)."""
     finetune_pii_min_score: float = Field(default=0.5, ge=0, le=1)
     """Presidio findings below this score are not reported to the fine-tune policy."""
-    finetune_search_batch: int = Field(default=4096, ge=1, le=65536)
+    finetune_search_batch: int = Field(default=16384, ge=1, le=65536)
     """Fingerprints per Elasticsearch terms query when scanning an upload."""
 
     host: str = "127.0.0.1"

@@ -3,7 +3,8 @@
 It is the project's only test double: no model can run on the development machines.
 Every request is kept (method, path, headers, parsed body) and can be read back with
 ``GET /_fake/requests`` and cleared with ``DELETE /_fake/requests``, so tests can assert
-what a model would have seen. Answers are deterministic.
+what a model would have seen. Answers are deterministic. Files and fine-tuning jobs
+live in memory (an upload is recorded with its text as ``body.content``).
 
     python deploy/local/fake_upstream.py --host 127.0.0.1 --port 8300
 """
@@ -20,11 +21,16 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar, Request, Response, delete, get, post
+from litestar.datastructures import UploadFile
 from litestar.response import Stream
 
 MODELS = ["gpt-4o-mini", "gpt-4o"]
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
 _recorded: list[dict[str, Any]] = []
+# Files and fine-tuning jobs, in memory only (they survive DELETE /_fake/requests).
+_files: dict[str, dict[str, Any]] = {}
+_jobs: dict[str, dict[str, Any]] = {}
+_counter = iter(range(1, 10**9))
 
 
 async def _record(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -196,6 +202,147 @@ async def _stream(
     yield b"data: [DONE]\n\n"
 
 
+def _not_found(what: str) -> Response[Any]:
+    error = {
+        "message": f"No such {what}",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    return Response({"error": error}, status_code=404)
+
+
+@post("/v1/files", status_code=200)
+async def create_file(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Multipart upload; recorded with the file's text as ``body.content``."""
+    form = await request.form()
+    upload = form.get("file")
+    content = await upload.read() if isinstance(upload, UploadFile) else b""
+    purpose = str(form.get("purpose") or "")
+    filename = upload.filename if isinstance(upload, UploadFile) else ""
+    _recorded.append(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "headers": dict(request.headers),
+            "body": {
+                "purpose": purpose,
+                "filename": filename,
+                "bytes": len(content),
+                "content": content.decode("utf-8", "replace"),
+            },
+            "raw_body": "",
+            "received_at": time.time(),
+        }
+    )
+    file_id = f"file-fake{next(_counter)}"
+    _files[file_id] = {
+        "id": file_id,
+        "object": "file",
+        "bytes": len(content),
+        "created_at": int(time.time()),
+        "filename": filename,
+        "purpose": purpose,
+        "status": "processed",
+        "status_details": None,
+    }
+    return Response(_files[file_id])
+
+
+@get("/v1/files")
+async def list_files(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    await _record(request)
+    purpose = request.query_params.get("purpose")
+    data = [f for f in _files.values() if purpose in (None, f["purpose"])]
+    return {"object": "list", "data": data, "has_more": False}
+
+
+@get("/v1/files/{file_id:str}")
+async def retrieve_file(request: Request[Any, Any, Any], file_id: str) -> Response[Any]:
+    await _record(request)
+    return Response(_files[file_id]) if file_id in _files else _not_found("File")
+
+
+@delete("/v1/files/{file_id:str}", status_code=200)
+async def delete_file(request: Request[Any, Any, Any], file_id: str) -> Response[Any]:
+    await _record(request)
+    if _files.pop(file_id, None) is None:
+        return _not_found("File")
+    return Response({"id": file_id, "object": "file", "deleted": True})
+
+
+@post("/v1/fine_tuning/jobs", status_code=200)
+async def create_job(request: Request[Any, Any, Any]) -> Response[Any]:
+    body = (await _record(request))["body"] or {}
+    if body.get("training_file") not in _files:
+        return _not_found("File")
+    job_id = f"ftjob-fake{next(_counter)}"
+    _jobs[job_id] = {
+        "id": job_id,
+        "object": "fine_tuning.job",
+        "created_at": int(time.time()),
+        "model": body.get("model"),
+        "training_file": body["training_file"],
+        "validation_file": body.get("validation_file"),
+        "status": "validating_files",
+        "fine_tuned_model": None,
+        "finished_at": None,
+        "error": None,
+        "hyperparameters": {
+            "n_epochs": "auto",
+            "batch_size": "auto",
+            "learning_rate_multiplier": "auto",
+        },
+        "organization_id": "org-fake",
+        "result_files": [],
+        "trained_tokens": None,
+        "seed": 0,
+        "estimated_finish": None,
+        "integrations": [],
+        "suffix": body.get("suffix"),
+    }
+    return Response(_jobs[job_id])
+
+
+@get("/v1/fine_tuning/jobs")
+async def list_jobs(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    await _record(request)
+    return {"object": "list", "data": list(reversed(_jobs.values())), "has_more": False}
+
+
+@get("/v1/fine_tuning/jobs/{job_id:str}")
+async def retrieve_job(request: Request[Any, Any, Any], job_id: str) -> Response[Any]:
+    await _record(request)
+    return Response(_jobs[job_id]) if job_id in _jobs else _not_found("fine-tuning job")
+
+
+@post("/v1/fine_tuning/jobs/{job_id:str}/cancel", status_code=200)
+async def cancel_job(request: Request[Any, Any, Any], job_id: str) -> Response[Any]:
+    await _record(request)
+    if job_id not in _jobs:
+        return _not_found("fine-tuning job")
+    _jobs[job_id]["status"] = "cancelled"
+    return Response(_jobs[job_id])
+
+
+@get("/v1/fine_tuning/jobs/{job_id:str}/events")
+async def job_events(request: Request[Any, Any, Any], job_id: str) -> Response[Any]:
+    await _record(request)
+    job = _jobs.get(job_id)
+    if job is None:
+        return _not_found("fine-tuning job")
+    event = {
+        "id": f"ftevent-{job_id}-1",
+        "object": "fine_tuning.job.event",
+        "created_at": job["created_at"],
+        "level": "info",
+        "message": f"Job status: {job['status']}",
+        "data": {},
+        "type": "message",
+    }
+    return Response({"object": "list", "data": [event], "has_more": False})
+
+
 @get("/_fake/requests")
 async def recorded() -> list[dict[str, Any]]:
     return _recorded
@@ -206,7 +353,24 @@ async def clear() -> None:
     _recorded.clear()
 
 
-app = Litestar(route_handlers=[list_models, chat_completions, recorded, clear])
+app = Litestar(
+    route_handlers=[
+        list_models,
+        chat_completions,
+        create_file,
+        list_files,
+        retrieve_file,
+        delete_file,
+        create_job,
+        list_jobs,
+        retrieve_job,
+        cancel_job,
+        job_events,
+        recorded,
+        clear,
+    ],
+    request_max_body_size=64 * 1024 * 1024,
+)
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.fingerprint import SCHEME as FINGERPRINT_SCHEME
+from gateway.fingerprint import fingerprints
 from gateway.ingest.chunking import TextChunk
 from gateway.ingest.governance import DocumentMeta
 from gateway.ingest.pii import PiiSpan
@@ -24,14 +26,16 @@ def document_version(corpus: str, meta: DocumentMeta, text_hash: str, chunking: 
     """Changes when the text, any governance field or the chunking changes.
 
     A governance-only edit (narrower ``allowed_groups``) must replace the stored chunks
-    too, and so must a new chunk size; the derived timestamps are not part of it, so
-    re-ingesting an unchanged document is a no-op.
+    too, and so must a new chunk size or fingerprint scheme (chunks stored without
+    fingerprints are rewritten by the next ingest); the derived timestamps are not part
+    of it, so re-ingesting an unchanged document is a no-op.
     """
     payload = {
         "pipeline": PIPELINE_VERSION,
         "corpus": corpus,
         "content_hash": text_hash,
         "chunking": chunking,
+        "fingerprints": FINGERPRINT_SCHEME,
         "meta": {
             "doc_id": meta.doc_id,
             "title": meta.title,
@@ -93,6 +97,7 @@ def chunk_records(
             "end": chunk.end,
             "token_count": chunk.token_count,
             "pii": [dict(span) for span in chunk_spans],
+            "fingerprints": fingerprints(chunk.text),
         }
         for chunk, chunk_spans in zip(chunks, spans, strict=True)
     ]

@@ -1,0 +1,258 @@
+"""Files and fine-tuning jobs, governed: own objects only, scanned uploads, audited calls.
+
+An upload is: size check -> parse and scan (``purpose=fine-tune``) -> policy -> audit ->
+forward -> register. A job is: the training file must be the caller's and have passed
+the scan -> policy -> audit -> forward -> register. Reads and cancels are proxied only
+for the caller's own objects; everything else answers 404, as if it did not exist.
+Audit records hold ids, hashes, line numbers and decisions, never training text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.audit import AuditLog
+from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, PolicyDenied
+from gateway.finetune.registry import FileEntry, Registry
+from gateway.finetune.scan import UploadScanner
+from gateway.finetune.upstream import FinetuneUpstream
+from gateway.identity import Principal
+from gateway.policy import FinetuneDecision, PolicyEngine
+
+AUDIT_KIND = "finetune"
+FINE_TUNE = "fine-tune"
+SANCTIONED_USE = (
+    "Information from governed corpora may not be trained into a model; use it through "
+    "retrieval via the gateway (POST /v1/chat/completions), which scopes, redacts and "
+    "audits every use."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    principal: Principal
+    request_id: str
+
+    def audit_fields(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "subject": self.principal.subject,
+            "groups": list(self.principal.groups),
+            "key_id": self.principal.key_id,
+        }
+
+
+class FinetuneService:
+    def __init__(
+        self,
+        *,
+        scanner: UploadScanner,
+        registry: Registry,
+        upstream: FinetuneUpstream,
+        policy: PolicyEngine,
+        audit: AuditLog,
+        max_upload_bytes: int,
+    ) -> None:
+        self._scanner = scanner
+        self._registry = registry
+        self._upstream = upstream
+        self._policy = policy
+        self._audit = audit
+        self._max_bytes = max_upload_bytes
+
+    # -- files ------------------------------------------------------------------------
+
+    async def upload(
+        self, caller: Caller, filename: str, content: bytes, purpose: str
+    ) -> dict[str, Any]:
+        base = {
+            **caller.audit_fields(),
+            "action": "files.create",
+            "purpose": purpose,
+            "bytes": len(content),
+        }
+        facts: dict[str, Any] = {"purpose": purpose, "scan": {"scanned": False}}
+        try:
+            if len(content) > self._max_bytes:
+                raise PayloadTooLarge(
+                    f"The file is {len(content)} bytes; the limit is {self._max_bytes} bytes.",
+                    param="file",
+                )
+            if not content:
+                raise BadRequest("The file is empty.", param="file", code="invalid_file_format")
+            if purpose == FINE_TUNE:
+                scan = await self._scanner.scan(content)
+                facts["scan"] = scan.policy_input()
+                base.update(sha256=scan.sha256, examples=scan.examples, scan_ms=scan.timings_ms)
+        except GatewayError as exc:
+            await self._audit.append(
+                AUDIT_KIND,
+                {**base, "allowed": False, "refused": exc.code, "status": exc.status_code},
+            )
+            raise
+        decision = await self._policy.finetune(caller.principal, "files.create", facts)
+        audit_id = await self._audit.append(AUDIT_KIND, {**base, **_decision_fields(decision)})
+        if not decision.allow:
+            raise _refusal(decision, "Fine-tuning upload refused by policy")
+        stored = await self._upstream.upload(filename, content, purpose)
+        file_id = str(stored.get("id") or "")
+        if not file_id:
+            raise GatewayError("The upstream did not return a file id.")
+        self._registry.add_file(
+            FileEntry(
+                id=file_id,
+                owner=caller.principal.subject,
+                purpose=purpose,
+                bytes=len(content),
+                sha256=str(base.get("sha256", "")),
+                scan_passed=purpose == FINE_TUNE,
+            )
+        )
+        await self._audit.append(
+            AUDIT_KIND,
+            {
+                **caller.audit_fields(),
+                "action": "files.stored",
+                "file_id": file_id,
+                "decision_audit_id": audit_id,
+            },
+        )
+        return stored
+
+    async def list_files(self, caller: Caller, purpose: str | None) -> dict[str, Any]:
+        await self._read(caller, "files.list")
+        listing = await self._upstream.get("files", {"purpose": purpose} if purpose else None)
+        mine = self._registry.file_ids(caller.principal.subject)
+        data = [f for f in listing.get("data") or [] if isinstance(f, dict) and f.get("id") in mine]
+        return {"object": "list", "data": data, "has_more": False}
+
+    async def retrieve_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
+        await self._read(caller, "files.retrieve", file_id=file_id)
+        self._own_file(caller, file_id)
+        return await self._upstream.get(f"files/{file_id}")
+
+    async def delete_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
+        await self._read(caller, "files.delete", file_id=file_id)
+        self._own_file(caller, file_id)
+        deleted = await self._upstream.delete(f"files/{file_id}")
+        self._registry.delete_file(caller.principal.subject, file_id)
+        return deleted
+
+    # -- jobs -------------------------------------------------------------------------
+
+    async def create_job(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        model = body.get("model")
+        training = body.get("training_file")
+        if not isinstance(model, str) or not model:
+            raise BadRequest(
+                "'model' is required.", param="model", code="missing_required_parameter"
+            )
+        if not isinstance(training, str) or not training:
+            raise BadRequest(
+                "'training_file' is required.",
+                param="training_file",
+                code="missing_required_parameter",
+            )
+        base = {**caller.audit_fields(), "action": "fine_tuning.jobs.create", "model": model}
+        files = {"training_file": training}
+        validation = body.get("validation_file")
+        if isinstance(validation, str) and validation:
+            files["validation_file"] = validation
+        for param, file_id in files.items():
+            entry = self._registry.file(caller.principal.subject, file_id)
+            if entry is None:
+                await self._audit.append(
+                    AUDIT_KIND,
+                    {**base, param: file_id, "allowed": False, "refused": "file_not_found"},
+                )
+                raise NotFound(
+                    f"No such File object: {file_id}", param=param, code="file_not_found"
+                )
+            facts = {
+                "model": model,
+                "file": {"purpose": entry.purpose, "scan_passed": entry.scan_passed},
+            }
+            decision = await self._policy.finetune(
+                caller.principal, "fine_tuning.jobs.create", facts
+            )
+            await self._audit.append(
+                AUDIT_KIND,
+                {**base, param: file_id, "file_sha256": entry.sha256, **_decision_fields(decision)},
+            )
+            if not decision.allow:
+                raise _refusal(decision, "Fine-tuning job refused by policy", param=param)
+        job = await self._upstream.post("fine_tuning/jobs", body)
+        job_id = str(job.get("id") or "")
+        if not job_id:
+            raise GatewayError("The upstream did not return a job id.")
+        self._registry.add_job(caller.principal.subject, job_id, training)
+        await self._audit.append(
+            AUDIT_KIND,
+            {
+                **caller.audit_fields(),
+                "action": "fine_tuning.jobs.created",
+                "job_id": job_id,
+                "training_file": training,
+            },
+        )
+        return job
+
+    async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
+        await self._read(caller, "fine_tuning.jobs.list")
+        listing = await self._upstream.get("fine_tuning/jobs", params or None)
+        mine = self._registry.job_ids(caller.principal.subject)
+        data = [j for j in listing.get("data") or [] if isinstance(j, dict) and j.get("id") in mine]
+        return {"object": "list", "data": data, "has_more": False}
+
+    async def job_call(self, caller: Caller, job_id: str, call: str) -> dict[str, Any]:
+        """``retrieve``, ``cancel`` or ``events`` on one of the caller's jobs."""
+        await self._read(caller, f"fine_tuning.jobs.{call}", job_id=job_id)
+        if not self._registry.owns_job(caller.principal.subject, job_id):
+            raise NotFound(f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id")
+        path = f"fine_tuning/jobs/{job_id}"
+        if call == "cancel":
+            return await self._upstream.post(f"{path}/cancel")
+        if call == "events":
+            return await self._upstream.get(f"{path}/events")
+        return await self._upstream.get(path)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    async def _read(self, caller: Caller, action: str, **ids: str) -> None:
+        """Policy check (group membership) and one audit record for a read or cancel."""
+        read = "files.read" if action.startswith("files.") else "fine_tuning.jobs.read"
+        decision = await self._policy.finetune(caller.principal, read, {})
+        await self._audit.append(
+            AUDIT_KIND,
+            {**caller.audit_fields(), "action": action, **ids, **_decision_fields(decision)},
+        )
+        if not decision.allow:
+            raise _refusal(decision, "Request denied by policy")
+
+    def _own_file(self, caller: Caller, file_id: str) -> FileEntry:
+        entry = self._registry.file(caller.principal.subject, file_id)
+        if entry is None:
+            raise NotFound(
+                f"No such File object: {file_id}", param="file_id", code="file_not_found"
+            )
+        return entry
+
+
+def _decision_fields(decision: FinetuneDecision) -> dict[str, Any]:
+    return {
+        "allowed": decision.allow,
+        "reasons": list(decision.reasons),
+        "violations": list(decision.violations),
+        "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
+    }
+
+
+def _refusal(decision: FinetuneDecision, prefix: str, param: str = "file") -> PolicyDenied:
+    governed = any(v.get("kind") in {"overlap", "pii"} for v in decision.violations)
+    message = f"{prefix}: " + "; ".join(decision.reasons) + "."
+    if governed:
+        message += " " + SANCTIONED_USE
+    return PolicyDenied(
+        message, param=param, code="finetune_data_governed" if governed else "policy_denied"
+    )

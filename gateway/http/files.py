@@ -1,0 +1,68 @@
+"""OpenAI's files endpoints: POST/GET /v1/files, GET/DELETE /v1/files/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, delete, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.exceptions import ClientException
+from litestar.params import FromPath
+
+from gateway.errors import BadRequest
+from gateway.finetune import Caller
+from gateway.services import Services
+
+
+def caller(request: Request[Any, Any, Any], services: Services) -> Caller:
+    principal = services.keys.authenticate(request.headers.get("authorization"))
+    return Caller(principal, str(request.state.request_id))
+
+
+@post("/v1/files", status_code=200)
+async def create_file(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> dict[str, Any]:
+    who = caller(request, services)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise BadRequest("Upload the file as multipart/form-data.", param="file")
+    try:
+        form = await request.form()
+    except ClientException as exc:
+        raise BadRequest("The multipart body could not be parsed.", param="file") from exc
+    upload = form.get("file")
+    purpose = form.get("purpose")
+    if not isinstance(upload, UploadFile):
+        raise BadRequest("'file' is required.", param="file", code="missing_required_parameter")
+    if not isinstance(purpose, str) or not purpose:
+        raise BadRequest(
+            "'purpose' is required.", param="purpose", code="missing_required_parameter"
+        )
+    content = await upload.read()
+    return await services.finetune.upload(who, upload.filename or "upload", content, purpose)
+
+
+@get("/v1/files")
+async def list_files(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> dict[str, Any]:
+    purpose = request.query_params.get("purpose")
+    return await services.finetune.list_files(caller(request, services), purpose)
+
+
+@get("/v1/files/{file_id:str}")
+async def retrieve_file(
+    request: Request[Any, Any, Any], file_id: FromPath[str], services: NamedDependency[Services]
+) -> dict[str, Any]:
+    return await services.finetune.retrieve_file(caller(request, services), file_id)
+
+
+@delete("/v1/files/{file_id:str}", status_code=200)
+async def delete_file(
+    request: Request[Any, Any, Any], file_id: FromPath[str], services: NamedDependency[Services]
+) -> dict[str, Any]:
+    return await services.finetune.delete_file(caller(request, services), file_id)
+
+
+FILE_HANDLERS = [create_file, list_files, retrieve_file, delete_file]

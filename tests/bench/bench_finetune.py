@@ -1,0 +1,337 @@
+"""Fine-tune guard benchmark: detection rates and scan throughput, on the real stack.
+
+    eval "$(deploy/local/stack.sh env)"
+    uv run python tests/bench/bench_finetune.py --examples 1000
+
+The governed corpus is natural technical English: the docstrings of a set of standard
+library packages, one document per module, ingested through the real pipeline (chunking,
+records, fingerprints; Presidio replaced by a no-op, since PII is not what is measured)
+into ``gateway-bench-ft-chunks-v1`` as a restricted corpus. Training files are then built
+from it and scanned with the gateway's own scanner and the default policy (OPA):
+
+    (a) verbatim passages (20-120 words) of governed chunks
+    (b) the same passages lightly edited: case, whitespace and punctuation changed, ~20% of
+        words replaced or swapped with a neighbour, sentences shuffled
+    (c) unrelated text: docstrings of other (third-party) packages, same style and domain
+
+An example counts as refused when the policy names its line. Throughput is the scan of a
+~5 MB JSONL file (parse + fingerprint + Elasticsearch search), without Presidio, and
+separately Presidio alone on a smaller sample (it is linear in characters). Not a test:
+numbers go to stdout (and ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import json
+import random
+import re
+import statistics
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.elastic import ChunkIndex
+from gateway.finetune.matcher import CorpusMatcher
+from gateway.finetune.scan import UploadScanner
+from gateway.fingerprint import SCHEME, fingerprints
+from gateway.identity import Principal
+from gateway.ingest.manifest import Manifest
+from gateway.ingest.pii import PiiSpan
+from gateway.ingest.pipeline import IngestOptions, run_ingest
+from gateway.policy import PolicyEngine
+from gateway.settings import load_settings
+
+GOVERNED_PACKAGES = [
+    "email", "http", "asyncio", "logging", "json", "unittest", "multiprocessing",
+    "concurrent", "importlib", "xml", "urllib", "collections", "sqlite3", "ctypes",
+    "tomllib", "zoneinfo", "venv", "wsgiref", "dbm", "html", "pydoc_data", "idlelib",
+]  # fmt: skip
+UNRELATED_PACKAGES = [
+    "litestar", "pydantic", "elasticsearch", "httpx", "presidio_analyzer", "spacy",
+    "structlog", "openai", "yaml", "click", "rich", "jwt", "cryptography",
+]  # fmt: skip
+CORPUS = "bench-governed"
+BENCH = Principal("bench", ("engineering",), {"tenant": "bench"})
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+class NoPii:
+    """SpanAnalyzer stand-in: the benchmark measures fingerprints, not Presidio."""
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        return [[] for _ in texts]
+
+
+def docstrings(root: Path, min_chars: int = 200) -> dict[str, str]:
+    """module path -> its docstrings (module, classes, functions) joined, per module."""
+    found: dict[str, str] = {}
+    for path in sorted(root.rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        nodes = [
+            tree,
+            *(
+                n
+                for n in ast.walk(tree)
+                if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+            ),
+        ]
+        texts = [d for n in nodes if (d := ast.get_docstring(n)) and len(d) >= min_chars]  # type: ignore[arg-type]
+        if texts:
+            found[str(path)] = "\n\n".join(texts)
+    return found
+
+
+def package_roots(names: list[str], base: Path) -> list[Path]:
+    return [base / n for n in names if (base / n).is_dir()]
+
+
+def passage(text: str, rng: random.Random) -> str:
+    words = text.split()
+    size = min(len(words), rng.randint(20, 120))
+    start = rng.randint(0, max(0, len(words) - size))
+    return " ".join(words[start : start + size])
+
+
+def edit(text: str, rng: random.Random, vocabulary: list[str]) -> str:
+    """Light edits: sentences shuffled, ~10% of words replaced and ~10% swapped with a
+    neighbour, case, whitespace and punctuation changed."""
+    sentences = _SENTENCE.split(text)
+    rng.shuffle(sentences)
+    words = " ".join(sentences).split()
+    for i in range(len(words)):
+        roll = rng.random()
+        if roll < 0.10:
+            words[i] = rng.choice(vocabulary)
+        elif roll < 0.15 and i + 1 < len(words):  # a swap moves two words: ~10% reordered
+            words[i], words[i + 1] = words[i + 1], words[i]
+    out = []
+    for word in words:
+        if rng.random() < 0.3:
+            word = word.upper() if rng.random() < 0.5 else word.capitalize()
+        if rng.random() < 0.2:
+            word = word.strip(".,;:()'\"") + rng.choice([",", ";", " -", "!", ""])
+        out.append(word + ("  " if rng.random() < 0.1 else " "))
+    return "".join(out).strip()
+
+
+def example(text: str, rng: random.Random) -> dict[str, Any]:
+    question = rng.choice(["Explain this.", "What does it do?", "Summarise the docs.", "Help"])
+    return {
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": text},
+        ]
+    }
+
+
+def to_jsonl(examples: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(e) + "\n" for e in examples).encode()
+
+
+def sweep(
+    chunks: list[str], sets: dict[str, list[str]], threshold: float, min_shared: int
+) -> dict[str, dict[str, float]]:
+    """Refusal rates per (k, window), in memory, with the policy's rule (score, shared)."""
+    found: dict[str, dict[str, float]] = {}
+    for k, window in ((3, 3), (3, 4), (4, 3), (4, 4), (5, 4), (5, 5)):
+        prints = [set(fingerprints(t, k, window)) for t in chunks]
+        holders: dict[int, list[int]] = {}
+        for n, fps in enumerate(prints):
+            for fp in fps:
+                holders.setdefault(fp, []).append(n)
+        rates: dict[str, float] = {}
+        for name, texts in sets.items():
+            refused = 0
+            for text in texts:
+                mine = fingerprints(text, k, window)
+                shared: dict[int, int] = {}
+                for fp in mine:
+                    for n in holders.get(fp, ()):
+                        shared[n] = shared.get(n, 0) + 1
+                if any(
+                    c >= min_shared and c / max(1, min(len(mine), len(prints[n]))) >= threshold
+                    for n, c in shared.items()
+                ):
+                    refused += 1
+            rates[f"{name}_refused_pct"] = round(100 * refused / len(texts), 2)
+        found[f"k{k}_w{window}"] = {
+            **rates,
+            "fingerprints_per_chunk": round(statistics.mean(len(p) for p in prints), 1),
+        }
+    return found
+
+
+async def refused_lines(
+    scanner: UploadScanner, policy: PolicyEngine, content: bytes
+) -> tuple[set[int], list[float]]:
+    scan = await scanner.scan(content)
+    decision = await policy.finetune(
+        BENCH, "files.create", {"purpose": "fine-tune", "scan": scan.policy_input()}
+    )
+    lines = {line for v in decision.violations for line in v.get("lines", [])}
+    best: dict[int, float] = {}
+    for overlap in scan.overlaps:
+        best[overlap.line] = max(best.get(overlap.line, 0.0), overlap.score)
+    return lines, [best.get(line, 0.0) for line in range(1, scan.examples + 1)]
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    prefix = "gateway-bench-ft-all" if args.all_stdlib else "gateway-bench-ft"
+    settings = load_settings(index_prefix=prefix)
+    rng = random.Random(args.seed)
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    site = Path(sysconfig.get_paths()["purelib"])
+    roots = [stdlib] if args.all_stdlib else package_roots(GOVERNED_PACKAGES, stdlib)
+    governed = {
+        k: v
+        for root in roots
+        for k, v in docstrings(root).items()
+        if "site-packages" not in k and "/test" not in k
+    }
+    unrelated = [
+        v for root in package_roots(UNRELATED_PACKAGES, site) for v in docstrings(root).values()
+    ]
+    results: dict[str, Any] = {"fingerprint_scheme": SCHEME}
+    async with (
+        ChunkIndex(settings) as index,
+        PolicyEngine(str(settings.opa_url), 30.0) as policy,
+    ):
+        if args.reindex:
+            await index.delete_index()
+        with tempfile.TemporaryDirectory() as tmp:
+            for n, text in enumerate(governed.values()):
+                (Path(tmp) / f"doc{n:05d}.txt").write_text(text, encoding="utf-8")
+            manifest = Manifest.model_validate(
+                {"defaults": {"classification": "restricted", "tenant": "bench"}}
+            )
+            started = time.perf_counter()
+            report = await run_ingest(
+                [Path(tmp)],
+                IngestOptions(corpus=CORPUS, manifest=manifest),
+                index=index,
+                analyzer=NoPii(),
+            )
+            results["ingest"] = {
+                "documents": len(governed),
+                "chars": sum(len(t) for t in governed.values()),
+                "chunks_written": report.chunks_written,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        hits = await index.client.search(
+            index=index.name, size=10000, source_includes=["text"], query={"match_all": {}}
+        )
+        chunk_texts = [h["_source"]["text"] for h in hits["hits"]["hits"]]
+        results["ingest"]["chunks_in_index"] = len(chunk_texts)
+        vocabulary = sorted({w for t in unrelated for w in t.split() if w.isalpha()})
+        verbatim = [passage(rng.choice(chunk_texts), rng) for _ in range(args.examples)]
+        edited = [edit(p, rng, vocabulary) for p in verbatim]
+        other = [passage(rng.choice(unrelated), rng) for _ in range(args.examples)]
+        scanner = UploadScanner(
+            CorpusMatcher(index.client, index.name, settings.finetune_search_batch), None
+        )
+        if args.sweep:
+            sets = {"verbatim": verbatim, "edited": edited, "unrelated": other}
+            results["sweep"] = sweep(chunk_texts, sets, 0.2, 2)
+        for name, texts in (("verbatim", verbatim), ("edited", edited), ("unrelated", other)):
+            content = to_jsonl([example(t, rng) for t in texts])
+            lines, scores = await refused_lines(scanner, policy, content)
+            results[name] = {
+                "examples": len(texts),
+                "refused": len(lines),
+                "refused_pct": round(100 * len(lines) / len(texts), 2),
+                "score_p5": round(sorted(scores)[len(scores) // 20], 3),
+                "score_median": round(statistics.median(scores), 3),
+                "score_p95": round(sorted(scores)[len(scores) * 19 // 20], 3),
+                "score_max": round(max(scores), 3),
+            }
+        # Throughput: a ~5 MB mixed file, scanned without Presidio (best of 3).
+        # Every example distinct (a third each of verbatim, edited and unrelated passages),
+        # so no cache helps beyond the repeated system prompt and questions.
+        mixed: list[dict[str, Any]] = []
+        size = 0
+        while size < args.mb * 1e6:
+            text = passage(rng.choice(chunk_texts), rng)
+            choice = rng.randrange(3)
+            if choice == 1:
+                text = edit(text, rng, vocabulary)
+            elif choice == 2:
+                text = passage(rng.choice(unrelated), rng)
+            mixed.append(example(text, rng))
+            size += len(json.dumps(mixed[-1])) + 1
+        content = to_jsonl(mixed)
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            scan = await scanner.scan(content)
+            runs.append((time.perf_counter() - started, scan.timings_ms))
+        seconds, timings = min(runs, key=lambda r: r[0])
+        results["throughput_without_presidio"] = {
+            "bytes": len(content),
+            "examples": len(mixed),
+            "seconds": round(seconds, 3),
+            "mb_per_s": round(len(content) / seconds / 1e6, 2),
+            "stages_ms": timings,
+        }
+    if not args.no_presidio:
+        from gateway.ingest.pii import PresidioAnalyzer
+
+        analyzer = PresidioAnalyzer()
+        analyzer.load()
+
+        async def analyze(texts: list[str]) -> list[list[PiiSpan]]:
+            return analyzer.analyze(texts)
+
+        sample = to_jsonl(mixed[: args.presidio_examples])
+        async with ChunkIndex(settings) as index:
+            with_pii = UploadScanner(CorpusMatcher(index.client, index.name), analyze)
+            started = time.perf_counter()
+            scan = await with_pii.scan(sample)
+            seconds = time.perf_counter() - started
+        results["throughput_with_presidio"] = {
+            "bytes": len(sample),
+            "examples": scan.examples,
+            "seconds": round(seconds, 3),
+            "mb_per_s": round(len(sample) / seconds / 1e6, 4),
+            "stages_ms": scan.timings_ms,
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=1000)
+    parser.add_argument("--mb", type=float, default=5.0, help="size of the throughput file")
+    parser.add_argument("--presidio-examples", type=int, default=200)
+    parser.add_argument("--no-presidio", action="store_true")
+    parser.add_argument("--sweep", action="store_true", help="compare k-gram and window sizes")
+    parser.add_argument("--reindex", action="store_true")
+    parser.add_argument(
+        "--all-stdlib", action="store_true", help="govern every standard-library docstring"
+    )
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--json", dest="json_path")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    print(json.dumps(results, indent=2))
+    if args.json_path:
+        with open(args.json_path, "w") as handle:
+            json.dump(results, handle, indent=2)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

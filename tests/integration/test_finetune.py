@@ -1,0 +1,289 @@
+"""Files and fine-tuning through the official openai SDK, against the app in process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway.app import create_app
+from gateway.elastic import ChunkIndex
+from gateway.settings import Settings
+
+from ..conftest import ALICE, BOB
+from .conftest import FakeUpstream, ingest_demo
+
+pytestmark = pytest.mark.integration
+
+UNRELATED = "To reverse a list in Python, use slicing with a step of minus one."
+VACATION = (
+    "Every employee at Acme has 28 days of paid vacation per calendar year. Unused days "
+    "carry over until the end of March of the following year."
+)
+RUNBOOK_EDITED = (
+    "contain FIRST -- revoke the exposed credentials; isolate all affected hosts and "
+    "snapshot the volumes for forensics before rebuilding them. The break glass vault is "
+    "opened with two of the three hardware tokens held by the security leads!"
+)
+KEY_ACCOUNTS = (
+    "Initech is at risk after the outage in May. The account owner is planning a visit "
+    "with their CTO, Peter Gibbons."
+)
+PRICING = (
+    "The Team plan costs 19 euros per seat per month, billed annually. The Business plan "
+    "costs 49 euros per seat per month."
+)
+
+
+def example(answer: str, question: str = "Tell me something useful.") -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
+    }
+
+
+def jsonl(*examples: dict[str, Any]) -> bytes:
+    return "".join(json.dumps(e) + "\n" for e in examples).encode()
+
+
+def forwarded(fake: FakeUpstream) -> list[dict[str, Any]]:
+    """What the upstream received on the files and fine-tuning endpoints (other suites
+    may talk to the same fake upstream's chat endpoint meanwhile)."""
+    return [r for r in fake.requests() if r["path"].startswith(("/v1/files", "/v1/fine_tuning"))]
+
+
+Sdk = Callable[[str], openai.AsyncOpenAI]
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with ChunkIndex(settings) as index:
+        await ingest_demo(index)
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def sdk(app_client: AsyncTestClient[Any]) -> Sdk:
+    def build(key: str) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url=f"{app_client.base_url}/v1",
+            api_key=key,
+            http_client=app_client,
+            max_retries=0,
+        )
+
+    return build
+
+
+def _audit(settings: Settings) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for path in sorted(Path(settings.audit_dir).glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if '"finetune"' in line
+    ]
+
+
+async def test_clean_upload_and_job_lifecycle_are_proxied(
+    sdk: Sdk, fake_upstream: FakeUpstream
+) -> None:
+    """Public and unrelated text is forwarded; create, list, retrieve, events and cancel work."""
+    bob = sdk(BOB)
+    content = jsonl(example(UNRELATED), example(VACATION))
+    uploaded = await bob.files.create(file=("train.jsonl", content), purpose="fine-tune")
+    assert uploaded.id.startswith("file-")
+    upload_request = next(r for r in forwarded(fake_upstream) if r["path"] == "/v1/files")
+    assert upload_request["body"]["content"] == content.decode()
+    assert upload_request["body"]["purpose"] == "fine-tune"
+    assert upload_request["headers"]["authorization"] == "Bearer sk-fake-upstream-key"
+    assert [f.id for f in (await bob.files.list()).data] == [uploaded.id]
+    assert (await bob.files.retrieve(uploaded.id)).id == uploaded.id
+
+    job = await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+    created = next(r for r in forwarded(fake_upstream) if r["path"] == "/v1/fine_tuning/jobs")
+    assert created["body"] == {"model": "gpt-4o-mini", "training_file": uploaded.id}
+    assert [j.id for j in (await bob.fine_tuning.jobs.list()).data] == [job.id]
+    assert (await bob.fine_tuning.jobs.retrieve(job.id)).status == "validating_files"
+    events = await bob.fine_tuning.jobs.list_events(job.id)
+    assert events.data[0].object == "fine_tuning.job.event"
+    assert (await bob.fine_tuning.jobs.cancel(job.id)).status == "cancelled"
+    assert any(
+        r["path"] == f"/v1/fine_tuning/jobs/{job.id}/cancel" for r in forwarded(fake_upstream)
+    )
+    deleted = await bob.files.delete(uploaded.id)
+    assert deleted.deleted is True
+    assert (await bob.files.list()).data == []
+
+
+async def test_restricted_text_is_refused_without_echoing_it(
+    sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """Restricted-document text on line 2 gets 403 naming line, corpus and document only."""
+    content = jsonl(example(UNRELATED), example(KEY_ACCOUNTS), example(UNRELATED))
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        await sdk(BOB).files.create(file=("train.jsonl", content), purpose="fine-tune")
+    error = refused.value.body
+    assert isinstance(error, dict)
+    message = error["message"]
+    assert error["code"] == "finetune_data_governed"
+    assert error["type"] == "permission_error"
+    assert "lines [2]" in message
+    assert '"acme-key-accounts"' in message
+    assert '"acme-handbook"' in message
+    assert "retrieval via the gateway" in message
+    assert "Initech" not in message
+    assert "Gibbons" not in message
+    assert forwarded(fake_upstream) == []
+    assert (await sdk(BOB).files.list()).data == []
+    record = next(r for r in _audit(settings) if r.get("action") == "files.create")
+    assert record["allowed"] is False
+    assert len(record["sha256"]) == 64
+    assert any(v.get("doc_id") == "acme-key-accounts" for v in record["violations"])
+    assert "Initech" not in json.dumps(_audit(settings))
+
+
+async def test_lightly_edited_confidential_text_is_refused(
+    sdk: Sdk, fake_upstream: FakeUpstream
+) -> None:
+    """Case, punctuation and small word changes do not hide runbook text."""
+    content = jsonl(example(VACATION), example(UNRELATED), example(RUNBOOK_EDITED))
+    with pytest.raises(openai.PermissionDeniedError, match="acme-incident-runbook") as refused:
+        await sdk(ALICE).files.create(file=("train.jsonl", content), purpose="fine-tune")
+    assert "lines [3]" in str(refused.value)
+    assert "break glass" not in str(refused.value)
+    assert forwarded(fake_upstream) == []
+
+
+async def test_internal_text_is_refused(sdk: Sdk, fake_upstream: FakeUpstream) -> None:
+    """Internal documents are not listed as trainable: pricing text is refused."""
+    with pytest.raises(openai.PermissionDeniedError, match="acme-pricing-2026"):
+        await sdk(BOB).files.create(file=("t.jsonl", jsonl(example(PRICING))), purpose="fine-tune")
+    assert forwarded(fake_upstream) == []
+
+
+async def test_personal_data_is_refused_by_type_never_value(
+    sdk: Sdk, fake_upstream: FakeUpstream
+) -> None:
+    """An e-mail address in an example is refused, naming its type and line, not its value."""
+    leaky = example("Write to jordan.mills@example.org for a refund.")
+    with pytest.raises(openai.PermissionDeniedError, match="EMAIL_ADDRESS") as refused:
+        await sdk(BOB).files.create(
+            file=("t.jsonl", jsonl(example(UNRELATED), leaky)), purpose="fine-tune"
+        )
+    assert "lines [2]" in str(refused.value)
+    assert "jordan.mills" not in str(refused.value)
+    assert forwarded(fake_upstream) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"this is not json\n", "line 1: not valid JSON"),
+        (
+            jsonl(example(UNRELATED)) + b'{"messages": [{"content": "no role"}]}\n',
+            r"line 2: messages\[0\]\.role",
+        ),
+        (b'{"prompt": "old format", "completion": "x"}\n', "line 1: 'messages'"),
+        (b"\n\n", "no examples"),
+        (b"\xff\xfe\x00binary", "not UTF-8"),
+    ],
+)
+async def test_malformed_uploads_get_400_and_store_nothing(
+    sdk: Sdk, fake_upstream: FakeUpstream, content: bytes, expected: str
+) -> None:
+    """Not JSONL, wrong schema, empty or binary files: 400 naming the problem, nothing kept."""
+    with pytest.raises(openai.BadRequestError, match=expected) as refused:
+        await sdk(BOB).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    assert isinstance(refused.value.body, dict)
+    assert refused.value.body["code"] == "invalid_file_format"
+    assert forwarded(fake_upstream) == []
+    assert (await sdk(BOB).files.list()).data == []
+
+
+async def test_empty_file_is_refused(sdk: Sdk, fake_upstream: FakeUpstream) -> None:
+    """A zero-byte upload gets 400 and nothing is forwarded."""
+    with pytest.raises(openai.BadRequestError, match="empty"):
+        await sdk(BOB).files.create(file=("t.jsonl", b""), purpose="fine-tune")
+    assert forwarded(fake_upstream) == []
+
+
+async def test_oversize_upload_gets_413(settings_for: Any, fake_upstream: FakeUpstream) -> None:
+    """A file over finetune_max_upload_bytes gets 413 in OpenAI's shape and is not stored."""
+    settings = settings_for(finetune_max_upload_bytes=2048, finetune_pii_scan=False)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        bob = openai.AsyncOpenAI(
+            base_url=f"{client.base_url}/v1", api_key=BOB, http_client=client, max_retries=0
+        )
+        content = jsonl(*[example(UNRELATED)] * 40)
+        with pytest.raises(openai.APIStatusError) as refused:
+            await bob.files.create(file=("t.jsonl", content), purpose="fine-tune")
+        assert refused.value.status_code == 413
+        assert isinstance(refused.value.body, dict)
+        assert refused.value.body["code"] == "request_too_large"
+        assert (await bob.files.list()).data == []
+    assert [r["path"] for r in forwarded(fake_upstream)] == ["/v1/files"]  # the list call
+
+
+async def test_callers_see_only_their_own_files_and_jobs(
+    sdk: Sdk, fake_upstream: FakeUpstream
+) -> None:
+    """alice cannot list, read, delete or train on bob's file, nor read or cancel his job."""
+    bob, alice = sdk(BOB), sdk(ALICE)
+    uploaded = await bob.files.create(
+        file=("t.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune"
+    )
+    job = await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+    assert (await alice.files.list()).data == []
+    assert (await alice.fine_tuning.jobs.list()).data == []
+    with pytest.raises(openai.NotFoundError):
+        await alice.files.retrieve(uploaded.id)
+    with pytest.raises(openai.NotFoundError):
+        await alice.files.delete(uploaded.id)
+    with pytest.raises(openai.NotFoundError):
+        await alice.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+    with pytest.raises(openai.NotFoundError):
+        await alice.fine_tuning.jobs.retrieve(job.id)
+    with pytest.raises(openai.NotFoundError):
+        await alice.fine_tuning.jobs.cancel(job.id)
+    assert not any(r["path"].endswith("/cancel") for r in forwarded(fake_upstream))
+
+
+async def test_jobs_need_a_file_that_passed_the_scan(
+    sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """Unknown files get 404; files uploaded for another purpose get 403; all audited."""
+    bob = sdk(BOB)
+    with pytest.raises(openai.NotFoundError):
+        await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file="file-unknown")
+    batch = await bob.files.create(file=("b.jsonl", b'{"custom_id": 1}\n'), purpose="batch")
+    with pytest.raises(openai.PermissionDeniedError, match="did not pass the fine-tuning scan"):
+        await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=batch.id)
+    assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))
+    actions = [(r["action"], r.get("allowed")) for r in _audit(settings)]
+    assert ("fine_tuning.jobs.create", False) in actions
+    assert ("files.create", True) in actions
+
+
+async def test_scan_fails_closed_when_elasticsearch_is_down(
+    settings_for: Any, fake_upstream: FakeUpstream
+) -> None:
+    """No fingerprint search, no upload: 503 and nothing reaches the upstream."""
+    from .conftest import closed_port_url
+
+    settings = settings_for(elasticsearch_url=closed_port_url(), finetune_pii_scan=False)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        bob = openai.AsyncOpenAI(
+            base_url=f"{client.base_url}/v1", api_key=BOB, http_client=client, max_retries=0
+        )
+        with pytest.raises(openai.APIStatusError) as refused:
+            await bob.files.create(file=("t.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune")
+    assert refused.value.status_code == 503
+    assert forwarded(fake_upstream) == []
