@@ -62,30 +62,32 @@ def chunk_mapping(analyzer: str = "standard") -> dict[str, Any]:
     }
 
 
-_ADDED_FIELDS = {"fingerprints": chunk_mapping()["properties"]["fingerprints"]}
+def elasticsearch_client(settings: Settings, *, max_retries: int) -> AsyncElasticsearch:
+    """The client for the configured cluster: basic auth and CA bundle when set."""
+    password = settings.elasticsearch_password
+    auth = (
+        (settings.elasticsearch_username, password.get_secret_value())
+        if settings.elasticsearch_username and password
+        else None
+    )
+    tls: dict[str, Any] = {}
+    if settings.elasticsearch_ca_certs:
+        tls["ca_certs"] = str(settings.elasticsearch_ca_certs)
+    return AsyncElasticsearch(
+        hosts=[str(settings.elasticsearch_url)],
+        basic_auth=auth,
+        **tls,
+        request_timeout=settings.elasticsearch_timeout_s,
+        max_retries=max_retries,
+        retry_on_timeout=False,
+    )
 
 
 class ChunkIndex:
     """Owns the AsyncElasticsearch client; opened and closed by the app lifespan."""
 
     def __init__(self, settings: Settings) -> None:
-        password = settings.elasticsearch_password
-        auth = (
-            (settings.elasticsearch_username, password.get_secret_value())
-            if settings.elasticsearch_username and password
-            else None
-        )
-        tls: dict[str, Any] = {}
-        if settings.elasticsearch_ca_certs:
-            tls["ca_certs"] = str(settings.elasticsearch_ca_certs)
-        self._client = AsyncElasticsearch(
-            hosts=[str(settings.elasticsearch_url)],
-            basic_auth=auth,
-            **tls,
-            request_timeout=settings.elasticsearch_timeout_s,
-            max_retries=1,
-            retry_on_timeout=False,
-        )
+        self._client = elasticsearch_client(settings, max_retries=1)
         self.name = f"{settings.index_prefix}-chunks-v{MAPPING_VERSION}"
 
     async def __aenter__(self) -> Self:

@@ -47,13 +47,12 @@ class UpstreamClient:
         connect_timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            transport=transport or httpx.AsyncHTTPTransport(retries=1),
+        self._client = upstream_http_client(
+            base_url,
+            api_key,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            transport=transport,
         )
 
     async def __aenter__(self) -> Self:
@@ -69,7 +68,7 @@ class UpstreamClient:
         try:
             response = await self._client.send(request)
         except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+            raise translate_transport_error(exc) from exc
         if response.status_code >= 400:
             raise upstream_status_error(response.status_code, response.content)
         return UpstreamResponse(response.status_code, _passthrough(response), response.content)
@@ -82,7 +81,7 @@ class UpstreamClient:
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+            raise translate_transport_error(exc) from exc
         if response.status_code >= 400:
             content = await response.aread()
             await response.aclose()
@@ -93,10 +92,31 @@ class UpstreamClient:
         try:
             response = await self._client.get(path)
         except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+            raise translate_transport_error(exc) from exc
         if response.status_code >= 400:
             raise upstream_status_error(response.status_code, response.content)
         return UpstreamResponse(response.status_code, _passthrough(response), response.content)
+
+
+def upstream_http_client(
+    base_url: str,
+    api_key: str | None,
+    *,
+    timeout_s: float,
+    connect_timeout_s: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """A pooled client on the upstream's base URL, with the gateway's own credential.
+
+    Retries only connect errors (nothing was sent yet), through the transport.
+    """
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/") + "/",
+        headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+        timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        transport=transport or httpx.AsyncHTTPTransport(retries=1),
+    )
 
 
 async def _iterate(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -104,7 +124,7 @@ async def _iterate(response: httpx.Response) -> AsyncIterator[bytes]:
         async for chunk in response.aiter_raw():
             yield chunk
     except httpx.HTTPError as exc:
-        raise _translate(exc) from exc
+        raise translate_transport_error(exc) from exc
     finally:
         await response.aclose()
 
@@ -113,7 +133,7 @@ def _passthrough(response: httpx.Response) -> dict[str, str]:
     return {k: response.headers[k] for k in PASSTHROUGH_RESPONSE_HEADERS if k in response.headers}
 
 
-def _translate(exc: httpx.HTTPError) -> GatewayError:
+def translate_transport_error(exc: httpx.HTTPError) -> GatewayError:
     if isinstance(exc, httpx.TimeoutException):
         return UpstreamError(
             "The upstream model API timed out.", code="upstream_timeout", status_code=504

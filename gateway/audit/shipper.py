@@ -21,6 +21,7 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch import exceptions as es_exc
 
 from gateway.audit.spool import Batch, Spool
+from gateway.elastic import elasticsearch_client
 from gateway.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
@@ -130,23 +131,8 @@ class AuditShipper:
         poll_interval_s: float = 1.0,
         backoff_initial_s: float = 0.5,
     ) -> AuditShipper:
-        """A shipper with its own client, built the way ``ChunkIndex`` builds one."""
-        password = settings.elasticsearch_password
-        auth = (
-            (settings.elasticsearch_username, password.get_secret_value())
-            if settings.elasticsearch_username and password
-            else None
-        )
-        tls: dict[str, Any] = {}
-        if settings.elasticsearch_ca_certs:
-            tls["ca_certs"] = str(settings.elasticsearch_ca_certs)
-        client = AsyncElasticsearch(
-            hosts=[str(settings.elasticsearch_url)],
-            basic_auth=auth,
-            **tls,
-            request_timeout=settings.elasticsearch_timeout_s,
-            max_retries=0,
-        )
+        """A shipper with its own client (no client retries: it has its own backoff)."""
+        client = elasticsearch_client(settings, max_retries=0)
         index = f"{settings.index_prefix}-audit"
         return cls(
             settings.audit_dir,

@@ -12,8 +12,12 @@ from typing import Any, Self
 
 import httpx
 
-from gateway.errors import DependencyUnavailable, GatewayError, UpstreamError
-from gateway.upstream import upstream_status_error
+from gateway.errors import UpstreamError
+from gateway.upstream import (
+    translate_transport_error,
+    upstream_http_client,
+    upstream_status_error,
+)
 
 
 class FinetuneUpstream:
@@ -26,11 +30,12 @@ class FinetuneUpstream:
         connect_timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            transport=transport or httpx.AsyncHTTPTransport(retries=1),
+        self._client = upstream_http_client(
+            base_url,
+            api_key,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            transport=transport,
         )
 
     async def __aenter__(self) -> Self:
@@ -56,7 +61,7 @@ class FinetuneUpstream:
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+            raise translate_transport_error(exc) from exc
         if response.status_code >= 400:
             raise upstream_status_error(response.status_code, response.content)
         try:
@@ -66,13 +71,3 @@ class FinetuneUpstream:
         if not isinstance(payload, dict):
             raise UpstreamError("The upstream answered with an unexpected body.")
         return payload
-
-
-def _translate(exc: httpx.HTTPError) -> GatewayError:
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamError(
-            "The upstream model API timed out.", code="upstream_timeout", status_code=504
-        )
-    if isinstance(exc, httpx.ConnectError):
-        return DependencyUnavailable("upstream", "cannot connect to the model API")
-    return UpstreamError(f"Upstream transport error: {type(exc).__name__}.")
