@@ -84,18 +84,28 @@ class MessageAnalyzer:
         self.analysed_chars = 0
 
     async def spans_for(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        """Spans for every text. Results come from this call's own lookups, never from a
+        second cache read: an entry evicted meanwhile must not turn into "no PII"."""
         keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
-        missing = {
-            key: text for key, text in zip(keys, texts, strict=True) if key not in self._cache
-        }
+        known: dict[str, list[PiiSpan]] = {}
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            cached = self._cache.get(key)
+            if cached is not None:
+                known[key] = cached
+            else:
+                missing[key] = text
         if missing:
             found = await self._analyze(list(missing.values()))
             self.analysed_chars += sum(len(t) for t in missing.values())
             for key, spans in zip(missing, found, strict=True):
+                known[key] = spans
                 self._remember(key, spans)
-        return [list(self._cache.get(key) or ()) for key in keys]
+        return [list(known[key]) for key in keys]
 
     def _remember(self, key: str, spans: list[PiiSpan]) -> None:
+        if self._cache_size == 0:
+            return
         self._cache[key] = spans
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -98,22 +98,7 @@ class PolicyEngine:
         if model is not None:
             input_data["model"] = model
         response = await self.query(AUTHZ_PACKAGE, "decision", input_data)
-        result = response["result"]
-        if not isinstance(result, dict) or not isinstance(result.get("allow"), bool):
-            raise DependencyUnavailable("opa", f"{AUTHZ_PACKAGE}.decision has the wrong shape")
-        reasons = tuple(sorted(str(r) for r in result.get("reasons") or ()))
-        retrieval = result.get("retrieval") or {}
-        corpora = retrieval.get("corpora")
-        window = result.get("context_window")
-        return Decision(
-            allow=result["allow"],
-            reasons=reasons,
-            decision_id=response.get("decision_id"),
-            retrieval_enabled=retrieval.get("enabled") is True,
-            corpora=tuple(str(c) for c in corpora) if isinstance(corpora, list) else None,
-            context_window=window if isinstance(window, int) and window > 0 else 8192,
-            model_offered=result.get("model_offered") is not False,
-        )
+        return parse_authz_decision(response)
 
     async def finetune(
         self, principal: Principal, action: str, facts: dict[str, Any]
@@ -236,3 +221,30 @@ def _opa_errors(response: httpx.Response) -> str:
         for e in errors
     )
     return details or str(body.get("message", f"HTTP {response.status_code}"))
+
+
+def parse_authz_decision(response: dict[str, Any]) -> Decision:
+    """Validate ``gateway.authz.decision``; any other shape fails closed."""
+    result = response["result"]
+    if not isinstance(result, dict) or not isinstance(result.get("allow"), bool):
+        raise DependencyUnavailable("opa", f"{AUTHZ_PACKAGE}.decision has the wrong shape")
+    reasons = tuple(sorted(str(r) for r in result.get("reasons") or ()))
+    retrieval = result.get("retrieval") or {}
+    corpora = retrieval.get("corpora") if isinstance(retrieval, dict) else None
+    if not isinstance(retrieval, dict) or not (
+        corpora is None or (isinstance(corpora, list) and all(isinstance(c, str) for c in corpora))
+    ):
+        # A malformed restriction must never read as "all corpora".
+        raise DependencyUnavailable(
+            "opa", f"{AUTHZ_PACKAGE}.decision retrieval has the wrong shape"
+        )
+    window = result.get("context_window")
+    return Decision(
+        allow=result["allow"],
+        reasons=reasons,
+        decision_id=response.get("decision_id"),
+        retrieval_enabled=retrieval.get("enabled") is True,
+        corpora=tuple(str(c) for c in corpora) if isinstance(corpora, list) else None,
+        context_window=window if isinstance(window, int) and window > 0 else 8192,
+        model_offered=result.get("model_offered") is not False,
+    )

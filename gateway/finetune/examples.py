@@ -91,13 +91,19 @@ def _example(line: str) -> tuple[tuple[str, ...], str | None]:
 
 
 def _content(content: Any, message: dict[str, Any]) -> tuple[str, str | None]:
+    """All trainable text of a message: its content and any tool or function calls.
+
+    Tool-call arguments are scanned whatever the content holds: governed text hidden in
+    arguments next to a harmless ``content`` must not pass.
+    """
+    calls = [*(message.get("tool_calls") or []), *filter(None, [message.get("function_call")])]
+    call_text = json.dumps(calls, ensure_ascii=False) if calls else ""
+    if content is None and calls:
+        return call_text, None
     if isinstance(content, str):
-        return content, None
-    if content is None and (message.get("tool_calls") or message.get("function_call")):
-        calls = message.get("tool_calls") or [message.get("function_call")]
-        return json.dumps(calls, ensure_ascii=False), None
+        return "\n".join(filter(None, [content, call_text])), None
     if isinstance(content, list):
         parts = [p.get("text") for p in content if isinstance(p, dict)]
         if parts and len(parts) == len(content) and all(isinstance(p, str) for p in parts):
-            return "\n".join(str(p) for p in parts), None
+            return "\n".join(filter(None, [*(str(p) for p in parts), call_text])), None
     return "", "content must be a string or a list of text parts"

@@ -101,7 +101,11 @@ async def chat_completions(
         )
     services.metrics.requests.labels(outcome="forwarded").inc()
     services.metrics.chunks_injected.inc(len(context.chunks_audit))
-    restore = placeholders if context.restore and placeholders else None
+    restore = (
+        placeholders.restricted_to(upstream_body.decode())
+        if context.restore and placeholders
+        else None
+    )
     started = time.perf_counter()
     if chat.stream:
         return await _stream(services, upstream_body, audit_id, started, timer, restore)

@@ -9,7 +9,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
-from gateway.errors import GatewayError, openai_error
+from gateway.errors import GatewayError, UpstreamError, openai_error
 
 log = structlog.get_logger("gateway.http")
 
@@ -31,7 +31,8 @@ def gateway_error_handler(_request: Request[Any, Any, Any], exc: GatewayError) -
         status=exc.status_code,
         error_type=exc.error_type,
         code=exc.code,
-        reason=exc.message,
+        # Upstream messages may echo the prompt (some servers quote their input).
+        reason=None if isinstance(exc, UpstreamError) else exc.message,
     )
     return Response(exc.to_openai(), status_code=exc.status_code)
 

@@ -38,6 +38,18 @@ class Placeholders:
         digest = hmac.new(self._hash_key, f"{entity_type}:{value}".encode(), hashlib.sha256)
         return f"<{entity_type}#{digest.hexdigest()[:12]}>"
 
+    def restricted_to(self, sent: str) -> Placeholders:
+        """Only the tokens that occur in ``sent`` (the exact upstream body).
+
+        A value redacted from a chunk that the token budget then left out was never shown
+        to the model, so a caller must not get it back by naming its token.
+        """
+        view = Placeholders(self._hash_key)
+        for token, value in self._value_by_token.items():
+            if token in sent:
+                view._value_by_token[token] = value
+        return view
+
     def original(self, token: str) -> str | None:
         return self._value_by_token.get(token)
 
