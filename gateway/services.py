@@ -96,7 +96,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             if settings.message_pii_analysis or settings.finetune_pii_scan
             else None
         )
-        upstream_key = api_key.get_secret_value() if api_key else None
+        upstream = await stack.enter_async_context(
+            UpstreamClient(
+                str(settings.upstream_base_url),
+                api_key.get_secret_value() if api_key else None,
+                timeout_s=settings.upstream_timeout_s,
+                connect_timeout_s=settings.upstream_connect_timeout_s,
+            )
+        )
         finetune = FinetuneService(
             scanner=UploadScanner(
                 CorpusMatcher(index.client, index.name, settings.finetune_search_batch),
@@ -104,14 +111,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 settings.finetune_pii_min_score,
             ),
             registry=stack.enter_context(Registry(settings.finetune_registry)),
-            upstream=await stack.enter_async_context(
-                FinetuneUpstream(
-                    str(settings.upstream_base_url),
-                    upstream_key,
-                    timeout_s=settings.upstream_timeout_s,
-                    connect_timeout_s=settings.upstream_connect_timeout_s,
-                )
-            ),
+            upstream=FinetuneUpstream(upstream.http),
             policy=policy,
             audit=audit,
             max_upload_bytes=settings.finetune_max_upload_bytes,
@@ -124,14 +124,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             policy=policy,
             index=index,
             audit=audit,
-            upstream=await stack.enter_async_context(
-                UpstreamClient(
-                    str(settings.upstream_base_url),
-                    upstream_key,
-                    timeout_s=settings.upstream_timeout_s,
-                    connect_timeout_s=settings.upstream_connect_timeout_s,
-                )
-            ),
+            upstream=upstream,
             retriever=Retriever(index, policy, filters),
             redaction_hash_key=(
                 settings.redaction_hash_key.get_secret_value().encode()

@@ -61,6 +61,11 @@ class UpstreamClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._client.aclose()
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled client, for adapters of other upstream endpoints (files, jobs)."""
+        return self._client
+
     async def post_json(self, path: str, body: bytes) -> UpstreamResponse:
         request = self._client.build_request(
             "POST", path, content=body, headers={"content-type": "application/json"}

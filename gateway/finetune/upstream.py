@@ -8,41 +8,23 @@ GatewayErrors here.
 from __future__ import annotations
 
 import json
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from gateway.errors import UpstreamError
 from gateway.upstream import (
     translate_transport_error,
-    upstream_http_client,
     upstream_status_error,
 )
 
 
 class FinetuneUpstream:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        *,
-        timeout_s: float,
-        connect_timeout_s: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._client = upstream_http_client(
-            base_url,
-            api_key,
-            timeout_s=timeout_s,
-            connect_timeout_s=connect_timeout_s,
-            transport=transport,
-        )
+    """Uses the chat adapter's pooled client (``UpstreamClient.http``), which owns and
+    closes it: one connection pool and one credential for all upstream traffic."""
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._client.aclose()
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
 
     async def upload(self, filename: str, content: bytes, purpose: str) -> dict[str, Any]:
         files = {"file": (filename, content, "application/octet-stream")}
