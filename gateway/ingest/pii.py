@@ -161,11 +161,16 @@ def _build_batch_engine(model_path: Path) -> Any:
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
-    nlp_engine = SpacyNlpEngine(
+    class LeanSpacyNlpEngine(SpacyNlpEngine):
+        def load(self) -> None:
+            # Presidio's __init__ leaves ``nlp = None`` unannotated, so mypy infers None.
+            self.nlp = {LANGUAGE: _lean_spacy_pipeline(model_path)}  # type: ignore[assignment]
+
+    nlp_engine = LeanSpacyNlpEngine(
         models=[{"lang_code": LANGUAGE, "model_name": str(model_path)}],
         ner_model_configuration=NerModelConfiguration.from_dict(NER_MODEL_CONFIGURATION),
     )
-    nlp_engine.nlp = {LANGUAGE: _lean_spacy_pipeline(model_path)}
+    nlp_engine.load()
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
     registry.remove_recognizer("EmailRecognizer")
