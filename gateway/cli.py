@@ -108,8 +108,9 @@ def explain(
     from gateway.elastic import ChunkIndex
     from gateway.errors import GatewayError
     from gateway.policy import PolicyEngine
+    from gateway.policy_revision import PolicyRevision
     from gateway.retrieval.explain import explain as run_explain
-    from gateway.retrieval.filters import FilterCompiler, PolicyRevision
+    from gateway.retrieval.filters import FilterCompiler
 
     settings = _settings_or_exit()
     principal = _principal_for(settings, subject, group, attr)

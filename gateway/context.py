@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.chat_request import ChatRequest
+from gateway.decision_cache import CachedDecisions
 from gateway.identity import Principal
 from gateway.message_pii import MessageAnalyzer, message_texts
 from gateway.metrics import StageTimer
-from gateway.policy import Decision, PolicyEngine
+from gateway.policy import Decision
 from gateway.prompt import ContextChunk, compose, message_tokens
 from gateway.redaction.apply import redact
 from gateway.redaction.placeholders import Placeholders
@@ -51,7 +52,7 @@ class ContextStages:
     """What the context stages need from the running gateway."""
 
     retriever: Retriever
-    policy: PolicyEngine
+    decisions: CachedDecisions
     analyzer: MessageAnalyzer | None
     k: int
     budget_tokens: int
@@ -108,7 +109,7 @@ async def build_context(
             analysis.cancel()
     with timer.stage("redact"):
         messages, message_redactions, may_restore = await _redact_messages(
-            stages.policy, principal, chat.messages, texts, spans, placeholders
+            stages.decisions, principal, chat.messages, texts, spans, placeholders
         )
         context = ScopedContext(
             messages=messages, query=query, message_redactions=message_redactions
@@ -123,7 +124,7 @@ async def build_context(
 
 
 async def _redact_messages(
-    policy: PolicyEngine,
+    decisions: CachedDecisions,
     principal: Principal,
     messages: list[dict[str, Any]],
     texts: list[tuple[int, int | None, str]],
@@ -132,7 +133,7 @@ async def _redact_messages(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
     if not any(spans):
         return messages, [], False
-    (rules,) = await policy.redaction_rules(principal, [{"source": "message"}])
+    (rules,) = await decisions.redaction_rules(principal, [{"source": "message"}])
     redacted_messages = [dict(m) for m in messages]
     summary: dict[tuple[str, str], int] = {}
     for (index, part, text), text_spans in zip(texts, spans, strict=True):
@@ -164,7 +165,7 @@ async def _add_chunks(
     context: ScopedContext,
 ) -> None:
     classifications = sorted({str(c.get("classification")) for c in retrieval.chunks})
-    rules = await stages.policy.redaction_rules(
+    rules = await stages.decisions.redaction_rules(
         principal, [{"source": "document", "classification": c} for c in classifications]
     )
     rules_by_class = dict(zip(classifications, rules, strict=True))

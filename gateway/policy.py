@@ -49,6 +49,8 @@ class Decision:
     corpora: tuple[str, ...] | None = None
     context_window: int = 8192
     model_offered: bool = True
+    cached: bool = False
+    """Served from the gateway's decision cache (same input and policy revision)."""
 
 
 class PolicyEngine:

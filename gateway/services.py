@@ -15,6 +15,7 @@ from gateway.audit import AuditLog
 from gateway.audit.prompts import PromptCipher
 from gateway.audit.shipper import AuditShipper
 from gateway.context import ContextStages
+from gateway.decision_cache import CachedDecisions
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
 from gateway.finetune import FinetuneService, Registry, UploadScanner
@@ -25,7 +26,8 @@ from gateway.jwt_auth import verifier_from_settings
 from gateway.message_pii import AnalyzeBatch, MessageAnalyzer, shared_workers
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
-from gateway.retrieval.filters import FilterCompiler, PolicyRevision
+from gateway.policy_revision import PolicyRevision
+from gateway.retrieval.filters import FilterCompiler
 from gateway.retrieval.retriever import Retriever
 from gateway.settings import Settings
 from gateway.upstream import UpstreamClient
@@ -38,6 +40,7 @@ class Services:
     settings: Settings
     keys: Authenticator
     policy: PolicyEngine
+    decisions: CachedDecisions
     index: ChunkIndex
     audit: AuditLog
     upstream: UpstreamClient
@@ -52,7 +55,7 @@ class Services:
     def context_stages(self) -> ContextStages:
         return ContextStages(
             retriever=self.retriever,
-            policy=self.policy,
+            decisions=self.decisions,
             analyzer=self.message_analyzer,
             k=self.settings.retrieval_top_k,
             budget_tokens=self.settings.context_budget_tokens,
@@ -122,6 +125,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 ApiKeyStore.from_file(settings.api_keys_file), verifier_from_settings(settings)
             ),
             policy=policy,
+            decisions=CachedDecisions(policy, revision, settings.decision_cache_size),
             index=index,
             audit=audit,
             upstream=upstream,

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     """How often the policy revision is checked; a relaxed policy applies within this."""
     filter_cache_size: int = Field(default=4096, ge=1)
     """Compiled retrieval filters kept (one per subject and policy revision)."""
+    decision_cache_size: int = Field(default=16384, ge=0)
+    """Authorization and redaction decisions kept per exact input and policy revision;
+    0 asks OPA on every request (needed if a policy reads the clock or calls http.send)."""
     retrieval_top_k: int = Field(default=5, ge=1, le=100)
     """Chunks retrieved per chat request."""
     context_budget_tokens: int = Field(default=3000, ge=100)

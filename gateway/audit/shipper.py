@@ -71,6 +71,7 @@ def audit_mapping() -> dict[str, Any]:
             "user_agent": {"type": "keyword", "ignore_above": 512},
             "stream": boolean,
             "allowed": boolean,
+            "policy_decision_cached": boolean,
             "stream_completed": boolean,
             "denial_reasons": {"type": "text"},
             "status": {"type": "integer"},

@@ -27,6 +27,7 @@ from gateway.context import ScopedContext, build_context
 from gateway.errors import BadRequest, GatewayError, NotFound, PolicyDenied
 from gateway.identity import Principal
 from gateway.metrics import StageTimer
+from gateway.policy import Decision
 from gateway.redaction.placeholders import Placeholders
 from gateway.services import Services
 
@@ -45,8 +46,8 @@ async def chat_completions(
     chat = parse_chat_request(await request.body())
     retrieval_on, corpora = _gateway_options(request, chat)
     with timer.stage("authorize"):
-        decision = await services.policy.authorize(principal, "chat.completions", chat.model)
-    base = _audit_base(request, request_id, principal, chat, decision.decision_id)
+        decision = await services.decisions.authorize(principal, "chat.completions", chat.model)
+    base = _audit_base(request, request_id, principal, chat, decision)
     if not decision.allow:
         await services.audit.append(
             "request", {**base, "allowed": False, "denial_reasons": list(decision.reasons)}
@@ -112,12 +113,22 @@ async def chat_completions(
     try:
         response = await services.upstream.post_json(CHAT_PATH, upstream_body)
     except GatewayError as exc:
-        await _audit_outcome(services, audit_id, started, status=exc.status_code, error=exc.code)
+        await _audit_outcome(
+            services, audit_id, _ms_since(started), status=exc.status_code, error=exc.code
+        )
         raise
     timer.record("upstream", time.perf_counter() - started)
     usage, finish = _summary(response.body)
-    await _audit_outcome(
-        services, audit_id, started, status=response.status_code, usage=usage, finish_reason=finish
+    # The prompt's record is already durable; the outcome need not delay the answer.
+    services.run_in_background(
+        _audit_outcome(
+            services,
+            audit_id,
+            _ms_since(started),
+            status=response.status_code,
+            usage=usage,
+            finish_reason=finish,
+        )
     )
     content = restore_completion(response.body, restore) if restore else response.body
     return Response(
@@ -183,7 +194,9 @@ async def _stream(
     try:
         stream = await services.upstream.stream_json(CHAT_PATH, upstream_body)
     except GatewayError as exc:
-        await _audit_outcome(services, audit_id, started, status=exc.status_code, error=exc.code)
+        await _audit_outcome(
+            services, audit_id, _ms_since(started), status=exc.status_code, error=exc.code
+        )
         raise
     timer.record("upstream", time.perf_counter() - started)  # time to the response headers
     chunks = SseRestorer(restore).process(stream.chunks) if restore else stream.chunks
@@ -212,18 +225,29 @@ async def _relay(
         # Runs on normal end, upstream error and client disconnect alike.
         services.run_in_background(
             _audit_outcome(
-                services, audit_id, started, status=200, stream_completed=completed, error=error
+                services,
+                audit_id,
+                _ms_since(started),
+                status=200,
+                stream_completed=completed,
+                error=error,
             )
         )
 
 
-async def _audit_outcome(services: Services, audit_id: str, started: float, **outcome: Any) -> None:
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def _audit_outcome(
+    services: Services, audit_id: str, latency_ms: float, **outcome: Any
+) -> None:
     try:
         await services.audit.append(
             "outcome",
             {
                 "request_audit_id": audit_id,
-                "upstream_latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                "upstream_latency_ms": latency_ms,
                 **{k: v for k, v in outcome.items() if v is not None},
             },
         )
@@ -240,7 +264,7 @@ def _audit_base(
     request_id: str,
     principal: Principal,
     chat: ChatRequest,
-    decision_id: str | None,
+    decision: Decision,
 ) -> dict[str, Any]:
     return {
         "request_id": request_id,
@@ -252,7 +276,8 @@ def _audit_base(
         "user_agent": request.headers.get("user-agent"),
         "model": chat.model,
         "stream": chat.stream,
-        "policy_decision_ids": [decision_id] if decision_id else [],
+        "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
+        "policy_decision_cached": decision.cached,
     }
 
 

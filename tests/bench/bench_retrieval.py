@@ -24,7 +24,8 @@ from typing import Any
 from gateway.elastic import ChunkIndex
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
-from gateway.retrieval.filters import FilterCompiler, PolicyRevision
+from gateway.policy_revision import PolicyRevision
+from gateway.retrieval.filters import FilterCompiler
 from gateway.retrieval.retriever import policy_view
 from gateway.retrieval.translator import MATCH_ALL
 from gateway.settings import load_settings

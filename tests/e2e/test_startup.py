@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..conftest import DEMO_KEYS, REPO
+from ..conftest import BOB, DEMO_KEYS, REPO
 from .conftest import free_port, gateway_executable, start_gateway, stop_gateway
 
 pytestmark = pytest.mark.e2e
@@ -66,8 +66,11 @@ def test_malformed_keys_file_stops_startup(tmp_path: Path) -> None:
     assert "not valid YAML" in result.stderr
 
 
-def test_readyz_turns_503_when_opa_is_stopped(stack_env: dict[str, str], tmp_path: Path) -> None:
-    """A real OPA process serving policies/ is stopped: /readyz becomes 503 naming opa."""
+def test_opa_stopped_fails_closed_despite_cached_decisions(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A real OPA serving policies/ is stopped: /readyz becomes 503 naming opa, and a chat
+    request whose authorization was cached a moment ago is refused, not served."""
     opa_port = free_port()
     opa = subprocess.Popen(
         [
@@ -97,13 +100,37 @@ def test_readyz_turns_503_when_opa_is_stopped(stack_env: dict[str, str], tmp_pat
             tmp_path,
             GATEWAY_OPA_URL=f"http://127.0.0.1:{opa_port}",
             GATEWAY_OPA_TIMEOUT_S="0.5",
+            GATEWAY_POLICY_POLL_INTERVAL_S="0.2",
         )
         assert httpx.get(f"{gateway.base_url}/readyz", timeout=10).status_code == 200
+        base_url = gateway.base_url
+
+        def chat() -> httpx.Response:
+            return httpx.post(
+                f"{base_url}/v1/chat/completions",
+                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                headers={"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"},
+                timeout=10,
+            )
+
+        assert chat().status_code == 200
+        assert chat().status_code == 200
         opa.send_signal(signal.SIGTERM)
         opa.wait(timeout=20)
         response = httpx.get(f"{gateway.base_url}/readyz", timeout=10)
         assert response.status_code == 503
         assert response.json()["failing"] == ["opa"]
+        time.sleep(0.5)  # the revision watcher's next poll notices OPA is gone
+        refused = chat()
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "dependency_unavailable"
+        records = [
+            json.loads(line)
+            for line in (gateway.audit_dir / "audit-000001.jsonl").read_text().splitlines()
+        ]
+        allowed = [r for r in records if r["kind"] == "request" and r["allowed"]]
+        assert [r["policy_decision_cached"] for r in allowed] == [False, True]
+        assert allowed[0]["policy_decision_ids"] == allowed[1]["policy_decision_ids"]
     finally:
         if opa.poll() is None:
             opa.kill()

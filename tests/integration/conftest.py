@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -112,6 +114,19 @@ def audit_records(settings: Settings, kind: str = "request") -> list[dict[str, A
         for line in path.read_text().splitlines()
         if (record := json.loads(line))["kind"] == kind
     ]
+
+
+async def audit_records_soon(
+    settings: Settings, kind: str, at_least: int, timeout_s: float = 5.0
+) -> list[dict[str, Any]]:
+    """``audit_records`` once there are ``at_least`` of them (or the timeout passed):
+    outcome records are appended in the background, after the answer has gone out."""
+    deadline = time.monotonic() + timeout_s
+    while len(found := audit_records(settings, kind)) < at_least:
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    return found
 
 
 @pytest.fixture

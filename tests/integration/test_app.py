@@ -13,7 +13,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB
-from .conftest import FakeUpstream, closed_port_url
+from .conftest import FakeUpstream, audit_records_soon, closed_port_url
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +84,7 @@ async def test_chat_is_forwarded_with_gateway_credentials(
     assert received[0]["body"] == body
     assert received[0]["headers"]["authorization"] == "Bearer sk-fake-upstream-key"
     assert BOB not in json.dumps(received[0])
+    await audit_records_soon(settings, "outcome", at_least=1)
     request_record, outcome = _audit(settings)
     assert request_record["audit_id"] == response.headers["x-gateway-audit-id"]
     assert request_record["subject"] == "bob"

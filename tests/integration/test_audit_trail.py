@@ -15,7 +15,7 @@ from gateway.audit import verify
 from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB, CAROL
-from .conftest import INJECTED_DOCUMENT, FakeUpstream, audit_records
+from .conftest import INJECTED_DOCUMENT, FakeUpstream, audit_records, audit_records_soon
 
 pytestmark = pytest.mark.integration
 
@@ -75,12 +75,12 @@ async def test_concurrent_requests_are_each_audited_exactly(
         for chunk in record["chunks"]:
             text = injected[chunk["doc_id"]]
             assert chunk["sha256_injected"] == hashlib.sha256(text.encode()).hexdigest()
-    outcomes = audit_records(settings, "outcome")
+    outcomes = await audit_records_soon(settings, "outcome", at_least=len(allowed))
     assert {o["request_audit_id"] for o in outcomes} == {r["audit_id"] for r in allowed}
 
 
 async def test_auditor_api_is_policy_restricted(
-    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream, settings: Settings
 ) -> None:
     """carol (security) can search, show, trace exposure and verify; bob cannot."""
     await demo_client.post(
@@ -97,6 +97,7 @@ async def test_auditor_api_is_policy_restricted(
     ).status_code == 403
     found = (await demo_client.get("/admin/audit/records?subject=carol", headers=auditor)).json()
     audit_id = found["data"][0]["audit_id"]
+    await audit_records_soon(settings, "outcome", at_least=1)
     shown = (await demo_client.get(f"/admin/audit/records/{audit_id}", headers=auditor)).json()
     assert shown["record"]["subject"] == "carol"
     assert len(shown["outcomes"]) == 1

@@ -16,7 +16,8 @@ from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable, PolicyUntranslatable
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
-from gateway.retrieval.filters import FilterCompiler, PolicyRevision
+from gateway.policy_revision import PolicyRevision
+from gateway.retrieval.filters import FilterCompiler
 from gateway.retrieval.retriever import Retriever
 from gateway.retrieval.translator import MATCH_ALL, FilterTranslator
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from gateway.elastic import ChunkIndex
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
-from gateway.retrieval.filters import FilterCompiler, PolicyRevision
+from gateway.policy_revision import PolicyRevision
+from gateway.retrieval.filters import FilterCompiler
 from gateway.retrieval.retriever import Retriever, policy_view
 from gateway.settings import Settings
 
@@ -98,25 +99,50 @@ async def _check(
         PolicyRevision(policy, poll_interval_s=60) as revision,
     ):
         await index.ensure_index()
-        await index.index_chunks(_chunks(docs, example))
-        compiler = FilterCompiler(policy, revision, package=package)
-        compiled = await compiler.filter_for(subject)
-        authz = {"bool": {"filter": [isolation, dict(compiled.es_filter)]}}
-        filtered = await index.search(query, authorization_filter=authz, k=200)
-        matching = await index.search(query, authorization_filter=isolation, k=200)
-        verdicts = await policy.allow_documents(
-            subject, [policy_view(hit) for hit in matching], package=package
-        )
-        expected = {hit["chunk_id"] for hit, ok in zip(matching, verdicts, strict=True) if ok}
-        got = {hit["chunk_id"] for hit in filtered}
-        leaked, over_denied = got - expected, expected - got
-        assert not leaked, f"leak: {leaked} filter={compiled.es_filter}"
-        assert not over_denied, f"over-denial: {over_denied} filter={compiled.es_filter}"
-        # The full retrieval path agrees, and its re-check finds nothing to drop.
-        retrieval = await Retriever(index, policy, compiler).retrieve(subject, query, k=200)
-        in_example = {c["chunk_id"] for c in retrieval.chunks if c["chunk_id"].startswith(example)}
-        assert in_example == expected
-        assert retrieval.dropped_chunk_ids == []
+        chunks = _chunks(docs, example)
+        await index.index_chunks(chunks)
+        try:
+            await _compare(index, policy, revision, package, subject, query, isolation, example)
+        finally:
+            # The full retrieval path searches the whole index: earlier examples' chunks
+            # must not crowd this one's out of its top 200.
+            # (This distribution has no _delete_by_query: delete by id.)
+            await index.client.bulk(
+                operations=[
+                    {"delete": {"_index": index.name, "_id": c["chunk_id"]}} for c in chunks
+                ],
+                refresh=True,
+            )
+
+
+async def _compare(
+    index: ChunkIndex,
+    policy: PolicyEngine,
+    revision: PolicyRevision,
+    package: str,
+    subject: Principal,
+    query: str,
+    isolation: dict[str, Any],
+    example: str,
+) -> None:
+    compiler = FilterCompiler(policy, revision, package=package)
+    compiled = await compiler.filter_for(subject)
+    authz = {"bool": {"filter": [isolation, dict(compiled.es_filter)]}}
+    filtered = await index.search(query, authorization_filter=authz, k=200)
+    matching = await index.search(query, authorization_filter=isolation, k=200)
+    verdicts = await policy.allow_documents(
+        subject, [policy_view(hit) for hit in matching], package=package
+    )
+    expected = {hit["chunk_id"] for hit, ok in zip(matching, verdicts, strict=True) if ok}
+    got = {hit["chunk_id"] for hit in filtered}
+    leaked, over_denied = got - expected, expected - got
+    assert not leaked, f"leak: {leaked} filter={compiled.es_filter}"
+    assert not over_denied, f"over-denial: {over_denied} filter={compiled.es_filter}"
+    # The full retrieval path agrees, and its re-check finds nothing to drop.
+    retrieval = await Retriever(index, policy, compiler).retrieve(subject, query, k=200)
+    in_example = {c["chunk_id"] for c in retrieval.chunks if c["chunk_id"].startswith(example)}
+    assert in_example == expected
+    assert retrieval.dropped_chunk_ids == []
 
 
 PROPERTY_SETTINGS = settings(
@@ -137,6 +163,19 @@ def test_demo_policy_filter_equals_per_document_decisions(
             settings_for(index_prefix="gateway-equiv"), "gateway.retrieval", docs, subject, query
         )
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def empty_equivalence_index(stack_env: dict[str, str]) -> None:
+    """Start from no chunks: a long-lived local index must not crowd examples out."""
+    response = httpx.delete(
+        f"{stack_env['GATEWAY_ELASTICSEARCH_URL']}/gateway-equiv-chunks-v1",
+        auth=(
+            stack_env["GATEWAY_ELASTICSEARCH_USERNAME"],
+            stack_env["GATEWAY_ELASTICSEARCH_PASSWORD"],
+        ),
+    )
+    assert response.status_code in (200, 404), response.text
 
 
 @pytest.fixture(scope="module")

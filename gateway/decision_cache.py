@@ -1,0 +1,96 @@
+"""Authorization and redaction decisions, cached per (exact input, policy revision).
+
+OPA answers these two on every chat request, each a loopback HTTP round trip (~1.5 ms).
+A decision is a pure function of its input, the policy modules and their data; the
+revision (``gateway.policy_revision``) digests the last two, so a cached answer is the
+one OPA would give, until a policy edit moves the revision on (within one poll
+interval). Policies that read the clock or call ``http.send`` are not pure: set
+``GATEWAY_DECISION_CACHE_SIZE=0`` for them.
+
+A cached authorization keeps the decision id of the OPA evaluation it came from, marked
+``cached`` so the audit record says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import OrderedDict
+from typing import Any
+
+from gateway.identity import Principal
+from gateway.policy import Decision, PolicyEngine
+from gateway.policy_revision import PolicyRevision
+from gateway.redaction.rules import RedactionRules
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+class _Lru:
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._max_entries = max_entries
+
+    def get(self, key: tuple[str, ...]) -> Any:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: tuple[str, ...], value: Any) -> None:
+        if self._max_entries == 0:
+            return
+        self._entries[key] = value
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
+class CachedDecisions:
+    """``authorize`` and ``redaction_rules`` as on PolicyEngine, answered from the cache."""
+
+    def __init__(self, policy: PolicyEngine, revision: PolicyRevision, max_entries: int) -> None:
+        self._policy = policy
+        self._revision = revision
+        self._cache = _Lru(max_entries)
+        self.enabled = max_entries > 0
+
+    async def authorize(
+        self, principal: Principal, action: str, model: str | None = None
+    ) -> Decision:
+        if not self.enabled:
+            return await self._policy.authorize(principal, action, model)
+        revision = await self._revision.current()
+        key = ("authz", revision, _canonical(principal.as_policy_input()), action, str(model))
+        cached: Decision | None = self._cache.get(key)
+        if cached is not None:
+            return cached
+        decision = await self._policy.authorize(principal, action, model)
+        self._cache.put(key, dataclasses.replace(decision, cached=True))
+        return decision
+
+    async def redaction_rules(
+        self, principal: Principal, contexts: list[dict[str, Any]]
+    ) -> list[RedactionRules]:
+        if not self.enabled:
+            return await self._policy.redaction_rules(principal, contexts)
+        revision = await self._revision.current()
+        subject = _canonical(principal.as_policy_input())
+        keys: list[tuple[str, ...]] = [
+            ("redaction", revision, subject, _canonical(c)) for c in contexts
+        ]
+        found: dict[tuple[str, ...], RedactionRules] = {}
+        missing: dict[tuple[str, ...], dict[str, Any]] = {}
+        for key, context in zip(keys, contexts, strict=True):
+            hit = self._cache.get(key)
+            if hit is not None:
+                found[key] = hit
+            else:
+                missing[key] = context
+        if missing:
+            answers = await self._policy.redaction_rules(principal, list(missing.values()))
+            for key, rules in zip(missing, answers, strict=True):
+                found[key] = rules
+                self._cache.put(key, rules)
+        return [found[key] for key in keys]
