@@ -47,6 +47,10 @@ def serve() -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        # uvloop's event loop and httptools' C parser: ~1 ms less per proxied request
+        # than asyncio + h11 (tests/bench/bench_chat.py).
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
