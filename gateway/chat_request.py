@@ -67,3 +67,20 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     if "stream" in body and not isinstance(body["stream"], bool):
         raise BadRequest("'stream' must be a boolean.", param="stream", code="invalid_type")
     return ChatRequest(body)
+
+
+def parse_corpora(raw: object, param: str) -> list[str] | None:
+    """Corpora a request narrows retrieval to: ``"a,b"`` or ``["a", "b"]``; None: no say."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        values = raw.split(",")
+    elif isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+        values = raw
+    else:
+        raise BadRequest(
+            f"{param} must be a comma-separated string or an array of strings.",
+            param=param,
+            code="invalid_type",
+        )
+    return [v.strip() for v in values if v.strip()]

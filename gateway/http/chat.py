@@ -22,7 +22,7 @@ from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from gateway.answer_restore import SseRestorer, restore_completion
-from gateway.chat_request import ChatRequest, parse_chat_request
+from gateway.chat_request import ChatRequest, parse_chat_request, parse_corpora
 from gateway.context import ScopedContext, build_context
 from gateway.errors import BadRequest, GatewayError, NotFound, PolicyDenied
 from gateway.identity import Principal
@@ -73,11 +73,16 @@ async def chat_completions(
             placeholders=placeholders,
             timer=timer,
         )
-    except GatewayError as exc:
-        # Refused after authorization (Elasticsearch down, untranslatable policy...):
-        # still one audit record for the request, nothing sent upstream.
+    except Exception as exc:
+        # Refused after authorization (Elasticsearch down, untranslatable policy, or a
+        # bug): still one audit record for the request, nothing sent upstream.
+        code, status = (
+            (exc.code, exc.status_code)
+            if isinstance(exc, GatewayError)
+            else ("internal_error", 500)
+        )
         await services.audit.append(
-            "request", {**base, "allowed": False, "refused": exc.code, "status": exc.status_code}
+            "request", {**base, "allowed": False, "refused": code, "status": status}
         )
         services.metrics.requests.labels(outcome="refused").inc()
         raise
@@ -162,8 +167,12 @@ def _gateway_options(
         raise BadRequest(
             "gateway_retrieval must be 'on' or 'off'.", param="metadata", code="invalid_value"
         )
-    raw = request.headers.get("x-gateway-corpora") or metadata.get("gateway_corpora")
-    corpora = [c.strip() for c in str(raw).split(",") if c.strip()] if raw else None
+    header = request.headers.get("x-gateway-corpora")
+    corpora = (
+        parse_corpora(header, "x-gateway-corpora")
+        if header
+        else parse_corpora(metadata.get("gateway_corpora"), "metadata.gateway_corpora")
+    )
     return switch != "off", corpora
 
 

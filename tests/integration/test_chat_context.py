@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB, CAROL
-from .conftest import INJECTED_DOCUMENT, FakeUpstream
+from .conftest import INJECTED_DOCUMENT, FakeUpstream, audit_records
 
 pytestmark = pytest.mark.integration
 
@@ -158,10 +158,27 @@ async def test_retrieval_can_be_switched_off_and_narrowed(
         json=_ask("price discount", metadata={"gateway_corpora": "other", "team": "x"}),
         headers=auth,
     )
-    off, narrowed = fake_upstream.requests()
+    as_array = await demo_client.post(
+        CHAT, json=_ask("price discount", metadata={"gateway_corpora": ["other"]}), headers=auth
+    )
+    widened = await demo_client.post(
+        CHAT,
+        json=_ask("price discount", metadata={"gateway_corpora": ["acme-handbook"]}),
+        headers=auth,
+    )
+    malformed = await demo_client.post(
+        CHAT, json=_ask("price discount", metadata={"gateway_corpora": 5}), headers=auth
+    )
+    assert as_array.status_code == widened.status_code == 200
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["param"] == "metadata.gateway_corpora"
+    off, narrowed, narrowed_by_array, pricing = fake_upstream.requests()
     assert [m["role"] for m in off["body"]["messages"]] == ["user"]
     assert [m["role"] for m in narrowed["body"]["messages"]] == ["user"]
     assert narrowed["body"]["metadata"] == {"team": "x"}
+    assert [m["role"] for m in narrowed_by_array["body"]["messages"]] == ["user"]
+    assert "metadata" not in narrowed_by_array["body"]
+    assert "acme-pricing-2026" in _injected(pricing)
 
 
 async def test_caller_pii_is_redacted_and_analysis_is_cached(
@@ -212,3 +229,26 @@ async def test_stage_timings_in_headers_and_metrics(
     metrics = (await demo_client.get("/metrics")).text
     assert 'gateway_stage_seconds_count{stage="retrieve"} 1.0' in metrics
     assert 'gateway_chat_requests_total{outcome="forwarded"} 1.0' in metrics
+
+
+class _BrokenRetriever:
+    async def retrieve(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in a context stage")
+
+
+async def test_unexpected_failure_in_a_context_stage_is_audited_and_refused(
+    demo_client: AsyncTestClient[Any], fake_upstream: FakeUpstream, settings: Settings
+) -> None:
+    """A bug (not a GatewayError) while building context: 500 in OpenAI's shape, one audit
+    record saying so, nothing sent upstream, and the bug's text not echoed."""
+    demo_client.app.state.services.retriever = _BrokenRetriever()
+    response = await demo_client.post(
+        CHAT, json=_ask("price discount"), headers={"Authorization": f"Bearer {BOB}"}
+    )
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "server_error"
+    assert "bug" not in response.text
+    assert fake_upstream.requests() == []
+    (record,) = audit_records(settings)
+    assert record["allowed"] is False
+    assert (record["refused"], record["status"]) == ("internal_error", 500)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from gateway.chat_request import parse_chat_request
+from gateway.chat_request import parse_chat_request, parse_corpora
 from gateway.errors import BadRequest
 
 
@@ -47,3 +47,28 @@ def test_bad_bodies_name_the_parameter(raw: bytes, param: str | None, code: str)
     assert info.value.status_code == 400
     assert info.value.param == param
     assert info.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("handbook", ["handbook"]),
+        (" handbook , pricing ,", ["handbook", "pricing"]),
+        (["handbook", " pricing "], ["handbook", "pricing"]),
+        ([], []),
+    ],
+)
+def test_corpora_from_string_or_array(raw: object, expected: list[str] | None) -> None:
+    """Requested corpora come as a comma-separated string or a JSON array of strings."""
+    assert parse_corpora(raw, "metadata.gateway_corpora") == expected
+
+
+@pytest.mark.parametrize("raw", [5, ["handbook", 3], {"corpus": "handbook"}, True])
+def test_corpora_of_another_shape_are_refused(raw: object) -> None:
+    """Anything else is a 400 naming the parameter, never a stringified guess."""
+    with pytest.raises(BadRequest) as info:
+        parse_corpora(raw, "metadata.gateway_corpora")
+    assert info.value.param == "metadata.gateway_corpora"
+    assert info.value.code == "invalid_type"
