@@ -76,6 +76,56 @@ def shared_workers() -> PresidioWorkers:
     return workers
 
 
+class CoalescingBatcher:
+    """Analyses the texts of concurrent requests together.
+
+    One batch is in flight at a time; texts that arrive meanwhile wait and go as the next
+    batch. An idle gateway sends each request's texts at once (no added wait); a busy one
+    sends fewer, larger batches, and spaCy analyses a batch of 32 short messages in about
+    two thirds of the time per message that single calls take.
+    """
+
+    def __init__(self, analyze: AnalyzeBatch, max_texts: int = 64) -> None:
+        self._analyze = analyze
+        self._max_texts = max_texts
+        self._waiting: list[tuple[list[str], asyncio.Future[list[list[PiiSpan]]]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def __call__(self, texts: list[str]) -> list[list[PiiSpan]]:
+        future: asyncio.Future[list[list[PiiSpan]]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((list(texts), future))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_batches())
+        return await future
+
+    async def _send_batches(self) -> None:
+        while self._waiting:
+            batch = [self._waiting.pop(0)]
+            size = len(batch[0][0])
+            while self._waiting and size + len(self._waiting[0][0]) <= self._max_texts:
+                size += len(self._waiting[0][0])
+                batch.append(self._waiting.pop(0))
+            batch = [(texts, future) for texts, future in batch if not future.done()]
+            if not batch:
+                continue
+            try:
+                found = await self._analyze([text for texts, _ in batch for text in texts])
+            except asyncio.CancelledError:
+                for _, future in batch + self._waiting:
+                    future.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - it fails each request of the batch
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for texts, future in batch:
+                if not future.done():
+                    future.set_result(found[start : start + len(texts)])
+                start += len(texts)
+
+
 class MessageAnalyzer:
     def __init__(self, analyze: AnalyzeBatch, cache_size: int = 10_000) -> None:
         self._analyze = analyze

@@ -23,7 +23,7 @@ from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
-from gateway.message_pii import AnalyzeBatch, MessageAnalyzer, shared_workers
+from gateway.message_pii import AnalyzeBatch, CoalescingBatcher, MessageAnalyzer, shared_workers
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
 from gateway.policy_revision import PolicyRevision
@@ -142,7 +142,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 else None
             ),
             message_analyzer=(
-                MessageAnalyzer(presidio, settings.message_pii_cache_size)
+                MessageAnalyzer(CoalescingBatcher(presidio), settings.message_pii_cache_size)
                 if settings.message_pii_analysis and presidio is not None
                 else None
             ),
