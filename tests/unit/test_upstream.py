@@ -1,35 +1,49 @@
+import asyncio
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
-import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from gateway.errors import DependencyUnavailable, UpstreamError
 from gateway.upstream import UpstreamClient
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-def _client(handler) -> UpstreamClient:  # type: ignore[no-untyped-def]
-    return UpstreamClient(
-        "http://upstream.test/v1",
-        "sk-upstream",
-        timeout_s=5,
-        connect_timeout_s=1,
-        transport=httpx.MockTransport(handler),
-    )
+
+@asynccontextmanager
+async def upstream(handler: Handler, **options: Any) -> AsyncIterator[UpstreamClient]:
+    """A local HTTP server answering POST /v1/chat/completions, and a client pointed at it."""
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    async with TestServer(app, host="127.0.0.1") as server:
+        base_url = str(server.make_url("/v1"))
+        async with UpstreamClient(
+            base_url,
+            "sk-upstream",
+            timeout_s=options.get("timeout_s", 5),
+            connect_timeout_s=1,
+        ) as client:
+            yield client
 
 
 async def test_gateway_key_replaces_caller_credentials() -> None:
-    """The upstream sees the gateway's own key on the configured base path."""
-    seen: list[httpx.Request] = []
+    """The upstream sees the gateway's own key on the configured base path, body intact."""
+    seen: list[tuple[str, str, bytes]] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"ok": True})
+    async def handler(request: web.Request) -> web.Response:
+        seen.append((request.path, request.headers["authorization"], await request.read()))
+        return web.json_response({"ok": True})
 
-    async with _client(handler) as client:
-        response = await client.post_json("chat/completions", b"{}")
+    async with upstream(handler) as client:
+        response = await client.post_json("chat/completions", b'{"model":"m"}')
     assert response.status_code == 200
-    assert seen[0].url == "http://upstream.test/v1/chat/completions"
-    assert seen[0].headers["authorization"] == "Bearer sk-upstream"
+    assert json.loads(response.body) == {"ok": True}
+    assert response.headers["content-type"].startswith("application/json")
+    assert seen == [("/v1/chat/completions", "Bearer sk-upstream", b'{"model":"m"}')]
 
 
 @pytest.mark.parametrize(
@@ -42,45 +56,109 @@ async def test_gateway_key_replaces_caller_credentials() -> None:
         (503, 502, "upstream_error"),
     ],
 )
+@pytest.mark.parametrize("stream", [False, True])
 async def test_upstream_http_errors_are_mapped(
-    status: int, expected_status: int, code: str
+    status: int, expected_status: int, code: str, stream: bool
 ) -> None:
     """Client errors keep their status; auth and server errors become 502."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, json={"error": {"message": "upstream says no"}})
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": "upstream says no"}}, status=status)
 
-    async with _client(handler) as client:
+    async with upstream(handler) as client:
+        call = client.stream_json if stream else client.post_json
         with pytest.raises(UpstreamError) as info:
-            await client.post_json("chat/completions", b"{}")
+            await call("chat/completions", b"{}")
     assert info.value.status_code == expected_status
     assert info.value.code == code
 
 
 async def test_connect_error_is_dependency_unavailable() -> None:
-    """An unreachable upstream is a 503 naming the upstream."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
-    async with _client(handler) as client:
+    """An unreachable upstream (after the one retry) is a 503 naming the upstream."""
+    async with UpstreamClient(
+        "http://127.0.0.1:1/v1", "sk-upstream", timeout_s=5, connect_timeout_s=1
+    ) as client:
         with pytest.raises(DependencyUnavailable, match="upstream"):
             await client.post_json("chat/completions", b"{}")
+
+
+async def test_a_slow_upstream_times_out_as_504() -> None:
+    """No answer within the read timeout: 504 upstream_timeout."""
+
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response({})
+
+    async with upstream(handler, timeout_s=0.2) as client:
+        with pytest.raises(UpstreamError) as info:
+            await client.post_json("chat/completions", b"{}")
+    assert (info.value.status_code, info.value.code) == (504, "upstream_timeout")
 
 
 async def test_stream_passes_bytes_through() -> None:
     """Streamed bytes arrive unchanged and in order."""
     events = [b'data: {"a": 1}\n\n', b"data: [DONE]\n\n"]
 
-    async def body():  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
         for event in events:
-            yield event
+            await response.write(event)
+        await response.write_eof()
+        return response
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=body(), headers={"content-type": "text/event-stream"})
-
-    async with _client(handler) as client:
+    async with upstream(handler) as client:
         stream = await client.stream_json("chat/completions", json.dumps({}).encode())
         received = b"".join([chunk async for chunk in stream.chunks])
     assert received == b"".join(events)
     assert stream.headers["content-type"] == "text/event-stream"
+
+
+async def test_a_stream_cut_by_the_upstream_raises_an_upstream_error() -> None:
+    """The upstream dropping the connection mid-stream is an UpstreamError, after the
+    bytes that did arrive."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b'data: {"a": 1}\n\n')
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async with upstream(handler) as client:
+        stream = await client.stream_json("chat/completions", b"{}")
+        received: list[bytes] = []
+        with pytest.raises(UpstreamError):
+            await _collect(stream.chunks, received)
+    assert b"".join(received) == b'data: {"a": 1}\n\n'
+
+
+async def _collect(chunks: AsyncIterator[bytes], into: list[bytes]) -> None:
+    async for chunk in chunks:
+        into.append(chunk)
+
+
+async def test_a_caller_leaving_mid_stream_closes_the_upstream_connection() -> None:
+    """Closing the relay early (client disconnect) ends the upstream's response too."""
+    upstream_saw_disconnect = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            for n in range(200):
+                await response.write(f"data: {n}\n\n".encode())
+                await asyncio.sleep(0.01)
+        except (ConnectionResetError, asyncio.CancelledError):
+            upstream_saw_disconnect.set()
+            raise
+        return response
+
+    async with upstream(handler) as client:
+        stream = await client.stream_json("chat/completions", b"{}")
+        first = await anext(aiter(stream.chunks))
+        await stream.chunks.aclose()  # type: ignore[attr-defined]
+        await asyncio.wait_for(upstream_saw_disconnect.wait(), timeout=5)
+    assert first.startswith(b"data: 0")
