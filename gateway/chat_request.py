@@ -38,6 +38,14 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    try:
+        # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no UTF-8 body can
+        # carry on to the upstream.
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest(
+            "The request body contains an unpaired UTF-16 surrogate.", code="invalid_json"
+        ) from None
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(

@@ -2,10 +2,11 @@
 
 OPA answers these two on every chat request, each a loopback HTTP round trip (~1.5 ms).
 A decision is a pure function of its input, the policy modules and their data; the
-revision (``gateway.policy_revision``) digests the last two, so a cached answer is the
-one OPA would give, until a policy edit moves the revision on (within one poll
-interval). Policies that read the clock or call ``http.send`` are not pure: set
-``GATEWAY_DECISION_CACHE_SIZE=0`` for them.
+revision (``gateway.policy_revision``) digests the modules and ``data.gateway.config``,
+so a cached answer is the one OPA would give, until a policy edit moves the revision on
+(within one poll interval; that module says why the key is an epoch). Policies that read
+the clock, call ``http.send`` or use data pushed elsewhere are not pure in that sense:
+set ``GATEWAY_DECISION_CACHE_SIZE=0`` for them.
 
 A cached authorization keeps the decision id of the OPA evaluation it came from, marked
 ``cached`` so the audit record says so.
@@ -61,8 +62,9 @@ class CachedDecisions:
     ) -> Decision:
         if not self.enabled:
             return await self._policy.authorize(principal, action, model)
-        revision = await self._revision.current()
-        key = ("authz", revision, _canonical(principal.as_policy_input()), action, str(model))
+        revision = await self._revision.cache_key()
+        asked = {"subject": principal.as_policy_input(), "action": action, "model": model}
+        key = ("authz", revision, _canonical(asked))
         cached: Decision | None = self._cache.get(key)
         if cached is not None:
             return cached
@@ -75,7 +77,7 @@ class CachedDecisions:
     ) -> list[RedactionRules]:
         if not self.enabled:
             return await self._policy.redaction_rules(principal, contexts)
-        revision = await self._revision.current()
+        revision = await self._revision.cache_key()
         subject = _canonical(principal.as_policy_input())
         keys: list[tuple[str, ...]] = [
             ("redaction", revision, subject, _canonical(c)) for c in contexts

@@ -21,26 +21,25 @@ from typing import Any
 from gateway.ingest.pii import PiiSpan, PresidioAnalyzer
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
-_worker_analyzer: PresidioAnalyzer | None = None
 
 
 @functools.cache
-def shared_presidio() -> PresidioAnalyzer:
-    """One offline Presidio engine in this process; loading it takes seconds."""
-    analyzer = PresidioAnalyzer()
+def shared_presidio(*, lean: bool = False) -> PresidioAnalyzer:
+    """One offline Presidio engine per pipeline in this process; loading takes seconds.
+
+    ``lean``: spaCy's NER alone, for callers' messages (see ``gateway.ingest.pii``)."""
+    analyzer = PresidioAnalyzer(lean=lean)
     analyzer.load()
     return analyzer
 
 
 def _load_in_worker() -> None:
-    global _worker_analyzer
-    _worker_analyzer = shared_presidio()
+    shared_presidio(lean=True)
+    shared_presidio(lean=False)
 
 
-def _analyze_in_worker(texts: list[str]) -> list[list[PiiSpan]]:
-    if _worker_analyzer is None:
-        raise RuntimeError("Presidio worker not initialised")
-    return _worker_analyzer.analyze(texts)
+def _analyze_in_worker(texts: list[str], lean: bool) -> list[list[PiiSpan]]:
+    return shared_presidio(lean=lean).analyze(texts)
 
 
 class PresidioWorkers:
@@ -54,12 +53,18 @@ class PresidioWorkers:
         )
 
     async def analyze(self, texts: list[str]) -> list[list[PiiSpan]]:
+        """Full spaCy pipeline: scores exactly as Presidio's defaults give them."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _analyze_in_worker, texts)
+        return await loop.run_in_executor(self._pool, _analyze_in_worker, texts, False)
+
+    async def analyze_messages(self, texts: list[str]) -> list[list[PiiSpan]]:
+        """Lean pipeline: the same spans in half the time (callers' chat messages)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _analyze_in_worker, texts, True)
 
     async def warm_up(self) -> None:
-        """Load the engine now, not on the first request."""
-        await self.analyze(["warm up"])
+        """Load both engines now, not on the first request."""
+        await self.analyze_messages(["warm up"])
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -110,6 +115,11 @@ class CoalescingBatcher:
                 continue
             try:
                 found = await self._analyze([text for texts, _ in batch for text in texts])
+                start = 0
+                for texts, future in batch:
+                    if not future.done():
+                        future.set_result(list(found[start : start + len(texts)]))
+                    start += len(texts)
             except asyncio.CancelledError:
                 for _, future in batch + self._waiting:
                     future.cancel()
@@ -118,12 +128,6 @@ class CoalescingBatcher:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
-                continue
-            start = 0
-            for texts, future in batch:
-                if not future.done():
-                    future.set_result(found[start : start + len(texts)])
-                start += len(texts)
 
 
 class MessageAnalyzer:

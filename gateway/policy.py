@@ -206,8 +206,11 @@ class PolicyEngine:
             raise DependencyUnavailable("opa", "cannot read the policy revision") from exc
         if policies.status_code != 200 or config.status_code != 200:
             raise DependencyUnavailable("opa", "cannot read the policy revision")
-        modules = sorted((m["id"], m["raw"]) for m in policies.json().get("result", []))
-        material = json.dumps([modules, config.json().get("result")], sort_keys=True)
+        try:
+            modules = sorted((m["id"], m["raw"]) for m in policies.json().get("result", []))
+            material = json.dumps([modules, config.json().get("result")], sort_keys=True)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DependencyUnavailable("opa", "unexpected policy listing") from exc
         return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 

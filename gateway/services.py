@@ -23,7 +23,12 @@ from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
-from gateway.message_pii import AnalyzeBatch, CoalescingBatcher, MessageAnalyzer, shared_workers
+from gateway.message_pii import (
+    CoalescingBatcher,
+    MessageAnalyzer,
+    PresidioWorkers,
+    shared_workers,
+)
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
 from gateway.policy_revision import PolicyRevision
@@ -72,10 +77,10 @@ class Services:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-async def _presidio_workers() -> AnalyzeBatch:
+async def _presidio_workers() -> PresidioWorkers:
     workers = shared_workers()
     await workers.warm_up()
-    return workers.analyze
+    return workers
 
 
 @asynccontextmanager
@@ -110,7 +115,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         finetune = FinetuneService(
             scanner=UploadScanner(
                 CorpusMatcher(index.client, index.name, settings.finetune_search_batch),
-                presidio if settings.finetune_pii_scan else None,
+                presidio.analyze if presidio and settings.finetune_pii_scan else None,
                 settings.finetune_pii_min_score,
             ),
             registry=stack.enter_context(Registry(settings.finetune_registry)),
@@ -142,7 +147,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 else None
             ),
             message_analyzer=(
-                MessageAnalyzer(CoalescingBatcher(presidio), settings.message_pii_cache_size)
+                MessageAnalyzer(
+                    CoalescingBatcher(presidio.analyze_messages), settings.message_pii_cache_size
+                )
                 if settings.message_pii_analysis and presidio is not None
                 else None
             ),

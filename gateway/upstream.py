@@ -26,7 +26,9 @@ PASSTHROUGH_RESPONSE_HEADERS = (
     "openai-processing-ms",
     "x-ratelimit-limit-requests",
 )
-_JSON = {"content-type": "application/json"}
+# identity: the body is relayed without its content-encoding header, so it must arrive
+# uncompressed (aiohttp would otherwise ask for gzip and deflate).
+_JSON = {"content-type": "application/json", "accept-encoding": "identity"}
 
 
 @dataclass
@@ -57,8 +59,10 @@ class UpstreamClient:
     ) -> None:
         self._base_url = base_url.rstrip("/") + "/"
         self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # sock_connect bounds the TCP connect; connect (which includes waiting for a free
+        # pooled connection) and each read get the full timeout, as httpx's pool did.
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout_s, sock_read=timeout_s
+            total=None, connect=timeout_s, sock_connect=connect_timeout_s, sock_read=timeout_s
         )
         self._session: aiohttp.ClientSession | None = None
         self._client = upstream_http_client(
@@ -74,7 +78,7 @@ class UpstreamClient:
             headers=self._auth,
             timeout=self._timeout,
             connector=aiohttp.TCPConnector(limit=200, limit_per_host=200),
-            auto_decompress=False,  # bytes pass through as the upstream sent them
+            trust_env=True,  # proxy settings from the environment, as the httpx client
         )
         return self
 
@@ -96,14 +100,14 @@ class UpstreamClient:
             raise _translate_aiohttp_error(exc) from exc
         finally:
             response.release()
-        if response.status >= 400:
+        if response.status >= 300:
             raise upstream_status_error(response.status, content)
         return UpstreamResponse(response.status, _passthrough(response.headers), content)
 
     async def stream_json(self, path: str, body: bytes) -> UpstreamStream:
         """Open a streaming POST; the returned iterator closes the connection when done."""
         response = await self._post(path, body)
-        if response.status >= 400:
+        if response.status >= 300:
             try:
                 content = await response.read()
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -120,7 +124,10 @@ class UpstreamClient:
         url = self._base_url + path
         for attempt in (1, 2):
             try:
-                return await self._session.post(url, data=body, headers=_JSON)
+                # Never follow a redirect: it would re-send the prompt to another origin.
+                return await self._session.post(
+                    url, data=body, headers=_JSON, allow_redirects=False
+                )
             except aiohttp.ClientConnectorError as exc:
                 if attempt == 2:
                     raise _translate_aiohttp_error(exc) from exc

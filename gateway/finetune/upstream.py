@@ -44,7 +44,7 @@ class FinetuneUpstream:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise translate_transport_error(exc) from exc
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # redirects are not followed, nor relayed
             raise upstream_status_error(response.status_code, response.content)
         try:
             payload: Any = json.loads(response.content)

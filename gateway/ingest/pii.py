@@ -6,12 +6,15 @@ model is loaded from the installed package's directory, and emails are validated
 tldextract's bundled suffix snapshot with no cache and no URLs, so analysis never opens
 a socket. Spans are stored per chunk; request-time redaction then only slices strings.
 
-Only spaCy's ``ner`` component runs: in ``en_core_web_sm`` it has its own token-to-vector
-layer, so the shared ``tok2vec``, ``tagger``, ``parser``, ``attribute_ruler`` and
-``lemmatizer`` change nothing it finds, and cost half the time (5.6 against 10.5 ms for a
-140-character message). Presidio reads lemmas only to match context words ("phone",
-"card"...), so each token's lemma is its lower-cased text. Measured on 1,590 texts (demo
-corpus, standard-library docstrings, synthetic PII): identical spans and scores.
+Caller messages at request time use a lean pipeline (``lean=True``): only spaCy's
+``ner`` component. In ``en_core_web_sm`` it has its own token-to-vector layer, so
+``tok2vec``, ``tagger``, ``parser``, ``attribute_ruler`` and ``lemmatizer`` change nothing
+it finds and cost half the time (5.6 against 10.5 ms for a 140-character message).
+Presidio reads lemmas only to match context words ("phone", "card"), so each token's
+lemma is its lower-cased text: the spans are the same, but a score can differ when a
+context word is inflected ("phoning" does not raise a phone number's score). Chat
+redaction does not threshold on scores, so it is exact there; ingest and the fine-tune
+scan, whose stored or thresholded scores matter, keep the full pipeline.
 """
 
 from __future__ import annotations
@@ -104,14 +107,21 @@ def spacy_model_path(package: str = SPACY_MODEL_PACKAGE) -> Path:
 class PresidioAnalyzer:
     """Builds the Presidio engine once (seconds) on first use, then analyses in batches."""
 
-    def __init__(self, *, batch_size: int = 32, model_package: str = SPACY_MODEL_PACKAGE) -> None:
+    def __init__(
+        self,
+        *,
+        batch_size: int = 32,
+        model_package: str = SPACY_MODEL_PACKAGE,
+        lean: bool = False,
+    ) -> None:
         self._batch_size = batch_size
         self._model_package = model_package
+        self._lean = lean
         self._batch: Any = None
 
     def load(self) -> None:
         if self._batch is None:
-            batch = _build_batch_engine(spacy_model_path(self._model_package))
+            batch = _build_batch_engine(spacy_model_path(self._model_package), lean=self._lean)
             # The first analysis initialises lazily (a second or so): count it as loading.
             batch.analyze_iterator(["Warm-up for Ann Example."], language=LANGUAGE)
             self._batch = batch
@@ -157,7 +167,7 @@ def _lean_spacy_pipeline(model_path: Path) -> Any:
     return nlp
 
 
-def _build_batch_engine(model_path: Path) -> Any:
+def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
@@ -166,11 +176,12 @@ def _build_batch_engine(model_path: Path) -> Any:
             # Presidio's __init__ leaves ``nlp = None`` unannotated, so mypy infers None.
             self.nlp = {LANGUAGE: _lean_spacy_pipeline(model_path)}  # type: ignore[assignment]
 
-    nlp_engine = LeanSpacyNlpEngine(
+    engine_class = LeanSpacyNlpEngine if lean else SpacyNlpEngine
+    nlp_engine = engine_class(
         models=[{"lang_code": LANGUAGE, "model_name": str(model_path)}],
         ner_model_configuration=NerModelConfiguration.from_dict(NER_MODEL_CONFIGURATION),
     )
-    nlp_engine.load()
+    nlp_engine.load()  # the full pipeline: spacy.load of the installed path, no download
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
     registry.remove_recognizer("EmailRecognizer")

@@ -48,9 +48,10 @@ class FilterCompiler:
         self._max_entries = max_entries
 
     async def filter_for(self, principal: Principal) -> CompiledFilter:
+        key_revision = await self._revision.cache_key()
         revision = await self._revision.current()
         subject = principal.as_policy_input()
-        key = (revision, json.dumps(subject, sort_keys=True, separators=(",", ":")))
+        key = (key_revision, json.dumps(subject, sort_keys=True, separators=(",", ":")))
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)

@@ -221,7 +221,7 @@ async def test_upstream_cut_mid_stream_becomes_error_event(
     events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
     assert json.loads(events[-1])["error"]["type"] == "upstream_error"
     assert "[DONE]" not in events
-    outcome = next(r for r in _audit(settings) if r["kind"] == "outcome")
+    (outcome,) = await audit_records_soon(settings, "outcome", at_least=1)
     assert outcome["stream_completed"] is False
 
 

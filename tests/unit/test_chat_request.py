@@ -27,6 +27,11 @@ def test_valid_request_passes_unknown_fields_through() -> None:
         (b"{not json", None, "invalid_json"),
         (b"\xff\xfe", None, "invalid_json"),
         (b"[1, 2]", None, "invalid_json"),
+        (
+            b'{"model": "m", "messages": [{"role": "user", "content": "a\\ud800b"}]}',
+            None,
+            "invalid_json",
+        ),
         (b'{"messages": [{"role": "user"}]}', "model", "missing_required_parameter"),
         (b'{"model": 3, "messages": [{"role": "user"}]}', "model", "invalid_type"),
         (b'{"model": "m"}', "messages", "missing_required_parameter"),
@@ -72,3 +77,11 @@ def test_corpora_of_another_shape_are_refused(raw: object) -> None:
         parse_corpora(raw, "metadata.gateway_corpora")
     assert info.value.param == "metadata.gateway_corpora"
     assert info.value.code == "invalid_type"
+
+
+def test_surrogate_pairs_are_fine() -> None:
+    """An escaped surrogate *pair* is one character (an emoji) and passes."""
+    chat = parse_chat_request(
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi \\ud83d\\ude00"}]}'
+    )
+    assert chat.messages[0]["content"] == "hi \U0001f600"

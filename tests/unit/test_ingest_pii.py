@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,22 +115,41 @@ LEAN_CHECK_TEXTS = [
     "Maria Lopez met Pierre Dubois in Paris on March 3, 2025; her SSN is 078-05-1120.",
     "Card 4111 1111 1111 1111 expires soon, phone number +44 20 7946 0958, IP 10.0.0.7.",
     "The on-call engineer Aiko Tanaka escalates to Olena Shevchenko in Berlin after 10pm.",
+    "Then phoning 078-05-1120 about the cards of Dana Whitfield, Seattle.",
     "Nothing personal at all: a runbook step that restarts the indexing service.",
 ]
 
 
-def test_lean_pipeline_finds_what_the_full_model_finds(analyzer: PresidioAnalyzer) -> None:
-    """Only NER runs, and the spans and scores equal those of the model's full pipeline."""
-    import spacy
+def _where(spans: list[list[Any]]) -> list[list[tuple[str, int, int]]]:
+    return [[(s["type"], s["start"], s["end"]) for s in text_spans] for text_spans in spans]
 
+
+def test_lean_pipeline_finds_the_spans_the_full_pipeline_finds(
+    analyzer: PresidioAnalyzer,
+) -> None:
+    """Callers' messages: NER alone finds exactly the full pipeline's spans."""
     from gateway.ingest import pii
 
-    lean_nlp = analyzer._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE]
-    assert lean_nlp.pipe_names == ["ner", pii.LOWERCASE_LEMMA_COMPONENT]
-    full = PresidioAnalyzer()
-    full._batch = pii._build_batch_engine(spacy_model_path())
-    full._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE] = spacy.load(spacy_model_path())
-    assert "parser" in full._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE].pipe_names
-    lean_spans = analyzer.analyze(LEAN_CHECK_TEXTS)
-    assert sum(map(len, lean_spans)) >= 10
-    assert lean_spans == full.analyze(LEAN_CHECK_TEXTS)
+    lean = PresidioAnalyzer(lean=True)
+    lean.load()
+    nlp = lean._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE]
+    assert nlp.pipe_names == ["ner", pii.LOWERCASE_LEMMA_COMPONENT]
+    full_spans = analyzer.analyze(LEAN_CHECK_TEXTS)
+    assert sum(map(len, full_spans)) >= 10
+    assert _where(lean.analyze(LEAN_CHECK_TEXTS)) == _where(full_spans)
+
+
+def test_ingest_and_finetune_scores_come_from_the_full_pipeline(
+    analyzer: PresidioAnalyzer,
+) -> None:
+    """The default engine lemmatizes: an inflected context word ("phoning") still raises
+    a phone number's score over the fine-tune scan's 0.5 threshold."""
+    from gateway.ingest import pii
+
+    nlp = analyzer._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE]
+    assert {"parser", "lemmatizer"} <= set(nlp.pipe_names)
+    text = "Then phoning 078-05-1120."
+    [spans] = analyzer.analyze([text])
+    phone = [s for s in spans if s["type"] == "PHONE_NUMBER"]
+    assert phone
+    assert phone[0]["score"] >= 0.5

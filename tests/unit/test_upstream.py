@@ -162,3 +162,39 @@ async def test_a_caller_leaving_mid_stream_closes_the_upstream_connection() -> N
         await stream.chunks.aclose()  # type: ignore[attr-defined]
         await asyncio.wait_for(upstream_saw_disconnect.wait(), timeout=5)
     assert first.startswith(b"data: 0")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_redirects_are_refused_not_followed(stream: bool) -> None:
+    """A 307 to another place is a 502: the prompt is never re-sent elsewhere."""
+    elsewhere: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.query.get("moved"):
+            elsewhere.append(await request.read())
+            return web.json_response({"leaked": True})
+        raise web.HTTPTemporaryRedirect(location="/v1/chat/completions?moved=1")
+
+    async with upstream(handler) as client:
+        call = client.stream_json if stream else client.post_json
+        with pytest.raises(UpstreamError) as info:
+            await call("chat/completions", b'{"messages": "secret context"}')
+    assert (info.value.status_code, info.value.code) == (502, "upstream_error")
+    assert elsewhere == []
+
+
+async def test_bodies_arrive_uncompressed() -> None:
+    """The gateway asks for identity encoding, and decodes a body compressed anyway."""
+    asked: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        asked.append(request.headers.get("accept-encoding", ""))
+        response = web.Response(body=b'{"usage": {"total_tokens": 3}}')
+        response.content_type = "application/json"
+        response.enable_compression(force=web.ContentCoding.gzip)
+        return response
+
+    async with upstream(handler) as client:
+        response = await client.post_json("chat/completions", b"{}")
+    assert asked == ["identity"]
+    assert json.loads(response.body) == {"usage": {"total_tokens": 3}}
