@@ -10,9 +10,11 @@ Transport errors of either library become GatewayErrors here and nowhere else.
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -64,6 +66,9 @@ class UpstreamClient:
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=timeout_s, sock_connect=connect_timeout_s, sock_read=timeout_s
         )
+        # HTTP(S)_PROXY / NO_PROXY, resolved once (aiohttp's trust_env would read them,
+        # and ~/.netrc, on every request: +0.7 ms per call here).
+        self._proxy = _environment_proxy(self._base_url)
         self._session: aiohttp.ClientSession | None = None
         self._client = upstream_http_client(
             base_url,
@@ -78,7 +83,6 @@ class UpstreamClient:
             headers=self._auth,
             timeout=self._timeout,
             connector=aiohttp.TCPConnector(limit=200, limit_per_host=200),
-            trust_env=True,  # proxy settings from the environment, as the httpx client
         )
         return self
 
@@ -126,7 +130,7 @@ class UpstreamClient:
             try:
                 # Never follow a redirect: it would re-send the prompt to another origin.
                 return await self._session.post(
-                    url, data=body, headers=_JSON, allow_redirects=False
+                    url, data=body, headers=_JSON, allow_redirects=False, proxy=self._proxy
                 )
             except aiohttp.ClientConnectorError as exc:
                 if attempt == 2:
@@ -134,6 +138,14 @@ class UpstreamClient:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise _translate_aiohttp_error(exc) from exc
         raise AssertionError("unreachable")
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url``, as httpx would use it; None: direct."""
+    parts = urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)
 
 
 async def _iterate(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

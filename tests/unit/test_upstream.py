@@ -198,3 +198,17 @@ async def test_bodies_arrive_uncompressed() -> None:
         response = await client.post_json("chat/completions", b"{}")
     assert asked == ["identity"]
     assert json.loads(response.body) == {"usage": {"total_tokens": 3}}
+
+
+def test_proxy_from_the_environment_is_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY applies to the upstream unless NO_PROXY names its host."""
+    from gateway.upstream import _environment_proxy
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    assert _environment_proxy("https://api.example.com/v1/") == "http://proxy.internal:3128"
+    assert _environment_proxy("http://api.example.com/v1/") is None
+    monkeypatch.setenv("no_proxy", "api.example.com")
+    assert _environment_proxy("https://api.example.com/v1/") is None
