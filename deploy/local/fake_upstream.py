@@ -29,6 +29,7 @@ PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
 _recorded: list[dict[str, Any]] = []
 # Files and fine-tuning jobs, in memory only (they survive DELETE /_fake/requests).
 _files: dict[str, dict[str, Any]] = {}
+_file_contents: dict[str, bytes] = {}
 _jobs: dict[str, dict[str, Any]] = {}
 _counter = iter(range(1, 10**9))
 
@@ -246,6 +247,7 @@ async def create_file(request: Request[Any, Any, Any]) -> Response[Any]:
         "status": "processed",
         "status_details": None,
     }
+    _file_contents[file_id] = content
     return Response(_files[file_id])
 
 
@@ -263,9 +265,18 @@ async def retrieve_file(request: Request[Any, Any, Any], file_id: str) -> Respon
     return Response(_files[file_id]) if file_id in _files else _not_found("File")
 
 
+@get("/v1/files/{file_id:str}/content")
+async def file_content(request: Request[Any, Any, Any], file_id: str) -> Response[Any]:
+    await _record(request)
+    if file_id not in _file_contents:
+        return _not_found("File")
+    return Response(_file_contents[file_id], media_type="application/octet-stream")
+
+
 @delete("/v1/files/{file_id:str}", status_code=200)
 async def delete_file(request: Request[Any, Any, Any], file_id: str) -> Response[Any]:
     await _record(request)
+    _file_contents.pop(file_id, None)
     if _files.pop(file_id, None) is None:
         return _not_found("File")
     return Response({"id": file_id, "object": "file", "deleted": True})
@@ -360,6 +371,7 @@ app = Litestar(
         create_file,
         list_files,
         retrieve_file,
+        file_content,
         delete_file,
         create_job,
         list_jobs,

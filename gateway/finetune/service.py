@@ -132,6 +132,12 @@ class FinetuneService:
         self._own_file(caller, file_id)
         return await self._upstream.get(f"files/{file_id}")
 
+    async def file_content(self, caller: Caller, file_id: str) -> tuple[bytes, str]:
+        """The caller's own uploaded file, as stored upstream (it passed the scan)."""
+        await self._read(caller, "files.content", file_id=file_id)
+        self._own_file(caller, file_id)
+        return await self._upstream.get_bytes(f"files/{file_id}/content")
+
     async def delete_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
         await self._read(caller, "files.delete", file_id=file_id)
         self._own_file(caller, file_id)

@@ -33,19 +33,28 @@ class FinetuneUpstream:
     async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         return await self._send("GET", path, params=params)
 
+    async def get_bytes(self, path: str) -> tuple[bytes, str]:
+        """A raw body (a file's content) and its content type."""
+        response = await self._request("GET", path)
+        return response.content, response.headers.get("content-type", "application/octet-stream")
+
     async def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return await self._send("POST", path, json=body if body is not None else {})
 
     async def delete(self, path: str) -> dict[str, Any]:
         return await self._send("DELETE", path)
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise translate_transport_error(exc) from exc
         if response.status_code >= 300:  # redirects are not followed, nor relayed
             raise upstream_status_error(response.status_code, response.content)
+        return response
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = await self._request(method, path, **kwargs)
         try:
             payload: Any = json.loads(response.content)
         except ValueError as exc:

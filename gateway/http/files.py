@@ -1,10 +1,11 @@
-"""OpenAI's files endpoints: POST/GET /v1/files, GET/DELETE /v1/files/{id}."""
+"""OpenAI's files endpoints: POST/GET /v1/files, GET/DELETE /v1/files/{id},
+GET /v1/files/{id}/content."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, delete, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
@@ -58,6 +59,14 @@ async def retrieve_file(
     return await services.finetune.retrieve_file(caller(request, services), file_id)
 
 
+@get("/v1/files/{file_id:str}/content")
+async def file_content(
+    request: Request[Any, Any, Any], file_id: FromPath[str], services: NamedDependency[Services]
+) -> Response[bytes]:
+    content, media_type = await services.finetune.file_content(caller(request, services), file_id)
+    return Response(content=content, media_type=media_type)
+
+
 @delete("/v1/files/{file_id:str}", status_code=200)
 async def delete_file(
     request: Request[Any, Any, Any], file_id: FromPath[str], services: NamedDependency[Services]
@@ -65,4 +74,4 @@ async def delete_file(
     return await services.finetune.delete_file(caller(request, services), file_id)
 
 
-FILE_HANDLERS = [create_file, list_files, retrieve_file, delete_file]
+FILE_HANDLERS = [create_file, list_files, retrieve_file, file_content, delete_file]

@@ -5,7 +5,7 @@ import json
 import openai
 import pytest
 
-from ..conftest import BOB
+from ..conftest import ALICE, BOB
 from ..integration.conftest import FakeUpstream
 from ..integration.test_finetune import forwarded
 from .conftest import RunningGateway
@@ -49,3 +49,19 @@ def test_upload_train_and_refuse(gateway: RunningGateway, upstream: FakeUpstream
     assert "on-call" not in str(refused.value)
     assert forwarded(upstream) == []
     assert [f.id for f in client.files.list().data] == [uploaded.id]
+
+
+def test_owner_downloads_own_file_others_cannot(
+    gateway: RunningGateway, upstream: FakeUpstream
+) -> None:
+    """files.content returns the owner's uploaded bytes; to anyone else it does not exist."""
+    bob = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB, max_retries=0)
+    alice = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=ALICE, max_retries=0)
+    clean = _line("A list comprehension builds a new list from an iterable.")
+    uploaded = bob.files.create(file=("mine.jsonl", clean.encode()), purpose="fine-tune")
+    assert bob.files.content(uploaded.id).content == clean.encode()
+    assert f"/v1/files/{uploaded.id}/content" in [r["path"] for r in forwarded(upstream)]
+    upstream.clear()
+    with pytest.raises(openai.NotFoundError):
+        alice.files.content(uploaded.id)
+    assert forwarded(upstream) == []
