@@ -317,8 +317,15 @@ async def create_job(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/v1/fine_tuning/jobs")
 async def list_jobs(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Newest first, paged like OpenAI's: ``after`` (a job id) and ``limit`` (default 20)."""
     await _record(request)
-    return {"object": "list", "data": list(reversed(_jobs.values())), "has_more": False}
+    jobs = list(reversed(_jobs.values()))
+    after = request.query_params.get("after")
+    if after is not None:
+        ids = [job["id"] for job in jobs]
+        jobs = jobs[ids.index(after) + 1 :] if after in ids else []
+    limit = int(request.query_params.get("limit", 20))
+    return {"object": "list", "data": jobs[:limit], "has_more": len(jobs) > limit}
 
 
 @get("/v1/fine_tuning/jobs/{job_id:str}")

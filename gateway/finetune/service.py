@@ -21,6 +21,10 @@ from gateway.identity import Principal
 from gateway.policy import FinetuneDecision, PolicyEngine
 
 AUDIT_KIND = "finetune"
+# Listing the caller's jobs reads the upstream's (everyone's) list this many at a time,
+# at most this many pages per call.
+UPSTREAM_PAGE_SIZE = 100
+MAX_UPSTREAM_PAGES = 50
 FINE_TUNE = "fine-tune"
 SANCTIONED_USE = (
     "Information from governed corpora may not be trained into a model; use it through "
@@ -205,11 +209,31 @@ class FinetuneService:
         return job
 
     async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
+        """The caller's jobs, paged by ``after`` / ``limit`` over the caller's jobs only.
+
+        The upstream pages over everyone's jobs, so its pages are read (from ``after``)
+        and filtered until ``limit`` of the caller's are found or the upstream has no more.
+        """
         await self._read(caller, "fine_tuning.jobs.list")
-        listing = await self._upstream.get("fine_tuning/jobs", params or None)
         mine = self._registry.job_ids(caller.principal.subject)
-        data = [j for j in listing.get("data") or [] if isinstance(j, dict) and j.get("id") in mine]
-        return {"object": "list", "data": data, "has_more": False}
+        limit = _list_limit(params.get("limit"))
+        cursor = params.get("after")
+        found: list[dict[str, Any]] = []
+        upstream_has_more = True
+        for _ in range(MAX_UPSTREAM_PAGES):
+            query = {"limit": str(UPSTREAM_PAGE_SIZE), **({"after": cursor} if cursor else {})}
+            listing = await self._upstream.get("fine_tuning/jobs", query)
+            page = [j for j in listing.get("data") or [] if isinstance(j, dict)]
+            found += [j for j in page if j.get("id") in mine]
+            upstream_has_more = bool(listing.get("has_more")) and bool(page)
+            if len(found) > limit or not upstream_has_more:
+                break
+            cursor = str(page[-1].get("id"))
+        return {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit or upstream_has_more,
+        }
 
     async def job_call(self, caller: Caller, job_id: str, call: str) -> dict[str, Any]:
         """``retrieve``, ``cancel`` or ``events`` on one of the caller's jobs."""
@@ -243,6 +267,19 @@ class FinetuneService:
                 f"No such File object: {file_id}", param="file_id", code="file_not_found"
             )
         return entry
+
+
+def _list_limit(raw: str | None) -> int:
+    """OpenAI's ``limit``: 1 to 100, default 20."""
+    if raw is None:
+        return 20
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise BadRequest("'limit' must be an integer from 1 to 100.", param="limit")
+    return limit
 
 
 def _decision_fields(decision: FinetuneDecision) -> dict[str, Any]:

@@ -287,3 +287,33 @@ async def test_scan_fails_closed_when_elasticsearch_is_down(
             await bob.files.create(file=("t.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune")
     assert refused.value.status_code == 503
     assert forwarded(fake_upstream) == []
+
+
+async def test_job_lists_page_over_the_callers_own_jobs(
+    sdk: Sdk, fake_upstream: FakeUpstream
+) -> None:
+    """limit/after page over bob's jobs only, however the upstream's pages mix in
+    alice's; has_more says when to go on, and the SDK's auto-pagination sees them all."""
+    bob, alice = sdk(BOB), sdk(ALICE)
+    bob_file = await bob.files.create(
+        file=("b.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune"
+    )
+    alice_file = await alice.files.create(
+        file=("a.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune"
+    )
+    bob_jobs = []
+    for _ in range(3):
+        bob_jobs.append(
+            (await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=bob_file.id)).id
+        )
+        await alice.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=alice_file.id)
+    newest_first = list(reversed(bob_jobs))
+    first = await bob.fine_tuning.jobs.list(limit=2)
+    assert [j.id for j in first.data] == newest_first[:2]
+    assert first.has_more is True
+    rest = await bob.fine_tuning.jobs.list(limit=2, after=first.data[-1].id)
+    assert [j.id for j in rest.data] == newest_first[2:]
+    assert rest.has_more is False
+    assert [j.id async for j in bob.fine_tuning.jobs.list(limit=1)] == newest_first
+    with pytest.raises(openai.BadRequestError):
+        await bob.fine_tuning.jobs.list(limit=0)
