@@ -255,8 +255,17 @@ async def create_file(request: Request[Any, Any, Any]) -> Response[Any]:
 async def list_files(request: Request[Any, Any, Any]) -> dict[str, Any]:
     await _record(request)
     purpose = request.query_params.get("purpose")
-    data = [f for f in _files.values() if purpose in (None, f["purpose"])]
-    return {"object": "list", "data": data, "has_more": False}
+    return _page(request, [f for f in _files.values() if purpose in (None, f["purpose"])])
+
+
+def _page(request: Request[Any, Any, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """OpenAI's list paging: ``after`` (an id) and ``limit``."""
+    after = request.query_params.get("after")
+    if after is not None:
+        ids = [item["id"] for item in items]
+        items = items[ids.index(after) + 1 :] if after in ids else []
+    limit = int(request.query_params.get("limit", 20))
+    return {"object": "list", "data": items[:limit], "has_more": len(items) > limit}
 
 
 @get("/v1/files/{file_id:str}")
@@ -317,15 +326,9 @@ async def create_job(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/v1/fine_tuning/jobs")
 async def list_jobs(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """Newest first, paged like OpenAI's: ``after`` (a job id) and ``limit`` (default 20)."""
+    """Newest first, paged like OpenAI's."""
     await _record(request)
-    jobs = list(reversed(_jobs.values()))
-    after = request.query_params.get("after")
-    if after is not None:
-        ids = [job["id"] for job in jobs]
-        jobs = jobs[ids.index(after) + 1 :] if after in ids else []
-    limit = int(request.query_params.get("limit", 20))
-    return {"object": "list", "data": jobs[:limit], "has_more": len(jobs) > limit}
+    return _page(request, list(reversed(_jobs.values())))
 
 
 @get("/v1/fine_tuning/jobs/{job_id:str}")

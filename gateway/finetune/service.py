@@ -21,10 +21,14 @@ from gateway.identity import Principal
 from gateway.policy import FinetuneDecision, PolicyEngine
 
 AUDIT_KIND = "finetune"
-# Listing the caller's jobs reads the upstream's (everyone's) list this many at a time,
+# Listing the caller's files or jobs reads the upstream's (everyone's) list this many at
+# a time,
 # at most this many pages per call.
 UPSTREAM_PAGE_SIZE = 100
 MAX_UPSTREAM_PAGES = 50
+# OpenAI's list ``limit``s: (default, maximum).
+JOB_LIST_LIMITS = (20, 100)
+FILE_LIST_LIMITS = (10_000, 10_000)
 FINE_TUNE = "fine-tune"
 SANCTIONED_USE = (
     "Information from governed corpora may not be trained into a model; use it through "
@@ -124,12 +128,12 @@ class FinetuneService:
         )
         return stored
 
-    async def list_files(self, caller: Caller, purpose: str | None) -> dict[str, Any]:
+    async def list_files(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         await self._read(caller, "files.list")
-        listing = await self._upstream.get("files", {"purpose": purpose} if purpose else None)
         mine = self._registry.file_ids(caller.principal.subject)
-        data = [f for f in listing.get("data") or [] if isinstance(f, dict) and f.get("id") in mine]
-        return {"object": "list", "data": data, "has_more": False}
+        purpose = params.get("purpose")
+        extra = {"purpose": purpose} if purpose else None
+        return await self._own_list("files", mine, params, FILE_LIST_LIMITS, extra)
 
     async def retrieve_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
         await self._read(caller, "files.retrieve", file_id=file_id)
@@ -209,22 +213,35 @@ class FinetuneService:
         return job
 
     async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
-        """The caller's jobs, paged by ``after`` / ``limit`` over the caller's jobs only.
-
-        The upstream pages over everyone's jobs, so its pages are read (from ``after``)
-        and filtered until ``limit`` of the caller's are found or the upstream has no more.
-        """
         await self._read(caller, "fine_tuning.jobs.list")
         mine = self._registry.job_ids(caller.principal.subject)
-        limit = _list_limit(params.get("limit"))
+        return await self._own_list("fine_tuning/jobs", mine, params, JOB_LIST_LIMITS)
+
+    async def _own_list(
+        self,
+        path: str,
+        owned: set[str],
+        params: dict[str, str],
+        limits: tuple[int, int],
+        extra: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One page of the caller's objects, by ``after`` / ``limit`` over them alone.
+
+        The upstream pages over everyone's objects, so its pages are read (from
+        ``after``) and filtered until ``limit`` of the caller's are found or the upstream
+        has no more.
+        """
+        limit = _list_limit(params.get("limit"), *limits)
         cursor = params.get("after")
         found: list[dict[str, Any]] = []
         upstream_has_more = True
         for _ in range(MAX_UPSTREAM_PAGES):
-            query = {"limit": str(UPSTREAM_PAGE_SIZE), **({"after": cursor} if cursor else {})}
-            listing = await self._upstream.get("fine_tuning/jobs", query)
-            page = [j for j in listing.get("data") or [] if isinstance(j, dict)]
-            found += [j for j in page if j.get("id") in mine]
+            query = {**(extra or {}), "limit": str(UPSTREAM_PAGE_SIZE)}
+            if cursor:
+                query["after"] = cursor
+            listing = await self._upstream.get(path, query)
+            page = [item for item in listing.get("data") or [] if isinstance(item, dict)]
+            found += [item for item in page if item.get("id") in owned]
             upstream_has_more = bool(listing.get("has_more")) and bool(page)
             if len(found) > limit or not upstream_has_more:
                 break
@@ -269,16 +286,15 @@ class FinetuneService:
         return entry
 
 
-def _list_limit(raw: str | None) -> int:
-    """OpenAI's ``limit``: 1 to 100, default 20."""
+def _list_limit(raw: str | None, default: int, maximum: int) -> int:
     if raw is None:
-        return 20
+        return default
     try:
         limit = int(raw)
     except ValueError:
         limit = 0
-    if not 1 <= limit <= 100:
-        raise BadRequest("'limit' must be an integer from 1 to 100.", param="limit")
+    if not 1 <= limit <= maximum:
+        raise BadRequest(f"'limit' must be an integer from 1 to {maximum}.", param="limit")
     return limit
 
 

@@ -48,8 +48,12 @@ async def create_file(
 async def list_files(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> dict[str, Any]:
-    purpose = request.query_params.get("purpose")
-    return await services.finetune.list_files(caller(request, services), purpose)
+    params = {
+        k: str(request.query_params[k])
+        for k in ("purpose", "after", "limit")
+        if k in request.query_params
+    }
+    return await services.finetune.list_files(caller(request, services), params)
 
 
 @get("/v1/files/{file_id:str}")

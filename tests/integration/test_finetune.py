@@ -317,3 +317,20 @@ async def test_job_lists_page_over_the_callers_own_jobs(
     assert [j.id async for j in bob.fine_tuning.jobs.list(limit=1)] == newest_first
     with pytest.raises(openai.BadRequestError):
         await bob.fine_tuning.jobs.list(limit=0)
+
+
+async def test_file_lists_page_over_the_callers_own_files(
+    sdk: Sdk, fake_upstream: FakeUpstream
+) -> None:
+    """files.list pages with limit/after over bob's files only; purpose still filters."""
+    bob, alice = sdk(BOB), sdk(ALICE)
+    mine = []
+    for n in range(3):
+        content = jsonl(example(f"{UNRELATED} ({n})"))
+        mine.append((await bob.files.create(file=(f"b{n}.jsonl", content), purpose="fine-tune")).id)
+        await alice.files.create(file=(f"a{n}.jsonl", content), purpose="fine-tune")
+    first = await bob.files.list(limit=2)
+    assert [f.id for f in first.data] == mine[:2]
+    assert first.has_more is True
+    assert [f.id async for f in bob.files.list(limit=2)] == mine
+    assert [f.id async for f in bob.files.list(purpose="batch")] == []
