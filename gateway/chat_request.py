@@ -6,12 +6,15 @@ Only what the gateway acts on is checked; every other field passes through untou
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import BadRequest
 
 VALID_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+# Only a \uD800-\uDFFF escape can put a surrogate into the parsed body.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,8 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
-    try:
-        # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no UTF-8 body can
-        # carry on to the upstream.
-        json.dumps(body, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise BadRequest(
-            "The request body contains an unpaired UTF-16 surrogate.", code="invalid_json"
-        ) from None
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_lone_surrogates(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(
@@ -75,6 +72,16 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     if "stream" in body and not isinstance(body["stream"], bool):
         raise BadRequest("'stream' must be a boolean.", param="stream", code="invalid_type")
     return ChatRequest(body)
+
+
+def _refuse_lone_surrogates(body: dict[str, Any]) -> None:
+    """A lone UTF-16 surrogate ("\ud800") parses, but no UTF-8 body can carry it on."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest(
+            "The request body contains an unpaired UTF-16 surrogate.", code="invalid_json"
+        ) from None
 
 
 def parse_corpora(raw: object, param: str) -> list[str] | None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import OrderedDict
 from typing import Any
 
 from gateway.identity import Principal
+from gateway.lru import LruCache
 from gateway.policy import Decision, PolicyEngine
 from gateway.policy_revision import PolicyRevision
 from gateway.redaction.rules import RedactionRules
@@ -29,32 +29,13 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-class _Lru:
-    def __init__(self, max_entries: int) -> None:
-        self._entries: OrderedDict[tuple[str, ...], Any] = OrderedDict()
-        self._max_entries = max_entries
-
-    def get(self, key: tuple[str, ...]) -> Any:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
-
-    def put(self, key: tuple[str, ...], value: Any) -> None:
-        if self._max_entries == 0:
-            return
-        self._entries[key] = value
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
-
-
 class CachedDecisions:
     """``authorize`` and ``redaction_rules`` as on PolicyEngine, answered from the cache."""
 
     def __init__(self, policy: PolicyEngine, revision: PolicyRevision, max_entries: int) -> None:
         self._policy = policy
         self._revision = revision
-        self._cache = _Lru(max_entries)
+        self._cache: LruCache[tuple[str, ...], Any] = LruCache(max_entries)
         self.enabled = max_entries > 0
 
     async def authorize(
@@ -82,17 +63,9 @@ class CachedDecisions:
         keys: list[tuple[str, ...]] = [
             ("redaction", revision, subject, _canonical(c)) for c in contexts
         ]
-        found: dict[tuple[str, ...], RedactionRules] = {}
-        missing: dict[tuple[str, ...], dict[str, Any]] = {}
-        for key, context in zip(keys, contexts, strict=True):
-            hit = self._cache.get(key)
-            if hit is not None:
-                found[key] = hit
-            else:
-                missing[key] = context
-        if missing:
-            answers = await self._policy.redaction_rules(principal, list(missing.values()))
-            for key, rules in zip(missing, answers, strict=True):
-                found[key] = rules
-                self._cache.put(key, rules)
-        return [found[key] for key in keys]
+
+        async def ask_opa(missing: list[dict[str, Any]]) -> list[RedactionRules]:
+            return await self._policy.redaction_rules(principal, missing)
+
+        rules: list[RedactionRules] = await self._cache.get_many(keys, contexts, ask_opa)
+        return rules

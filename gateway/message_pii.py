@@ -13,12 +13,12 @@ import atexit
 import functools
 import hashlib
 import multiprocessing
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from gateway.ingest.pii import PiiSpan, PresidioAnalyzer
+from gateway.lru import LruCache
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 
@@ -133,36 +133,18 @@ class CoalescingBatcher:
 class MessageAnalyzer:
     def __init__(self, analyze: AnalyzeBatch, cache_size: int = 10_000) -> None:
         self._analyze = analyze
-        self._cache: OrderedDict[str, list[PiiSpan]] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LruCache[str, list[PiiSpan]] = LruCache(cache_size)
         self.analysed_chars = 0
 
     async def spans_for(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
-        """Spans for every text. Results come from this call's own lookups, never from a
-        second cache read: an entry evicted meanwhile must not turn into "no PII"."""
+        """Spans for every text, each text analysed once while it stays cached."""
         keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
-        known: dict[str, list[PiiSpan]] = {}
-        missing: dict[str, str] = {}
-        for key, text in zip(keys, texts, strict=True):
-            cached = self._cache.get(key)
-            if cached is not None:
-                known[key] = cached
-            else:
-                missing[key] = text
-        if missing:
-            found = await self._analyze(list(missing.values()))
-            self.analysed_chars += sum(len(t) for t in missing.values())
-            for key, spans in zip(missing, found, strict=True):
-                known[key] = spans
-                self._remember(key, spans)
-        return [list(known[key]) for key in keys]
+        found = await self._cache.get_many(keys, list(texts), self._analyze_new)
+        return [list(spans) for spans in found]
 
-    def _remember(self, key: str, spans: list[PiiSpan]) -> None:
-        if self._cache_size == 0:
-            return
-        self._cache[key] = spans
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+    async def _analyze_new(self, texts: list[str]) -> list[list[PiiSpan]]:
+        self.analysed_chars += sum(len(t) for t in texts)
+        return await self._analyze(texts)
 
 
 def message_texts(messages: Sequence[dict[str, Any]]) -> list[tuple[int, int | None, str]]:

@@ -98,12 +98,7 @@ class UpstreamClient:
 
     async def post_json(self, path: str, body: bytes) -> UpstreamResponse:
         response = await self._post(path, body)
-        try:
-            content = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _translate_aiohttp_error(exc) from exc
-        finally:
-            response.release()
+        content = await _read_all(response)
         if response.status >= 300:
             raise upstream_status_error(response.status, content)
         return UpstreamResponse(response.status, _passthrough(response.headers), content)
@@ -112,13 +107,7 @@ class UpstreamClient:
         """Open a streaming POST; the returned iterator closes the connection when done."""
         response = await self._post(path, body)
         if response.status >= 300:
-            try:
-                content = await response.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise _translate_aiohttp_error(exc) from exc
-            finally:
-                response.release()
-            raise upstream_status_error(response.status, content)
+            raise upstream_status_error(response.status, await _read_all(response))
         return UpstreamStream(response.status, _passthrough(response.headers), _iterate(response))
 
     async def _post(self, path: str, body: bytes) -> aiohttp.ClientResponse:
@@ -138,6 +127,16 @@ class UpstreamClient:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise _translate_aiohttp_error(exc) from exc
         raise AssertionError("unreachable")
+
+
+async def _read_all(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body; the connection goes back to the pool (or is closed) either way."""
+    try:
+        return await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise _translate_aiohttp_error(exc) from exc
+    finally:
+        response.release()
 
 
 def _environment_proxy(url: str) -> str | None:

@@ -7,12 +7,12 @@ revision (``gateway.policy_revision``); a policy edit invalidates every cached f
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.identity import Principal
+from gateway.lru import LruCache
 from gateway.policy import RETRIEVAL_PACKAGE, PolicyEngine
 from gateway.policy_revision import PolicyRevision
 from gateway.retrieval.simplify import simplify
@@ -44,8 +44,7 @@ class FilterCompiler:
         self._policy = policy
         self._revision = revision
         self._translator = translator or FilterTranslator()
-        self._cache: OrderedDict[tuple[str, str], CompiledFilter] = OrderedDict()
-        self._max_entries = max_entries
+        self._cache: LruCache[tuple[str, str], CompiledFilter] = LruCache(max_entries)
 
     async def filter_for(self, principal: Principal) -> CompiledFilter:
         key_revision = await self._revision.cache_key()
@@ -54,12 +53,9 @@ class FilterCompiler:
         key = (key_revision, json.dumps(subject, sort_keys=True, separators=(",", ":")))
         hit = self._cache.get(key)
         if hit is not None:
-            self._cache.move_to_end(key)
             return hit
         compiled = await self.compile(principal, revision)
-        self._cache[key] = CompiledFilter(compiled.es_filter, compiled.ucast, revision, True)
-        while len(self._cache) > self._max_entries:
-            self._cache.popitem(last=False)
+        self._cache.put(key, CompiledFilter(compiled.es_filter, compiled.ucast, revision, True))
         return compiled
 
     async def compile(self, principal: Principal, revision: str) -> CompiledFilter:
