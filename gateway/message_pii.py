@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from gateway.ingest.pii import PiiSpan, PresidioAnalyzer
 from gateway.lru import LruCache
+from gateway.pii.analyzer import PiiSpan, PresidioAnalyzer
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 
@@ -27,7 +27,7 @@ AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 def shared_presidio(*, lean: bool = False) -> PresidioAnalyzer:
     """One offline Presidio engine per pipeline in this process; loading takes seconds.
 
-    ``lean``: spaCy's NER alone, for callers' messages (see ``gateway.ingest.pii``)."""
+    ``lean``: spaCy's NER alone, for callers' messages (see ``gateway.pii.analyzer``)."""
     analyzer = PresidioAnalyzer(lean=lean)
     analyzer.load()
     return analyzer
