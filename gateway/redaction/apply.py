@@ -17,15 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.pii.types import NER_TYPES
 from gateway.redaction.placeholders import Placeholders
 from gateway.redaction.rules import Operator, RedactionRules
 
 # How much of a value reaches the model: a mask nothing, a placeholder its type, a keyed
 # hash its type and its equality with the same value in other requests.
 STRICTNESS: Mapping[Operator, int] = {"keep": 0, "hash": 1, "replace": 2, "mask": 3}
-
-# Guesses of a language model, weaker evidence than a validated pattern.
-NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"})
 
 
 @dataclass(frozen=True)
