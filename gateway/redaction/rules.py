@@ -21,6 +21,8 @@ class RedactionRules:
     restore: bool = False
     thresholds: Mapping[str, float] = field(default_factory=dict)
     """Per type, the lowest analyzer score acted on; types not listed: every span."""
+    allow_binary: bool = False
+    """Data the analyzer cannot read (an image, a PDF, audio) may pass unanalysed."""
 
     def operator_for(self, entity_type: str) -> Operator:
         return self.entities.get(entity_type, self.default)
@@ -37,10 +39,13 @@ class RedactionRules:
         entities = decision.get("entities", {})
         restore = decision.get("restore", False)
         thresholds = decision.get("thresholds", {})
+        allow_binary = decision.get("allow_binary", False)
         if default not in OPERATORS or not isinstance(entities, Mapping):
             raise InvalidRules("redaction decision needs a valid default and entities map")
         if not all(op in OPERATORS for op in entities.values()) or not isinstance(restore, bool):
             raise InvalidRules("redaction decision holds an unknown operator")
+        if not isinstance(allow_binary, bool):
+            raise InvalidRules("allow_binary must be a boolean")
         if not isinstance(thresholds, Mapping) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
             for v in thresholds.values()
@@ -51,4 +56,5 @@ class RedactionRules:
             entities={str(k): cast(Operator, v) for k, v in entities.items()},
             restore=restore,
             thresholds={str(k): float(v) for k, v in thresholds.items()},
+            allow_binary=allow_binary,
         )
