@@ -77,7 +77,8 @@ def test_spans_map_back_and_overlaps_count_once() -> None:
     merged = merge(segments, found, 3)
     assert len(merged) == 3
     assert [(s["start"], s["end"]) for s in merged[0]] == [(1000, 1010)]
-    assert merged[1] == [] and merged[2] == []
+    assert merged[1] == []
+    assert merged[2] == []
 
 
 def test_empty_texts_have_no_segments() -> None:
