@@ -83,6 +83,21 @@ class Settings(BaseSettings):
     """Analyse callers' messages with Presidio (cached per message) and redact per policy."""
     message_pii_cache_size: int = Field(default=10_000, ge=0)
     """Messages whose PII spans are remembered (a chat resends its history every turn)."""
+    message_pii_max_message_chars: int = Field(default=100_000, ge=1)
+    """Longest message text analysed for PII; a longer one is refused with 413."""
+    message_pii_max_request_chars: int = Field(default=200_000, ge=1)
+    """Most message text per request analysed for PII (all texts, cached or not); above: 413."""
+    pii_workers: int | None = Field(default=None, ge=1, le=64)
+    """Presidio worker processes; unset means one per CPU core beyond the first (1 to 4)."""
+    pii_batch_max_chars: int = Field(default=2048, ge=1024, le=100_000)
+    """Most characters a worker analyses in one batch (longer texts are cut into segments):
+    bulk work (fine-tune scans) delays chat analysis by at most one such batch."""
+    pii_batch_timeout_s: float = Field(default=30.0, gt=0)
+    """A worker silent this long on one batch is hung: it is killed and replaced."""
+    pii_worker_start_timeout_s: float = Field(default=120.0, gt=0)
+    """A worker not ready (models loaded) this long after spawning is killed and restarted."""
+    pii_request_timeout_s: float = Field(default=120.0, gt=0)
+    """Analysis not done this long after a request asked for it fails the request (503)."""
     redaction_hash_key: SecretStr | None = None
     """Key for the ``hash`` redaction operator; unset means a random key per process."""
 
