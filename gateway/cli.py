@@ -125,7 +125,7 @@ def explain(
             PolicyEngine(str(settings.opa_url), settings.opa_timeout_s) as policy,
         ):
             revision = PolicyRevision(policy, settings.policy_poll_interval_s)
-            filters = FilterCompiler(policy, revision)
+            filters = FilterCompiler(policy, revision, schema=index.schema)
             result = await run_explain(index, policy, filters, principal, query, k=k)
             return result.as_dict()
 

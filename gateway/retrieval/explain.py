@@ -68,7 +68,7 @@ async def explain(
     for chunk in best:
         if chunk["chunk_id"] in allowed_ids or len(excluded) >= excluded_limit:
             continue
-        reasons = await policy.why_not(principal, policy_view(chunk))
+        reasons = await policy.why_not(principal, policy_view(chunk, index.schema))
         excluded.append(Excluded(chunk, reasons or ["no allow rule matched"]))
     return Explanation(
         principal,

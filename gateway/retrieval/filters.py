@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.governance_schema import BUILTIN_SCHEMA, GovernanceSchema
 from gateway.identity import Principal
 from gateway.lru import LruCache
 from gateway.policy import RETRIEVAL_PACKAGE, PolicyEngine
@@ -39,11 +40,12 @@ class FilterCompiler:
         translator: FilterTranslator | None = None,
         max_entries: int = 4096,
         package: str = RETRIEVAL_PACKAGE,
+        schema: GovernanceSchema = BUILTIN_SCHEMA,
     ) -> None:
         self.package = package
         self._policy = policy
         self._revision = revision
-        self._translator = translator or FilterTranslator()
+        self._translator = translator or FilterTranslator(schema.field_types())
         self._cache: LruCache[tuple[str, str], CompiledFilter] = LruCache(max_entries)
 
     async def filter_for(self, principal: Principal) -> CompiledFilter:

@@ -33,6 +33,17 @@ GROUPS = ["engineering", "sales", "security", "*"]
 TENANTS = ["acme", "globex", "initech"]
 CLASSIFICATIONS = ["public", "internal", "confidential", "restricted", "secret-ish"]
 LABELS = ["eu", "finance", "hr"]
+# Canonical timestamps around the day boundaries the policies compare with.
+TIMESTAMPS = [
+    "2025-12-31T23:59:59.999Z",
+    "2026-01-15T00:00:00.000Z",
+    "2026-01-15T00:00:00.001Z",
+    "2026-03-01T00:00:00.000Z",
+    "2026-03-01T12:00:00.000Z",
+    "2026-05-31T23:59:59.999Z",
+    "2026-06-01T00:00:00.000Z",
+    "2026-06-02T08:00:00.000Z",
+]
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -49,11 +60,13 @@ documents = st.fixed_dictionaries(
         "allowed_groups": _maybe(st.lists(st.sampled_from(GROUPS), max_size=3, unique=True)),
         "allowed_users": _maybe(st.lists(st.sampled_from(USERS), max_size=2, unique=True)),
         "labels": _maybe(st.lists(st.sampled_from(LABELS), max_size=2, unique=True)),
+        "created_at": _maybe(st.sampled_from(TIMESTAMPS)),
+        "updated_at": _maybe(st.sampled_from(TIMESTAMPS)),
         "text": st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
     }
 )
 subjects = st.builds(
-    lambda sid, groups, tenant, clearance, labels, prefix, corpus_max: Principal(
+    lambda sid, groups, tenant, clearance, labels, prefix, corpus_max, since: Principal(
         sid,
         tuple(groups),
         {
@@ -64,6 +77,7 @@ subjects = st.builds(
                 "labels": labels,
                 "prefix": prefix,
                 "corpus_max": corpus_max,
+                "since": since,
             }.items()
             if v is not None
         },
@@ -75,6 +89,7 @@ subjects = st.builds(
     st.lists(st.sampled_from(LABELS), max_size=2, unique=True),
     _maybe(st.sampled_from(["hr", "eng", "f"])),
     _maybe(st.sampled_from(["handbook", "legal", "wiki", "zzz"])),
+    _maybe(st.sampled_from(["2026-01-15", "2026-03-01T00:00:00.000Z", "2026-06-01"])),
 )
 queries = st.lists(st.sampled_from(WORDS), min_size=1, max_size=2).map(" ".join)
 
