@@ -1,3 +1,4 @@
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -253,3 +254,57 @@ def test_every_condition_survives_translation(tree: dict[str, Any]) -> None:
         return 1
 
     assert clauses(T.translate_node(tree)) == leaves(tree)
+
+
+_instants = st.datetimes(
+    min_value=datetime(2025, 12, 30),
+    max_value=datetime(2026, 1, 3),
+).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000, tzinfo=UTC))
+_days = st.dates(min_value=date(2025, 12, 30), max_value=date(2026, 1, 3))
+
+
+def _canonical(instant: datetime) -> str:
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _es_matches(clause: dict[str, Any], stored: datetime) -> bool:
+    """How Elasticsearch evaluates the translator's date clauses on one stored date."""
+    if "bool" in clause:
+        inner = clause["bool"]
+        return all(_es_matches(c, stored) for c in inner.get("filter", [])) and not any(
+            _es_matches(c, stored) for c in inner.get("must_not", [])
+        )
+    if "match_none" in clause:
+        return False
+    if "exists" in clause:
+        return True
+    if "term" in clause:
+        return stored == datetime.fromisoformat(clause["term"]["created_at"])
+    (operator, bound), *_ = clause["range"]["created_at"].items()
+    limit = datetime.fromisoformat(bound)
+    return {
+        "lt": stored < limit,
+        "lte": stored <= limit,
+        "gt": stored > limit,
+        "gte": stored >= limit,
+    }[operator]
+
+
+@given(
+    stored=_instants,
+    value=st.one_of(_instants.map(_canonical), _days.map(date.isoformat)),
+    operator=st.sampled_from(["lt", "lte", "gt", "gte", "eq", "ne"]),
+)
+def test_date_clauses_equal_rego_string_order(stored: datetime, value: str, operator: str) -> None:
+    """For every stored instant and day/timestamp value: Elasticsearch == Rego's order."""
+    text = _canonical(stored)
+    rego = {
+        "lt": text < value,
+        "lte": text <= value,
+        "gt": text > value,
+        "gte": text >= value,
+        "eq": text == value,
+        "ne": text != value,
+    }[operator]
+    clause = T.translate_node(field("created_at", operator, value))
+    assert _es_matches(clause, stored) == rego
