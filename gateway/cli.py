@@ -107,6 +107,8 @@ def explain(
 ) -> None:
     """Show the compiled filter, what it retrieves and the best matches it excluded, and why.
 
+    If the policy cannot be compiled into an exact filter for the subject, shows why.
+
     Without --group/--attr, the subject's groups and attributes come from the API-keys file.
     """
     from gateway.elastic import ChunkIndex
@@ -125,7 +127,7 @@ def explain(
             PolicyEngine(str(settings.opa_url), settings.opa_timeout_s) as policy,
         ):
             revision = PolicyRevision(policy, settings.policy_poll_interval_s)
-            filters = FilterCompiler(policy, revision)
+            filters = FilterCompiler(policy, revision, schema=index.schema)
             result = await run_explain(index, policy, filters, principal, query, k=k)
             return result.as_dict()
 
@@ -157,9 +159,16 @@ def _print_explanation(report: dict[str, object]) -> None:
 
     console = Console()
     console.print(f"[bold]subject[/]: {json.dumps(report['subject'])}")
-    console.print(f"[bold]policy revision[/]: {report['policy_revision']}")
-    console.print("[bold]compiled filter (Elasticsearch)[/]:")
-    console.print_json(json.dumps(report["elasticsearch_filter"]))
+    if report.get("untranslatable"):
+        console.print(
+            "[bold red]retrieval refused for this subject[/]: the policy cannot be compiled "
+            "into an exact filter (callers see only a generic message and their request id):"
+        )
+        console.print(f"  {report['untranslatable']}", markup=False)
+    else:
+        console.print(f"[bold]policy revision[/]: {report['policy_revision']}")
+        console.print("[bold]compiled filter (Elasticsearch)[/]:")
+        console.print_json(json.dumps(report["elasticsearch_filter"]))
     for title, rows, extra in (
         ("retrieved", report["retrieved"], None),
         ("best matches excluded by policy", report["excluded"], "reasons"),

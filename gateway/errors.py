@@ -89,12 +89,18 @@ class DependencyUnavailable(GatewayError):
 class PolicyUntranslatable(GatewayError):
     """OPA's compiled retrieval filter holds something the translator cannot enforce exactly.
 
-    The request is refused rather than served with a weaker filter.
+    The request is refused rather than served with a weaker filter. ``detail`` says why
+    (policy file, line, construct) for the operator's logs and ``gateway explain``; the
+    caller gets only ``message``.
     """
 
     status_code = 503
     error_type = "service_unavailable"
     default_code = "policy_untranslatable"
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail if detail is not None else message
 
 
 class UpstreamError(GatewayError):

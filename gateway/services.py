@@ -105,7 +105,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             PolicyRevision(policy, settings.policy_poll_interval_s)
         )
         index = await stack.enter_async_context(ChunkIndex(settings))
-        filters = FilterCompiler(policy, revision, max_entries=settings.filter_cache_size)
+        filters = FilterCompiler(
+            policy, revision, max_entries=settings.filter_cache_size, schema=index.schema
+        )
         audit = await stack.enter_async_context(AuditLog.from_settings(settings))
         if settings.audit_index_shipping:
             # Entered after the log, so it stops first; it never ships bytes not yet durable.

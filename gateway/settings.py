@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     """Per-request Elasticsearch timeout, in seconds."""
     index_prefix: str = Field(default="gateway", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     """Prefix of every index the gateway owns (``<prefix>-chunks-v1``...)."""
+    governance_schema_file: Path | None = None
+    """YAML governance schema (custom document fields, classification values) read by
+    ingest and the gateway; unset means the built-in fields only."""
 
     opa_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8181")
     """Open Policy Agent server."""
@@ -165,6 +168,18 @@ class Settings(BaseSettings):
     def _keys_file_exists(cls, value: Path) -> Path:
         if not value.is_file():
             raise ValueError(f"file not found: {value}")
+        return value
+
+    @field_validator("governance_schema_file")
+    @classmethod
+    def _schema_loads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from gateway.governance_schema import SchemaError, load_schema
+
+            try:
+                load_schema(value)
+            except SchemaError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("audit_dir")

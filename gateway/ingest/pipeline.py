@@ -166,7 +166,7 @@ class _Run:
         self.analyzer = analyzer
         self.progress = progress
         self.chunker = Chunker(options.chunk_tokens, options.overlap)
-        self.governance = Governance(options.manifest)
+        self.governance = Governance(options.manifest, index.schema)
         self.report = IngestReport(corpus=options.corpus, index=index.name)
         self.stored: dict[str, StoredDocument] = {}
         self.seen: dict[str, str] = {}  # doc_id -> where it was found
