@@ -17,6 +17,7 @@ from gateway.http.fine_tuning import JOB_HANDLERS
 from gateway.http.health import healthz, metrics, readyz
 from gateway.http.middleware import RequestContextMiddleware
 from gateway.http.models import list_models, retrieve_model
+from gateway.review import review_router
 from gateway.services import Services, open_services
 from gateway.settings import Settings
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> Litestar:
             audit_show,
             audit_exposure,
             audit_verify,
+            review_router(),
             # Uploads may exceed the chat body limit, up to the fine-tune upload limit
             # plus room for the multipart envelope (the exact limit is checked on the file).
             Router(

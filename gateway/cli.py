@@ -12,15 +12,19 @@ import uvicorn
 import yaml
 
 from gateway.audit.cli import audit_app
+from gateway.audit.export_cli import export_command
 from gateway.identity import ApiKeyStore, KeyFileError, Principal, hash_key, new_key
 from gateway.ingest.cli import ingest_command
 from gateway.jwt_auth import JwksError, verifier_from_settings
+from gateway.policy_diff.cli import policy_app
 from gateway.settings import ConfigError, Settings, load_settings, reference
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage gateway API keys.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+audit_app.command("export")(export_command)
+app.add_typer(policy_app, name="policy")
 app.command("ingest")(ingest_command)
 
 

@@ -131,6 +131,7 @@ cmd_install() {
   python_env
   install_elasticsearch
   install_opa
+  "$REPO/deploy/local/browser.sh"  # Debian's chromium for the review page's browser tests
   log "installed: Elasticsearch $ES_VERSION, OPA $OPA_VERSION, Python env in $REPO/.venv"
 }
 

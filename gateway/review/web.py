@@ -1,0 +1,157 @@
+"""The review pages' plumbing: rendering, security headers, sign-in state, authorization.
+
+Every page view is authorized with the admin API's policy decision (``gateway.authz``,
+action ``audit.read``) for the signed-in principal, so a policy change (someone leaves
+the auditor groups) takes effect on their next click; and every view is itself recorded
+in the audit log as ``admin_access``, as the admin API's calls are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+
+from gateway.identity import Principal
+from gateway.policy import Decision
+from gateway.review.sessions import Session, SessionStore
+from gateway.services import Services
+
+PREFIX = "/admin/review"
+COOKIE = "gw_review"
+TEMPLATES = Path(__file__).parent / "templates"
+# No script, no inline style, no framing, forms post only here, nothing sent elsewhere.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+}
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the review pages share: created with the app, never at import time."""
+
+    sessions: SessionStore
+    templates: jinja2.Environment
+
+
+def new_review() -> Review:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,  # records differ by kind and version
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return Review(SessionStore(), environment)
+
+
+def page(
+    review: Review,
+    template: str,
+    *,
+    status: int = 200,
+    session: Session | None = None,
+    cookies: list[Cookie] | None = None,
+    **context: Any,
+) -> Response[str]:
+    html = review.templates.get_template(template).render(prefix=PREFIX, session=session, **context)
+    return Response(
+        html,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers=SECURITY_HEADERS,
+        cookies=cookies or [],
+    )
+
+
+def session_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
+    """HttpOnly, SameSite=Strict, this path only, no Expires (dies with the browser
+    session; never a persistent cookie), Secure whenever the page came over HTTPS."""
+    return Cookie(
+        key=COOKIE,
+        value=value,
+        path=PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def cleared_cookie(request: Request[Any, Any, Any]) -> Cookie:
+    cookie = session_cookie(request, "")
+    return Cookie(**{**cookie.__dict__, "max_age": 0, "expires": 0})
+
+
+def same_origin(request: Request[Any, Any, Any]) -> bool:
+    """A form post from this site: no cross-site fetch metadata, and an Origin (when the
+    browser sends one) equal to this page's origin."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser's cross-site post: browsers send Origin on POST
+        return True
+    return origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def record_access(
+    services: Services,
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    decision: Decision,
+    what: str,
+) -> None:
+    """The admin API's ``admin_access`` record, for a review page view."""
+    await services.audit.append(
+        "admin_access",
+        {
+            "request_id": str(request.state.request_id),
+            "endpoint": "audit.read",
+            "subject": principal.subject,
+            "groups": list(principal.groups),
+            "what": f"review: {what}",
+            "allowed": decision.allow,
+            "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
+        },
+    )
+
+
+async def auditor(
+    request: Request[Any, Any, Any], services: Services, review: Review, what: str
+) -> Session | Response[str]:
+    """The signed-in, still-authorized session, or the page to show instead."""
+    cookie = request.cookies.get(COOKIE)
+    session = review.sessions.get(cookie)
+    if session is None:
+        notice = "Your session has ended; sign in again." if cookie else None
+        return page(
+            review,
+            "sign_in.html",
+            status=401,
+            notice=notice,
+            cookies=[cleared_cookie(request)] if cookie else None,
+        )
+    decision = await services.policy.authorize(session.principal, "audit.read")
+    await record_access(services, request, session.principal, decision, what)
+    if not decision.allow:
+        review.sessions.end(cookie)
+        return page(
+            review,
+            "error.html",
+            status=403,
+            title="Not an auditor",
+            message="Policy no longer lets you read the audit trail: "
+            + "; ".join(decision.reasons),
+            cookies=[cleared_cookie(request)],
+        )
+    return session

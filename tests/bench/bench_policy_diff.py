@@ -1,0 +1,141 @@
+"""Policy-diff benchmark: 100k chunks x 1k principals, two policy versions, on the real stack.
+
+    eval "$(deploy/local/stack.sh env)"
+    uv run python tests/bench/bench_policy_diff.py --chunks 100000 --principals 1000
+
+Uses the retrieval benchmark's synthetic index (``gateway-bench-chunks-v1``, built when
+missing), writes a keys file of ``--principals`` random principals (tenants, groups,
+clearances; some are users named on documents), and diffs the repository's policies
+against a copy where the ``internal`` clearance also reads ``confidential`` documents (a
+change that widens access for many principals: the worst case, every filter changes).
+Reports the whole command's wall time (``gateway policy diff`` as a subprocess, OPA
+start-up included) and, in-process, the split between OPA evaluation and Elasticsearch
+counting. Not a test: figures go into tests/bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.elastic import ChunkIndex
+from gateway.policy_diff.compare import ChangeCounter
+from gateway.policy_diff.diff import compare
+from gateway.policy_diff.evaluate import evaluate, offered_models
+from gateway.policy_diff.opa_server import OpaServer, find_opa
+from gateway.policy_diff.principals import from_keys_file
+from gateway.settings import load_settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_retrieval import GROUPS, TENANTS, synthetic_chunks
+
+REPO = Path(__file__).resolve().parents[2]
+CLEARANCES = ["public", "internal", "confidential", "restricted"]
+
+
+def keys_file(path: Path, count: int, seed: int = 5) -> None:
+    rng = random.Random(seed)
+    groups = [g for g in GROUPS if g != "*"]
+    keys = [
+        {
+            "id": f"bench-{n}",
+            "sha256": hashlib.sha256(f"bench-{n}".encode()).hexdigest(),
+            "subject": f"user{n}",
+            "groups": rng.sample(groups, rng.randint(1, 3)),
+            "attributes": {"tenant": rng.choice(TENANTS), "clearance": rng.choice(CLEARANCES)},
+        }
+        for n in range(count)
+    ]
+    path.write_text(yaml.safe_dump({"keys": keys}))
+
+
+def widened(target: Path) -> Path:
+    shutil.copytree(REPO / "policies", target)
+    rego = target / "retrieval.rego"
+    rego.write_text(
+        rego.read_text().replace(
+            '"internal": ["public", "internal"],',
+            '"internal": ["public", "internal", "confidential"],',
+        )
+    )
+    return target
+
+
+async def ensure_index(chunks: int) -> int:
+    settings = load_settings(index_prefix="gateway-bench")
+    async with ChunkIndex(settings) as index:
+        if await index.ensure_index():
+            started = time.perf_counter()
+            await index.index_chunks(synthetic_chunks(chunks), refresh=True)
+            print(f"indexed {chunks} chunks in {time.perf_counter() - started:.1f}s")
+        return int((await index.client.count(index=index.name))["count"])
+
+
+async def phases(old_url: str, new_url: str, keys: Path) -> dict[str, Any]:
+    settings = load_settings(index_prefix="gateway-bench")
+    principals = from_keys_file(keys)
+    started = time.perf_counter()
+    models = sorted(set(await offered_models(old_url)) | set(await offered_models(new_url)))
+    before, after = await asyncio.gather(
+        evaluate(old_url, principals, models), evaluate(new_url, principals, models)
+    )
+    evaluated = time.perf_counter()
+    async with ChunkIndex(settings) as index:
+        changed = await compare(principals, before, after, ChangeCounter(index.client, index.name))
+    counted = time.perf_counter()
+    return {
+        "principals": len(principals),
+        "changed_principals": len(changed),
+        "gaining": sum(1 for d in changed if d.gained.chunks),
+        "opa_evaluation_s": round(evaluated - started, 2),
+        "elasticsearch_counting_s": round(counted - evaluated, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--principals", type=int, default=1000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    chunks = asyncio.run(ensure_index(args.chunks))
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = Path(tmp) / "keys.yaml"
+        keys_file(keys, args.principals)
+        new = widened(Path(tmp) / "new")
+        env = {**os.environ, "GATEWAY_INDEX_PREFIX": "gateway-bench"}
+        started = time.perf_counter()
+        command = [str(Path(sys.executable).parent / "gateway"), "policy", "diff"]
+        command += ["--from", str(REPO / "policies"), "--to", str(new), "--keys-file", str(keys)]
+        command += ["--json", "--details", "5"]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        report = json.loads(result.stdout)
+        opa = find_opa(os.environ.get("STACK_OPA_BIN"))
+        with OpaServer(opa, REPO / "policies") as old_opa, OpaServer(opa, new) as new_opa:
+            split = asyncio.run(phases(old_opa.url, new_opa.url, keys))
+    figures = {
+        "chunks": chunks,
+        "exit_code": result.returncode,
+        "command_wall_s": round(wall, 2),
+        "summary": {k: v for k, v in report["summary"].items() if k != "corpora"},
+        **split,
+    }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
