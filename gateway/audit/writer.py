@@ -34,7 +34,7 @@ from gateway.audit.checkpoint import (
     signing_key,
     write_head,
 )
-from gateway.audit.guard import might_hold_secrets, refuse_secrets
+from gateway.audit.guard import might_hold_secrets, scrub_secrets
 from gateway.audit.recovery import AuditCorrupt, recover
 from gateway.audit.segments import fsync_directory, segment_name, write_all
 from gateway.errors import DependencyUnavailable
@@ -177,7 +177,8 @@ class AuditLog:
         """Durably append one record; returns its audit id.
 
         Raises DependencyUnavailable when the record cannot be made durable, and
-        ValueError for a record the log must never hold (a credential, a reserved kind).
+        ValueError for the reserved checkpoint kind. Credential-shaped text is scrubbed
+        (``gateway.audit.guard``), never a reason to refuse the record.
         """
         if kind == CHECKPOINT_KIND:
             raise ValueError("the checkpoint kind is reserved for the log itself")
@@ -212,7 +213,11 @@ class AuditLog:
         )
         digest, line = seal(body)  # may raise (not JSON-serialisable) before any change
         if might_hold_secrets(line):
-            refuse_secrets(fields)
+            body, scrubbed = scrub_secrets(body, keep=_RESERVED)
+            if scrubbed:
+                log.warning("audit_credential_scrubbed", kind=kind, fields=scrubbed)
+                body["scrubbed_fields"] = scrubbed
+                digest, line = seal(body)
         self._tip = replace(
             tip,
             seq=tip.seq + 1,
