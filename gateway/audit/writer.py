@@ -38,6 +38,7 @@ from gateway.audit.guard import might_hold_secrets, scrub_secrets
 from gateway.audit.recovery import AuditCorrupt, recover
 from gateway.audit.segments import fsync_directory, segment_name, write_all
 from gateway.errors import DependencyUnavailable
+from gateway.request_scope import note_record, with_request_fields
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -186,6 +187,7 @@ class AuditLog:
             raise DependencyUnavailable("audit", "the audit log is not open for writing")
         if self._tip.size >= self._max_bytes:
             self._rotate()
+        fields = with_request_fields(kind, fields)
         audit_id = self._enqueue(kind, fields, counts=True)
         if self._tip.since_checkpoint >= self._every:
             self._enqueue_checkpoint("interval")
@@ -196,6 +198,7 @@ class AuditLog:
         failure = await asyncio.shield(batch)
         if failure is not None:
             raise DependencyUnavailable("audit", "cannot write the audit record") from failure.cause
+        note_record(kind, fields, audit_id)
         return audit_id
 
     # -- sealing (event loop) -------------------------------------------------------
