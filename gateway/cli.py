@@ -44,17 +44,24 @@ def serve() -> None:
     """Run the gateway (settings from GATEWAY_* variables or GATEWAY_CONFIG_FILE)."""
     from gateway.app import create_app
     from gateway.logs import configure_logging
+    from gateway.server_limits import ServerLimits, guarded_protocol
 
     settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
+    trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         # uvloop's event loop and httptools' C parser: ~1 ms less per proxied request
-        # than asyncio + h11 (tests/bench/bench_chat.py).
+        # than asyncio + h11 (tests/bench/bench_chat.py); the parser gets the limits it
+        # lacks (header size, header and body timeouts, connections) from a subclass.
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(ServerLimits.from_settings(settings)),
+        timeout_keep_alive=settings.keepalive_timeout_s,
+        # X-Forwarded-* only from the proxies named (uvicorn trusts loopback by default).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,

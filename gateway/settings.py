@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     """Claim holding the subject's groups (a list of strings)."""
     jwt_attribute_claims: str = "tenant,clearance"
     """Comma-separated claims copied into the principal's attributes."""
+    jwt_subject_prefix: str | None = None
+    """Prefix of JWT subjects (policy sees ``<prefix><sub>``); unset means ``<issuer>#``,
+    so token subjects never collide with API-key subjects. Set it explicitly (even to an
+    empty string) only for an issuer whose subjects are the gateway's own names."""
     audit_hmac_key: SecretStr | None = None
     """Key for the audit log's signed checkpoints (HMAC-SHA256); at least 32 characters."""
     audit_segment_max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
@@ -155,6 +159,27 @@ class Settings(BaseSettings):
     """Minimum level of log events."""
     log_format: Literal["json", "console"] = "json"
     """``json`` for production, ``console`` for humans."""
+
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For``
+    and ``X-Forwarded-Proto`` are believed; empty (the default) ignores those headers and
+    records the peer's address."""
+    max_header_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
+    """Largest request line plus headers; more gets 431 and the connection is closed."""
+    max_request_line_bytes: int = Field(default=8192, ge=256, le=1024 * 1024)
+    """Longest request target (path and query); longer gets 414."""
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """Time a new connection (or the next request on it) has to send complete headers;
+    closes idle and slowloris connections (408)."""
+    body_timeout_s: float = Field(default=60.0, gt=0)
+    """Time a request body has to arrive in full once its headers are in (408)."""
+    keepalive_timeout_s: int = Field(default=5, ge=1)
+    """An idle keep-alive connection is closed after this long between requests."""
+    max_connections: int | None = Field(default=None, ge=1)
+    """Open connections at once; past it a new connection gets 503 and is closed. Unset:
+    the open-file limit minus 256 (64..10,000)."""
+    rate_limits: bool = True
+    """Apply per-caller limits from policy data (``data.gateway.config.limits``)."""
 
     @property
     def finetune_registry(self) -> Path:

@@ -25,10 +25,12 @@ from gateway.answer_restore import SseRestorer, restore_completion
 from gateway.chat_request import ChatRequest, parse_chat_request, parse_corpora
 from gateway.context import ScopedContext, build_context
 from gateway.errors import BadRequest, GatewayError, NotFound, PolicyDenied
+from gateway.http.auth import authenticate
 from gateway.identity import Principal
 from gateway.metrics import StageTimer
 from gateway.policy import Decision
 from gateway.redaction.placeholders import Placeholders
+from gateway.request_scope import current_request
 from gateway.services import Services
 
 log = structlog.get_logger("gateway.chat")
@@ -42,8 +44,11 @@ async def chat_completions(
 ) -> Response[Any] | Stream:
     request_id = str(request.state.request_id)
     timer = StageTimer(services.metrics)
-    principal = services.keys.authenticate(request.headers.get("authorization"))
+    principal = authenticate(request, services, "chat.completions")
     chat = parse_chat_request(await request.body())
+    scope = current_request()
+    if scope is not None:  # for the record written if anything below refuses
+        scope.facts.update(model=chat.model, stream=chat.stream)
     retrieval_on, corpora = _gateway_options(request, chat)
     with timer.stage("authorize"):
         decision = await services.decisions.authorize(principal, "chat.completions", chat.model)
@@ -94,7 +99,7 @@ async def chat_completions(
             {
                 **base,
                 "allowed": True,
-                "policy_revision": context.policy_revision,
+                "policy_revision": context.policy_revision or base["policy_revision"],
                 "retrieval": {
                     "enabled": context.query is not None,
                     "query_sha256": _sha(context.query) if context.query else None,
@@ -275,14 +280,15 @@ def _audit_base(
     chat: ChatRequest,
     decision: Decision,
 ) -> dict[str, Any]:
+    scope = current_request()
     return {
+        **(scope.record_fields() if scope is not None else {}),
         "request_id": request_id,
         "endpoint": "chat.completions",
         "subject": principal.subject,
         "groups": list(principal.groups),
         "key_id": principal.key_id,
-        "client_address": request.client.host if request.client else None,
-        "user_agent": request.headers.get("user-agent"),
+        "policy_revision": scope.policy_revision if scope is not None else None,
         "model": chat.model,
         "stream": chat.stream,
         "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
