@@ -126,6 +126,7 @@ async def chat_completions(
         await _audit_outcome(
             services, audit_id, _ms_since(started), status=exc.status_code, error=exc.code
         )
+        exc.headers["x-gateway-audit-id"] = audit_id
         raise
     timer.record("upstream", time.perf_counter() - started)
     usage, finish = _summary(response.body)
@@ -145,8 +146,13 @@ async def chat_completions(
         content=content,
         status_code=response.status_code,
         media_type=response.headers.get("content-type", "application/json"),
-        headers=_headers(audit_id, timer),
+        headers={**_relayed(response.headers), **_headers(audit_id, timer)},
     )
+
+
+def _relayed(upstream_headers: dict[str, str]) -> dict[str, str]:
+    """The upstream's rate-limit and processing headers, for the caller (not its type)."""
+    return {k: v for k, v in upstream_headers.items() if k != "content-type"}
 
 
 def _stored_prompt(services: Services, upstream_body: bytes) -> dict[str, str]:
@@ -211,6 +217,7 @@ async def _stream(
         await _audit_outcome(
             services, audit_id, _ms_since(started), status=exc.status_code, error=exc.code
         )
+        exc.headers["x-gateway-audit-id"] = audit_id
         raise
     timer.record("upstream", time.perf_counter() - started)  # time to the response headers
     chunks = SseRestorer(restore).process(stream.chunks) if restore else stream.chunks
@@ -218,7 +225,11 @@ async def _stream(
         _relay(chunks, services, audit_id, started),
         status_code=stream.status_code,
         media_type="text/event-stream",
-        headers={**_headers(audit_id, timer), "cache-control": "no-cache"},
+        headers={
+            **_relayed(stream.headers),
+            **_headers(audit_id, timer),
+            "cache-control": "no-cache",
+        },
     )
 
 

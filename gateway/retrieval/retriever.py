@@ -19,6 +19,7 @@ from gateway.governance_schema import BUILTIN_SCHEMA, GovernanceSchema
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
 from gateway.retrieval.filters import CompiledFilter, FilterCompiler
+from gateway.retrieval.query import bounded_query
 
 log = structlog.get_logger("gateway.retrieval")
 
@@ -65,7 +66,9 @@ class Retriever:
         if corpora is not None:
             clauses.append({"terms": {"corpus": list(corpora)}})
         authorization = clauses[0] if len(clauses) == 1 else {"bool": {"filter": clauses}}
-        hits = await self._index.search(query, authorization_filter=authorization, k=k)
+        hits = await self._index.search(
+            bounded_query(query), authorization_filter=authorization, k=k
+        )
         verdicts = await self._policy.allow_documents(
             principal,
             [policy_view(h, self._index.schema) for h in hits],

@@ -238,9 +238,9 @@ async def test_upstream_cut_mid_stream_becomes_error_event(
 async def test_upstream_rate_limit_keeps_its_status(
     client: AsyncTestClient[Any], fake_upstream: FakeUpstream
 ) -> None:
-    """An upstream 429 reaches the caller as a 429 in OpenAI's error shape."""
+    """An upstream 429 reaches the caller as a 429 with the upstream's own error body."""
     response = await client.post(
         CHAT, json=_chat("FAKE_STATUS_429"), headers={"Authorization": f"Bearer {BOB}"}
     )
     assert response.status_code == 429
-    assert response.json()["error"]["code"] == "upstream_rejected"
+    assert response.json()["error"]["message"] == "fake upstream failure"
