@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.pii.normalize import View, normalised
-from gateway.pii.recognizers import find_addresses, find_cards, refine
+from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones, refine
 from gateway.pii.types import PiiSpan, SpanAnalyzer
 
 __all__ = ["PiiEngineError", "PiiSpan", "PresidioAnalyzer", "SpanAnalyzer", "spacy_model_path"]
@@ -140,7 +140,13 @@ def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
         )
         for r in found
     ]
-    spans = refine(text, spans) + find_cards(text) + find_addresses(text)
+    spans = (
+        refine(text, spans)
+        + find_cards(text)
+        + find_ibans(text)
+        + find_phones(text)
+        + find_addresses(text)
+    )
     if view is not None:
         mapped = []
         for span in spans:
@@ -188,7 +194,9 @@ def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
     registry.remove_recognizer("EmailRecognizer")
-    registry.remove_recognizer("CreditCardRecognizer")  # gateway.pii.recognizers.find_cards
+    # Replaced by gateway.pii.recognizers (all card ranges, any IBAN, more phone formats).
+    for name in ("CreditCardRecognizer", "IbanRecognizer", "PhoneRecognizer"):
+        registry.remove_recognizer(name)
     registry.add_recognizer(_offline_email_recognizer())
     engine = AnalyzerEngine(
         nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE]

@@ -4,8 +4,13 @@
   34/37, Discover 6011/644-649/65, JCB 3528-3589, Diners 300-305/36/38-39, UnionPay 62,
   Maestro 50/56-69), 12 to 19 digits in any grouping with one kind of separator, Luhn
   checked. Presidio's pattern misses 2-series Mastercard and Amex's 4-6-5 grouping.
+* IBANs: two letters, two check digits, 11 to 30 letters or digits in any grouping,
+  the ISO 7064 mod-97 check (compact, spaced, any country).
+* Phone numbers: ``phonenumbers`` (Presidio's own dependency) over several regions at
+  "possible" leniency, so national and international formats are found even when the
+  number is not assigned; a valid number scores 0.75, a merely possible one 0.4.
 * Street addresses: ``pyap2`` (MIT, regex-based, US/CA/GB) parses the address when a
-  cheap pattern (a house number, words, a street type) says one may be there.
+  cheap pattern (a house number, then a capitalised word) says one may be there.
 * NER clean-up (``refine``): spaCy's guesses that hold a digit, an ``@`` or a path
   ("Visa 4193-7394-...", "v2.14.3", "LewisAbbott@teleworm.us") are trimmed to their
   word tokens or dropped; the structured recognizers cover what they overlapped.
@@ -44,6 +49,7 @@ STREET_TYPES = (
     "terrace|parkway|pkwy|highway|hwy|square|sq|circle|cir|crescent|close|grove|gardens|"
     "row|mews|walk|hill|alley|trail|plaza|loop|run|pike|path|view"
 )
+_HOUSE = re.compile(r"\b\d{1,6}[A-Za-z]?,?\s+[A-Z][A-Za-z'-]+")
 _STREET = re.compile(
     rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{STREET_TYPES})\b\.?",
     re.IGNORECASE,
@@ -112,9 +118,9 @@ def _pyap() -> Any:
 
 def find_addresses(text: str) -> list[PiiSpan]:
     """Street addresses: pyap2's parse where the street pattern fires, else the pattern."""
-    streets = list(_STREET.finditer(text))
-    if not streets:
+    if not _HOUSE.search(text):
         return []
+    streets = list(_STREET.finditer(text))
     pyap = _pyap()
     found: list[PiiSpan] = []
     parsed: list[tuple[int, int]] = []
@@ -122,7 +128,7 @@ def find_addresses(text: str) -> list[PiiSpan]:
         for address in pyap.parse(text, country=country):
             start, end = int(address.match_start), int(address.match_end)
             # pyap may start at an unrelated number ("order 778 shipped to 350 Fifth Ave").
-            inner = [s.start() for s in streets if start <= s.start() < end]
+            inner = [m.start() for m in _HOUSE.finditer(text, start, end)]
             if inner:
                 start = max(start, min(inner))
             parsed.append((start, end))
@@ -135,6 +141,93 @@ def find_addresses(text: str) -> list[PiiSpan]:
             PiiSpan(type="STREET_ADDRESS", start=start, end=start + len(value), score=0.85)
         )
     return found
+
+
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
+
+
+def iban_valid(candidate: str) -> bool:
+    """ISO 13616: length 15-34, ISO 7064 mod-97-10 of the rearranged number is 1."""
+    compact = "".join(c for c in candidate if c.isalnum()).upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def find_ibans(text: str) -> list[PiiSpan]:
+    found: list[PiiSpan] = []
+    for match in _IBAN.finditer(text):
+        value = match.group()
+        # The pattern is greedy: "DE89 3704 0044 0532 0130 00 is" stops at a word, but a
+        # trailing group of another number could join; shorten until the check passes.
+        for end in range(len(value), 14, -1):
+            if (end == len(value) or not value[end - 1].isspace()) and iban_valid(value[:end]):
+                if end < len(value) and value[end].isalnum():
+                    continue
+                found.append(
+                    PiiSpan(
+                        type="IBAN_CODE", start=match.start(), end=match.start() + end, score=1.0
+                    )
+                )
+                break
+    return found
+
+
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR", "IL", "IE")
+_PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:phone|tel|telephone|call|calls|called|mobile|cell|fax|whatsapp|sms|text|dial|"
+    r"ring|contact|reach|number|no|hotline)\b",
+    re.IGNORECASE,
+)
+_TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
+_DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
+_DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
+
+
+def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
+    """0 for what only looks like a number inside something else, else a confidence."""
+    value = text[start:end]
+    before = text[:start].rstrip()
+    # Part of a longer token: a hash, a UUID, "INV-96317514", "1Z6541...", "T01:15".
+    left = re.search(r"[^\s,;()\[\]{}<>\"'`]*$", text[:start])
+    right = _TOKEN_EDGE.match(text, end)
+    token = (left.group() if left else "") + value + (right.group() if right else "")
+    letters = re.sub(r"(?i)ext\.?|x", "", re.sub(r"[^A-Za-z]", "", token))
+    if letters or _DATE_OR_TIME.search(value) or _DECIMAL.match(value.strip()):
+        return 0.0
+    if before.endswith(("$", "€", "£", "¥", "#")):
+        return 0.0
+    formatted = value.startswith("+") or any(c in value for c in " -.()/")
+    digits = sum(c.isdigit() for c in value)
+    score = 0.75 if valid else 0.4
+    if not formatted and digits < 10:
+        score = 0.3  # a bare short digit run: an order or build number unless a word says so
+    if _PHONE_CONTEXT.search(text, max(0, start - 40), start):
+        score = min(1.0, score + 0.35)
+    return score
+
+
+def find_phones(text: str) -> list[PiiSpan]:
+    """Numbers ``phonenumbers`` finds in any of ``PHONE_REGIONS``, deduplicated."""
+    if not _PHONE_HINT.search(text):
+        return []
+    import phonenumbers
+
+    best: dict[tuple[int, int], float] = {}
+    for region in PHONE_REGIONS:
+        for match in phonenumbers.PhoneNumberMatcher(
+            text, region, leniency=phonenumbers.Leniency.POSSIBLE
+        ):
+            key = (match.start, match.end)
+            if key in best and best[key] >= 0.75:
+                continue
+            valid = phonenumbers.is_valid_number(match.number)
+            best[key] = max(best.get(key, 0.0), _phone_score(text, *key, valid))
+    return [
+        PiiSpan(type="PHONE_NUMBER", start=s, end=e, score=v) for (s, e), v in best.items() if v > 0
+    ]
 
 
 _WORD = re.compile(r"\S+")
