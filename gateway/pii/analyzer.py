@@ -12,9 +12,14 @@ Caller messages at request time use a lean pipeline (``lean=True``): only spaCy'
 it finds and cost half the time (5.6 against 10.5 ms for a 140-character message).
 Presidio reads lemmas only to match context words ("phone", "card"), so each token's
 lemma is its lower-cased text: the spans are the same, but a score can differ when a
-context word is inflected ("phoning" does not raise a phone number's score). Chat
-redaction does not threshold on scores, so it is exact there; ingest and the fine-tune
-scan, whose stored or thresholded scores matter, keep the full pipeline.
+context word is inflected ("phoning" does not raise a score). Policy thresholds only
+the weak pattern types, whose context words are nouns ("passport", "license"); ingest
+and the fine-tune scan, whose stored or thresholded scores matter, keep the full
+pipeline.
+
+Every text is analysed in its normalised view (``gateway.pii.normalize``) and the
+spans are mapped back to the original characters; the gateway's own recognizers
+(``gateway.pii.recognizers``) replace Presidio's card, IBAN and phone recognizers.
 """
 
 from __future__ import annotations

@@ -13,11 +13,13 @@
   cheap pattern (a house number, then a capitalised word) says one may be there.
 * NER clean-up (``refine``): spaCy's guesses that hold a digit, an ``@`` or a path
   ("Visa 4193-7394-...", "v2.14.3", "LewisAbbott@teleworm.us") are trimmed to their
-  word tokens or dropped; the structured recognizers cover what they overlapped.
+  word tokens or dropped; the structured recognizers cover what they overlapped. A date
+  right after "born", "birth" or "DOB" is a DATE_OF_BIRTH, not just a DATE_TIME.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Sequence
@@ -44,16 +46,27 @@ CARD_PREFIXES: tuple[tuple[int, int], ...] = (
 )
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])")
 
-STREET_TYPES = (
-    "street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|"
-    "terrace|parkway|pkwy|highway|hwy|square|sq|circle|cir|crescent|close|grove|gardens|"
-    "row|mews|walk|hill|alley|trail|plaza|loop|run|pike|path|view"
+_HOUSE = re.compile(r"\b(?:\d{1,6}[A-Za-z]?,?|Flat|Studio|Apartment|Unit|Suite)\s+[A-Z0-9]")
+_OCCUPANCY = r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Studio|Room|Floor|Fl)\.?\s*\#?[A-Za-z0-9-]+"
+_TAIL = (
+    rf"(?:,?\s+{_OCCUPANCY})?"
+    r"(?:,?\s+(?:[A-Z][A-Za-z'.-]*\s+){0,3}[A-Z][A-Za-z'.-]*"
+    r"(?:,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?|,?\s+[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}))?"
 )
-_HOUSE = re.compile(r"\b\d{1,6}[A-Za-z]?,?\s+[A-Z][A-Za-z'-]+")
-_STREET = re.compile(
-    rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{STREET_TYPES})\b\.?",
-    re.IGNORECASE,
-)
+
+
+@functools.cache
+def _street_pattern() -> re.Pattern[str]:
+    """A house number (or a flat), up to four words and a USPS street type, then the
+    occupancy, town and ZIP or UK postcode when they follow; street types from pyap2."""
+    types = _pyap_data().street_types_re
+    return re.compile(
+        rf"\b(?:\d{{1,6}}[A-Za-z]?|{_OCCUPANCY}[,\s]+(?:\d{{1,6}}[A-Za-z]?)?)\s*"
+        rf"(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{types})\b\.?{_TAIL}",
+        re.VERBOSE,
+    )
+
+
 ADDRESS_COUNTRIES: tuple[Literal["US", "GB", "CA"], ...] = ("US", "GB", "CA")
 
 
@@ -104,6 +117,13 @@ def find_cards(text: str) -> list[PiiSpan]:
     return found
 
 
+def _pyap_data() -> Any:
+    _pyap()
+    import pyap.source_US.data
+
+    return pyap.source_US.data
+
+
 def _pyap() -> Any:
     """pyap2's patterns hold invalid escapes: Python warns once, when it compiles them."""
     with warnings.catch_warnings():
@@ -120,7 +140,7 @@ def find_addresses(text: str) -> list[PiiSpan]:
     """Street addresses: pyap2's parse where the street pattern fires, else the pattern."""
     if not _HOUSE.search(text):
         return []
-    streets = list(_STREET.finditer(text))
+    streets = list(_street_pattern().finditer(text))
     pyap = _pyap()
     found: list[PiiSpan] = []
     parsed: list[tuple[int, int]] = []
@@ -230,6 +250,7 @@ def find_phones(text: str) -> list[PiiSpan]:
     ]
 
 
+_BIRTH = re.compile(r"\b(?:born|birth|birthday|dob|d\.o\.b\.?|geboren)\b", re.IGNORECASE)
 _WORD = re.compile(r"\S+")
 _NOT_A_NAME = re.compile(r"[\d@/\\_=<>{}\[\]#|~^*+]|://|\.\w")
 
@@ -238,6 +259,15 @@ def refine(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:
     """Trim NER spans to tokens that can be words of a name or place; drop empty ones."""
     out: list[PiiSpan] = []
     for span in spans:
+        if span["type"] == "DATE_TIME" and _BIRTH.search(
+            text, max(0, span["start"] - 30), span["start"]
+        ):
+            out.append(
+                PiiSpan(
+                    type="DATE_OF_BIRTH", start=span["start"], end=span["end"], score=span["score"]
+                )
+            )
+            continue
         if span["type"] not in NER_TYPES or span["type"] == "DATE_TIME":
             out.append(span)
             continue
