@@ -141,6 +141,8 @@ def find_addresses(text: str) -> list[PiiSpan]:
     if not _HOUSE.search(text):
         return []
     streets = list(_street_pattern().finditer(text))
+    if not streets:
+        return []
     pyap = _pyap()
     found: list[PiiSpan] = []
     parsed: list[tuple[int, int]] = []
@@ -230,26 +232,41 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
 
 
 def find_phones(text: str) -> list[PiiSpan]:
-    """Numbers ``phonenumbers`` finds in any of ``PHONE_REGIONS``, deduplicated."""
+    """Numbers ``phonenumbers`` finds in any of ``PHONE_REGIONS``, deduplicated.
+
+    The whole text is matched once as US (NANP and every ``+`` number); the other
+    regions only look at the digit runs that pass left unmatched, so the cost does not
+    grow with the number of regions for ordinary text.
+    """
     if not _PHONE_HINT.search(text):
         return []
     import phonenumbers
 
     best: dict[tuple[int, int], float] = {}
-    for region in PHONE_REGIONS:
-        for match in phonenumbers.PhoneNumberMatcher(
-            text, region, leniency=phonenumbers.Leniency.POSSIBLE
+
+    def match(region: str, lo: int, hi: int) -> None:
+        for found in phonenumbers.PhoneNumberMatcher(
+            text[lo:hi], region, leniency=phonenumbers.Leniency.POSSIBLE
         ):
-            key = (match.start, match.end)
-            if key in best and best[key] >= 0.75:
+            key = (lo + found.start, lo + found.end)
+            if best.get(key, 0.0) >= 0.75:
                 continue
-            valid = phonenumbers.is_valid_number(match.number)
+            valid = phonenumbers.is_valid_number(found.number)
             best[key] = max(best.get(key, 0.0), _phone_score(text, *key, valid))
+
+    match(PHONE_REGIONS[0], 0, len(text))
+    for run in _DIGIT_RUN.finditer(text):
+        if any(s < run.end() and run.start() < e for s, e in best):
+            continue
+        lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
+        for region in PHONE_REGIONS[1:]:
+            match(region, lo, hi)
     return [
         PiiSpan(type="PHONE_NUMBER", start=s, end=e, score=v) for (s, e), v in best.items() if v > 0
     ]
 
 
+_DIGIT_RUN = re.compile(r"[+(]?\d(?:[\d\s().\-/]{0,3}\d){6,}")
 _BIRTH = re.compile(r"\b(?:born|birth|birthday|dob|d\.o\.b\.?|geboren)\b", re.IGNORECASE)
 _WORD = re.compile(r"\S+")
 _NOT_A_NAME = re.compile(r"[\d@/\\_=<>{}\[\]#|~^*+]|://|\.\w")
