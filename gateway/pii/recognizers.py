@@ -2,8 +2,9 @@
 
 * Payment cards: every brand's ranges (Visa 4, Mastercard 51-55 and 2221-2720, Amex
   34/37, Discover 6011/644-649/65, JCB 3528-3589, Diners 300-305/36/38-39, UnionPay 62,
-  Maestro 50/56-69), 12 to 19 digits in any grouping with one kind of separator, Luhn
-  checked. Presidio's pattern misses 2-series Mastercard and Amex's 4-6-5 grouping.
+  Maestro 50/56-69), 12 to 19 digits in any grouping with one kind of separator
+  (space, dash or dot), Luhn checked. Presidio's pattern misses 2-series Mastercard
+  and Amex's 4-6-5 grouping.
 * IBANs: two letters, two check digits, 11 to 30 letters or digits in any grouping,
   the ISO 7064 mod-97 check (compact, spaced, any country).
 * Phone numbers: ``phonenumbers`` (Presidio's own dependency) over several regions at
@@ -44,7 +45,7 @@ CARD_PREFIXES: tuple[tuple[int, int], ...] = (
     (50, 50),
     (56, 69),
 )
-_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])")
+_CARD = re.compile(r"(?<![\w.-])\d(?:[ .-]?\d){11,18}(?![\w-]|\.\d)")
 
 _HOUSE = re.compile(r"\b(?:\d{1,6}[A-Za-z]?,?|Flat|Studio|Apartment|Unit|Suite)\s+[A-Z0-9]")
 _OCCUPANCY = r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Studio|Room|Floor|Fl)\.?\s*\#?[A-Za-z0-9-]+"
@@ -104,7 +105,7 @@ def find_cards(text: str) -> list[PiiSpan]:
                 PiiSpan(type="CREDIT_CARD", start=match.start(), end=match.end(), score=1.0)
             )
             continue
-        for sub in re.finditer(r"(?=(\d(?:[ -]?\d){11,18}))", value):
+        for sub in re.finditer(r"(?=(\d(?:[ .-]?\d){11,18}))", value):
             candidate = sub.group(1)
             if card_number(candidate) and (
                 sub.start() == 0 or not value[sub.start() - 1].isdigit()
@@ -256,8 +257,8 @@ def find_phones(text: str) -> list[PiiSpan]:
 
     match(PHONE_REGIONS[0], 0, len(text))
     for run in _DIGIT_RUN.finditer(text):
-        if any(s < run.end() and run.start() < e for s, e in best):
-            continue
+        if any(s <= run.start() and run.end() <= e for s, e in best):
+            continue  # wholly matched already; a partial match ("001-319" of a longer run) is not
         lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
         for region in PHONE_REGIONS[1:]:
             match(region, lo, hi)
@@ -266,7 +267,7 @@ def find_phones(text: str) -> list[PiiSpan]:
     ]
 
 
-_DIGIT_RUN = re.compile(r"[+(]?\d(?:[\d\s().\-/]{0,3}\d){6,}")
+_DIGIT_RUN = re.compile(r"[+(]?\d(?:[\d\s().\-/]{0,3}\d){6,}(?:\s*(?:x|ext\.?)\s*\d{1,6})?", re.I)
 _BIRTH = re.compile(r"\b(?:born|birth|birthday|dob|d\.o\.b\.?|geboren)\b", re.IGNORECASE)
 _WORD = re.compile(r"\S+")
 _NOT_A_NAME = re.compile(r"[\d@/\\_=<>{}\[\]#|~^*+]|://|\.\w")

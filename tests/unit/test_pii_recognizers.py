@@ -22,6 +22,7 @@ from gateway.pii.types import PiiSpan
         "3530 1113 3330 0000",  # JCB
         "3056 930902 5904",  # Diners 14 digits
         "6200000000000005",  # UnionPay
+        "4111.1111.1111.1111",  # dots
     ],
 )
 def test_every_card_brand_and_grouping_is_found(number: str) -> None:
