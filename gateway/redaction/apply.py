@@ -59,7 +59,7 @@ def redact(
     applied: Counter[tuple[str, str]] = Counter()
     pieces: list[str] = []
     cursor = 0
-    for region in regions(spans, rules, len(text)):
+    for region in regions(spans, rules, len(text), text):
         value = text[region.start : region.end]
         pieces.append(text[cursor : region.start])
         if region.operator == "replace":
@@ -74,8 +74,17 @@ def redact(
     return Redacted("".join(pieces), applied)
 
 
-def regions(spans: Iterable[Mapping[str, Any]], rules: RedactionRules, length: int) -> list[Region]:
-    """The disjoint regions to redact, in order (see the module docstring)."""
+def regions(
+    spans: Iterable[Mapping[str, Any]],
+    rules: RedactionRules,
+    length: int,
+    text: str | None = None,
+) -> list[Region]:
+    """The disjoint regions to redact, in order (see the module docstring).
+
+    With ``text``, NER guesses whose whole text is on the policy's ``allow_terms`` are
+    not acted on ("Kubernetes" as a PERSON)."""
+    allow = rules.allow_terms if text is not None else frozenset()
     # Per type once: its operator, its threshold, and whether it is a validated pattern.
     by_type: dict[str, tuple[Operator, int, float, bool]] = {}
     decided: list[tuple[int, int, tuple[int, bool, float, int], str, Operator]] = []
@@ -97,6 +106,8 @@ def regions(spans: Iterable[Mapping[str, Any]], rules: RedactionRules, length: i
         operator, strictness, threshold, structured = known
         score = float(span.get("score", 1.0))
         if strictness == 0 or score < threshold:
+            continue
+        if allow and not structured and text is not None and text[start:end].lower() in allow:
             continue
         decided.append((start, end, (strictness, structured, score, end - start), entity, operator))
     decided.sort(key=lambda d: d[0])

@@ -57,8 +57,8 @@ def policy_rules(opa_url: str, source: dict[str, Any]) -> RedactionRules:
     return RedactionRules.from_decision(response.json()["result"])
 
 
-def _redacted(spans: list[Any], rules: RedactionRules, length: int) -> list[tuple[int, int]]:
-    return [(r.start, r.end) for r in regions(spans, rules, length)]
+def _redacted(spans: list[Any], rules: RedactionRules, text: str) -> list[tuple[int, int]]:
+    return [(r.start, r.end) for r in regions(spans, rules, len(text), text)]
 
 
 def _covered(start: int, end: int, text: str, cover: list[tuple[int, int]]) -> bool:
@@ -131,23 +131,26 @@ def main() -> None:
         "document": defaultdict(list),
     }
     changed: list[bool] = []
+    changed_document: list[bool] = []
     misses: dict[str, list[str]] = defaultdict(list)
     for sample, spans in zip(samples, found, strict=True):
-        length = len(sample.text)
         if sample.kind == "positive":
-            ok = _covered(sample.start, sample.end, sample.text, _redacted(spans, document, length))
+            ok = _covered(
+                sample.start, sample.end, sample.text, _redacted(spans, document, sample.text)
+            )
             recall[sample.type].append(ok)
             if not ok:
                 misses[sample.type].append(sample.text)
         elif sample.kind == "lookalike":
             for name, rules in (("message", message), ("document", document)):
-                hit = _touched(sample.start, sample.end, _redacted(spans, rules, length))
+                hit = _touched(sample.start, sample.end, _redacted(spans, rules, sample.text))
                 masked[name][sample.type].append(hit)
                 if hit and name == "document":
                     misses[sample.type].append(sample.text)
         else:
-            hit = bool(_redacted(spans, message, length))
+            hit = bool(_redacted(spans, message, sample.text))
             changed.append(hit)
+            changed_document.append(bool(_redacted(spans, document, sample.text)))
             if hit:
                 misses["ordinary"].append(sample.text)
 
@@ -166,6 +169,7 @@ def main() -> None:
             k: share(v) for k, v in sorted(masked["document"].items())
         },
         "ordinary_changed": share(changed),
+        "ordinary_changed_under_document_policy": share(changed_document),
         "ordinary_prompts": len(changed),
         "us_per_100_chars": round(seconds / chars * 100 * 1e6, 1),
         "us_per_100_chars_presidio_alone": round(presidio_seconds / chars * 100 * 1e6, 1),
