@@ -11,6 +11,7 @@
 #   restore: placeholders in the model's answer are turned back into the originals for
 #            this caller (only for values the caller's own request context held).
 #   thresholds: a span scoring under its type's minimum is not acted on (types absent: all).
+#   allow_terms: lower-cased terms never redacted as an NER guess (tech names, formats).
 #   allow_binary: caller content the gateway cannot analyse (image, PDF, audio data) may
 #                 pass; otherwise such a request is refused.
 #   Where spans overlap, the strictest operator wins (mask > replace > hash > keep), so a
@@ -59,6 +60,24 @@ thresholds["US_SSN"] := 0.4
 
 thresholds["PHONE_NUMBER"] := 0.4
 
+# Never redacted as a guess of the NER model (it calls "Kubernetes" a person, "JSON" a
+# place): formats, languages, and tech and product names. Validated patterns (cards,
+# e-mails...) are not affected. Extend for your organisation's own product names.
+allow_terms := {
+	"json", "yaml", "csv", "xml", "toml", "html", "markdown", "sql", "graphql", "protobuf",
+	"python", "rust", "go", "golang", "java", "javascript", "typescript", "kotlin", "swift",
+	"ruby", "scala", "haskell", "elixir", "php", "perl", "bash", "powershell",
+	"kubernetes", "k8s", "docker", "terraform", "ansible", "helm", "istio", "kafka", "redis",
+	"postgresql", "postgres", "mysql", "mongodb", "elasticsearch", "opensearch", "snowflake",
+	"bigquery", "databricks", "spark", "hadoop", "airflow", "grafana", "prometheus", "datadog",
+	"splunk", "jenkins", "github", "gitlab", "bitbucket", "jira", "confluence", "slack",
+	"teams", "zoom", "aws", "azure", "gcp", "lambda", "s3", "ec2", "eks", "gke", "aks",
+	"react", "angular", "vue", "django", "flask", "fastapi", "rails", "spring", "node",
+	"node.js", "linux", "ubuntu", "debian", "windows", "macos", "ios", "android", "excel",
+	"openai", "chatgpt", "gpt-4", "gpt-4o", "claude", "llama", "copilot", "sharepoint",
+	"salesforce", "sap", "oracle", "tableau", "looker", "figma", "notion",
+}
+
 # Callers may send images and files the gateway cannot read only if policy allows it.
 default allow_binary := false
 
@@ -73,4 +92,5 @@ decision := {
 	"restore": restore,
 	"thresholds": thresholds,
 	"allow_binary": allow_binary,
+	"allow_terms": allow_terms,
 }

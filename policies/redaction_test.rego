@@ -64,3 +64,9 @@ test_unknown_types_get_the_default_operator if {
 	not d.entities.SOME_NEW_TYPE
 	d.default == "replace"
 }
+
+test_tech_names_and_formats_are_allowed_terms if {
+	d := redaction.decision with input as {"subject": bob, "source": "document", "classification": "restricted"}
+	"kubernetes" in d.allow_terms
+	"json" in d.allow_terms
+}

@@ -12,9 +12,14 @@ Caller messages at request time use a lean pipeline (``lean=True``): only spaCy'
 it finds and cost half the time (5.6 against 10.5 ms for a 140-character message).
 Presidio reads lemmas only to match context words ("phone", "card"), so each token's
 lemma is its lower-cased text: the spans are the same, but a score can differ when a
-context word is inflected ("phoning" does not raise a phone number's score). Chat
-redaction does not threshold on scores, so it is exact there; ingest and the fine-tune
-scan, whose stored or thresholded scores matter, keep the full pipeline.
+context word is inflected ("phoning" does not raise a score). Policy thresholds only
+the weak pattern types, whose context words are nouns ("passport", "license"); ingest
+and the fine-tune scan, whose stored or thresholded scores matter, keep the full
+pipeline.
+
+Every text is analysed in its normalised view (``gateway.pii.normalize``) and the
+spans are mapped back to the original characters; the gateway's own recognizers
+(``gateway.pii.recognizers``) replace Presidio's card, IBAN and phone recognizers.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.pii.normalize import View, normalised
-from gateway.pii.recognizers import find_addresses, find_cards, refine
+from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones, refine
 from gateway.pii.types import PiiSpan, SpanAnalyzer
 
 __all__ = ["PiiEngineError", "PiiSpan", "PresidioAnalyzer", "SpanAnalyzer", "spacy_model_path"]
@@ -140,7 +145,13 @@ def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
         )
         for r in found
     ]
-    spans = refine(text, spans) + find_cards(text) + find_addresses(text)
+    spans = (
+        refine(text, spans)
+        + find_cards(text)
+        + find_ibans(text)
+        + find_phones(text)
+        + find_addresses(text)
+    )
     if view is not None:
         mapped = []
         for span in spans:
@@ -188,7 +199,9 @@ def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
     registry.remove_recognizer("EmailRecognizer")
-    registry.remove_recognizer("CreditCardRecognizer")  # gateway.pii.recognizers.find_cards
+    # Replaced by gateway.pii.recognizers (all card ranges, any IBAN, more phone formats).
+    for name in ("CreditCardRecognizer", "IbanRecognizer", "PhoneRecognizer"):
+        registry.remove_recognizer(name)
     registry.add_recognizer(_offline_email_recognizer())
     engine = AnalyzerEngine(
         nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE]

@@ -26,11 +26,15 @@ class View:
     original_length: int
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
-        """The original characters behind view characters ``start:end``."""
+        """The original characters behind view characters ``start:end``, with the
+        invisible or combining characters that follow the last one (they belong to it)."""
         if start >= end:
             point = self.origin[start] if start < len(self.origin) else self.original_length
             return point, point
-        return self.origin[start], self.origin[end - 1] + 1
+        after = self.origin[end] if end < len(self.origin) else self.original_length
+        if after == self.origin[end - 1]:  # one original character, several view ones
+            after += 1
+        return self.origin[start], after
 
 
 def _char_view(char: str) -> str:

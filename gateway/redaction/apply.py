@@ -59,7 +59,7 @@ def redact(
     applied: Counter[tuple[str, str]] = Counter()
     pieces: list[str] = []
     cursor = 0
-    for region in regions(spans, rules, len(text)):
+    for region in regions(spans, rules, len(text), text):
         value = text[region.start : region.end]
         pieces.append(text[cursor : region.start])
         if region.operator == "replace":
@@ -74,38 +74,55 @@ def redact(
     return Redacted("".join(pieces), applied)
 
 
-def _strength(entity: str, operator: Operator, score: float, width: int) -> tuple[Any, ...]:
-    return (STRICTNESS[operator], entity not in NER_TYPES, score, width)
+def regions(
+    spans: Iterable[Mapping[str, Any]],
+    rules: RedactionRules,
+    length: int,
+    text: str | None = None,
+) -> list[Region]:
+    """The disjoint regions to redact, in order (see the module docstring).
 
-
-def regions(spans: Iterable[Mapping[str, Any]], rules: RedactionRules, length: int) -> list[Region]:
-    """The disjoint regions to redact, in order (see the module docstring)."""
-    decided: list[tuple[int, int, str, Operator, float]] = []
+    With ``text``, NER guesses whose whole text is on the policy's ``allow_terms`` are
+    not acted on ("Kubernetes" as a PERSON)."""
+    allow = rules.allow_terms if text is not None else frozenset()
+    # Per type once: its operator, its threshold, and whether it is a validated pattern.
+    by_type: dict[str, tuple[Operator, int, float, bool]] = {}
+    decided: list[tuple[int, int, tuple[int, bool, float, int], str, Operator]] = []
     for span in spans:
         start, end = int(span["start"]), int(span["end"])
         if not 0 <= start < end <= length:
             continue  # stale offsets: never slice the wrong characters
         entity = str(span["type"])
+        known = by_type.get(entity)
+        if known is None:
+            operator = rules.operator_for(entity)
+            known = (
+                operator,
+                STRICTNESS[operator],
+                rules.min_score(entity),
+                entity not in NER_TYPES,
+            )
+            by_type[entity] = known
+        operator, strictness, threshold, structured = known
         score = float(span.get("score", 1.0))
-        if score < rules.min_score(entity):
+        if strictness == 0 or score < threshold:
             continue
-        operator = rules.operator_for(entity)
-        if operator != "keep":
-            decided.append((start, end, entity, operator, score))
+        if allow and not structured and text is not None and text[start:end].lower() in allow:
+            continue
+        decided.append((start, end, (strictness, structured, score, end - start), entity, operator))
     decided.sort(key=lambda d: d[0])
     found: list[Region] = []
-    best: tuple[Any, ...] = ()
-    current: Region | None = None
-    for start, end, entity, operator, score in decided:
-        strength = _strength(entity, operator, score, end - start)
-        if current is not None and start <= current.end:
-            top = (entity, operator) if strength > best else (current.entity, current.operator)
-            best = max(best, strength)
-            current = Region(current.start, max(current.end, end), *top)
+    if not decided:
+        return found
+    start, end, best, entity, operator = decided[0]
+    for d_start, d_end, strength, d_entity, d_operator in decided[1:]:
+        if d_start <= end:
+            if d_end > end:
+                end = d_end
+            if strength > best:
+                best, entity, operator = strength, d_entity, d_operator
             continue
-        if current is not None:
-            found.append(current)
-        current, best = Region(start, end, entity, operator), strength
-    if current is not None:
-        found.append(current)
+        found.append(Region(start, end, entity, operator))
+        start, end, best, entity, operator = d_start, d_end, strength, d_entity, d_operator
+    found.append(Region(start, end, entity, operator))
     return found

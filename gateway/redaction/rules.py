@@ -23,6 +23,9 @@ class RedactionRules:
     """Per type, the lowest analyzer score acted on; types not listed: every span."""
     allow_binary: bool = False
     """Data the analyzer cannot read (an image, a PDF, audio) may pass unanalysed."""
+    allow_terms: frozenset[str] = frozenset()
+    """Lower-cased terms never redacted as a guess of the NER model (tech and product
+    names, formats): a span whose whole text is one of them is not acted on."""
 
     def operator_for(self, entity_type: str) -> Operator:
         return self.entities.get(entity_type, self.default)
@@ -40,12 +43,17 @@ class RedactionRules:
         restore = decision.get("restore", False)
         thresholds = decision.get("thresholds", {})
         allow_binary = decision.get("allow_binary", False)
+        allow_terms = decision.get("allow_terms", [])
         if default not in OPERATORS or not isinstance(entities, Mapping):
             raise InvalidRules("redaction decision needs a valid default and entities map")
         if not all(op in OPERATORS for op in entities.values()) or not isinstance(restore, bool):
             raise InvalidRules("redaction decision holds an unknown operator")
         if not isinstance(allow_binary, bool):
             raise InvalidRules("allow_binary must be a boolean")
+        if not isinstance(allow_terms, list | tuple) or not all(
+            isinstance(term, str) for term in allow_terms
+        ):
+            raise InvalidRules("allow_terms must be a list of strings")
         if not isinstance(thresholds, Mapping) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
             for v in thresholds.values()
@@ -57,4 +65,5 @@ class RedactionRules:
             restore=restore,
             thresholds={str(k): float(v) for k, v in thresholds.items()},
             allow_binary=allow_binary,
+            allow_terms=frozenset(term.lower() for term in allow_terms),
         )

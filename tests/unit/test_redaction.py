@@ -111,6 +111,17 @@ def test_spans_under_the_policy_threshold_are_not_acted_on() -> None:
     assert redact("Kube rocks", spans, rules, Placeholders(b"k")).text == "Kube rocks"
 
 
+def test_allowed_terms_are_never_ner_guesses() -> None:
+    """'Kubernetes' tagged PERSON stays; an e-mail equal to an allowed term would not."""
+    rules = RedactionRules(allow_terms=frozenset({"kubernetes"}))
+    spans = [
+        {"type": "PERSON", "start": 7, "end": 17, "score": 0.85},
+        {"type": "PERSON", "start": 21, "end": 24, "score": 0.85},
+    ]
+    out = redact("Deploy Kubernetes by Ann", spans, rules, Placeholders(b"k")).text
+    assert out == "Deploy Kubernetes by <PERSON_1>"
+
+
 def test_twelve_thousand_spans_resolve() -> None:
     """Many overlapping spans resolve in one pass (correctness here; speed in the bench)."""
     text = "x" * 24_000
@@ -181,6 +192,8 @@ def test_out_of_range_spans_are_ignored() -> None:
         {"default": "keep", "restore": "yes"},
         {"default": "keep", "thresholds": {"PERSON": 2}},
         {"default": "keep", "thresholds": {"PERSON": True}},
+        {"default": "keep", "allow_terms": "json"},
+        {"default": "keep", "allow_binary": "no"},
     ],
 )
 def test_invalid_decisions_are_refused(decision: object) -> None:
