@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.analysis.offload import run_sized
 from gateway.chat_request import ChatRequest
 from gateway.decision_cache import CachedDecisions
 from gateway.identity import Principal
@@ -25,6 +26,7 @@ from gateway.policy import Decision
 from gateway.prompt import ContextChunk, compose, message_tokens
 from gateway.redaction.apply import redact
 from gateway.redaction.placeholders import Placeholders
+from gateway.redaction.rules import RedactionRules
 from gateway.retrieval.retriever import Retrieval, Retriever
 
 # Room left for the answer when sizing the context against the model's window.
@@ -134,6 +136,17 @@ async def _redact_messages(
     if not any(spans):
         return messages, [], False
     (rules,) = await decisions.redaction_rules(principal, [{"source": "message"}])
+    size = sum(len(text) for _, _, text in texts)
+    return await run_sized(size, _apply_message_spans, messages, texts, spans, rules, placeholders)
+
+
+def _apply_message_spans(
+    messages: list[dict[str, Any]],
+    texts: list[tuple[int, int | None, str]],
+    spans: list[Any],
+    rules: RedactionRules,
+    placeholders: Placeholders,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
     redacted_messages = [dict(m) for m in messages]
     summary: dict[tuple[str, str], int] = {}
     for (index, part, text), text_spans in zip(texts, spans, strict=True):
@@ -145,9 +158,12 @@ async def _redact_messages(
         if part is None:
             redacted_messages[index]["content"] = result.text
         else:
-            parts = [dict(p) for p in redacted_messages[index]["content"]]
-            parts[part]["text"] = result.text
-            redacted_messages[index]["content"] = parts
+            # Copy a message's parts once, not once per redacted part (quadratic in parts).
+            if redacted_messages[index]["content"] is messages[index]["content"]:
+                redacted_messages[index]["content"] = [
+                    dict(p) if isinstance(p, dict) else p for p in messages[index]["content"]
+                ]
+            redacted_messages[index]["content"][part]["text"] = result.text
     redactions = [
         {"entity_type": entity, "operator": operator, "count": count}
         for (entity, operator), count in sorted(summary.items())
