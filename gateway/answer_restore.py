@@ -38,18 +38,24 @@ class SseRestorer:
 
     def __init__(self, placeholders: Placeholders) -> None:
         self._placeholders = placeholders
-        self._buffer = b""
         self._content: dict[int, StreamRestorer] = {}
         self._arguments: dict[tuple[int, int], StreamRestorer] = {}
 
     async def process(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        # Linear in the stream: each byte is searched once and copied once (re-splitting
+        # the whole buffer per event would be quadratic in a chunk holding many events).
+        buffer = bytearray()
         async for chunk in chunks:
-            self._buffer += chunk
-            while b"\n\n" in self._buffer:
-                event, self._buffer = self._buffer.split(b"\n\n", 1)
-                yield self._event(event) + b"\n\n"
-        if self._buffer:
-            yield self._event(self._buffer)
+            searched = max(0, len(buffer) - 1)
+            buffer += chunk
+            start = 0
+            while (end := buffer.find(b"\n\n", max(start, searched))) >= 0:
+                yield self._event(bytes(buffer[start:end])) + b"\n\n"
+                start = end + 2
+            if start:
+                del buffer[:start]
+        if buffer:
+            yield self._event(bytes(buffer))
 
     def _event(self, event: bytes) -> bytes:
         lines = event.split(b"\n")

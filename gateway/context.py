@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.analysis.offload import run_sized
 from gateway.chat_request import ChatRequest
 from gateway.decision_cache import CachedDecisions
 from gateway.errors import PolicyDenied
@@ -168,6 +169,21 @@ async def _redact_body(
         return body, [], False
     (rules,) = await decisions.redaction_rules(principal, [{"source": "message"}])
     _check_binary(binary, rules)
+    size = sum(len(site.text) for site in sites)
+    redacted, redactions = await run_sized(
+        size, _apply_site_spans, body, sites, spans, rules, placeholders
+    )
+    return redacted, redactions, rules.restore
+
+
+def _apply_site_spans(
+    body: dict[str, Any],
+    sites: list[Site],
+    spans: list[Any],
+    rules: RedactionRules,
+    placeholders: Placeholders,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Redact every site's spans (CPU-bound: off the event loop when the body is large)."""
     summary: dict[tuple[str, str, str], int] = {}
     replacements: dict[Site, str] = {}
     for site, site_spans in zip(sites, spans, strict=True):
@@ -183,7 +199,7 @@ async def _redact_body(
         {"site": label, "entity_type": entity, "operator": operator, "count": count}
         for (label, entity, operator), count in sorted(summary.items())
     ]
-    return write_back(body, replacements), redactions, rules.restore
+    return write_back(body, replacements), redactions
 
 
 def _check_binary(binary: list[Site], rules: RedactionRules) -> None:

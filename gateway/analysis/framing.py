@@ -1,6 +1,6 @@
 """Length-prefixed JSON frames between the gateway and its analysis workers.
 
-A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON. JSON rather than
+A frame is a 4-byte big-endian length and that many bytes of ASCII JSON. JSON rather than
 pickle: a worker that analysed hostile text must not be able to run code in the gateway.
 """
 
@@ -11,6 +11,10 @@ import json
 import struct
 from typing import Any, BinaryIO
 
+# How the gateway tells a worker its parent's pid and which engines to load first.
+PARENT_ENV = "GATEWAY_ANALYSIS_PARENT_PID"
+PRELOAD_ENV = "GATEWAY_ANALYSIS_PRELOAD"
+
 _HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 512 * 1024 * 1024
 
@@ -20,7 +24,9 @@ class FrameError(Exception):
 
 
 def encode(message: Any) -> bytes:
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    # ASCII escapes: any str round-trips, lone surrogates (valid in JSON, not in UTF-8)
+    # included, so no caller's text can make encoding fail.
+    body = json.dumps(message, separators=(",", ":")).encode("ascii")
     if len(body) > MAX_FRAME_BYTES:
         raise FrameError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
     return _HEADER.pack(len(body)) + body

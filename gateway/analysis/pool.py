@@ -281,7 +281,12 @@ class AnalysisPool:
                 load_s=round(process.load_s or 0, 3),
             )
             self._after_state_change()
-            reason = await self._serve(process)
+            try:
+                reason = await self._serve(process)
+            except Exception:  # a bug here must not leave a slot that never serves again
+                log.exception("analysis_supervisor_error", worker=slot.number)
+                await process.kill()
+                reason = "supervisor error"
             slot.restarts += 1
             slot.state, slot.pid = "starting", None
             self._after_state_change()
@@ -301,9 +306,29 @@ class AnalysisPool:
             job.fail(message)
 
     async def _serve(self, process: WorkerProcess) -> str:
-        """Run batches on one worker until it is lost; returns why."""
+        """Run batches on one worker until it is lost; returns why.
+
+        An idle worker that dies is noticed at once (not at its next batch), so /readyz
+        and the restart follow the death itself.
+        """
+        death = asyncio.create_task(process.exited())
+        try:
+            return await self._serve_until_lost(process, death)
+        finally:
+            death.cancel()
+
+    async def _serve_until_lost(self, process: WorkerProcess, death: asyncio.Task[None]) -> str:
         while True:
-            lane, batch = await self._next_batch()
+            next_batch = asyncio.create_task(self._next_batch())
+            await asyncio.wait({next_batch, death}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_batch.done():
+                next_batch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await next_batch
+            if not next_batch.done() or next_batch.cancelled():
+                await process.kill()
+                return "worker exited while idle"
+            lane, batch = next_batch.result()
             lean = batch[0].job.lean
             try:
                 found = await process.run(

@@ -10,8 +10,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.analysis.framing import FrameError, encode, read_frame_async
-from gateway.analysis.worker import PARENT_ENV, PRELOAD_ENV
+from gateway.analysis.framing import (
+    PARENT_ENV,
+    PRELOAD_ENV,
+    FrameError,
+    encode,
+    read_frame_async,
+)
 from gateway.pii.analyzer import PiiSpan
 
 STOP_GRACE_S = 2.0
@@ -101,6 +106,11 @@ class WorkerProcess:
             await self.kill()
             raise WorkerLost("worker answered out of protocol")
         return reply
+
+    async def exited(self) -> None:
+        """Returns when the worker process has ended (however that happened)."""
+        if self._process is not None:
+            await self._process.wait()
 
     async def kill(self) -> None:
         """SIGKILL the worker's whole process group and reap it."""

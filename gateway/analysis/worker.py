@@ -20,10 +20,8 @@ import threading
 import time
 from typing import Any, BinaryIO
 
-from gateway.analysis.framing import read_frame, write_frame
+from gateway.analysis.framing import PARENT_ENV, PRELOAD_ENV, read_frame, write_frame
 
-PARENT_ENV = "GATEWAY_ANALYSIS_PARENT_PID"
-PRELOAD_ENV = "GATEWAY_ANALYSIS_PRELOAD"
 _PR_SET_PDEATHSIG = 1
 _PARENT_POLL_S = 0.5
 

@@ -21,6 +21,7 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.response import Stream
 
+from gateway.analysis.offload import run_sized
 from gateway.answer_restore import SseRestorer, restore_completion
 from gateway.chat_request import ChatRequest, parse_chat_request, parse_corpora
 from gateway.context import ScopedContext, build_context
@@ -113,7 +114,7 @@ async def chat_completions(
     services.metrics.requests.labels(outcome="forwarded").inc()
     services.metrics.chunks_injected.inc(len(context.chunks_audit))
     restore = (
-        placeholders.restricted_to(upstream_body.decode())
+        await run_sized(len(upstream_body), placeholders.restricted_to, upstream_body.decode())
         if context.restore and placeholders
         else None
     )
@@ -141,7 +142,11 @@ async def chat_completions(
             finish_reason=finish,
         )
     )
-    content = restore_completion(response.body, restore) if restore else response.body
+    content = (
+        await run_sized(len(response.body), restore_completion, response.body, restore)
+        if restore
+        else response.body
+    )
     return Response(
         content=content,
         status_code=response.status_code,
