@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ FINETUNE_PACKAGE = "gateway.finetune"
 # OPA 1.x data-filter compile: a UCAST condition tree instead of Rego AST.
 UCAST_MEDIA_TYPE = "application/vnd.opa.ucast.all+json"
 _OPA_ERRORS = (aiohttp.ClientError, TimeoutError, QueryExecuteError)
+_PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 @dataclass(frozen=True)
@@ -174,18 +176,31 @@ class PolicyEngine:
         documents: list[dict[str, Any]],
         package: str = RETRIEVAL_PACKAGE,
     ) -> list[bool]:
-        """Full evaluation of ``allow_document`` for each document, in one OPA round trip."""
+        """Full evaluation of ``allow_document`` for each document, in one OPA round trip.
+
+        The documents travel as the query's JSON input, not inlined into the query text
+        (as opa-python-client's bulk_query_rule does): OPA then parses JSON instead of
+        Rego literals, which matters for documents shared with thousands of names.
+        """
         if not documents:
             return []
-        subject = principal.as_policy_input()
-        inputs = [{"subject": subject, "document": document} for document in documents]
+        if not _PACKAGE.match(package):
+            raise ValueError(f"invalid package {package!r}")
+        query = (
+            "verdicts := [verdict | some document in input.documents; "
+            f"verdict := data.{package}.allow_document with input.document as document]"
+        )
+        input_data = {"subject": principal.as_policy_input(), "documents": documents}
         try:
-            results = await self._client.bulk_query_rule(
-                inputs, package_path=package, rule_name="allow_document"
-            )
+            response = await self._client.ad_hoc_query(query, input_data)
         except _OPA_ERRORS as exc:
             raise DependencyUnavailable("opa", "cannot re-check retrieved documents") from exc
-        return [result is True for result in results]
+        rows = response.get("result") if isinstance(response, dict) else None
+        verdicts = rows[0].get("verdicts") if isinstance(rows, list) and rows else None
+        if not isinstance(verdicts, list) or len(verdicts) != len(documents):
+            # An undefined allow_document would shorten the list: never guess which.
+            raise DependencyUnavailable("opa", f"{package}.allow_document is not defined")
+        return [verdict is True for verdict in verdicts]
 
     async def why_not(self, principal: Principal, document: dict[str, Any]) -> list[str]:
         """The retrieval policy's explanations for denying one document."""

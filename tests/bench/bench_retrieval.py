@@ -8,6 +8,11 @@ Indexes synthetic governed chunks into ``gateway-bench-chunks-v1`` (kept between
 search latency without a filter and with each subject's compiled authorization filter,
 the cached filter path, a cache miss (OPA compile + translate) and the batched re-check.
 Not a test: numbers go to stdout (and ``--json``), figures into tests/bench/README.md.
+
+``--recheck-only`` measures just the per-hit re-check of 5 documents shared with long
+access lists (N groups x N users, ``--list-sizes``), with the shipped policy (membership
+per list comparison) and, up to ``--old-max`` entries, the enumeration of every
+combination it replaced (tests/fixtures/views_reference.rego, loaded for the run).
 """
 
 from __future__ import annotations
@@ -19,9 +24,13 @@ import random
 import statistics
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
+
 from gateway.elastic import ChunkIndex
+from gateway.errors import DependencyUnavailable
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
 from gateway.policy_revision import PolicyRevision
@@ -127,7 +136,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await compiler.compile(SUBJECTS[0], "bench")
             misses.append((time.perf_counter() - started) * 1000)
         hits = await index.search(queries[0], authorization_filter=filters["user1"], k=5)
-        views = [policy_view(h) for h in hits]
+        views = [policy_view(h, index.schema) for h in hits]
         rechecks: list[float] = []
         for _ in range(200):
             started = time.perf_counter()
@@ -149,14 +158,80 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "views_reference.rego"
+BOB = Principal("bob", ("sales",), {"tenant": "acme", "clearance": "internal"})
+
+
+def shared_document(size: int, n: int) -> dict[str, Any]:
+    """A document shared with ``size`` groups and users; the caller's group comes last."""
+    return {
+        "doc_id": f"shared-{n}",
+        "tenant": "acme",
+        "classification": "internal",
+        "allowed_groups": [f"group-{i}" for i in range(size - 1)] + ["sales"],
+        "allowed_users": [f"user-{i}" for i in range(size)],
+        "labels": [],
+    }
+
+
+async def recheck_lists(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    async with PolicyEngine(args.opa_url, args.old_timeout) as policy:
+        for size in args.list_sizes:
+            docs = [shared_document(size, n) for n in range(5)]
+            assert await policy.allow_documents(BOB, docs) == [True] * 5
+            samples: list[float] = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                await policy.allow_documents(BOB, docs)
+                samples.append((time.perf_counter() - started) * 1000)
+            results[f"membership_{size}x{size}"] = summary(samples)
+            if size > args.old_max:
+                continue
+            old: list[float] = []
+            for _ in range(max(1, args.repeat // 10)):
+                started = time.perf_counter()
+                try:
+                    verdicts = await policy.allow_documents(
+                        BOB, docs, package="gateway.test_views_reference"
+                    )
+                except DependencyUnavailable:
+                    results[f"enumeration_{size}x{size}"] = (
+                        f"no answer within {args.old_timeout:.0f} s"
+                    )
+                    break
+                old.append((time.perf_counter() - started) * 1000)
+                assert verdicts == [True] * 5
+            else:
+                results[f"enumeration_{size}x{size}"] = summary(old)
+            print(json.dumps(results), flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--reindex", action="store_true")
     parser.add_argument("--json", dest="json_path")
+    parser.add_argument("--recheck-only", action="store_true")
+    parser.add_argument(
+        "--list-sizes", type=lambda v: [int(x) for x in v.split(",")], default=[250, 2000]
+    )
+    parser.add_argument("--old-max", type=int, default=250)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--old-timeout", type=float, default=60.0)
     args = parser.parse_args()
-    results = asyncio.run(run(args))
+    if args.recheck_only:
+        args.opa_url = str(load_settings().opa_url).rstrip("/")
+        reference = f"{args.opa_url}/v1/policies/bench-views-reference"
+        httpx.put(reference, content=REFERENCE.read_bytes()).raise_for_status()
+        try:
+            results = asyncio.run(recheck_lists(args))
+        finally:
+            httpx.delete(reference)
+    else:
+        results = asyncio.run(run(args))
     print(json.dumps(results, indent=2))
     if args.json_path:
         with open(args.json_path, "w") as handle:

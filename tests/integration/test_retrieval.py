@@ -236,3 +236,13 @@ async def test_explain_says_why_a_policy_is_untranslatable(
     assert report["retrieved"] == []
     assert report["excluded"]
     assert "governance" in report["excluded"][0]
+
+
+async def test_recheck_without_allow_document_fails_closed(
+    settings_for: Any, test_policy: Any
+) -> None:
+    """A retrieval package without allow_document cannot re-check: refused, never allowed."""
+    package = test_policy('allow if input.document.tenant == "acme"\n')
+    async with PolicyEngine(str(settings_for().opa_url), 2.0) as policy:
+        with pytest.raises(DependencyUnavailable, match="allow_document is not defined"):
+            await policy.allow_documents(BOB, [{"tenant": "acme"}], package=package)
