@@ -15,7 +15,7 @@ from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.files import FILE_HANDLERS
 from gateway.http.fine_tuning import JOB_HANDLERS
 from gateway.http.health import healthz, metrics, readyz
-from gateway.http.middleware import RequestContextMiddleware
+from gateway.http.middleware import wrap_app
 from gateway.http.models import list_models, retrieve_model
 from gateway.review import review_router
 from gateway.services import Services, open_services
@@ -34,7 +34,7 @@ def create_app(settings: Settings) -> Litestar:
             app.state.services = services
             yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -59,9 +59,9 @@ def create_app(settings: Settings) -> Litestar:
         ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         lifespan=[lifespan],
-        middleware=[RequestContextMiddleware],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_request_bytes,
         openapi_config=None,
         logging_config=None,
     )
+    return wrap_app(app)

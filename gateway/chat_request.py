@@ -1,6 +1,10 @@
 """Parse and validate an OpenAI chat-completions request body.
 
-Only what the gateway acts on is checked; every other field passes through untouched.
+``messages`` is checked against OpenAI's schema (``gateway.chat_schema``): roles, content
+types, parts, names, tool calls; the first problem is a 400 naming its ``param``
+(``messages[2].content``), as OpenAI does. The body as a whole must be JSON OpenAI would
+parse: no NaN or Infinity, no lone surrogates, no nesting deeper than ``MAX_DEPTH``.
+Every other field passes through untouched.
 """
 
 from __future__ import annotations
@@ -10,11 +14,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from gateway.chat_schema import ROLES, messages_adapter
 from gateway.errors import BadRequest
 
-VALID_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+VALID_ROLES = set(ROLES)
 # Only a \uD800-\uDFFF escape can put a surrogate into the parsed body.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Deepest nesting of arrays and objects accepted (tool schemas need ~20).
+MAX_DEPTH = 64
+# Most characters of text in one message: the request-time PII analysis (spaCy) cannot
+# take more, and no model's context holds more.
+MAX_MESSAGE_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -36,13 +49,17 @@ class ChatRequest:
 
 def parse_chat_request(raw: bytes) -> ChatRequest:
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
+    except RecursionError:
+        raise _too_deep() from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
     if _SURROGATE_ESCAPE.search(raw):
         _refuse_lone_surrogates(body)
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+        _check_depth(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(
@@ -59,19 +76,97 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         raise BadRequest(
             "'messages' must be a non-empty array.", param="messages", code="invalid_type"
         )
-    for index, message in enumerate(messages):
-        param = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise BadRequest(f"{param} must be an object.", param=param, code="invalid_type")
-        if message.get("role") not in VALID_ROLES:
-            raise BadRequest(
-                f"{param}.role must be one of {sorted(VALID_ROLES)}.",
-                param=f"{param}.role",
-                code="invalid_value",
-            )
+    _check_messages(messages)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise BadRequest("'stream' must be a boolean.", param="stream", code="invalid_type")
     return ChatRequest(body)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(
+        f"The request body nests arrays and objects deeper than {MAX_DEPTH} levels.",
+        code="invalid_json",
+    )
+
+
+def _check_depth(body: dict[str, Any]) -> None:
+    """Iteratively, so a deep body cannot exhaust the stack here or later."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+def _check_messages(messages: list[Any]) -> None:
+    try:
+        messages_adapter().validate_python(messages)
+    except ValidationError as exc:
+        raise _schema_error(messages, exc) from None
+    for index, message in enumerate(messages):
+        content = message.get("content")
+        if isinstance(content, list):
+            size = sum(len(p.get("text") or p.get("refusal") or "") for p in content)
+        else:
+            size = len(content or "")
+        if size > MAX_MESSAGE_CHARS:
+            raise BadRequest(
+                f"'messages[{index}].content' holds {size} characters; at most "
+                f"{MAX_MESSAGE_CHARS} are accepted.",
+                param=f"messages[{index}].content",
+                code="string_above_max_length",
+            )
+
+
+def _schema_error(messages: list[Any], exc: ValidationError) -> BadRequest:
+    """OpenAI's 400 for the deepest problem pydantic found (the union member the input
+    was meant as), naming its param; never echoing the input (it may hold PII)."""
+    details = exc.errors(include_input=False, include_url=False)
+    paths = [_param_path(messages, e) for e in details]
+    param, error = max(zip(paths, details, strict=True), key=lambda pe: len(pe[0]))
+    kind, ctx = error["type"], error.get("ctx") or {}
+    name = "messages" + "".join(param)
+    if kind in {"union_tag_invalid", "union_tag_not_found"}:
+        name += "." + str(ctx.get("discriminator", "type")).strip("'")
+    if kind in {"missing", "union_tag_not_found"}:
+        return BadRequest(
+            f"Missing required parameter: '{name}'.",
+            param=name,
+            code="missing_required_parameter",
+        )
+    if kind in {"union_tag_invalid", "literal_error"}:
+        expected = ctx.get("expected_tags") or ctx.get("expected") or ""
+        return BadRequest(
+            f"Invalid value for '{name}'. Supported values are: {expected}.",
+            param=name,
+            code="invalid_value",
+        )
+    return BadRequest(
+        f"Invalid type for '{name}': {error['msg'].lower()}.", param=name, code="invalid_type"
+    )
+
+
+def _param_path(messages: list[Any], error: ErrorDetails) -> list[str]:
+    """``[2]``, ``.content``... along the input; pydantic's union-member tags are skipped."""
+    path: list[str] = []
+    value: Any = messages
+    loc = error["loc"]
+    for position, step in enumerate(loc):
+        if isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+            path.append(f"[{step}]")
+            value = value[step]
+        elif isinstance(value, dict) and isinstance(step, str) and step in value:
+            path.append(f".{step}")
+            value = value[step]
+        elif error["type"] == "missing" and position == len(loc) - 1:
+            path.append(f".{step}")
+    return path
 
 
 def _refuse_lone_surrogates(body: dict[str, Any]) -> None:

@@ -44,17 +44,24 @@ def serve() -> None:
     """Run the gateway (settings from GATEWAY_* variables or GATEWAY_CONFIG_FILE)."""
     from gateway.app import create_app
     from gateway.logs import configure_logging
+    from gateway.server_limits import ServerLimits, guarded_protocol
 
     settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
+    trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         # uvloop's event loop and httptools' C parser: ~1 ms less per proxied request
-        # than asyncio + h11 (tests/bench/bench_chat.py).
+        # than asyncio + h11 (tests/bench/bench_chat.py); the parser gets the limits it
+        # lacks (header size, header and body timeouts, connections) from a subclass.
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(ServerLimits.from_settings(settings)),
+        timeout_keep_alive=settings.keepalive_timeout_s,
+        # X-Forwarded-* only from the proxies named (uvicorn trusts loopback by default).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
@@ -111,6 +118,8 @@ def explain(
 ) -> None:
     """Show the compiled filter, what it retrieves and the best matches it excluded, and why.
 
+    If the policy cannot be compiled into an exact filter for the subject, shows why.
+
     Without --group/--attr, the subject's groups and attributes come from the API-keys file.
     """
     from gateway.elastic import ChunkIndex
@@ -129,7 +138,7 @@ def explain(
             PolicyEngine(str(settings.opa_url), settings.opa_timeout_s) as policy,
         ):
             revision = PolicyRevision(policy, settings.policy_poll_interval_s)
-            filters = FilterCompiler(policy, revision)
+            filters = FilterCompiler(policy, revision, schema=index.schema)
             result = await run_explain(index, policy, filters, principal, query, k=k)
             return result.as_dict()
 
@@ -161,9 +170,16 @@ def _print_explanation(report: dict[str, object]) -> None:
 
     console = Console()
     console.print(f"[bold]subject[/]: {json.dumps(report['subject'])}")
-    console.print(f"[bold]policy revision[/]: {report['policy_revision']}")
-    console.print("[bold]compiled filter (Elasticsearch)[/]:")
-    console.print_json(json.dumps(report["elasticsearch_filter"]))
+    if report.get("untranslatable"):
+        console.print(
+            "[bold red]retrieval refused for this subject[/]: the policy cannot be compiled "
+            "into an exact filter (callers see only a generic message and their request id):"
+        )
+        console.print(f"  {report['untranslatable']}", markup=False)
+    else:
+        console.print(f"[bold]policy revision[/]: {report['policy_revision']}")
+        console.print("[bold]compiled filter (Elasticsearch)[/]:")
+        console.print_json(json.dumps(report["elasticsearch_filter"]))
     for title, rows, extra in (
         ("retrieved", report["retrieved"], None),
         ("best matches excluded by policy", report["excluded"], "reasons"),

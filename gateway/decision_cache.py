@@ -38,6 +38,11 @@ class CachedDecisions:
         self._cache: LruCache[tuple[str, ...], Any] = LruCache(max_entries)
         self.enabled = max_entries > 0
 
+    @property
+    def revision(self) -> PolicyRevision:
+        """The policy revision the cache is keyed by (for audit records)."""
+        return self._revision
+
     async def authorize(
         self, principal: Principal, action: str, model: str | None = None
     ) -> Decision:

@@ -14,6 +14,7 @@ from elasticsearch import exceptions as es_exc
 from elasticsearch.helpers import BulkIndexError, async_bulk
 
 from gateway.errors import DependencyUnavailable
+from gateway.governance_schema import BUILTIN_SCHEMA, GovernanceSchema, load_schema
 from gateway.settings import Settings
 
 MAPPING_VERSION = 1
@@ -25,8 +26,11 @@ _ES_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def chunk_mapping(analyzer: str = "standard") -> dict[str, Any]:
-    """Index mapping, versioned by MAPPING_VERSION. Governance fields are keywords."""
+def chunk_mapping(
+    analyzer: str = "standard", schema: GovernanceSchema = BUILTIN_SCHEMA
+) -> dict[str, Any]:
+    """Index mapping, versioned by MAPPING_VERSION. Governance fields are keywords, plus
+    the governance schema's custom fields (added in place to an existing index)."""
     keyword = {"type": "keyword"}
     return {
         "dynamic": "strict",
@@ -58,6 +62,7 @@ def chunk_mapping(analyzer: str = "standard") -> dict[str, Any]:
             "created_at": {"type": "date"},
             "updated_at": {"type": "date"},
             "ingested_at": {"type": "date"},
+            **schema.es_properties(),
         },
     }
 
@@ -86,9 +91,11 @@ def elasticsearch_client(settings: Settings, *, max_retries: int) -> AsyncElasti
 class ChunkIndex:
     """Owns the AsyncElasticsearch client; opened and closed by the app lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, schema: GovernanceSchema | None = None) -> None:
         self._client = elasticsearch_client(settings, max_retries=1)
         self.name = f"{settings.index_prefix}-chunks-v{MAPPING_VERSION}"
+        self.schema = schema if schema is not None else load_schema(settings.governance_schema_file)
+        """The governance fields documents carry (GATEWAY_GOVERNANCE_SCHEMA_FILE)."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -117,16 +124,23 @@ class ChunkIndex:
         """
         try:
             if await self._client.indices.exists(index=self.name):
-                mapping = chunk_mapping(analyzer)
+                mapping = chunk_mapping(analyzer, self.schema)
                 await self._client.indices.put_mapping(
                     index=self.name, properties=mapping["properties"], meta=mapping["_meta"]
                 )
                 return False
             await self._client.indices.create(
                 index=self.name,
-                mappings=chunk_mapping(analyzer),
+                mappings=chunk_mapping(analyzer, self.schema),
                 settings={"number_of_shards": 1, "number_of_replicas": 0},
             )
+        except es_exc.BadRequestError as exc:
+            # A schema field whose type changed: Elasticsearch refuses to remap it.
+            raise DependencyUnavailable(
+                "elasticsearch",
+                f"cannot update the mapping of {self.name} ({_reason(exc)}): a governance "
+                "field's type cannot change in place; use a new index prefix and re-ingest",
+            ) from exc
         except _ES_ERRORS as exc:
             raise DependencyUnavailable("elasticsearch", f"cannot create {self.name}") from exc
         return True
@@ -180,6 +194,14 @@ class ChunkIndex:
         except _ES_ERRORS as exc:
             raise DependencyUnavailable("elasticsearch", f"search on {self.name} failed") from exc
         return [{**hit["_source"], "_score": hit["_score"]} for hit in response["hits"]["hits"]]
+
+
+def _reason(exc: es_exc.ApiError) -> str:
+    """Elasticsearch's own reason for a refused mapping (field names and types only)."""
+    body = exc.body if isinstance(exc.body, Mapping) else {}
+    error = body.get("error")
+    reason = error.get("reason") if isinstance(error, Mapping) else None
+    return str(reason) if reason else type(exc).__name__
 
 
 def _bulk_error_type(item: Mapping[str, Any]) -> str:

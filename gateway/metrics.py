@@ -32,6 +32,18 @@ class GatewayMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "gateway_auth_failures",
+            "Requests refused for a missing or invalid credential, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "gateway_rate_limited",
+            "Requests refused by a per-caller limit, by limit",
+            ["limit"],
+            registry=self.registry,
+        )
         self.chunks_injected = Counter(
             "gateway_chunks_injected", "Chunks injected into prompts", registry=self.registry
         )

@@ -55,6 +55,11 @@ class PolicyRevision:
             return revision
         return self._current
 
+    @property
+    def known(self) -> str | None:
+        """The last revision seen, without asking OPA (None while OPA does not answer)."""
+        return self._current
+
     async def cache_key(self) -> str:
         """What cached OPA answers are keyed by: changes whenever the revision does."""
         revision = await self.current()

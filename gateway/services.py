@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from gateway.analysis import AnalysisPool, PoolConfig, default_workers
 from gateway.audit import AuditLog
 from gateway.audit.prompts import PromptCipher
 from gateway.audit.shipper import AuditShipper
@@ -23,12 +24,7 @@ from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
-from gateway.message_pii import (
-    CoalescingBatcher,
-    MessageAnalyzer,
-    PresidioWorkers,
-    shared_workers,
-)
+from gateway.message_pii import MessageAnalyzer
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
 from gateway.policy_revision import PolicyRevision
@@ -53,6 +49,8 @@ class Services:
     redaction_hash_key: bytes
     metrics: GatewayMetrics
     message_analyzer: MessageAnalyzer | None
+    analysis: AnalysisPool | None
+    """Presidio workers: ``analyze`` (bulk lane) and ``analyze_messages`` (chat lane)."""
     prompt_cipher: PromptCipher | None
     finetune: FinetuneService
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -77,15 +75,28 @@ class Services:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-async def _presidio_workers() -> PresidioWorkers:
-    workers = shared_workers()
-    await workers.warm_up()
-    return workers
+def pool_config(settings: Settings) -> PoolConfig:
+    return PoolConfig(
+        workers=settings.pii_workers or default_workers(),
+        batch_max_chars=settings.pii_batch_max_chars,
+        batch_timeout_s=settings.pii_batch_timeout_s,
+        start_timeout_s=settings.pii_worker_start_timeout_s,
+        request_timeout_s=settings.pii_request_timeout_s,
+        # Only chat needs an engine at once; the full one loads on the first bulk job.
+        preload=("lean",) if settings.message_pii_analysis else ("full",),
+    )
 
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
+        # First, so the workers load their models while everything else starts; the
+        # lifespan does not wait for them (/readyz does).
+        presidio = (
+            await stack.enter_async_context(AnalysisPool(pool_config(settings)))
+            if settings.message_pii_analysis or settings.finetune_pii_scan
+            else None
+        )
         api_key = settings.upstream_api_key
         policy = await stack.enter_async_context(
             PolicyEngine(str(settings.opa_url), settings.opa_timeout_s)
@@ -94,16 +105,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             PolicyRevision(policy, settings.policy_poll_interval_s)
         )
         index = await stack.enter_async_context(ChunkIndex(settings))
-        filters = FilterCompiler(policy, revision, max_entries=settings.filter_cache_size)
+        filters = FilterCompiler(
+            policy, revision, max_entries=settings.filter_cache_size, schema=index.schema
+        )
         audit = await stack.enter_async_context(AuditLog.from_settings(settings))
         if settings.audit_index_shipping:
             # Entered after the log, so it stops first; it never ships bytes not yet durable.
             await stack.enter_async_context(AuditShipper.from_settings(settings, log=audit))
-        presidio = (
-            await _presidio_workers()
-            if settings.message_pii_analysis or settings.finetune_pii_scan
-            else None
-        )
         upstream = await stack.enter_async_context(
             UpstreamClient(
                 str(settings.upstream_base_url),
@@ -148,12 +156,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ),
             message_analyzer=(
                 MessageAnalyzer(
-                    CoalescingBatcher(presidio.analyze_messages), settings.message_pii_cache_size
+                    presidio.analyze_messages,
+                    settings.message_pii_cache_size,
+                    max_message_chars=settings.message_pii_max_message_chars,
+                    max_request_chars=settings.message_pii_max_request_chars,
                 )
                 if settings.message_pii_analysis and presidio is not None
                 else None
             ),
             finetune=finetune,
+            analysis=presidio,
         )
         try:
             await index.ensure_index()

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     """Per-request Elasticsearch timeout, in seconds."""
     index_prefix: str = Field(default="gateway", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     """Prefix of every index the gateway owns (``<prefix>-chunks-v1``...)."""
+    governance_schema_file: Path | None = None
+    """YAML governance schema (custom document fields, classification values) read by
+    ingest and the gateway; unset means the built-in fields only."""
 
     opa_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8181")
     """Open Policy Agent server."""
@@ -83,6 +86,21 @@ class Settings(BaseSettings):
     """Analyse callers' messages with Presidio (cached per message) and redact per policy."""
     message_pii_cache_size: int = Field(default=10_000, ge=0)
     """Messages whose PII spans are remembered (a chat resends its history every turn)."""
+    message_pii_max_message_chars: int = Field(default=100_000, ge=1)
+    """Longest message text analysed for PII; a longer one is refused with 413."""
+    message_pii_max_request_chars: int = Field(default=200_000, ge=1)
+    """Most message text per request analysed for PII (all texts, cached or not); above: 413."""
+    pii_workers: int | None = Field(default=None, ge=1, le=64)
+    """Presidio worker processes; unset means one per CPU core beyond the first (1 to 4)."""
+    pii_batch_max_chars: int = Field(default=2048, ge=1024, le=100_000)
+    """Most characters a worker analyses in one batch (longer texts are cut into segments):
+    bulk work (fine-tune scans) delays chat analysis by at most one such batch."""
+    pii_batch_timeout_s: float = Field(default=30.0, gt=0)
+    """A worker silent this long on one batch is hung: it is killed and replaced."""
+    pii_worker_start_timeout_s: float = Field(default=120.0, gt=0)
+    """A worker not ready (models loaded) this long after spawning is killed and restarted."""
+    pii_request_timeout_s: float = Field(default=120.0, gt=0)
+    """Analysis not done this long after a request asked for it fails the request (503)."""
     redaction_hash_key: SecretStr | None = None
     """Key for the ``hash`` redaction operator; unset means a random key per process."""
 
@@ -100,6 +118,10 @@ class Settings(BaseSettings):
     """Claim holding the subject's groups (a list of strings)."""
     jwt_attribute_claims: str = "tenant,clearance"
     """Comma-separated claims copied into the principal's attributes."""
+    jwt_subject_prefix: str | None = None
+    """Prefix of JWT subjects (policy sees ``<prefix><sub>``); unset means ``<issuer>#``,
+    so token subjects never collide with API-key subjects. Set it explicitly (even to an
+    empty string) only for an issuer whose subjects are the gateway's own names."""
     audit_hmac_key: SecretStr | None = None
     """Key for the audit log's signed checkpoints (HMAC-SHA256); at least 32 characters."""
     audit_segment_max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
@@ -138,6 +160,27 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     """``json`` for production, ``console`` for humans."""
 
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For``
+    and ``X-Forwarded-Proto`` are believed; empty (the default) ignores those headers and
+    records the peer's address."""
+    max_header_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
+    """Largest request line plus headers; more gets 431 and the connection is closed."""
+    max_request_line_bytes: int = Field(default=8192, ge=256, le=1024 * 1024)
+    """Longest request target (path and query); longer gets 414."""
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """Time a new connection (or the next request on it) has to send complete headers;
+    closes idle and slowloris connections (408)."""
+    body_timeout_s: float = Field(default=60.0, gt=0)
+    """Time a request body has to arrive in full once its headers are in (408)."""
+    keepalive_timeout_s: int = Field(default=5, ge=1)
+    """An idle keep-alive connection is closed after this long between requests."""
+    max_connections: int | None = Field(default=None, ge=1)
+    """Open connections at once; past it a new connection gets 503 and is closed. Unset:
+    the open-file limit minus 256 (64..10,000)."""
+    rate_limits: bool = True
+    """Apply per-caller limits from policy data (``data.gateway.config.limits``)."""
+
     @property
     def finetune_registry(self) -> Path:
         """Where the fine-tuning registry lives (``finetune_registry_path`` or its default)."""
@@ -150,6 +193,18 @@ class Settings(BaseSettings):
     def _keys_file_exists(cls, value: Path) -> Path:
         if not value.is_file():
             raise ValueError(f"file not found: {value}")
+        return value
+
+    @field_validator("governance_schema_file")
+    @classmethod
+    def _schema_loads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from gateway.governance_schema import SchemaError, load_schema
+
+            try:
+                load_schema(value)
+            except SchemaError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("audit_dir")

@@ -20,14 +20,29 @@ import aiohttp
 import httpx
 from multidict import CIMultiDictProxy
 
-from gateway.errors import DependencyUnavailable, GatewayError, UpstreamError
+from gateway.errors import (
+    DependencyUnavailable,
+    GatewayError,
+    UpstreamError,
+    UpstreamRelayedError,
+)
 
-# Headers we forward from the upstream response to the caller (everything else is ours).
+# Headers we forward from the upstream response to the caller (everything else is ours):
+# OpenAI's rate-limit family, so SDKs back off as they would against the upstream.
 PASSTHROUGH_RESPONSE_HEADERS = (
     "content-type",
     "openai-processing-ms",
+    "retry-after",
+    "retry-after-ms",
     "x-ratelimit-limit-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
 )
+# Of those, what an error relays (its body is ours to render, so not content-type).
+_ERROR_HEADERS = tuple(h for h in PASSTHROUGH_RESPONSE_HEADERS if h != "content-type")
 # identity: the body is relayed without its content-encoding header, so it must arrive
 # uncompressed (aiohttp would otherwise ask for gzip and deflate).
 _JSON = {"content-type": "application/json", "accept-encoding": "identity"}
@@ -100,14 +115,15 @@ class UpstreamClient:
         response = await self._post(path, body)
         content = await _read_all(response)
         if response.status >= 300:
-            raise upstream_status_error(response.status, content)
+            raise upstream_status_error(response.status, content, response.headers)
         return UpstreamResponse(response.status, _passthrough(response.headers), content)
 
     async def stream_json(self, path: str, body: bytes) -> UpstreamStream:
         """Open a streaming POST; the returned iterator closes the connection when done."""
         response = await self._post(path, body)
         if response.status >= 300:
-            raise upstream_status_error(response.status, await _read_all(response))
+            content = await _read_all(response)
+            raise upstream_status_error(response.status, content, response.headers)
         return UpstreamStream(response.status, _passthrough(response.headers), _iterate(response))
 
     async def _post(self, path: str, body: bytes) -> aiohttp.ClientResponse:
@@ -175,6 +191,11 @@ def _translate_aiohttp_error(exc: BaseException) -> GatewayError:
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
         return DependencyUnavailable("upstream", "cannot connect to the model API")
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return UpstreamError(
+            "The upstream model API closed the connection before its answer was complete.",
+            code="upstream_disconnected",
+        )
     return UpstreamError(f"Upstream transport error: {type(exc).__name__}.")
 
 
@@ -206,31 +227,49 @@ def translate_transport_error(exc: httpx.HTTPError) -> GatewayError:
         )
     if isinstance(exc, httpx.ConnectError):
         return DependencyUnavailable("upstream", "cannot connect to the model API")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return UpstreamError(
+            "The upstream model API closed the connection before its answer was complete.",
+            code="upstream_disconnected",
+        )
     return UpstreamError(f"Upstream transport error: {type(exc).__name__}.")
 
 
-def upstream_status_error(status: int, content: bytes) -> UpstreamError:
-    """Map an upstream HTTP error: client errors keep their status, the rest become 502.
+def upstream_status_error(
+    status: int,
+    content: bytes,
+    headers: CIMultiDictProxy[str] | httpx.Headers | None = None,
+) -> UpstreamError:
+    """The upstream's error as the caller should see it.
 
-    401/403 from the upstream concern the gateway's own credential, not the caller's,
-    so they are reported as a gateway-side failure.
+    An OpenAI-shaped error body (``{"error": {"message", "type", "param", "code"}}``) on
+    a 4xx/5xx is relayed as it is: status, fields, ``retry-after`` and ``x-ratelimit-*``.
+    Otherwise the gateway makes one: client errors keep their status
+    (``upstream_rejected``), the rest become 502 (``upstream_error``). 401/403 concern the
+    gateway's own upstream credential, not the caller's: 502 ``upstream_auth``, never
+    relayed (the message may describe the gateway's key).
     """
-    message = _upstream_message(content) or f"Upstream returned HTTP {status}."
-    if status in {400, 404, 409, 422, 429}:
-        return UpstreamError(message, status_code=status, code="upstream_rejected")
+    relayed = {k: headers[k] for k in _ERROR_HEADERS if k in headers} if headers else {}
     if status in {401, 403}:
         return UpstreamError(
             "The gateway's upstream credential was rejected.", status_code=502, code="upstream_auth"
         )
-    return UpstreamError(message, status_code=502, code="upstream_error")
+    error = _upstream_error(content)
+    if error is not None and 400 <= status <= 599:
+        return UpstreamRelayedError(status, error, relayed)
+    message = f"Upstream returned HTTP {status}."
+    if status in {400, 404, 409, 422, 429}:
+        return UpstreamError(message, status_code=status, code="upstream_rejected", headers=relayed)
+    return UpstreamError(message, status_code=502, code="upstream_error", headers=relayed)
 
 
-def _upstream_message(content: bytes) -> str | None:
+def _upstream_error(content: bytes) -> dict[str, Any] | None:
+    """The ``error`` object of an OpenAI-shaped error body; None for anything else."""
     try:
         payload: Any = json.loads(content)
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         return None
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        message = payload["error"].get("message")
-        return str(message) if message else None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return error
     return None

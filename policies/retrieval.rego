@@ -3,22 +3,22 @@
 # description: |
 #   `allow` is compiled by OPA into an Elasticsearch filter with input.document unknown
 #   (POST /v1/compile/gateway/retrieval/allow), so it must stay within OPA's data-filter
-#   fragment: compare `input.document.<field>` with known values using ==, !=, <, <=, >,
-#   >=, `in` a known collection, startswith, and `not`.
+#   fragment and the gateway's translator: see policies/README.md for what is accepted.
 #
-#   Multi-valued fields (allowed_groups, allowed_users, labels): `input.document.F == v`
-#   means "one of F's values is v", as in Elasticsearch. Use them only positively (== or
-#   in, never under `not` or with !=) and at most once per rule body; the gateway refuses
-#   (and denies) filters that break this, because it cannot enforce them exactly.
+#   List fields (allowed_groups, allowed_users, labels, and list fields of the governance
+#   schema) are compared only through `lists.has` / `lists.has_any` ("one of its values
+#   is"), or negated (`not lists.has(...)`: "none of its values is"), as in Elasticsearch.
 #
 #   input: {"subject": {"id", "groups", "attributes": {"tenant", "clearance"}},
 #           "document": {"tenant", "classification", "allowed_groups", "allowed_users",
-#                        "labels", "owner", "corpus", "doc_id", ...}}
+#                        "labels", "owner", "corpus", "doc_id", "created_at", ...}}
 # compile:
 #   unknowns: [input.document]
 package gateway.retrieval
 
 import rego.v1
+
+import data.gateway.retrieval.lists
 
 # Which classifications each clearance may read.
 readable := {
@@ -39,7 +39,7 @@ allow if {
 # Users named on a document see it, whatever its classification.
 allow if {
 	input.document.tenant == input.subject.attributes.tenant
-	input.document.allowed_users == input.subject.id
+	lists.has(input.document.allowed_users, input.subject.id)
 }
 
 # Group members see their groups' documents up to their clearance; restricted documents
@@ -48,8 +48,7 @@ allow if {
 	input.document.tenant == input.subject.attributes.tenant
 	input.document.classification in readable[input.subject.attributes.clearance]
 	input.document.classification != "restricted"
-	some group in input.subject.groups
-	input.document.allowed_groups == group
+	lists.has_any(input.document.allowed_groups, input.subject.groups)
 }
 
 # Documents shared with everyone in the tenant ("*"), up to the caller's clearance.
@@ -57,34 +56,19 @@ allow if {
 	input.document.tenant == input.subject.attributes.tenant
 	input.document.classification in readable[input.subject.attributes.clearance]
 	input.document.classification != "restricted"
-	input.document.allowed_groups == "*"
+	lists.has(input.document.allowed_groups, "*")
 }
 
 # --- Full evaluation of one stored document (the per-hit re-check) ----------------------
 
-multi_valued := ["allowed_groups", "allowed_users", "labels"]
-
-# A stored document holds arrays in its multi-valued fields. It is allowed when `allow`
-# holds for some choice of one value per multi-valued field: the meaning Elasticsearch
-# gives a term query on an array field. An empty or missing field is left out.
+# The stored document holds whole lists (an empty list when a list field is unset): each
+# list comparison tests membership, one pass over the list, so the cost is linear in the
+# length of the access lists (no enumeration of combinations).
 default allow_document := false
 
 allow_document if {
-	some view in views
-	allow with input.document as view
+	allow with lists.has as lists.member with lists.has_any as lists.member_any
 }
-
-views contains view if {
-	some groups in choices("allowed_groups")
-	some users in choices("allowed_users")
-	some labels in choices("labels")
-	base := object.remove(input.document, multi_valued)
-	view := object.union_n([base, groups, users, labels])
-}
-
-choices(field) := [{field: value} | some value in input.document[field]] if {
-	count(input.document[field]) > 0
-} else := [{}]
 
 # --- Explanations for `gateway explain` --------------------------------------------------
 

@@ -106,8 +106,23 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any] | S
     body = entry["body"] or {}
     # Failure switches, settable through the gateway (which forwards no caller headers):
     # a last user message "FAKE_STATUS_<code>" answers that HTTP status; "FAKE_CUT_STREAM"
-    # drops the connection mid-stream; "FAKE_SLOW_STREAM" streams one event per 300 ms.
+    # drops the connection mid-stream; "FAKE_SLOW_STREAM" streams one event per 300 ms;
+    # "FAKE_ERROR_<status>_<code>" answers OpenAI's error for that code (see _openai_error);
+    # "FAKE_DROP_CONNECTION" sends the headers and part of a body, then drops the
+    # connection; "FAKE_LONG_STREAM_<n>" streams n events of ~1 KiB as fast as it can and
+    # records whether the stream ran to its end (``stream_finished`` on the request entry).
     last = _last_user(body)
+    error = re.fullmatch(r"FAKE_ERROR_(\d{3})_(\w+)", last)
+    if error:
+        payload, headers = _openai_error(int(error.group(1)), error.group(2))
+        return Response(payload, status_code=int(error.group(1)), headers=headers)
+    if last == "FAKE_DROP_CONNECTION":
+        return Stream(_dropped(), media_type="application/json")
+    long_stream = re.fullmatch(r"FAKE_LONG_STREAM_(\d+)", last)
+    if long_stream:
+        return Stream(
+            _long_stream(int(long_stream.group(1)), entry), media_type="text/event-stream"
+        )
     status = re.fullmatch(r"FAKE_STATUS_(\d{3})", last)
     fail = request.headers.get("x-fake-status") or (status.group(1) if status else None)
     if fail:
@@ -147,6 +162,60 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any] | S
             "usage": _usage(body, text),
         }
     )
+
+
+# What OpenAI answers for some error codes: (type, param, message).
+_OPENAI_ERRORS = {
+    "context_length_exceeded": (
+        "invalid_request_error",
+        "messages",
+        "This model's maximum context length is 128000 tokens. However, your messages "
+        "resulted in 200000 tokens. Please reduce the length of the messages.",
+    ),
+    "rate_limit_exceeded": (
+        "requests",
+        None,
+        "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 60, Used 60, "
+        "Requested 1. Please try again in 7s.",
+    ),
+}
+_RATE_LIMIT_HEADERS = {
+    "retry-after": "7",
+    "x-ratelimit-limit-requests": "60",
+    "x-ratelimit-remaining-requests": "0",
+    "x-ratelimit-reset-requests": "7s",
+    "x-ratelimit-limit-tokens": "150000",
+    "x-ratelimit-remaining-tokens": "149000",
+    "x-ratelimit-reset-tokens": "400ms",
+}
+
+
+def _openai_error(status: int, code: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """OpenAI's error body (and, on a 429, its rate-limit headers) for ``code``."""
+    default_type = "server_error" if status >= 500 else "invalid_request_error"
+    kind, param, message = _OPENAI_ERRORS.get(code, (default_type, None, f"fake {code}"))
+    error = {"message": message, "type": kind, "param": param, "code": code}
+    return {"error": error}, (_RATE_LIMIT_HEADERS if status == 429 else {})
+
+
+async def _dropped() -> AsyncIterator[bytes]:
+    yield b'{"id": "chatcmpl-fake", "object": "chat.com'
+    raise ConnectionResetError("fake upstream dropped the connection")
+
+
+async def _long_stream(count: int, entry: dict[str, Any]) -> AsyncIterator[bytes]:
+    entry["stream_finished"] = False
+    entry["events_sent"] = 0
+    filler = "x" * 1000
+    for n in range(count):
+        payload = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}}]}
+        payload["choices"][0]["delta"] = {"content": f"{n} {filler}"}
+        yield f"data: {json.dumps(payload)}\n\n".encode()
+        entry["events_sent"] = n + 1
+        if n % 64 == 0:
+            await asyncio.sleep(0)
+    yield b"data: [DONE]\n\n"
+    entry["stream_finished"] = True
 
 
 def _tool_name(body: dict[str, Any]) -> str:

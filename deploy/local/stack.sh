@@ -8,6 +8,7 @@
 #   deploy/local/stack.sh stop      stops what start/up started
 #   deploy/local/stack.sh status    one line per service
 #   deploy/local/stack.sh up        install + start + demo keys/corpus + gateway (background)
+#   deploy/local/stack.sh es-config rewrites elasticsearch.yml from GATEWAY_STACK_* (start does too)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -88,8 +89,12 @@ install_elasticsearch() {
 # Security stays on (this distribution ships x-pack-security): HTTP on loopback without
 # TLS, and a file-realm service user `gateway` that may only touch `gateway-*` indices.
 # The file realm needs no .security index, which this distribution cannot create.
-configure_elasticsearch() {
-  cat >"$ES_HOME/config/elasticsearch.yml" <<YML
+#
+# elasticsearch.yml names ports and directories, so it is rewritten on every start from
+# the current GATEWAY_STACK_* settings (not only at install): a changed
+# GATEWAY_STACK_ES_PORT takes effect on the next start.
+es_config() {
+  cat <<YML
 cluster.name: gateway-local
 discovery.type: single-node
 network.host: 127.0.0.1
@@ -104,6 +109,16 @@ xpack.security.http.ssl.enabled: false
 xpack.security.transport.ssl.enabled: false
 xpack.security.authc.realms.file.file1.order: 0
 YML
+}
+
+write_es_config() {
+  local target="$ES_HOME/config/elasticsearch.yml"
+  [[ -d "$ES_HOME/config" ]] || die "Elasticsearch is not installed in $ES_HOME"
+  es_config >"$target.tmp" && mv "$target.tmp" "$target"
+}
+
+configure_elasticsearch() {
+  write_es_config
   cat >"$ES_HOME/config/roles.yml" <<YML
 gateway_service:
   cluster: [monitor]
@@ -154,6 +169,7 @@ es_user_setup() {
 start_elasticsearch() {
   if pid_alive elasticsearch; then return; fi
   mkdir -p "$STACK/es-data" "$STACK/es-logs"
+  write_es_config
   es_user_setup
   local -a as_user=()
   [[ $EUID -eq 0 ]] && as_user=(runuser -u "$ES_USER" --)
@@ -266,5 +282,6 @@ case "${1:-}" in
   status) cmd_status ;;
   up) cmd_up ;;
   env) stack_env ;;
-  *) echo "usage: $0 {install|start|stop|status|up|env}" >&2; exit 2 ;;
+  es-config) write_es_config && cat "$ES_HOME/config/elasticsearch.yml" ;;
+  *) echo "usage: $0 {install|start|stop|status|up|env|es-config}" >&2; exit 2 ;;
 esac

@@ -44,7 +44,8 @@ def verify_command(
 ) -> None:
     """Check the chain, checkpoints and head; exit 0 when intact, 1 when broken."""
     _require_dir(directory)
-    report = verify(directory, _hmac_key(key_file))
+    # A CLI process is single-threaded: segments can be scanned in forked workers.
+    report = verify(directory, _hmac_key(key_file), workers=os.cpu_count() or 1)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:

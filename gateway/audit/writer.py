@@ -34,10 +34,11 @@ from gateway.audit.checkpoint import (
     signing_key,
     write_head,
 )
-from gateway.audit.guard import might_hold_secrets, refuse_secrets
+from gateway.audit.guard import might_hold_secrets, scrub_secrets
 from gateway.audit.recovery import AuditCorrupt, recover
 from gateway.audit.segments import fsync_directory, segment_name, write_all
 from gateway.errors import DependencyUnavailable
+from gateway.request_scope import note_record, with_request_fields
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -177,7 +178,8 @@ class AuditLog:
         """Durably append one record; returns its audit id.
 
         Raises DependencyUnavailable when the record cannot be made durable, and
-        ValueError for a record the log must never hold (a credential, a reserved kind).
+        ValueError for the reserved checkpoint kind. Credential-shaped text is scrubbed
+        (``gateway.audit.guard``), never a reason to refuse the record.
         """
         if kind == CHECKPOINT_KIND:
             raise ValueError("the checkpoint kind is reserved for the log itself")
@@ -185,6 +187,7 @@ class AuditLog:
             raise DependencyUnavailable("audit", "the audit log is not open for writing")
         if self._tip.size >= self._max_bytes:
             self._rotate()
+        fields = with_request_fields(kind, fields)
         audit_id = self._enqueue(kind, fields, counts=True)
         if self._tip.since_checkpoint >= self._every:
             self._enqueue_checkpoint("interval")
@@ -195,6 +198,7 @@ class AuditLog:
         failure = await asyncio.shield(batch)
         if failure is not None:
             raise DependencyUnavailable("audit", "cannot write the audit record") from failure.cause
+        note_record(kind, fields, audit_id)
         return audit_id
 
     # -- sealing (event loop) -------------------------------------------------------
@@ -212,7 +216,11 @@ class AuditLog:
         )
         digest, line = seal(body)  # may raise (not JSON-serialisable) before any change
         if might_hold_secrets(line):
-            refuse_secrets(fields)
+            body, scrubbed = scrub_secrets(body, keep=_RESERVED)
+            if scrubbed:
+                log.warning("audit_credential_scrubbed", kind=kind, fields=scrubbed)
+                body["scrubbed_fields"] = scrubbed
+                digest, line = seal(body)
         self._tip = replace(
             tip,
             seq=tip.seq + 1,

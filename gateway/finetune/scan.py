@@ -17,7 +17,7 @@ from typing import Any
 from gateway.finetune.examples import Example, parse_examples
 from gateway.finetune.matcher import CorpusMatcher, Overlap
 from gateway.fingerprint import SCHEME, fingerprint_set
-from gateway.ingest.pii import PiiSpan
+from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 

@@ -16,6 +16,7 @@ from litestar.params import FromPath
 
 from gateway.audit import SearchFilters, exposure, search, show, verify
 from gateway.errors import BadRequest, NotFound, PolicyDenied
+from gateway.http.auth import authenticate
 from gateway.services import Services
 
 MAX_RESULTS = 1000
@@ -24,7 +25,7 @@ MAX_RESULTS = 1000
 async def _authorize_auditor(
     request: Request[Any, Any, Any], services: Services, what: str
 ) -> None:
-    principal = services.keys.authenticate(request.headers.get("authorization"))
+    principal = authenticate(request, services, "audit.read")
     decision = await services.policy.authorize(principal, "audit.read")
     await services.audit.append(
         "admin_access",

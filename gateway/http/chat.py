@@ -25,10 +25,12 @@ from gateway.answer_restore import SseRestorer, restore_completion
 from gateway.chat_request import ChatRequest, parse_chat_request, parse_corpora
 from gateway.context import ScopedContext, build_context
 from gateway.errors import BadRequest, GatewayError, NotFound, PolicyDenied
+from gateway.http.auth import authenticate
 from gateway.identity import Principal
 from gateway.metrics import StageTimer
 from gateway.policy import Decision
 from gateway.redaction.placeholders import Placeholders
+from gateway.request_scope import current_request
 from gateway.services import Services
 
 log = structlog.get_logger("gateway.chat")
@@ -42,8 +44,11 @@ async def chat_completions(
 ) -> Response[Any] | Stream:
     request_id = str(request.state.request_id)
     timer = StageTimer(services.metrics)
-    principal = services.keys.authenticate(request.headers.get("authorization"))
+    principal = authenticate(request, services, "chat.completions")
     chat = parse_chat_request(await request.body())
+    scope = current_request()
+    if scope is not None:  # for the record written if anything below refuses
+        scope.facts.update(model=chat.model, stream=chat.stream)
     retrieval_on, corpora = _gateway_options(request, chat)
     with timer.stage("authorize"):
         decision = await services.decisions.authorize(principal, "chat.completions", chat.model)
@@ -94,7 +99,7 @@ async def chat_completions(
             {
                 **base,
                 "allowed": True,
-                "policy_revision": context.policy_revision,
+                "policy_revision": context.policy_revision or base["policy_revision"],
                 "retrieval": {
                     "enabled": context.query is not None,
                     "query_sha256": _sha(context.query) if context.query else None,
@@ -121,6 +126,7 @@ async def chat_completions(
         await _audit_outcome(
             services, audit_id, _ms_since(started), status=exc.status_code, error=exc.code
         )
+        exc.headers["x-gateway-audit-id"] = audit_id
         raise
     timer.record("upstream", time.perf_counter() - started)
     usage, finish = _summary(response.body)
@@ -140,8 +146,13 @@ async def chat_completions(
         content=content,
         status_code=response.status_code,
         media_type=response.headers.get("content-type", "application/json"),
-        headers=_headers(audit_id, timer),
+        headers={**_relayed(response.headers), **_headers(audit_id, timer)},
     )
+
+
+def _relayed(upstream_headers: dict[str, str]) -> dict[str, str]:
+    """The upstream's rate-limit and processing headers, for the caller (not its type)."""
+    return {k: v for k, v in upstream_headers.items() if k != "content-type"}
 
 
 def _stored_prompt(services: Services, upstream_body: bytes) -> dict[str, str]:
@@ -178,7 +189,7 @@ def _gateway_options(
 
 def _upstream_body(chat: ChatRequest, context: ScopedContext) -> dict[str, Any]:
     """The caller's body with our context prepended and our own options removed."""
-    body = dict(chat.body)
+    body = dict(context.body)
     metadata = body.get("metadata")
     if isinstance(metadata, dict):
         kept = {k: v for k, v in metadata.items() if not k.startswith(OPTION_PREFIX)}
@@ -206,6 +217,7 @@ async def _stream(
         await _audit_outcome(
             services, audit_id, _ms_since(started), status=exc.status_code, error=exc.code
         )
+        exc.headers["x-gateway-audit-id"] = audit_id
         raise
     timer.record("upstream", time.perf_counter() - started)  # time to the response headers
     chunks = SseRestorer(restore).process(stream.chunks) if restore else stream.chunks
@@ -213,7 +225,11 @@ async def _stream(
         _relay(chunks, services, audit_id, started),
         status_code=stream.status_code,
         media_type="text/event-stream",
-        headers={**_headers(audit_id, timer), "cache-control": "no-cache"},
+        headers={
+            **_relayed(stream.headers),
+            **_headers(audit_id, timer),
+            "cache-control": "no-cache",
+        },
     )
 
 
@@ -275,14 +291,15 @@ def _audit_base(
     chat: ChatRequest,
     decision: Decision,
 ) -> dict[str, Any]:
+    scope = current_request()
     return {
+        **(scope.record_fields() if scope is not None else {}),
         "request_id": request_id,
         "endpoint": "chat.completions",
         "subject": principal.subject,
         "groups": list(principal.groups),
         "key_id": principal.key_id,
-        "client_address": request.client.host if request.client else None,
-        "user_agent": request.headers.get("user-agent"),
+        "policy_revision": scope.policy_revision if scope is not None else None,
         "model": chat.model,
         "stream": chat.stream,
         "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],

@@ -34,7 +34,7 @@ def gateway_error_handler(_request: Request[Any, Any, Any], exc: GatewayError) -
         # Upstream messages may echo the prompt (some servers quote their input).
         reason=None if isinstance(exc, UpstreamError) else exc.message,
     )
-    return Response(exc.to_openai(), status_code=exc.status_code)
+    return Response(exc.to_openai(), status_code=exc.status_code, headers=exc.headers or None)
 
 
 def http_exception_handler(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -13,11 +13,12 @@ from litestar.params import FromPath
 
 from gateway.errors import BadRequest
 from gateway.finetune import Caller
+from gateway.http.auth import authenticate
 from gateway.services import Services
 
 
 def caller(request: Request[Any, Any, Any], services: Services) -> Caller:
-    principal = services.keys.authenticate(request.headers.get("authorization"))
+    principal = authenticate(request, services, f"{request.method} {request.url.path}")
     return Caller(principal, str(request.state.request_id))
 
 

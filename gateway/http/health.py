@@ -28,14 +28,20 @@ async def metrics(services: NamedDependency[Services]) -> bytes:
 
 @get("/readyz")
 async def readyz(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
-    """Elasticsearch, OPA and the audit sink can serve; 503 names each one that cannot."""
+    """Elasticsearch, OPA, the audit sink and the PII workers can serve; 503 names each one
+    that cannot."""
     elastic, opa = await asyncio.gather(_check_elasticsearch(services), _check_opa(services))
     audit = (
         {"ok": True, "detail": str(services.audit.path)}
         if services.audit.writable()
         else {"ok": False, "detail": f"audit log not writable: {services.audit.path}"}
     )
-    checks = {"elasticsearch": elastic, "opa": opa, "audit": audit}
+    checks = {
+        "elasticsearch": elastic,
+        "opa": opa,
+        "audit": audit,
+        "pii_analysis": _check_analysis(services),
+    }
     ready = all(check["ok"] for check in checks.values())
     body = {
         "status": "ready" if ready else "not_ready",
@@ -59,3 +65,17 @@ async def _check_opa(services: Services) -> dict[str, Any]:
     except TimeoutError:
         healthy = False
     return {"ok": healthy, "detail": "healthy" if healthy else "unreachable or policies not loaded"}
+
+
+def _check_analysis(services: Services) -> dict[str, Any]:
+    """Ready while at least one PII worker has its models loaded and is alive."""
+    pool = services.analysis
+    if pool is None:
+        return {"ok": True, "detail": "disabled"}
+    status = pool.status()
+    ready, total = status["ready_workers"], len(status["workers"])
+    return {
+        "ok": ready > 0,
+        "detail": f"{ready}/{total} workers ready",
+        "workers": status["workers"],
+    }

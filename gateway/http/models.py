@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from gateway.errors import NotFound, PolicyDenied
+from gateway.http.auth import authenticate
 from gateway.services import Services
 
 
@@ -17,7 +18,7 @@ def _model(model_id: str) -> dict[str, Any]:
 
 
 async def _allowed(request: Request[Any, Any, Any], services: Services) -> list[str]:
-    principal = services.keys.authenticate(request.headers.get("authorization"))
+    principal = authenticate(request, services, "models.list")
     decision = await services.policy.authorize(principal, "models.list")
     if not decision.allow:
         raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from gateway.ingest.pii import SpanAnalyzer
+    from gateway.governance_schema import GovernanceSchema
     from gateway.ingest.pipeline import IngestOptions, IngestReport
+    from gateway.pii.analyzer import SpanAnalyzer
     from gateway.settings import Settings
 
 # Heavy modules (Elasticsearch, pypdf, Presidio) are imported inside the functions, so that
@@ -56,15 +57,17 @@ def ingest_command(
     from rich.console import Console
 
     from gateway.errors import DependencyUnavailable
-    from gateway.ingest.pii import PiiEngineError, PresidioAnalyzer
+    from gateway.governance_schema import load_schema
+    from gateway.pii.analyzer import PiiEngineError, PresidioAnalyzer
     from gateway.settings import ConfigError, load_settings
 
-    options = _options_or_exit(corpus, manifest, prune, chunk_tokens, overlap)
     try:
         settings = load_settings()
     except ConfigError as exc:
         typer.echo(f"gateway: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    schema = load_schema(settings.governance_schema_file)  # validated with the settings
+    options = _options_or_exit(corpus, manifest, prune, chunk_tokens, overlap, schema)
     # pypdf logs parser warnings that can quote bytes of a document.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     console = Console(stderr=True)
@@ -141,13 +144,18 @@ def render(report: IngestReport) -> str:
 
 
 def _options_or_exit(
-    corpus: str, manifest_path: Path | None, prune: bool, chunk_tokens: int, overlap: int
+    corpus: str,
+    manifest_path: Path | None,
+    prune: bool,
+    chunk_tokens: int,
+    overlap: int,
+    schema: GovernanceSchema,
 ) -> IngestOptions:
     from gateway.ingest.manifest import Manifest, ManifestError, check_corpus, load_manifest
     from gateway.ingest.pipeline import IngestOptions
 
     try:
-        manifest = load_manifest(manifest_path) if manifest_path is not None else Manifest()
+        manifest = load_manifest(manifest_path, schema) if manifest_path is not None else Manifest()
         check_corpus(corpus, manifest)
     except ManifestError as exc:
         typer.echo(f"gateway: {exc}", err=True)

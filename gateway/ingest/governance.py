@@ -5,7 +5,8 @@ A document without a classification is refused rather than indexed with a guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
@@ -14,9 +15,9 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from gateway.governance_schema import BUILTIN_SCHEMA, GovernanceSchema
 from gateway.ingest.documents import DocumentError, RawDocument
 from gateway.ingest.manifest import (
-    Classification,
     JsonlFields,
     Manifest,
     check_doc_id,
@@ -31,7 +32,7 @@ class DocumentMeta:
     doc_id: str
     title: str
     source_uri: str
-    classification: Classification
+    classification: str
     owner: str | None = None
     allowed_groups: tuple[str, ...] = ()
     allowed_users: tuple[str, ...] = ()
@@ -41,13 +42,16 @@ class DocumentMeta:
     """Set explicitly (manifest or line); otherwise the first ingest of the document."""
     updated_at: datetime | None = None
     """Set explicitly; otherwise when this version was indexed."""
+    custom: Mapping[str, Any] = field(default_factory=dict)
+    """Fields declared in the governance schema, validated and normalised."""
 
 
 class Governance:
     """Resolves each document's fields from one manifest."""
 
-    def __init__(self, manifest: Manifest) -> None:
+    def __init__(self, manifest: Manifest, schema: GovernanceSchema = BUILTIN_SCHEMA) -> None:
         self._manifest = manifest
+        self._schema = schema
         self._used: set[int] = set()
 
     def resolve(self, document: RawDocument) -> DocumentMeta:
@@ -63,7 +67,7 @@ class Governance:
             doc_id = values.pop("doc_id", None) or _path_doc_id(rel)
         else:
             values.pop("doc_id", None)
-            line = _jsonl_fields(document)
+            line = _jsonl_fields(document, self._schema)
             values.update(line.explicit())
             doc_id = values.pop("doc_id")
         if "classification" not in values:
@@ -76,7 +80,13 @@ class Governance:
         for name in ("allowed_groups", "allowed_users", "labels"):
             if name in values:
                 values[name] = tuple(dict.fromkeys(values[name]))
-        return DocumentMeta(doc_id=doc_id, title=title, source_uri=source_uri, **values)
+        custom = {name: values.pop(name) for name in list(values) if name in self._schema.custom}
+        for name, value in custom.items():
+            if isinstance(value, list):
+                custom[name] = list(dict.fromkeys(value))
+        return DocumentMeta(
+            doc_id=doc_id, title=title, source_uri=source_uri, custom=custom, **values
+        )
 
     def unused_rules(self) -> list[str]:
         """``match`` patterns of file rules that matched no file so far (likely typos)."""
@@ -100,8 +110,8 @@ def _path_doc_id(rel: str) -> str:
         raise DocumentError(f"the file's path is no usable doc_id ({exc}): set doc_id") from None
 
 
-def _jsonl_fields(document: RawDocument) -> JsonlFields:
+def _jsonl_fields(document: RawDocument, schema: GovernanceSchema) -> JsonlFields:
     try:
-        return JsonlFields.model_validate(dict(document.record))
+        return JsonlFields.model_validate(dict(document.record), context={"schema": schema})
     except ValidationError as exc:
         raise DocumentError(describe_errors(exc).replace("\n", "; ")) from None

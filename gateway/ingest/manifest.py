@@ -18,13 +18,20 @@ files:                           # in order; a later match wins, field by field
 ```
 
 A JSONL line carries its own fields (``doc_id`` required), which win over the manifest.
+
+Fields beyond the built-in ones must be declared in the governance schema
+(``GATEWAY_GOVERNANCE_SCHEMA_FILE``, see ``gateway.governance_schema``) and are checked
+against its types; classification and enum values are matched case-insensitively and
+stored as the schema spells them. Names (groups, users, owner, tenant, labels) are kept
+exactly as written, as the API-keys file and JWT claims are: surrounding spaces are an
+error rather than silently stripped.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, cast
 
 import yaml
 from pydantic import (
@@ -33,12 +40,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
-Classification = Literal["public", "internal", "confidential", "restricted"]
+from gateway.governance_schema import BUILTIN_SCHEMA, FieldSpec, FieldType, GovernanceSchema
+
 CORPUS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _DOC_ID_MAX_BYTES = 256
 
@@ -51,6 +63,23 @@ def _date_as_datetime(value: Any) -> Any:
     """YAML reads ``2026-01-31`` as a date: midnight UTC of that day."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value
+
+
+def _day_as_datetime(value: Any) -> Any:
+    """``2026-01-31`` (YAML date or JSON string): midnight UTC of that day."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    return _date_as_datetime(value)
+
+
+def _exact_name(value: str) -> str:
+    """Names are compared exactly with the keys file and JWT claims: no padding."""
+    if value != value.strip():
+        raise ValueError("has leading or trailing spaces (names are compared exactly)")
     return value
 
 
@@ -68,22 +97,35 @@ def check_doc_id(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_date_as_datetime), AfterValidator(_as_utc)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+Timestamp = Annotated[datetime, BeforeValidator(_day_as_datetime), AfterValidator(_as_utc)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_exact_name)]
 DocId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(check_doc_id)
 ]
 CorpusName = Annotated[str, StringConstraints(pattern=CORPUS_PATTERN)]
 
 
-class DocumentFields(BaseModel):
-    """Governance fields a manifest entry or a JSONL line may set; unset fields inherit."""
+_ADAPTERS: dict[FieldType, TypeAdapter[Any]] = {
+    "keyword": TypeAdapter(Name),
+    "keyword_list": TypeAdapter(list[Name]),
+    "date": TypeAdapter(Timestamp),
+    "integer": TypeAdapter(StrictInt),
+    "boolean": TypeAdapter(StrictBool),
+}
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class DocumentFields(BaseModel):
+    """Governance fields a manifest entry or a JSONL line may set; unset fields inherit.
+
+    Validate with ``context={"schema": GovernanceSchema}`` for custom fields (without
+    it, the built-in fields only).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     title: Annotated[str, StringConstraints(max_length=1000)] | None = None
     source_uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
-    classification: Classification | None = None
+    classification: Name | None = None
     owner: Name | None = None
     allowed_groups: list[Name] | None = None
     allowed_users: list[Name] | None = None
@@ -92,9 +134,52 @@ class DocumentFields(BaseModel):
     created_at: Timestamp | None = None
     updated_at: Timestamp | None = None
 
+    @model_validator(mode="after")
+    def _schema_fields(self, info: ValidationInfo) -> DocumentFields:
+        """Classification from the schema's list; extra fields by their declared type."""
+        context = info.context if isinstance(info.context, dict) else {}
+        schema = cast(GovernanceSchema, context.get("schema", BUILTIN_SCHEMA))
+        problems: list[str] = []
+        if self.classification is not None:
+            canonical = schema.classification.canonical(self.classification)
+            if canonical is None:
+                problems.append(
+                    f"classification: must be one of {', '.join(schema.classifications)}"
+                )
+            else:
+                object.__setattr__(self, "classification", canonical)
+        extra = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        for name in list(extra):
+            spec = schema.custom.get(name)
+            if spec is None:
+                problems.append(f"{name}: unknown field (declare it in the governance schema)")
+            elif extra[name] is not None:
+                try:
+                    extra[name] = _custom_value(spec, extra[name])
+                except ValueError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def explicit(self) -> dict[str, Any]:
         """The fields this entry sets (a ``null`` value sets nothing)."""
         return {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}
+
+
+def _custom_value(spec: FieldSpec, value: Any) -> Any:
+    try:
+        checked = _ADAPTERS[spec.type].validate_python(value)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(f"{spec.name}: {problem}") from None
+    if spec.values is None:
+        return checked
+    items = checked if isinstance(checked, list) else [checked]
+    canonical = [spec.canonical(item) for item in items]
+    if any(item is None for item in canonical):
+        raise ValueError(f"{spec.name}: must be one of {', '.join(spec.values)}")
+    return canonical if isinstance(checked, list) else canonical[0]
 
 
 class FileRule(DocumentFields):
@@ -125,7 +210,7 @@ class Manifest(BaseModel):
     files: list[FileRule] = Field(default_factory=list)
 
 
-def load_manifest(path: Path) -> Manifest:
+def load_manifest(path: Path, schema: GovernanceSchema = BUILTIN_SCHEMA) -> Manifest:
     """Parse and validate a manifest file, or raise ManifestError naming each problem."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -138,7 +223,7 @@ def load_manifest(path: Path) -> Manifest:
     if not isinstance(data, dict):
         raise ManifestError(f"{path}: expected a mapping with corpus, defaults and files")
     try:
-        return Manifest.model_validate(data)
+        return Manifest.model_validate(data, context={"schema": schema})
     except ValidationError as exc:
         raise ManifestError(describe_errors(exc, str(path))) from None
 
@@ -166,6 +251,6 @@ def describe_errors(exc: ValidationError, where: str | None = None) -> str:
         ).lstrip(".")
         message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
         message = message.removeprefix("Value error, ")
-        line = f"{location or '(top level)'}: {message}"
+        line = f"{location}: {message}" if location else message
         lines.append(line if where is None else f"{where}: {line}")
     return "\n".join(lines)

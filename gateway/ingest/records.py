@@ -12,7 +12,7 @@ from gateway.fingerprint import SCHEME as FINGERPRINT_SCHEME
 from gateway.fingerprint import fingerprints
 from gateway.ingest.chunking import TextChunk
 from gateway.ingest.governance import DocumentMeta
-from gateway.ingest.pii import PiiSpan
+from gateway.pii.analyzer import PiiSpan
 
 PIPELINE_VERSION = 1
 """Bump when extraction, chunking or PII analysis change what a document becomes."""
@@ -48,6 +48,7 @@ def document_version(corpus: str, meta: DocumentMeta, text_hash: str, chunking: 
             "labels": list(meta.labels),
             "created_at": _iso(meta.created_at),
             "updated_at": _iso(meta.updated_at),
+            "custom": stored_custom(meta),
         },
     }
     encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
@@ -82,6 +83,7 @@ def chunk_records(
         "updated_at": _iso(meta.updated_at) or updated_at,
         "ingested_at": ingested_at,
     }
+    shared.update(stored_custom(meta))
     if meta.owner is not None:
         shared["owner"] = meta.owner
     if meta.tenant is not None:
@@ -101,6 +103,14 @@ def chunk_records(
         }
         for chunk, chunk_spans in zip(chunks, spans, strict=True)
     ]
+
+
+def stored_custom(meta: DocumentMeta) -> dict[str, Any]:
+    """The schema's custom fields as stored and shown to policies (dates canonical UTC)."""
+    return {
+        name: timestamp(value) if isinstance(value, datetime) else value
+        for name, value in sorted(meta.custom.items())
+    }
 
 
 def timestamp(value: datetime) -> str:

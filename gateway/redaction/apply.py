@@ -1,4 +1,14 @@
-"""Apply PII spans to text by slicing: no NLP on the request path for retrieved chunks."""
+"""Apply PII spans to text by slicing: no NLP on the request path for retrieved chunks.
+
+Policy before overlap. Each span's operator is decided first (rules from the policy,
+spans under the policy's score threshold dropped); spans the policy keeps are then
+ignored, so a kept span can never hide a redacted one. Redacted spans that overlap or
+touch form one region, replaced as a whole: no fragment of any value in it survives.
+The region takes the strictest operator of its spans (mask > replace > hash), and its
+type from the strongest span: structured, pattern-and-checksum types (card, IBAN, SSN,
+e-mail, IP...) outrank NER guesses (PERSON, LOCATION...), then the higher score, then
+the wider span. Sorting once and sweeping makes it O(n log n).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.pii.types import NER_TYPES
 from gateway.redaction.placeholders import Placeholders
-from gateway.redaction.rules import RedactionRules
+from gateway.redaction.rules import Operator, RedactionRules
+
+# How much of a value reaches the model: a mask nothing, a placeholder its type, a keyed
+# hash its type and its equality with the same value in other requests.
+STRICTNESS: Mapping[Operator, int] = {"keep": 0, "hash": 1, "replace": 2, "mask": 3}
 
 
 @dataclass(frozen=True)
@@ -24,45 +39,73 @@ class Redacted:
         ]
 
 
+@dataclass(frozen=True, slots=True)
+class Region:
+    """Characters ``start:end`` replaced as one value of ``entity`` by ``operator``."""
+
+    start: int
+    end: int
+    entity: str
+    operator: Operator
+
+
 def redact(
     text: str,
     spans: Iterable[Mapping[str, Any]],
     rules: RedactionRules,
     placeholders: Placeholders,
 ) -> Redacted:
-    """Replace each span as the rules say; overlapping spans keep the wider, then likelier."""
+    """Replace what the rules redact; the rest of the text is untouched."""
     applied: Counter[tuple[str, str]] = Counter()
     pieces: list[str] = []
     cursor = 0
-    for span in _non_overlapping(spans, len(text)):
-        entity, start, end = str(span["type"]), int(span["start"]), int(span["end"])
-        operator = rules.operator_for(entity)
-        if operator == "keep":
-            continue
-        value = text[start:end]
-        pieces.append(text[cursor:start])
-        if operator == "replace":
-            pieces.append(placeholders.replace(entity, value))
-        elif operator == "hash":
-            pieces.append(placeholders.hashed(entity, value))
+    for region in regions(spans, rules, len(text)):
+        value = text[region.start : region.end]
+        pieces.append(text[cursor : region.start])
+        if region.operator == "replace":
+            pieces.append(placeholders.replace(region.entity, value))
+        elif region.operator == "hash":
+            pieces.append(placeholders.hashed(region.entity, value))
         else:
             pieces.append("*" * len(value))
-        applied[(entity, operator)] += 1
-        cursor = end
+        applied[(region.entity, region.operator)] += 1
+        cursor = region.end
     pieces.append(text[cursor:])
     return Redacted("".join(pieces), applied)
 
 
-def _non_overlapping(spans: Iterable[Mapping[str, Any]], length: int) -> list[Mapping[str, Any]]:
-    valid = [s for s in spans if 0 <= int(s["start"]) < int(s["end"]) <= length]
-    ranked = sorted(
-        valid, key=lambda s: (-(int(s["end"]) - int(s["start"])), -float(s.get("score", 0)))
-    )
-    chosen: list[Mapping[str, Any]] = []
-    for span in ranked:
-        if all(
-            int(span["end"]) <= int(c["start"]) or int(span["start"]) >= int(c["end"])
-            for c in chosen
-        ):
-            chosen.append(span)
-    return sorted(chosen, key=lambda s: int(s["start"]))
+def _strength(entity: str, operator: Operator, score: float, width: int) -> tuple[Any, ...]:
+    return (STRICTNESS[operator], entity not in NER_TYPES, score, width)
+
+
+def regions(spans: Iterable[Mapping[str, Any]], rules: RedactionRules, length: int) -> list[Region]:
+    """The disjoint regions to redact, in order (see the module docstring)."""
+    decided: list[tuple[int, int, str, Operator, float]] = []
+    for span in spans:
+        start, end = int(span["start"]), int(span["end"])
+        if not 0 <= start < end <= length:
+            continue  # stale offsets: never slice the wrong characters
+        entity = str(span["type"])
+        score = float(span.get("score", 1.0))
+        if score < rules.min_score(entity):
+            continue
+        operator = rules.operator_for(entity)
+        if operator != "keep":
+            decided.append((start, end, entity, operator, score))
+    decided.sort(key=lambda d: d[0])
+    found: list[Region] = []
+    best: tuple[Any, ...] = ()
+    current: Region | None = None
+    for start, end, entity, operator, score in decided:
+        strength = _strength(entity, operator, score, end - start)
+        if current is not None and start <= current.end:
+            top = (entity, operator) if strength > best else (current.entity, current.operator)
+            best = max(best, strength)
+            current = Region(current.start, max(current.end, end), *top)
+            continue
+        if current is not None:
+            found.append(current)
+        current, best = Region(start, end, entity, operator), strength
+    if current is not None:
+        found.append(current)
+    return found

@@ -15,24 +15,13 @@ from typing import Any
 import structlog
 
 from gateway.elastic import ChunkIndex
+from gateway.governance_schema import BUILTIN_SCHEMA, GovernanceSchema
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
 from gateway.retrieval.filters import CompiledFilter, FilterCompiler
+from gateway.retrieval.query import bounded_query
 
 log = structlog.get_logger("gateway.retrieval")
-
-# Document fields the retrieval policy sees; never the text.
-POLICY_FIELDS = (
-    "doc_id",
-    "corpus",
-    "tenant",
-    "classification",
-    "owner",
-    "allowed_groups",
-    "allowed_users",
-    "labels",
-    "source_uri",
-)
 
 
 @dataclass(frozen=True)
@@ -43,9 +32,19 @@ class Retrieval:
     dropped_chunk_ids: list[str] = field(default_factory=list)
 
 
-def policy_view(chunk: Mapping[str, Any]) -> dict[str, Any]:
-    """The governance fields of a chunk, as the retrieval policy's input.document."""
-    return {name: chunk[name] for name in POLICY_FIELDS if chunk.get(name) is not None}
+def policy_view(
+    chunk: Mapping[str, Any], schema: GovernanceSchema = BUILTIN_SCHEMA
+) -> dict[str, Any]:
+    """The governance fields of a chunk, as the retrieval policy's input.document.
+
+    Never the text. List fields are always present (``[]`` when unset), so a deny-list
+    test (``not lists.has(F, v)``) holds on a document without the list, as must_not
+    does in Elasticsearch.
+    """
+    view = {name: chunk[name] for name in schema.field_types() if chunk.get(name) is not None}
+    for name in schema.list_fields():
+        view.setdefault(name, [])
+    return view
 
 
 class Retriever:
@@ -67,9 +66,13 @@ class Retriever:
         if corpora is not None:
             clauses.append({"terms": {"corpus": list(corpora)}})
         authorization = clauses[0] if len(clauses) == 1 else {"bool": {"filter": clauses}}
-        hits = await self._index.search(query, authorization_filter=authorization, k=k)
+        hits = await self._index.search(
+            bounded_query(query), authorization_filter=authorization, k=k
+        )
         verdicts = await self._policy.allow_documents(
-            principal, [policy_view(h) for h in hits], package=self._filters.package
+            principal,
+            [policy_view(h, self._index.schema) for h in hits],
+            package=self._filters.package,
         )
         allowed = [hit for hit, ok in zip(hits, verdicts, strict=True) if ok]
         dropped = [str(hit["chunk_id"]) for hit, ok in zip(hits, verdicts, strict=True) if not ok]

@@ -4,58 +4,51 @@ Only allowlisted fields and operators are translated; anything else raises
 PolicyUntranslatable, which denies the request. Nothing is ever dropped silently: a
 condition we do not understand must never widen what a caller can see.
 
-Semantics, field by field, match Rego's on the stored document:
+Semantics, field by field, match Rego's on the stored document (the re-check's input):
 - keyword fields hold one string: eq -> term, ne -> exists AND NOT term, in -> terms,
   lt/lte/gt/gte -> range (byte-wise string order in both), startswith -> prefix.
   Under ``not``, a missing field makes Rego's negated built-in undefined, so every
   negated operator but ``eq`` also requires the field to exist (see ``_negation``).
-- multi-valued keyword fields (arrays): ``F eq v`` means "one of F's values is v", as
-  Elasticsearch's term query does. That only equals the policy's per-document meaning
-  (see ``allow_document`` in policies/retrieval.rego) when such conditions are positive
-  (eq/in, not under ``not``) and each ``and`` uses a given multi-valued field in at most
-  one branch; other uses are refused.
+- integer and boolean fields: the same operators with numbers / booleans (no prefix;
+  booleans eq/ne/in only). A value of another type than the field's is refused.
+- date fields hold canonical UTC timestamps (``2026-06-01T00:00:00.000Z``), which Rego
+  compares as strings: that equals date order only against values of the same form, so
+  values must be canonical timestamps or plain dates (``2026-06-01``, mapped exactly to
+  what string order means: before / from midnight of that day).
+- list fields (keyword_list): compared through ``lists.has`` / ``lists.has_any`` in the
+  policy, ``F eq v`` / ``F in S`` mean "one of F's values is", as Elasticsearch's
+  term/terms on an array do, and the re-check tests membership in the stored list.
+  ``not`` over them means "none of F's values is" (must_not, true on an empty or
+  missing list, which the re-check sees as ``[]``): deny-lists. Other operators on list
+  fields are refused.
 - A missing compiled query means deny all; ``{"query": {}}`` (unconditional allow) is the
   only way to get match_all.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from gateway.errors import PolicyUntranslatable
+from gateway.governance_schema import BUILTIN_FIELDS, FieldType
 
-FieldKind = Literal["keyword", "keyword_set"]
-
-DEFAULT_FIELDS: Mapping[str, FieldKind] = {
-    "tenant": "keyword",
-    "classification": "keyword",
-    "owner": "keyword",
-    "corpus": "keyword",
-    "doc_id": "keyword",
-    "source_uri": "keyword",
-    "allowed_groups": "keyword_set",
-    "allowed_users": "keyword_set",
-    "labels": "keyword_set",
-}
+DEFAULT_FIELDS: Mapping[str, FieldType] = BUILTIN_FIELDS
 
 MATCH_ALL: dict[str, Any] = {"match_all": {}}
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
 _RANGE_OPERATORS = {"lt", "lte", "gt", "gte"}
-
-
-@dataclass(frozen=True)
-class _Translated:
-    clause: dict[str, Any]
-    set_fields: frozenset[str]
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT64 = 2**63
 
 
 class FilterTranslator:
     """UCAST condition tree -> Elasticsearch query clause, over an allowlist of fields."""
 
     def __init__(
-        self, fields: Mapping[str, FieldKind] = DEFAULT_FIELDS, prefix: str = "document"
+        self, fields: Mapping[str, FieldType] = DEFAULT_FIELDS, prefix: str = "document"
     ) -> None:
         self._fields = dict(fields)
         self._prefix = prefix + "."
@@ -75,19 +68,16 @@ class FilterTranslator:
         return self.translate_node(query)
 
     def translate_node(self, node: Any) -> dict[str, Any]:
-        return self._node(node, negated=False).clause
-
-    def _node(self, node: Any, *, negated: bool) -> _Translated:
         if not isinstance(node, Mapping):
             raise PolicyUntranslatable(f"condition is not an object: {type(node).__name__}")
         kind = node.get("type")
         if kind == "compound":
-            return self._compound(node, negated=negated)
+            return self._compound(node)
         if kind == "field":
-            return self._field(node, negated=negated)
+            return self._field(node)
         raise PolicyUntranslatable(f"unsupported condition type {kind!r}")
 
-    def _compound(self, node: Mapping[str, Any], *, negated: bool) -> _Translated:
+    def _compound(self, node: Mapping[str, Any]) -> dict[str, Any]:
         _only_keys(node, {"type", "operator", "value"})
         operator = node.get("operator")
         children = node.get("value")
@@ -95,40 +85,34 @@ class FilterTranslator:
             raise PolicyUntranslatable(f"compound {operator!r} needs a non-empty list")
         if operator == "not":
             return self._negation(children)
-        parts = [self._node(child, negated=negated) for child in children]
-        used = frozenset().union(*(p.set_fields for p in parts))
+        clauses = [self.translate_node(child) for child in children]
         if operator == "and":
-            if sum(len(p.set_fields) for p in parts) != len(used):
-                raise PolicyUntranslatable(
-                    "an 'and' uses the same multi-valued field in more than one condition"
-                )
-            return _Translated(_and([p.clause for p in parts]), used)
+            return {"bool": {"filter": clauses}}
         if operator == "or":
-            clauses = [p.clause for p in parts]
-            return _Translated({"bool": {"should": clauses, "minimum_should_match": 1}}, used)
+            return {"bool": {"should": clauses, "minimum_should_match": 1}}
         raise PolicyUntranslatable(f"unsupported compound operator {operator!r}")
 
-    def _negation(self, children: list[Any]) -> _Translated:
+    def _negation(self, children: list[Any]) -> dict[str, Any]:
         """``not F op v``: OPA only emits it for one negated expression.
 
         Rego evaluates the field reference of a built-in call (``in``, ``!=``, ``<``,
         ``startswith``...) before negating, so with F missing the whole ``not`` is
         undefined (false); only ``not F == v`` is true on a missing field. The translation
-        keeps that: an ``exists`` guard for every operator but ``eq``.
+        keeps that: an ``exists`` guard for every operator but ``eq``. List fields are
+        always present in the re-check's input (``[]`` when unset): no guard.
         """
         if len(children) != 1 or not isinstance(children[0], Mapping):
             raise PolicyUntranslatable("'not' must wrap exactly one condition")
         child = children[0]
         if child.get("type") != "field":
             raise PolicyUntranslatable("'not' over a compound condition is not supported")
-        inner = self._field(child, negated=True).clause
-        if child.get("operator") == "eq":
-            return _Translated({"bool": {"must_not": [inner]}}, frozenset())
+        inner = self._field(child)
         name = str(child["field"])[len(self._prefix) :]
-        guarded = {"bool": {"filter": [{"exists": {"field": name}}], "must_not": [inner]}}
-        return _Translated(guarded, frozenset())
+        if child.get("operator") == "eq" or self._fields[name] == "keyword_list":
+            return {"bool": {"must_not": [inner]}}
+        return {"bool": {"filter": [{"exists": {"field": name}}], "must_not": [inner]}}
 
-    def _field(self, node: Mapping[str, Any], *, negated: bool) -> _Translated:
+    def _field(self, node: Mapping[str, Any]) -> dict[str, Any]:
         _only_keys(node, {"type", "operator", "field", "value"})
         path, operator, value = node.get("field"), node.get("operator"), node.get("value")
         if not isinstance(path, str) or not path.startswith(self._prefix):
@@ -136,14 +120,24 @@ class FilterTranslator:
         name = path[len(self._prefix) :]
         kind = self._fields.get(name)
         if kind is None:
-            raise PolicyUntranslatable(f"field {name!r} is not filterable")
-        if kind == "keyword_set":
-            if negated or operator not in {"eq", "in"}:
+            raise PolicyUntranslatable(
+                f"field {name!r} is not filterable (not a built-in field, nor declared in "
+                "the governance schema)"
+            )
+        if kind == "keyword_list":
+            if operator not in {"eq", "in"}:
                 raise PolicyUntranslatable(
-                    f"multi-valued field {name!r} may only be used positively (== or in)"
+                    f"list field {name!r} supports only lists.has / lists.has_any "
+                    f"(== or in), alone or under not; got {operator!r}"
                 )
-            return _Translated(_keyword_clause(name, operator, value), frozenset({name}))
-        return _Translated(_keyword_clause(name, operator, value), frozenset())
+            return _keyword_clause(name, operator, value)
+        if kind == "keyword":
+            return _keyword_clause(name, operator, value)
+        if kind == "date":
+            return _date_clause(name, operator, value)
+        if kind == "integer":
+            return _typed_clause(name, operator, _integer(name, operator, value))
+        return _boolean_clause(name, operator, value)
 
 
 def _keyword_clause(name: str, operator: Any, value: Any) -> dict[str, Any]:
@@ -153,6 +147,15 @@ def _keyword_clause(name: str, operator: Any, value: Any) -> dict[str, Any]:
         return {"terms": {name: list(value)}} if value else MATCH_NONE
     if not isinstance(value, str):
         raise PolicyUntranslatable(f"{operator!r} on {name!r} needs a string value")
+    if operator == "startswith":
+        return {"prefix": {name: value}}
+    return _typed_clause(name, operator, value)
+
+
+def _typed_clause(name: str, operator: Any, value: Any) -> dict[str, Any]:
+    """eq / ne / in / ranges over a value already checked against the field's type."""
+    if operator == "in":
+        return {"terms": {name: list(value)}} if value else MATCH_NONE
     if operator == "eq":
         return {"term": {name: value}}
     if operator == "ne":
@@ -161,13 +164,69 @@ def _keyword_clause(name: str, operator: Any, value: Any) -> dict[str, Any]:
         }
     if operator in _RANGE_OPERATORS:
         return {"range": {name: {operator: value}}}
-    if operator == "startswith":
-        return {"prefix": {name: value}}
     raise PolicyUntranslatable(f"unsupported operator {operator!r} on {name!r}")
 
 
-def _and(clauses: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"bool": {"filter": clauses}}
+def _integer(name: str, operator: Any, value: Any) -> Any:
+    def check(item: Any) -> int:
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            raise PolicyUntranslatable(f"{operator!r} on integer field {name!r} needs numbers")
+        if isinstance(item, float) and not item.is_integer():
+            raise PolicyUntranslatable(
+                f"{operator!r} on integer field {name!r} needs whole numbers"
+            )
+        if not -_INT64 <= item < _INT64:
+            raise PolicyUntranslatable(f"{operator!r} on {name!r}: number out of range")
+        return int(item)
+
+    if operator == "in":
+        if not isinstance(value, list):
+            raise PolicyUntranslatable(f"'in' on {name!r} needs a list of numbers")
+        return [check(item) for item in value]
+    return check(value)
+
+
+def _boolean_clause(name: str, operator: Any, value: Any) -> dict[str, Any]:
+    if operator == "in" and not isinstance(value, list):
+        raise PolicyUntranslatable(f"'in' on boolean field {name!r} needs a list")
+    values = value if operator == "in" else [value]
+    if not all(isinstance(v, bool) for v in values):
+        raise PolicyUntranslatable(f"{operator!r} on boolean field {name!r} needs true/false")
+    if operator not in {"eq", "ne", "in"}:
+        raise PolicyUntranslatable(f"unsupported operator {operator!r} on boolean {name!r}")
+    return _typed_clause(name, operator, value)
+
+
+def _date_clause(name: str, operator: Any, value: Any) -> dict[str, Any]:
+    """Dates as Rego sees them: canonical UTC strings in string order.
+
+    Against a plain day ``D``, every stored timestamp of that day sorts after ``D`` (it is
+    longer, with ``D`` as prefix): ``< D`` and ``<= D`` mean before midnight of D,
+    ``> D`` and ``>= D`` from midnight on; ``== D`` never holds.
+    """
+    values = value if operator == "in" and isinstance(value, list) else [value]
+    if operator == "in" and not isinstance(value, list):
+        raise PolicyUntranslatable(f"'in' on date field {name!r} needs a list")
+    for item in values:
+        if not isinstance(item, str) or not (_TIMESTAMP.match(item) or _DAY.match(item)):
+            raise PolicyUntranslatable(
+                f"{operator!r} on date field {name!r} needs a canonical UTC timestamp "
+                "(2026-06-01T00:00:00.000Z) or a day (2026-06-01)"
+            )
+    if operator == "in":
+        return _typed_clause(name, "in", [v for v in values if _TIMESTAMP.match(v)])
+    if _TIMESTAMP.match(value):
+        return _typed_clause(name, operator, value)
+    midnight = f"{value}T00:00:00.000Z"
+    if operator in {"lt", "lte"}:
+        return {"range": {name: {"lt": midnight}}}
+    if operator in {"gt", "gte"}:
+        return {"range": {name: {"gte": midnight}}}
+    if operator == "eq":
+        return MATCH_NONE
+    if operator == "ne":
+        return {"exists": {"field": name}}
+    raise PolicyUntranslatable(f"unsupported operator {operator!r} on date field {name!r}")
 
 
 def _only_keys(node: Mapping[str, Any], allowed: set[str]) -> None:

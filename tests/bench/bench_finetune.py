@@ -43,8 +43,8 @@ from gateway.finetune.scan import UploadScanner
 from gateway.fingerprint import SCHEME, fingerprints
 from gateway.identity import Principal
 from gateway.ingest.manifest import Manifest
-from gateway.ingest.pii import PiiSpan
 from gateway.ingest.pipeline import IngestOptions, run_ingest
+from gateway.pii.analyzer import PiiSpan
 from gateway.policy import PolicyEngine
 from gateway.settings import load_settings
 
@@ -287,7 +287,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "stages_ms": timings,
         }
     if not args.no_presidio:
-        from gateway.ingest.pii import PresidioAnalyzer
+        from gateway.pii.analyzer import PresidioAnalyzer
 
         analyzer = PresidioAnalyzer()
         analyzer.load()

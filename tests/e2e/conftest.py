@@ -89,17 +89,28 @@ def start_gateway(env: dict[str, str], tmp_path: Path, **overrides: str) -> Runn
             stderr=subprocess.STDOUT,
         )
     gateway = RunningGateway(f"http://127.0.0.1:{port}", process, tmp_path / "audit", log_path)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # Presidio warm-up on a loaded 2-core machine
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gateway exited during start-up:\n{gateway.log()}")
         try:
             if httpx.get(f"{gateway.base_url}/healthz", timeout=1).status_code == 200:
+                _wait_for_pii_workers(gateway, deadline + 90)
                 return gateway
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"gateway did not start:\n{gateway.log()}")
+
+
+def _wait_for_pii_workers(gateway: RunningGateway, deadline: float) -> None:
+    """The lifespan does not wait for the PII workers' models; /readyz names them."""
+    while time.monotonic() < deadline:
+        checks = httpx.get(f"{gateway.base_url}/readyz", timeout=10).json()["checks"]
+        if checks.get("pii_analysis", {"ok": True})["ok"]:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"PII workers not ready:\n{gateway.log()}")
 
 
 def stop_gateway(gateway: RunningGateway) -> None:

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from gateway.elastic import ChunkIndex
 from gateway.ingest.cli import app
 from gateway.ingest.manifest import load_manifest
-from gateway.ingest.pii import PresidioAnalyzer
 from gateway.ingest.pipeline import IngestOptions, IngestReport, run_ingest
+from gateway.pii.analyzer import PresidioAnalyzer
 from gateway.settings import Settings
 
 from ..fixtures.ingest.support import MANIFEST, copy_docs, make_pdf, shared_analyzer
@@ -210,8 +210,8 @@ async def test_bad_files_are_reported_while_the_rest_is_indexed(
     assert not report.ok
     assert sorted(str(p) for p in report.problems) == [
         "broken.pdf: not a readable PDF (PdfStreamError)",
-        "contacts.jsonl:3: classification: Input should be 'public', 'internal', "
-        "'confidential' or 'restricted'",
+        "contacts.jsonl:3: classification: must be one of public, internal, "
+        "confidential, restricted",
     ]
     assert report.indexed == 6
     assert set(by_doc(stored(settings, stack_env))) == ALL_DOCS

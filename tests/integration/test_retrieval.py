@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ from gateway.errors import DependencyUnavailable, PolicyUntranslatable
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
 from gateway.policy_revision import PolicyRevision
+from gateway.retrieval.explain import explain
 from gateway.retrieval.filters import FilterCompiler
 from gateway.retrieval.retriever import Retriever
 from gateway.retrieval.translator import MATCH_ALL, FilterTranslator
@@ -86,14 +88,36 @@ async def test_filters_are_cached_until_the_policy_changes(
 async def test_policy_outside_the_filter_fragment_is_refused(
     settings_for: Any, test_policy: Any
 ) -> None:
-    """Rego OPA cannot compile into a filter (iteration over a document array) denies."""
+    """Rego OPA cannot compile into a filter (iteration over a document array) denies.
+
+    The caller's message is generic (no policy file, line or construct); the reason is
+    logged for the operator, with the request id, and kept as the error's detail.
+    """
     package = test_policy('allow if input.document.allowed_groups[_] == "sales"\n')
-    async with (
-        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
-        PolicyRevision(policy, 60) as revision,
-    ):
-        with pytest.raises(PolicyUntranslatable, match="cannot compile"):
-            await FilterCompiler(policy, revision, package=package).filter_for(BOB)
+    structlog.contextvars.bind_contextvars(request_id="req_test123")
+    try:
+        async with (
+            PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+            PolicyRevision(policy, 60) as revision,
+        ):
+            compiler = FilterCompiler(policy, revision, package=package)
+            with capture_logs() as logs, pytest.raises(PolicyUntranslatable) as info:
+                await compiler.filter_for(BOB)
+            with capture_logs() as again, pytest.raises(PolicyUntranslatable):
+                await compiler.filter_for(BOB)  # the refusal is cached, and logged again
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    message = info.value.to_openai()["error"]["message"]
+    assert "req_test123" in message
+    for internal in (package, "allowed_groups", ".rego", "cannot compile", "row"):
+        assert internal not in message
+    assert "cannot compile" in info.value.detail
+    assert "invalid ref operand" in info.value.detail
+    for events in (logs, again):
+        refused = [e for e in events if e["event"] == "policy_untranslatable"]
+        assert len(refused) == 1
+        assert refused[0]["subject"] == "bob"
+        assert "cannot compile" in refused[0]["reason"]
 
 
 async def test_unfilterable_field_is_refused(settings_for: Any, test_policy: Any) -> None:
@@ -103,8 +127,32 @@ async def test_unfilterable_field_is_refused(settings_for: Any, test_policy: Any
         PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
         PolicyRevision(policy, 60) as revision,
     ):
-        with pytest.raises(PolicyUntranslatable, match="not filterable"):
+        with pytest.raises(PolicyUntranslatable) as info:
             await FilterCompiler(policy, revision, package=package).filter_for(BOB)
+    assert "not filterable" in info.value.detail
+    assert "not filterable" not in info.value.message
+
+
+async def test_only_subjects_the_untranslatable_rule_concerns_are_refused(
+    settings_for: Any, test_policy: Any
+) -> None:
+    """A rule OPA cannot compile refuses the subjects it applies to, not everyone."""
+    package = test_policy(
+        'allow if input.document.tenant == "acme"\n'
+        "allow if {\n"
+        '  input.subject.id == "bob"\n'
+        '  regex.match("^x", input.document.owner)\n'
+        "}\n"
+    )
+    async with (
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        compiler = FilterCompiler(policy, revision, package=package)
+        assert (await compiler.filter_for(ALICE)).es_filter == {"term": {"tenant": "acme"}}
+        with pytest.raises(PolicyUntranslatable) as info:
+            await compiler.filter_for(BOB)
+    assert "regex.match" in info.value.detail
 
 
 class _BrokenTranslator(FilterTranslator):
@@ -168,3 +216,23 @@ def test_explain_cli_shows_filter_and_exclusions(
     assert "acme-incident-runbook" in excluded
     assert any("clearance" in reason for reason in excluded["acme-incident-runbook"])
     assert "19 euros" not in result.output  # metadata only, never the pricing chunk's text
+
+
+async def test_explain_says_why_a_policy_is_untranslatable(
+    settings_for: Any, test_policy: Any
+) -> None:
+    """`gateway explain` shows the operator the reason the caller is not told."""
+    package = test_policy('allow if regex.match("^x", input.document.owner)\n')
+    async with (
+        ChunkIndex(settings_for()) as index,
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        await ingest_demo(index)
+        compiler = FilterCompiler(policy, revision, package=package)
+        report = (await explain(index, policy, compiler, BOB, "vault tokens price")).as_dict()
+    assert "regex.match" in report["untranslatable"]
+    assert report["elasticsearch_filter"] is None
+    assert report["retrieved"] == []
+    assert report["excluded"]
+    assert "governance" in report["excluded"][0]

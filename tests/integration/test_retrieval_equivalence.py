@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.elastic import ChunkIndex
+from gateway.governance_schema import BUILTIN_SCHEMA, GovernanceSchema, load_schema
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
 from gateway.policy_revision import PolicyRevision
@@ -26,13 +27,27 @@ from gateway.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-OPERATORS_POLICY = Path(__file__).parents[1] / "fixtures" / "operators_policy.rego"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+OPERATORS_POLICY = FIXTURES / "operators_policy.rego"
+CUSTOM_FIELDS_POLICY = FIXTURES / "custom_fields_policy.rego"
+SCHEMA = load_schema(FIXTURES / "governance" / "schema.yaml")
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 USERS = ["alice", "bob", "carol", "dave"]
 GROUPS = ["engineering", "sales", "security", "*"]
 TENANTS = ["acme", "globex", "initech"]
 CLASSIFICATIONS = ["public", "internal", "confidential", "restricted", "secret-ish"]
 LABELS = ["eu", "finance", "hr"]
+# Canonical timestamps around the day boundaries the policies compare with.
+TIMESTAMPS = [
+    "2025-12-31T23:59:59.999Z",
+    "2026-01-15T00:00:00.000Z",
+    "2026-01-15T00:00:00.001Z",
+    "2026-03-01T00:00:00.000Z",
+    "2026-03-01T12:00:00.000Z",
+    "2026-05-31T23:59:59.999Z",
+    "2026-06-01T00:00:00.000Z",
+    "2026-06-02T08:00:00.000Z",
+]
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -49,11 +64,13 @@ documents = st.fixed_dictionaries(
         "allowed_groups": _maybe(st.lists(st.sampled_from(GROUPS), max_size=3, unique=True)),
         "allowed_users": _maybe(st.lists(st.sampled_from(USERS), max_size=2, unique=True)),
         "labels": _maybe(st.lists(st.sampled_from(LABELS), max_size=2, unique=True)),
+        "created_at": _maybe(st.sampled_from(TIMESTAMPS)),
+        "updated_at": _maybe(st.sampled_from(TIMESTAMPS)),
         "text": st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
     }
 )
 subjects = st.builds(
-    lambda sid, groups, tenant, clearance, labels, prefix, corpus_max: Principal(
+    lambda sid, groups, tenant, clearance, labels, prefix, corpus_max, since: Principal(
         sid,
         tuple(groups),
         {
@@ -64,6 +81,7 @@ subjects = st.builds(
                 "labels": labels,
                 "prefix": prefix,
                 "corpus_max": corpus_max,
+                "since": since,
             }.items()
             if v is not None
         },
@@ -75,6 +93,7 @@ subjects = st.builds(
     st.lists(st.sampled_from(LABELS), max_size=2, unique=True),
     _maybe(st.sampled_from(["hr", "eng", "f"])),
     _maybe(st.sampled_from(["handbook", "legal", "wiki", "zzz"])),
+    _maybe(st.sampled_from(["2026-01-15", "2026-03-01T00:00:00.000Z", "2026-06-01"])),
 )
 queries = st.lists(st.sampled_from(WORDS), min_size=1, max_size=2).map(" ".join)
 
@@ -89,12 +108,17 @@ def _chunks(docs: list[dict[str, Any]], example: str) -> list[dict[str, Any]]:
 
 
 async def _check(
-    settings: Settings, package: str, docs: list[dict[str, Any]], subject: Principal, query: str
+    settings: Settings,
+    package: str,
+    docs: list[dict[str, Any]],
+    subject: Principal,
+    query: str,
+    schema: GovernanceSchema = BUILTIN_SCHEMA,
 ) -> None:
     example = uuid.uuid4().hex
     isolation = {"prefix": {"source_uri": f"test://{example}/"}}
     async with (
-        ChunkIndex(settings) as index,
+        ChunkIndex(settings, schema) as index,
         PolicyEngine(str(settings.opa_url), 5.0) as policy,
         PolicyRevision(policy, poll_interval_s=60) as revision,
     ):
@@ -125,13 +149,13 @@ async def _compare(
     isolation: dict[str, Any],
     example: str,
 ) -> None:
-    compiler = FilterCompiler(policy, revision, package=package)
+    compiler = FilterCompiler(policy, revision, package=package, schema=index.schema)
     compiled = await compiler.filter_for(subject)
     authz = {"bool": {"filter": [isolation, dict(compiled.es_filter)]}}
     filtered = await index.search(query, authorization_filter=authz, k=200)
     matching = await index.search(query, authorization_filter=isolation, k=200)
     verdicts = await policy.allow_documents(
-        subject, [policy_view(hit) for hit in matching], package=package
+        subject, [policy_view(hit, index.schema) for hit in matching], package=package
     )
     expected = {hit["chunk_id"] for hit, ok in zip(matching, verdicts, strict=True) if ok}
     got = {hit["chunk_id"] for hit in filtered}
@@ -204,5 +228,73 @@ def test_every_operator_filter_equals_per_document_decisions(
             docs,
             subject,
             query,
+        )
+    )
+
+
+custom_documents = st.fixed_dictionaries(
+    {
+        "department": _maybe(st.sampled_from(["legal", "sales"])),
+        "region": _maybe(st.sampled_from(["EU", "US", "APAC"])),
+        "denied_users": _maybe(st.lists(st.sampled_from([*USERS, *GROUPS[:3]]), max_size=3)),
+        "projects": _maybe(st.lists(st.sampled_from(["apollo", "gemini"]), max_size=2)),
+        "embargo_until": _maybe(st.sampled_from(TIMESTAMPS)),
+        "retention_years": _maybe(st.integers(min_value=0, max_value=12)),
+        "legal_hold": _maybe(st.booleans()),
+        "updated_at": _maybe(st.sampled_from(TIMESTAMPS)),
+        "corpus": st.just("records"),
+        "doc_id": st.sampled_from(["r-1", "r-2"]),
+        "text": st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+    }
+)
+custom_subjects = st.builds(
+    lambda sid, groups, department, today, projects: Principal(
+        sid,
+        tuple(groups),
+        {
+            k: v
+            for k, v in {"department": department, "today": today, "projects": projects}.items()
+            if v is not None
+        },
+    ),
+    st.sampled_from(USERS),
+    st.lists(st.sampled_from(GROUPS[:3]), max_size=2, unique=True),
+    _maybe(st.sampled_from(["legal", "sales"])),
+    _maybe(st.sampled_from(["2026-03-01", "2026-06-01T00:00:00.000Z", "2026-06-02"])),
+    st.lists(st.sampled_from(["apollo", "gemini"]), max_size=2, unique=True),
+)
+
+
+@pytest.fixture(scope="module")
+def custom_fields_policy(stack_env: dict[str, str]) -> Any:
+    url = f"{stack_env['GATEWAY_OPA_URL']}/v1/policies/test-custom-fields"
+    response = httpx.put(url, content=CUSTOM_FIELDS_POLICY.read_bytes())
+    response.raise_for_status()
+    yield
+    httpx.delete(url)
+
+
+@PROPERTY_SETTINGS
+@given(
+    docs=st.lists(custom_documents, min_size=1, max_size=12),
+    subject=custom_subjects,
+    query=queries,
+)
+def test_custom_fields_filter_equals_per_document_decisions(
+    settings_for: Any,
+    custom_fields_policy: Any,
+    docs: list[dict[str, Any]],
+    subject: Principal,
+    query: str,
+) -> None:
+    """Schema fields (deny-lists, enums, dates, integers, booleans): filter == OPA's answers."""
+    asyncio.run(
+        _check(
+            settings_for(index_prefix="gateway-equiv"),
+            "gateway.test_custom_fields",
+            docs,
+            subject,
+            query,
+            SCHEMA,
         )
     )

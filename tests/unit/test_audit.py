@@ -4,6 +4,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ import gateway.audit
 from gateway.audit import GENESIS_HASH, AuditLog, record_hash, verify
 from gateway.audit.chain import canonical_json
 from gateway.audit.checkpoint import HEAD_NAME, signature_valid
-from gateway.audit.guard import might_hold_secrets, refuse_secrets
+from gateway.audit.guard import REDACTED, might_hold_secrets, scrub_secrets
 from gateway.audit.segments import list_segments
 from gateway.errors import DependencyUnavailable
 
@@ -328,14 +329,28 @@ async def test_open_refuses_when_the_announced_segment_is_gone(tmp_path: Path) -
         {"note": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl"},
     ],
 )
-async def test_records_naming_credentials_are_refused(
+async def test_records_naming_credentials_are_scrubbed(
     tmp_path: Path, fields: dict[str, Any]
 ) -> None:
-    """A record holding a credential-named key or a bearer/JWT value raises and is not written."""
+    """A credential-named key or a bearer/JWT value is written scrubbed, and named as such."""
     async with AuditLog(tmp_path) as audit:
-        with pytest.raises(ValueError, match="credential"):
-            await audit.append("request", fields)
-        assert audit.path.read_bytes() == b""
+        audit_id = await audit.append("request", fields)
+    text = audit.path.read_text().splitlines()[0]
+    record = json.loads(text)
+    assert record["audit_id"] == audit_id
+    assert record["scrubbed_fields"]
+    assert REDACTED in text
+    for secret in ("Bearer abc", "sk-0123456789abcdef", "eyJzdWIiOiJib2IifQ"):
+        assert secret not in text
+
+
+async def test_a_scrubbed_record_still_verifies(tmp_path: Path) -> None:
+    """The chain covers the scrubbed record: verify passes and no credential is stored."""
+    async with AuditLog(tmp_path) as audit:
+        await audit.append("request", {"user_agent": "Bearer abcdefghijklmnop", "model": "m"})
+        await audit.append("request", {"model": "eyJa.eyJb.c"})
+    assert verify(tmp_path, None).ok
+    assert "abcdefghijklmnop" not in audit.path.read_text()
 
 
 async def test_token_counters_are_not_credentials(tmp_path: Path) -> None:
@@ -381,12 +396,22 @@ _VALUES = st.recursive(
 
 
 @given(st.dictionaries(_KEYS, _VALUES, max_size=4))
-def test_the_fast_screen_never_misses_what_the_check_refuses(fields: dict[str, Any]) -> None:
-    """Whenever the full credential check refuses a record, the screen flags its JSON."""
-    try:
-        refuse_secrets(fields)
-    except ValueError:
+def test_the_fast_screen_never_misses_what_the_scrub_changes(fields: dict[str, Any]) -> None:
+    """Whenever the scrub changes a record, the screen flags its JSON."""
+    cleaned, touched = scrub_secrets(fields)
+    if touched:
         assert might_hold_secrets(canonical_json(fields).encode())
+    else:
+        assert cleaned == fields
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=4))
+def test_a_scrubbed_record_holds_no_credential_shape(fields: dict[str, Any]) -> None:
+    """After the scrub, no bearer or JWT shape remains and scrubbing again changes nothing."""
+    cleaned, _ = scrub_secrets(fields)
+    serialised = canonical_json(cleaned)
+    assert not re.search(r"(?i:bearer\s+[a-z0-9._~+/=-]{8,})|eyJ[\w-]+\.[\w-]+\.", serialised)
+    assert scrub_secrets(cleaned) == (cleaned, [])
 
 
 async def test_open_refuses_a_head_without_segments(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ def test_valid_request_passes_unknown_fields_through() -> None:
         (b'{"model": "m", "messages": ["hi"]}', "messages[0]", "invalid_type"),
         (b'{"model": "m", "messages": [{"role": "wizard"}]}', "messages[0].role", "invalid_value"),
         (
-            b'{"model": "m", "messages": [{"role": "user"}], "stream": "yes"}',
+            b'{"model": "m", "messages": [{"role": "user", "content": "a"}], "stream": "yes"}',
             "stream",
             "invalid_type",
         ),

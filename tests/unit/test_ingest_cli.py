@@ -41,7 +41,7 @@ def test_invalid_manifest_exits_2(env: pytest.MonkeyPatch, tmp_path: Path) -> No
     manifest.write_text("defaults: {classification: secret}\n", encoding="utf-8")
     code, _, err = invoke(DOCS, "--corpus", "acme-test", "--manifest", manifest)
     assert code == 2
-    assert "defaults.classification" in err
+    assert "defaults: classification: must be one of" in err
 
 
 def test_corpus_mismatch_exits_2(env: pytest.MonkeyPatch) -> None:

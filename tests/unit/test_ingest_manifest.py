@@ -81,7 +81,7 @@ def test_bad_jsonl_fields_are_named_without_values() -> None:
             doc("x.jsonl", line=1, doc_id="d", classification="top-secret-x", ssn="123-45-6789")
         )
     message = str(info.value)
-    assert "classification: Input should be 'public'" in message
+    assert "classification: must be one of public, internal" in message
     assert "ssn: unknown field" in message
     assert "top-secret-x" not in message
     assert "123-45-6789" not in message
@@ -124,8 +124,12 @@ def test_unused_rules_are_reported() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("corpus: x\ndefaults: {classification: secret}\n", "defaults.classification: Input"),
-        ("files:\n  - match: a.md\n    colour: red\n", "files[0].colour: unknown field"),
+        (
+            "corpus: x\ndefaults: {classification: secret}\n",
+            "defaults: classification: must be one of",
+        ),
+        ("files:\n  - match: a.md\n    colour: red\n", "files[0]: colour: unknown field"),
+        ("defaults: {allowed_groups: [' sales']}\n", "leading or trailing spaces"),
         ("files:\n  - match: '*.md'\n    doc_id: one\n", "files[0]: doc_id names one document"),
         ("defaults: {allowed_groups: sales}\n", "defaults.allowed_groups: Input should be"),
         ("corpus: 'has spaces'\n", "corpus: String should match pattern"),

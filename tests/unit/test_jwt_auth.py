@@ -1,3 +1,4 @@
+import base64
 import json
 import time
 from pathlib import Path
@@ -5,7 +6,9 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.errors import AuthenticationFailed
 from gateway.identity import ApiKeyStore, Authenticator
@@ -46,7 +49,7 @@ def _token(key: Any = PRIVATE, kid: str = "k1", **overrides: Any) -> str:
 def test_valid_token_maps_claims_to_principal() -> None:
     """Subject, groups and selected attributes come from the verified claims."""
     principal = VERIFIER.verify(_token())
-    assert principal.subject == "dana"
+    assert principal.subject == f"{ISSUER}#dana"
     assert principal.groups == ("engineering",)
     assert principal.attributes == {"tenant": "acme"}
 
@@ -61,6 +64,16 @@ def test_valid_token_maps_claims_to_principal() -> None:
         (lambda: _token(kid="unknown"), "invalid_token"),
         (lambda: _token(exp=None), "invalid_token"),
         (lambda: _token(groups="engineering"), "invalid_token"),
+        (lambda: _token(sub=""), "invalid_token"),
+        (lambda: _token(sub="   "), "invalid_token"),
+        (lambda: _token(sub=12), "invalid_token"),
+        (lambda: _token(sub=["carol"]), "invalid_token"),
+        (lambda: _token(exp=str(int(time.time()) + 300)), "invalid_token"),
+        (lambda: _token(nbf="0"), "invalid_token"),
+        (lambda: _token(iat="0"), "invalid_token"),
+        (lambda: _token(exp=True), "invalid_token"),
+        (lambda: _ec_token(kid="k1"), "invalid_token"),
+        (lambda: _ec_token(kid="k1", alg_only=True), "invalid_token"),
         (
             lambda: jwt.encode(
                 {"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": 9999999999},
@@ -91,10 +104,63 @@ def test_bad_tokens_are_refused(make_token: Any, code: str) -> None:
     assert token not in info.value.message
 
 
+def _ec_token(kid: str, *, alg_only: bool = False) -> str:
+    """A token whose header says ES256 while its kid names the RSA key.
+
+    ``alg_only``: signed with the RSA key anyway, only the header's alg is swapped.
+    """
+    claims = {"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 300}
+    if not alg_only:
+        return jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", {"kid": kid})
+    token = jwt.encode(claims, PRIVATE, algorithm="RS256", headers={"kid": kid})
+    header = base64.urlsafe_b64encode(
+        json.dumps({"alg": "ES256", "kid": kid, "typ": "JWT"}).encode()
+    ).rstrip(b"=")
+    return header.decode() + token[token.index(".") :]
+
+
+def test_jwt_subjects_do_not_collide_with_api_key_subjects() -> None:
+    """A token saying sub: carol is not the API-key subject carol (issuer namespace)."""
+    authenticator = Authenticator(ApiKeyStore.from_file(DEMO_KEYS), VERIFIER)
+    from_token = authenticator.authenticate(f"Bearer {_token(sub='carol')}")
+    assert from_token.subject != "carol"
+    assert from_token.subject == f"{ISSUER}#carol"
+
+
+def test_an_explicit_subject_prefix_maps_subjects() -> None:
+    """An explicit prefix replaces the issuer namespace (an operator's mapping)."""
+    verifier = JwtVerifier({"keys": [JWK]}, issuer=ISSUER, audience=AUDIENCE, subject_prefix="sso:")
+    assert verifier.verify(_token()).subject == "sso:dana"
+
+
+@given(
+    header=st.dictionaries(
+        st.sampled_from(["alg", "kid", "typ", "crit", "jku"]),
+        st.one_of(st.text(max_size=8), st.integers(), st.none(), st.lists(st.text(max_size=3))),
+    ),
+    payload=st.dictionaries(
+        st.sampled_from(["sub", "exp", "nbf", "iat", "iss", "aud", "groups"]),
+        st.one_of(st.text(max_size=8), st.integers(), st.floats(), st.none(), st.booleans()),
+    ),
+)
+@settings(max_examples=200, deadline=None)
+def test_any_malformed_token_is_a_401_never_a_crash(
+    header: dict[str, Any], payload: dict[str, Any]
+) -> None:
+    """Whatever the header and claims say, verify answers a principal or a 401."""
+
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    token = f"{part(header)}.{part(payload)}.c2ln"
+    with pytest.raises(AuthenticationFailed):
+        VERIFIER.verify(token)
+
+
 def test_authenticator_routes_jwts_and_keys() -> None:
     """With JWTs configured, JWT bearers are verified and API keys still work."""
     authenticator = Authenticator(ApiKeyStore.from_file(DEMO_KEYS), VERIFIER)
-    assert authenticator.authenticate(f"Bearer {_token()}").subject == "dana"
+    assert authenticator.authenticate(f"Bearer {_token()}").subject == f"{ISSUER}#dana"
     assert authenticator.authenticate(f"Bearer {BOB}").subject == "bob"
     without_jwt = Authenticator(ApiKeyStore.from_file(DEMO_KEYS))
     with pytest.raises(AuthenticationFailed):

@@ -1,3 +1,4 @@
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -118,13 +119,13 @@ def test_explicit_allow_all_and_deny_all() -> None:
         (compound("and"), "non-empty list"),
         (compound("not", field("tenant", "eq", "a"), field("owner", "eq", "b")), "exactly one"),
         (compound("not", compound("and", field("tenant", "eq", "a"))), "compound"),
-        (compound("not", field("allowed_groups", "eq", "x")), "positively"),
-        (field("labels", "ne", "eu"), "positively"),
-        (field("labels", "startswith", "e"), "positively"),
-        (
-            compound("and", field("labels", "eq", "eu"), field("labels", "eq", "hr")),
-            "same multi-valued field",
-        ),
+        (field("labels", "ne", "eu"), "list field"),
+        (field("labels", "startswith", "e"), "list field"),
+        (compound("not", field("labels", "lt", "e")), "list field"),
+        (field("created_at", "lt", "yesterday"), "canonical UTC timestamp"),
+        (field("created_at", "lt", "2026-06-01T00:00:00Z"), "canonical UTC timestamp"),
+        (field("created_at", "startswith", "2026-06-01"), "unsupported operator"),
+        (field("created_at", "in", "2026-06-01"), "needs a list"),
         ("not a node", "not an object"),
     ],
 )
@@ -139,6 +140,75 @@ def test_refusal_deep_inside_or_refuses_everything() -> None:
     node = compound("or", field("tenant", "eq", "a"), field("text", "eq", "x"))
     with pytest.raises(PolicyUntranslatable):
         T.translate({"result": {"query": node}})
+
+
+def test_negated_list_field_is_a_deny_list() -> None:
+    """not lists.has(F, v): must_not term on the array (no value equals), no exists guard."""
+    node = compound("not", field("allowed_users", "eq", "mallory"))
+    assert T.translate_node(node) == {
+        "bool": {"must_not": [{"term": {"allowed_users": "mallory"}}]}
+    }
+    node = compound("not", field("labels", "in", ["hr", "legal"]))
+    assert T.translate_node(node) == {
+        "bool": {"must_not": [{"terms": {"labels": ["hr", "legal"]}}]}
+    }
+
+
+def test_same_list_field_twice_in_a_conjunction() -> None:
+    """Two conditions on one list field each mean "some value", as in Elasticsearch."""
+    node = compound("and", field("labels", "eq", "eu"), field("labels", "eq", "hr"))
+    assert T.translate_node(node) == {
+        "bool": {"filter": [{"term": {"labels": "eu"}}, {"term": {"labels": "hr"}}]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "expected"),
+    [
+        ("lt", "2026-06-01", {"range": {"created_at": {"lt": "2026-06-01T00:00:00.000Z"}}}),
+        ("lte", "2026-06-01", {"range": {"created_at": {"lt": "2026-06-01T00:00:00.000Z"}}}),
+        ("gt", "2026-06-01", {"range": {"created_at": {"gte": "2026-06-01T00:00:00.000Z"}}}),
+        ("gte", "2026-06-01", {"range": {"created_at": {"gte": "2026-06-01T00:00:00.000Z"}}}),
+        ("eq", "2026-06-01", MATCH_NONE),
+        ("ne", "2026-06-01", {"exists": {"field": "created_at"}}),
+        (
+            "gt",
+            "2026-06-01T12:00:00.000Z",
+            {"range": {"created_at": {"gt": "2026-06-01T12:00:00.000Z"}}},
+        ),
+        (
+            "in",
+            ["2026-06-01", "2026-06-02T00:00:00.000Z"],
+            {"terms": {"created_at": ["2026-06-02T00:00:00.000Z"]}},
+        ),
+    ],
+)
+def test_dates_follow_rego_string_order(operator: str, value: Any, expected: Any) -> None:
+    """A day compares like Rego's string order against canonical timestamps."""
+    assert T.translate_node(field("created_at", operator, value)) == expected
+
+
+def test_integer_and_boolean_fields() -> None:
+    """Schema fields of type integer and boolean get typed term/range clauses."""
+    typed = FilterTranslator({"retention_years": "integer", "legal_hold": "boolean"})
+    assert typed.translate_node(field("retention_years", "gte", 3)) == {
+        "range": {"retention_years": {"gte": 3}}
+    }
+    assert typed.translate_node(field("retention_years", "in", [1, 2.0])) == {
+        "terms": {"retention_years": [1, 2]}
+    }
+    assert typed.translate_node(field("legal_hold", "eq", True)) == {"term": {"legal_hold": True}}
+    for node, problem in [
+        (field("retention_years", "eq", "3"), "needs numbers"),
+        (field("retention_years", "eq", True), "needs numbers"),
+        (field("retention_years", "lt", 2.5), "whole numbers"),
+        (field("retention_years", "startswith", 2), "unsupported operator"),
+        (field("legal_hold", "eq", "true"), "true/false"),
+        (field("legal_hold", "lt", True), "unsupported operator"),
+        (field("department", "eq", "x"), "governance schema"),
+    ]:
+        with pytest.raises(PolicyUntranslatable, match=problem):
+            typed.translate_node(node)
 
 
 def test_same_multi_valued_field_in_or_is_fine() -> None:
@@ -184,3 +254,57 @@ def test_every_condition_survives_translation(tree: dict[str, Any]) -> None:
         return 1
 
     assert clauses(T.translate_node(tree)) == leaves(tree)
+
+
+_instants = st.datetimes(
+    min_value=datetime(2025, 12, 30),
+    max_value=datetime(2026, 1, 3),
+).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000, tzinfo=UTC))
+_days = st.dates(min_value=date(2025, 12, 30), max_value=date(2026, 1, 3))
+
+
+def _canonical(instant: datetime) -> str:
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _es_matches(clause: dict[str, Any], stored: datetime) -> bool:
+    """How Elasticsearch evaluates the translator's date clauses on one stored date."""
+    if "bool" in clause:
+        inner = clause["bool"]
+        return all(_es_matches(c, stored) for c in inner.get("filter", [])) and not any(
+            _es_matches(c, stored) for c in inner.get("must_not", [])
+        )
+    if "match_none" in clause:
+        return False
+    if "exists" in clause:
+        return True
+    if "term" in clause:
+        return stored == datetime.fromisoformat(clause["term"]["created_at"])
+    (operator, bound), *_ = clause["range"]["created_at"].items()
+    limit = datetime.fromisoformat(bound)
+    return {
+        "lt": stored < limit,
+        "lte": stored <= limit,
+        "gt": stored > limit,
+        "gte": stored >= limit,
+    }[operator]
+
+
+@given(
+    stored=_instants,
+    value=st.one_of(_instants.map(_canonical), _days.map(date.isoformat)),
+    operator=st.sampled_from(["lt", "lte", "gt", "gte", "eq", "ne"]),
+)
+def test_date_clauses_equal_rego_string_order(stored: datetime, value: str, operator: str) -> None:
+    """For every stored instant and day/timestamp value: Elasticsearch == Rego's order."""
+    text = _canonical(stored)
+    rego = {
+        "lt": text < value,
+        "lte": text <= value,
+        "gt": text > value,
+        "gte": text >= value,
+        "eq": text == value,
+        "ne": text != value,
+    }[operator]
+    clause = T.translate_node(field("created_at", operator, value))
+    assert _es_matches(clause, stored) == rego

@@ -60,10 +60,11 @@ async def test_gateway_key_replaces_caller_credentials() -> None:
 async def test_upstream_http_errors_are_mapped(
     status: int, expected_status: int, code: str, stream: bool
 ) -> None:
-    """Client errors keep their status; auth and server errors become 502."""
+    """A body that is not OpenAI's error: client errors keep their status, auth and
+    server errors become 502, always with a code."""
 
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response({"error": {"message": "upstream says no"}}, status=status)
+        return web.Response(text="<html>bad gateway</html>", status=status)
 
     async with upstream(handler) as client:
         call = client.stream_json if stream else client.post_json
@@ -212,3 +213,58 @@ def test_proxy_from_the_environment_is_resolved_once(monkeypatch: pytest.MonkeyP
     assert _environment_proxy("http://api.example.com/v1/") is None
     monkeypatch.setenv("no_proxy", "api.example.com")
     assert _environment_proxy("https://api.example.com/v1/") is None
+
+
+@pytest.mark.parametrize("status", [400, 404, 413, 429, 500, 503])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_openai_shaped_errors_are_relayed_as_sent(status: int, stream: bool) -> None:
+    """The upstream's own error keeps its status, type, param, code, message and its
+    retry-after / x-ratelimit-* headers (never its other headers)."""
+    error = {
+        "message": "too long",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    headers = {"retry-after": "7", "x-ratelimit-remaining-tokens": "0", "x-secret": "s"}
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"error": error}, status=status, headers=headers)
+
+    async with upstream(handler) as client:
+        call = client.stream_json if stream else client.post_json
+        with pytest.raises(UpstreamError) as info:
+            await call("chat/completions", b"{}")
+    assert info.value.status_code == status
+    assert info.value.to_openai() == {"error": error}
+    assert info.value.headers == {"retry-after": "7", "x-ratelimit-remaining-tokens": "0"}
+
+
+async def test_a_null_upstream_code_stays_null() -> None:
+    """Relaying is faithful both ways: the gateway does not invent a code the upstream
+    did not send."""
+
+    async def handler(request: web.Request) -> web.Response:
+        body = {"error": {"message": "m", "type": "server_error", "param": None, "code": None}}
+        return web.json_response(body, status=500)
+
+    async with upstream(handler) as client:
+        with pytest.raises(UpstreamError) as info:
+            await client.post_json("chat/completions", b"{}")
+    assert info.value.to_openai()["error"]["code"] is None
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_dropped_connection_is_a_502_with_a_code(stream: bool) -> None:
+    """An upstream that closes the connection without an answer: 502 upstream_disconnected."""
+
+    async def handler(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
+
+    async with upstream(handler) as client:
+        call = client.stream_json if stream else client.post_json
+        with pytest.raises(UpstreamError) as info:
+            await call("chat/completions", b"{}")
+    assert (info.value.status_code, info.value.code) == (502, "upstream_disconnected")

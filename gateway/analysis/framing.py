@@ -1,0 +1,67 @@
+"""Length-prefixed JSON frames between the gateway and its analysis workers.
+
+A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON. JSON rather than
+pickle: a worker that analysed hostile text must not be able to run code in the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from typing import Any, BinaryIO
+
+_HEADER = struct.Struct(">I")
+MAX_FRAME_BYTES = 512 * 1024 * 1024
+
+
+class FrameError(Exception):
+    """The stream ended or carried something that is not a frame."""
+
+
+def encode(message: Any) -> bytes:
+    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    if len(body) > MAX_FRAME_BYTES:
+        raise FrameError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
+    return _HEADER.pack(len(body)) + body
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise FrameError("frame is not JSON") from exc
+
+
+def read_frame(stream: BinaryIO) -> Any | None:
+    """The next frame from a blocking stream, or None at a clean end of stream."""
+    header = stream.read(_HEADER.size)
+    if not header:
+        return None
+    if len(header) < _HEADER.size:
+        raise FrameError("stream ended inside a frame header")
+    (length,) = _HEADER.unpack(header)
+    if length > MAX_FRAME_BYTES:
+        raise FrameError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
+    body = stream.read(length)
+    if len(body) < length:
+        raise FrameError("stream ended inside a frame")
+    return _decode(body)
+
+
+def write_frame(stream: BinaryIO, message: Any) -> None:
+    stream.write(encode(message))
+    stream.flush()
+
+
+async def read_frame_async(reader: asyncio.StreamReader) -> Any:
+    """The next frame; FrameError when the stream ends (the worker is gone)."""
+    try:
+        header = await reader.readexactly(_HEADER.size)
+        (length,) = _HEADER.unpack(header)
+        if length > MAX_FRAME_BYTES:
+            raise FrameError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
+        body = await reader.readexactly(length)
+    except asyncio.IncompleteReadError as exc:
+        raise FrameError("worker stream ended") from exc
+    return _decode(body)

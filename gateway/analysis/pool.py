@@ -1,0 +1,338 @@
+"""The supervised pool: two lanes (chat before bulk), bounded batches, replaced workers.
+
+Callers submit a job (texts) to a lane. Texts are cut into bounded segments
+(``segments.py``); each free worker takes its next batch from the chat lane, and from the
+bulk lane only when no chat work waits, so bulk work delays chat by at most one batch per
+worker. Within a lane, jobs take turns segment by segment, so one large job cannot hold
+back a small one either.
+
+A batch whose worker dies or hangs (``batch_timeout_s``) has its worker killed and
+replaced; a batch that fails, either way, is retried one input at a time so the failure
+lands on the input that caused it, and the others are answered. A job that fails, times
+out (``request_timeout_s``) or meets a pool in which no worker can start, raises
+``AnalysisFailed`` (503): the caller fails closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import structlog
+
+from gateway.analysis.process import WorkerError, WorkerLost, WorkerProcess
+from gateway.analysis.segments import Segment, merge, split
+from gateway.errors import DependencyUnavailable
+from gateway.pii.analyzer import PiiSpan
+
+log = structlog.get_logger("gateway.analysis")
+
+_RESTART_BACKOFF_S = (0.2, 1.0, 5.0, 30.0)
+
+
+def default_workers() -> int:
+    """One worker per core beyond the first (the event loop's), at least 1, at most 4."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, (cores or 1) - 1))
+
+
+class AnalysisFailed(DependencyUnavailable):
+    """PII analysis could not be done; the request must not go on unanalysed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("PII analysis", message)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    workers: int = 1
+    """Worker processes (each holds its own spaCy model)."""
+    batch_max_chars: int = 2048
+    """Most characters in one batch; also the longest segment a text is cut into."""
+    batch_max_texts: int = 64
+    """Most texts in one batch."""
+    batch_timeout_s: float = 30.0
+    """A worker silent this long on one batch is hung: it is killed and replaced."""
+    start_timeout_s: float = 120.0
+    """A worker not ready this long after spawning is killed and started again."""
+    request_timeout_s: float = 120.0
+    """A job not analysed this long after submission fails (503)."""
+    preload: tuple[str, ...] = ("lean",)
+    """Engines loaded before a worker reports ready (``lean`` for chat, ``full`` for bulk);
+    the others load on first use."""
+    python: str = sys.executable
+    """Interpreter that runs the workers."""
+
+
+class _Job:
+    def __init__(self, texts: Sequence[str], lean: bool, max_chars: int) -> None:
+        self.count = len(texts)
+        self.lean = lean
+        self.segments = split(texts, max_chars)
+        self.found: list[list[PiiSpan] | None] = [None] * len(self.segments)
+        self.next = 0
+        self.missing = len(self.segments)
+        self.future: asyncio.Future[list[list[PiiSpan]]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        if not self.segments:
+            self.future.set_result([[] for _ in range(self.count)])
+
+    def answer(self, segment: int, spans: list[PiiSpan]) -> None:
+        if self.future.done() or self.found[segment] is not None:
+            return
+        self.found[segment] = spans
+        self.missing -= 1
+        if self.missing == 0:
+            found = [spans or [] for spans in self.found]
+            self.future.set_result(merge(self.segments, found, self.count))
+
+    def fail(self, message: str) -> None:
+        if not self.future.done():
+            self.future.set_exception(AnalysisFailed(message))
+
+
+@dataclass(frozen=True)
+class _Item:
+    job: _Job
+    segment: int
+
+    @property
+    def text(self) -> str:
+        return self.job.segments[self.segment].text
+
+
+@dataclass
+class _Lane:
+    name: str
+    jobs: deque[_Job] = field(default_factory=deque)
+    retries: deque[_Item] = field(default_factory=deque)
+
+    def take(self, max_chars: int, max_texts: int) -> list[_Item]:
+        """The next batch: a retried input alone, else segments from jobs in turn."""
+        while self.retries:
+            item = self.retries.popleft()
+            if not item.job.future.done():
+                return [item]
+        batch: list[_Item] = []
+        chars = 0
+        while self.jobs and len(batch) < max_texts:
+            job = self.jobs.popleft()
+            if job.future.done() or job.next >= len(job.segments):
+                continue
+            segment: Segment = job.segments[job.next]
+            if batch and chars + len(segment.text) > max_chars:
+                self.jobs.appendleft(job)
+                break
+            batch.append(_Item(job, job.next))
+            chars += len(segment.text)
+            job.next += 1
+            if job.next < len(job.segments):
+                self.jobs.append(job)
+        return batch
+
+
+@dataclass
+class _Slot:
+    number: int
+    state: str = "starting"  # starting | ready | failed | stopped
+    pid: int | None = None
+    restarts: int = 0
+    load_s: float | None = None
+
+
+class AnalysisPool:
+    """Lifespan-owned pool: ``async with AnalysisPool(config) as pool``.
+
+    Entering spawns the workers and returns at once (models load in the background);
+    ``ready_workers`` says how many can serve, and jobs wait for the first.
+    """
+
+    def __init__(self, config: PoolConfig) -> None:
+        self._config = config
+        self._chat = _Lane("chat")
+        self._bulk = _Lane("bulk")
+        self._work = asyncio.Event()
+        self._slots = [_Slot(n) for n in range(config.workers)]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._processes: dict[int, WorkerProcess] = {}
+        self._closing = False
+        self._served = asyncio.Event()  # set while at least one worker is ready
+        self._pending: set[_Job] = set()  # queued or in flight
+
+    async def __aenter__(self) -> AnalysisPool:
+        self._tasks = [
+            asyncio.create_task(self._supervise(slot), name=f"analysis-worker-{slot.number}")
+            for slot in self._slots
+        ]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Fail what is queued, stop every worker (closing its input, then SIGKILL)."""
+        self._closing = True
+        self._fail_pending("the gateway is shutting down")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.gather(*(p.stop() for p in self._processes.values()))
+        self._processes.clear()
+        for slot in self._slots:
+            slot.state, slot.pid = "stopped", None
+
+    # -- the interface callers use ---------------------------------------------------
+
+    async def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        """Full spaCy pipeline, bulk lane (fine-tune scans): scores as Presidio gives them."""
+        return await self._submit(self._bulk, texts, lean=False)
+
+    async def analyze_messages(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        """Lean pipeline, chat lane: callers' messages, ahead of any bulk work."""
+        return await self._submit(self._chat, texts, lean=True)
+
+    def ready_workers(self) -> int:
+        return sum(slot.state == "ready" for slot in self._slots)
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: can any worker serve, and what each one is doing."""
+        return {
+            "ready_workers": self.ready_workers(),
+            "workers": [
+                {"state": s.state, "pid": s.pid, "restarts": s.restarts} for s in self._slots
+            ],
+            "queued": {
+                "chat": sum(len(j.segments) - j.next for j in self._chat.jobs),
+                "bulk": sum(len(j.segments) - j.next for j in self._bulk.jobs),
+            },
+        }
+
+    def pids(self) -> list[int]:
+        return [slot.pid for slot in self._slots if slot.pid is not None]
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        """Until a worker can serve (tests, benchmarks and the CLI)."""
+        await asyncio.wait_for(self._served.wait(), timeout_s)
+
+    async def _submit(
+        self, lane: _Lane, texts: Sequence[str], *, lean: bool
+    ) -> list[list[PiiSpan]]:
+        if self._closing:
+            raise AnalysisFailed("the gateway is shutting down")
+        if self._slots and all(slot.state == "failed" for slot in self._slots):
+            raise AnalysisFailed("no analysis worker can start")
+        job = _Job(texts, lean, self._config.batch_max_chars)
+        if job.future.done():
+            return job.future.result()
+        lane.jobs.append(job)
+        self._pending.add(job)
+        self._work.set()
+        try:
+            return await asyncio.wait_for(job.future, self._config.request_timeout_s)
+        except TimeoutError:
+            raise AnalysisFailed(
+                f"not analysed within {self._config.request_timeout_s:g} s"
+            ) from None
+        finally:
+            self._pending.discard(job)
+
+    # -- supervision -----------------------------------------------------------------
+
+    async def _supervise(self, slot: _Slot) -> None:
+        """Keep one worker running: start it, feed it, replace it when it is lost."""
+        failures = 0
+        while not self._closing:
+            process = WorkerProcess(self._config.python, self._config.preload)
+            self._processes[slot.number] = process
+            slot.state = "starting"
+            try:
+                await process.start(self._config.start_timeout_s)
+            except (WorkerLost, OSError) as exc:
+                await process.kill()
+                slot.state, slot.pid = "failed", None
+                log.error(  # noqa: TRY400 - the reason is the whole story
+                    "analysis_worker_start_failed", worker=slot.number, reason=str(exc)
+                )
+                self._after_state_change()
+                await asyncio.sleep(_RESTART_BACKOFF_S[min(failures, len(_RESTART_BACKOFF_S) - 1)])
+                failures += 1
+                continue
+            failures = 0
+            slot.state, slot.pid, slot.load_s = "ready", process.pid, process.load_s
+            log.info(
+                "analysis_worker_ready",
+                worker=slot.number,
+                pid=process.pid,
+                load_s=round(process.load_s or 0, 3),
+            )
+            self._after_state_change()
+            reason = await self._serve(process)
+            slot.restarts += 1
+            slot.state, slot.pid = "starting", None
+            self._after_state_change()
+            log.warning("analysis_worker_replaced", worker=slot.number, reason=reason)
+
+    def _after_state_change(self) -> None:
+        if self.ready_workers():
+            self._served.set()
+        else:
+            self._served.clear()
+        if self._slots and all(slot.state == "failed" for slot in self._slots):
+            # No worker can start: fail closed now rather than at the request timeout.
+            self._fail_pending("no analysis worker can start")
+
+    def _fail_pending(self, message: str) -> None:
+        for job in list(self._pending):
+            job.fail(message)
+
+    async def _serve(self, process: WorkerProcess) -> str:
+        """Run batches on one worker until it is lost; returns why."""
+        while True:
+            lane, batch = await self._next_batch()
+            lean = batch[0].job.lean
+            try:
+                found = await process.run(
+                    lean, [item.text for item in batch], self._config.batch_timeout_s
+                )
+            except WorkerLost as exc:
+                self._batch_failed(lane, batch, str(exc))
+                return str(exc)
+            except WorkerError as exc:
+                self._batch_failed(lane, batch, f"analysis raised {exc}")
+                continue
+            for item, spans in zip(batch, found, strict=True):
+                item.job.answer(item.segment, spans)
+
+    async def _next_batch(self) -> tuple[_Lane, list[_Item]]:
+        config = self._config
+        while True:
+            for lane in (self._chat, self._bulk):
+                batch = lane.take(config.batch_max_chars, config.batch_max_texts)
+                if batch:
+                    return lane, batch
+            self._work.clear()
+            await self._work.wait()
+
+    def _batch_failed(self, lane: _Lane, batch: list[_Item], reason: str) -> None:
+        """Retry a failed batch's inputs one by one; an input failing alone fails its job."""
+        log.warning("analysis_batch_failed", lane=lane.name, inputs=len(batch), reason=reason)
+        if len(batch) == 1:
+            batch[0].job.fail("analysis of this request's text failed")
+            return
+        lane.retries.extend(batch)
+        self._work.set()

@@ -1,0 +1,98 @@
+"""One analysis worker process: ``python -m gateway.analysis.worker``.
+
+Reads jobs ``{"lean": bool, "texts": [...]}`` as frames on stdin and answers each with
+``{"spans": [[span, ...], ...]}`` or ``{"error": "<exception type>"}`` on stdout (never
+the exception's message: it could quote the text). After loading the engines named in
+``GATEWAY_ANALYSIS_PRELOAD`` it sends ``{"ready": true}``; other engines load on first
+use. It exits at end of stdin (the gateway closed it), and dies with the gateway however
+that ends: the kernel sends it SIGKILL when the parent dies (``PR_SET_PDEATHSIG`` on
+Linux), and a thread watching the parent process id covers other systems.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, BinaryIO
+
+from gateway.analysis.framing import read_frame, write_frame
+
+PARENT_ENV = "GATEWAY_ANALYSIS_PARENT_PID"
+PRELOAD_ENV = "GATEWAY_ANALYSIS_PRELOAD"
+_PR_SET_PDEATHSIG = 1
+_PARENT_POLL_S = 0.5
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when ``parent`` dies, even if the parent is SIGKILLed."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+class _Engines:
+    """The lean (chat) and full (bulk) Presidio engines, each loaded on first need."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[bool, Any] = {}
+
+    def get(self, lean: bool) -> Any:
+        engine = self._loaded.get(lean)
+        if engine is None:
+            from gateway.pii.analyzer import PresidioAnalyzer
+
+            engine = PresidioAnalyzer(lean=lean)
+            engine.load()
+            self._loaded[lean] = engine
+        return engine
+
+    def loaded(self) -> list[bool]:
+        return sorted(self._loaded)
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO, preload: list[bool]) -> None:
+    engines = _Engines()
+    started = time.perf_counter()
+    for lean in preload:
+        engines.get(lean)
+    write_frame(
+        stdout,
+        {"ready": True, "load_s": round(time.perf_counter() - started, 3), "pid": os.getpid()},
+    )
+    while (job := read_frame(stdin)) is not None:
+        lean = bool(job["lean"])
+        try:
+            spans = engines.get(lean).analyze(job["texts"])
+        except Exception as exc:  # noqa: BLE001 - reported to the gateway, which attributes it
+            write_frame(stdout, {"error": type(exc).__name__, "engines": engines.loaded()})
+            continue
+        write_frame(stdout, {"spans": spans, "engines": engines.loaded()})
+
+
+def main() -> None:
+    die_with_parent(int(os.environ[PARENT_ENV]))
+    # Ctrl-C in a terminal is the gateway's to handle; it then closes our stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    # Anything a library prints must not corrupt the frames: stdout goes to stderr.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    preload = [name == "lean" for name in os.environ.get(PRELOAD_ENV, "lean").split(",") if name]
+    serve(sys.stdin.buffer, protocol_out, preload)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""scan_segment(): the fast, per-segment half of ``verify``, runnable in another process.
+
+Most records are ordinary: their only checks are local (a line that is a record, its
+hash, its link to the record before it in the same segment, nothing after a rotation
+checkpoint). The scan checks those on the stored bytes, without building the record:
+the chain fields are decoded by msgspec into a small struct, and the hash is SHA-256
+over the previous hash and the stored line minus its trailing ``"hash"`` member (the
+writer's ``seal`` appends it last), so nothing is re-serialised. A line that is not in
+the writer's exact form is checked the slow way (parsed and re-serialised canonically),
+so what passes is exactly what passed before.
+
+The result, a list of items, is what the verifier's state machine needs: the segment's
+first record and every checkpoint in full (their checks depend on other segments), and
+each run of ordinary records in between as one summary. Anything unusual (a record that
+fails a local check, a torn or non-JSON line) makes the scan give up (``usual=False``):
+the verifier then walks the whole log record by record to name the first problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gateway.audit.chain import hash_matches, missing_fields
+from gateway.audit.checkpoint import CHECKPOINT_KIND
+
+_HASH_TAIL = re.compile(rb',"hash":"([0-9a-f]{64})"\}\Z')
+_TAIL_BYTES = len(b',"hash":"') + 64 + len(b'"}')
+
+
+class _Chain(msgspec.Struct):
+    """The chain fields of a record; decoding skips everything else."""
+
+    audit_id: Any
+    kind: Any
+    seq: int
+    time: Any
+    prev_hash: str
+    hash: str
+
+
+_DECODER = msgspec.json.Decoder(_Chain)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive ordinary records that passed every local check."""
+
+    count: int
+    first_line: int
+    first_seq: int
+    first_audit_id: str | None
+    last_line: int
+    last_seq: int
+    last_hash: str
+    last_audit_id: str | None
+    last_kind: Any
+
+
+@dataclass(frozen=True)
+class Full:
+    """A record the verifier checks itself: a segment's first, or a checkpoint."""
+
+    line: int
+    record: dict[str, Any]
+
+
+@dataclass
+class SegmentScan:
+    usual: bool = True
+    items: list[Run | Full] = field(default_factory=list)
+
+
+def scan_segment(path: Path) -> SegmentScan:
+    scan = SegmentScan()
+    run: list[Any] | None = None  # [count, first_line, first_seq, first_id, last...]
+    last_seq: int | None = None
+    last_hash = ""
+    rotated = False
+    with path.open("rb") as handle:
+        data = handle.read()
+    if data and not data.endswith(b"\n"):
+        return SegmentScan(usual=False)  # a torn last line: the slow walk reports it
+    # Split on newlines only, exactly as the record-by-record walk reads lines.
+    for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
+        chain = _chain(raw)
+        if chain is None or rotated:
+            return SegmentScan(usual=False)
+        if last_seq is not None and (chain.prev_hash != last_hash or chain.seq != last_seq + 1):
+            return SegmentScan(usual=False)
+        audit_id = str(chain.audit_id) if chain.audit_id is not None else None
+        if last_seq is None or chain.kind == CHECKPOINT_KIND:
+            if run is not None:
+                scan.items.append(Run(*run))
+                run = None
+            record = _record(raw)
+            if record is None:
+                return SegmentScan(usual=False)
+            scan.items.append(Full(number, record))
+            rotated = chain.kind == CHECKPOINT_KIND and record.get("reason") == "rotation"
+        elif run is None:
+            run = [1, number, chain.seq, audit_id, number, chain.seq, chain.hash, audit_id]
+            run.append(chain.kind)
+        else:
+            run[0] += 1
+            run[4:9] = [number, chain.seq, chain.hash, audit_id, chain.kind]
+        last_seq, last_hash = chain.seq, chain.hash
+    if run is not None:
+        scan.items.append(Run(*run))
+    return scan
+
+
+def _chain(raw: bytes) -> _Chain | None:
+    """The chain fields of a record whose hash matches its content; None otherwise."""
+    try:
+        chain = _DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None  # not the writer's form (or not a record): the slow walk decides
+    tail = _HASH_TAIL.search(raw, len(raw) - _TAIL_BYTES)
+    if tail is not None and tail.group(1).decode() == chain.hash:
+        digest = hashlib.sha256(chain.prev_hash.encode())
+        digest.update(memoryview(raw)[: len(raw) - _TAIL_BYTES])
+        digest.update(b"}")
+        if digest.hexdigest() == chain.hash:
+            return chain
+    record = _record(raw)  # not in the writer's byte form: check it as before
+    return chain if record is not None and hash_matches(record) else None
+
+
+def _record(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or missing_fields(record):
+        return None
+    return record

@@ -1,0 +1,44 @@
+"""Authenticate the caller of an HTTP request and remember who it is for the audit.
+
+Every endpoint authenticates through ``authenticate``: a failure is counted
+(``gateway_auth_failures_total``) and logged with the client address (never the
+credential); a success puts the principal on the request scope, which is what makes the
+request one that must leave an audit record (``gateway.request_scope``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request
+
+from gateway.errors import AuthenticationFailed
+from gateway.identity import Principal
+from gateway.request_scope import current_request
+from gateway.services import Services
+
+log = structlog.get_logger("gateway.auth")
+
+
+def authenticate(
+    request: Request[Any, Any, Any], services: Services, endpoint: str | None = None
+) -> Principal:
+    """The principal behind the request's ``Authorization`` header, or AuthenticationFailed."""
+    scope = current_request()
+    if scope is not None and endpoint is not None:
+        scope.endpoint = endpoint
+    try:
+        principal = services.keys.authenticate(request.headers.get("authorization"))
+    except AuthenticationFailed as exc:
+        services.metrics.auth_failures.labels(reason=exc.code or "invalid").inc()
+        log.warning(
+            "authentication_failed",
+            code=exc.code,
+            client_address=scope.client_address if scope else None,
+            path=request.url.path,
+        )
+        raise
+    if scope is not None:
+        scope.principal = principal
+    return principal

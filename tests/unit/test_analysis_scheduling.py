@@ -1,0 +1,99 @@
+"""The pool's scheduling, without worker processes: chat first, bounded batches, turns."""
+
+import asyncio
+
+import pytest
+
+from gateway.analysis import AnalysisFailed, AnalysisPool, PoolConfig
+from gateway.analysis.framing import FrameError, encode, read_frame
+
+MAX = 1024
+
+
+async def _pool_without_workers() -> AnalysisPool:
+    return await AnalysisPool(PoolConfig(workers=0, batch_max_chars=MAX)).__aenter__()
+
+
+async def test_chat_batches_go_before_bulk_batches_queued_earlier() -> None:
+    """Bulk work queued first still waits while any chat work is queued."""
+    pool = await _pool_without_workers()
+    bulk = asyncio.create_task(pool.analyze(["b" * 500] * 10))
+    await asyncio.sleep(0)
+    chat = asyncio.create_task(pool.analyze_messages(["hello"]))
+    await asyncio.sleep(0)
+    lane, batch = await pool._next_batch()
+    assert lane.name == "chat"
+    assert [item.text for item in batch] == ["hello"]
+    lane, batch = await pool._next_batch()
+    assert lane.name == "bulk"
+    assert sum(len(item.text) for item in batch) <= MAX
+    await pool.close()
+    for task in (bulk, chat):
+        with pytest.raises(AnalysisFailed):
+            await task
+
+
+async def test_jobs_in_a_lane_take_turns_segment_by_segment() -> None:
+    """A large job does not hold back a small one queued after it: batches alternate."""
+    pool = await _pool_without_workers()
+    large = asyncio.create_task(pool.analyze_messages(["word " * 2000]))
+    await asyncio.sleep(0)
+    small = asyncio.create_task(pool.analyze_messages(["tiny"]))
+    await asyncio.sleep(0)
+    _, first = await pool._next_batch()
+    _, second = await pool._next_batch()
+    texts = [item.text for item in first + second]
+    assert "tiny" in texts
+    assert all(sum(len(i.text) for i in b) <= MAX for b in (first, second))
+    await pool.close()
+    for task in (large, small):
+        with pytest.raises(AnalysisFailed):
+            await task
+
+
+async def test_a_failed_batch_is_retried_one_input_at_a_time() -> None:
+    """After a batch fails, its inputs come back alone; one failing alone fails only its
+    own job."""
+    pool = await _pool_without_workers()
+    jobs = [asyncio.create_task(pool.analyze_messages([f"text {n}"])) for n in range(3)]
+    await asyncio.sleep(0)
+    lane, batch = await pool._next_batch()
+    assert len(batch) == 3
+    pool._batch_failed(lane, batch, "worker exited")
+    singles = [(await pool._next_batch())[1] for _ in range(3)]
+    assert [len(b) for b in singles] == [1, 1, 1]
+    pool._batch_failed(lane, singles[0], "worker exited")
+    for item_batch in singles[1:]:
+        item_batch[0].job.answer(item_batch[0].segment, [])
+    with pytest.raises(AnalysisFailed):
+        await jobs[0]
+    assert await jobs[1] == [[]]
+    assert await jobs[2] == [[]]
+    await pool.close()
+
+
+async def test_empty_texts_need_no_worker() -> None:
+    """Nothing to analyse answers at once, even with no worker."""
+    pool = await _pool_without_workers()
+    assert await pool.analyze_messages(["", ""]) == [[], []]
+    await pool.close()
+
+
+async def test_a_closed_pool_refuses_work() -> None:
+    """After shutdown, analysis fails closed with 503."""
+    pool = await _pool_without_workers()
+    await pool.close()
+    with pytest.raises(AnalysisFailed) as caught:
+        await pool.analyze_messages(["x"])
+    assert caught.value.status_code == 503
+
+
+def test_frames_round_trip_and_a_cut_stream_is_an_error() -> None:
+    """A frame reads back as sent; a stream ending mid-frame is a FrameError."""
+    import io
+
+    frame = encode({"texts": ["Ann", "é"]})
+    assert read_frame(io.BytesIO(frame)) == {"texts": ["Ann", "é"]}
+    assert read_frame(io.BytesIO(b"")) is None
+    with pytest.raises(FrameError):
+        read_frame(io.BytesIO(frame[:-1]))
