@@ -12,6 +12,8 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
+from gateway.audit.ocsf import operation
+
 VENDOR = "governance-gateway"
 PRODUCT = "governance-gateway"
 SYSLOG_FACILITY = 13  # RFC 5424 "log audit"
@@ -39,7 +41,7 @@ def cef_severity(record: dict[str, Any]) -> int:
 def to_cef(record: dict[str, Any], product_version: str = "") -> str:
     """The CEF line for ``record`` (no trailing newline)."""
     kind = str(record.get("kind", ""))
-    endpoint = str(record.get("endpoint") or kind)
+    endpoint = operation(record)
     header = [
         "CEF:0",
         header_escape(VENDOR),

@@ -56,6 +56,7 @@ _MAPPED = frozenset(
         "usage",
         "request_audit_id",
         "error",
+        "action",
     }
 )
 # Never exported: the encrypted prompt stays in the log (``gateway audit show --decrypt``).
@@ -72,7 +73,7 @@ def to_ocsf(
 ) -> dict[str, Any]:
     """The OCSF event for ``record``; ``prev_uid`` is the previous record's audit id."""
     kind = str(record.get("kind", ""))
-    endpoint = str(record.get("endpoint") or kind)
+    endpoint = operation(record)
     activity_id, activity_name = _activity(kind, endpoint)
     allowed = record.get("allowed")
     failed = allowed is False or _failed_outcome(record)
@@ -138,17 +139,35 @@ def type_uid(activity_id: int) -> int:
     return CLASS_UID * 100 + activity_id
 
 
+def operation(record: dict[str, Any]) -> str:
+    """The API operation: ``endpoint`` (chat, admin), ``action`` (files, fine-tuning jobs)."""
+    return str(record.get("endpoint") or record.get("action") or record.get("kind", ""))
+
+
 def activity_of(record: dict[str, Any]) -> int:
     """The activity_id ``to_ocsf`` gives this record (for the next event's prev_event)."""
-    kind = str(record.get("kind", ""))
-    return _activity(kind, str(record.get("endpoint") or kind))[0]
+    return _activity(str(record.get("kind", "")), operation(record))[0]
+
+
+# Fine-tuning actions by their last word: files.create, fine_tuning.jobs.list, ...
+_VERBS: dict[str, tuple[int, str]] = {
+    "create": (1, "Create"),
+    "created": (1, "Create"),
+    "stored": (1, "Create"),
+    "list": (2, "Read"),
+    "retrieve": (2, "Read"),
+    "content": (2, "Read"),
+    "events": (2, "Read"),
+    "cancel": (3, "Update"),
+    "delete": (4, "Delete"),
+}
 
 
 def _activity(kind: str, endpoint: str) -> tuple[int, str]:
     if kind == "outcome":
         return _ACTIVITIES["chat.completions"]
     if kind == "finetune":
-        return (2, "Read") if endpoint.endswith((".list", ".get", ".content")) else (1, "Create")
+        return _VERBS.get(endpoint.rsplit(".", 1)[-1], _OTHER)
     return _ACTIVITIES.get(endpoint, _OTHER)
 
 

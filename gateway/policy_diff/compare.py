@@ -73,9 +73,16 @@ class ChangeCounter:
     """Counts gained and lost chunks for (old filter, new filter) pairs."""
 
     def __init__(
-        self, client: AsyncElasticsearch, index: str, *, details: int = 20, batch: int = 200
+        self,
+        client: AsyncElasticsearch,
+        index: str,
+        *,
+        details: int = 20,
+        batch: int = 50,
+        timeout_s: float = 120.0,
     ) -> None:
-        self._client = client
+        # A batch of searches over the whole index takes longer than one retrieval query.
+        self._client = client.options(request_timeout=timeout_s)
         self._index = index
         self._details = details
         self._batch = batch

@@ -168,11 +168,12 @@ def _models(diff: PrincipalDiff, old: dict[str, ModelAccess], new: dict[str, Mod
 
 
 def _widens(before: ModelAccess, after: ModelAccess) -> bool:
-    """Retrieval switched on, or corpora the model could not draw from before."""
+    """The model can now draw on a corpus it could not before (None: every corpus, today's
+    and future ones)."""
     if not after.retrieval:
         return False
     if not before.retrieval:
-        return True
-    if after.corpora is None:
-        return before.corpora is not None
-    return before.corpora is not None and not set(after.corpora) <= set(before.corpora)
+        return after.corpora is None or bool(after.corpora)
+    if before.corpora is None:
+        return False
+    return after.corpora is None or not set(after.corpora) <= set(before.corpora)

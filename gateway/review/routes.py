@@ -27,6 +27,7 @@ from gateway.review.data import (
 )
 from gateway.review.sessions import csrf_matches
 from gateway.review.web import (
+    COOKIE,
     PREFIX,
     SECURITY_HEADERS,
     TEMPLATES,
@@ -113,7 +114,7 @@ async def sign_in(
 async def sign_out(
     request: Request[Any, Any, Any], review: NamedDependency[Review]
 ) -> Html | Redirect:
-    cookie = request.cookies.get("gw_review")
+    cookie = request.cookies.get(COOKIE)
     session = review.sessions.get(cookie)
     form = await request.form()
     if session is not None and not (

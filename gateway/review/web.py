@@ -8,6 +8,7 @@ in the audit log as ``admin_access``, as the admin API's calls are.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,7 @@ def session_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
 
 
 def cleared_cookie(request: Request[Any, Any, Any]) -> Cookie:
-    cookie = session_cookie(request, "")
-    return Cookie(**{**cookie.__dict__, "max_age": 0, "expires": 0})
+    return dataclasses.replace(session_cookie(request, ""), max_age=0, expires=0)
 
 
 def same_origin(request: Request[Any, Any, Any]) -> bool:

@@ -123,6 +123,8 @@ def main() -> None:
         command += ["--json", "--details", "5"]
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
+        if result.returncode not in (0, 1):
+            raise SystemExit(f"gateway policy diff failed ({result.returncode}): {result.stderr}")
         report = json.loads(result.stdout)
         opa = find_opa(os.environ.get("STACK_OPA_BIN"))
         with OpaServer(opa, REPO / "policies") as old_opa, OpaServer(opa, new) as new_opa:

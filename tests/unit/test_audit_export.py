@@ -285,3 +285,26 @@ def test_cli_refuses_a_cursor_that_no_longer_matches(trail: Path, tmp_path_facto
     )
     assert result.exit_code == 1
     assert "rewritten" in result.output
+
+
+@pytest.mark.parametrize(
+    ("action", "activity"),
+    [
+        ("files.create", 1),
+        ("files.list", 2),
+        ("files.content", 2),
+        ("fine_tuning.jobs.cancel", 3),
+        ("files.delete", 4),
+        ("fine_tuning.jobs.created", 1),
+    ],
+)
+def test_fine_tuning_actions_map_to_crud_activities(action: str, activity: int) -> None:
+    """Fine-tuning records name their action; it becomes the API operation and CRUD verb."""
+    from gateway.audit.ocsf import to_ocsf
+
+    record = {"audit_id": "a", "kind": "finetune", "seq": 2, "hash": "h", "prev_hash": "p"}
+    record.update(time="2026-12-01T00:00:00+00:00", subject="dana", action=action, allowed=True)
+    event = to_ocsf(record, chain_uid="c", prev_uid="z")
+    assert event["activity_id"] == activity
+    assert event["api"]["operation"] == action
+    assert f"finetune:{action}" in to_cef(record)
