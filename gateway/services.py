@@ -23,6 +23,7 @@ from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
+from gateway.limits import CallerLimiter, PolicyLimits
 from gateway.message_pii import (
     CoalescingBatcher,
     MessageAnalyzer,
@@ -55,6 +56,8 @@ class Services:
     message_analyzer: MessageAnalyzer | None
     prompt_cipher: PromptCipher | None
     finetune: FinetuneService
+    limits: PolicyLimits
+    limiter: CallerLimiter = field(default_factory=CallerLimiter)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def context_stages(self) -> ContextStages:
@@ -154,6 +157,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 else None
             ),
             finetune=finetune,
+            limits=PolicyLimits(policy, revision, settings.decision_cache_size),
         )
         try:
             await index.ensure_index()
