@@ -24,6 +24,7 @@ from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
+from gateway.limits import CallerLimiter, PolicyLimits
 from gateway.message_pii import MessageAnalyzer
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
@@ -53,6 +54,8 @@ class Services:
     """Presidio workers: ``analyze`` (bulk lane) and ``analyze_messages`` (chat lane)."""
     prompt_cipher: PromptCipher | None
     finetune: FinetuneService
+    limits: PolicyLimits
+    limiter: CallerLimiter = field(default_factory=CallerLimiter)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def context_stages(self) -> ContextStages:
@@ -166,6 +169,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ),
             finetune=finetune,
             analysis=presidio,
+            limits=PolicyLimits(policy, revision, settings.decision_cache_size),
         )
         try:
             await index.ensure_index()

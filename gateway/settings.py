@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     """Store full prompt text in the audit log, encrypted with ``audit_encryption_key``."""
     audit_encryption_key: SecretStr | None = None
     """Fernet key for stored prompts; required when ``audit_store_prompts`` is on."""
+    audit_write_timeout_s: float = Field(default=5.0, gt=0)
+    """Longest an audit append may wait for the disk; then the request is refused (503)
+    and, while the write stays stuck, so are new ones (and /readyz fails)."""
     audit_index_shipping: bool = True
     """Ship audit records to the ``<prefix>-audit`` Elasticsearch index via a durable spool."""
     api_keys_file: Path

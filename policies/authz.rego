@@ -83,3 +83,23 @@ decision := {
 	"retrieval": retrieval,
 	"context_window": context_window,
 }
+
+# Per-caller limits (gateway.authz.limits): requests and tokens per minute, requests in
+# flight. For each limit the subject's own entry wins, then the most generous of its
+# groups' entries, then the default; a limit named nowhere is not applied.
+limit_names := {"requests_per_minute", "tokens_per_minute", "concurrent_requests"}
+
+limits := {name: value |
+	some name in limit_names
+	value := limit_value(name)
+}
+
+limit_value(name) := value if {
+	value := data.gateway.config.limits.subjects[input.subject.id][name]
+} else := value if {
+	values := {v | some group in input.subject.groups; v := data.gateway.config.limits.groups[group][name]}
+	count(values) > 0
+	value := max(values)
+} else := value if {
+	value := data.gateway.config.limits["default"][name]
+}

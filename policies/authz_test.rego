@@ -60,3 +60,32 @@ test_model_can_opt_out_of_retrieval if {
 	d.retrieval.enabled == false
 	d.context_window == 8192
 }
+
+limits_data := {
+	"default": {"requests_per_minute": 60, "tokens_per_minute": 1000},
+	"groups": {"sales": {"requests_per_minute": 120}, "engineering": {"requests_per_minute": 90}},
+	"subjects": {"carol": {"requests_per_minute": 5, "concurrent_requests": 1}},
+}
+
+test_limits_default_applies if {
+	l := authz.limits with input as {"subject": {"id": "dana", "groups": [], "attributes": {}}}
+		with data.gateway.config.limits as limits_data
+	l == {"requests_per_minute": 60, "tokens_per_minute": 1000}
+}
+
+test_limits_most_generous_group_wins_over_default if {
+	subject := {"id": "erin", "groups": ["sales", "engineering"], "attributes": {}}
+	l := authz.limits with input as {"subject": subject} with data.gateway.config.limits as limits_data
+	l.requests_per_minute == 120
+	l.tokens_per_minute == 1000
+}
+
+test_limits_subject_entry_wins if {
+	l := authz.limits with input as {"subject": carol} with data.gateway.config.limits as limits_data
+	l == {"requests_per_minute": 5, "tokens_per_minute": 1000, "concurrent_requests": 1}
+}
+
+test_no_limits_configured_means_none if {
+	l := authz.limits with input as {"subject": bob} with data.gateway.config.limits as {}
+	l == {}
+}

@@ -11,13 +11,22 @@ If a write fails, whatever the flush wrote is truncated away and every record se
 after the last durable one is refused (DependencyUnavailable), so the chain on disk
 never holds a record whose caller was told it failed; the next append starts again from
 the durable tip. If even the truncation fails, the log stays refused until restarted.
+
+A disk that hangs instead of failing (a frozen mount) must not hang requests: an append
+waits at most ``write_timeout_s`` and then raises DependencyUnavailable (a 503), and
+while a flush has been stuck that long new appends are refused at once. Records already
+sealed into the stuck flush may still reach the disk if it recovers: the chain then holds
+a record whose caller was refused; nothing was sent upstream for it. ``probe`` writes and
+syncs a small file beside the segments, bounded in time, for readiness checks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import groupby
@@ -47,6 +56,8 @@ log = structlog.get_logger("gateway.audit")
 
 DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_CHECKPOINT_EVERY = 1000
+DEFAULT_WRITE_TIMEOUT_S = 5.0
+PROBE_NAME = ".write-probe"
 _RESERVED = frozenset({"kind", "seq", "time", "prev_hash", "hash"})
 
 
@@ -91,9 +102,18 @@ class AuditLog:
         hmac_key: str | bytes | None = None,
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S,
     ) -> None:
-        if segment_max_bytes < 1 or checkpoint_every < 1:
-            raise ValueError("segment_max_bytes and checkpoint_every must be positive")
+        if segment_max_bytes < 1 or checkpoint_every < 1 or write_timeout_s <= 0:
+            raise ValueError(
+                "segment_max_bytes, checkpoint_every and write_timeout_s must be positive"
+            )
+        self.sync: Callable[[int], None] = _sync_data
+        """Makes written bytes durable (``fdatasync``); a test may replace it to play a
+        frozen or failing disk."""
+        self._write_timeout = write_timeout_s
+        self._flush_started: float | None = None
+        self._probe: asyncio.Future[None] | None = None
         self.directory = Path(directory)
         self._key = signing_key(hmac_key)
         self._max_bytes = segment_max_bytes
@@ -116,6 +136,7 @@ class AuditLog:
             hmac_key=key.get_secret_value() if key else None,
             segment_max_bytes=settings.audit_segment_max_bytes,
             checkpoint_every=settings.audit_checkpoint_every,
+            write_timeout_s=settings.audit_write_timeout_s,
         )
 
     @property
@@ -134,6 +155,40 @@ class AuditLog:
 
     def writable(self) -> bool:
         return self._state == "open" and not self._broken and os.access(self.directory, os.W_OK)
+
+    def stalled(self) -> bool:
+        """A flush has been waiting on the disk for longer than the write timeout."""
+        started = self._flush_started
+        return started is not None and time.monotonic() - started > self._write_timeout
+
+    async def probe(self, timeout_s: float) -> str | None:
+        """Can the log append durably right now? None if so, else why not (no paths).
+
+        Writes and syncs a small file beside the segments, bounded by ``timeout_s``; at
+        most one probe is in flight, so a frozen disk never piles up threads.
+        """
+        if self._state != "open" or self._broken:
+            return "the audit log is not open for writing"
+        if self.stalled():
+            return "audit writes are not completing"
+        if self._probe is not None and not self._probe.done():
+            return "the previous write probe has not completed"
+        self._probe = asyncio.ensure_future(asyncio.to_thread(self._write_probe))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._probe), timeout_s)
+        except TimeoutError:
+            return "a test write did not complete in time"
+        except OSError as exc:
+            return f"a test write failed: {exc.strerror or type(exc).__name__}"
+        return None
+
+    def _write_probe(self) -> None:
+        fd = os.open(self.directory / PROBE_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, f"{time.time()}\n".encode())
+            self.sync(fd)
+        finally:
+            os.close(fd)
 
     async def __aenter__(self) -> Self:
         try:
@@ -185,6 +240,8 @@ class AuditLog:
             raise ValueError("the checkpoint kind is reserved for the log itself")
         if self._state != "open" or self._broken:
             raise DependencyUnavailable("audit", "the audit log is not open for writing")
+        if self.stalled():
+            raise DependencyUnavailable("audit", "audit writes are not completing")
         if self._tip.size >= self._max_bytes:
             self._rotate()
         fields = with_request_fields(kind, fields)
@@ -195,7 +252,13 @@ class AuditLog:
         assert batch is not None
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        failure = await asyncio.shield(batch)
+        try:
+            failure = await asyncio.wait_for(asyncio.shield(batch), self._write_timeout)
+        except TimeoutError:
+            log.error("audit_write_timeout", timeout_s=self._write_timeout)  # noqa: TRY400
+            raise DependencyUnavailable(
+                "audit", "the audit write did not complete in time"
+            ) from None
         if failure is not None:
             raise DependencyUnavailable("audit", "cannot write the audit record") from failure.cause
         note_record(kind, fields, audit_id)
@@ -259,6 +322,7 @@ class AuditLog:
             lines, batch = self._pending, self._batch
             self._pending, self._batch = [], None
             assert batch is not None
+            self._flush_started = time.monotonic()
             try:
                 head_error = await asyncio.to_thread(self._write, lines)
             except _WriteFailed as failed:
@@ -268,6 +332,8 @@ class AuditLog:
                 interrupted = OSError("the audit flush was interrupted")
                 self._give_up(_WriteFailed(interrupted, recovered=False), batch)
                 raise
+            finally:
+                self._flush_started = None
             self._commits += 1
             self._durable = lines[-1].tip
             if head_error is not None:
@@ -308,7 +374,7 @@ class AuditLog:
                     starts[segment] = 0
                 assert self._fd is not None
                 write_all(self._fd, b"".join(line.data for line in group))
-                _sync_data(self._fd)
+                self.sync(self._fd)
         except OSError as exc:
             raise _WriteFailed(exc, recovered=self._undo(starts, created)) from exc
         checkpoints = [line.checkpoint for line in lines if line.checkpoint is not None]

@@ -26,6 +26,7 @@ from gateway.answer_restore import SseRestorer, restore_completion
 from gateway.chat_request import ChatRequest, parse_chat_request, parse_corpora
 from gateway.context import ScopedContext, build_context
 from gateway.errors import BadRequest, GatewayError, NotFound, PolicyDenied
+from gateway.http.admission import admit, settle
 from gateway.http.auth import authenticate
 from gateway.identity import Principal
 from gateway.metrics import StageTimer
@@ -66,6 +67,7 @@ async def chat_completions(
                 code="model_not_found",
             )
         raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))
+    await admit(services, principal, chat.body)
 
     placeholders = Placeholders(services.redaction_hash_key)
     try:
@@ -131,6 +133,7 @@ async def chat_completions(
         raise
     timer.record("upstream", time.perf_counter() - started)
     usage, finish = _summary(response.body)
+    settle(services, principal, usage)
     # The prompt's record is already durable; the outcome need not delay the answer.
     services.run_in_background(
         _audit_outcome(

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -491,3 +492,57 @@ async def test_a_log_from_the_previous_writer_is_continued(tmp_path: Path) -> No
     assert report.ok, report.problems
     assert report.sealed
     assert [r["seq"] for r in _records(tmp_path)] == [1, 2, 3, 4]
+
+
+class _FrozenDisk:
+    """A sync that blocks until released: a hung mount, as the writer sees it."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def __call__(self, fd: int) -> None:
+        self.release.wait(30)
+
+
+async def test_a_frozen_disk_refuses_appends_in_bounded_time(tmp_path: Path) -> None:
+    """A sync that never returns: the append fails after the write timeout, later ones at
+    once, and the probe says the log cannot append."""
+    frozen = _FrozenDisk()
+    async with AuditLog(tmp_path, write_timeout_s=0.3) as audit:
+        audit.sync = frozen
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(DependencyUnavailable):
+            await audit.append("request", {"n": 1})
+        assert loop.time() - started < 2
+        started = loop.time()
+        with pytest.raises(DependencyUnavailable):
+            await audit.append("request", {"n": 2})
+        assert loop.time() - started < 0.2
+        assert await audit.probe(0.2) is not None
+        frozen.release.set()
+        for _ in range(100):
+            if not audit.stalled():
+                break
+            await asyncio.sleep(0.02)
+        audit.sync = os.fsync
+        await audit.append("request", {"n": 3})
+        assert await audit.probe(1) is None
+
+
+async def test_the_probe_fails_while_the_disk_fails(tmp_path: Path) -> None:
+    """A disk that refuses writes (ENOSPC) makes the probe fail, and names no path."""
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    async with AuditLog(tmp_path) as audit:
+        assert await audit.probe(1) is None
+        audit.sync = full
+        problem = await audit.probe(1)
+        assert problem is not None
+        assert str(tmp_path) not in problem
+        with pytest.raises(DependencyUnavailable):
+            await audit.append("request", {"n": 1})
+        audit.sync = os.fsync
+        assert await audit.probe(1) is None

@@ -1,0 +1,78 @@
+"""/readyz means it, on the real stack: it fails while the audit log cannot append."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway.app import create_app
+from gateway.settings import Settings
+
+from ..conftest import BOB
+
+pytestmark = pytest.mark.integration
+
+CHAT = "/v1/chat/completions"
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
+
+
+async def test_readyz_shows_no_audit_path(settings: Settings) -> None:
+    """Without a key, /readyz says whether the audit log can append, not where it is."""
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"]["audit"]["ok"] is True
+    assert str(settings.audit_dir) not in response.text
+
+
+async def test_a_failing_audit_disk_makes_readyz_fail(settings: Settings) -> None:
+    """Disk full: requests are refused and /readyz is a 503 naming the audit log."""
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        audit = client.app.state.services.audit
+        audit.sync = full
+        chat = await client.post(CHAT, json=BODY, headers={"Authorization": f"Bearer {BOB}"})
+        ready = await client.get("/readyz")
+        audit.sync = os.fsync
+        recovered = await client.get("/readyz")
+    assert chat.status_code == 503
+    assert ready.status_code == 503
+    assert ready.json()["failing"] == ["audit"]
+    assert str(settings.audit_dir) not in ready.text
+    assert recovered.status_code == 200
+
+
+async def test_a_frozen_audit_disk_refuses_instead_of_hanging(settings_for: Any) -> None:
+    """A sync that hangs: the request is a 503 within the write timeout; /readyz fails."""
+    settings = settings_for(audit_write_timeout_s=0.5)
+    release = threading.Event()
+
+    def frozen(fd: int) -> None:
+        release.wait(20)
+
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        audit = client.app.state.services.audit
+        audit.sync = frozen
+        started = time.monotonic()
+        chat = await client.post(
+            CHAT,
+            json=BODY,
+            headers={"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"},
+        )
+        elapsed = time.monotonic() - started
+        ready = await client.get("/readyz")
+        release.set()
+        audit.sync = os.fsync
+    assert chat.status_code == 503, chat.text
+    assert chat.json()["error"]["code"] == "dependency_unavailable"
+    assert elapsed < 5
+    assert ready.status_code == 503
+    assert "audit" in ready.json()["failing"]
