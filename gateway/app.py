@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -17,6 +18,7 @@ from gateway.http.fine_tuning import JOB_HANDLERS
 from gateway.http.health import healthz, metrics, readyz
 from gateway.http.middleware import wrap_app
 from gateway.http.models import list_models, retrieve_model
+from gateway.http.openapi import openapi_config
 from gateway.review import review_router
 from gateway.services import Services, open_services
 from gateway.settings import Settings
@@ -61,7 +63,7 @@ def create_app(settings: Settings) -> Litestar:
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_request_bytes,
-        openapi_config=None,
+        openapi_config=openapi_config(version("governance-gateway")),
         logging_config=None,
     )
     return wrap_app(app)

@@ -174,3 +174,17 @@ def message_adapter() -> TypeAdapter[Any]:
 def messages_adapter() -> TypeAdapter[Any]:
     """Built on first use (not at import): validates the ``messages`` array."""
     return TypeAdapter(list[Message])
+
+
+@cache
+def chat_request_type() -> Any:
+    """The chat request body as the gateway checks it (for the OpenAPI document): ``model``,
+    ``messages``, ``stream``; every other field is the upstream's and passes through."""
+
+    class ChatCompletionRequest(TypedDict):
+        __pydantic_config__ = _CONFIG  # type: ignore[misc]
+        model: Annotated[str, Field(min_length=1)]
+        messages: Annotated[list[Message], Field(min_length=1)]
+        stream: NotRequired[bool]
+
+    return ChatCompletionRequest

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -60,6 +60,8 @@ class UpstreamStream:
     status_code: int
     headers: dict[str, str]
     chunks: AsyncIterator[bytes]
+    # Closes the upstream connection now (cancelling the call), wherever ``chunks`` is.
+    close: Callable[[], None] = lambda: None
 
 
 class UpstreamClient:
@@ -124,7 +126,9 @@ class UpstreamClient:
         if response.status >= 300:
             content = await _read_all(response)
             raise upstream_status_error(response.status, content, response.headers)
-        return UpstreamStream(response.status, _passthrough(response.headers), _iterate(response))
+        return UpstreamStream(
+            response.status, _passthrough(response.headers), _iterate(response), response.close
+        )
 
     async def _post(self, path: str, body: bytes) -> aiohttp.ClientResponse:
         """POST, retried once only if the connection could not be made (nothing was sent)."""

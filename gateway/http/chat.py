@@ -10,14 +10,16 @@ answer raises a GatewayError and the request fails closed.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import structlog
 from litestar import Request, Response, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.response import Stream
 
@@ -34,6 +36,7 @@ from gateway.policy import Decision
 from gateway.redaction.placeholders import Placeholders
 from gateway.request_scope import current_request
 from gateway.services import Services
+from gateway.upstream import UpstreamStream
 
 log = structlog.get_logger("gateway.chat")
 CHAT_PATH = "chat/completions"
@@ -229,8 +232,12 @@ async def _stream(
         raise
     timer.record("upstream", time.perf_counter() - started)  # time to the response headers
     chunks = SseRestorer(restore).process(stream.chunks) if restore else stream.chunks
+    relay = _relay(chunks, stream, services, audit_id, started)
     return Stream(
-        _relay(chunks, services, audit_id, started),
+        relay,
+        # Runs once the response is over, also when a client disconnect cancelled it
+        # while the relay was suspended at a yield: closing it then cancels the upstream.
+        background=BackgroundTask(relay.aclose),
         status_code=stream.status_code,
         media_type="text/event-stream",
         headers={
@@ -242,20 +249,35 @@ async def _stream(
 
 
 async def _relay(
-    chunks: AsyncIterator[bytes], services: Services, audit_id: str, started: float
-) -> AsyncIterator[bytes]:
-    """Pass upstream bytes through; an upstream failure mid-stream becomes an error event."""
+    chunks: AsyncIterator[bytes],
+    stream: UpstreamStream,
+    services: Services,
+    audit_id: str,
+    started: float,
+) -> AsyncGenerator[bytes, None]:
+    """Pass upstream bytes through; an upstream failure mid-stream becomes an error event.
+
+    A client that goes away cancels the upstream call and is recorded as
+    ``stream_completed: false``, however far ahead of the client the relay is.
+    """
     completed = False
     error: str | None = None
     try:
         async for chunk in chunks:
             yield chunk
+            # A turn for the event loop after each chunk: the server's disconnect notice
+            # reaches Litestar (which cancels this relay) even when the rest of the
+            # upstream's answer is already buffered and writes to a gone client return
+            # at once; without it the relay would read the upstream to its end.
+            await asyncio.sleep(0)
         completed = True
     except GatewayError as exc:
         error = exc.code
         yield f"data: {json.dumps(exc.to_openai())}\n\n".encode()
     finally:
         # Runs on normal end, upstream error and client disconnect alike.
+        if not completed:
+            stream.close()
         services.run_in_background(
             _audit_outcome(
                 services,
