@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
-MAX_DEPTH = 3
+MAX_DEPTH = 4
 MIN_BLOB = 24
 MIN_PRINTABLE = 0.9
 MAX_HIDDEN_CHARS = 4_000_000

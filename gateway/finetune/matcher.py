@@ -14,6 +14,7 @@ also sees the absolute number shared.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -117,15 +118,7 @@ class CorpusMatcher:
                 )
                 for fp in np.intersect1d(fps, wanted, assume_unique=True).tolist():
                     holders[fp].append(chunk_id)
-        held = np.fromiter(holders, dtype=np.int64, count=len(holders))
-        found: list[Overlap] = []
-        for unit in units:
-            hits = (
-                np.intersect1d(unit.prints, held, assume_unique=True).tolist() if len(held) else []
-            )
-            if len(hits) < MIN_SHARED:
-                continue
-            found.extend(_unit_overlaps(unit, hits, holders, chunks))
+        found = await asyncio.to_thread(_all_overlaps, units, holders, chunks)
         documents = {c.governance.get("doc_id", ""): c.governance for c in chunks.values()}
         return found, {str(k): v for k, v in documents.items()}
 
@@ -189,6 +182,21 @@ class CorpusMatcher:
             if len(hits) < PAGE:
                 return
             after = hits[-1]["sort"]
+
+
+def _all_overlaps(
+    units: Sequence[Unit], holders: dict[int, list[str]], chunks: dict[str, _Chunk]
+) -> list[Overlap]:
+    """CPU-bound for large uploads: runs in a worker thread, off the event loop."""
+    held = np.fromiter(holders, dtype=np.int64, count=len(holders))
+    found: list[Overlap] = []
+    for unit in units:
+        if not len(held):
+            break
+        hits = np.intersect1d(unit.prints, held, assume_unique=True).tolist()
+        if len(hits) >= MIN_SHARED:
+            found.extend(_unit_overlaps(unit, hits, holders, chunks))
+    return found
 
 
 def _unit_overlaps(

@@ -14,6 +14,7 @@ all, because they were not looked for. ``ner=True`` analyses every string in ful
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -57,12 +58,7 @@ class PiiScan:
         self._ner = ner
 
     async def scan(self, examples: list[Example]) -> list[PiiFinding]:
-        pieces: list[tuple[int, str]] = [
-            (example.line, piece)
-            for example in examples
-            for text in example.texts
-            for piece in self._pieces(text)
-        ]
+        pieces = await asyncio.to_thread(self._all_pieces, examples)
         distinct = sorted({piece for _, piece in pieces})
         if not distinct:
             return []
@@ -78,6 +74,14 @@ class PiiScan:
         return [
             PiiFinding(kind, score, len(lines), tuple(sorted(set(lines)))[:MAX_LINES])
             for (kind, score), lines in sorted(groups.items())
+        ]
+
+    def _all_pieces(self, examples: list[Example]) -> list[tuple[int, str]]:
+        return [
+            (example.line, piece)
+            for example in examples
+            for text in example.texts
+            for piece in self._pieces(text)
         ]
 
     def _pieces(self, text: str) -> list[str]:

@@ -10,6 +10,7 @@ log as it is.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import Counter
@@ -96,11 +97,9 @@ class UploadScanner:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
         sha256 = hashlib.sha256(content).hexdigest()
-        examples = read_examples(content, purpose)
+        examples, units, parsed = await asyncio.to_thread(self._prepare, content, purpose)
         if examples is None:
             return ScanResult(sha256, len(content), 0, [], [], text=False)
-        parsed = time.perf_counter()
-        units = [*self._example_units(examples), *segment_units(examples)]
         printed = time.perf_counter()
         overlaps, documents = await self._matcher.overlaps(units)
         searched = time.perf_counter()
@@ -123,8 +122,8 @@ class UploadScanner:
 
     async def recheck(self, content: bytes, purpose: str, since: str) -> ScanResult:
         """The corpus match alone, against chunks ingested after ``since``."""
-        examples = read_examples(content, purpose) or []
-        units = [*self._example_units(examples), *segment_units(examples)]
+        found, units, _ = await asyncio.to_thread(self._prepare, content, purpose)
+        examples = found or []
         overlaps, documents = await self._matcher.overlaps(units, since=since)
         return ScanResult(
             hashlib.sha256(content).hexdigest(),
@@ -134,6 +133,17 @@ class UploadScanner:
             [],
             documents,
         )
+
+    def _prepare(
+        self, content: bytes, purpose: str
+    ) -> tuple[list[Example] | None, list[Unit], float]:
+        """Parse and fingerprint (CPU-bound: run in a worker thread, off the event loop);
+        also returns when parsing ended, for the timings."""
+        examples = read_examples(content, purpose)
+        parsed = time.perf_counter()
+        if examples is None:
+            return None, [], parsed
+        return examples, [*self._example_units(examples), *segment_units(examples)], parsed
 
     def _example_units(self, examples: list[Example]) -> Iterator[Unit]:
         for example in examples:
