@@ -116,7 +116,7 @@ class CorpusMatcher:
                     chars,
                     {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
                 )
-                for fp in np.intersect1d(fps, wanted, assume_unique=True).tolist():
+                for fp in _members(fps, wanted).tolist():
                     holders[fp].append(chunk_id)
         found = await asyncio.to_thread(_all_overlaps, units, holders, chunks)
         documents = {c.governance.get("doc_id", ""): c.governance for c in chunks.values()}
@@ -188,14 +188,24 @@ def _all_overlaps(
     units: Sequence[Unit], holders: dict[int, list[str]], chunks: dict[str, _Chunk]
 ) -> list[Overlap]:
     """CPU-bound for large uploads: runs in a worker thread, off the event loop."""
-    held = np.fromiter(holders, dtype=np.int64, count=len(holders))
+    held = np.sort(np.fromiter(holders, dtype=np.int64, count=len(holders)))
     found: list[Overlap] = []
     for unit in units:
         if not len(held):
             break
-        hits = np.intersect1d(unit.prints, held, assume_unique=True).tolist()
+        hits = _members(unit.prints, held).tolist()
         if len(hits) >= MIN_SHARED:
             found.extend(_unit_overlaps(unit, hits, holders, chunks))
+    return found
+
+
+def _members(values: NDArray[np.int64], sorted_set: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The elements of ``values`` found in ``sorted_set`` (binary search: no re-sorting of
+    the large side, which ``intersect1d`` would do on every call)."""
+    if not len(values) or not len(sorted_set):
+        return values[:0]
+    where = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    found: NDArray[np.int64] = values[sorted_set[where] == values]
     return found
 
 

@@ -6,9 +6,9 @@ refuse, and NER-only findings (names, places) are reported without refusing, sin
 spaCy's NER reads "Python" or "Raises" as a person in technical text.
 
 Presidio costs about 80 microseconds per character, so by default (``ner=False``) only
-the surroundings of candidate identifiers are analysed: the tokens holding a digit or an
-``@`` with ``CONTEXT`` characters either side (every structured recognizer needs one of
-them; context words are within a few tokens). NER-only types are then not reported at
+the surroundings of candidate identifiers are analysed: the tokens holding an ``@`` or
+at least four digits, with ``CONTEXT`` characters either side (context words are within
+a few tokens). NER-only types are then not reported at
 all, because they were not looked for. ``ner=True`` analyses every string in full.
 """
 
@@ -27,9 +27,11 @@ from gateway.ingest.pii import PiiSpan
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 
 NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
-CONTEXT = 60
+CONTEXT = 40
 MAX_LINES = 100
-_CANDIDATE = re.compile(r"\S*[0-9@]\S*")
+_CANDIDATE = re.compile(r"\S*@\S*|\S*(?:[0-9]\S*){4}")
+"""A token with an ``@`` or at least four digits: every blocked structured identifier
+(e-mail, card, phone, SSN, IBAN, IP address, licence and passport numbers) has one."""
 
 
 @dataclass(frozen=True, slots=True)
