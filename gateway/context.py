@@ -1,11 +1,14 @@
 """The retrieve -> redact -> compose stages of a chat request.
 
-Presidio analysis of the caller's messages runs concurrently with retrieval. Then the
-caller's messages are redacted first (so placeholder numbers follow the conversation's
-order), then the retrieved chunks from their ingest-time spans. The result holds the
-messages to send upstream and, for the audit record, exactly which chunks went in: ids,
-versions, hashes of the original and the injected text, and the redactions applied
-(types, operators, counts; never values).
+Presidio analysis of the caller's body runs concurrently with retrieval: every string
+site the body walker yields (``gateway.pii.walker``: message content, names, tool-call
+arguments, tool descriptions, user, metadata, stop, unknown keys...), each cached by
+content hash. Then the caller's body is redacted, messages first (so placeholder
+numbers follow the conversation's order), then the retrieved chunks from their
+ingest-time spans. The result holds the body to send upstream and, for the audit
+record, exactly which chunks went in (ids, versions, hashes of the original and the
+injected text) and the redactions applied to each body site and chunk (site, types,
+operators, counts; never values).
 """
 
 from __future__ import annotations
@@ -18,22 +21,29 @@ from typing import Any
 
 from gateway.chat_request import ChatRequest
 from gateway.decision_cache import CachedDecisions
+from gateway.errors import PolicyDenied
 from gateway.identity import Principal
-from gateway.message_pii import MessageAnalyzer, message_texts
+from gateway.message_pii import MessageAnalyzer
 from gateway.metrics import StageTimer
+from gateway.pii.walker import Site, walk, write_back
 from gateway.policy import Decision
 from gateway.prompt import ContextChunk, compose, message_tokens
 from gateway.redaction.apply import redact
 from gateway.redaction.placeholders import Placeholders
+from gateway.redaction.rules import RedactionRules
 from gateway.retrieval.retriever import Retrieval, Retriever
 
 # Room left for the answer when sizing the context against the model's window.
 ANSWER_RESERVE_TOKENS = 1024
+# metadata keys with this prefix are the gateway's own options, removed before upstream.
+OPTION_PREFIX = "gateway_"
 
 
 @dataclass
 class ScopedContext:
     messages: list[dict[str, Any]]
+    body: dict[str, Any] = field(default_factory=dict)
+    """The caller's body with every site redacted (``messages`` is its message list)."""
     message: dict[str, str] | None = None
     query: str | None = None
     chunks_audit: list[dict[str, Any]] = field(default_factory=list)
@@ -87,9 +97,10 @@ async def build_context(
     placeholders: Placeholders,
     timer: StageTimer,
 ) -> ScopedContext:
-    texts = message_texts(chat.messages)
+    sites = body_sites(chat.body)
+    texts = [site for site in sites if site.kind != "binary"]
     analysis = (
-        asyncio.create_task(stages.analyzer.spans_for([t for _, _, t in texts]))
+        asyncio.create_task(stages.analyzer.spans_for([site.text for site in texts]))
         if stages.analyzer is not None and texts
         else None
     )
@@ -103,56 +114,86 @@ async def build_context(
                     principal, query, k=stages.k, corpora=corpora
                 )
         with timer.stage("redact"):
-            spans = await analysis if analysis is not None else []
+            spans = await analysis if analysis is not None else [[] for _ in texts]
     finally:
         if analysis is not None and not analysis.done():
             analysis.cancel()
     with timer.stage("redact"):
-        messages, message_redactions, may_restore = await _redact_messages(
-            stages.decisions, principal, chat.messages, texts, spans, placeholders
+        binary = [site for site in sites if site.kind == "binary"]
+        body, message_redactions, may_restore = await _redact_body(
+            stages.decisions, principal, chat.body, texts, spans, binary, placeholders
         )
         context = ScopedContext(
-            messages=messages, query=query, message_redactions=message_redactions
+            messages=list(body["messages"]),
+            body=body,
+            query=query,
+            message_redactions=message_redactions,
         )
         if message_redactions:
             context.restore_flags.append(may_restore)
         if retrieval is not None and retrieval.chunks:
             await _add_chunks(
-                stages, principal, retrieval, messages, decision, placeholders, context
+                stages, principal, retrieval, context.messages, decision, placeholders, context
             )
     return context
 
 
-async def _redact_messages(
+def body_sites(body: dict[str, Any]) -> list[Site]:
+    """The body's sites, messages first (placeholder numbers follow the conversation),
+    without the gateway's own options (they never reach the upstream)."""
+    sites = [site for site in walk(body) if not _gateway_option(site)]
+    return sorted(sites, key=lambda site: site.path[0] != "messages")
+
+
+def _gateway_option(site: Site) -> bool:
+    path = site.path
+    return (
+        len(path) == 2
+        and path[0] == "metadata"
+        and isinstance(path[1], str)
+        and path[1].startswith(OPTION_PREFIX)
+    )
+
+
+async def _redact_body(
     decisions: CachedDecisions,
     principal: Principal,
-    messages: list[dict[str, Any]],
-    texts: list[tuple[int, int | None, str]],
+    body: dict[str, Any],
+    sites: list[Site],
     spans: list[Any],
+    binary: list[Site],
     placeholders: Placeholders,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
-    if not any(spans):
-        return messages, [], False
+) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    if not any(spans) and not binary:
+        return body, [], False
     (rules,) = await decisions.redaction_rules(principal, [{"source": "message"}])
-    redacted_messages = [dict(m) for m in messages]
-    summary: dict[tuple[str, str], int] = {}
-    for (index, part, text), text_spans in zip(texts, spans, strict=True):
-        if not text_spans:
+    _check_binary(binary, rules)
+    summary: dict[tuple[str, str, str], int] = {}
+    replacements: dict[Site, str] = {}
+    for site, site_spans in zip(sites, spans, strict=True):
+        if not site_spans:
             continue
-        result = redact(text, text_spans, rules, placeholders)
-        for key, count in result.applied.items():
+        result = redact(site.text, site_spans, rules, placeholders)
+        if result.text != site.text:
+            replacements[site] = result.text
+        for (entity, operator), count in result.applied.items():
+            key = (site.label, entity, operator)
             summary[key] = summary.get(key, 0) + count
-        if part is None:
-            redacted_messages[index]["content"] = result.text
-        else:
-            parts = [dict(p) for p in redacted_messages[index]["content"]]
-            parts[part]["text"] = result.text
-            redacted_messages[index]["content"] = parts
     redactions = [
-        {"entity_type": entity, "operator": operator, "count": count}
-        for (entity, operator), count in sorted(summary.items())
+        {"site": label, "entity_type": entity, "operator": operator, "count": count}
+        for (label, entity, operator), count in sorted(summary.items())
     ]
-    return redacted_messages, redactions, rules.restore
+    return write_back(body, replacements), redactions, rules.restore
+
+
+def _check_binary(binary: list[Site], rules: RedactionRules) -> None:
+    """Data the analyzer cannot read (images, PDFs, audio) passes only if policy says so."""
+    if binary and not rules.allow_binary:
+        where = ", ".join(site.label for site in binary[:5])
+        raise PolicyDenied(
+            "Request denied by policy: content the gateway cannot inspect for personal data "
+            f"(binary data at {where}) is not allowed."
+        )
 
 
 async def _add_chunks(

@@ -15,10 +15,9 @@ import hashlib
 import multiprocessing
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
 
-from gateway.ingest.pii import PiiSpan, PresidioAnalyzer
 from gateway.lru import LruCache
+from gateway.pii.analyzer import PiiSpan, PresidioAnalyzer
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 
@@ -27,7 +26,7 @@ AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 def shared_presidio(*, lean: bool = False) -> PresidioAnalyzer:
     """One offline Presidio engine per pipeline in this process; loading takes seconds.
 
-    ``lean``: spaCy's NER alone, for callers' messages (see ``gateway.ingest.pii``)."""
+    ``lean``: spaCy's NER alone, for callers' messages (see ``gateway.pii.analyzer``)."""
     analyzer = PresidioAnalyzer(lean=lean)
     analyzer.load()
     return analyzer
@@ -145,17 +144,3 @@ class MessageAnalyzer:
     async def _analyze_new(self, texts: list[str]) -> list[list[PiiSpan]]:
         self.analysed_chars += sum(len(t) for t in texts)
         return await self._analyze(texts)
-
-
-def message_texts(messages: Sequence[dict[str, Any]]) -> list[tuple[int, int | None, str]]:
-    """(message index, content-part index or None, text) for every text in the messages."""
-    found: list[tuple[int, int | None, str]] = []
-    for index, message in enumerate(messages):
-        content = message.get("content")
-        if isinstance(content, str) and content:
-            found.append((index, None, content))
-        elif isinstance(content, list):
-            for part_index, part in enumerate(content):
-                if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
-                    found.append((index, part_index, part["text"]))
-    return found

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.finetune.examples import Example
-from gateway.ingest.pii import PiiSpan
+from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 

@@ -27,7 +27,7 @@ from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
 from gateway.finetune.pii_scan import PiiFinding, PiiScan
 from gateway.fingerprint import CHAR_K, CHAR_WINDOW, SCHEME, char_hashes, fingerprint_array
 from gateway.fingerprint import letters as letter_stream
-from gateway.ingest.pii import PiiSpan
+from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 

@@ -178,7 +178,7 @@ def _gateway_options(
 
 def _upstream_body(chat: ChatRequest, context: ScopedContext) -> dict[str, Any]:
     """The caller's body with our context prepended and our own options removed."""
-    body = dict(chat.body)
+    body = dict(context.body)
     metadata = body.get("metadata")
     if isinstance(metadata, dict):
         kept = {k: v for k, v in metadata.items() if not k.startswith(OPTION_PREFIX)}

@@ -5,7 +5,6 @@
     manifest    the corpus manifest (governance defaults, per-file rules), validated
     governance  manifest defaults < file rules < JSONL line -> DocumentMeta
     chunking    o200k_base token windows with overlap and exact character offsets
-    pii         Presidio spans per chunk, built strictly offline
     records     the chunk documents of ``chunk_mapping()``, and the document version
     store       Elasticsearch reads and deletes beyond ChunkIndex
     pipeline    one run: skip unchanged, replace changed, prune absent

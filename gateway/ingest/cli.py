@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from gateway.ingest.pii import SpanAnalyzer
     from gateway.ingest.pipeline import IngestOptions, IngestReport
+    from gateway.pii.analyzer import SpanAnalyzer
     from gateway.settings import Settings
 
 # Heavy modules (Elasticsearch, pypdf, Presidio) are imported inside the functions, so that
@@ -56,7 +56,7 @@ def ingest_command(
     from rich.console import Console
 
     from gateway.errors import DependencyUnavailable
-    from gateway.ingest.pii import PiiEngineError, PresidioAnalyzer
+    from gateway.pii.analyzer import PiiEngineError, PresidioAnalyzer
     from gateway.settings import ConfigError, load_settings
 
     options = _options_or_exit(corpus, manifest, prune, chunk_tokens, overlap)

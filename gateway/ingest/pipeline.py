@@ -1,4 +1,4 @@
-"""The ingest run: files -> documents -> governance -> chunks -> PII spans -> index.
+"""The ingest run: files -> documents -> governance -> chunks -> PII spans (gateway.pii) -> index.
 
 Per document: unchanged (same version, all chunks stored) is skipped without Presidio;
 changed gets its new chunks indexed, then the old version's chunks deleted; with
@@ -20,11 +20,11 @@ from gateway.ingest.chunking import Chunker, TextChunk
 from gateway.ingest.documents import DocumentError, Problem, RawDocument
 from gateway.ingest.governance import DocumentMeta, Governance
 from gateway.ingest.manifest import Manifest
-from gateway.ingest.pii import PiiSpan, SpanAnalyzer
 from gateway.ingest.readers import read_file
 from gateway.ingest.records import chunk_records, content_hash, document_version, timestamp
 from gateway.ingest.sources import discover
 from gateway.ingest.store import ChunkStore, StoredDocument
+from gateway.pii.analyzer import PiiSpan, SpanAnalyzer
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from gateway.fingerprint import SCHEME as FINGERPRINT_SCHEME
 from gateway.fingerprint import fingerprints
 from gateway.ingest.chunking import TextChunk
 from gateway.ingest.governance import DocumentMeta
-from gateway.ingest.pii import PiiSpan
+from gateway.pii.analyzer import PiiSpan
 
 PIPELINE_VERSION = 1
 """Bump when extraction, chunking or PII analysis change what a document becomes."""

@@ -45,8 +45,8 @@ from gateway.finetune.scan import UploadScanner
 from gateway.fingerprint import SCHEME
 from gateway.identity import Principal
 from gateway.ingest.manifest import Manifest
-from gateway.ingest.pii import PiiSpan
 from gateway.ingest.pipeline import IngestOptions, run_ingest
+from gateway.pii.analyzer import PiiSpan
 from gateway.policy import PolicyEngine
 from gateway.settings import load_settings
 
@@ -316,7 +316,7 @@ async def with_presidio(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     """False refusals of ordinary text with the default PII scan, and its throughput."""
-    from gateway.ingest.pii import PresidioAnalyzer
+    from gateway.pii.analyzer import PresidioAnalyzer
 
     analyzer = PresidioAnalyzer()
     analyzer.load()

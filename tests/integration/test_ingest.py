@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from gateway.elastic import ChunkIndex
 from gateway.ingest.cli import app
 from gateway.ingest.manifest import load_manifest
-from gateway.ingest.pii import PresidioAnalyzer
 from gateway.ingest.pipeline import IngestOptions, IngestReport, run_ingest
+from gateway.pii.analyzer import PresidioAnalyzer
 from gateway.settings import Settings
 
 from ..fixtures.ingest.support import MANIFEST, copy_docs, make_pdf, shared_analyzer

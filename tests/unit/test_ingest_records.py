@@ -3,8 +3,8 @@ import dataclasses
 from gateway.elastic import chunk_mapping
 from gateway.ingest.chunking import Chunker
 from gateway.ingest.governance import DocumentMeta
-from gateway.ingest.pii import PiiSpan
 from gateway.ingest.records import chunk_records, content_hash, document_version
+from gateway.pii.analyzer import PiiSpan
 
 META = DocumentMeta(
     doc_id="handbook/a.md",

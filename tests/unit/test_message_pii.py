@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
-from gateway.ingest.pii import PiiSpan
 from gateway.message_pii import CoalescingBatcher
+from gateway.pii.analyzer import PiiSpan
 
 
 class RecordingAnalyzer:

@@ -67,6 +67,102 @@ def test_overlapping_spans_keep_the_wider() -> None:
     )
 
 
+def test_a_kept_span_never_hides_a_redacted_one() -> None:
+    """A wider PERSON the policy keeps does not swallow the card number inside it."""
+    text = "Paid by Visa 4193-7394-3055-4701, authorised 2023-04-08."
+    spans = [
+        {"type": "PERSON", "start": 8, "end": 32, "score": 0.85},
+        {"type": "CREDIT_CARD", "start": 13, "end": 32, "score": 1.0},
+    ]
+    rules = RedactionRules(entities={"PERSON": "keep", "CREDIT_CARD": "mask"})
+    result = redact(text, spans, rules, Placeholders(b"k"))
+    assert "4193" not in result.text
+    assert result.text == "Paid by Visa *******************, authorised 2023-04-08."
+    assert result.summary() == [{"entity_type": "CREDIT_CARD", "operator": "mask", "count": 1}]
+
+
+def test_partial_overlap_leaves_no_fragment() -> None:
+    """An IPv6 address partly overlapped by a PERSON guess is replaced whole, as an IP."""
+    text = "from 2001:4860:4860::8888 today"
+    spans = [
+        {"type": "IP_ADDRESS", "start": 5, "end": 25, "score": 0.6},
+        {"type": "PERSON", "start": 20, "end": 31, "score": 0.85},
+    ]
+    result = redact(text, spans, RedactionRules(), Placeholders(b"k"))
+    assert result.text == "from <IP_ADDRESS_1>"
+    assert "4860" not in result.text
+
+
+def test_stricter_operator_wins_on_overlap() -> None:
+    """A replaced PERSON overlapping a masked card: the region is masked."""
+    text = "Ann Lee 4111 1111 1111 1111"
+    spans = [
+        {"type": "PERSON", "start": 0, "end": 12, "score": 0.85},
+        {"type": "CREDIT_CARD", "start": 8, "end": 27, "score": 1.0},
+    ]
+    rules = RedactionRules(entities={"CREDIT_CARD": "mask"})
+    assert redact(text, spans, rules, Placeholders(b"k")).text == "*" * len(text)
+
+
+def test_spans_under_the_policy_threshold_are_not_acted_on() -> None:
+    """thresholds: a PERSON guess under its type's minimum score stays text."""
+    rules = RedactionRules(thresholds={"PERSON": 0.9})
+    spans = [{"type": "PERSON", "start": 0, "end": 4, "score": 0.85}]
+    assert redact("Kube rocks", spans, rules, Placeholders(b"k")).text == "Kube rocks"
+
+
+def test_twelve_thousand_spans_resolve() -> None:
+    """Many overlapping spans resolve in one pass (correctness here; speed in the bench)."""
+    text = "x" * 24_000
+    spans = [
+        {"type": "PERSON" if i % 2 else "PHONE_NUMBER", "start": i * 2, "end": i * 2 + 3}
+        for i in range(12_000)
+    ]
+    result = redact(text, spans, RedactionRules(), Placeholders(b"k"))
+    assert set(result.text) <= set("<PHONE_NUMBER_1>x")
+    assert result.text.startswith("<PHONE_NUMBER_1>")
+
+
+TYPES = ["PERSON", "LOCATION", "CREDIT_CARD", "US_SSN", "EMAIL_ADDRESS", "IP_ADDRESS"]
+
+
+@given(st.data())
+def test_no_character_of_a_redacted_value_survives_any_overlap(data: st.DataObject) -> None:
+    """Whatever spans overlap and whatever the policy keeps, every character inside a span
+    of a redacted type is gone from the output (each input character is unique)."""
+    length = data.draw(st.integers(1, 60))
+    text = "".join(chr(0x4E00 + i) for i in range(length))
+    operators = st.sampled_from(["replace", "mask", "hash", "keep"])
+    rules = RedactionRules(
+        default=data.draw(operators),
+        entities=data.draw(st.dictionaries(st.sampled_from(TYPES), operators)),
+    )
+    spans = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, length - 1), st.integers(1, 20), st.sampled_from(TYPES)).map(
+                lambda t: {
+                    "type": t[2],
+                    "start": t[0],
+                    "end": min(length, t[0] + t[1]),
+                    "score": 0.5,
+                }
+            ),
+            max_size=12,
+        )
+    )
+    out = redact(text, spans, rules, Placeholders(b"k")).text
+    for span in spans:
+        if rules.operator_for(span["type"]) != "keep":
+            assert not set(text[span["start"] : span["end"]]) & set(out)
+    kept = set(text) - {
+        c
+        for s in spans
+        if rules.operator_for(s["type"]) != "keep"
+        for c in text[s["start"] : s["end"]]
+    }
+    assert kept <= set(out)
+
+
 def test_out_of_range_spans_are_ignored() -> None:
     """A span that does not fit the text (stale offsets) is skipped, not sliced wrongly."""
     result = redact(
@@ -83,6 +179,8 @@ def test_out_of_range_spans_are_ignored() -> None:
         {"default": "keep", "entities": {"PERSON": "erase"}},
         {"default": "keep", "entities": [], "restore": False},
         {"default": "keep", "restore": "yes"},
+        {"default": "keep", "thresholds": {"PERSON": 2}},
+        {"default": "keep", "thresholds": {"PERSON": True}},
     ],
 )
 def test_invalid_decisions_are_refused(decision: object) -> None:

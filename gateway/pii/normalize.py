@@ -1,0 +1,68 @@
+"""A normalised view of a text for analysis, with a map back to the original offsets.
+
+Recognizers match ASCII digits and separators; trivial obfuscation defeats them:
+fullwidth digits (U+FF10..U+FF19), zero-width spaces or soft hyphens inside a number,
+combining marks on digits, Unicode dashes. The analyzer looks at a view where each
+character is NFKC-normalised, format (``Cf``: zero-width, soft hyphen, bidi controls)
+and combining (``Mn``/``Me``) characters are dropped, any decimal digit is its ASCII
+digit and any dash is ``-``. Each view character remembers the original character it
+came from, so a span found in the view covers the original characters, invisible ones
+inside it included, and redaction replaces those.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+_DROPPED = frozenset({"Cf", "Mn", "Me"})
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    text: str
+    origin: tuple[int, ...]
+    """``origin[i]``: index in the original of view character ``i``."""
+    original_length: int
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """The original characters behind view characters ``start:end``, with the
+        invisible or combining characters that follow the last one (they belong to it)."""
+        if start >= end:
+            point = self.origin[start] if start < len(self.origin) else self.original_length
+            return point, point
+        after = self.origin[end] if end < len(self.origin) else self.original_length
+        if after == self.origin[end - 1]:  # one original character, several view ones
+            after += 1
+        return self.origin[start], after
+
+
+def _char_view(char: str) -> str:
+    category = unicodedata.category(char)
+    if category in _DROPPED:
+        return ""
+    if category == "Nd":
+        return str(unicodedata.decimal(char))
+    if category == "Pd" or char == "\u2212":
+        return "-"
+    folded = unicodedata.normalize("NFKC", char)
+    if folded == char:
+        return char
+    return "".join(_char_view(c) if c != char else c for c in folded)
+
+
+def normalised(text: str) -> View | None:
+    """The analysis view of ``text``, or None when it is already plain ASCII."""
+    if text.isascii():
+        return None
+    pieces: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        if char.isascii():
+            pieces.append(char)
+            origin.append(index)
+            continue
+        view = _char_view(char)
+        pieces.append(view)
+        origin.extend([index] * len(view))
+    return View("".join(pieces), tuple(origin), len(text))

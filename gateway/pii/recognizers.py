@@ -1,0 +1,312 @@
+"""Recognizers beyond Presidio's defaults, and the clean-up of its NER guesses.
+
+* Payment cards: every brand's ranges (Visa 4, Mastercard 51-55 and 2221-2720, Amex
+  34/37, Discover 6011/644-649/65, JCB 3528-3589, Diners 300-305/36/38-39, UnionPay 62,
+  Maestro 50/56-69), 12 to 19 digits in any grouping with one kind of separator, Luhn
+  checked. Presidio's pattern misses 2-series Mastercard and Amex's 4-6-5 grouping.
+* IBANs: two letters, two check digits, 11 to 30 letters or digits in any grouping,
+  the ISO 7064 mod-97 check (compact, spaced, any country).
+* Phone numbers: ``phonenumbers`` (Presidio's own dependency) over several regions at
+  "possible" leniency, so national and international formats are found even when the
+  number is not assigned; a valid number scores 0.75, a merely possible one 0.4.
+* Street addresses: ``pyap2`` (MIT, regex-based, US/CA/GB) parses the address when a
+  cheap pattern (a house number, then a capitalised word) says one may be there.
+* NER clean-up (``refine``): spaCy's guesses that hold a digit, an ``@`` or a path
+  ("Visa 4193-7394-...", "v2.14.3", "LewisAbbott@teleworm.us") are trimmed to their
+  word tokens or dropped; the structured recognizers cover what they overlapped. A date
+  right after "born", "birth" or "DOB" is a DATE_OF_BIRTH, not just a DATE_TIME.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from gateway.pii.types import NER_TYPES, PiiSpan
+
+CARD_PREFIXES: tuple[tuple[int, int], ...] = (
+    (4, 4),
+    (51, 55),
+    (2221, 2720),
+    (34, 34),
+    (37, 37),
+    (6011, 6011),
+    (644, 649),
+    (65, 65),
+    (3528, 3589),
+    (300, 305),
+    (36, 36),
+    (38, 39),
+    (62, 62),
+    (50, 50),
+    (56, 69),
+)
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])")
+
+_HOUSE = re.compile(r"\b(?:\d{1,6}[A-Za-z]?,?|Flat|Studio|Apartment|Unit|Suite)\s+[A-Z0-9]")
+_OCCUPANCY = r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Studio|Room|Floor|Fl)\.?\s*\#?[A-Za-z0-9-]+"
+_TAIL = (
+    rf"(?:,?\s+{_OCCUPANCY})?"
+    r"(?:,?\s+(?:[A-Z][A-Za-z'.-]*\s+){0,3}[A-Z][A-Za-z'.-]*"
+    r"(?:,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?|,?\s+[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}))?"
+)
+
+
+@functools.cache
+def _street_pattern() -> re.Pattern[str]:
+    """A house number (or a flat), up to four words and a USPS street type, then the
+    occupancy, town and ZIP or UK postcode when they follow; street types from pyap2."""
+    types = _pyap_data().street_types_re
+    return re.compile(
+        rf"\b(?:\d{{1,6}}[A-Za-z]?|{_OCCUPANCY}[,\s]+(?:\d{{1,6}}[A-Za-z]?)?)\s*"
+        rf"(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{types})\b\.?{_TAIL}",
+        re.VERBOSE,
+    )
+
+
+ADDRESS_COUNTRIES: tuple[Literal["US", "GB", "CA"], ...] = ("US", "GB", "CA")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def card_number(candidate: str) -> bool:
+    """A payment card number: a known range, a plausible length, the Luhn check."""
+    if len({c for c in candidate if not c.isdigit()}) > 1:
+        return False
+    digits = "".join(c for c in candidate if c.isdigit())
+    if not 12 <= len(digits) <= 19 or len(set(digits)) < 2 or not luhn_valid(digits):
+        return False
+    for low, high in CARD_PREFIXES:
+        width = len(str(low))
+        if low <= int(digits[:width]) <= high:
+            return True
+    return False
+
+
+def find_cards(text: str) -> list[PiiSpan]:
+    found: list[PiiSpan] = []
+    for match in _CARD.finditer(text):
+        value = match.group()
+        # A longer digit run may hold a card after a prefix ("Ref 12 4111 1111 1111 1111").
+        if card_number(value):
+            found.append(
+                PiiSpan(type="CREDIT_CARD", start=match.start(), end=match.end(), score=1.0)
+            )
+            continue
+        for sub in re.finditer(r"(?=(\d(?:[ -]?\d){11,18}))", value):
+            candidate = sub.group(1)
+            if card_number(candidate) and (
+                sub.start() == 0 or not value[sub.start() - 1].isdigit()
+            ):
+                start = match.start() + sub.start()
+                found.append(
+                    PiiSpan(type="CREDIT_CARD", start=start, end=start + len(candidate), score=1.0)
+                )
+                break
+    return found
+
+
+def _pyap_data() -> Any:
+    _pyap()
+    import pyap.source_US.data
+
+    return pyap.source_US.data
+
+
+def _pyap() -> Any:
+    """pyap2's patterns hold invalid escapes: Python warns once, when it compiles them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pyap
+        import pyap.source_CA.data
+        import pyap.source_GB.data
+        import pyap.source_US.data
+    return pyap
+
+
+def find_addresses(text: str) -> list[PiiSpan]:
+    """Street addresses: pyap2's parse where the street pattern fires, else the pattern."""
+    if not _HOUSE.search(text):
+        return []
+    streets = list(_street_pattern().finditer(text))
+    if not streets:
+        return []
+    pyap = _pyap()
+    found: list[PiiSpan] = []
+    parsed: list[tuple[int, int]] = []
+    for country in ADDRESS_COUNTRIES:
+        for address in pyap.parse(text, country=country):
+            start, end = int(address.match_start), int(address.match_end)
+            # pyap may start at an unrelated number ("order 778 shipped to 350 Fifth Ave").
+            inner = [m.start() for m in _HOUSE.finditer(text, start, end)]
+            if inner:
+                start = max(start, min(inner))
+            parsed.append((start, end))
+    for street in streets:
+        if not any(s <= street.start() < e for s, e in parsed):
+            parsed.append((street.start(), street.end()))
+    for start, end in parsed:
+        value = text[start:end].rstrip(" ,.;")
+        found.append(
+            PiiSpan(type="STREET_ADDRESS", start=start, end=start + len(value), score=0.85)
+        )
+    return found
+
+
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
+
+
+def iban_valid(candidate: str) -> bool:
+    """ISO 13616: length 15-34, ISO 7064 mod-97-10 of the rearranged number is 1."""
+    compact = "".join(c for c in candidate if c.isalnum()).upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def find_ibans(text: str) -> list[PiiSpan]:
+    found: list[PiiSpan] = []
+    for match in _IBAN.finditer(text):
+        value = match.group()
+        # The pattern is greedy: "DE89 3704 0044 0532 0130 00 is" stops at a word, but a
+        # trailing group of another number could join; shorten until the check passes.
+        for end in range(len(value), 14, -1):
+            if (end == len(value) or not value[end - 1].isspace()) and iban_valid(value[:end]):
+                if end < len(value) and value[end].isalnum():
+                    continue
+                found.append(
+                    PiiSpan(
+                        type="IBAN_CODE", start=match.start(), end=match.start() + end, score=1.0
+                    )
+                )
+                break
+    return found
+
+
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR", "IL", "IE")
+_PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:phone|tel|telephone|call|calls|called|mobile|cell|fax|whatsapp|sms|text|dial|"
+    r"ring|contact|reach|number|no|hotline)\b",
+    re.IGNORECASE,
+)
+_TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
+_DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
+_DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
+
+
+def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
+    """0 for what only looks like a number inside something else, else a confidence."""
+    value = text[start:end]
+    before = text[:start].rstrip()
+    # Part of a longer token: a hash, a UUID, "INV-96317514", "1Z6541...", "T01:15".
+    left = re.search(r"[^\s,;()\[\]{}<>\"'`]*$", text[:start])
+    right = _TOKEN_EDGE.match(text, end)
+    token = (left.group() if left else "") + value + (right.group() if right else "")
+    letters = re.sub(r"(?i)ext\.?|x", "", re.sub(r"[^A-Za-z]", "", token))
+    if letters or _DATE_OR_TIME.search(value) or _DECIMAL.match(value.strip()):
+        return 0.0
+    if before.endswith(("$", "€", "£", "¥", "#")):
+        return 0.0
+    formatted = value.startswith("+") or any(c in value for c in " -.()/")
+    digits = sum(c.isdigit() for c in value)
+    score = 0.75 if valid else 0.4
+    if not formatted and digits < 10:
+        score = 0.3  # a bare short digit run: an order or build number unless a word says so
+    if _PHONE_CONTEXT.search(text, max(0, start - 40), start):
+        score = min(1.0, score + 0.35)
+    return score
+
+
+def find_phones(text: str) -> list[PiiSpan]:
+    """Numbers ``phonenumbers`` finds in any of ``PHONE_REGIONS``, deduplicated.
+
+    The whole text is matched once as US (NANP and every ``+`` number); the other
+    regions only look at the digit runs that pass left unmatched, so the cost does not
+    grow with the number of regions for ordinary text.
+    """
+    if not _PHONE_HINT.search(text):
+        return []
+    import phonenumbers
+
+    best: dict[tuple[int, int], float] = {}
+
+    def match(region: str, lo: int, hi: int) -> None:
+        for found in phonenumbers.PhoneNumberMatcher(
+            text[lo:hi], region, leniency=phonenumbers.Leniency.POSSIBLE
+        ):
+            key = (lo + found.start, lo + found.end)
+            if best.get(key, 0.0) >= 0.75:
+                continue
+            valid = phonenumbers.is_valid_number(found.number)
+            best[key] = max(best.get(key, 0.0), _phone_score(text, *key, valid))
+
+    match(PHONE_REGIONS[0], 0, len(text))
+    for run in _DIGIT_RUN.finditer(text):
+        if any(s < run.end() and run.start() < e for s, e in best):
+            continue
+        lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
+        for region in PHONE_REGIONS[1:]:
+            match(region, lo, hi)
+    return [
+        PiiSpan(type="PHONE_NUMBER", start=s, end=e, score=v) for (s, e), v in best.items() if v > 0
+    ]
+
+
+_DIGIT_RUN = re.compile(r"[+(]?\d(?:[\d\s().\-/]{0,3}\d){6,}")
+_BIRTH = re.compile(r"\b(?:born|birth|birthday|dob|d\.o\.b\.?|geboren)\b", re.IGNORECASE)
+_WORD = re.compile(r"\S+")
+_NOT_A_NAME = re.compile(r"[\d@/\\_=<>{}\[\]#|~^*+]|://|\.\w")
+
+
+def refine(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:
+    """Trim NER spans to tokens that can be words of a name or place; drop empty ones."""
+    out: list[PiiSpan] = []
+    for span in spans:
+        if span["type"] == "DATE_TIME" and _BIRTH.search(
+            text, max(0, span["start"] - 30), span["start"]
+        ):
+            out.append(
+                PiiSpan(
+                    type="DATE_OF_BIRTH", start=span["start"], end=span["end"], score=span["score"]
+                )
+            )
+            continue
+        if span["type"] not in NER_TYPES or span["type"] == "DATE_TIME":
+            out.append(span)
+            continue
+        words = [
+            m
+            for m in _WORD.finditer(text, span["start"], span["end"])
+            if not _NOT_A_NAME.search(m.group())
+        ]
+        if not words or not any(c.isalpha() for w in words for c in w.group()):
+            continue
+        # Keep the longest run of consecutive clean words.
+        runs: list[list[Any]] = [[words[0]]]
+        for word in words[1:]:
+            gap = text[runs[-1][-1].end() : word.start()]
+            if gap.strip() == "" or gap.strip() in {",", "-", "."}:
+                runs[-1].append(word)
+            else:
+                runs.append([word])
+        best = max(runs, key=lambda run: run[-1].end() - run[0].start())
+        start, end = best[0].start(), best[-1].end()
+        while end > start and not text[end - 1].isalnum():
+            end -= 1
+        if end > start:
+            out.append(PiiSpan(type=span["type"], start=start, end=end, score=span["score"]))
+    return out

