@@ -8,9 +8,10 @@ would the trainer read?), holds an unpaired UTF-16 surrogate escape, or (fine-tu
 files) is not a chat example with an assistant message.
 
 Each example's ``texts`` are *every* string of the line, keys included, whatever key it
-sits under (``name``, ``weight``, ``tools``...), plus the decoded text of anything
-plainly encoded in them (``gateway.finetune.decode``): the scan sees what a trainer or
-model could read. Error messages name lines and problems, never content.
+sits under (``name``, ``weight``, ``tools``...): the chat body walker's sites first, then
+the strings it leaves out, plus the decoded text of anything plainly encoded in them
+(``gateway.finetune.decode``): the scan sees what a trainer or model could read. Error
+messages name lines and problems, never content.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from gateway.errors import BadRequest
 from gateway.finetune.decode import hidden_texts, walk_strings
+from gateway.pii.walker import walk
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 MAX_REPORTED = 20
@@ -206,11 +208,22 @@ def _valid_content(content: Any, message: dict[str, Any]) -> bool:
 
 
 def _texts(record: dict[str, Any]) -> tuple[str, ...]:
-    """Every string of the record and the text hidden in each (decoded layers)."""
+    """Every string of the record and the text hidden in each (decoded layers).
+
+    The chat body walker (``gateway.pii.walker``) gives the content sites, in document
+    order, with data URLs and base64 file data decoded. What it leaves out by design for
+    chat (identifiers such as tool names, keys of fixed-schema objects) is still text a
+    trainer reads, so every other string of the line follows, less the formats' own
+    structure words.
+    """
     texts: list[str] = []
-    for text in walk_strings(record):
-        if text and text not in STRUCTURE:
-            texts.append(text)
-            if len(text) >= 8:
-                texts.extend(hidden_texts(text))
+    seen: set[str] = set()
+    sites = [site.text for site in walk(record) if site.kind != "binary"]
+    for text in [*sites, *walk_strings(record)]:
+        if not text or text in STRUCTURE or text in seen:
+            continue
+        seen.add(text)
+        texts.append(text)
+        if len(text) >= 8:
+            texts.extend(hidden_texts(text))
     return tuple(texts)
