@@ -59,6 +59,9 @@ def chunk_mapping(
             # Winnowed k-gram hashes of the chunk text (gateway.fingerprint), for the
             # fine-tune guard's overlap search; multi-valued, read back from _source.
             "fingerprints": {"type": "long", "doc_values": False},
+            # The scheme the fingerprints were computed with (gateway.fingerprint.SCHEME);
+            # the scan refuses to compare across schemes.
+            "fingerprint_scheme": keyword,
             "created_at": {"type": "date"},
             "updated_at": {"type": "date"},
             "ingested_at": {"type": "date"},

@@ -1,104 +1,200 @@
-"""Content fingerprints: winnowed word k-gram hashes, shared by ingest and the upload scan.
+"""Content fingerprints of a normalised text, shared by ingest and the upload scan.
 
-Text is normalised first (lowercase, punctuation dropped, whitespace collapsed: the
-normalised form is the sequence of ``[^\\W_]+`` words), so case, spacing and punctuation
-edits do not change a fingerprint. Each run of ``K`` consecutive words is hashed to a
-signed 64-bit integer (Elasticsearch ``long``); winnowing keeps the smallest hash of every
-window of ``WINDOW`` consecutive k-gram hashes. Any passage of ``K + WINDOW - 1`` words
-shared by two texts therefore shares at least one fingerprint, while a text keeps only
-about ``2 / (WINDOW + 1)`` of its k-gram hashes.
+Normalisation first, so that disguises do not change a fingerprint: the TR39 skeleton
+(``disarm.skeleton_key``: NFKC, invisible and zero-width characters and soft hyphens
+removed, confusable letters such as Cyrillic a (U+0430) or fullwidth r (U+FF52) folded to their
+prototype, case folded, whitespace collapsed), then hyphens inside or across a line
+break between two words are dropped (``re-stricted`` and ``re- stricted`` read as
+``restricted``).
 
-``K`` and ``WINDOW`` were chosen with ``tests/bench/bench_finetune.py --sweep`` (1000
-examples each, policy rule score >= 0.2 and >= 2 shared): K=3, WINDOW=3 refused 99.9% of
-verbatim passages, 98.1% of lightly edited ones (~20% of words replaced or swapped,
-sentences shuffled) and 0.3% of unrelated text; K=4 caught only 92-93% of the edited
-passages and K=5 about 80%. MinHash was not used: it estimates Jaccard similarity, while
-a training example is a small part of a chunk (containment), and the terms query needs
-exact per-fingerprint lookups anyway. Changing K or WINDOW changes every stored
-fingerprint: the scheme name is part of each document's version, so the next ingest
-rewrites the chunks.
+Two signals are taken from the normalised text, and both are stored in one multi-valued
+``long`` field; the lowest bit tells them apart (0: words, 1: characters):
+
+- **word k-grams**: each run of ``WORD_K`` consecutive words (``[^\\W_]+``) hashed by
+  tabulation; edit-tolerant (a replaced word only breaks the k-grams around it).
+- **character shingles**: the text with everything but letters and digits removed,
+  each run of ``CHAR_K`` characters hashed; spacing, punctuation and words joined without
+  spaces no longer matter.
+
+Each signal is winnowed (the smallest hash of every window of ``WORD_WINDOW`` resp.
+``CHAR_WINDOW`` consecutive hashes is kept): any shared passage of ``K + WINDOW - 1``
+words (characters) shares at least one fingerprint. Hashing and winnowing run in numpy.
+Changing anything here changes every stored fingerprint: ``SCHEME`` is part of each
+document's version (the next ingest rewrites the chunks) and of each chunk
+(``fingerprint_scheme``), and the scan refuses to compare across schemes.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import operator
 import re
-from collections.abc import Iterator
 
-K = 3
-WINDOW = 3
-SCHEME = f"winnow-k{K}-w{WINDOW}-v1"
+import numpy as np
+from disarm import skeleton_key
+from numpy.typing import NDArray
+
+WORD_K = 3
+WORD_WINDOW = 3
+CHAR_K = 16
+CHAR_WINDOW = 12
+SCHEME = f"skel-w{WORD_K}x{WORD_WINDOW}-c{CHAR_K}x{CHAR_WINDOW}-v2"
 """Names the scheme; stored fingerprints are comparable only within one scheme."""
 
+# Kept for callers of the first scheme's names.
+K = WORD_K
+WINDOW = WORD_WINDOW
+
 _WORD = re.compile(r"[^\W_]+")
+# Control characters go first: the skeleton would read DEL and backspace as deletions.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NOT_WORD = re.compile(r"[\W_]+")
+# The skeleton has already folded hyphen look-alikes to ``-``; the pattern starts with
+# the literal so that the engine only stops at hyphens.
+_HYPHEN = re.compile(r"-(?<=[^\W_]-)-* ?(?=[^\W_])")
 _MAX_K = 8
+_MAX_WORDS = 500_000
+_CHAR_MIN = 8
+"""Texts of fewer letters and digits than this get no character fingerprint."""
+
+_U64 = np.uint64
+_PRIME = _U64(0x100000001B3)
+_MIX1 = _U64(0xBF58476D1CE4E5B9)
+_MIX2 = _U64(0x94D049BB133111EB)
+_LOW_BIT = np.int64(1)
+_WORD_MASK = np.int64(~1)
 
 
-class _PositionTable(dict[str, int]):
-    """word -> its signed 64-bit value at one k-gram position, derived with BLAKE2b.
+class _WordTable(dict[str, int]):
+    """word -> its row in ``_rows``: the word's signed 64-bit value at each k-gram
+    position (BLAKE2b, so stable across processes). Stops growing at ``_MAX_WORDS``
+    words; later new words are hashed again on each use (into a scratch row)."""
 
-    A missing word fills every position's table at once; the tables stop growing at
-    ``_MAX_WORDS`` words (later words are hashed on each use).
-    """
-
-    def __init__(self, position: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.position = position
+        self._rows = np.zeros((1024, _MAX_K), dtype=np.int64)
+        self._scratch: list[tuple[int, ...]] = []
 
     def __missing__(self, word: str) -> int:
-        digest = hashlib.blake2b(word.encode(), digest_size=8 * _MAX_K).digest()
-        values = [
-            int.from_bytes(digest[8 * j : 8 * j + 8], "little", signed=True) for j in range(_MAX_K)
-        ]
-        if len(self) < _MAX_WORDS:
-            for table, value in zip(_TABLES, values, strict=True):
-                table[word] = value
-        return values[self.position]
+        raw = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8 * _MAX_K)
+        row = np.frombuffer(raw.digest(), dtype="<i8")
+        if len(self) >= _MAX_WORDS:
+            return -1 - self._remember(row)
+        if len(self) == len(self._rows):
+            self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
+        index = len(self)
+        self._rows[index] = row
+        self[word] = index
+        return index
+
+    def _remember(self, row: NDArray[np.int64]) -> int:
+        self._scratch.append(tuple(row.tolist()))
+        return len(self._scratch) - 1
+
+    def rows(self, words: list[str]) -> NDArray[np.int64]:
+        """The value rows of ``words``, in order."""
+        self._scratch = []
+        ids = np.fromiter(map(self.__getitem__, words), dtype=np.int64, count=len(words))
+        table: NDArray[np.int64] = self._rows[np.maximum(ids, 0)]
+        if self._scratch:
+            spilled = ids < 0
+            table[spilled] = np.array(self._scratch, dtype=np.int64)[-1 - ids[spilled]]
+        return table
 
 
-_MAX_WORDS = 500_000
-_TABLES = [_PositionTable(j) for j in range(_MAX_K)]
+_WORDS = _WordTable()
+
+
+def canonical(text: str) -> str:
+    """The normalised form both signals are taken from (see the module docstring)."""
+    return _HYPHEN.sub("", skeleton_key(_CONTROL.sub("", text).casefold()))
 
 
 def normalize(text: str) -> list[str]:
-    """The words of ``text``, lowercased, without punctuation or whitespace."""
-    return _WORD.findall(text.lower())
+    """The words of ``text``'s normalised form."""
+    return _WORD.findall(canonical(text))
 
 
-def kgram_hashes(words: list[str], k: int = K) -> list[int]:
-    """One signed 64-bit hash per run of ``k`` consecutive words (one for shorter texts).
+def letters(text: str) -> str:
+    """``text``'s normalised form with everything but letters and digits removed."""
+    return _NOT_WORD.sub("", canonical(text))
 
-    A k-gram's hash XORs a position-specific value of each of its words (tabulation
-    hashing), so the loops run in C (map/xor), which keeps the scan fast in pure Python.
+
+def word_hashes(words: list[str], k: int = WORD_K) -> NDArray[np.int64]:
+    """One hash per run of ``k`` consecutive words (one for shorter texts).
+
+    Tabulation hashing: a k-gram's hash XORs a position-specific value of each word.
     """
     if not words:
-        return []
+        return np.empty(0, dtype=np.int64)
+    table = _WORDS.rows(words)
     if len(words) < k:
-        return [functools.reduce(operator.xor, map(_value, range(len(words)), words), k)]
-    combined: Iterator[int] = map(_TABLES[0].__getitem__, words)
+        combined = np.bitwise_xor.reduce(table[np.arange(len(words)), np.arange(len(words))])
+        return np.array([combined ^ k], dtype=np.int64)
+    count = len(words) - k + 1
+    hashes = table[:count, 0].copy()
     for j in range(1, k):
-        combined = map(operator.xor, combined, map(_TABLES[j].__getitem__, words[j:]))
-    return list(combined)
+        hashes ^= table[j : j + count, j]
+    return hashes
 
 
-def _value(position: int, word: str) -> int:
-    return _TABLES[position][word]
+def char_hashes(stream: str, k: int = CHAR_K) -> NDArray[np.int64]:
+    """One mixed polynomial hash per run of ``k`` characters (none below ``_CHAR_MIN``)."""
+    if len(stream) < _CHAR_MIN:
+        return np.empty(0, dtype=np.int64)
+    codes = np.frombuffer(stream.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = codes.astype(np.uint64)
+    k = min(k, len(codes))
+    count = len(codes) - k + 1
+    hashes = np.zeros(count, dtype=np.uint64)
+    for j in range(k):
+        hashes *= _PRIME
+        hashes += codes[j : j + count]
+    hashes ^= hashes >> _U64(30)
+    hashes *= _MIX1
+    hashes ^= hashes >> _U64(27)
+    hashes *= _MIX2
+    hashes ^= hashes >> _U64(31)
+    return hashes.view(np.int64)
 
 
-def winnow(hashes: list[int], window: int = WINDOW) -> set[int]:
-    """The minimum of every ``window`` consecutive hashes (all of them for short input)."""
+def winnow(hashes: NDArray[np.int64], window: int) -> NDArray[np.int64]:
+    """The distinct minima of every ``window`` consecutive hashes (all for short input)."""
     if len(hashes) <= window:
-        return set(hashes)
-    return set(map(min, *(hashes[j:] for j in range(window))))
+        return np.unique(hashes)
+    count = len(hashes) - window + 1
+    minima = hashes[:count].copy()
+    for j in range(1, window):
+        np.minimum(minima, hashes[j : j + count], out=minima)
+    return np.unique(minima)
 
 
-def fingerprint_set(text: str, k: int = K, window: int = WINDOW) -> set[int]:
+def word_prints(words: list[str]) -> NDArray[np.int64]:
+    """Winnowed word k-gram fingerprints (lowest bit 0)."""
+    return winnow(word_hashes(words), WORD_WINDOW) & _WORD_MASK
+
+
+def char_prints(stream: str) -> NDArray[np.int64]:
+    """Winnowed character-shingle fingerprints (lowest bit 1)."""
+    return winnow(char_hashes(stream), CHAR_WINDOW) | _LOW_BIT
+
+
+def fingerprint_array(text: str) -> NDArray[np.int64]:
+    """Both signals' fingerprints of ``text``, sorted and distinct."""
+    form = canonical(text)
+    words = _WORD.findall(form)
+    return np.union1d(word_prints(words), char_prints("".join(words)))
+
+
+def fingerprint_set(text: str) -> set[int]:
     """The distinct signed 64-bit fingerprints of ``text`` (empty for no words)."""
-    return winnow(kgram_hashes(normalize(text), k), window)
+    return set(fingerprint_array(text).tolist())
 
 
-def fingerprints(text: str, k: int = K, window: int = WINDOW) -> list[int]:
+def fingerprints(text: str) -> list[int]:
     """Sorted, distinct signed 64-bit fingerprints of ``text``: what a chunk stores."""
-    return sorted(fingerprint_set(text, k, window))
+    return [int(v) for v in fingerprint_array(text).tolist()]
+
+
+def is_char_print(value: int) -> bool:
+    """True for a character-shingle fingerprint, False for a word k-gram one."""
+    return bool(value & 1)

@@ -128,6 +128,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 CorpusMatcher(index.client, index.name, settings.finetune_search_batch),
                 presidio.analyze if presidio and settings.finetune_pii_scan else None,
                 settings.finetune_pii_min_score,
+                pii_ner=settings.finetune_pii_ner,
             ),
             registry=stack.enter_context(Registry(settings.finetune_registry)),
             upstream=FinetuneUpstream(upstream.http),

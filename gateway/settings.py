@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     ``finetune-registry.sqlite3`` next to ``audit_dir``."""
     finetune_pii_scan: bool = True
     """Run Presidio over fine-tuning examples at upload (slow: about 80 µs per character)."""
+    finetune_pii_ner: bool = False
+    """Analyse every string of a fine-tuning file with Presidio's NER too (names, places:
+    reported to the policy, refused only if it says so). Off: only the surroundings of
+    tokens holding an ``@`` or four digits are analysed (structured identifiers)."""
     finetune_pii_min_score: float = Field(default=0.5, ge=0, le=1)
     """Presidio findings below this score are not reported to the fine-tune policy."""
     finetune_search_batch: int = Field(default=16384, ge=1, le=65536)

@@ -1,20 +1,24 @@
 # METADATA
-# title: Fine-tuning governance
+# title: Fine-tuning and file governance
 # description: |
 #   May this upload or fine-tuning job proceed, given what the gateway's scan found?
 #   Training on governed text makes it retrievable by anyone who can query the model, so
-#   examples overlapping a corpus that is not explicitly trainable are refused, and so
-#   are examples carrying personal data. Retrieval through the gateway is the sanctioned
-#   way to use governed information.
+#   uploads overlapping a corpus that is not explicitly trainable are refused, whatever
+#   their purpose, and training data carrying structured personal identifiers is refused.
+#   Retrieval through the gateway is the sanctioned way to use governed information.
+#   Refusal reasons name only documents the uploader may retrieve (match.visible, from
+#   the retrieval policy); the others are counted.
 #   input: {"subject": {"id", "groups", "attributes"},
 #           "action": "files.create" | "files.read" | "fine_tuning.jobs.create" |
 #                     "fine_tuning.jobs.read",
-#           "purpose": "fine-tune" | ...,                       (files.create)
-#           "scan": {"scanned", "examples", "fingerprint_scheme",
-#                    "matches": [{"line", "doc_id", "corpus", "classification",
-#                                 "score", "shared"}],
-#                    "pii": [{"type", "count", "lines"}]},     (files.create)
-#           "model": "...", "file": {"purpose", "scan_passed"}} (fine_tuning.jobs.create)
+#           "purpose": "fine-tune" | "batch" | ...,                    (files.create)
+#           "scan": {"scanned", "text", "examples", "fingerprint_scheme",
+#                    "matches": [{"line", "lines", "doc_id", "corpus", "classification",
+#                                 "score", "shared", "shared_chars", "visible"}],
+#                    "pii": [{"type", "score", "count", "lines", "ner"}]}, (files.create)
+#           "model": "...", "file": {"purpose", "status", "scan_passed"},
+#           "recheck": {"matches": [...]}}  (fine_tuning.jobs.create: the file's matches
+#                                            against the corpus as it is now)
 #   data: data.gateway.config.finetune (see policies/data.json)
 package gateway.finetune
 
@@ -51,6 +55,8 @@ member_of_allowed_group if {
 	group in config.groups
 }
 
+# -- uploads ---------------------------------------------------------------------------
+
 reasons contains msg if {
 	input.action == "files.create"
 	not input.purpose in config.purposes
@@ -59,18 +65,43 @@ reasons contains msg if {
 
 reasons contains msg if {
 	input.action == "files.create"
-	input.purpose == "fine-tune"
-	not input.scan.scanned
-	msg := "fine-tuning files must be scanned"
+	some purpose, why in config.refused_purposes
+	input.purpose == purpose
+	msg := why
 }
 
-# A match counts when enough of the example (or the chunk) is shared.
-offending contains match if {
+reasons contains msg if {
 	input.action == "files.create"
-	some match in input.scan.matches
-	match.score >= config.overlap_threshold
-	match.shared >= config.min_shared
-	not trainable(match.corpus, match.classification)
+	not input.scan.scanned
+	msg := "uploaded files must be scanned"
+}
+
+reasons contains msg if {
+	input.action == "files.create"
+	input.scan.scanned
+	input.scan.text == false
+	not input.purpose in config.binary_purposes
+	msg := sprintf("files with purpose %q must be UTF-8 text the gateway can scan", [input.purpose])
+}
+
+# The corpus matches that count: the scan's for an upload, the re-check's for a job.
+matches := input.scan.matches if input.action == "files.create"
+
+matches := input.recheck.matches if input.action == "fine_tuning.jobs.create"
+
+# A match counts when enough of the part (or the chunk) is shared, or when a long enough
+# run of characters is shared whatever the sizes (an excerpt inside a long example).
+significant(m) if {
+	m.score >= config.overlap_threshold
+	m.shared >= config.min_shared
+}
+
+significant(m) if m.shared_chars >= config.min_shared_chars
+
+offending contains m if {
+	some m in matches
+	significant(m)
+	not trainable(m.corpus, m.classification)
 }
 
 trainable(corpus, classification) if {
@@ -78,7 +109,7 @@ trainable(corpus, classification) if {
 	classification in config.trainable_corpora[corpus]
 }
 
-# One violation per governed document, with the example lines that overlap it.
+# One violation per governed document, with the lines that overlap it.
 violations contains v if {
 	some doc_id in {m.doc_id | some m in offending}
 	docs := [m | some m in offending; m.doc_id == doc_id]
@@ -87,37 +118,81 @@ violations contains v if {
 		"doc_id": doc_id,
 		"corpus": docs[0].corpus,
 		"classification": docs[0].classification,
-		"lines": sort({m.line | some m in docs}),
+		"visible": object.get(docs[0], "visible", false) == true,
+		"lines": sort({line | some m in docs; some line in object.get(m, "lines", [m.line])}),
 		"max_score": max({m.score | some m in docs}),
 	}
-}
-
-violations contains v if {
-	input.action == "files.create"
-	some finding in input.scan.pii
-	finding.type in config.pii_blocked_types
-	v := {"kind": "pii", "type": finding.type, "count": finding.count, "lines": finding.lines}
 }
 
 reasons contains msg if {
 	some v in violations
 	v.kind == "overlap"
+	v.visible
 	msg := sprintf(
-		"examples at lines %v overlap document %q of corpus %q (classification %q), which may not be used for training",
-		[v.lines, v.doc_id, v.corpus, v.classification],
+		"lines %v overlap document %q of corpus %q (classification %q), which may not be used for training",
+		[shown(v.lines), v.doc_id, v.corpus, v.classification],
 	)
 }
 
+hidden := [v | some v in violations; v.kind == "overlap"; not v.visible]
+
 reasons contains msg if {
-	some v in violations
-	v.kind == "pii"
-	msg := sprintf("examples at lines %v contain personal data (%s, %d found)", [v.lines, v.type, v.count])
+	count(hidden) > 0
+	lines := sort({line | some v in hidden; some line in v.lines})
+	msg := sprintf(
+		"lines %v overlap %d governed document(s) that may not be used for training",
+		[shown(lines), count(hidden)],
+	)
+}
+
+# -- personal data ---------------------------------------------------------------------
+
+violations contains v if {
+	input.action == "files.create"
+	input.purpose in config.pii_purposes
+	some finding in input.scan.pii
+	blocked(finding)
+	v := {"kind": "pii", "type": finding.type, "count": finding.count, "lines": finding.lines}
+}
+
+# Structured identifiers above their type's score.
+blocked(finding) if {
+	not finding.ner
+	finding.score >= config.pii_min_scores[finding.type]
+}
+
+# NER-only findings (names, places) refuse only at or above pii_ner_min_score, when set.
+blocked(finding) if {
+	finding.ner
+	finding.score >= config.pii_ner_min_score
+}
+
+reasons contains msg if {
+	some kind in {v.type | some v in violations; v.kind == "pii"}
+	found := [v | some v in violations; v.kind == "pii"; v.type == kind]
+	lines := sort({line | some v in found; some line in v.lines})
+	msg := sprintf(
+		"lines %v contain personal data (%s, %d found)",
+		[shown(lines), kind, sum([v.count | some v in found])],
+	)
+}
+
+# The first 20 lines of a list, for messages.
+shown(lines) := array.slice(lines, 0, 20)
+
+# -- jobs ------------------------------------------------------------------------------
+
+reasons contains msg if {
+	input.action == "fine_tuning.jobs.create"
+	input.file.purpose != "fine-tune"
+	msg := sprintf("a file with purpose %q cannot be used for training", [input.file.purpose])
 }
 
 reasons contains msg if {
 	input.action == "fine_tuning.jobs.create"
+	input.file.purpose == "fine-tune"
 	not input.file.scan_passed
-	msg := "the training file did not pass the fine-tuning scan (upload it with purpose fine-tune)"
+	msg := "the training file did not pass the fine-tuning scan"
 }
 
 reasons contains msg if {

@@ -8,18 +8,21 @@ alice := {"id": "alice", "groups": ["engineering"], "attributes": {"tenant": "ac
 
 match(line, doc_id, classification, score) := {
 	"line": line,
+	"lines": [line],
 	"doc_id": doc_id,
 	"corpus": "acme-handbook",
 	"classification": classification,
 	"score": score,
 	"shared": 5,
+	"shared_chars": 2,
+	"visible": true,
 }
 
 upload(matches, pii) := {
 	"subject": alice,
 	"action": "files.create",
 	"purpose": "fine-tune",
-	"scan": {"scanned": true, "examples": 3, "matches": matches, "pii": pii},
+	"scan": {"scanned": true, "text": true, "examples": 3, "matches": matches, "pii": pii},
 }
 
 test_clean_upload_allowed if {
@@ -73,8 +76,10 @@ test_too_few_shared_fingerprints_ignored if {
 	d.allow
 }
 
+pii(kind, score) := {"type": kind, "score": score, "count": 2, "lines": [4], "ner": kind in {"PERSON", "LOCATION"}}
+
 test_blocked_pii_denied if {
-	d := finetune.decision with input as upload([], [{"type": "EMAIL_ADDRESS", "count": 2, "lines": [4]}])
+	d := finetune.decision with input as upload([], [pii("EMAIL_ADDRESS", 1)])
 	not d.allow
 	some v in d.violations
 	v.kind == "pii"
@@ -82,7 +87,7 @@ test_blocked_pii_denied if {
 }
 
 test_harmless_entity_types_allowed if {
-	d := finetune.decision with input as upload([], [{"type": "DATE_TIME", "count": 1, "lines": [1]}])
+	d := finetune.decision with input as upload([], [pii("DATE_TIME", 0.85)])
 	d.allow
 }
 
@@ -107,9 +112,96 @@ test_job_on_scanned_file_allowed if {
 test_job_on_unscanned_file_denied if {
 	d := finetune.decision with input as {
 		"subject": alice, "action": "fine_tuning.jobs.create",
-		"model": "gpt-4o-mini", "file": {"purpose": "batch", "scan_passed": false},
+		"model": "gpt-4o-mini", "file": {"purpose": "fine-tune", "scan_passed": false},
 	}
 	not d.allow
+}
+
+test_job_on_file_of_another_purpose_denied if {
+	d := finetune.decision with input as {
+		"subject": alice, "action": "fine_tuning.jobs.create",
+		"model": "gpt-4o-mini", "file": {"purpose": "assistants", "scan_passed": false},
+	}
+	not d.allow
+	"a file with purpose \"assistants\" cannot be used for training" in d.reasons
+}
+
+test_job_refused_when_recheck_finds_new_governed_overlap if {
+	d := finetune.decision with input as {
+		"subject": alice, "action": "fine_tuning.jobs.create", "model": "gpt-4o-mini",
+		"file": {"purpose": "fine-tune", "scan_passed": true},
+		"recheck": {"matches": [match(3, "acme-new-secret", "restricted", 0.8)]},
+	}
+	not d.allow
+	some v in d.violations
+	v.doc_id == "acme-new-secret"
+}
+
+test_ner_findings_are_reported_not_refused_by_default if {
+	d := finetune.decision with input as upload([], [pii("PERSON", 0.85), pii("LOCATION", 0.85)])
+	d.allow
+}
+
+test_ner_findings_refuse_when_policy_sets_a_score if {
+	d := finetune.decision with input as upload([], [pii("PERSON", 0.85)])
+		with data.gateway.config.finetune.pii_ner_min_score as 0.8
+	not d.allow
+}
+
+test_ip_address_without_context_is_not_refused if {
+	d := finetune.decision with input as upload([], [pii("IP_ADDRESS", 0.6)])
+	d.allow
+}
+
+test_ip_address_with_context_is_refused if {
+	d := finetune.decision with input as upload([], [pii("IP_ADDRESS", 0.95)])
+	not d.allow
+}
+
+test_pii_is_not_a_reason_for_other_purposes if {
+	i := object.union(upload([], [pii("EMAIL_ADDRESS", 1)]), {"purpose": "assistants"})
+	d := finetune.decision with input as i
+	d.allow
+}
+
+test_excerpt_refused_by_absolute_shared_characters if {
+	m := object.union(match(1, "acme-key-accounts", "restricted", 0.05), {"shared_chars": 40})
+	d := finetune.decision with input as upload([m], [])
+	not d.allow
+}
+
+test_documents_the_uploader_cannot_retrieve_are_counted_not_named if {
+	hidden := object.union(match(2, "acme-secret-merger", "restricted", 0.9), {"visible": false})
+	d := finetune.decision with input as upload([hidden, match(5, "acme-key-accounts", "restricted", 0.9)], [])
+	not d.allow
+	some reason in d.reasons
+	contains(reason, "acme-key-accounts")
+	every r in d.reasons {
+		not contains(r, "acme-secret-merger")
+	}
+	"lines [2] overlap 1 governed document(s) that may not be used for training" in d.reasons
+}
+
+test_batch_uploads_refused_with_a_reason if {
+	i := object.union(upload([], []), {"purpose": "batch"})
+	d := finetune.decision with input as i
+	not d.allow
+	some reason in d.reasons
+	contains(reason, "POST /v1/chat/completions")
+}
+
+test_other_purposes_are_matched_against_the_corpora if {
+	i := object.union(upload([match(1, "acme-key-accounts", "restricted", 0.9)], []), {"purpose": "user_data"})
+	d := finetune.decision with input as i
+	not d.allow
+}
+
+test_binary_files_only_for_binary_purposes if {
+	binary := {"scanned": true, "text": false, "examples": 0, "matches": [], "pii": []}
+	d := finetune.decision with input as object.union(upload([], []), {"purpose": "assistants", "scan": binary})
+	not d.allow
+	v := finetune.decision with input as object.union(upload([], []), {"purpose": "vision", "scan": binary})
+	v.allow
 }
 
 test_job_on_unlisted_model_denied if {

@@ -1,20 +1,47 @@
-"""Parse a fine-tuning upload: OpenAI's chat JSONL, one ``{"messages": [...]}`` per line.
+"""Parse an upload into examples: OpenAI's JSONL, one JSON object per line.
 
 Every bad line is reported by number (1-based) so the caller can fix the file; nothing
-of a malformed upload is stored or forwarded. The messages' text is kept only in memory
-for the scan; error messages name lines and problems, never content.
+of a malformed upload is stored or forwarded. Lines are split at ``\\n`` only (a U+2028
+inside a JSON string is part of the string, as JSON says). A line is bad when it is not
+a JSON object, nests too deeply, repeats a key in one object (which of two ``messages``
+would the trainer read?), holds an unpaired UTF-16 surrogate escape, or (fine-tuning
+files) is not a chat example with an assistant message.
+
+Each example's ``texts`` are *every* string of the line, keys included, whatever key it
+sits under (``name``, ``weight``, ``tools``...): the chat body walker's sites first, then
+the strings it leaves out, plus the decoded text of anything plainly encoded in them
+(``gateway.finetune.decode``): the scan sees what a trainer or model could read. Error
+messages name lines and problems, never content.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import BadRequest
+from gateway.finetune.decode import hidden_texts, walk_strings
+from gateway.pii.walker import walk
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 MAX_REPORTED = 20
+MAX_DEPTH = 64
+TEXT_BLOCK = 4000
+"""Plain-text uploads (not JSONL) are scanned in blocks of about this many characters."""
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+STRUCTURE = frozenset(
+    {
+        *ROLES,
+        *("messages", "role", "content", "name", "weight", "text", "type", "id", "refusal"),
+        *("tool_calls", "tool_call_id", "function_call", "function", "arguments", "tools"),
+        *("parameters", "properties", "required", "description", "parallel_tool_calls"),
+        *("custom_id", "method", "url", "body", "model", "POST", "/v1/chat/completions"),
+    }
+)
+"""Keys and values of the formats themselves: the same in every file, never scanned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,88 +49,181 @@ class Example:
     line: int
     """1-based line number in the uploaded file."""
     texts: tuple[str, ...]
-    """The text of every message, in order."""
+    """Every string of the line and the decoded text hidden in them, in order."""
 
     @property
     def text(self) -> str:
         return "\n".join(self.texts)
 
 
-def parse_examples(content: bytes) -> list[Example]:
-    """The examples of a chat-format JSONL file, or BadRequest naming every bad line."""
-    try:
-        decoded = content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(
-            "The training file is not UTF-8 text (expected JSONL).",
-            param="file",
-            code="invalid_file_format",
-        ) from exc
+class _LineProblem(ValueError):
+    pass
+
+
+def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
+    """The examples of a JSONL file, or BadRequest naming every bad line.
+
+    ``chat``: each line must be a fine-tuning chat example; otherwise any JSON object.
+    """
+    decoded = _utf8(content)
     examples: list[Example] = []
     problems: list[str] = []
-    for number, line in enumerate(decoded.splitlines(), start=1):
+    for number, line in enumerate(decoded.split("\n"), start=1):
         if not line.strip():
             continue
-        texts, problem = _example(line)
-        if problem is not None:
-            problems.append(f"line {number}: {problem}")
-        else:
-            examples.append(Example(number, texts))
+        try:
+            record = _record(line)
+            if chat:
+                _check_chat(record)
+        except _LineProblem as exc:
+            problems.append(f"line {number}: {exc}")
+            continue
+        examples.append(Example(number, _texts(record)))
     if problems:
         shown = "; ".join(problems[:MAX_REPORTED])
         more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
+        shape = (
+            'a JSON object {"messages": [{"role": ..., "content": ...}, ...]}'
+            if chat
+            else "a JSON object"
+        )
         raise BadRequest(
-            f"Invalid fine-tuning file: {len(problems)} bad line(s): {shown}{more}. Each line "
-            'must be a JSON object {"messages": [{"role": ..., "content": ...}, ...]}.',
+            f"Invalid JSONL file: {len(problems)} bad line(s): {shown}{more}. "
+            f"Each line must be {shape}.",
             param="file",
             code="invalid_file_format",
         )
     if not examples:
-        raise BadRequest(
-            "The training file has no examples.", param="file", code="invalid_file_format"
-        )
+        raise BadRequest("The file has no examples.", param="file", code="invalid_file_format")
     return examples
 
 
-def _example(line: str) -> tuple[tuple[str, ...], str | None]:
+def parse_text(content: bytes) -> list[Example]:
+    """A plain-text upload as blocks of whole lines (``line``: each block's first line)."""
+    decoded = _utf8(content)
+    if _SURROGATE.search(decoded):
+        raise BadRequest("The file is not valid UTF-8 text.", param="file", code="invalid_file")
+    blocks: list[Example] = []
+    start, lines = 1, []
+    size = 0
+    for number, line in enumerate(decoded.split("\n"), start=1):
+        lines.append(line)
+        size += len(line) + 1
+        if size >= TEXT_BLOCK:
+            blocks.append(_block(start, lines))
+            start, lines, size = number + 1, [], 0
+    if any(line.strip() for line in lines):
+        blocks.append(_block(start, lines))
+    return blocks
+
+
+def is_jsonl(content: bytes) -> bool:
+    """Whether the first non-blank line of ``content`` is a JSON object."""
+    for line in content.split(b"\n", 64)[:64]:
+        if line.strip():
+            return line.lstrip().startswith(b"{")
+    return False
+
+
+def _block(start: int, lines: list[str]) -> Example:
+    text = "\n".join(lines)
+    return Example(start, (text, *hidden_texts(text)))
+
+
+def _utf8(content: bytes) -> str:
     try:
-        record: Any = json.loads(line)
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            "The file is not UTF-8 text (expected JSONL).",
+            param="file",
+            code="invalid_file_format",
+        ) from exc
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        keys = [key for key, _ in pairs]
+        repeated = next(key for index, key in enumerate(keys) if key in keys[:index])
+        raise _LineProblem(f"the key {json.dumps(repeated[:40])} appears twice in one object")
+    return record
+
+
+def _record(line: str) -> dict[str, Any]:
+    try:
+        record: Any = json.loads(line, object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise _LineProblem("nested too deeply") from None
+    except _LineProblem:
+        raise
     except ValueError:
-        return (), "not valid JSON"
+        raise _LineProblem("not valid JSON") from None
     if not isinstance(record, dict):
-        return (), "not a JSON object"
+        raise _LineProblem("not a JSON object")
+    if _depth(record) > MAX_DEPTH:
+        raise _LineProblem("nested too deeply")
+    if any(_SURROGATE.search(text) for text in walk_strings(record)):
+        raise _LineProblem("holds an unpaired UTF-16 surrogate escape")
+    return record
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def _check_chat(record: dict[str, Any]) -> None:
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
-        return (), "'messages' must be a non-empty list"
-    texts: list[str] = []
+        raise _LineProblem("'messages' must be a non-empty list")
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
-            return (), f"messages[{index}] is not an object"
+            raise _LineProblem(f"messages[{index}] is not an object")
         if message.get("role") not in ROLES:
-            return (), f"messages[{index}].role must be one of {', '.join(sorted(ROLES))}"
-        text, problem = _content(message.get("content"), message)
-        if problem is not None:
-            return (), f"messages[{index}].{problem}"
-        texts.append(text)
+            raise _LineProblem(f"messages[{index}].role must be one of {', '.join(sorted(ROLES))}")
+        if not _valid_content(message.get("content"), message):
+            raise _LineProblem(
+                f"messages[{index}].content must be a string or a list of text parts"
+            )
     if not any(m.get("role") == "assistant" for m in messages):
-        return (), "no assistant message to train on"
-    return tuple(texts), None
+        raise _LineProblem("no assistant message to train on")
 
 
-def _content(content: Any, message: dict[str, Any]) -> tuple[str, str | None]:
-    """All trainable text of a message: its content and any tool or function calls.
-
-    Tool-call arguments are scanned whatever the content holds: governed text hidden in
-    arguments next to a harmless ``content`` must not pass.
-    """
-    calls = [*(message.get("tool_calls") or []), *filter(None, [message.get("function_call")])]
-    call_text = json.dumps(calls, ensure_ascii=False) if calls else ""
-    if content is None and calls:
-        return call_text, None
+def _valid_content(content: Any, message: dict[str, Any]) -> bool:
+    if content is None:
+        return bool(message.get("tool_calls") or message.get("function_call"))
     if isinstance(content, str):
-        return "\n".join(filter(None, [content, call_text])), None
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict)]
-        if parts and len(parts) == len(content) and all(isinstance(p, str) for p in parts):
-            return "\n".join(filter(None, [*(str(p) for p in parts), call_text])), None
-    return "", "content must be a string or a list of text parts"
+        return True
+    if isinstance(content, list) and content:
+        return all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in content)
+    return False
+
+
+def _texts(record: dict[str, Any]) -> tuple[str, ...]:
+    """Every string of the record and the text hidden in each (decoded layers).
+
+    The chat body walker (``gateway.pii.walker``) gives the content sites, in document
+    order, with data URLs and base64 file data decoded. What it leaves out by design for
+    chat (identifiers such as tool names, keys of fixed-schema objects) is still text a
+    trainer reads, so every other string of the line follows, less the formats' own
+    structure words.
+    """
+    texts: list[str] = []
+    seen: set[str] = set()
+    sites = [site.text for site in walk(record) if site.kind != "binary"]
+    for text in [*sites, *walk_strings(record)]:
+        if not text or text in STRUCTURE or text in seen:
+            continue
+        seen.add(text)
+        texts.append(text)
+        if len(text) >= 8:
+            texts.extend(hidden_texts(text))
+    return tuple(texts)

@@ -1,52 +1,89 @@
-"""Find governed chunks that training examples overlap, by their stored fingerprints.
+"""Find governed chunks that parts of an upload overlap, by their stored fingerprints.
 
 This is an Elasticsearch adapter: library errors become DependencyUnavailable here, so a
 scan that cannot search is a refused upload, never an unchecked one. The search ignores
 who is uploading: training data is compared with every governed chunk, including those
-the caller could never retrieve.
+the caller could never retrieve. Chunks fingerprinted under another scheme cannot be
+compared, so their presence fails the scan closed until they are re-ingested.
+
+Containment is scored per signal (word k-grams, character shingles; see
+``gateway.fingerprint``) as shared / the smaller of the two sets, so a short example
+inside a long chunk and a short excerpt inside a long part both score high; the policy
+also sees the absolute number shared.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
+import numpy as np
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import exceptions as es_exc
+from numpy.typing import NDArray
 
 from gateway.errors import DependencyUnavailable
+from gateway.fingerprint import SCHEME
 
 PAGE = 1000
 MIN_SHARED = 2
-"""Overlaps of fewer shared fingerprints are not reported: one shared word 3-gram is
-common phrasing, never evidence of copying (the policy's ``min_shared`` is at least this)."""
-_SOURCE = ["chunk_id", "doc_id", "corpus", "classification", "fingerprints"]
+"""Overlaps of fewer shared fingerprints are not reported: one shared 3-gram is common
+phrasing, never evidence of copying (the policy's ``min_shared`` is at least this)."""
+GOVERNANCE_FIELDS = (
+    "doc_id",
+    "corpus",
+    "tenant",
+    "classification",
+    "owner",
+    "allowed_groups",
+    "allowed_users",
+    "labels",
+)
+_SOURCE = ["chunk_id", "fingerprints", *GOVERNANCE_FIELDS]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A part of an upload that is matched on its own: an example or a segment."""
+
+    lines: tuple[int, ...]
+    """The upload's lines this part covers (one for an example)."""
+    prints: NDArray[np.int64]
+    """Its sorted, distinct fingerprints (both signals)."""
+    owners: NDArray[np.int64] | None = None
+    """For a part spanning lines: the line each fingerprint comes from (an overlap then
+    names only the lines whose fingerprints are shared)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Overlap:
-    """One example's overlap with one document: its best chunk."""
+    """One part's overlap with one document: its best chunk."""
 
-    line: int
+    lines: tuple[int, ...]
     doc_id: str
     corpus: str
     classification: str
     chunk_id: str
     score: float
-    """Shared fingerprints / the smaller of the two fingerprint sets (containment)."""
+    """The larger of the two signals' containment (shared / smaller set)."""
     shared: int
+    shared_chars: int
+    """Shared character-shingle fingerprints (``shared`` counts both signals)."""
+
+    @property
+    def line(self) -> int:
+        return self.lines[0]
 
 
 @dataclass(frozen=True, slots=True)
 class _Chunk:
     chunk_id: str
-    doc_id: str
-    corpus: str
-    classification: str
-    size: int
+    words: int
+    chars: int
+    governance: dict[str, Any]
 
 
 class CorpusMatcher:
@@ -55,55 +92,70 @@ class CorpusMatcher:
         self._index = index
         self._batch = batch
 
-    async def overlaps(self, examples: Sequence[tuple[int, Sequence[int]]]) -> list[Overlap]:
-        """Every (example line, document) pair sharing at least MIN_SHARED fingerprints."""
-        wanted = sorted({fp for _, fps in examples for fp in fps})
+    async def overlaps(
+        self, units: Sequence[Unit], since: str | None = None
+    ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
+        """Every (part, document) pair sharing at least MIN_SHARED fingerprints, and the
+        governance fields of each document found (for the retrieval policy).
+
+        ``since``: only chunks ingested after this instant (a re-check at job creation).
+        """
+        await self._check_scheme()
+        wanted = np.unique(np.concatenate([u.prints for u in units] or [np.empty(0, np.int64)]))
         chunks: dict[str, _Chunk] = {}
         holders: defaultdict[int, list[str]] = defaultdict(list)
-        wanted_set = set(wanted)
         for start in range(0, len(wanted), self._batch):
             batch = wanted[start : start + self._batch]
-            async for source in self._search(batch, sorted(chunks)):
+            async for source in self._search(batch.tolist(), sorted(chunks), since):
                 chunk_id = str(source["chunk_id"])
-                fps = source.get("fingerprints") or []
+                fps = np.asarray(source.get("fingerprints") or [], dtype=np.int64)
+                chars = int(np.count_nonzero(fps & 1))
                 chunks[chunk_id] = _Chunk(
                     chunk_id,
-                    str(source.get("doc_id")),
-                    str(source.get("corpus")),
-                    str(source.get("classification")),
-                    len(fps),
+                    len(fps) - chars,
+                    chars,
+                    {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
                 )
-                for fp in fps:
-                    if fp in wanted_set:
-                        holders[fp].append(chunk_id)
-        found: list[Overlap] = []
-        for line, fps in examples:
-            counts = Counter(chain.from_iterable([holders[fp] for fp in fps if fp in holders]))
-            best: dict[str, Overlap] = {}
-            for chunk_id, shared in [(c, n) for c, n in counts.items() if n >= MIN_SHARED]:
-                chunk = chunks[chunk_id]
-                score = round(shared / max(1, min(len(fps), chunk.size)), 4)
-                current = best.get(chunk.doc_id)
-                if current is None or score > current.score:
-                    best[chunk.doc_id] = Overlap(
-                        line,
-                        chunk.doc_id,
-                        chunk.corpus,
-                        chunk.classification,
-                        chunk_id,
-                        score,
-                        shared,
-                    )
-            found.extend(best[doc_id] for doc_id in sorted(best))
-        return found
+                for fp in _members(fps, wanted).tolist():
+                    holders[fp].append(chunk_id)
+        found = await asyncio.to_thread(_all_overlaps, units, holders, chunks)
+        documents = {c.governance.get("doc_id", ""): c.governance for c in chunks.values()}
+        return found, {str(k): v for k, v in documents.items()}
 
-    async def _search(self, terms: list[int], seen: list[str]) -> Any:
+    async def _check_scheme(self) -> None:
+        """Fail closed while any chunk carries fingerprints of another scheme."""
+        query = {
+            "bool": {
+                "filter": [{"exists": {"field": "fingerprints"}}],
+                "must_not": [{"term": {"fingerprint_scheme": SCHEME}}],
+            }
+        }
+        try:
+            response = await self._client.count(index=self._index, query=query)
+        except es_exc.NotFoundError:
+            return  # no index yet: nothing is governed
+        except (es_exc.ApiError, es_exc.TransportError) as exc:
+            raise DependencyUnavailable(
+                "elasticsearch", f"fingerprint check on {self._index} failed"
+            ) from exc
+        if int(response.get("count", 0)):
+            raise DependencyUnavailable(
+                "elasticsearch",
+                f"{response['count']} chunk(s) hold fingerprints of an older scheme; "
+                "re-ingest the corpora (gateway ingest) before uploads can be scanned",
+            )
+
+    async def _search(
+        self, terms: list[int], seen: list[str], since: str | None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every chunk holding one of ``terms``, except ``seen`` ones, paged by chunk_id.
 
         A chunk found by an earlier batch already came with all its fingerprints, so it is
         excluded (chunk ids are the documents' ``_id``) rather than fetched again.
         """
         query: dict[str, Any] = {"filter": [{"terms": {"fingerprints": terms}}]}
+        if since is not None:
+            query["filter"].append({"range": {"ingested_at": {"gt": since}}})
         if seen:
             query["must_not"] = [{"ids": {"values": seen}}]
         after: list[Any] | None = None
@@ -118,6 +170,8 @@ class CorpusMatcher:
                     search_after=after,
                     track_total_hits=False,
                 )
+            except es_exc.NotFoundError:
+                return
             except (es_exc.ApiError, es_exc.TransportError) as exc:
                 raise DependencyUnavailable(
                     "elasticsearch", f"fingerprint search on {self._index} failed"
@@ -128,3 +182,71 @@ class CorpusMatcher:
             if len(hits) < PAGE:
                 return
             after = hits[-1]["sort"]
+
+
+def _all_overlaps(
+    units: Sequence[Unit], holders: dict[int, list[str]], chunks: dict[str, _Chunk]
+) -> list[Overlap]:
+    """CPU-bound for large uploads: runs in a worker thread, off the event loop."""
+    held = np.sort(np.fromiter(holders, dtype=np.int64, count=len(holders)))
+    found: list[Overlap] = []
+    for unit in units:
+        if not len(held):
+            break
+        hits = _members(unit.prints, held).tolist()
+        if len(hits) >= MIN_SHARED:
+            found.extend(_unit_overlaps(unit, hits, holders, chunks))
+    return found
+
+
+def _members(values: NDArray[np.int64], sorted_set: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The elements of ``values`` found in ``sorted_set`` (binary search: no re-sorting of
+    the large side, which ``intersect1d`` would do on every call)."""
+    if not len(values) or not len(sorted_set):
+        return values[:0]
+    where = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    found: NDArray[np.int64] = values[sorted_set[where] == values]
+    return found
+
+
+def _unit_overlaps(
+    unit: Unit, hits: list[int], holders: dict[int, list[str]], chunks: dict[str, _Chunk]
+) -> list[Overlap]:
+    chars_in_unit = int(np.count_nonzero(unit.prints & 1))
+    words_in_unit = len(unit.prints) - chars_in_unit
+    shared: defaultdict[str, list[int]] = defaultdict(list)
+    for fp in hits:
+        for chunk_id in holders[fp]:
+            shared[chunk_id].append(fp)
+    best: dict[str, Overlap] = {}
+    for chunk_id, fps in shared.items():
+        if len(fps) < MIN_SHARED:
+            continue
+        chars = sum(fp & 1 for fp in fps)
+        words = len(fps) - chars
+        chunk = chunks[chunk_id]
+        score = max(
+            words / max(1, min(words_in_unit, chunk.words)),
+            chars / max(1, min(chars_in_unit, chunk.chars)),
+        )
+        doc_id = str(chunk.governance.get("doc_id"))
+        current = best.get(doc_id)
+        if current is None or (score, len(fps)) > (current.score, current.shared):
+            best[doc_id] = Overlap(
+                lines=_lines(unit, fps),
+                doc_id=doc_id,
+                corpus=str(chunk.governance.get("corpus")),
+                classification=str(chunk.governance.get("classification")),
+                chunk_id=chunk_id,
+                score=round(min(score, 1.0), 4),
+                shared=len(fps),
+                shared_chars=chars,
+            )
+    return [best[doc_id] for doc_id in sorted(best)]
+
+
+def _lines(unit: Unit, fps: list[int]) -> tuple[int, ...]:
+    if unit.owners is None:
+        return unit.lines
+    where = np.searchsorted(unit.prints, np.asarray(fps, dtype=np.int64))
+    return tuple(sorted({int(line) for line in unit.owners[where]}))

@@ -8,11 +8,12 @@ DependencyUnavailable here.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from gateway.errors import DependencyUnavailable
 
@@ -25,6 +26,11 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT NOT NULL,
     scan_passed INTEGER NOT NULL,
     created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scans (
+    file_id TEXT PRIMARY KEY,
+    scanned_at TEXT NOT NULL,
+    matches TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -43,6 +49,16 @@ class FileEntry:
     bytes: int
     sha256: str
     scan_passed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    """What a file's scan found, kept for the re-check at job creation."""
+
+    scanned_at: str
+    """When the scan started (chunks ingested after it are searched again)."""
+    matches: list[dict[str, Any]]
+    """The corpus matches the policy saw (ids and scores, no text)."""
 
 
 class Registry:
@@ -79,6 +95,19 @@ class Registry:
             ),
         )
 
+    def add_scan(self, file_id: str, record: ScanRecord) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO scans VALUES (?, ?, ?)",
+            (file_id, record.scanned_at, json.dumps(record.matches, separators=(",", ":"))),
+        )
+
+    def scan(self, file_id: str) -> ScanRecord | None:
+        rows = self._read("SELECT scanned_at, matches FROM scans WHERE file_id = ?", (file_id,))
+        if not rows:
+            return None
+        matches = json.loads(str(rows[0][1]))
+        return ScanRecord(str(rows[0][0]), matches if isinstance(matches, list) else [])
+
     def file(self, owner: str, file_id: str) -> FileEntry | None:
         rows = self._read(
             "SELECT id, owner, purpose, bytes, sha256, scan_passed FROM files "
@@ -92,6 +121,7 @@ class Registry:
 
     def delete_file(self, owner: str, file_id: str) -> None:
         self._write("DELETE FROM files WHERE owner = ? AND id = ?", (owner, file_id))
+        self._write("DELETE FROM scans WHERE file_id = ?", (file_id,))
 
     def add_job(self, owner: str, job_id: str, file_id: str) -> None:
         self._write(

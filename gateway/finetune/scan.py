@@ -1,25 +1,41 @@
 """The upload scan: parse -> fingerprint -> find overlapping chunks -> find PII.
 
-The result holds line numbers, document ids, scores and PII types with counts: never
-the examples' text, so it can go to the policy and the audit log as it is.
+What is matched: each example (every string of its line, decoded layers included) and
+overlapping segments of the file's text read in order, so that a passage cut into many
+small examples is whole again in a segment and a short excerpt in a long example is a
+large part of some segment. The result holds line numbers, document ids, scores and PII
+types with counts: never the examples' text, so it can go to the policy and the audit
+log as it is.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import hashlib
 import time
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.finetune.examples import Example, parse_examples
-from gateway.finetune.matcher import CorpusMatcher, Overlap
-from gateway.fingerprint import SCHEME, fingerprint_set
+import numpy as np
+from numpy.typing import NDArray
+
+from gateway.errors import BadRequest
+from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
+from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
+from gateway.finetune.pii_scan import PiiFinding, PiiScan
+from gateway.fingerprint import CHAR_K, CHAR_WINDOW, SCHEME, char_hashes, fingerprint_array
+from gateway.fingerprint import letters as letter_stream
 from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
+
+FINE_TUNE = "fine-tune"
+JSONL_PURPOSES = frozenset({FINE_TUNE, "batch", "evals"})
+SEGMENT = 1500
+"""Characters (letters and digits) per segment; segments overlap by half."""
+_CACHE_LIMIT = 50_000
 
 
 @dataclass(slots=True)
@@ -28,59 +44,74 @@ class ScanResult:
     bytes: int
     examples: int
     overlaps: list[Overlap]
-    pii: dict[str, list[int]]
-    """PII type -> line numbers of the examples holding it (one entry per finding)."""
+    pii: list[PiiFinding]
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Governance fields of each overlapped document (never sent to the policy as is)."""
+    text: bool = True
+    """False when the file is not UTF-8 text and could not be scanned."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
-    def policy_input(self) -> dict[str, Any]:
-        """What the fine-tune policy sees: ids, scores, PII types and counts; no text."""
+    def policy_input(self, visible: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """What the fine-tune policy sees: ids, scores, PII types and counts; no text.
+
+        ``visible``: the documents the uploader may retrieve (refusals name only those).
+        """
         return {
             "scanned": True,
+            "text": self.text,
             "fingerprint_scheme": SCHEME,
             "examples": self.examples,
-            "matches": [
-                {
-                    "line": o.line,
-                    "doc_id": o.doc_id,
-                    "corpus": o.corpus,
-                    "classification": o.classification,
-                    "score": o.score,
-                    "shared": o.shared,
-                }
-                for o in self.overlaps
-            ],
-            "pii": [
-                {"type": kind, "count": len(lines), "lines": sorted(set(lines))}
-                for kind, lines in sorted(self.pii.items())
-            ],
+            "matches": [match_fact(o, o.doc_id in visible) for o in self.overlaps],
+            "pii": [finding.fact() for finding in self.pii],
         }
+
+
+def match_fact(overlap: Overlap, visible: bool) -> dict[str, Any]:
+    return {
+        "line": overlap.line,
+        "lines": list(overlap.lines),
+        "doc_id": overlap.doc_id,
+        "corpus": overlap.corpus,
+        "classification": overlap.classification,
+        "score": overlap.score,
+        "shared": overlap.shared,
+        "shared_chars": overlap.shared_chars,
+        "visible": visible,
+    }
 
 
 class UploadScanner:
     def __init__(
-        self, matcher: CorpusMatcher, analyze: AnalyzeBatch | None, pii_min_score: float = 0.5
+        self,
+        matcher: CorpusMatcher,
+        analyze: AnalyzeBatch | None,
+        pii_min_score: float = 0.5,
+        *,
+        pii_ner: bool = False,
     ) -> None:
         self._matcher = matcher
-        self._analyze = analyze
-        self._pii_min_score = pii_min_score
+        self._pii = PiiScan(analyze, pii_min_score, ner=pii_ner) if analyze else None
+        self._cache: dict[str, NDArray[np.int64]] = {}
 
-    async def scan(self, content: bytes) -> ScanResult:
+    async def scan(self, content: bytes, purpose: str = FINE_TUNE) -> ScanResult:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
-        examples = parse_examples(content)
-        parsed = time.perf_counter()
-        prints = [(example.line, _example_prints(example)) for example in examples]
+        sha256 = hashlib.sha256(content).hexdigest()
+        examples, units, parsed = await asyncio.to_thread(self._prepare, content, purpose)
+        if examples is None:
+            return ScanResult(sha256, len(content), 0, [], [], text=False)
         printed = time.perf_counter()
-        overlaps = await self._matcher.overlaps(prints)
+        overlaps, documents = await self._matcher.overlaps(units)
         searched = time.perf_counter()
-        pii = await self._pii(examples)
+        pii = await self._pii.scan(examples) if self._pii and purpose == FINE_TUNE else []
         done = time.perf_counter()
         return ScanResult(
-            sha256=hashlib.sha256(content).hexdigest(),
+            sha256=sha256,
             bytes=len(content),
             examples=len(examples),
             overlaps=overlaps,
             pii=pii,
+            documents=documents,
             timings_ms={
                 "parse": _ms(parsed - clock),
                 "fingerprint": _ms(printed - parsed),
@@ -89,30 +120,97 @@ class UploadScanner:
             },
         )
 
-    async def _pii(self, examples: list[Example]) -> dict[str, list[int]]:
-        found: dict[str, list[int]] = defaultdict(list)
-        if self._analyze is None:
-            return found
-        texts = [(example.line, text) for example in examples for text in example.texts if text]
-        spans = await self._analyze([text for _, text in texts])
-        for (line, _), text_spans in zip(texts, spans, strict=True):
-            kinds = Counter(s["type"] for s in text_spans if s["score"] >= self._pii_min_score)
-            for kind, count in kinds.items():
-                found[kind].extend([line] * count)
-        return dict(found)
+    async def recheck(self, content: bytes, purpose: str, since: str) -> ScanResult:
+        """The corpus match alone, against chunks ingested after ``since``."""
+        found, units, _ = await asyncio.to_thread(self._prepare, content, purpose)
+        examples = found or []
+        overlaps, documents = await self._matcher.overlaps(units, since=since)
+        return ScanResult(
+            hashlib.sha256(content).hexdigest(),
+            len(content),
+            len(examples),
+            overlaps,
+            [],
+            documents,
+        )
+
+    def _prepare(
+        self, content: bytes, purpose: str
+    ) -> tuple[list[Example] | None, list[Unit], float]:
+        """Parse and fingerprint (CPU-bound: run in a worker thread, off the event loop);
+        also returns when parsing ended, for the timings."""
+        examples = read_examples(content, purpose)
+        parsed = time.perf_counter()
+        if examples is None:
+            return None, [], parsed
+        return examples, [*self._example_units(examples), *segment_units(examples)], parsed
+
+    def _example_units(self, examples: list[Example]) -> Iterator[Unit]:
+        for example in examples:
+            prints = [self._prints(text) for text in example.texts]
+            merged = np.unique(np.concatenate(prints)) if prints else np.empty(0, np.int64)
+            yield Unit((example.line,), merged)
+
+    def _prints(self, text: str) -> NDArray[np.int64]:
+        """Cached: system prompts and stock questions repeat on every line of a file."""
+        cached = self._cache.get(text)
+        if cached is None:
+            cached = fingerprint_array(text)
+            if len(text) < 2000:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[text] = cached
+        return cached
 
 
-@functools.lru_cache(maxsize=4096)
-def _message_prints(text: str) -> frozenset[int]:
-    """Cached: system prompts and stock questions repeat on every line of a file."""
-    return frozenset(fingerprint_set(text))
+def read_examples(content: bytes, purpose: str) -> list[Example] | None:
+    """The file's examples (JSONL lines or text blocks); None when it is not UTF-8 text."""
+    if purpose in JSONL_PURPOSES:
+        return parse_examples(content, chat=purpose == FINE_TUNE)
+    if is_jsonl(content):
+        return parse_examples(content, chat=False)
+    try:
+        return parse_text(content)
+    except BadRequest:  # not UTF-8 text: whether such a file may pass is the policy's call
+        return None
 
 
-def _example_prints(example: Example) -> list[int]:
-    """The union of the example's messages' fingerprints (k-grams stay within a message)."""
-    if len(example.texts) == 1:
-        return list(_message_prints(example.texts[0]))
-    return list(frozenset().union(*map(_message_prints, example.texts)))
+def segment_units(examples: list[Example]) -> list[Unit]:
+    """Overlapping segments of the file's letters and digits, read in order.
+
+    Texts repeated across examples (system prompts, stock questions) are left out, so
+    that the pieces of a passage cut into many examples join up; each example is still
+    matched with them on its own. One pass of character shingles over the whole stream;
+    each window's minimum belongs to the position where the window starts, so a
+    segment's fingerprints are the minima of the windows starting inside it.
+    """
+    repeated = Counter(text for example in examples for text in set(example.texts))
+    streams = [
+        letter_stream("\n".join(text for text in example.texts if repeated[text] == 1))
+        for example in examples
+    ]
+    starts = np.cumsum([0, *(len(s) for s in streams)])
+    stream = "".join(streams)
+    hashes = char_hashes(stream, CHAR_K)
+    if len(hashes) <= CHAR_WINDOW:
+        return []
+    count = len(hashes) - CHAR_WINDOW + 1
+    minima = hashes[:count].copy()
+    for j in range(1, CHAR_WINDOW):
+        np.minimum(minima, hashes[j : j + count], out=minima)
+    minima |= np.int64(1)
+    lines = np.array([example.line for example in examples], dtype=np.int64)
+    owner = lines[np.searchsorted(starts, np.arange(count), side="right") - 1]
+    units: list[Unit] = []
+    step = SEGMENT // 2
+    for begin in range(0, max(1, count - step), step):
+        end = min(count, begin + SEGMENT - CHAR_K - CHAR_WINDOW + 2)
+        if end <= begin:
+            break
+        prints, first = np.unique(minima[begin:end], return_index=True)
+        owners = owner[begin:end][first]
+        units.append(Unit(tuple(sorted(set(owners.tolist()))), prints, owners))
+    return units
 
 
 def _ms(seconds: float) -> float:

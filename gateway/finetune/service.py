@@ -9,27 +9,26 @@ Audit records hold ids, hashes, line numbers and decisions, never training text.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.audit import AuditLog
 from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, PolicyDenied
-from gateway.finetune.registry import FileEntry, Registry
-from gateway.finetune.scan import UploadScanner
+from gateway.finetune.listing import FILE_LIST_LIMITS, JOB_LIST_LIMITS, own_list
+from gateway.finetune.registry import FileEntry, Registry, ScanRecord
+from gateway.finetune.scan import ScanResult, UploadScanner, match_fact
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import Principal
+from gateway.ingest.records import timestamp
 from gateway.policy import FinetuneDecision, PolicyEngine
 
 AUDIT_KIND = "finetune"
-# Listing the caller's files or jobs reads the upstream's (everyone's) list this many at
-# a time,
-# at most this many pages per call.
-UPSTREAM_PAGE_SIZE = 100
-MAX_UPSTREAM_PAGES = 50
-# OpenAI's list ``limit``s: (default, maximum).
-JOB_LIST_LIMITS = (20, 100)
-FILE_LIST_LIMITS = (10_000, 10_000)
 FINE_TUNE = "fine-tune"
+RECHECK_MARGIN = timedelta(minutes=5)
+"""Chunks ingested this long before a scan started are searched again at job creation
+(a chunk being written while the scan searched may not have been visible to it)."""
 SANCTIONED_USE = (
     "Information from governed corpora may not be trained into a model; use it through "
     "retrieval via the gateway (POST /v1/chat/completions), which scopes, redacts and "
@@ -80,7 +79,7 @@ class FinetuneService:
             "purpose": purpose,
             "bytes": len(content),
         }
-        facts: dict[str, Any] = {"purpose": purpose, "scan": {"scanned": False}}
+        started = datetime.now(UTC)
         try:
             if len(content) > self._max_bytes:
                 raise PayloadTooLarge(
@@ -89,20 +88,21 @@ class FinetuneService:
                 )
             if not content:
                 raise BadRequest("The file is empty.", param="file", code="invalid_file_format")
-            if purpose == FINE_TUNE:
-                scan = await self._scanner.scan(content)
-                facts["scan"] = scan.policy_input()
-                base.update(sha256=scan.sha256, examples=scan.examples, scan_ms=scan.timings_ms)
-        except GatewayError as exc:
-            await self._audit.append(
-                AUDIT_KIND,
-                {**base, "allowed": False, "refused": exc.code, "status": exc.status_code},
+            scan = await self._scanner.scan(content, purpose)
+            base.update(
+                sha256=scan.sha256,
+                examples=scan.examples,
+                scan_ms=scan.timings_ms,
+                pii_found=[finding.fact() for finding in scan.pii],
             )
+            facts = {"purpose": purpose, "scan": scan.policy_input()}
+            decision = await self._decide(caller, "files.create", facts, scan.documents)
+        except GatewayError as exc:
+            await self.refused(caller, base, exc)
             raise
-        decision = await self._policy.finetune(caller.principal, "files.create", facts)
         audit_id = await self._audit.append(AUDIT_KIND, {**base, **_decision_fields(decision)})
         if not decision.allow:
-            raise _refusal(decision, "Fine-tuning upload refused by policy")
+            raise _refusal(decision, "Upload refused by policy")
         stored = await self._upstream.upload(filename, content, purpose)
         file_id = str(stored.get("id") or "")
         if not file_id:
@@ -113,10 +113,12 @@ class FinetuneService:
                 owner=caller.principal.subject,
                 purpose=purpose,
                 bytes=len(content),
-                sha256=str(base.get("sha256", "")),
+                sha256=scan.sha256,
                 scan_passed=purpose == FINE_TUNE,
             )
         )
+        matches = [match_fact(o, False) for o in scan.overlaps]
+        self._registry.add_scan(file_id, ScanRecord(timestamp(started), matches))
         await self._audit.append(
             AUDIT_KIND,
             {
@@ -128,27 +130,39 @@ class FinetuneService:
         )
         return stored
 
+    async def refused(self, caller: Caller, base: dict[str, Any], exc: GatewayError) -> None:
+        """The audit record of a call refused before (or instead of) a policy decision."""
+        await self._audit.append(
+            AUDIT_KIND,
+            {
+                **caller.audit_fields(),
+                **base,
+                "allowed": False,
+                "refused": exc.code,
+                "status": exc.status_code,
+            },
+        )
+
     async def list_files(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         await self._read(caller, "files.list")
         mine = self._registry.file_ids(caller.principal.subject)
         purpose = params.get("purpose")
         extra = {"purpose": purpose} if purpose else None
-        return await self._own_list("files", mine, params, FILE_LIST_LIMITS, extra)
+        return await own_list(self._upstream, "files", mine, params, FILE_LIST_LIMITS, extra)
 
     async def retrieve_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
-        await self._read(caller, "files.retrieve", file_id=file_id)
-        self._own_file(caller, file_id)
+        await self._read(
+            caller, "files.retrieve", self._owns_file(caller, file_id), file_id=file_id
+        )
         return await self._upstream.get(f"files/{file_id}")
 
     async def file_content(self, caller: Caller, file_id: str) -> tuple[bytes, str]:
         """The caller's own uploaded file, as stored upstream (it passed the scan)."""
-        await self._read(caller, "files.content", file_id=file_id)
-        self._own_file(caller, file_id)
+        await self._read(caller, "files.content", self._owns_file(caller, file_id), file_id=file_id)
         return await self._upstream.get_bytes(f"files/{file_id}/content")
 
     async def delete_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
-        await self._read(caller, "files.delete", file_id=file_id)
-        self._own_file(caller, file_id)
+        await self._read(caller, "files.delete", self._owns_file(caller, file_id), file_id=file_id)
         deleted = await self._upstream.delete(f"files/{file_id}")
         self._registry.delete_file(caller.principal.subject, file_id)
         return deleted
@@ -156,107 +170,91 @@ class FinetuneService:
     # -- jobs -------------------------------------------------------------------------
 
     async def create_job(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-        model = body.get("model")
-        training = body.get("training_file")
-        if not isinstance(model, str) or not model:
-            raise BadRequest(
-                "'model' is required.", param="model", code="missing_required_parameter"
-            )
-        if not isinstance(training, str) or not training:
-            raise BadRequest(
-                "'training_file' is required.",
-                param="training_file",
-                code="missing_required_parameter",
-            )
-        base = {**caller.audit_fields(), "action": "fine_tuning.jobs.create", "model": model}
-        files = {"training_file": training}
-        validation = body.get("validation_file")
-        if isinstance(validation, str) and validation:
-            files["validation_file"] = validation
-        for param, file_id in files.items():
-            entry = self._registry.file(caller.principal.subject, file_id)
-            if entry is None:
-                await self._audit.append(
-                    AUDIT_KIND,
-                    {**base, param: file_id, "allowed": False, "refused": "file_not_found"},
-                )
-                raise NotFound(
-                    f"No such File object: {file_id}", param=param, code="file_not_found"
-                )
-            facts = {
-                "model": model,
-                "file": {"purpose": entry.purpose, "scan_passed": entry.scan_passed},
-            }
-            decision = await self._policy.finetune(
-                caller.principal, "fine_tuning.jobs.create", facts
-            )
-            await self._audit.append(
-                AUDIT_KIND,
-                {**base, param: file_id, "file_sha256": entry.sha256, **_decision_fields(decision)},
-            )
-            if not decision.allow:
-                raise _refusal(decision, "Fine-tuning job refused by policy", param=param)
+        base: dict[str, Any] = {"action": "fine_tuning.jobs.create"}
+        try:
+            model, files = _job_request(body)
+            base["model"] = model
+            for param, file_id in files.items():
+                await self._check_job_file(caller, base, model, param, file_id)
+        except GatewayError as exc:
+            if not isinstance(exc, PolicyDenied):  # policy refusals are audited already
+                await self.refused(caller, base, exc)
+            raise
         job = await self._upstream.post("fine_tuning/jobs", body)
         job_id = str(job.get("id") or "")
         if not job_id:
             raise GatewayError("The upstream did not return a job id.")
-        self._registry.add_job(caller.principal.subject, job_id, training)
+        self._registry.add_job(caller.principal.subject, job_id, files["training_file"])
         await self._audit.append(
             AUDIT_KIND,
             {
                 **caller.audit_fields(),
                 "action": "fine_tuning.jobs.created",
                 "job_id": job_id,
-                "training_file": training,
+                "training_file": files["training_file"],
             },
         )
         return job
 
+    async def _check_job_file(
+        self, caller: Caller, base: dict[str, Any], model: str, param: str, file_id: str
+    ) -> None:
+        """The file must be the caller's, have passed the scan, and still pass it against
+        the corpus as it is now (chunks ingested since the scan are searched)."""
+        base[param] = file_id
+        entry = self._registry.file(caller.principal.subject, file_id)
+        if entry is None:
+            raise NotFound(f"No such File object: {file_id}", param=param, code="file_not_found")
+        facts: dict[str, Any] = {
+            "model": model,
+            "file": {"purpose": entry.purpose, "scan_passed": entry.scan_passed},
+            "recheck": {"matches": []},
+        }
+        documents: dict[str, dict[str, Any]] = {}
+        if entry.purpose == FINE_TUNE and entry.scan_passed:
+            rechecked, documents = await self._recheck(entry)
+            facts["recheck"] = {"matches": rechecked}
+        decision = await self._decide(caller, "fine_tuning.jobs.create", facts, documents)
+        await self._audit.append(
+            AUDIT_KIND,
+            {
+                **caller.audit_fields(),
+                **base,
+                "file_sha256": entry.sha256,
+                **_decision_fields(decision),
+            },
+        )
+        if not decision.allow:
+            raise _refusal(decision, "Fine-tuning job refused by policy", param=param)
+
+    async def _recheck(
+        self, entry: FileEntry
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The scan's matches plus the file's matches with chunks ingested since."""
+        record = self._registry.scan(entry.id)
+        if record is None:
+            raise GatewayError("The file's scan record is missing; upload it again.")
+        content, _ = await self._upstream.get_bytes(f"files/{entry.id}/content")
+        if hashlib.sha256(content).hexdigest() != entry.sha256:
+            raise GatewayError("The stored file differs from the one scanned; upload it again.")
+        since = datetime.fromisoformat(record.scanned_at.replace("Z", "+00:00"))
+        fresh: ScanResult = await self._scanner.recheck(
+            content, entry.purpose, timestamp(since - RECHECK_MARGIN)
+        )
+        return (
+            [*record.matches, *(match_fact(o, False) for o in fresh.overlaps)],
+            fresh.documents,
+        )
+
     async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         await self._read(caller, "fine_tuning.jobs.list")
         mine = self._registry.job_ids(caller.principal.subject)
-        return await self._own_list("fine_tuning/jobs", mine, params, JOB_LIST_LIMITS)
-
-    async def _own_list(
-        self,
-        path: str,
-        owned: set[str],
-        params: dict[str, str],
-        limits: tuple[int, int],
-        extra: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """One page of the caller's objects, by ``after`` / ``limit`` over them alone.
-
-        The upstream pages over everyone's objects, so its pages are read (from
-        ``after``) and filtered until ``limit`` of the caller's are found or the upstream
-        has no more.
-        """
-        limit = _list_limit(params.get("limit"), *limits)
-        cursor = params.get("after")
-        found: list[dict[str, Any]] = []
-        upstream_has_more = True
-        for _ in range(MAX_UPSTREAM_PAGES):
-            query = {**(extra or {}), "limit": str(UPSTREAM_PAGE_SIZE)}
-            if cursor:
-                query["after"] = cursor
-            listing = await self._upstream.get(path, query)
-            page = [item for item in listing.get("data") or [] if isinstance(item, dict)]
-            found += [item for item in page if item.get("id") in owned]
-            upstream_has_more = bool(listing.get("has_more")) and bool(page)
-            if len(found) > limit or not upstream_has_more:
-                break
-            cursor = str(page[-1].get("id"))
-        return {
-            "object": "list",
-            "data": found[:limit],
-            "has_more": len(found) > limit or upstream_has_more,
-        }
+        return await own_list(self._upstream, "fine_tuning/jobs", mine, params, JOB_LIST_LIMITS)
 
     async def job_call(self, caller: Caller, job_id: str, call: str) -> dict[str, Any]:
         """``retrieve``, ``cancel`` or ``events`` on one of the caller's jobs."""
-        await self._read(caller, f"fine_tuning.jobs.{call}", job_id=job_id)
-        if not self._registry.owns_job(caller.principal.subject, job_id):
-            raise NotFound(f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id")
+        owned = self._registry.owns_job(caller.principal.subject, job_id)
+        await self._read(caller, f"fine_tuning.jobs.{call}", owned, job_id=job_id)
         path = f"fine_tuning/jobs/{job_id}"
         if call == "cancel":
             return await self._upstream.post(f"{path}/cancel")
@@ -266,36 +264,78 @@ class FinetuneService:
 
     # -- helpers ----------------------------------------------------------------------
 
-    async def _read(self, caller: Caller, action: str, **ids: str) -> None:
-        """Policy check (group membership) and one audit record for a read or cancel."""
+    async def _read(self, caller: Caller, action: str, owned: bool = True, **ids: str) -> None:
+        """Policy check (group membership) and one audit record for a read or cancel.
+
+        Another caller's (or no) object is a 404 and audited as refused, never allowed.
+        """
         read = "files.read" if action.startswith("files.") else "fine_tuning.jobs.read"
+        base = {"action": action, **ids}
+        if not owned:
+            kind = "File object" if action.startswith("files.") else "fine-tuning job"
+            param = "file_id" if action.startswith("files.") else "fine_tuning_job_id"
+            missing = NotFound(
+                f"No such {kind}: {next(iter(ids.values()))}", param=param, code="not_found"
+            )
+            await self.refused(caller, base, missing)
+            raise missing
         decision = await self._policy.finetune(caller.principal, read, {})
         await self._audit.append(
-            AUDIT_KIND,
-            {**caller.audit_fields(), "action": action, **ids, **_decision_fields(decision)},
+            AUDIT_KIND, {**caller.audit_fields(), **base, **_decision_fields(decision)}
         )
         if not decision.allow:
             raise _refusal(decision, "Request denied by policy")
 
-    def _own_file(self, caller: Caller, file_id: str) -> FileEntry:
-        entry = self._registry.file(caller.principal.subject, file_id)
-        if entry is None:
-            raise NotFound(
-                f"No such File object: {file_id}", param="file_id", code="file_not_found"
-            )
-        return entry
+    def _owns_file(self, caller: Caller, file_id: str) -> bool:
+        return self._registry.file(caller.principal.subject, file_id) is not None
+
+    async def _decide(
+        self,
+        caller: Caller,
+        action: str,
+        facts: dict[str, Any],
+        documents: dict[str, dict[str, Any]],
+    ) -> FinetuneDecision:
+        """The policy's decision; when it refuses over documents, asked again with the
+        documents the caller may retrieve marked ``visible`` (only those get named)."""
+        decision = await self._policy.finetune(caller.principal, action, facts)
+        refused = sorted(
+            {str(v.get("doc_id")) for v in decision.violations if v.get("kind") == "overlap"}
+        )
+        governance = [documents[doc_id] for doc_id in refused if doc_id in documents]
+        if decision.allow or not governance:
+            return decision
+        verdicts = await self._policy.allow_documents(caller.principal, governance)
+        visible = {str(doc["doc_id"]) for doc, ok in zip(governance, verdicts, strict=True) if ok}
+        if not visible:
+            return decision
+        for key in ("scan", "recheck"):
+            if key in facts:
+                facts[key] = {
+                    **facts[key],
+                    "matches": [
+                        {**m, "visible": m.get("doc_id") in visible}
+                        for m in facts[key].get("matches", [])
+                    ],
+                }
+        return await self._policy.finetune(caller.principal, action, facts)
 
 
-def _list_limit(raw: str | None, default: int, maximum: int) -> int:
-    if raw is None:
-        return default
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= maximum:
-        raise BadRequest(f"'limit' must be an integer from 1 to {maximum}.", param="limit")
-    return limit
+def _job_request(body: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The model and the file ids of a job request, or BadRequest."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("'model' is required.", param="model", code="missing_required_parameter")
+    files: dict[str, str] = {}
+    for param in ("training_file", "validation_file"):
+        value = body.get(param)
+        if value is None and param == "validation_file":
+            continue
+        if not isinstance(value, str) or not value:
+            problem = "is required" if value is None else "must be a file id (a string)"
+            raise BadRequest(f"'{param}' {problem}.", param=param, code="invalid_value")
+        files[param] = value
+    return model, files
 
 
 def _decision_fields(decision: FinetuneDecision) -> dict[str, Any]:

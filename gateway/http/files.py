@@ -9,9 +9,10 @@ from litestar import Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, GatewayError, PayloadTooLarge
 from gateway.finetune import Caller
 from gateway.http.auth import authenticate
 from gateway.services import Services
@@ -27,10 +28,24 @@ async def create_file(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> dict[str, Any]:
     who = caller(request, services)
+    try:
+        filename, content, purpose = await _upload(request)
+    except GatewayError as exc:
+        await services.finetune.refused(who, {"action": "files.create"}, exc)
+        raise
+    return await services.finetune.upload(who, filename, content, purpose)
+
+
+async def _upload(request: Request[Any, Any, Any]) -> tuple[str, bytes, str]:
+    """The uploaded file's name, bytes and purpose, or the 4xx that says what is wrong."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("Upload the file as multipart/form-data.", param="file")
     try:
         form = await request.form()
+    except RequestEntityTooLarge as exc:
+        raise PayloadTooLarge(
+            "The request body is larger than the upload limit.", param="file"
+        ) from exc
     except ClientException as exc:
         raise BadRequest("The multipart body could not be parsed.", param="file") from exc
     upload = form.get("file")
@@ -41,8 +56,7 @@ async def create_file(
         raise BadRequest(
             "'purpose' is required.", param="purpose", code="missing_required_parameter"
         )
-    content = await upload.read()
-    return await services.finetune.upload(who, upload.filename or "upload", content, purpose)
+    return upload.filename or "upload", await upload.read(), purpose
 
 
 @get("/v1/files")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, GatewayError
+from gateway.finetune.decode import walk_strings
 from gateway.http.files import caller
 from gateway.services import Services
 
 _LIST_PARAMS = ("after", "limit")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @post("/v1/fine_tuning/jobs", status_code=200)
@@ -22,12 +25,23 @@ async def create_job(
 ) -> dict[str, Any]:
     who = caller(request, services)
     try:
-        body: Any = json.loads(await request.body())
-    except ValueError as exc:
+        body = _job_body(await request.body())
+    except GatewayError as exc:
+        await services.finetune.refused(who, {"action": "fine_tuning.jobs.create"}, exc)
+        raise
+    return await services.finetune.create_job(who, body)
+
+
+def _job_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body: Any = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise BadRequest("The request body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
-    return await services.finetune.create_job(who, body)
+    if any(_SURROGATE.search(text) for text in walk_strings(body)):
+        raise BadRequest("The request body holds an unpaired UTF-16 surrogate escape.")
+    return body
 
 
 @get("/v1/fine_tuning/jobs")

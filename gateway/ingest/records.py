@@ -100,6 +100,7 @@ def chunk_records(
             "token_count": chunk.token_count,
             "pii": [dict(span) for span in chunk_spans],
             "fingerprints": fingerprints(chunk.text),
+            "fingerprint_scheme": FINGERPRINT_SCHEME,
         }
         for chunk, chunk_spans in zip(chunks, spans, strict=True)
     ]

@@ -37,10 +37,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import finetune_data  # the script's directory is on sys.path
+
 from gateway.elastic import ChunkIndex
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.scan import UploadScanner
-from gateway.fingerprint import SCHEME, fingerprints
+from gateway.fingerprint import SCHEME
 from gateway.identity import Principal
 from gateway.ingest.manifest import Manifest
 from gateway.ingest.pipeline import IngestOptions, run_ingest
@@ -142,39 +144,6 @@ def to_jsonl(examples: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(e) + "\n" for e in examples).encode()
 
 
-def sweep(
-    chunks: list[str], sets: dict[str, list[str]], threshold: float, min_shared: int
-) -> dict[str, dict[str, float]]:
-    """Refusal rates per (k, window), in memory, with the policy's rule (score, shared)."""
-    found: dict[str, dict[str, float]] = {}
-    for k, window in ((3, 3), (3, 4), (4, 3), (4, 4), (5, 4), (5, 5)):
-        prints = [set(fingerprints(t, k, window)) for t in chunks]
-        holders: dict[int, list[int]] = {}
-        for n, fps in enumerate(prints):
-            for fp in fps:
-                holders.setdefault(fp, []).append(n)
-        rates: dict[str, float] = {}
-        for name, texts in sets.items():
-            refused = 0
-            for text in texts:
-                mine = fingerprints(text, k, window)
-                shared: dict[int, int] = {}
-                for fp in mine:
-                    for n in holders.get(fp, ()):
-                        shared[n] = shared.get(n, 0) + 1
-                if any(
-                    c >= min_shared and c / max(1, min(len(mine), len(prints[n]))) >= threshold
-                    for n, c in shared.items()
-                ):
-                    refused += 1
-            rates[f"{name}_refused_pct"] = round(100 * refused / len(texts), 2)
-        found[f"k{k}_w{window}"] = {
-            **rates,
-            "fingerprints_per_chunk": round(statistics.mean(len(p) for p in prints), 1),
-        }
-    return found
-
-
 async def refused_lines(
     scanner: UploadScanner, policy: PolicyEngine, content: bytes
 ) -> tuple[set[int], list[float]]:
@@ -243,9 +212,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         scanner = UploadScanner(
             CorpusMatcher(index.client, index.name, settings.finetune_search_batch), None
         )
-        if args.sweep:
-            sets = {"verbatim": verbatim, "edited": edited, "unrelated": other}
-            results["sweep"] = sweep(chunk_texts, sets, 0.2, 2)
         for name, texts in (("verbatim", verbatim), ("edited", edited), ("unrelated", other)):
             content = to_jsonl([example(t, rng) for t in texts])
             lines, scores = await refused_lines(scanner, policy, content)
@@ -286,26 +252,113 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "mb_per_s": round(len(content) / seconds / 1e6, 2),
             "stages_ms": timings,
         }
-    if not args.no_presidio:
-        from gateway.pii.analyzer import PresidioAnalyzer
+        business = [finetune_data.business_text(rng) for _ in range(args.examples)]
+        content = to_jsonl([example(t, rng) for t in business])
+        lines, _ = await refused_lines(scanner, policy, content)
+        results["business"] = {
+            "examples": len(business),
+            "refused": len(lines),
+            "refused_pct": round(100 * len(lines) / len(business), 2),
+        }
+        results["evasion"] = await evasion(scanner, policy, chunk_texts, unrelated, rng, args)
+        if not args.no_presidio:
+            results.update(await with_presidio(index, policy, other, business, mixed, rng, args))
+    return results
 
-        analyzer = PresidioAnalyzer()
-        analyzer.load()
 
-        async def analyze(texts: list[str]) -> list[list[PiiSpan]]:
-            return analyzer.analyze(texts)
+async def evasion(
+    scanner: UploadScanner,
+    policy: PolicyEngine,
+    chunk_texts: list[str],
+    unrelated: list[str],
+    rng: random.Random,
+    args: argparse.Namespace,
+) -> dict[str, float]:
+    """Refusal rate per disguise over passages of 30-120 governed words, one file each."""
+    sources = [t for t in chunk_texts if len(t.split()) >= 60]
+    passages = []
+    while len(passages) < args.evasion_passages:
+        text = passage(rng.choice(sources), rng)
+        if len(text.split()) >= 30:
+            passages.append(text)
+    filler = [s for t in unrelated for s in _SENTENCE.split(t) if 40 < len(s) < 200]
+    builders = {
+        **finetune_data.DISGUISES,
+        "excerpt_in_long_example": lambda t, r: finetune_data.excerpt_in_long_example(t, r, filler),
+    }
+    rates: dict[str, float] = {}
+    for name, build in builders.items():
+        refused = 0
+        for text in passages:
+            records = [finetune_data.chat("Hello there."), *build(text, rng)]
+            if not await denied(scanner, policy, to_jsonl(records)):
+                continue
+            refused += 1
+        rates[f"{name}_refused_pct"] = round(100 * refused / len(passages), 1)
+    return rates
 
-        sample = to_jsonl(mixed[: args.presidio_examples])
-        async with ChunkIndex(settings) as index:
-            with_pii = UploadScanner(CorpusMatcher(index.client, index.name), analyze)
-            started = time.perf_counter()
-            scan = await with_pii.scan(sample)
-            seconds = time.perf_counter() - started
-        results["throughput_with_presidio"] = {
-            "bytes": len(sample),
-            "examples": scan.examples,
+
+async def denied(scanner: UploadScanner, policy: PolicyEngine, content: bytes) -> bool:
+    scan = await scanner.scan(content)
+    decision = await policy.finetune(
+        BENCH, "files.create", {"purpose": "fine-tune", "scan": scan.policy_input()}
+    )
+    return not decision.allow
+
+
+async def with_presidio(
+    index: ChunkIndex,
+    policy: PolicyEngine,
+    technical: list[str],
+    business: list[str],
+    mixed: list[dict[str, Any]],
+    rng: random.Random,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """False refusals of ordinary text with the default PII scan, and its throughput."""
+    from gateway.pii.analyzer import PresidioAnalyzer
+
+    analyzer = PresidioAnalyzer()
+    analyzer.load()
+
+    async def analyze(texts: list[str]) -> list[list[PiiSpan]]:
+        return analyzer.analyze(texts)
+
+    results: dict[str, Any] = {}
+    matcher = CorpusMatcher(index.client, index.name)
+    scanner = UploadScanner(matcher, analyze)
+    for name, texts in (("technical", technical), ("business", business)):
+        content = to_jsonl([example(t, rng) for t in texts])
+        scan = await scanner.scan(content)
+        decision = await policy.finetune(
+            BENCH, "files.create", {"purpose": "fine-tune", "scan": scan.policy_input()}
+        )
+        lines = {line for v in decision.violations for line in v.get("lines", [])}
+        pii_lines = {line for v in decision.violations if v["kind"] == "pii" for line in v["lines"]}
+        results[f"false_refusals_with_pii_{name}"] = {
+            "examples": len(texts),
+            "refused_pct": round(100 * len(lines) / len(texts), 2),
+            "refused_for_pii_pct": round(100 * len(pii_lines) / len(texts), 2),
+            "pii_types": sorted({str(v["type"]) for v in decision.violations if "type" in v}),
+        }
+    for label, ner in (("default", False), ("ner", True)):
+        sample_mb = args.presidio_mb if not ner else args.presidio_mb / 20
+        sample: list[dict[str, Any]] = []
+        size = 0
+        for record in mixed:
+            sample.append(record)
+            size += len(json.dumps(record)) + 1
+            if size >= sample_mb * 1e6:
+                break
+        content = to_jsonl(sample)
+        timed = UploadScanner(matcher, analyze, pii_ner=ner)
+        started = time.perf_counter()
+        scan = await timed.scan(content)
+        seconds = time.perf_counter() - started
+        results[f"throughput_with_presidio_{label}"] = {
+            "bytes": len(content),
             "seconds": round(seconds, 3),
-            "mb_per_s": round(len(sample) / seconds / 1e6, 4),
+            "mb_per_s": round(len(content) / seconds / 1e6, 3),
             "stages_ms": scan.timings_ms,
         }
     return results
@@ -315,9 +368,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--mb", type=float, default=5.0, help="size of the throughput file")
-    parser.add_argument("--presidio-examples", type=int, default=200)
+    parser.add_argument("--presidio-mb", type=float, default=1.0)
     parser.add_argument("--no-presidio", action="store_true")
-    parser.add_argument("--sweep", action="store_true", help="compare k-gram and window sizes")
+    parser.add_argument("--evasion-passages", type=int, default=50)
     parser.add_argument("--reindex", action="store_true")
     parser.add_argument(
         "--all-stdlib", action="store_true", help="govern every standard-library docstring"

@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.elastic import ChunkIndex
 from gateway.settings import Settings
 
-from ..conftest import ALICE, BOB
+from ..conftest import ALICE, BOB, CAROL
 from .conftest import FakeUpstream, ingest_demo
 
 pytestmark = pytest.mark.integration
@@ -126,10 +126,11 @@ async def test_clean_upload_and_job_lifecycle_are_proxied(
 async def test_restricted_text_is_refused_without_echoing_it(
     sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
 ) -> None:
-    """Restricted-document text on line 2 gets 403 naming line, corpus and document only."""
+    """Restricted-document text on line 2 gets 403 naming line, corpus and document only,
+    and only to a caller who may retrieve the document; others get a count."""
     content = jsonl(example(UNRELATED), example(KEY_ACCOUNTS), example(UNRELATED))
     with pytest.raises(openai.PermissionDeniedError) as refused:
-        await sdk(BOB).files.create(file=("train.jsonl", content), purpose="fine-tune")
+        await sdk(CAROL).files.create(file=("train.jsonl", content), purpose="fine-tune")
     error = refused.value.body
     assert isinstance(error, dict)
     message = error["message"]
@@ -141,6 +142,11 @@ async def test_restricted_text_is_refused_without_echoing_it(
     assert "retrieval via the gateway" in message
     assert "Initech" not in message
     assert "Gibbons" not in message
+    with pytest.raises(openai.PermissionDeniedError) as hidden:
+        await sdk(BOB).files.create(file=("train.jsonl", content), purpose="fine-tune")
+    assert "lines [2] overlap 1 governed document(s)" in str(hidden.value)
+    assert "acme-key-accounts" not in str(hidden.value)
+    assert "restricted" not in str(hidden.value)
     assert forwarded(fake_upstream) == []
     assert (await sdk(BOB).files.list()).data == []
     record = next(r for r in _audit(settings) if r.get("action") == "files.create")
@@ -263,9 +269,9 @@ async def test_jobs_need_a_file_that_passed_the_scan(
     bob = sdk(BOB)
     with pytest.raises(openai.NotFoundError):
         await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file="file-unknown")
-    batch = await bob.files.create(file=("b.jsonl", b'{"custom_id": 1}\n'), purpose="batch")
-    with pytest.raises(openai.PermissionDeniedError, match="did not pass the fine-tuning scan"):
-        await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=batch.id)
+    notes = await bob.files.create(file=("n.txt", b"Plain notes."), purpose="assistants")
+    with pytest.raises(openai.PermissionDeniedError, match="cannot be used for training"):
+        await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=notes.id)
     assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))
     actions = [(r["action"], r.get("allowed")) for r in _audit(settings)]
     assert ("fine_tuning.jobs.create", False) in actions

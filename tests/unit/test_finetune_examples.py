@@ -57,3 +57,74 @@ def test_empty_or_binary_files_are_refused(content: bytes) -> None:
     """No examples, or not UTF-8: a 400, not an empty training set."""
     with pytest.raises(BadRequest):
         parse_examples(content)
+
+
+def record_line(record: object) -> bytes:
+    return (json.dumps(record) + "\n").encode()
+
+
+CHAT = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"messages": [*CHAT[:1], {**CHAT[1], "name": "hidden words here"}]},
+        {"messages": [*CHAT[:1], {**CHAT[1], "weight": "hidden words here"}]},
+        {"messages": CHAT, "tools": [{"function": {"description": "hidden words here"}}]},
+        {"messages": CHAT, "hidden words here": 1},
+        {"messages": CHAT, "metadata": {"deep": [["hidden words here"]]}},
+    ],
+)
+def test_every_string_of_a_line_is_scanned_whatever_its_key(record: object) -> None:
+    """Text under any key (name, weight, tools, unknown keys, keys themselves) is kept."""
+    (example,) = parse_examples(record_line(record))
+    assert "hidden words here" in example.texts
+
+
+def test_encoded_text_is_decoded_for_the_scan() -> None:
+    """Base64, hex, \\u-escaped JSON in tool-call arguments: the decoded text is scanned."""
+    import base64
+
+    secret = "the hidden passage of governed words"
+    arguments = json.dumps({"note": secret}).replace("the", "\\u0074he")
+    calls = [{"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}]
+    record = {
+        "messages": [
+            {"role": "user", "content": base64.b64encode(secret.encode()).decode()},
+            {"role": "assistant", "content": secret.encode().hex()},
+            {"role": "assistant", "content": None, "tool_calls": calls},
+        ]
+    }
+    (example,) = parse_examples(record_line(record))
+    decoded = [t for t in example.texts if secret in t]
+    assert len(decoded) >= 3
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"[" * 100_000 + b"\n", "line 1: nested too deeply"),
+        (b'{"messages": [{"role": "user", "content": "\\ud800"}]}\n', "line 1: holds an unpaired"),
+        (b'{"messages": [], "messages": []}\n', 'line 1: the key "messages" appears twice'),
+    ],
+)
+def test_hostile_lines_are_bad_lines_not_crashes(content: bytes, problem: str) -> None:
+    """Deep nesting, lone surrogates and duplicate keys are 400s naming the line."""
+    with pytest.raises(BadRequest, match=problem):
+        parse_examples(content)
+
+
+def test_a_line_separator_inside_a_string_does_not_split_the_line() -> None:
+    """U+2028 inside a JSON string is part of the string (lines end at \\n only)."""
+    content = line(("user", "one\u2028two"), ("assistant", "x")).encode()
+    content = json.dumps(json.loads(content), ensure_ascii=False).encode()
+    (example,) = parse_examples(content)
+    assert "one\u2028two" in example.texts
+
+
+def test_batch_lines_need_only_be_objects() -> None:
+    """Non-chat JSONL (batch, evals) is parsed as any JSON objects, strings all kept."""
+    content = record_line({"custom_id": "1", "body": {"messages": [{"content": "hidden"}]}})
+    (example,) = parse_examples(content, chat=False)
+    assert "hidden" in example.texts

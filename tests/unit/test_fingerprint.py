@@ -1,19 +1,37 @@
-"""Content fingerprints: stable, edit-tolerant, and discriminating."""
+"""Content fingerprints: stable, edit-tolerant, disguise-proof and discriminating."""
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.fingerprint import WINDOW, K, fingerprints, kgram_hashes, normalize, winnow
+from gateway.fingerprint import (
+    CHAR_K,
+    CHAR_WINDOW,
+    WORD_K,
+    WORD_WINDOW,
+    char_hashes,
+    fingerprint_set,
+    fingerprints,
+    is_char_print,
+    normalize,
+    winnow,
+    word_hashes,
+)
 
 PASSAGE = (
     "Contain first: revoke exposed credentials, isolate affected hosts, and snapshot "
     "volumes for forensics before rebuilding them."
 )
+HOMOGLYPHS = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u03bf", "p": "\u0440"})
+
+
+def fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
 def test_normalize_drops_case_punctuation_and_spacing() -> None:
     """Case, punctuation and whitespace do not survive normalisation."""
-    assert normalize("Contain  FIRST:\nrevoke-exposed, creds!") == [
+    assert normalize("Contain  FIRST:\nrevoke, exposed creds!") == [
         "contain",
         "first",
         "revoke",
@@ -28,12 +46,42 @@ def test_light_formatting_edits_keep_every_fingerprint() -> None:
     assert fingerprints(edited) == fingerprints(PASSAGE)
 
 
+def test_disguises_keep_every_fingerprint() -> None:
+    """Zero-width characters, soft hyphens, Cyrillic/Greek look-alikes, fullwidth letters
+    and hyphenated line breaks do not change a single fingerprint."""
+    disguised = [
+        "\u200b".join(PASSAGE),
+        "\u2060".join(PASSAGE),
+        PASSAGE.replace("e", "e\u00ad"),
+        PASSAGE.translate(HOMOGLYPHS),
+        fullwidth(PASSAGE),
+        PASSAGE.replace("credentials", "creden-\ntials").replace("forensics", "foren-sics"),
+    ]
+    for text in disguised:
+        assert fingerprints(text) == fingerprints(PASSAGE), text
+
+
+def test_words_joined_without_spaces_keep_the_character_signal() -> None:
+    """Without spaces the word k-grams are gone but every character shingle remains."""
+    original = {fp for fp in fingerprint_set(PASSAGE) if is_char_print(fp)}
+    joined = {fp for fp in fingerprint_set(PASSAGE.replace(" ", "")) if is_char_print(fp)}
+    assert original
+    assert original == joined
+
+
 def test_fingerprints_are_stable_signed_longs() -> None:
     """Values fit Elasticsearch's long and do not depend on the process (no hash seed)."""
     prints = fingerprints(PASSAGE)
     assert prints == sorted(set(prints))
     assert all(-(2**63) <= value < 2**63 for value in prints)
-    assert fingerprints("hello world") == [fingerprints("Hello, world!")[0]]
+    assert fingerprints("hello world") == fingerprints("Hello, world!")
+
+
+def test_the_lowest_bit_tells_the_signals_apart() -> None:
+    """Both signals are present, word prints even and character prints odd."""
+    prints = fingerprint_set(PASSAGE)
+    assert any(is_char_print(fp) for fp in prints)
+    assert any(not is_char_print(fp) for fp in prints)
 
 
 def test_unrelated_text_shares_nothing() -> None:
@@ -47,12 +95,46 @@ def test_empty_text_has_no_fingerprints() -> None:
     assert fingerprints(" ,.; ") == []
 
 
-@given(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), min_size=K + WINDOW))
-def test_any_shared_passage_of_k_plus_w_minus_1_words_shares_a_fingerprint(
-    words: list[str],
-) -> None:
+def test_lone_surrogates_do_not_crash() -> None:
+    """A lone surrogate (from a JSON escape) is hashed, not an exception."""
+    assert fingerprints("abc \ud800 def ghi jkl mno") == fingerprints("abc \ud800 def ghi jkl mno")
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), min_size=WORD_K + 3))
+def test_any_shared_run_of_words_shares_a_fingerprint(words: list[str]) -> None:
     """Winnowing's guarantee: a shared run of K + WINDOW - 1 words always matches."""
-    run = words[: K + WINDOW - 1]
-    inside = set(winnow(kgram_hashes(["x", "y", *run, "z"])))
-    alone = set(winnow(kgram_hashes(run)))
+    run = words[: WORD_K + WORD_WINDOW - 1]
+    inside = set(winnow(word_hashes(["x", "y", *run, "z"]), WORD_WINDOW).tolist())
+    alone = set(winnow(word_hashes(run), WORD_WINDOW).tolist())
     assert inside & alone
+
+
+@given(st.text(alphabet="abcdefgh0123", min_size=CHAR_K + CHAR_WINDOW - 1))
+def test_any_shared_run_of_characters_shares_a_fingerprint(stream: str) -> None:
+    """The same guarantee for character shingles: CHAR_K + CHAR_WINDOW - 1 characters."""
+    run = stream[: CHAR_K + CHAR_WINDOW - 1]
+    inside = set(winnow(char_hashes("zz" + run + "yy"), CHAR_WINDOW).tolist())
+    alone = set(winnow(char_hashes(run), CHAR_WINDOW).tolist())
+    assert inside & alone
+
+
+@given(
+    st.text(min_size=1, max_size=300),
+    st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]),
+)
+def test_invisible_characters_never_change_fingerprints(text: str, invisible: str) -> None:
+    """Any text keeps its fingerprints with an invisible character after every letter."""
+    spread = "".join(c + invisible if c.isalnum() else c for c in text)
+    assert fingerprints(spread) == fingerprints(text)
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=200))
+def test_fullwidth_forms_never_change_fingerprints(text: str) -> None:
+    """ASCII text and its fullwidth form have the same fingerprints."""
+    assert fingerprints(fullwidth(text)) == fingerprints(text)
+
+
+def test_word_hashes_of_short_text() -> None:
+    """Fewer words than K still give one hash, distinct from a K-gram's."""
+    assert len(word_hashes(["one", "two"])) == 1
+    assert word_hashes(["one", "two"]).dtype == np.int64

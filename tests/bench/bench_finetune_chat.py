@@ -1,0 +1,148 @@
+"""Chat latency while a large fine-tuning upload is scanned, and that upload's speed.
+
+    eval "$(deploy/local/stack.sh env)"
+    uv run python tests/bench/bench_finetune.py --examples 200 --no-presidio  # once: corpus
+    uv run python tests/bench/bench_finetune_chat.py --mb 50 --requests 200
+
+Starts ``gateway serve`` on the fine-tune bench index (governed stdlib docstrings) with the
+upload limit raised, then measures chat p50 (one caller, fresh 140-character message,
+retrieval on) alone and again while one caller uploads a ~``--mb`` MB JSONL file of
+ordinary text (the scan: parse, fingerprint, corpus match and the default PII scan). Both
+phases run in one gateway process, so they share its event loop and Presidio worker.
+Not a test; figures go into tests/bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import finetune_data  # the script's directory is on sys.path
+import httpx
+from bench_chat import free_port, fresh_message
+
+
+def training_file(megabytes: float, rng: random.Random) -> bytes:
+    lines: list[str] = []
+    size = 0
+    while size < megabytes * 1e6:
+        line = json.dumps(finetune_data.chat(finetune_data.business_text(rng)))
+        lines.append(line)
+        size += len(line) + 1
+    return ("\n".join(lines) + "\n").encode()
+
+
+def start_gateway(port: int, audit_dir: Path, max_bytes: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_INDEX_PREFIX": "gateway-bench-ft",
+        "GATEWAY_AUDIT_DIR": str(audit_dir),
+        "GATEWAY_LOG_LEVEL": "warning",
+        "GATEWAY_FINETUNE_MAX_UPLOAD_BYTES": str(max_bytes),
+        "GATEWAY_ELASTICSEARCH_TIMEOUT_S": "60",
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gateway")), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("gateway did not become ready")
+
+
+async def chat_latencies(
+    client: httpx.AsyncClient, url: str, requests: int, rng: random.Random, until: asyncio.Event
+) -> list[float]:
+    """``requests`` sequential chats (or fewer, if ``until`` is set first)."""
+    headers = {"Authorization": "Bearer sk-demo-bob"}
+    found = []
+    for _ in range(requests):
+        if until.is_set():
+            break
+        body = {
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": fresh_message(rng)}],
+        }
+        started = time.perf_counter()
+        response = await client.post(f"{url}/v1/chat/completions", json=body, headers=headers)
+        response.raise_for_status()
+        found.append((time.perf_counter() - started) * 1000)
+    return found
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    content = training_file(args.mb, rng)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as audit_dir:
+        process = start_gateway(port, Path(audit_dir), len(content) + 1_000_000)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with httpx.AsyncClient(timeout=900) as client:
+                never = asyncio.Event()
+                await chat_latencies(client, url, 20, rng, never)  # warm up
+                alone = await chat_latencies(client, url, args.requests, rng, never)
+                done = asyncio.Event()
+
+                async def upload() -> tuple[int, float]:
+                    started = time.perf_counter()
+                    response = await client.post(
+                        f"{url}/v1/files",
+                        headers={"Authorization": "Bearer sk-demo-bob"},
+                        files={"file": ("train.jsonl", content)},
+                        data={"purpose": "fine-tune"},
+                    )
+                    done.set()
+                    return response.status_code, time.perf_counter() - started
+
+                task = asyncio.create_task(upload())
+                await asyncio.sleep(1.0)  # the body is sent; the scan has started
+                during = await chat_latencies(client, url, 100_000, rng, done)
+                status, seconds = await task
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    p50_alone, p50_during = statistics.median(alone), statistics.median(during)
+    return {
+        "upload_bytes": len(content),
+        "upload_status": status,
+        "upload_seconds": round(seconds, 2),
+        "upload_mb_per_s": round(len(content) / seconds / 1e6, 3),
+        "chat_p50_alone_ms": round(p50_alone, 2),
+        "chat_p50_during_upload_ms": round(p50_during, 2),
+        "chat_requests_during_upload": len(during),
+        "chat_p50_change_pct": round(100 * (p50_during / p50_alone - 1), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=50.0)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main_async(args)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

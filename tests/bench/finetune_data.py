@@ -1,0 +1,144 @@
+"""Data for bench_finetune.py: disguises of governed passages and ordinary business text.
+
+The disguises are the ones an uploader can apply to walk around a fingerprint guard
+(issue 13); the business text is generated from templates full of what trips a naive PII
+scan (figures, version numbers, dates, product and tool names, capitalised terms).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+Record = dict[str, Any]
+
+LOOKALIKES = str.maketrans("aeopcxyiAEOPCXBHKMT", "аеорсхуіАЕОРСХВНКМТ")  # noqa: RUF001
+
+
+def chat(answer: str, question: str = "Explain this.") -> Record:
+    return {
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
+    }
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def _hyphen_split(text: str, rng: random.Random) -> str:
+    words = []
+    for word in text.split():
+        if len(word) > 5 and rng.random() < 0.5:
+            cut = rng.randint(2, len(word) - 2)
+            word = word[:cut] + rng.choice(["-", "- ", "-\n"]) + word[cut:]
+        words.append(word)
+    return " ".join(words)
+
+
+def _escaped_tool_call(text: str) -> Record:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in text)
+    arguments = json.dumps({"note": escaped})
+    call = {"id": "c1", "type": "function", "function": {"name": "save", "arguments": arguments}}
+    return {
+        "messages": [
+            {"role": "user", "content": "Save this note."},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+        ]
+    }
+
+
+def _in_key(key: str) -> Callable[[str, random.Random], list[Record]]:
+    def build(text: str, rng: random.Random) -> list[Record]:
+        record = chat("Sure.")
+        if key == "tools":
+            record["tools"] = [{"type": "function", "function": {"name": "f", "description": text}}]
+        else:
+            record["messages"][2][key] = text
+        return [record]
+
+    return build
+
+
+def excerpt_in_long_example(text: str, rng: random.Random, filler: list[str]) -> list[Record]:
+    words = text.split()
+    start = rng.randint(0, max(0, len(words) - 40))
+    excerpt = " ".join(words[start : start + 40])
+    before = " ".join(rng.choice(filler) for _ in range(6))
+    after = " ".join(rng.choice(filler) for _ in range(6))
+    return [chat(f"{before} {excerpt} {after}")]
+
+
+def pieces(text: str, size: int = 3) -> list[Record]:
+    words = text.split()
+    return [chat(" ".join(words[i : i + size])) for i in range(0, len(words), size)]
+
+
+DISGUISES: dict[str, Callable[[str, random.Random], list[Record]]] = {
+    "zero_width": lambda t, r: [chat("\u200b".join(t))],
+    "soft_hyphens": lambda t, r: [chat("\u00ad".join(t))],
+    "homoglyphs": lambda t, r: [chat(t.translate(LOOKALIKES))],
+    "fullwidth": lambda t, r: [chat(_fullwidth(t))],
+    "hyphen_split": lambda t, r: [chat(_hyphen_split(t, r))],
+    "joined_words": lambda t, r: [chat(t.replace(" ", ""))],
+    "base64": lambda t, r: [chat(base64.b64encode(t.encode()).decode())],
+    "hex": lambda t, r: [chat(t.encode().hex())],
+    "escaped_tool_arguments": lambda t, r: [_escaped_tool_call(t)],
+    "in_name": _in_key("name"),
+    "in_weight": _in_key("weight"),
+    "in_tools": _in_key("tools"),
+    "three_word_examples": lambda t, r: pieces(t),
+}
+
+_PRODUCTS = ["Atlas", "Nimbus", "Orion", "Vega", "Quasar", "Helix", "Pioneer", "Summit"]
+_TOOLS = ["Python", "Raises", "git describe", "Kubernetes", "PostgreSQL", "Terraform", "Redis"]
+_TEMPLATES = [
+    "Revenue for Q{q} grew {p}% to {m} million, while operating costs fell {p2}%.",
+    "The {prod} release {v} ships on {date}; upgrade from {v2} with `pip install -U {lib}`.",
+    "{tool} 3.{n}.{n2} deprecates the old API; see the changelog for version {v}.",
+    "Raises ValueError if the timeout is below {n} seconds or above {n3} seconds.",
+    "Run git describe --tags to get {v}, then tag the build as {v2}-rc{n}.",
+    "Our {prod} team closed {n3} tickets in sprint {n}, with a median cycle time of {n2} days.",
+    "Set max_connections to {n3} and shared_buffers to {n}GB in PostgreSQL {n2}.",
+    "The board approved a budget of EUR {m} million for FY{year}, up {p}% year over year.",
+    "Latency p99 dropped from {n3} ms to {n} ms after the cache rollout on {date}.",
+    "Use {tool} with the --dry-run flag first; version {v} fixed the off-by-one in paging.",
+    "Gross margin reached {p}.{n}% in {month}, against a plan of {p2}%.",
+    "Order #{n3}{n} ships in {n} boxes of {n2} units; SKU {prod}-{n3} is back in stock.",
+    "The API returns HTTP {code} when the quota of {n3} requests per minute is exceeded.",
+    "Headcount grew from {n3} to {n4} across {n} offices in {year}.",
+]
+_MONTHS = ["January", "March", "May", "July", "September", "November"]
+
+
+def business_sentence(rng: random.Random) -> str:
+    values = {
+        "q": rng.randint(1, 4),
+        "p": rng.randint(2, 40),
+        "p2": rng.randint(1, 15),
+        "m": round(rng.uniform(1, 900), 1),
+        "prod": rng.choice(_PRODUCTS),
+        "tool": rng.choice(_TOOLS),
+        "lib": rng.choice(["requests", "httpx", "numpy", "pydantic"]),
+        "v": f"{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}",
+        "v2": f"{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
+        "n": rng.randint(2, 12),
+        "n2": rng.randint(1, 30),
+        "n3": rng.randint(100, 999),
+        "n4": rng.randint(1000, 4000),
+        "date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        "year": rng.randint(2019, 2027),
+        "month": rng.choice(_MONTHS),
+        "code": rng.choice([429, 503, 404, 409]),
+    }
+    return rng.choice(_TEMPLATES).format(**values)
+
+
+def business_text(rng: random.Random) -> str:
+    return " ".join(business_sentence(rng) for _ in range(rng.randint(2, 5)))

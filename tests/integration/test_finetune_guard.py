@@ -1,0 +1,298 @@
+"""The fine-tune guard against evasion, false refusals, hostile input and stale passes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway.app import create_app
+from gateway.elastic import ChunkIndex
+from gateway.settings import Settings
+
+from ..conftest import ALICE, BOB
+from .conftest import FakeUpstream, ingest_demo
+
+pytestmark = pytest.mark.integration
+
+RUNBOOK = (
+    "Contain first: revoke exposed credentials, isolate affected hosts, and snapshot "
+    "volumes for forensics before rebuilding them. The break-glass vault is opened with "
+    "two of the three hardware tokens held by the security leads."
+)
+ORDINARY = [
+    ("What does the Python module pathlib do?", "It offers classes for filesystem paths."),
+    ("How do I tag a release?", "Run git describe --tags, then bump 1.4.2.7 to 1.4.3.0."),
+    ("What does open() raise?", "Raises FileNotFoundError when the path does not exist."),
+    ("Summarise the Q3 plan.", "Revenue grew 12 % to 4.2 million; churn fell to 3.1 %."),
+]
+
+
+def example(answer: str, question: str = "Tell me something useful.") -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
+    }
+
+
+def jsonl(*records: dict[str, Any]) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def forwarded(fake: FakeUpstream) -> list[dict[str, Any]]:
+    return [r for r in fake.requests() if r["path"].startswith(("/v1/files", "/v1/fine_tuning"))]
+
+
+def audit(settings: Settings) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for path in sorted(Path(settings.audit_dir).glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if '"finetune"' in line
+    ]
+
+
+Sdk = Callable[[str], openai.AsyncOpenAI]
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with ChunkIndex(settings) as index:
+        await ingest_demo(index)
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def sdk(client: AsyncTestClient[Any]) -> Sdk:
+    def build(key: str) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url=f"{client.base_url}/v1", api_key=key, http_client=client, max_retries=0
+        )
+
+    return build
+
+
+def _tool_call(arguments: str) -> dict[str, Any]:
+    call = {"id": "c1", "type": "function", "function": {"name": "note", "arguments": arguments}}
+    return {
+        "messages": [
+            {"role": "user", "content": "Save a note."},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+        ]
+    }
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+PLANNING = "Our quarterly planning covers hiring, budgets and roadmaps."
+UPDATES = "Teams share updates weekly in the planning channel."
+LOOKALIKES = str.maketrans("aeopc", "\u0430\u0435\u03bf\u0440\u0441")
+
+DISGUISED: dict[str, list[dict[str, Any]]] = {
+    "zero-width": [example("\u200b".join(RUNBOOK))],
+    "soft-hyphens": [example(RUNBOOK.replace("e", "e\u00ad"))],
+    "homoglyphs": [example(RUNBOOK.translate(LOOKALIKES))],
+    "fullwidth": [example(fullwidth(RUNBOOK))],
+    "hyphen-split": [example(RUNBOOK.replace("ti", "ti-").replace("re", "re- "))],
+    "joined": [example(RUNBOOK.replace(" ", ""))],
+    "base64": [example(base64.b64encode(RUNBOOK.encode()).decode())],
+    "hex": [example(RUNBOOK.encode().hex())],
+    "escaped-tool-arguments": [_tool_call(json.dumps({"text": _escaped(RUNBOOK)}))],
+    "name": [
+        {
+            "messages": [
+                {"role": "user", "content": "hi", "name": RUNBOOK},
+                *example("ok")["messages"][1:],
+            ]
+        }
+    ],
+    "weight": [
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "ok", "weight": RUNBOOK},
+            ]
+        }
+    ],
+    "tools": [
+        {
+            **example("ok"),
+            "tools": [{"type": "function", "function": {"name": "f", "description": RUNBOOK}}],
+        }
+    ],
+    "excerpt-in-long-example": [
+        example(" ".join([*[PLANNING] * 40, RUNBOOK[:230], *[UPDATES] * 40]))
+    ],
+    "three-word-pieces": [
+        example(" ".join(RUNBOOK.split()[i : i + 3])) for i in range(0, len(RUNBOOK.split()), 3)
+    ],
+}
+
+
+@pytest.mark.parametrize("disguise", sorted(DISGUISED))
+async def test_disguised_governed_text_is_refused(
+    sdk: Sdk, fake_upstream: FakeUpstream, disguise: str
+) -> None:
+    """Every disguise of confidential runbook text is refused and nothing is forwarded."""
+    content = jsonl(example("Hello there."), *DISGUISED[disguise])
+    with pytest.raises(openai.PermissionDeniedError, match="acme-incident-runbook"):
+        await sdk(ALICE).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    assert forwarded(fake_upstream) == []
+
+
+async def test_ordinary_technical_and_business_text_is_accepted(
+    sdk: Sdk, fake_upstream: FakeUpstream
+) -> None:
+    """Python, Raises, git describe, version numbers and figures are not personal data."""
+    content = jsonl(*(example(answer, question) for question, answer in ORDINARY))
+    uploaded = await sdk(BOB).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    assert uploaded.id.startswith("file-")
+
+
+async def test_structured_identifiers_are_refused(sdk: Sdk, fake_upstream: FakeUpstream) -> None:
+    """An e-mail address hidden in base64 under an unknown key is still personal data."""
+    hidden = base64.b64encode(b"write to jordan.mills@example.org for a refund").decode()
+    content = jsonl({**example("ok"), "meta": hidden})
+    with pytest.raises(openai.PermissionDeniedError, match="EMAIL_ADDRESS"):
+        await sdk(BOB).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    assert forwarded(fake_upstream) == []
+
+
+async def test_batch_files_are_refused_with_a_reason(
+    sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """Batch input would reach the model ungoverned: refused by default, audited."""
+    line = {"custom_id": "1", "method": "POST", "url": "/v1/chat/completions", "body": {}}
+    with pytest.raises(openai.PermissionDeniedError, match="chat/completions"):
+        await sdk(BOB).files.create(file=("b.jsonl", jsonl(line)), purpose="batch")
+    assert forwarded(fake_upstream) == []
+    assert any(r.get("purpose") == "batch" and r["allowed"] is False for r in audit(settings))
+
+
+@pytest.mark.parametrize("purpose", ["assistants", "user_data"])
+async def test_other_purposes_are_matched_against_the_corpora(
+    sdk: Sdk, fake_upstream: FakeUpstream, purpose: str
+) -> None:
+    """Governed text in a plain-text file is refused; ordinary text is stored."""
+    with pytest.raises(openai.PermissionDeniedError, match="acme-incident-runbook"):
+        await sdk(ALICE).files.create(file=("n.txt", RUNBOOK.encode()), purpose=purpose)
+    assert forwarded(fake_upstream) == []
+    stored = await sdk(ALICE).files.create(file=("n.txt", b"Plain notes."), purpose=purpose)
+    assert stored.id.startswith("file-")
+
+
+async def test_hostile_lines_get_400_and_an_audit_record(
+    client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """Deep nesting and lone surrogates: 400 in OpenAI's shape, audited as refused."""
+    for content in (b"[" * 100_000 + b"\n", b'{"messages": "\\ud800"}\n'):
+        response = await client.post(
+            "/v1/files",
+            headers={"authorization": f"Bearer {BOB}"},
+            files={"file": ("t.jsonl", content)},
+            data={"purpose": "fine-tune"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_file_format"
+    refused = [r for r in audit(settings) if r["action"] == "files.create"]
+    assert [r["allowed"] for r in refused] == [False, False]
+    assert forwarded(fake_upstream) == []
+
+
+async def test_a_line_separator_inside_a_string_is_one_line(sdk: Sdk) -> None:
+    """U+2028 in a JSON string does not split the line."""
+    content = json.dumps(example("one\u2028two"), ensure_ascii=False).encode() + b"\n"
+    uploaded = await sdk(BOB).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    assert uploaded.id.startswith("file-")
+
+
+async def test_far_oversize_upload_is_413_and_audited(
+    settings_for: Any, fake_upstream: FakeUpstream
+) -> None:
+    """A body over the limit plus the multipart allowance is 413 (not 400), audited."""
+    settings = settings_for(finetune_max_upload_bytes=2048, finetune_pii_scan=False)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        response = await client.post(
+            "/v1/files",
+            headers={"authorization": f"Bearer {BOB}"},
+            files={"file": ("t.jsonl", b"x" * 200_000)},
+            data={"purpose": "fine-tune"},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert [r["allowed"] for r in audit(settings) if r["action"] == "files.create"] == [False]
+    assert forwarded(fake_upstream) == []
+
+
+async def test_job_requests_with_bad_ids_are_400_or_404_and_audited_as_denials(
+    sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """validation_file as a list is a 400; another caller's file and job are 404s audited
+    as denials, never as allowed."""
+    bob, alice = sdk(BOB), sdk(ALICE)
+    uploaded = await bob.files.create(
+        file=("t.jsonl", jsonl(example("Hello."))), purpose="fine-tune"
+    )
+    with pytest.raises(openai.BadRequestError, match="validation_file"):
+        await bob.fine_tuning.jobs.create(
+            model="gpt-4o-mini",
+            training_file=uploaded.id,
+            extra_body={"validation_file": [uploaded.id]},
+        )
+    with pytest.raises(openai.NotFoundError):
+        await alice.files.retrieve(uploaded.id)
+    with pytest.raises(openai.NotFoundError):
+        await alice.fine_tuning.jobs.retrieve("ftjob-not-hers")
+    records = audit(settings)
+    assert not any(r["action"] == "fine_tuning.jobs.created" for r in records)
+    for action in ("fine_tuning.jobs.create", "files.retrieve", "fine_tuning.jobs.retrieve"):
+        assert [r["allowed"] for r in records if r["action"] == action][-1] is False, action
+
+
+async def test_a_job_is_refused_when_its_file_became_governed_after_upload(
+    sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """Text ungoverned at upload and ingested as restricted since: the job is refused."""
+    from gateway.ingest.manifest import Manifest
+    from gateway.ingest.pipeline import IngestOptions, run_ingest
+
+    from ..fixtures.ingest.support import shared_analyzer
+
+    memo = (
+        "The merger with Globex closes on the ninth of March; the board approved a price "
+        "of forty dollars per share and the deal team is sworn to silence until then."
+    )
+    bob = sdk(BOB)
+    uploaded = await bob.files.create(file=("t.jsonl", jsonl(example(memo))), purpose="fine-tune")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "memo.txt").write_text(memo, encoding="utf-8")
+        manifest = Manifest.model_validate(
+            {"defaults": {"classification": "restricted", "allowed_groups": ["legal"]}}
+        )
+        async with ChunkIndex(settings) as index:
+            report = await run_ingest(
+                [Path(tmp)],
+                IngestOptions(corpus="legal", manifest=manifest),
+                index=index,
+                analyzer=shared_analyzer(),
+            )
+        assert report.ok
+    with pytest.raises(openai.PermissionDeniedError, match="overlap 1 governed document"):
+        await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+    assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))

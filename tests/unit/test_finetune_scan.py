@@ -1,0 +1,95 @@
+"""The scan's pieces that need no services: decoding, segments, PII candidate windows."""
+
+import base64
+import json
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.finetune.decode import hidden_texts, walk_strings
+from gateway.finetune.examples import Example
+from gateway.finetune.pii_scan import PiiScan
+from gateway.finetune.scan import segment_units
+from gateway.fingerprint import fingerprint_set
+
+SECRET = "the break glass vault opens with two of three hardware tokens"
+
+
+def test_walk_strings_visits_keys_and_values_in_order() -> None:
+    """Keys and values at any depth, in document order."""
+    assert list(walk_strings({"a": ["b", {"c": "d"}], "e": 1})) == ["a", "b", "c", "d", "e"]
+
+
+def test_walk_strings_survives_deep_nesting() -> None:
+    """Iterative: ten thousand levels do not exhaust the stack."""
+    value: object = "x"
+    for _ in range(10_000):
+        value = [value]
+    assert list(walk_strings(value)) == ["x"]
+
+
+def test_layers_of_encoding_are_all_decoded() -> None:
+    """base64 of hex of \\u-escaped JSON: each layer's text is found."""
+    escaped = json.dumps({"note": "".join(f"\\u{ord(c):04x}" for c in SECRET)})
+    layered = base64.b64encode(escaped.encode().hex().encode()).decode()
+    assert any(SECRET in text for text in hidden_texts(layered))
+
+
+def test_binary_blobs_and_short_tokens_are_ignored() -> None:
+    """A random key or hash decodes to binary: nothing is added."""
+    assert hidden_texts("sha256=" + "ab" * 32) == []
+    assert hidden_texts(base64.b64encode(bytes(range(200))).decode()) == []
+    assert hidden_texts("short Zm9v") == []
+
+
+def test_percent_encoded_text_is_decoded() -> None:
+    """URL-encoded prose is scanned as prose."""
+    encoded = "".join(f"%{b:02X}" for b in SECRET.encode())
+    assert SECRET in hidden_texts(encoded)
+
+
+@given(st.text(max_size=400))
+def test_decoding_never_raises(text: str) -> None:
+    """Any string, however hostile, decodes or is left alone."""
+    hidden_texts(text)
+
+
+def test_segments_rejoin_a_passage_cut_into_pieces() -> None:
+    """Three-word examples of one passage: some segment holds the passage's shingles."""
+    words = (SECRET + " " + SECRET.upper()).split()
+    examples = [
+        Example(n + 1, ("Stock question?", " ".join(words[i : i + 3])))
+        for n, i in enumerate(range(0, len(words), 3))
+    ]
+    whole = {fp for fp in fingerprint_set(SECRET) if fp & 1}
+    units = segment_units(examples)
+    assert units
+    assert any(len(whole & set(unit.prints.tolist())) >= len(whole) // 2 for unit in units)
+    assert all(unit.owners is not None and len(unit.owners) == len(unit.prints) for unit in units)
+
+
+def test_segment_owners_are_lines_of_the_file() -> None:
+    """Every segment fingerprint is attributed to a line that exists."""
+    examples = [Example(n * 2 + 1, (f"{SECRET} number {n}",)) for n in range(40)]
+    lines = {e.line for e in examples}
+    for unit in segment_units(examples):
+        assert unit.owners is not None
+        assert set(np.unique(unit.owners).tolist()) <= lines
+
+
+async def test_only_candidate_windows_reach_presidio_by_default() -> None:
+    """Without NER, text with no digit or @ is never analysed; windows are bounded."""
+    sent: list[str] = []
+
+    async def analyze(texts: list[str]) -> list[list[dict[str, object]]]:
+        sent.extend(texts)
+        return [[{"type": "PERSON", "start": 0, "end": 1, "score": 0.85}] for _ in texts]
+
+    scan = PiiScan(analyze, 0.5, ner=False)  # type: ignore[arg-type]
+    prose = "What does the Python module pathlib do? " * 20
+    found = await scan.scan([Example(1, (prose,)), Example(2, (prose + " mail a@b.org",))])
+    assert len(sent) == 1
+    assert "a@b.org" in sent[0]
+    assert len(sent[0]) < 200
+    assert found == []  # NER-only types are not reported when NER was not asked for
