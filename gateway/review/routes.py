@@ -58,7 +58,7 @@ async def home(
     overview = await asyncio.to_thread(daily_counts, services.settings.audit_dir)
     labels = [d.day.isoformat() for d in overview.days]
     charts = {
-        name: bar_chart(f"chart-{name}", title, list(zip(labels, values, strict=True)))
+        name: (title, bar_chart(f"chart-{name}", title, list(zip(labels, values, strict=True))))
         for name, title, values in (
             ("requests", "Requests per day", [d.requests for d in overview.days]),
             ("denied", "Policy denials per day", [d.denied for d in overview.days]),

@@ -32,7 +32,7 @@ SECURITY_HEADERS = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "cache-control": "no-store",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
 }
@@ -94,13 +94,17 @@ def cleared_cookie(request: Request[Any, Any, Any]) -> Cookie:
 
 
 def same_origin(request: Request[Any, Any, Any]) -> bool:
-    """A form post from this site: no cross-site fetch metadata, and an Origin (when the
-    browser sends one) equal to this page's origin."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
+    """A form post from this site. Browsers send Sec-Fetch-Site and, on POST, Origin
+    (``null`` under some referrer policies); a request with neither is no browser's
+    cross-site post."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in {"same-origin", "none"}:
         return False
     origin = request.headers.get("origin")
-    if origin is None:  # not a browser's cross-site post: browsers send Origin on POST
+    if origin is None:
         return True
+    if origin == "null":
+        return site == "same-origin"
     return origin == f"{request.url.scheme}://{request.url.netloc}"
 
 

@@ -84,19 +84,61 @@ async def ensure_index(chunks: int) -> int:
         return int((await index.client.count(index=index.name))["count"])
 
 
-async def phases(old_url: str, new_url: str, keys: Path) -> dict[str, Any]:
+def cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a process (load-independent, unlike wall time)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def es_cpu_s() -> float:
+    """CPU seconds of the stack's Elasticsearch: its launcher and every descendant."""
+    path = REPO / ".stack" / "run" / "elasticsearch.pid"
+    if not path.exists():
+        return 0.0
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0.0, [int(path.read_text())]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += cpu_s(pid)
+        except OSError:
+            continue
+        todo.extend(children.get(pid, []))
+    return total
+
+
+async def phases(old: OpaServer, new: OpaServer, keys: Path) -> dict[str, Any]:
+    old_url, new_url = old.url, new.url
     settings = load_settings(index_prefix="gateway-bench")
     principals = from_keys_file(keys)
+    opa_cpu = cpu_s(old.pid) + cpu_s(new.pid)
+    client_cpu = time.process_time()
     started = time.perf_counter()
     models = sorted(set(await offered_models(old_url)) | set(await offered_models(new_url)))
     before, after = await asyncio.gather(
         evaluate(old_url, principals, models), evaluate(new_url, principals, models)
     )
     evaluated = time.perf_counter()
+    opa_cpu = cpu_s(old.pid) + cpu_s(new.pid) - opa_cpu
+    search_cpu = es_cpu_s()
     async with ChunkIndex(settings) as index:
         changed = await compare(principals, before, after, ChangeCounter(index.client, index.name))
     counted = time.perf_counter()
+    search_cpu = es_cpu_s() - search_cpu
     return {
+        "opa_cpu_s": round(opa_cpu, 1),
+        "elasticsearch_cpu_s": round(search_cpu, 1),
+        "gateway_process_cpu_s": round(time.process_time() - client_cpu, 1),
+        "load_average_1min": os.getloadavg()[0],
         "principals": len(principals),
         "changed_principals": len(changed),
         "gaining": sum(1 for d in changed if d.gained.chunks),
@@ -128,7 +170,7 @@ def main() -> None:
         report = json.loads(result.stdout)
         opa = find_opa(os.environ.get("STACK_OPA_BIN"))
         with OpaServer(opa, REPO / "policies") as old_opa, OpaServer(opa, new) as new_opa:
-            split = asyncio.run(phases(old_opa.url, new_opa.url, keys))
+            split = asyncio.run(phases(old_opa, new_opa, keys))
     figures = {
         "chunks": chunks,
         "exit_code": result.returncode,

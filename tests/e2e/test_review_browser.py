@@ -65,13 +65,17 @@ def traffic(base_url: str) -> str:
     """Alice asks (chunks injected), bob is denied gpt-4o; returns alice's audit id."""
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "vacation days?"}]}
     alice = httpx.post(
-        f"{base_url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {ALICE}"}
+        f"{base_url}/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {ALICE}"},
+        timeout=120,
     )
     alice.raise_for_status()
     denied = httpx.post(
         f"{base_url}/v1/chat/completions",
         json={**body, "model": "gpt-4o"},
         headers={"Authorization": f"Bearer {BOB}"},
+        timeout=120,
     )
     assert denied.status_code == 403
     return str(alice.headers["x-gateway-audit-id"])

@@ -87,6 +87,12 @@ async def test_cross_site_posts_are_refused(demo_client: Any) -> None:
     )
     assert response.status_code == 403
     assert "set-cookie" not in response.headers
+    opaque = await demo_client.post(
+        "/admin/review/sign-in",
+        data={"credential": CAROL},
+        headers={"origin": "null", "sec-fetch-site": "cross-site"},
+    )
+    assert opaque.status_code == 403
     await sign_in(demo_client, CAROL)
     out = await demo_client.post(
         "/admin/review/sign-out", data={"csrf": "wrong"}, headers={"origin": ORIGIN}
