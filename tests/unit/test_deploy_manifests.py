@@ -3,7 +3,9 @@ kustomize, validated against pinned Kubernetes and Compose schemas, plus project
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -361,3 +363,39 @@ def test_a_broken_compose_file_fails() -> None:
     errors = _compose_errors(json.loads(json.dumps(compose)))
     assert any("restart_policy" in e for e in errors), errors
     assert any("ports" in e for e in errors), errors
+
+
+def test_dev_overlay_settings_start_the_gateway_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dev overlay's ConfigMap and Secret values are settings the gateway accepts."""
+    from gateway.settings import Settings
+
+    objects = render(K8S / "overlays" / "dev")
+    config = next(
+        obj["data"]
+        for obj in objects
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith("gateway-config")
+    )
+    secrets = {obj["metadata"]["name"]: obj["data"] for obj in objects if obj["kind"] == "Secret"}
+    pod = _only(objects, "StatefulSet")["spec"]["template"]["spec"]
+    env = dict(config)
+    for entry in next(c for c in pod["containers"] if c["name"] == "gateway")["env"]:
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        if ref is None:
+            env[entry["name"]] = entry["value"]
+        elif ref["key"] in secrets[ref["name"]]:
+            env[entry["name"]] = base64.b64decode(secrets[ref["name"]][ref["key"]]).decode()
+    keys = tmp_path / "api-keys.yaml"
+    keys_secret = next(v["secret"]["secretName"] for v in pod["volumes"] if v["name"] == "api-keys")
+    keys.write_bytes(base64.b64decode(secrets[keys_secret]["api-keys.yaml"]))
+    env["GATEWAY_API_KEYS_FILE"] = str(keys)
+    env["GATEWAY_AUDIT_DIR"] = str(tmp_path / "audit")
+    env["GATEWAY_FINETUNE_REGISTRY_PATH"] = str(tmp_path / "finetune-registry.sqlite3")
+    for name in [n for n in os.environ if n.startswith("GATEWAY_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()  # type: ignore[call-arg]
+    assert str(settings.opa_url).startswith("http://127.0.0.1:")
+    assert settings.pii_workers == 1
