@@ -65,6 +65,7 @@ thresholds["PHONE_NUMBER"] := 0.4
 # e-mails...) are not affected. Extend for your organisation's own product names.
 allow_terms := {
 	"json", "yaml", "csv", "xml", "toml", "html", "markdown", "sql", "graphql", "protobuf",
+	"parquet", "avro",
 	"python", "rust", "go", "golang", "java", "javascript", "typescript", "kotlin", "swift",
 	"ruby", "scala", "haskell", "elixir", "php", "perl", "bash", "powershell",
 	"kubernetes", "k8s", "docker", "terraform", "ansible", "helm", "istio", "kafka", "redis",
