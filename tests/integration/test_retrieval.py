@@ -246,3 +246,39 @@ async def test_recheck_without_allow_document_fails_closed(
     async with PolicyEngine(str(settings_for().opa_url), 2.0) as policy:
         with pytest.raises(DependencyUnavailable, match="allow_document is not defined"):
             await policy.allow_documents(BOB, [{"tenant": "acme"}], package=package)
+
+
+async def test_documents_shared_with_thousands_are_retrieved(settings_for: Any) -> None:
+    """2,000 groups x 2,000 users on each hit: filtered, re-checked within OPA's timeout."""
+    groups = [f"group-{n}" for n in range(1999)]
+    chunks = [
+        {
+            "chunk_id": f"shared-{n}",
+            "doc_id": f"shared-{n}",
+            "corpus": "wiki",
+            "title": "shared",
+            "source_uri": f"test://shared/{n}",
+            "tenant": "acme",
+            "classification": "internal",
+            "allowed_groups": [*groups[n:], "sales", *groups[:n]],
+            "allowed_users": [f"user-{m}" for m in range(2000)],
+            "text": "quarterly shared roadmap",
+        }
+        for n in range(5)
+    ]
+    async with (
+        ChunkIndex(settings_for()) as index,
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        await index.ensure_index()
+        await index.index_chunks(chunks)
+        result = await Retriever(index, policy, FilterCompiler(policy, revision)).retrieve(
+            BOB, "quarterly shared roadmap", k=5
+        )
+        denied = await Retriever(index, policy, FilterCompiler(policy, revision)).retrieve(
+            ALICE, "quarterly shared roadmap", k=5
+        )
+    assert {c["doc_id"] for c in result.chunks} == {f"shared-{n}" for n in range(5)}
+    assert result.dropped_chunk_ids == []
+    assert denied.chunks == []
