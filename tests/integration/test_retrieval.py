@@ -131,6 +131,12 @@ async def test_unfilterable_field_is_refused(settings_for: Any, test_policy: Any
             await FilterCompiler(policy, revision, package=package).filter_for(BOB)
     assert "not filterable" in info.value.detail
     assert "not filterable" not in info.value.message
+    async with (
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        with pytest.raises(PolicyUntranslatable, match="not filterable"):  # operator tools
+            await FilterCompiler(policy, revision, package=package).compile(BOB, "preview")
 
 
 async def test_only_subjects_the_untranslatable_rule_concerns_are_refused(
