@@ -95,10 +95,14 @@ class FilterCompiler:
         raise PolicyUntranslatable(_caller_message(), detail=hit.reason)
 
     async def compile(self, principal: Principal, revision: str) -> CompiledFilter:
-        """Compile without the cache; PolicyUntranslatable with the reason as its detail."""
+        """Compile without the cache, for operator tools (policy previews, benchmarks).
+
+        A refusal raises PolicyUntranslatable whose message *is* the reason (policy file,
+        line, construct): never call this on a caller's request; ``filter_for`` is that.
+        """
         outcome = await self.compile_or_refusal(principal, revision)
         if isinstance(outcome, Refusal):
-            raise PolicyUntranslatable(_caller_message(), detail=outcome.reason)
+            raise PolicyUntranslatable(outcome.reason)
         return outcome
 
     async def compile_or_refusal(

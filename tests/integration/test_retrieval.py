@@ -131,6 +131,12 @@ async def test_unfilterable_field_is_refused(settings_for: Any, test_policy: Any
             await FilterCompiler(policy, revision, package=package).filter_for(BOB)
     assert "not filterable" in info.value.detail
     assert "not filterable" not in info.value.message
+    async with (
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        with pytest.raises(PolicyUntranslatable, match="not filterable"):  # operator tools
+            await FilterCompiler(policy, revision, package=package).compile(BOB, "preview")
 
 
 async def test_only_subjects_the_untranslatable_rule_concerns_are_refused(
@@ -246,3 +252,39 @@ async def test_recheck_without_allow_document_fails_closed(
     async with PolicyEngine(str(settings_for().opa_url), 2.0) as policy:
         with pytest.raises(DependencyUnavailable, match="allow_document is not defined"):
             await policy.allow_documents(BOB, [{"tenant": "acme"}], package=package)
+
+
+async def test_documents_shared_with_thousands_are_retrieved(settings_for: Any) -> None:
+    """2,000 groups x 2,000 users on each hit: filtered, re-checked within OPA's timeout."""
+    groups = [f"group-{n}" for n in range(1999)]
+    chunks = [
+        {
+            "chunk_id": f"shared-{n}",
+            "doc_id": f"shared-{n}",
+            "corpus": "wiki",
+            "title": "shared",
+            "source_uri": f"test://shared/{n}",
+            "tenant": "acme",
+            "classification": "internal",
+            "allowed_groups": [*groups[n:], "sales", *groups[:n]],
+            "allowed_users": [f"user-{m}" for m in range(2000)],
+            "text": "quarterly shared roadmap",
+        }
+        for n in range(5)
+    ]
+    async with (
+        ChunkIndex(settings_for()) as index,
+        PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
+        PolicyRevision(policy, 60) as revision,
+    ):
+        await index.ensure_index()
+        await index.index_chunks(chunks)
+        result = await Retriever(index, policy, FilterCompiler(policy, revision)).retrieve(
+            BOB, "quarterly shared roadmap", k=5
+        )
+        denied = await Retriever(index, policy, FilterCompiler(policy, revision)).retrieve(
+            ALICE, "quarterly shared roadmap", k=5
+        )
+    assert {c["doc_id"] for c in result.chunks} == {f"shared-{n}" for n in range(5)}
+    assert result.dropped_chunk_ids == []
+    assert denied.chunks == []
