@@ -29,6 +29,8 @@ bounds a pathological line, never an honest one)."""
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8}))")
 _BASE64 = re.compile(rf"[A-Za-z0-9+/]{{{MIN_BLOB},}}={{0,2}}|[A-Za-z0-9_-]{{{MIN_BLOB},}}={{0,2}}")
 _HEX = re.compile(rf"(?:[0-9a-fA-F]{{2}}){{{MIN_BLOB // 2},}}")
+_LONG_TOKEN = re.compile(rf"[A-Za-z0-9+/=_-]{{{MIN_BLOB}}}")
+"""A quick pass: prose rarely has a blob-sized run, so the blob patterns rarely run."""
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
 
 
@@ -85,7 +87,7 @@ def _layers(text: str) -> Iterator[str]:
             decoded = unquote(match.group(), errors="strict") if _utf8(match.group()) else ""
             if decoded and _printable(decoded):
                 yield decoded
-    if len(text) >= MIN_BLOB:
+    if len(text) >= MIN_BLOB and _LONG_TOKEN.search(text):
         yield from _blobs(text)
 
 

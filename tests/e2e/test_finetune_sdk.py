@@ -26,7 +26,8 @@ def upstream(stack_env: dict[str, str]) -> FakeUpstream:
 
 
 def test_upload_train_and_refuse(gateway: RunningGateway, upstream: FakeUpstream) -> None:
-    """A clean file trains (proxied); runbook text is refused with 403 and never forwarded."""
+    """A clean file trains (proxied); runbook text is refused with 403 and never forwarded,
+    naming the document only to a caller who may retrieve it."""
     client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB, max_retries=0)
     clean = _line("Use slicing with a step of minus one to reverse a list.")
     uploaded = client.files.create(file=("clean.jsonl", clean.encode()), purpose="fine-tune")
@@ -43,10 +44,14 @@ def test_upload_train_and_refuse(gateway: RunningGateway, upstream: FakeUpstream
         "Severity 1 incidents page the on-call security engineer immediately. The incident "
         "commander opens a dedicated channel and starts the incident log."
     )
+    alice = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=ALICE, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError, match="acme-incident-runbook") as refused:
-        client.files.create(file=("bad.jsonl", (clean + runbook).encode()), purpose="fine-tune")
+        alice.files.create(file=("bad.jsonl", (clean + runbook).encode()), purpose="fine-tune")
     assert "lines [2]" in str(refused.value)
     assert "on-call" not in str(refused.value)
+    with pytest.raises(openai.PermissionDeniedError, match="overlap 1 governed") as hidden:
+        client.files.create(file=("bad.jsonl", (clean + runbook).encode()), purpose="fine-tune")
+    assert "acme-incident-runbook" not in str(hidden.value)
     assert forwarded(upstream) == []
     assert [f.id for f in client.files.list().data] == [uploaded.id]
 
