@@ -89,7 +89,7 @@ def start_gateway(env: dict[str, str], tmp_path: Path, **overrides: str) -> Runn
             stderr=subprocess.STDOUT,
         )
     gateway = RunningGateway(f"http://127.0.0.1:{port}", process, tmp_path / "audit", log_path)
-    deadline = time.monotonic() + 90  # Presidio warm-up on a loaded 2-core machine
+    deadline = time.monotonic() + 180  # imports + Presidio warm-up on a loaded 2-core box
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gateway exited during start-up:\n{gateway.log()}")
