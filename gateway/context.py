@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.analysis.offload import run_sized
+from gateway.analysis.offload import SPAN_WEIGHT, run_sized
 from gateway.chat_request import ChatRequest
 from gateway.decision_cache import CachedDecisions
 from gateway.identity import Principal
@@ -136,7 +136,8 @@ async def _redact_messages(
     if not any(spans):
         return messages, [], False
     (rules,) = await decisions.redaction_rules(principal, [{"source": "message"}])
-    size = sum(len(text) for _, _, text in texts)
+    # Span resolution grows with the spans as much as with the text: weigh both.
+    size = sum(len(text) for _, _, text in texts) + SPAN_WEIGHT * sum(map(len, spans))
     return await run_sized(size, _apply_message_spans, messages, texts, spans, rules, placeholders)
 
 

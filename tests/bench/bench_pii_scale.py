@@ -250,6 +250,20 @@ async def gateway_rows(sizes: list[int], refused: list[int]) -> list[dict[str, A
     headers = {"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"}
     try:
         async with httpx.AsyncClient(timeout=900) as client:
+            stop, idle = asyncio.Event(), []
+            poller = asyncio.create_task(_healthz_poller(url, stop, idle))
+            await asyncio.sleep(3)
+            stop.set()
+            await poller
+            rows.append(
+                {
+                    "chars": 0,
+                    "healthz_max_ms": round(max(idle), 1),
+                    "healthz_p50_ms": round(statistics.median(idle), 1),
+                    "healthz_polls": len(idle),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
             for size in sizes + refused:
                 text = contact_lines(size, seed=size)
                 body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
@@ -270,6 +284,7 @@ async def gateway_rows(sizes: list[int], refused: list[int]) -> list[dict[str, A
                     "healthz_max_ms": round(max(worst), 1),
                     "healthz_p50_ms": round(statistics.median(worst), 1),
                     "healthz_polls": len(worst),
+                    "server_timing": response.headers.get("server-timing"),
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
