@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.analysis.offload import run_sized
+from gateway.analysis.offload import SPAN_WEIGHT, run_sized
 from gateway.chat_request import ChatRequest
 from gateway.decision_cache import CachedDecisions
 from gateway.errors import PolicyDenied
@@ -169,7 +169,8 @@ async def _redact_body(
         return body, [], False
     (rules,) = await decisions.redaction_rules(principal, [{"source": "message"}])
     _check_binary(binary, rules)
-    size = sum(len(site.text) for site in sites)
+    # Span resolution grows with the spans as much as with the text: weigh both.
+    size = sum(len(site.text) for site in sites) + SPAN_WEIGHT * sum(map(len, spans))
     redacted, redactions = await run_sized(
         size, _apply_site_spans, body, sites, spans, rules, placeholders
     )

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     """Most message text per request analysed for PII (all texts, cached or not); above: 413."""
     pii_workers: int | None = Field(default=None, ge=1, le=64)
     """Presidio worker processes; unset means one per CPU core beyond the first (1 to 4)."""
-    pii_batch_max_chars: int = Field(default=2048, ge=1024, le=100_000)
+    pii_batch_max_chars: int = Field(default=1024, ge=1024, le=100_000)
     """Most characters a worker analyses in one batch (longer texts are cut into segments):
     bulk work (fine-tune scans) delays chat analysis by at most one such batch."""
     pii_batch_timeout_s: float = Field(default=30.0, gt=0)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 OFFLOAD_MIN_SIZE = 64 * 1024
+# How many characters one PII span counts for when sizing redaction work.
+SPAN_WEIGHT = 200
 
 P = ParamSpec("P")
 R = TypeVar("R")

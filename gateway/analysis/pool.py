@@ -54,7 +54,7 @@ class AnalysisFailed(DependencyUnavailable):
 class PoolConfig:
     workers: int = 1
     """Worker processes (each holds its own spaCy model)."""
-    batch_max_chars: int = 2048
+    batch_max_chars: int = 1024
     """Most characters in one batch; also the longest segment a text is cut into."""
     batch_max_texts: int = 64
     """Most texts in one batch."""

@@ -250,6 +250,20 @@ async def gateway_rows(sizes: list[int], refused: list[int]) -> list[dict[str, A
     headers = {"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"}
     try:
         async with httpx.AsyncClient(timeout=900) as client:
+            stop, idle = asyncio.Event(), []
+            poller = asyncio.create_task(_healthz_poller(url, stop, idle))
+            await asyncio.sleep(3)
+            stop.set()
+            await poller
+            rows.append(
+                {
+                    "chars": 0,
+                    "healthz_max_ms": round(max(idle), 1),
+                    "healthz_p50_ms": round(statistics.median(idle), 1),
+                    "healthz_polls": len(idle),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
             for size in sizes + refused:
                 text = contact_lines(size, seed=size)
                 body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
@@ -270,6 +284,7 @@ async def gateway_rows(sizes: list[int], refused: list[int]) -> list[dict[str, A
                     "healthz_max_ms": round(max(worst), 1),
                     "healthz_p50_ms": round(statistics.median(worst), 1),
                     "healthz_polls": len(worst),
+                    "server_timing": response.headers.get("server-timing"),
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -315,11 +330,39 @@ async def fairness(chats: int) -> dict[str, Any]:
         }
 
 
+def cpu_seconds(root: int) -> dict[str, float]:
+    """CPU time (user + system) used so far by ``root`` and by its children: on a busy
+    machine, wall-clock start-up says more about the neighbours than about us."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    children = [
+        int(e.name)
+        for e in Path("/proc").iterdir()
+        if e.name.isdigit() and _parent(int(e.name)) == root
+    ]
+    return {
+        "gateway_cpu_s": round(used(root), 2),
+        "workers_cpu_s": round(sum(used(p) for p in children), 2),
+    }
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
 def startup(runs: int) -> dict[str, Any]:
-    times, mem = [], []
+    times, mem, cpu = [], [], []
     for _ in range(runs):
         process, url, seconds = start_gateway(GATEWAY_PII_WORKERS="1")
         times.append(seconds)
+        cpu.append(cpu_seconds(process.pid))
         time.sleep(1)
         mem.append(rss_mb(process.pid))
         process.terminate()
@@ -341,6 +384,8 @@ def startup(runs: int) -> dict[str, Any]:
     return {
         "ready_s_median": round(statistics.median(times), 2),
         "ready_s_all": [round(t, 2) for t in times],
+        "cpu_to_ready": cpu,
+        "load_average": os.getloadavg(),
         "rss_at_rest": mem[len(mem) // 2],
         "rss_after_finetune_scan": after_bulk,
     }
