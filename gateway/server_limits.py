@@ -182,7 +182,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if self.cycle is not None and self.cycle.response_started:
+        cycle = self.cycle
+        answering = cycle is not None and cycle.response_started
+        if answering and (phase == "body" or not cycle.response_complete):
+            # The app has answered this request (or is answering): no 408, only closing.
             log.warning("connection_timeout", phase=phase, client_address=self._client_host())
             self.transport.close()
             return

@@ -76,3 +76,23 @@ async def test_a_frozen_audit_disk_refuses_instead_of_hanging(settings_for: Any)
     assert elapsed < 5
     assert ready.status_code == 503
     assert "audit" in ready.json()["failing"]
+
+
+async def test_a_success_that_cannot_be_recorded_is_not_served(settings: Settings) -> None:
+    """GET /v1/models while the audit disk fails: a 503, not an unrecorded answer."""
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        audit = client.app.state.services.audit
+        audit.sync = full
+        refused = await client.get("/v1/models", headers={"Authorization": f"Bearer {BOB}"})
+        audit.sync = os.fsync
+        served = await client.get("/v1/models", headers={"Authorization": f"Bearer {BOB}"})
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "dependency_unavailable"
+    assert "x-gateway-audit-id" not in refused.headers
+    assert refused.headers["x-request-id"].startswith("req_")
+    assert served.status_code == 200
+    assert served.headers["x-gateway-audit-id"]
