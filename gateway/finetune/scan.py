@@ -181,8 +181,8 @@ def segment_units(examples: list[Example]) -> list[Unit]:
     Texts repeated across examples (system prompts, stock questions) are left out, so
     that the pieces of a passage cut into many examples join up; each example is still
     matched with them on its own. One pass of character shingles over the whole stream;
-    each window's minimum belongs to the position where the window starts, so a
-    segment's fingerprints are the minima of the windows starting inside it.
+    a segment's fingerprints are the minima of the windows starting inside it, each
+    attributed to the line where its own shingle starts.
     """
     repeated = Counter(text for example in examples for text in set(example.texts))
     streams = [
@@ -198,9 +198,17 @@ def segment_units(examples: list[Example]) -> list[Unit]:
     minima = hashes[:count].copy()
     for j in range(1, CHAR_WINDOW):
         np.minimum(minima, hashes[j : j + count], out=minima)
+    # A fingerprint belongs to the line its shingle starts in, not the line its window
+    # starts in: a window reaching from a clean line into governed text must not name
+    # the clean line.
+    windows = np.arange(count)
+    chosen = windows + (CHAR_WINDOW - 1)
+    for j in range(CHAR_WINDOW - 1, -1, -1):
+        hit = hashes[j : j + count] == minima
+        chosen[hit] = windows[hit] + j
     minima |= np.int64(1)
     lines = np.array([example.line for example in examples], dtype=np.int64)
-    owner = lines[np.searchsorted(starts, np.arange(count), side="right") - 1]
+    owner = lines[np.searchsorted(starts, chosen, side="right") - 1]
     units: list[Unit] = []
     step = SEGMENT // 2
     for begin in range(0, max(1, count - step), step):

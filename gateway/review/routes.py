@@ -252,6 +252,9 @@ def review_router() -> Router:
         ],
         dependencies={"review": Provide(provide, sync_to_thread=False)},
         exception_handlers={GatewayError: _gateway_error(review)},
+        # A browser UI, not part of the OpenAI-compatible API: its HTML pages (and HTML
+        # errors) stay out of the OpenAPI document that clients and the fuzzer read.
+        include_in_schema=False,
     )  # fmt: skip
 
 

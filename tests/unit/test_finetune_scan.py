@@ -78,6 +78,24 @@ def test_segment_owners_are_lines_of_the_file() -> None:
         assert set(np.unique(unit.owners).tolist()) <= lines
 
 
+def test_a_clean_line_before_governed_text_is_not_named() -> None:
+    """A fingerprint of the second line's own text is attributed to that line, never to
+    the clean line whose trailing windows reach into it."""
+    examples = [
+        Example(1, ("Use slicing with a step of minus one to reverse a list.",)),
+        Example(2, (SECRET + " and " + SECRET.upper(),)),
+    ]
+    governed = {fp for fp in fingerprint_set(examples[1].texts[0]) if fp & 1}
+    clean = {fp for fp in fingerprint_set(examples[0].texts[0]) if fp & 1}
+    owned_by_line_one = set()
+    for unit in segment_units(examples):
+        assert unit.owners is not None
+        prints, owners = unit.prints.tolist(), unit.owners.tolist()
+        owned_by_line_one |= {fp for fp, line in zip(prints, owners, strict=True) if line == 1}
+    assert owned_by_line_one
+    assert not (owned_by_line_one & (governed - clean))
+
+
 async def test_only_candidate_windows_reach_presidio_by_default() -> None:
     """Without NER, text with no digit or @ is never analysed; windows are bounded."""
     sent: list[str] = []
