@@ -64,7 +64,12 @@ def test_kill_9_under_load_loses_no_record(
     threads = [threading.Thread(target=load, args=(w,)) for w in range(6)]
     for thread in threads:
         thread.start()
-    time.sleep(3)
+    # Kill once real load has reached the upstream (a loaded machine needs longer).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if sum(marker in r["raw_body"] for r in upstream.requests()) > 10:
+            break
+        time.sleep(0.5)
     os.kill(gateway.process.pid, signal.SIGKILL)
     gateway.process.wait(timeout=10)
     stop.set()
