@@ -94,8 +94,7 @@ class _Bucket:
         self.stamp = now
 
     def wait_s(self, amount: float) -> float:
-        """Seconds until ``amount`` is available (a request larger than the whole bucket
-        waits for a full bucket)."""
+        """Seconds until ``amount`` (at most the bucket's capacity) is available."""
         missing = min(amount, self.capacity) - self.level
         return 0.0 if missing <= 0 else missing / self.rate
 
@@ -149,6 +148,15 @@ class CallerLimiter:
                 f"Rate limit reached for requests per minute (RPM): limit "
                 f"{limits.requests_per_minute}. Please try again in {_seconds(wait)}.",
                 _headers("requests", limits.requests_per_minute, requests, wait),
+            )
+        if budget is not None and tokens > budget.capacity:
+            # As OpenAI does: a request larger than the whole per-minute budget can never
+            # fit, so it is refused outright instead of waiting for a full bucket.
+            raise TokensRateLimited(
+                f"Request too large for tokens per minute (TPM): limit "
+                f"{limits.tokens_per_minute}, requested {tokens}. "
+                "Send a shorter prompt or ask for fewer completion tokens.",
+                _headers("tokens", limits.tokens_per_minute, budget, 60.0),
             )
         if budget is not None and (wait := budget.wait_s(tokens)) > 0:
             raise TokensRateLimited(

@@ -21,8 +21,17 @@ CHAT = "/v1/chat/completions"
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 
 
-async def test_readyz_shows_no_audit_path(settings: Settings) -> None:
+def _without_pii_workers(settings_for: Any, **overrides: Any) -> Settings:
+    """No PII workers: their model load must not decide what /readyz says here."""
+    settings: Settings = settings_for(
+        message_pii_analysis=False, finetune_pii_scan=False, **overrides
+    )
+    return settings
+
+
+async def test_readyz_shows_no_audit_path(settings_for: Any) -> None:
     """Without a key, /readyz says whether the audit log can append, not where it is."""
+    settings = _without_pii_workers(settings_for)
     async with AsyncTestClient(app=create_app(settings)) as client:
         response = await client.get("/readyz")
     assert response.status_code == 200, response.text
@@ -30,8 +39,9 @@ async def test_readyz_shows_no_audit_path(settings: Settings) -> None:
     assert str(settings.audit_dir) not in response.text
 
 
-async def test_a_failing_audit_disk_makes_readyz_fail(settings: Settings) -> None:
+async def test_a_failing_audit_disk_makes_readyz_fail(settings_for: Any) -> None:
     """Disk full: requests are refused and /readyz is a 503 naming the audit log."""
+    settings = _without_pii_workers(settings_for)
 
     def full(fd: int) -> None:
         raise OSError(28, "No space left on device")
@@ -52,7 +62,7 @@ async def test_a_failing_audit_disk_makes_readyz_fail(settings: Settings) -> Non
 
 async def test_a_frozen_audit_disk_refuses_instead_of_hanging(settings_for: Any) -> None:
     """A sync that hangs: the request is a 503 within the write timeout; /readyz fails."""
-    settings = settings_for(audit_write_timeout_s=0.5)
+    settings = _without_pii_workers(settings_for, audit_write_timeout_s=0.5)
     release = threading.Event()
 
     def frozen(fd: int) -> None:

@@ -67,6 +67,16 @@ def test_tokens_per_minute_is_a_tokens_429() -> None:
     limiter.admit("bob", limits, 200)
 
 
+def test_a_request_larger_than_the_whole_budget_is_refused_even_when_full() -> None:
+    """More tokens than the per-minute limit can never fit: refused on a full bucket."""
+    limiter = CallerLimiter(Clock())
+    limits = CallerLimits(tokens_per_minute=200)
+    with pytest.raises(TokensRateLimited) as refused:
+        limiter.admit("bob", limits, 201)
+    assert "Request too large" in refused.value.to_openai()["error"]["message"]
+    limiter.admit("bob", limits, 200)()
+
+
 def test_reported_usage_corrects_the_token_budget() -> None:
     """Tokens the upstream reports beyond the estimate are charged afterwards."""
     limiter = CallerLimiter(Clock())
