@@ -74,7 +74,6 @@ class UpstreamClient:
         *,
         timeout_s: float,
         connect_timeout_s: float,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/") + "/"
         self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -92,7 +91,6 @@ class UpstreamClient:
             api_key,
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
-            transport=transport,
         )
 
     async def __aenter__(self) -> Self:
@@ -209,7 +207,6 @@ def upstream_http_client(
     *,
     timeout_s: float,
     connect_timeout_s: float,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """A pooled client on the upstream's base URL, with the gateway's own credential.
 
@@ -220,7 +217,7 @@ def upstream_http_client(
         headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        transport=transport or httpx.AsyncHTTPTransport(retries=1),
+        transport=httpx.AsyncHTTPTransport(retries=1),
     )
 
 
