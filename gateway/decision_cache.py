@@ -1,6 +1,6 @@
 """Authorization and redaction decisions, cached per (exact input, policy revision).
 
-OPA answers these two on every chat request, each a loopback HTTP round trip (~1.5 ms).
+OPA answers these two on every chat request, each a loopback HTTP round trip.
 A decision is a pure function of its input, the policy modules and their data; the
 revision (``gateway.policy_revision``) digests the modules and ``data.gateway.config``,
 so a cached answer is the one OPA would give, until a policy edit moves the revision on
