@@ -18,7 +18,6 @@ shared limiter in front).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import OrderedDict
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import DependencyUnavailable, GatewayError
+from gateway.hashing import canonical_json
 from gateway.identity import Principal
 from gateway.lru import LruCache
 from gateway.policy import AUTHZ_PACKAGE, PolicyEngine
@@ -222,7 +222,7 @@ class PolicyLimits:
 
     async def for_principal(self, principal: Principal) -> CallerLimits:
         subject = principal.as_policy_input()
-        key = (await self._revision.cache_key(), json.dumps(subject, sort_keys=True))
+        key = (await self._revision.cache_key(), canonical_json(subject))
         cached = self._cache.get(key)
         if cached is not None:
             return cached

@@ -6,8 +6,6 @@ DependencyUnavailable: the gateway fails closed, never open.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Self
@@ -19,6 +17,7 @@ from opa_client import AsyncOpaClient
 from opa_client.errors import QueryExecuteError
 
 from gateway.errors import DependencyUnavailable, PolicyUntranslatable
+from gateway.hashing import canonical_json, sha256_hex
 from gateway.identity import Principal
 from gateway.redaction.rules import InvalidRules, RedactionRules
 
@@ -223,10 +222,10 @@ class PolicyEngine:
             raise DependencyUnavailable("opa", "cannot read the policy revision")
         try:
             modules = sorted((m["id"], m["raw"]) for m in policies.json().get("result", []))
-            material = json.dumps([modules, config.json().get("result")], sort_keys=True)
+            material = canonical_json([modules, config.json().get("result")])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DependencyUnavailable("opa", "unexpected policy listing") from exc
-        return hashlib.sha256(material.encode()).hexdigest()[:16]
+        return sha256_hex(material)[:16]
 
 
 def _opa_errors(response: httpx.Response) -> str:

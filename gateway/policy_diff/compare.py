@@ -10,7 +10,6 @@ by id. Document counts use a ``cardinality`` aggregation (exact in practice belo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch import exceptions as es_exc
 
 from gateway.errors import DependencyUnavailable
+from gateway.hashing import canonical_json
 from gateway.retrieval.translator import MATCH_NONE
 
 PRECISION = 40_000
@@ -46,7 +46,7 @@ class Change:
 
 
 def same_filter(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return canonical_json(a) == canonical_json(b)
 
 
 def _difference(keep: dict[str, Any] | None, drop: dict[str, Any] | None) -> dict[str, Any]:
