@@ -118,14 +118,27 @@ def elasticsearch_client(settings: Settings, *, max_retries: int) -> AsyncElasti
     )
 
 
+def chunk_index_name(index_prefix: str) -> str:
+    return f"{index_prefix}-chunks-v{MAPPING_VERSION}"
+
+
 class ChunkIndex:
     """Owns the AsyncElasticsearch client; opened and closed by the app lifespan."""
 
-    def __init__(self, settings: Settings, schema: GovernanceSchema | None = None) -> None:
-        self._client = elasticsearch_client(settings, max_retries=1)
-        self.name = f"{settings.index_prefix}-chunks-v{MAPPING_VERSION}"
-        self.schema = schema if schema is not None else load_schema(settings.governance_schema_file)
+    def __init__(self, client: AsyncElasticsearch, name: str, schema: GovernanceSchema) -> None:
+        self._client = client
+        self.name = name
+        self.schema = schema
         """The governance fields documents carry (GATEWAY_GOVERNANCE_SCHEMA_FILE)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, schema: GovernanceSchema | None = None) -> Self:
+        """The configured cluster's chunk index, with its own client (one retry)."""
+        return cls(
+            elasticsearch_client(settings, max_retries=1),
+            chunk_index_name(settings.index_prefix),
+            schema if schema is not None else load_schema(settings.governance_schema_file),
+        )
 
     async def __aenter__(self) -> Self:
         return self

@@ -107,7 +107,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         revision = await stack.enter_async_context(
             PolicyRevision(policy, settings.policy_poll_interval_s)
         )
-        index = await stack.enter_async_context(ChunkIndex(settings))
+        index = await stack.enter_async_context(ChunkIndex.from_settings(settings))
         filters = FilterCompiler(
             policy, revision, max_entries=settings.filter_cache_size, schema=index.schema
         )
