@@ -131,7 +131,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 pii_ner=settings.finetune_pii_ner,
             ),
             registry=stack.enter_context(Registry(settings.finetune_registry)),
-            upstream=FinetuneUpstream(upstream.http),
+            upstream=FinetuneUpstream(upstream),
             policy=policy,
             audit=audit,
             max_upload_bytes=settings.finetune_max_upload_bytes,

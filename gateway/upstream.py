@@ -2,7 +2,7 @@
 
 Chat completions, the hot path, go over aiohttp: less per-call overhead than httpx
 (tests/bench/README.md has the figures). The files and fine-tuning
-endpoints use the httpx client (``UpstreamClient.http``; multipart, rarely called).
+endpoints use the httpx client (``UpstreamClient.request``; multipart, rarely called).
 The gateway authenticates with its own key; caller credentials never pass through.
 Transport errors of either library become GatewayErrors here and nowhere else.
 """
@@ -106,10 +106,16 @@ class UpstreamClient:
             await self._session.close()
         await self._client.aclose()
 
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The httpx client, for adapters of other upstream endpoints (files, jobs)."""
-        return self._client
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Any other upstream call (files, fine-tuning jobs: multipart, GET, DELETE) over
+        the httpx client; redirects are neither followed nor relayed."""
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc) from exc
+        if response.status_code >= 300:
+            raise upstream_status_error(response.status_code, response.content)
+        return response
 
     async def post_json(self, path: str, body: bytes) -> UpstreamResponse:
         response = await self._post(path, body)
@@ -141,9 +147,9 @@ class UpstreamClient:
                 )
             except aiohttp.ClientConnectorError as exc:
                 if attempt == 2:
-                    raise _translate_aiohttp_error(exc) from exc
+                    raise translate_transport_error(exc) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise _translate_aiohttp_error(exc) from exc
+                raise translate_transport_error(exc) from exc
         raise AssertionError("unreachable")
 
 
@@ -152,7 +158,7 @@ async def _read_all(response: aiohttp.ClientResponse) -> bytes:
     try:
         return await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _translate_aiohttp_error(exc) from exc
+        raise translate_transport_error(exc) from exc
     finally:
         response.release()
 
@@ -172,7 +178,7 @@ async def _iterate(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
             yield chunk
         completed = True
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _translate_aiohttp_error(exc) from exc
+        raise translate_transport_error(exc) from exc
     finally:
         # Finished: the connection goes back to the pool. Cut short (the caller went
         # away, an error): closing it cancels the upstream call.
@@ -184,21 +190,6 @@ async def _iterate(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
 
 def _passthrough(headers: CIMultiDictProxy[str] | httpx.Headers) -> dict[str, str]:
     return {k: headers[k] for k in PASSTHROUGH_RESPONSE_HEADERS if k in headers}
-
-
-def _translate_aiohttp_error(exc: BaseException) -> GatewayError:
-    if isinstance(exc, TimeoutError):  # aiohttp's timeouts subclass it
-        return UpstreamError(
-            "The upstream model API timed out.", code="upstream_timeout", status_code=504
-        )
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return DependencyUnavailable("upstream", "cannot connect to the model API")
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return UpstreamError(
-            "The upstream model API closed the connection before its answer was complete.",
-            code="upstream_disconnected",
-        )
-    return UpstreamError(f"Upstream transport error: {type(exc).__name__}.")
 
 
 def upstream_http_client(
@@ -221,14 +212,22 @@ def upstream_http_client(
     )
 
 
-def translate_transport_error(exc: httpx.HTTPError) -> GatewayError:
-    if isinstance(exc, httpx.TimeoutException):
+def translate_transport_error(exc: BaseException) -> GatewayError:
+    """The one map from either library's transport errors (aiohttp for chat, httpx for
+    files and jobs) to what the caller sees."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):  # aiohttp's subclass it
         return UpstreamError(
             "The upstream model API timed out.", code="upstream_timeout", status_code=504
         )
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError | httpx.ConnectError):
         return DependencyUnavailable("upstream", "cannot connect to the model API")
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+    if isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError
+        | aiohttp.ClientPayloadError
+        | httpx.RemoteProtocolError
+        | httpx.ReadError,
+    ):
         return UpstreamError(
             "The upstream model API closed the connection before its answer was complete.",
             code="upstream_disconnected",
