@@ -12,6 +12,7 @@ from litestar.di import Provide
 
 from gateway.http.audit_api import audit_exposure, audit_search, audit_show, audit_verify
 from gateway.http.chat import chat_completions
+from gateway.http.embeddings import create_embeddings
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.files import FILE_HANDLERS
 from gateway.http.fine_tuning import JOB_HANDLERS
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> Litestar:
             readyz,
             metrics,
             chat_completions,
+            create_embeddings,
             list_models,
             retrieve_model,
             audit_search,
