@@ -9,9 +9,11 @@ from importlib.metadata import version
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 
 from gateway.http.audit_api import audit_exposure, audit_search, audit_show, audit_verify
 from gateway.http.chat import chat_completions
+from gateway.http.embeddings import create_embeddings
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.files import FILE_HANDLERS
 from gateway.http.fine_tuning import JOB_HANDLERS
@@ -19,6 +21,7 @@ from gateway.http.health import healthz, metrics, readyz
 from gateway.http.middleware import wrap_app
 from gateway.http.models import list_models, retrieve_model
 from gateway.http.openapi import openapi_config
+from gateway.http.unsupported import not_found_handler
 from gateway.review import review_router
 from gateway.services import Services, open_services
 from gateway.settings import Settings
@@ -42,6 +45,7 @@ def create_app(settings: Settings) -> Litestar:
             readyz,
             metrics,
             chat_completions,
+            create_embeddings,
             list_models,
             retrieve_model,
             audit_search,
@@ -61,7 +65,8 @@ def create_app(settings: Settings) -> Litestar:
         ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
+        # Anything else under /v1/ is refused as unsupported, never forwarded.
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found_handler},
         request_max_body_size=settings.max_request_bytes,
         openapi_config=openapi_config(version("governance-gateway")),
         logging_config=None,
