@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
+from gateway.http.admission import caller_limits
 from gateway.http.audit_api import audit_exposure, audit_search, audit_show, audit_verify
 from gateway.http.chat import chat_completions
 from gateway.http.embeddings import create_embeddings
@@ -39,11 +40,14 @@ def create_app(settings: Settings) -> Litestar:
             app.state.services = services
             yield
 
-    app = Litestar(
+    # Every endpoint a caller authenticates for goes into this router: its guard
+    # authenticates and applies the caller's rate and concurrency limits before the
+    # handler runs. Only the public routes below (health, metrics, the OpenAPI document,
+    # the review pages with their own sign-in) stay outside.
+    authenticated = Router(
+        path="/",
+        guards=[caller_limits],
         route_handlers=[
-            healthz,
-            readyz,
-            metrics,
             chat_completions,
             create_embeddings,
             list_models,
@@ -52,7 +56,6 @@ def create_app(settings: Settings) -> Litestar:
             audit_show,
             audit_exposure,
             audit_verify,
-            review_router(),
             # Uploads may exceed the chat body limit, up to the fine-tune upload limit
             # plus room for the multipart envelope (the exact limit is checked on the file).
             Router(
@@ -63,6 +66,9 @@ def create_app(settings: Settings) -> Litestar:
                 ),
             ),
         ],
+    )
+    app = Litestar(
+        route_handlers=[healthz, readyz, metrics, review_router(), authenticated],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         lifespan=[lifespan],
         # Anything else under /v1/ is refused as unsupported, never forwarded.
