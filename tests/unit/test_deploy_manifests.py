@@ -396,6 +396,6 @@ def test_dev_overlay_settings_start_the_gateway_settings(
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    settings = Settings()  # type: ignore[call-arg]
+    settings = Settings()
     assert str(settings.opa_url).startswith("http://127.0.0.1:")
     assert settings.pii_workers == 1

@@ -30,7 +30,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def invoke(*args: str) -> tuple[int, str, str]:
+def invoke(*args: str | Path) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, [str(a) for a in args])
     return result.exit_code, result.stdout, result.stderr
 
