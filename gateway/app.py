@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import version
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -22,6 +21,7 @@ from gateway.http.openapi import openapi_config
 from gateway.review import review_router
 from gateway.services import Services, open_services
 from gateway.settings import Settings
+from gateway.version import gateway_version
 
 
 def _services(state: State) -> Services:
@@ -63,7 +63,7 @@ def create_app(settings: Settings) -> Litestar:
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_request_bytes,
-        openapi_config=openapi_config(version("governance-gateway")),
+        openapi_config=openapi_config(gateway_version()),
         logging_config=None,
     )
     return wrap_app(app)
