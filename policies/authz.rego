@@ -3,14 +3,18 @@
 # description: |
 #   May this principal call this endpoint with this model?
 #   input: {"subject": {"id", "groups", "attributes"}, "action", "model"}
-#   actions: "chat.completions", "models.list", "audit.read"
+#   actions: "chat.completions", "embeddings", "models.list", "audit.read"
 package gateway.authz
 
 import rego.v1
 
 config := data.gateway.config
 
-known_actions := {"chat.completions", "models.list", "audit.read"}
+# Actions that name a model: the model must be offered and open to one of the subject's
+# groups.
+model_actions := {"chat.completions", "embeddings"}
+
+known_actions := model_actions | {"models.list", "audit.read"}
 
 default allow := false
 
@@ -37,14 +41,19 @@ reasons contains msg if {
 	msg := sprintf("unknown action %q", [input.action])
 }
 
+reasons contains "a model is required" if {
+	input.action in model_actions
+	not is_string(object.get(input, "model", null))
+}
+
 reasons contains msg if {
-	input.action == "chat.completions"
+	input.action in model_actions
 	not config.models[input.model]
 	msg := sprintf("model %q is not offered by this gateway", [input.model])
 }
 
 reasons contains msg if {
-	input.action == "chat.completions"
+	input.action in model_actions
 	model := config.models[input.model]
 	not group_allowed(model.groups)
 	msg := sprintf("subject %q may not use model %q", [input.subject.id, input.model])
