@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, TypedDict
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_conflicting_field_mappings_are_refused(monkeypatch: pytest.MonkeyPatch)
     """A field name mapped differently by two kinds is an error, not a silent pick."""
 
     class Clash(records.OutcomeRecord):
-        model: records.Annotated[int, records.Field("clash", records.INTEGER)]  # type: ignore[misc]
+        model: Annotated[int, records.Field("clash", records.INTEGER)]
 
     monkeypatch.setattr(records, "RECORD_KINDS", {**RECORD_KINDS, "clash": Clash})
     with pytest.raises(TypeError, match="model"):
@@ -103,7 +104,7 @@ def test_conflicting_field_mappings_are_refused(monkeypatch: pytest.MonkeyPatch)
 def test_missing_field_metadata_is_refused() -> None:
     """A field without its Field metadata cannot be documented or mapped: refused."""
 
-    class Bare(records.TypedDict):
+    class Bare(TypedDict):
         name: str
 
     with pytest.raises(TypeError, match=r"Bare\.name"):
