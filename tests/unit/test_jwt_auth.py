@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from gateway.errors import AuthenticationFailed
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import JwksError, JwtVerifier
-
-from ..conftest import BOB, DEMO_KEYS
+from tests.conftest import BOB, DEMO_KEYS
 
 ISSUER, AUDIENCE = "https://idp.acme.example", "governance-gateway"
 

@@ -20,8 +20,9 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 
 from gateway.settings import reference
+from tests.conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "production")
 KUBERNETES_VERSION = "1.33.0"

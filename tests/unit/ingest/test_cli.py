@@ -8,9 +8,8 @@ from typer.testing import CliRunner
 from gateway.ingest.cli import app, render
 from gateway.ingest.documents import Problem
 from gateway.ingest.pipeline import IngestReport
-
-from ..conftest import DEMO_KEYS
-from ..fixtures.ingest.support import DOCS, MANIFEST
+from tests.conftest import DEMO_KEYS
+from tests.fixtures.ingest.support import DOCS, MANIFEST
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, TypedDict
 
 import pytest
@@ -10,8 +9,9 @@ import pytest
 from gateway.audit import records
 from gateway.audit.records import RECORD_KINDS, describe, payload_mapping, render_docs
 from gateway.audit.shipper import audit_mapping
+from tests.conftest import REPO
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "audit-records.md"
+DOCS = REPO / "docs" / "audit-records.md"
 KEYWORD = {"type": "keyword"}
 # The payload mapping as it was listed by hand before the types existed: review queries
 # and dashboards rely on these, so a type change must not drop or retype one.
