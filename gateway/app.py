@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from importlib.metadata import version
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -27,6 +26,7 @@ from gateway.http.unsupported import not_found_handler
 from gateway.review import review_router
 from gateway.services import Services, open_services
 from gateway.settings import Settings
+from gateway.version import gateway_version
 
 
 def _services(state: State) -> Services:
@@ -83,7 +83,7 @@ def create_app(
         # Anything else under /v1/ is refused as unsupported, never forwarded.
         exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found_handler},
         request_max_body_size=settings.max_request_bytes,
-        openapi_config=openapi_config(version("governance-gateway")),
+        openapi_config=openapi_config(gateway_version()),
         logging_config=None,
     )
     return wrap_app(app)

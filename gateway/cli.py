@@ -18,6 +18,7 @@ from gateway.ingest.cli import ingest_command
 from gateway.jwt_auth import JwksError, verifier_from_settings
 from gateway.policy_diff.cli import policy_app
 from gateway.settings import ConfigError, Settings, load_settings, reference
+from gateway.version import gateway_version
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage gateway API keys.")
@@ -26,6 +27,24 @@ app.add_typer(audit_app, name="audit")
 audit_app.command("export")(export_command)
 app.add_typer(policy_app, name="policy")
 app.command("ingest")(ingest_command)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gateway {gateway_version() or 'unknown'}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Governance gateway for LLMs."""
 
 
 def _settings_or_exit() -> Settings:

@@ -23,7 +23,7 @@ def planted_secrets() -> list[str]:
 
 def scan(root: Path, needles: Iterable[str]) -> list[tuple[Path, str]]:
     """(file, needle) for every planted value found in a gateway-written file under root."""
-    found = []
+    found: list[tuple[Path, str]] = []
     wanted = list(needles)
     for pattern in WRITTEN_BY_GATEWAY:
         for path in root.rglob(pattern):

@@ -16,7 +16,6 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -24,6 +23,7 @@ from gateway.audit.cef import to_cef, to_syslog
 from gateway.audit.ocsf import activity_of, to_ocsf, type_uid
 from gateway.audit.query import records
 from gateway.audit.segments import write_atomic
+from gateway.version import gateway_version
 
 Format = Literal["ocsf", "cef", "syslog"]
 FORMATS: tuple[Format, ...] = ("ocsf", "cef", "syslog")
@@ -64,10 +64,7 @@ class ExportResult:
 
 
 def product_version() -> str:
-    try:
-        return version("governance-gateway")
-    except PackageNotFoundError:
-        return ""
+    return gateway_version()
 
 
 Render = Callable[[dict[str, Any], dict[str, Any] | None], str]

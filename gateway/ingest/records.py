@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -52,8 +51,10 @@ def document_version(corpus: str, meta: DocumentMeta, text_hash: str, chunking: 
             "custom": stored_custom(meta),
         },
     }
+    # Not hashing.canonical_json: versions are stored in the index, and another form would
+    # make every unchanged document look changed (a full re-ingest).
     encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()[:16]
+    return sha256_hex(encoded)[:16]
 
 
 def chunk_records(

@@ -7,13 +7,13 @@ one once the upstream answered (or failed, or the client went away).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import structlog
 
 from gateway.audit.records import OutcomeRecord, RequestRecord
 from gateway.errors import GatewayError
+from gateway.hashing import sha256_hex
 from gateway.metrics import StageTimer
 from gateway.pipeline.ports import Ports
 from gateway.pipeline.values import Audited, Authorized, Prepared
@@ -77,7 +77,7 @@ async def audit(ports: Ports, prepared: Prepared, timer: StageTimer) -> Audited:
     input_sha256 = prepared.authorized.call.input_sha256
     if input_sha256 is not None:
         record["input_sha256"] = list(input_sha256)
-    record["upstream_body_sha256"] = hashlib.sha256(prepared.upstream_body).hexdigest()
+    record["upstream_body_sha256"] = sha256_hex(prepared.upstream_body)
     if ports.prompt_cipher is not None:
         record["prompt_encrypted"] = ports.prompt_cipher.encrypt(prepared.upstream_body)
     with timer.stage("audit"):
@@ -117,4 +117,4 @@ async def record_outcome(
 
 
 def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(text)

@@ -27,4 +27,4 @@ async def authorize(ports: Ports, caller: Caller, call: ModelCall, timer: StageT
             param="model",
             code="model_not_found",
         )
-    raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))
+    raise PolicyDenied.because(decision.reasons)

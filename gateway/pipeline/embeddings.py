@@ -14,13 +14,13 @@ none). The request record holds the SHA-256 of each input text, never the text.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from gateway.chat_request import parse_json_object
 from gateway.errors import BadRequest
+from gateway.hashing import sha256_hex
 from gateway.pipeline.parse import note_facts, without_options
 from gateway.pipeline.values import Endpoint, ModelCall, Usage
 from gateway.tokens import encoding
@@ -72,7 +72,7 @@ def parse_embeddings(raw: bytes, headers: Mapping[str, str]) -> ModelCall:
         endpoint=EMBEDDINGS,
         model=model,
         body=body,
-        input_sha256=tuple(hashlib.sha256(t.encode()).hexdigest() for t in texts),
+        input_sha256=tuple(sha256_hex(t) for t in texts),
     )
 
 

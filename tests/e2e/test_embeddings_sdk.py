@@ -86,7 +86,7 @@ def test_async_sdk_single_input(gateway: RunningGateway, upstream: FakeUpstream)
 def test_langchain_openai_embeddings(gateway: RunningGateway, upstream: FakeUpstream) -> None:
     """LangChain's OpenAIEmbeddings with its defaults (it sends cl100k token ids): the
     gateway decodes, redacts and forwards text; documents and queries both embed."""
-    embeddings = OpenAIEmbeddings(
+    embeddings = OpenAIEmbeddings(  # type: ignore[call-arg]  # pydantic aliases
         model=MODEL, base_url=f"{gateway.base_url}/v1", api_key=BOB, max_retries=0
     )
     vectors = embeddings.embed_documents([f"Contact {EMAIL}.", "The plan is approved."])

@@ -81,7 +81,8 @@ def settings_for(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def settings(settings_for: Any) -> Settings:
-    return settings_for()
+    built: Settings = settings_for()
+    return built
 
 
 async def ingest_demo(index: Any) -> None:

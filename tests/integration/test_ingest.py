@@ -48,7 +48,8 @@ def docs(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(settings_for: Any) -> Settings:
-    return settings_for()
+    built: Settings = settings_for()
+    return built
 
 
 async def ingest(

@@ -187,7 +187,7 @@ def _sdk_message_strategy() -> st.SearchStrategy[Any]:
     # The SDK types content as Iterable[...]: generate lists, as JSON carries them.
     st.register_type_strategy(
         Iterable, lambda t: st.lists(st.from_type(get_args(t)[0]), max_size=3)
-    )  # type: ignore[type-abstract]
+    )
     return st.from_type(ChatCompletionMessageParam)  # type: ignore[arg-type]
 
 

@@ -4,8 +4,7 @@ import pytest
 
 from gateway.errors import AuthenticationFailed
 from gateway.identity import ApiKeyStore, KeyFileError, hash_key, new_key
-
-from ..conftest import ALICE, DEMO_KEYS
+from tests.conftest import ALICE, DEMO_KEYS
 
 
 @pytest.fixture

@@ -64,3 +64,19 @@ async def test_texts_at_the_limits_are_analysed() -> None:
     analyzer = MessageAnalyzer(recorder, max_message_chars=10, max_request_chars=20)
     found = await analyzer.spans_for(["x" * 10, "y" * 10])
     assert [s[0]["end"] for s in found] == [10, 10]
+
+
+def _span(text: str) -> list[dict[str, Any]]:
+    return [{"type": "PERSON", "start": 0, "end": len(text), "score": 0.9}]
+
+
+async def test_message_spans_survive_cache_eviction() -> None:
+    """Spans come from this call's lookups: a tiny or zero-sized cache never means no PII."""
+
+    async def analyze(texts: list[str]) -> list[list[dict[str, Any]]]:
+        return [_span(t) for t in texts]
+
+    for size in (0, 1):
+        analyzer = MessageAnalyzer(analyze, cache_size=size)  # type: ignore[arg-type]
+        spans = await analyzer.spans_for(["Alice", "Bob", "Carol"])
+        assert all(s for s in spans), f"cache_size={size} lost spans"

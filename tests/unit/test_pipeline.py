@@ -106,7 +106,7 @@ class FakeContext:
         self.queries.append(query)
         if self.fail is not None:
             raise self.fail
-        chunks = ({"doc_id": "d1", "chunk_id": "c1"},) if self.message else ()
+        chunks: tuple[Any, ...] = ({"doc_id": "d1", "chunk_id": "c1"},) if self.message else ()
         return ScopedContext(body=body, message=self.message, query=query, chunks_audit=chunks)
 
 

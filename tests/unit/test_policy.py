@@ -7,6 +7,7 @@ what is retried, and that every failure fails closed as DependencyUnavailable.
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -14,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.errors import DependencyUnavailable, PolicyUntranslatable
 from gateway.identity import Principal
-from gateway.policy import PolicyEngine
+from gateway.policy import PolicyEngine, parse_authz_decision
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ALICE = Principal(subject="alice", groups=("engineering",))
@@ -118,3 +119,11 @@ async def test_batched_redaction_decisions_fail_closed_when_one_is_undefined() -
         with pytest.raises(DependencyUnavailable, match=r"gateway\.redaction"):
             await engine.redaction_rules(ALICE, [{"source": "a"}, {"source": "b"}])
     assert seen == ["/v1/query"]
+
+
+@pytest.mark.parametrize("corpora", ["hr", [1, 2], {"a": 1}])
+def test_malformed_corpora_restriction_fails_closed(corpora: Any) -> None:
+    """A corpora restriction of the wrong type is an error, never 'all corpora'."""
+    response = {"result": {"allow": True, "retrieval": {"enabled": True, "corpora": corpora}}}
+    with pytest.raises(DependencyUnavailable, match="wrong shape"):
+        parse_authz_decision(response)

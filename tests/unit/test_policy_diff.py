@@ -24,8 +24,7 @@ from gateway.policy_diff.principals import (
 )
 from gateway.policy_diff.report import render_text
 from gateway.policy_diff.sources import SourceError, policy_dir
-
-from ..conftest import DEMO_KEYS
+from tests.conftest import DEMO_KEYS
 
 BOB = Principal("bob", ("sales",), {"tenant": "acme", "clearance": "internal"})
 corpora = st.none() | st.lists(st.sampled_from(["a", "b", "c"]), unique=True).map(tuple)

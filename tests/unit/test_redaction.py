@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -7,7 +8,7 @@ from hypothesis import strategies as st
 from gateway.redaction.apply import redact
 from gateway.redaction.placeholders import Placeholders
 from gateway.redaction.restore_stream import StreamRestorer
-from gateway.redaction.rules import InvalidRules, RedactionRules
+from gateway.redaction.rules import InvalidRules, Operator, RedactionRules
 
 TEXT = "Call Maria Gonzales at +1 415 555 0134 or maria@globex.example today."
 SPANS = [
@@ -143,12 +144,12 @@ def test_no_character_of_a_redacted_value_survives_any_overlap(data: st.DataObje
     of a redacted type is gone from the output (each input character is unique)."""
     length = data.draw(st.integers(1, 60))
     text = "".join(chr(0x4E00 + i) for i in range(length))
-    operators = st.sampled_from(["replace", "mask", "hash", "keep"])
+    operators: st.SearchStrategy[Operator] = st.sampled_from(["replace", "mask", "hash", "keep"])
     rules = RedactionRules(
         default=data.draw(operators),
         entities=data.draw(st.dictionaries(st.sampled_from(TYPES), operators)),
     )
-    spans = data.draw(
+    spans: list[dict[str, Any]] = data.draw(
         st.lists(
             st.tuples(st.integers(0, length - 1), st.integers(1, 20), st.sampled_from(TYPES)).map(
                 lambda t: {

@@ -3,8 +3,7 @@ from pathlib import Path
 import pytest
 
 from gateway.settings import ConfigError, load_settings, reference
-
-from ..conftest import DEMO_KEYS
+from tests.conftest import DEMO_KEYS
 
 
 @pytest.fixture

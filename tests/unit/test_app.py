@@ -26,7 +26,7 @@ def test_every_non_public_route_authenticates_and_is_limited(tmp_path: Path) -> 
     app = create_app(settings)
     guarded, public = set(), set()
     for route in app.routes:
-        for handler in route.route_handlers:  # type: ignore[attr-defined]
+        for handler in route.route_handlers:  # type: ignore[union-attr]
             if route.path.startswith(PUBLIC) or route.path in OPENAPI_ROUTER:
                 public.add(route.path)
                 continue

@@ -16,8 +16,7 @@ from gateway.audit.checkpoint import signing_key
 from gateway.audit.scan import scan_segment
 from gateway.audit.segments import list_segments
 from gateway.audit.verify import VerifyReport, _Verifier
-
-from .test_audit_verify import KEY, lines, write_log
+from tests.unit.audit.test_verify import KEY, lines, write_log
 
 
 def reference(directory: Path, key: str | None = KEY) -> VerifyReport:

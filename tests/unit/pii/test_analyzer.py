@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from gateway.pii.analyzer import PiiEngineError, PresidioAnalyzer, spacy_model_path
-
-from ..conftest import REPO
-from ..fixtures.ingest.support import network_blocked, shared_analyzer
+from tests.conftest import REPO
+from tests.fixtures.ingest.support import network_blocked, shared_analyzer
 
 SENTENCE = "Please call John Smith at 212-555-0123 or email john.smith@example.com today."
 

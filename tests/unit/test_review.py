@@ -117,7 +117,10 @@ async def trail(tmp_path: Path) -> Path:
 
 def test_search_filters_outcome_model_and_redaction(trail: Path) -> None:
     """Outcome, model and redacted entity type narrow the search; newest first."""
-    subjects = lambda q: [r["subject"] for r in search_requests(trail, q).rows]  # noqa: E731
+
+    def subjects(query: RequestQuery) -> list[str]:
+        return [r["subject"] for r in search_requests(trail, query).rows]
+
     assert subjects(RequestQuery()) == ["alice", "carol", "bob", "alice"]
     assert subjects(RequestQuery(outcome="denied")) == ["bob"]
     assert subjects(RequestQuery(outcome="refused")) == ["carol"]

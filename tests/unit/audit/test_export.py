@@ -213,7 +213,7 @@ def test_cef_lines(trail: Path) -> None:
 
 
 _text = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=40
 )
 
 

@@ -13,7 +13,7 @@ CHUNKER = Chunker(chunk_tokens=32, overlap=8)
 texts = st.lists(
     st.one_of(
         st.sampled_from(["a", "é", "😀", "中", "e\u0301", " ", "\n", "    ", " word", ".", "\t"]),
-        st.characters(blacklist_categories=("Cs",)),
+        st.characters(blacklist_categories=["Cs"]),
     ),
     min_size=1,
     max_size=300,

@@ -20,8 +20,9 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 
 from gateway.settings import reference
+from tests.conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "production")
 KUBERNETES_VERSION = "1.33.0"
@@ -396,6 +397,6 @@ def test_dev_overlay_settings_start_the_gateway_settings(
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    settings = Settings()  # type: ignore[call-arg]
+    settings = Settings()
     assert str(settings.opa_url).startswith("http://127.0.0.1:")
     assert settings.pii_workers == 1

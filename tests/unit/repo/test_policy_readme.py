@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import REPO
+from tests.conftest import REPO
 
 EXAMPLES = sorted((REPO / "tests" / "fixtures" / "policy_examples").glob("*.rego"))
 

@@ -6,8 +6,7 @@ import pytest
 from gateway.ingest.documents import SourceFile
 from gateway.ingest.readers import read_file
 from gateway.ingest.sources import discover
-
-from ..fixtures.ingest.support import DOCS, make_pdf
+from tests.fixtures.ingest.support import DOCS, make_pdf
 
 
 def source(path: Path) -> SourceFile:

@@ -23,8 +23,7 @@ from gateway.audit.guard import REDACTED, might_hold_secrets, scrub_secrets
 from gateway.audit.segments import list_segments
 from gateway.errors import DependencyUnavailable
 from gateway.hashing import canonical_json
-
-from ..conftest import REPO
+from tests.conftest import REPO
 
 KEY = "k" * 32
 

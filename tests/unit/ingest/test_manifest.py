@@ -7,8 +7,7 @@ import pytest
 from gateway.ingest.documents import DocumentError, RawDocument, SourceFile
 from gateway.ingest.governance import Governance
 from gateway.ingest.manifest import Manifest, ManifestError, check_corpus, load_manifest
-
-from ..fixtures.ingest.support import MANIFEST
+from tests.fixtures.ingest.support import MANIFEST
 
 
 def doc(rel: str, *, line: int | None = None, **record: Any) -> RawDocument:

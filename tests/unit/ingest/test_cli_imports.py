@@ -2,7 +2,7 @@ import json
 import subprocess
 import sys
 
-from ..conftest import REPO
+from tests.conftest import REPO
 
 
 def test_importing_the_command_loads_nothing_heavy() -> None:

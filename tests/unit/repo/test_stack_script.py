@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ..conftest import REPO
+from tests.conftest import REPO
 
 SCRIPT = REPO / "deploy" / "local" / "stack.sh"
 

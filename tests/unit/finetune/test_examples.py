@@ -141,3 +141,15 @@ def test_batch_lines_need_only_be_objects() -> None:
     content = record_line({"custom_id": "1", "body": {"messages": [{"content": "hidden"}]}})
     (example,) = parse_examples(content, chat=False)
     assert "hidden" in example.texts
+
+
+def test_finetune_scan_reads_tool_calls_next_to_content() -> None:
+    """Tool-call arguments are scanned even when the message also has content."""
+    line = (
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", '
+        '"content": "ok", "tool_calls": [{"type": "function", "function": {"name": "f", '
+        '"arguments": "{\\"text\\": \\"governed passage\\"}"}}]}]}'
+    )
+    parsed = parse_examples(line.encode())
+    texts = " ".join(t for example in parsed for t in example.texts)
+    assert "governed passage" in texts

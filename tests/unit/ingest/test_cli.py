@@ -8,9 +8,8 @@ from typer.testing import CliRunner
 from gateway.ingest.cli import app, render
 from gateway.ingest.documents import Problem
 from gateway.ingest.pipeline import IngestReport
-
-from ..conftest import DEMO_KEYS
-from ..fixtures.ingest.support import DOCS, MANIFEST
+from tests.conftest import DEMO_KEYS
+from tests.fixtures.ingest.support import DOCS, MANIFEST
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def invoke(*args: str) -> tuple[int, str, str]:
+def invoke(*args: str | Path) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, [str(a) for a in args])
     return result.exit_code, result.stdout, result.stderr
 

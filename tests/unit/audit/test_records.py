@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Annotated, TypedDict
 
 import pytest
 
 from gateway.audit import records
 from gateway.audit.records import RECORD_KINDS, describe, payload_mapping, render_docs
 from gateway.audit.shipper import audit_mapping
+from tests.conftest import REPO
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "audit-records.md"
+DOCS = REPO / "docs" / "audit-records.md"
 KEYWORD = {"type": "keyword"}
 # The payload mapping as it was listed by hand before the types existed: review queries
 # and dashboards rely on these, so a type change must not drop or retype one.
@@ -93,7 +94,7 @@ def test_conflicting_field_mappings_are_refused(monkeypatch: pytest.MonkeyPatch)
     """A field name mapped differently by two kinds is an error, not a silent pick."""
 
     class Clash(records.OutcomeRecord):
-        model: records.Annotated[int, records.Field("clash", records.INTEGER)]  # type: ignore[misc]
+        model: Annotated[int, records.Field("clash", records.INTEGER)]
 
     monkeypatch.setattr(records, "RECORD_KINDS", {**RECORD_KINDS, "clash": Clash})
     with pytest.raises(TypeError, match="model"):
@@ -103,7 +104,7 @@ def test_conflicting_field_mappings_are_refused(monkeypatch: pytest.MonkeyPatch)
 def test_missing_field_metadata_is_refused() -> None:
     """A field without its Field metadata cannot be documented or mapped: refused."""
 
-    class Bare(records.TypedDict):
+    class Bare(TypedDict):
         name: str
 
     with pytest.raises(TypeError, match=r"Bare\.name"):

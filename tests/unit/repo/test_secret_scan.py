@@ -1,7 +1,7 @@
 import tempfile
 from pathlib import Path
 
-from ..secret_scan import planted_secrets, scan
+from tests.secret_scan import planted_secrets, scan
 
 
 def test_scan_finds_a_planted_secret() -> None:

@@ -1,6 +1,5 @@
 from gateway.settings import reference
-
-from ..conftest import REPO
+from tests.conftest import REPO
 
 
 def test_readme_documents_every_setting() -> None:
