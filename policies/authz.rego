@@ -3,14 +3,17 @@
 # description: |
 #   May this principal call this endpoint with this model?
 #   input: {"subject": {"id", "groups", "attributes"}, "action", "model"}
-#   actions: "chat.completions", "models.list", "audit.read"
+#   actions: "chat.completions", "responses.create", "models.list", "audit.read"
 package gateway.authz
 
 import rego.v1
 
 config := data.gateway.config
 
-known_actions := {"chat.completions", "models.list", "audit.read"}
+known_actions := {"chat.completions", "responses.create", "models.list", "audit.read"}
+
+# Actions that use a model: the model must be offered and allowed to the subject.
+model_actions := {"chat.completions", "responses.create"}
 
 default allow := false
 
@@ -38,13 +41,13 @@ reasons contains msg if {
 }
 
 reasons contains msg if {
-	input.action == "chat.completions"
+	input.action in model_actions
 	not config.models[input.model]
 	msg := sprintf("model %q is not offered by this gateway", [input.model])
 }
 
 reasons contains msg if {
-	input.action == "chat.completions"
+	input.action in model_actions
 	model := config.models[input.model]
 	not group_allowed(model.groups)
 	msg := sprintf("subject %q may not use model %q", [input.subject.id, input.model])

@@ -89,3 +89,10 @@ test_no_limits_configured_means_none if {
 	l := authz.limits with input as {"subject": bob} with data.gateway.config.limits as {}
 	l == {}
 }
+
+test_responses_create_checks_the_model_like_chat if {
+	authz.allow with input as {"subject": alice, "action": "responses.create", "model": "gpt-4o"}
+	d := authz.decision with input as {"subject": bob, "action": "responses.create", "model": "gpt-4o"}
+	not d.allow
+	d.reasons == {`subject "bob" may not use model "gpt-4o"`}
+}
