@@ -19,6 +19,7 @@ from gateway.http.health import healthz, metrics, readyz
 from gateway.http.middleware import wrap_app
 from gateway.http.models import list_models, retrieve_model
 from gateway.http.openapi import openapi_config
+from gateway.http.responses import RESPONSE_HANDLERS
 from gateway.review import review_router
 from gateway.services import Services, open_services
 from gateway.settings import Settings
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> Litestar:
             readyz,
             metrics,
             chat_completions,
+            *RESPONSE_HANDLERS,
             list_models,
             retrieve_model,
             audit_search,
