@@ -75,6 +75,7 @@ class StreamFacts:
     response_id: str | None = None
     status: str | None = None
     usage: dict[str, Any] | None = None
+    last_sequence: int | None = None
 
 
 @dataclass
@@ -130,6 +131,9 @@ class ResponseEventRelay:
         if not isinstance(payload, dict):
             return [*self._release(), raw + b"\n\n"]
         kind = str(payload.get("type", ""))
+        sequence = payload.get("sequence_number")
+        if isinstance(sequence, int):
+            self.facts.last_sequence = sequence
         self._learn(kind, payload)
         if self.placeholders is None:
             return [raw + b"\n\n"]
