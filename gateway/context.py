@@ -14,13 +14,14 @@ operators, counts; never values).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.analysis.offload import SPAN_WEIGHT, run_sized
-from gateway.chat_request import ChatRequest
+from gateway.audit.records import ChunkEntry, Redaction
 from gateway.decision_cache import CachedDecisions
 from gateway.errors import PolicyDenied
 from gateway.identity import Principal
@@ -28,7 +29,7 @@ from gateway.message_pii import MessageAnalyzer
 from gateway.metrics import StageTimer
 from gateway.pii.walker import Site, walk, write_back
 from gateway.policy import Decision
-from gateway.prompt import ContextChunk, compose, message_tokens
+from gateway.prompt import ContextChunk, compose
 from gateway.redaction.apply import redact
 from gateway.redaction.placeholders import Placeholders
 from gateway.redaction.rules import RedactionRules
@@ -40,16 +41,18 @@ ANSWER_RESERVE_TOKENS = 1024
 OPTION_PREFIX = "gateway_"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScopedContext:
-    messages: list[dict[str, Any]]
-    body: dict[str, Any] = field(default_factory=dict)
-    """The caller's body with every site redacted (``messages`` is its message list)."""
+    """What the retrieve -> redact -> compose stages made of a request body."""
+
+    body: dict[str, Any]
+    """The caller's body with every site redacted."""
     message: dict[str, str] | None = None
+    """The composed context (a system message of delimited, cited chunks), if any."""
     query: str | None = None
-    chunks_audit: list[dict[str, Any]] = field(default_factory=list)
-    message_redactions: list[dict[str, Any]] = field(default_factory=list)
-    restore_flags: list[bool] = field(default_factory=list)
+    chunks_audit: tuple[ChunkEntry, ...] = ()
+    message_redactions: tuple[Redaction, ...] = ()
+    restore_flags: tuple[bool, ...] = ()
     policy_revision: str | None = None
 
     @property
@@ -73,9 +76,9 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def retrieval_query(chat: ChatRequest) -> str | None:
+def retrieval_query(messages: Sequence[dict[str, Any]]) -> str | None:
     """The text of the last user message (text parts of multi-part content)."""
-    for message in reversed(chat.messages):
+    for message in reversed(messages):
         if message.get("role") != "user":
             continue
         content = message.get("content")
@@ -91,21 +94,24 @@ async def build_context(
     stages: ContextStages,
     *,
     principal: Principal,
-    chat: ChatRequest,
+    body: dict[str, Any],
+    query: str | None,
     decision: Decision,
-    retrieval_on: bool,
     requested_corpora: Sequence[str] | None,
     placeholders: Placeholders,
     timer: StageTimer,
+    prompt_tokens: Callable[[dict[str, Any]], int],
 ) -> ScopedContext:
-    sites = body_sites(chat.body)
+    """Redact every site of ``body``; retrieve for ``query`` (None: no retrieval) and
+    compose what may enter the prompt within the budget left by ``prompt_tokens`` of
+    the redacted body."""
+    sites = body_sites(body)
     texts = [site for site in sites if site.kind != "binary"]
     analysis = (
         asyncio.create_task(stages.analyzer.spans_for([site.text for site in texts]))
         if stages.analyzer is not None and texts
         else None
     )
-    query = retrieval_query(chat) if retrieval_on and decision.retrieval_enabled else None
     retrieval: Retrieval | None = None
     try:
         if query is not None:
@@ -121,21 +127,18 @@ async def build_context(
             analysis.cancel()
     with timer.stage("redact"):
         binary = [site for site in sites if site.kind == "binary"]
-        body, message_redactions, may_restore = await _redact_body(
-            stages.decisions, principal, chat.body, texts, spans, binary, placeholders
+        redacted, message_redactions, may_restore = await _redact_body(
+            stages.decisions, principal, body, texts, spans, binary, placeholders
         )
         context = ScopedContext(
-            messages=list(body["messages"]),
-            body=body,
+            body=redacted,
             query=query,
-            message_redactions=message_redactions,
+            message_redactions=tuple(message_redactions),
+            restore_flags=(may_restore,) if message_redactions else (),
         )
-        if message_redactions:
-            context.restore_flags.append(may_restore)
         if retrieval is not None and retrieval.chunks:
-            await _add_chunks(
-                stages, principal, retrieval, context.messages, decision, placeholders, context
-            )
+            budget = decision.context_window - prompt_tokens(redacted) - ANSWER_RESERVE_TOKENS
+            context = await _add_chunks(stages, principal, retrieval, budget, placeholders, context)
     return context
 
 
@@ -164,7 +167,7 @@ async def _redact_body(
     spans: list[Any],
     binary: list[Site],
     placeholders: Placeholders,
-) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+) -> tuple[dict[str, Any], list[Redaction], bool]:
     if not any(spans) and not binary:
         return body, [], False
     (rules,) = await decisions.redaction_rules(principal, [{"source": "message"}])
@@ -183,7 +186,7 @@ def _apply_site_spans(
     spans: list[Any],
     rules: RedactionRules,
     placeholders: Placeholders,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[Redaction]]:
     """Redact every site's spans (CPU-bound: off the event loop when the body is large)."""
     summary: dict[tuple[str, str, str], int] = {}
     replacements: dict[Site, str] = {}
@@ -196,7 +199,7 @@ def _apply_site_spans(
         for (entity, operator), count in result.applied.items():
             key = (site.label, entity, operator)
             summary[key] = summary.get(key, 0) + count
-    redactions = [
+    redactions: list[Redaction] = [
         {"site": label, "entity_type": entity, "operator": operator, "count": count}
         for (label, entity, operator), count in sorted(summary.items())
     ]
@@ -217,17 +220,16 @@ async def _add_chunks(
     stages: ContextStages,
     principal: Principal,
     retrieval: Retrieval,
-    messages: list[dict[str, Any]],
-    decision: Decision,
+    window: int,
     placeholders: Placeholders,
     context: ScopedContext,
-) -> None:
+) -> ScopedContext:
     classifications = sorted({str(c.get("classification")) for c in retrieval.chunks})
     rules = await stages.decisions.redaction_rules(
         principal, [{"source": "document", "classification": c} for c in classifications]
     )
     rules_by_class = dict(zip(classifications, rules, strict=True))
-    prepared: list[tuple[ContextChunk, list[dict[str, Any]], bool]] = []
+    prepared: list[tuple[ContextChunk, list[Redaction], bool]] = []
     for chunk in retrieval.chunks:
         chunk_rules = rules_by_class[str(chunk.get("classification"))]
         redacted = redact(
@@ -236,16 +238,17 @@ async def _add_chunks(
         prepared.append(
             (ContextChunk(chunk, redacted.text), redacted.summary(), chunk_rules.restore)
         )
-    window = decision.context_window - message_tokens(messages) - ANSWER_RESERVE_TOKENS
     composed = compose([p[0] for p in prepared], min(stages.budget_tokens, window))
     included = {id(item) for item in composed.included}
+    restore_flags = list(context.restore_flags)
+    chunks_audit: list[ChunkEntry] = []
     for item, redactions, may_restore in prepared:
         if id(item) not in included:
             continue
         if redactions:
-            context.restore_flags.append(may_restore)
+            restore_flags.append(may_restore)
         chunk = item.chunk
-        context.chunks_audit.append(
+        chunks_audit.append(
             {
                 "doc_id": chunk.get("doc_id"),
                 "doc_version": chunk.get("doc_version"),
@@ -257,8 +260,13 @@ async def _add_chunks(
                 "redactions": redactions,
             }
         )
-    context.message = composed.message
-    context.policy_revision = retrieval.compiled.revision
+    return dataclasses.replace(
+        context,
+        message=composed.message,
+        chunks_audit=tuple(chunks_audit),
+        restore_flags=tuple(restore_flags),
+        policy_revision=retrieval.compiled.revision,
+    )
 
 
 def _narrow(allowed: Sequence[str] | None, requested: Sequence[str] | None) -> Sequence[str] | None:

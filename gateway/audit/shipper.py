@@ -20,6 +20,7 @@ import structlog
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import exceptions as es_exc
 
+from gateway.audit.records import payload_mapping
 from gateway.audit.spool import Batch, Spool
 from gateway.elastic import elasticsearch_client
 from gateway.errors import DependencyUnavailable
@@ -36,11 +37,13 @@ _KEYWORD = {"type": "keyword"}
 
 def audit_mapping() -> dict[str, Any]:
     """Review fields are typed; the rest stays in ``_source`` unindexed (``dynamic: false``),
-    so an unexpected field can never make a record unshippable."""
-    keyword, boolean = _KEYWORD, {"type": "boolean"}
+    so an unexpected field can never make a record unshippable. The payload's fields come
+    from the record types (``gateway.audit.records``); the envelope's are listed here."""
+    keyword = _KEYWORD
     return {
         "dynamic": False,
         "properties": {
+            **payload_mapping(),
             **{
                 name: keyword
                 for name in (
@@ -48,18 +51,6 @@ def audit_mapping() -> dict[str, Any]:
                     "kind",
                     "prev_hash",
                     "hash",
-                    "request_id",
-                    "endpoint",
-                    "subject",
-                    "groups",
-                    "key_id",
-                    "client_address",
-                    "model",
-                    "policy_decision_ids",
-                    "policy_revision",
-                    "upstream_body_sha256",
-                    "request_audit_id",
-                    "finish_reason",
                     "reason",
                     "segment",
                     "covers_hash",
@@ -68,28 +59,6 @@ def audit_mapping() -> dict[str, Any]:
             "seq": {"type": "long"},
             "covers_seq": {"type": "long"},
             "time": {"type": "date"},
-            "user_agent": {"type": "keyword", "ignore_above": 512},
-            "stream": boolean,
-            "allowed": boolean,
-            "policy_decision_cached": boolean,
-            "stream_completed": boolean,
-            "denial_reasons": {"type": "text"},
-            "status": {"type": "integer"},
-            "upstream_latency_ms": {"type": "float"},
-            "chunks": {
-                "properties": {
-                    name: keyword
-                    for name in (
-                        "doc_id",
-                        "doc_version",
-                        "chunk_id",
-                        "corpus",
-                        "classification",
-                        "sha256_injected",
-                        "sha256_original",
-                    )
-                }
-            },
         },
     }
 

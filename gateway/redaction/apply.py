@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.audit.records import Redaction
 from gateway.pii.types import NER_TYPES
 from gateway.redaction.placeholders import Placeholders
 from gateway.redaction.rules import Operator, RedactionRules
@@ -31,7 +32,7 @@ class Redacted:
     text: str
     applied: Counter[tuple[str, str]]  # (entity_type, operator) -> count
 
-    def summary(self) -> list[dict[str, Any]]:
+    def summary(self) -> list[Redaction]:
         """For the audit record: types, operators and counts; never the values."""
         return [
             {"entity_type": entity, "operator": operator, "count": count}
