@@ -128,9 +128,12 @@ class BodyShape:
     schema_roots: tuple[tuple[str, ...], ...]
     known_top_level: frozenset[str]
     encoded_data: tuple[tuple[str, ...], ...]
+    conversation: str
+    """The field holding the conversation: its sites come first, so placeholder numbers
+    follow the conversation's order."""
 
 
-CHAT = BodyShape(NON_CONTENT, SCHEMA_ROOTS, KNOWN_TOP_LEVEL, ENCODED_DATA)
+CHAT = BodyShape(NON_CONTENT, SCHEMA_ROOTS, KNOWN_TOP_LEVEL, ENCODED_DATA, "messages")
 ANY_INDEX = _ANY
 """In a shape's path patterns: any list index."""
 

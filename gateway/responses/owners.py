@@ -21,7 +21,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    upstream_body_sha256 TEXT
 );
 """
 _WHAT = "responses registry"
@@ -51,12 +52,13 @@ class ResponseOwners:
             self._db.close()
             self._db = None
 
-    def record(self, owner: str, response_id: str) -> None:
-        """``owner`` owns ``response_id`` (the first owner recorded keeps it)."""
+    def record(self, owner: str, response_id: str, body_sha256: str | None = None) -> None:
+        """``owner`` owns ``response_id`` (the first owner recorded keeps it);
+        ``body_sha256`` links it to the request record (``upstream_body_sha256``)."""
         try:
             self._connection().execute(
-                "INSERT OR IGNORE INTO responses VALUES (?, ?, ?)",
-                (response_id, owner, int(time.time())),
+                "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?)",
+                (response_id, owner, int(time.time()), body_sha256),
             )
         except sqlite3.Error as exc:
             raise DependencyUnavailable(_WHAT, "cannot write the registry") from exc

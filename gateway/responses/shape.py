@@ -77,4 +77,4 @@ ENCODED_DATA: tuple[tuple[str, ...], ...] = (
 )
 """Fields holding base64 data or a ``data:`` URL (a plain https URL there is text)."""
 
-RESPONSES = BodyShape(NON_CONTENT, SCHEMA_ROOTS, KNOWN_TOP_LEVEL, ENCODED_DATA)
+RESPONSES = BodyShape(NON_CONTENT, SCHEMA_ROOTS, KNOWN_TOP_LEVEL, ENCODED_DATA, "input")
