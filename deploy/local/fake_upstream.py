@@ -564,6 +564,12 @@ async def create_response(request: Request[Any, Any, Any]) -> Response[Any] | St
             "code": "previous_response_not_found",
         }
         return Response({"error": error_body}, status_code=400)
+    long_stream = re.fullmatch(r"FAKE_LONG_STREAM_(\d+)", last)
+    if long_stream and body.get("stream"):
+        return Stream(
+            _long_response_stream(int(long_stream.group(1)), entry),
+            media_type="text/event-stream",
+        )
     response_id = f"resp_fake{next(_counter)}"
     output, _text = _response_output(body, response_id)
     final = _response_object(body, response_id, output, "completed")
@@ -680,6 +686,33 @@ async def _response_events(
             }
         )
     yield _sse({"type": "response.completed", "sequence_number": next(numbers), "response": final})
+
+
+async def _long_response_stream(count: int, entry: dict[str, Any]) -> AsyncIterator[bytes]:
+    """n text deltas of ~1 KiB as fast as possible; records whether it reached its end."""
+    entry["stream_finished"] = False
+    entry["events_sent"] = 0
+    started = {"id": "resp_fakelong", "object": "response", "status": "in_progress", "output": []}
+    yield _sse({"type": "response.created", "sequence_number": 0, "response": started})
+    filler = "x" * 1000
+    for n in range(count):
+        yield _sse(
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": n + 1,
+                "item_id": "msg_fakelong",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": f"{n} {filler}",
+                "logprobs": [],
+            }
+        )
+        entry["events_sent"] = n + 1
+        if n % 64 == 0:
+            await asyncio.sleep(0)
+    done = {**started, "status": "completed"}
+    yield _sse({"type": "response.completed", "sequence_number": count + 1, "response": done})
+    entry["stream_finished"] = True
 
 
 @get("/v1/responses/{response_id:str}")

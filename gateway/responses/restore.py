@@ -95,6 +95,8 @@ class ResponseEventRelay:
 
     placeholders: Placeholders | None
     on_response_id: Callable[[str], None]
+    id_only: bool = False
+    """Without placeholders: once the id is known, pass the rest through unparsed."""
     facts: StreamFacts = field(default_factory=StreamFacts)
     _restorers: dict[tuple[Any, ...], StreamRestorer] = field(default_factory=dict)
     _held: _Held | None = None
@@ -102,6 +104,9 @@ class ResponseEventRelay:
     async def process(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         buffer = bytearray()
         async for chunk in chunks:
+            if self._passing:
+                yield chunk
+                continue
             searched = max(0, len(buffer) - 1)
             buffer += chunk
             start = 0
@@ -111,6 +116,9 @@ class ResponseEventRelay:
                 start = end + 2
             if start:
                 del buffer[:start]
+            if self._passing and buffer:
+                yield bytes(buffer)
+                buffer.clear()
         for event in self._release():
             yield event
         if buffer:
@@ -118,6 +126,10 @@ class ResponseEventRelay:
                 yield event
             for event in self._release():
                 yield event
+
+    @property
+    def _passing(self) -> bool:
+        return self.id_only and self.placeholders is None and self.facts.response_id is not None
 
     def _event(self, raw: bytes) -> list[bytes]:
         lines = raw.split(b"\n")

@@ -36,7 +36,9 @@ class OwnedUpstream:
 
     async def stream_json(self, path: str, body: bytes) -> UpstreamStream:
         stream = await self.upstream.stream_json(path, body)
-        events = ResponseEventRelay(None, lambda response_id: self._record(response_id, body))
+        events = ResponseEventRelay(
+            None, lambda response_id: self._record(response_id, body), id_only=True
+        )
         return replace(stream, chunks=events.process(stream.chunks))
 
     def _record(self, response_id: str, body: bytes) -> None:

@@ -126,3 +126,23 @@ def test_without_placeholders_bytes_pass_unchanged_and_facts_are_read() -> None:
     assert asyncio.run(run()) == raw
     assert seen == ["resp_9"]
     assert (relay_.facts.status, relay_.facts.usage) == ("completed", {"total_tokens": 3})
+
+
+@given(chunk=st.integers(min_value=1, max_value=500))
+def test_id_only_relay_passes_every_byte_and_records_the_id(chunk: int) -> None:
+    """Learning only the id, the relay still passes the stream byte for byte, however split."""
+    raw = b"".join(
+        sse(e) for e in events_for("Hi <PERSON_1> there", [2, 5], "response.output_text")
+    )
+    seen: list[str] = []
+    relay_ = ResponseEventRelay(None, seen.append, id_only=True)
+
+    async def run() -> bytes:
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(raw), chunk):
+                yield raw[start : start + chunk]
+
+        return b"".join([piece async for piece in relay_.process(chunks())])
+
+    assert asyncio.run(run()) == raw
+    assert seen == ["resp_9"]
