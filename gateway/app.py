@@ -9,9 +9,12 @@ from importlib.metadata import version
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 
+from gateway.http.admission import caller_limits
 from gateway.http.audit_api import audit_exposure, audit_search, audit_show, audit_verify
 from gateway.http.chat import chat_completions
+from gateway.http.embeddings import create_embeddings
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.files import FILE_HANDLERS
 from gateway.http.fine_tuning import JOB_HANDLERS
@@ -20,6 +23,7 @@ from gateway.http.middleware import wrap_app
 from gateway.http.models import list_models, retrieve_model
 from gateway.http.openapi import openapi_config
 from gateway.http.responses import RESPONSE_HANDLERS
+from gateway.http.unsupported import not_found_handler
 from gateway.review import review_router
 from gateway.services import Services, open_services
 from gateway.settings import Settings
@@ -37,12 +41,16 @@ def create_app(settings: Settings) -> Litestar:
             app.state.services = services
             yield
 
-    app = Litestar(
+    # Every endpoint a caller authenticates for goes into this router: its guard
+    # authenticates and applies the caller's rate and concurrency limits before the
+    # handler runs. Only the public routes below (health, metrics, the OpenAPI document,
+    # the review pages with their own sign-in) stay outside.
+    authenticated = Router(
+        path="/",
+        guards=[caller_limits],
         route_handlers=[
-            healthz,
-            readyz,
-            metrics,
             chat_completions,
+            create_embeddings,
             *RESPONSE_HANDLERS,
             list_models,
             retrieve_model,
@@ -50,7 +58,6 @@ def create_app(settings: Settings) -> Litestar:
             audit_show,
             audit_exposure,
             audit_verify,
-            review_router(),
             # Uploads may exceed the chat body limit, up to the fine-tune upload limit
             # plus room for the multipart envelope (the exact limit is checked on the file).
             Router(
@@ -61,9 +68,13 @@ def create_app(settings: Settings) -> Litestar:
                 ),
             ),
         ],
+    )
+    app = Litestar(
+        route_handlers=[healthz, readyz, metrics, review_router(), authenticated],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
+        # Anything else under /v1/ is refused as unsupported, never forwarded.
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found_handler},
         request_max_body_size=settings.max_request_bytes,
         openapi_config=openapi_config(version("governance-gateway")),
         logging_config=None,

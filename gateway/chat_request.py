@@ -47,7 +47,8 @@ class ChatRequest:
         return list(self.body["messages"])
 
 
-def parse_chat_request(raw: bytes) -> ChatRequest:
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object OpenAI would parse, or BadRequest (any endpoint)."""
     try:
         body = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
@@ -60,6 +61,11 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         _refuse_lone_surrogates(body)
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
         _check_depth(body)
+    return body
+
+
+def parse_chat_request(raw: bytes) -> ChatRequest:
+    body = parse_json_object(raw)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(

@@ -134,7 +134,7 @@ def explain(
 
     async def run() -> dict[str, object]:
         async with (
-            ChunkIndex(settings) as index,
+            ChunkIndex.from_settings(settings) as index,
             PolicyEngine(str(settings.opa_url), settings.opa_timeout_s) as policy,
         ):
             revision = PolicyRevision(policy, settings.policy_poll_interval_s)

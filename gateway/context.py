@@ -70,6 +70,8 @@ class ContextStages:
     analyzer: MessageAnalyzer | None
     k: int
     budget_tokens: int
+    shape: BodyShape = CHAT
+    """Which strings of the body are content (the endpoint's API: chat by default)."""
 
 
 def sha256(text: str) -> str:
@@ -101,12 +103,11 @@ async def build_context(
     placeholders: Placeholders,
     timer: StageTimer,
     prompt_tokens: Callable[[dict[str, Any]], int],
-    shape: BodyShape = CHAT,
 ) -> ScopedContext:
     """Redact every site of ``body``; retrieve for ``query`` (None: no retrieval) and
     compose what may enter the prompt within the budget left by ``prompt_tokens`` of
     the redacted body."""
-    sites = body_sites(body, shape)
+    sites = body_sites(body, stages.shape)
     texts = [site for site in sites if site.kind != "binary"]
     analysis = (
         asyncio.create_task(stages.analyzer.spans_for([site.text for site in texts]))

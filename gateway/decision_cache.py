@@ -1,6 +1,6 @@
 """Authorization and redaction decisions, cached per (exact input, policy revision).
 
-OPA answers these two on every chat request, each a loopback HTTP round trip (~1.5 ms).
+OPA answers these two on every chat request, each a loopback HTTP round trip.
 A decision is a pure function of its input, the policy modules and their data; the
 revision (``gateway.policy_revision``) digests the modules and ``data.gateway.config``,
 so a cached answer is the one OPA would give, until a policy edit moves the revision on
@@ -15,18 +15,14 @@ A cached authorization keeps the decision id of the OPA evaluation it came from,
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
+from gateway.hashing import canonical_json
 from gateway.identity import Principal
 from gateway.lru import LruCache
 from gateway.policy import Decision, PolicyEngine
 from gateway.policy_revision import PolicyRevision
 from gateway.redaction.rules import RedactionRules
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 class CachedDecisions:
@@ -50,7 +46,7 @@ class CachedDecisions:
             return await self._policy.authorize(principal, action, model)
         revision = await self._revision.cache_key()
         asked = {"subject": principal.as_policy_input(), "action": action, "model": model}
-        key = ("authz", revision, _canonical(asked))
+        key = ("authz", revision, canonical_json(asked))
         cached: Decision | None = self._cache.get(key)
         if cached is not None:
             return cached
@@ -64,9 +60,9 @@ class CachedDecisions:
         if not self.enabled:
             return await self._policy.redaction_rules(principal, contexts)
         revision = await self._revision.cache_key()
-        subject = _canonical(principal.as_policy_input())
+        subject = canonical_json(principal.as_policy_input())
         keys: list[tuple[str, ...]] = [
-            ("redaction", revision, subject, _canonical(c)) for c in contexts
+            ("redaction", revision, subject, canonical_json(c)) for c in contexts
         ]
 
         async def ask_opa(missing: list[dict[str, Any]]) -> list[RedactionRules]:

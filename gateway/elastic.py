@@ -1,12 +1,14 @@
-"""Elasticsearch adapter: the governed chunk index.
+"""Elasticsearch adapter: the client, the one error map, and the governed chunk index.
 
-Library exceptions stop here and become DependencyUnavailable, so a search that cannot
-run is a refused request, never an unfiltered one.
+Library exceptions become DependencyUnavailable in ``elasticsearch_errors`` and nowhere
+else (every module that talks to Elasticsearch wraps its calls in it), so a search that
+cannot run is a refused request, never an unfiltered one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Self
 
 from elasticsearch import AsyncElasticsearch
@@ -19,11 +21,36 @@ from gateway.settings import Settings
 
 MAPPING_VERSION = 1
 
-_ES_ERRORS: tuple[type[Exception], ...] = (
-    es_exc.ApiError,
-    es_exc.TransportError,
-    BulkIndexError,
-)
+
+class IndexNotFound(DependencyUnavailable):
+    """The index does not exist (yet); callers for whom that means "nothing stored" catch it."""
+
+
+class IndexAlreadyExists(DependencyUnavailable):
+    """Creating an index that another process created first."""
+
+
+@contextmanager
+def elasticsearch_errors(what: str, *, name_error: bool = False) -> Iterator[None]:
+    """The one map from the client's exceptions to ``DependencyUnavailable(what)``.
+
+    ``name_error`` appends the exception's class name (never its text, which can quote
+    documents); a failed bulk request names only its items' error types, for the same
+    reason.
+    """
+    try:
+        yield
+    except BulkIndexError as exc:
+        kinds = ", ".join(sorted({_bulk_error_type(e) for e in exc.errors}))
+        raise DependencyUnavailable("elasticsearch", f"{what}: {kinds}") from exc
+    except (es_exc.ApiError, es_exc.TransportError) as exc:
+        detail = f"{what} ({type(exc).__name__})" if name_error else what
+        if isinstance(exc, es_exc.NotFoundError):
+            raise IndexNotFound("elasticsearch", detail) from exc
+        already = "resource_already_exists_exception"
+        if isinstance(exc, es_exc.BadRequestError) and exc.error == already:
+            raise IndexAlreadyExists("elasticsearch", detail) from exc
+        raise DependencyUnavailable("elasticsearch", detail) from exc
 
 
 def chunk_mapping(
@@ -91,14 +118,27 @@ def elasticsearch_client(settings: Settings, *, max_retries: int) -> AsyncElasti
     )
 
 
+def chunk_index_name(index_prefix: str) -> str:
+    return f"{index_prefix}-chunks-v{MAPPING_VERSION}"
+
+
 class ChunkIndex:
     """Owns the AsyncElasticsearch client; opened and closed by the app lifespan."""
 
-    def __init__(self, settings: Settings, schema: GovernanceSchema | None = None) -> None:
-        self._client = elasticsearch_client(settings, max_retries=1)
-        self.name = f"{settings.index_prefix}-chunks-v{MAPPING_VERSION}"
-        self.schema = schema if schema is not None else load_schema(settings.governance_schema_file)
+    def __init__(self, client: AsyncElasticsearch, name: str, schema: GovernanceSchema) -> None:
+        self._client = client
+        self.name = name
+        self.schema = schema
         """The governance fields documents carry (GATEWAY_GOVERNANCE_SCHEMA_FILE)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, schema: GovernanceSchema | None = None) -> Self:
+        """The configured cluster's chunk index, with its own client (one retry)."""
+        return cls(
+            elasticsearch_client(settings, max_retries=1),
+            chunk_index_name(settings.index_prefix),
+            schema if schema is not None else load_schema(settings.governance_schema_file),
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -113,10 +153,8 @@ class ChunkIndex:
 
     async def health(self) -> str:
         """Cluster status (green/yellow/red); raises DependencyUnavailable if unreachable."""
-        try:
+        with elasticsearch_errors("cluster health", name_error=True):
             response = await self._client.cluster.health()
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable("elasticsearch", type(exc).__name__) from exc
         return str(response["status"])
 
     async def ensure_index(self, analyzer: str = "standard") -> bool:
@@ -125,34 +163,31 @@ class ChunkIndex:
         Added fields are the only mapping change made in place; a changed field type is
         refused by Elasticsearch and needs a new index version (MAPPING_VERSION).
         """
-        try:
-            if await self._client.indices.exists(index=self.name):
-                mapping = chunk_mapping(analyzer, self.schema)
-                await self._client.indices.put_mapping(
-                    index=self.name, properties=mapping["properties"], meta=mapping["_meta"]
+        with elasticsearch_errors(f"cannot create {self.name}"):
+            try:
+                if await self._client.indices.exists(index=self.name):
+                    mapping = chunk_mapping(analyzer, self.schema)
+                    await self._client.indices.put_mapping(
+                        index=self.name, properties=mapping["properties"], meta=mapping["_meta"]
+                    )
+                    return False
+                await self._client.indices.create(
+                    index=self.name,
+                    mappings=chunk_mapping(analyzer, self.schema),
+                    settings={"number_of_shards": 1, "number_of_replicas": 0},
                 )
-                return False
-            await self._client.indices.create(
-                index=self.name,
-                mappings=chunk_mapping(analyzer, self.schema),
-                settings={"number_of_shards": 1, "number_of_replicas": 0},
-            )
-        except es_exc.BadRequestError as exc:
-            # A schema field whose type changed: Elasticsearch refuses to remap it.
-            raise DependencyUnavailable(
-                "elasticsearch",
-                f"cannot update the mapping of {self.name} ({_reason(exc)}): a governance "
-                "field's type cannot change in place; use a new index prefix and re-ingest",
-            ) from exc
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable("elasticsearch", f"cannot create {self.name}") from exc
+            except es_exc.BadRequestError as exc:
+                # A schema field whose type changed: Elasticsearch refuses to remap it.
+                raise DependencyUnavailable(
+                    "elasticsearch",
+                    f"cannot update the mapping of {self.name} ({_reason(exc)}): a governance "
+                    "field's type cannot change in place; use a new index prefix and re-ingest",
+                ) from exc
         return True
 
     async def delete_index(self) -> None:
-        try:
+        with elasticsearch_errors(f"cannot delete {self.name}"):
             await self._client.indices.delete(index=self.name, ignore_unavailable=True)
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable("elasticsearch", f"cannot delete {self.name}") from exc
 
     async def index_chunks(self, chunks: Iterable[Mapping[str, Any]], refresh: bool = True) -> int:
         """Bulk-index chunks by their ``chunk_id``; returns how many were written."""
@@ -160,20 +195,10 @@ class ChunkIndex:
             {"_index": self.name, "_id": chunk["chunk_id"], "_source": dict(chunk)}
             for chunk in chunks
         )
-        try:
+        with elasticsearch_errors(f"bulk indexing into {self.name} failed"):
             written, _ = await async_bulk(
                 self._client, actions, refresh="wait_for" if refresh else False
             )
-        except BulkIndexError as exc:
-            # Only the error types: their reasons can quote document content.
-            kinds = ", ".join(sorted({_bulk_error_type(e) for e in exc.errors}))
-            raise DependencyUnavailable(
-                "elasticsearch", f"bulk indexing into {self.name} failed: {kinds}"
-            ) from exc
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable(
-                "elasticsearch", f"bulk indexing into {self.name} failed"
-            ) from exc
         return written
 
     async def search(
@@ -183,7 +208,7 @@ class ChunkIndex:
 
         The filter is mandatory: a caller that means "everything" must say match_all.
         """
-        try:
+        with elasticsearch_errors(f"search on {self.name} failed"):
             response = await self._client.search(
                 index=self.name,
                 size=k,
@@ -194,8 +219,6 @@ class ChunkIndex:
                     }
                 },
             )
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable("elasticsearch", f"search on {self.name} failed") from exc
         return [{**hit["_source"], "_score": hit["_score"]} for hit in response["hits"]["hits"]]
 
 

@@ -18,6 +18,7 @@ carry secrets or PII: they are shown to callers and logged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -67,10 +68,19 @@ class AuthenticationFailed(GatewayError):
     default_code = "invalid_api_key"
 
 
+DENIED_BY_POLICY = "Request denied by policy"
+"""How every policy refusal starts, whichever endpoint refuses."""
+
+
 class PolicyDenied(GatewayError):
     status_code = 403
     error_type = "permission_error"
     default_code = "policy_denied"
+
+    @classmethod
+    def because(cls, reasons: Sequence[str]) -> PolicyDenied:
+        """The policy's refusal with its reasons: ``Request denied by policy: a; b``."""
+        return cls(f"{DENIED_BY_POLICY}: " + "; ".join(reasons))
 
 
 class NotFound(GatewayError):

@@ -6,7 +6,6 @@ password stretching needed) and the lookup is a dict access on the digest.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import AuthenticationFailed
+from gateway.hashing import sha256_hex
 
 KEY_PREFIX = "sk-gw-"
 
@@ -60,7 +60,7 @@ class KeyFileError(Exception):
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return sha256_hex(key)
 
 
 def new_key() -> str:

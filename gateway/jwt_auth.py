@@ -145,10 +145,6 @@ class JwtVerifier:
         raise jwt.InvalidKeyError("no key in the JWKS matches the token's kid")
 
 
-def looks_like_jwt(token: str) -> bool:
-    return token.startswith("eyJ") and token.count(".") == 2
-
-
 def verifier_from_settings(settings: Settings) -> JwtVerifier | None:
     if settings.jwt_jwks_file is None:
         return None

@@ -7,8 +7,9 @@ continuously, so a caller may burst up to the limit and then runs at its rate. A
 request is a 429 in OpenAI's shape (``type`` ``requests`` or ``tokens``, code
 ``rate_limit_exceeded``) with ``retry-after`` and ``x-ratelimit-*`` headers.
 
-Tokens are charged when a request is admitted (its messages, counted with the bundled
-tokenizer, plus the completion budget it asks for) and corrected by the usage the
+Every authenticated request takes one request and a concurrency slot (the guard in
+``gateway.http.admission``); chat also charges tokens (its messages, counted with the
+bundled tokenizer, plus the completion budget it asks for), corrected by the usage the
 upstream reports for a non-streamed answer.
 
 The counters live in this process: with several replicas each one enforces the limits
@@ -18,7 +19,6 @@ shared limiter in front).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import OrderedDict
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import DependencyUnavailable, GatewayError
+from gateway.hashing import canonical_json
 from gateway.identity import Principal
 from gateway.lru import LruCache
 from gateway.policy import AUTHZ_PACKAGE, PolicyEngine
@@ -142,29 +143,13 @@ class CallerLimiter:
                 {"retry-after": "1"},
             )
         requests = _bucket(caller, "requests", limits.requests_per_minute, now)
-        budget = _bucket(caller, "tokens", limits.tokens_per_minute, now)
         if requests is not None and (wait := requests.wait_s(1)) > 0:
             raise RateLimited(
                 f"Rate limit reached for requests per minute (RPM): limit "
                 f"{limits.requests_per_minute}. Please try again in {_seconds(wait)}.",
                 _headers("requests", limits.requests_per_minute, requests, wait),
             )
-        if budget is not None and tokens > budget.capacity:
-            # As OpenAI does: a request larger than the whole per-minute budget can never
-            # fit, so it is refused outright instead of waiting for a full bucket.
-            raise TokensRateLimited(
-                f"Request too large for tokens per minute (TPM): limit "
-                f"{limits.tokens_per_minute}, requested {tokens}. "
-                "Send a shorter prompt or ask for fewer completion tokens.",
-                _headers("tokens", limits.tokens_per_minute, budget, 60.0),
-            )
-        if budget is not None and (wait := budget.wait_s(tokens)) > 0:
-            raise TokensRateLimited(
-                f"Rate limit reached for tokens per minute (TPM): limit "
-                f"{limits.tokens_per_minute}, requested {tokens}. "
-                f"Please try again in {_seconds(wait)}.",
-                _headers("tokens", limits.tokens_per_minute, budget, wait),
-            )
+        budget = self._token_budget(caller, limits, tokens, now)
         if requests is not None:
             requests.level -= 1
         if budget is not None:
@@ -179,6 +164,40 @@ class CallerLimiter:
                 caller.active -= 1
 
         return release
+
+    def admit_tokens(self, subject: str, limits: CallerLimits, tokens: int) -> None:
+        """Take ``tokens`` from the budget of a request already admitted, or raise
+        TokensRateLimited (the request itself stays counted)."""
+        caller = self._caller(subject)
+        budget = self._token_budget(caller, limits, tokens, self._clock())
+        if budget is not None:
+            budget.level -= min(tokens, budget.capacity)
+
+    @staticmethod
+    def _token_budget(
+        caller: _Caller, limits: CallerLimits, tokens: int, now: float
+    ) -> _Bucket | None:
+        """The caller's token bucket if ``tokens`` fit in it now, else TokensRateLimited."""
+        budget = _bucket(caller, "tokens", limits.tokens_per_minute, now)
+        if budget is None:
+            return None
+        if tokens > budget.capacity:
+            # As OpenAI does: a request larger than the whole per-minute budget can never
+            # fit, so it is refused outright instead of waiting for a full bucket.
+            raise TokensRateLimited(
+                f"Request too large for tokens per minute (TPM): limit "
+                f"{limits.tokens_per_minute}, requested {tokens}. "
+                "Send a shorter prompt or ask for fewer completion tokens.",
+                _headers("tokens", limits.tokens_per_minute, budget, 60.0),
+            )
+        if (wait := budget.wait_s(tokens)) > 0:
+            raise TokensRateLimited(
+                f"Rate limit reached for tokens per minute (TPM): limit "
+                f"{limits.tokens_per_minute}, requested {tokens}. "
+                f"Please try again in {_seconds(wait)}.",
+                _headers("tokens", limits.tokens_per_minute, budget, wait),
+            )
+        return budget
 
     def charge(self, subject: str, tokens: int) -> None:
         """Correct the token budget by what the upstream reported (may go negative)."""
@@ -222,7 +241,7 @@ class PolicyLimits:
 
     async def for_principal(self, principal: Principal) -> CallerLimits:
         subject = principal.as_policy_input()
-        key = (await self._revision.cache_key(), json.dumps(subject, sort_keys=True))
+        key = (await self._revision.cache_key(), canonical_json(subject))
         cached = self._cache.get(key)
         if cached is not None:
             return cached

@@ -12,10 +12,10 @@ forwarded unanalysed.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 
 from gateway.errors import PayloadTooLarge
+from gateway.hashing import sha256_hex
 from gateway.lru import LruCache
 from gateway.pii.analyzer import PiiSpan
 
@@ -64,7 +64,7 @@ class MessageAnalyzer:
     async def spans_for(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
         """Spans for every text, each text analysed once while it stays cached."""
         self.check_limits(texts)
-        keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
+        keys = [sha256_hex(text) for text in texts]
         found = await self._cache.get_many(keys, list(texts), self._analyze_new)
         return [list(spans) for spans in found]
 

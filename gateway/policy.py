@@ -1,24 +1,24 @@
 """Open Policy Agent adapter: decisions from the Rego packages under ``policies/``.
 
-Every failure (OPA down, timeout, policy not loaded, a result of the wrong shape) becomes
-DependencyUnavailable: the gateway fails closed, never open.
+One aiohttp session speaks OPA's REST API (data, ad hoc query, data-filter compile,
+policy listing, health), and ``PolicyEngine._send`` is the one place its errors are
+translated: every failure (OPA down, timeout, policy not loaded, a body that is not JSON,
+a result of the wrong shape) becomes DependencyUnavailable: the gateway fails closed,
+never open.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
 import re
 from dataclasses import dataclass
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import aiohttp
-import httpx
-from opa_client import AsyncOpaClient
-from opa_client.errors import QueryExecuteError
 
 from gateway.errors import DependencyUnavailable, PolicyUntranslatable
+from gateway.hashing import canonical_json, sha256_hex
 from gateway.identity import Principal
 from gateway.redaction.rules import InvalidRules, RedactionRules
 
@@ -28,7 +28,11 @@ REDACTION_PACKAGE = "gateway.redaction"
 FINETUNE_PACKAGE = "gateway.finetune"
 # OPA 1.x data-filter compile: a UCAST condition tree instead of Rego AST.
 UCAST_MEDIA_TYPE = "application/vnd.opa.ucast.all+json"
-_OPA_ERRORS = (aiohttp.ClientError, TimeoutError, QueryExecuteError)
+# A refused connection or a 500/502/504 is tried once more after a short pause (what
+# opa-python-client, used before, did with retries=1).
+_ATTEMPTS = 2
+_RETRY_STATUS = frozenset({500, 502, 504})
+_RETRY_PAUSE_S = 0.3
 _PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -59,38 +63,80 @@ class PolicyEngine:
     """Asks OPA; opened and closed by the app lifespan."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        parts = urlsplit(url)
-        self._client = AsyncOpaClient(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or (443 if parts.scheme == "https" else 80),
-            ssl=parts.scheme == "https",
-            timeout=timeout_s,
-            retries=1,
-        )
-        # opa-python-client only speaks the old /v1/compile; the data-filter endpoint and
-        # the revision probe go over httpx.
-        self._http = httpx.AsyncClient(base_url=url, timeout=timeout_s)
+        self._url = url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
-        await self._client.__aenter__()
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._client.__aexit__(*exc_info)
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _send(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        payload: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """(status, JSON body or None): the one error map of this adapter.
+
+        Transport errors, timeouts and a success whose body is not JSON become
+        ``DependencyUnavailable("opa", what)``; an error's unreadable body is None.
+        """
+        if self._session is None:
+            raise RuntimeError("PolicyEngine used outside its async context")
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                async with self._session.request(
+                    method, self._url + path, json=payload, headers=headers
+                ) as response:
+                    if response.status in _RETRY_STATUS and attempt < _ATTEMPTS:
+                        await asyncio.sleep(_RETRY_PAUSE_S)
+                        continue
+                    raw = await response.read()
+                    return response.status, _json_body(response.status, raw)
+            except aiohttp.ClientConnectionError as exc:
+                if attempt == _ATTEMPTS:
+                    raise DependencyUnavailable("opa", what) from exc
+                await asyncio.sleep(_RETRY_PAUSE_S)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise DependencyUnavailable("opa", what) from exc
+        raise AssertionError("unreachable")
+
+    async def _result(self, what: str, path: str, payload: dict[str, Any]) -> Any:
+        """A POST that must answer 2xx with a JSON body."""
+        status, body = await self._send(what, "POST", path, payload)
+        if not 200 <= status < 300 or body is None:
+            raise DependencyUnavailable("opa", what)
+        return body
+
+    async def ad_hoc_query(self, query: str, input_data: Any, what: str) -> list[Any]:
+        """The result rows of an ad hoc Rego query (``POST /v1/query``); ``what`` names
+        the evaluation in the error if OPA cannot answer."""
+        response = await self._result(what, "/v1/query", {"query": query, "input": input_data})
+        rows = response.get("result") if isinstance(response, dict) else None
+        return rows if isinstance(rows, list) else []
 
     async def healthy(self) -> bool:
         """OPA is up and has activated its policies."""
-        return bool(await self._client.check_health())
+        try:
+            status, _ = await self._send("health", "GET", "/health")
+        except DependencyUnavailable:
+            return False
+        return status == 200
 
     async def query(self, package: str, rule: str, input_data: dict[str, Any]) -> dict[str, Any]:
         """Evaluate ``data.<package>.<rule>``; the raw response (result, decision_id)."""
-        try:
-            response: dict[str, Any] = await self._client.query_rule(
-                input_data, package_path=package, rule_name=rule
-            )
-        except _OPA_ERRORS as exc:
-            raise DependencyUnavailable("opa", f"cannot evaluate {package}.{rule}") from exc
+        path = f"/v1/data/{package.replace('.', '/')}/{rule}"
+        what = f"cannot evaluate {package}.{rule}"
+        response = await self._result(what, path, {"input": input_data})
+        if not isinstance(response, dict):
+            raise DependencyUnavailable("opa", what)
         if "result" not in response:
             raise DependencyUnavailable("opa", f"policy {package}.{rule} is not loaded")
         return response
@@ -138,12 +184,16 @@ class PolicyEngine:
             return []
         subject = principal.as_policy_input()
         inputs = [{"subject": subject, **context} for context in contexts]
-        try:
-            results = await self._client.bulk_query_rule(
-                inputs, package_path=REDACTION_PACKAGE, rule_name="decision"
-            )
-        except _OPA_ERRORS as exc:
-            raise DependencyUnavailable("opa", "cannot evaluate gateway.redaction") from exc
+        query = (
+            "results := [result | some item in input.items; "
+            f"result := data.{REDACTION_PACKAGE}.decision with input as item]"
+        )
+        what = f"cannot evaluate {REDACTION_PACKAGE}"
+        rows = await self.ad_hoc_query(query, {"items": inputs}, what)
+        results = rows[0].get("results") if rows and isinstance(rows[0], dict) else None
+        if not isinstance(results, list) or len(results) != len(inputs):
+            # An undefined decision would shorten the list: never guess which.
+            raise DependencyUnavailable("opa", what)
         try:
             return [RedactionRules.from_decision(result) for result in results]
         except InvalidRules as exc:
@@ -156,19 +206,20 @@ class PolicyEngine:
         policy the gateway cannot enforce, so it becomes PolicyUntranslatable.
         """
         path = f"/v1/compile/{package.replace('.', '/')}/{rule}"
-        try:
-            response = await self._http.post(
-                path, json={"input": input_data}, headers={"Accept": UCAST_MEDIA_TYPE}
-            )
-        except httpx.HTTPError as exc:
-            raise DependencyUnavailable("opa", f"cannot compile {package}.{rule}") from exc
-        if response.status_code == 400:
+        status, body = await self._send(
+            f"cannot compile {package}.{rule}",
+            "POST",
+            path,
+            {"input": input_data},
+            headers={"Accept": UCAST_MEDIA_TYPE},
+        )
+        if status == 400:
             raise PolicyUntranslatable(
-                f"OPA cannot compile {package}.{rule} into a filter: {_opa_errors(response)}"
+                f"OPA cannot compile {package}.{rule} into a filter: {_opa_errors(status, body)}"
             )
-        if response.status_code != 200:
-            raise DependencyUnavailable("opa", f"compile {package}.{rule}: {response.status_code}")
-        return response.json()
+        if status != 200:
+            raise DependencyUnavailable("opa", f"compile {package}.{rule}: {status}")
+        return body
 
     async def allow_documents(
         self,
@@ -178,9 +229,9 @@ class PolicyEngine:
     ) -> list[bool]:
         """Full evaluation of ``allow_document`` for each document, in one OPA round trip.
 
-        The documents travel as the query's JSON input, not inlined into the query text
-        (as opa-python-client's bulk_query_rule does): OPA then parses JSON instead of
-        Rego literals, which matters for documents shared with thousands of names.
+        The documents travel as the query's JSON input, not inlined into the query text:
+        OPA then parses JSON instead of Rego literals, which matters for documents shared
+        with thousands of names.
         """
         if not documents:
             return []
@@ -191,12 +242,8 @@ class PolicyEngine:
             f"verdict := data.{package}.allow_document with input.document as document]"
         )
         input_data = {"subject": principal.as_policy_input(), "documents": documents}
-        try:
-            response = await self._client.ad_hoc_query(query, input_data)
-        except _OPA_ERRORS as exc:
-            raise DependencyUnavailable("opa", "cannot re-check retrieved documents") from exc
-        rows = response.get("result") if isinstance(response, dict) else None
-        verdicts = rows[0].get("verdicts") if isinstance(rows, list) and rows else None
+        rows = await self.ad_hoc_query(query, input_data, "cannot re-check retrieved documents")
+        verdicts = rows[0].get("verdicts") if rows and isinstance(rows[0], dict) else None
         if not isinstance(verdicts, list) or len(verdicts) != len(documents):
             # An undefined allow_document would shorten the list: never guess which.
             raise DependencyUnavailable("opa", f"{package}.allow_document is not defined")
@@ -214,33 +261,41 @@ class PolicyEngine:
         OPA serving a watched directory has no bundle revision, so the gateway derives one:
         it changes exactly when a policy or its data changes.
         """
+        what = "cannot read the policy revision"
+        policies_status, policies = await self._send(what, "GET", "/v1/policies")
+        config_status, config = await self._send(what, "GET", "/v1/data/gateway/config")
+        if policies_status != 200 or config_status != 200:
+            raise DependencyUnavailable("opa", what)
         try:
-            policies = await self._http.get("/v1/policies")
-            config = await self._http.get("/v1/data/gateway/config")
-        except httpx.HTTPError as exc:
-            raise DependencyUnavailable("opa", "cannot read the policy revision") from exc
-        if policies.status_code != 200 or config.status_code != 200:
-            raise DependencyUnavailable("opa", "cannot read the policy revision")
-        try:
-            modules = sorted((m["id"], m["raw"]) for m in policies.json().get("result", []))
-            material = json.dumps([modules, config.json().get("result")], sort_keys=True)
+            modules = sorted((m["id"], m["raw"]) for m in policies.get("result", []))
+            material = canonical_json([modules, config.get("result")])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DependencyUnavailable("opa", "unexpected policy listing") from exc
-        return hashlib.sha256(material.encode()).hexdigest()[:16]
+        return sha256_hex(material)[:16]
 
 
-def _opa_errors(response: httpx.Response) -> str:
+def _json_body(status: int, raw: bytes) -> Any:
+    """The parsed body; None for an empty one or an error status's non-JSON one."""
+    if not raw.strip():
+        return None
     try:
-        body = response.json()
+        return json.loads(raw)
     except ValueError:
-        return f"HTTP {response.status_code}"
+        if 200 <= status < 300:
+            raise
+        return None
+
+
+def _opa_errors(status: int, body: Any) -> str:
+    if not isinstance(body, dict):
+        return f"HTTP {status}"
     errors = body.get("errors") or []
     details = "; ".join(
         f"{e.get('message')} ({e.get('location', {}).get('file', '?')}:"
         f"{e.get('location', {}).get('row', '?')})"
         for e in errors
     )
-    return details or str(body.get("message", f"HTTP {response.status_code}"))
+    return details or str(body.get("message", f"HTTP {status}"))
 
 
 def parse_authz_decision(response: dict[str, Any]) -> Decision:

@@ -44,6 +44,8 @@ class RequestScope:
     """Added to the response whatever renders it (e.g. ``retry-after`` on a 429)."""
     on_finish: list[Callable[[], None]] = field(default_factory=list)
     """Run when the response is over (streams included): releases per-caller slots."""
+    admitted: bool = False
+    """One request of the caller's limits is taken (``gateway.http.admission``)."""
 
     def record_fields(self) -> dict[str, Any]:
         """The fields every request record of this request starts with."""

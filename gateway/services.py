@@ -110,7 +110,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         revision = await stack.enter_async_context(
             PolicyRevision(policy, settings.policy_poll_interval_s)
         )
-        index = await stack.enter_async_context(ChunkIndex(settings))
+        index = await stack.enter_async_context(ChunkIndex.from_settings(settings))
         filters = FilterCompiler(
             policy, revision, max_entries=settings.filter_cache_size, schema=index.schema
         )
@@ -134,7 +134,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 pii_ner=settings.finetune_pii_ner,
             ),
             registry=stack.enter_context(Registry(settings.finetune_registry)),
-            upstream=FinetuneUpstream(upstream.http),
+            upstream=FinetuneUpstream(upstream),
             policy=policy,
             audit=audit,
             max_upload_bytes=settings.finetune_max_upload_bytes,

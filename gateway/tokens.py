@@ -11,7 +11,7 @@ ENCODING = "o200k_base"
 
 @functools.cache
 def encoding(name: str = ENCODING) -> Any:
-    """The bundled encoding, loaded once per process (the import alone takes ~1 s)."""
+    """The bundled encoding, loaded once per process (the import alone is slow)."""
     with warnings.catch_warnings():
         # bpe-openai 0.1.4 reads its data through the deprecated importlib.resources API.
         warnings.simplefilter("ignore", DeprecationWarning)

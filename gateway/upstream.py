@@ -1,8 +1,8 @@
 """The upstream adapter: pooled clients to the OpenAI-compatible model API.
 
-Chat completions, the hot path, go over aiohttp: half the per-call overhead of httpx
-(0.5 against 1.0 ms per loopback call, measured here). The files and fine-tuning
-endpoints use the httpx client (``UpstreamClient.http``; multipart, rarely called).
+Chat completions, the hot path, go over aiohttp: less per-call overhead than httpx
+(tests/bench/README.md has the figures). The files and fine-tuning
+endpoints use the httpx client (``UpstreamClient.request``; multipart, rarely called).
 The gateway authenticates with its own key; caller credentials never pass through.
 Transport errors of either library become GatewayErrors here and nowhere else.
 """
@@ -74,7 +74,6 @@ class UpstreamClient:
         *,
         timeout_s: float,
         connect_timeout_s: float,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/") + "/"
         self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -84,7 +83,7 @@ class UpstreamClient:
             total=None, connect=timeout_s, sock_connect=connect_timeout_s, sock_read=timeout_s
         )
         # HTTP(S)_PROXY / NO_PROXY, resolved once (aiohttp's trust_env would read them,
-        # and ~/.netrc, on every request: +0.7 ms per call here).
+        # and ~/.netrc, on every request).
         self._proxy = _environment_proxy(self._base_url)
         self._session: aiohttp.ClientSession | None = None
         self._client = upstream_http_client(
@@ -92,7 +91,6 @@ class UpstreamClient:
             api_key,
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
-            transport=transport,
         )
 
     async def __aenter__(self) -> Self:
@@ -108,10 +106,16 @@ class UpstreamClient:
             await self._session.close()
         await self._client.aclose()
 
-    @property
-    def http(self) -> httpx.AsyncClient:
-        """The httpx client, for adapters of other upstream endpoints (files, jobs)."""
-        return self._client
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Any other upstream call (files, fine-tuning jobs: multipart, GET, DELETE) over
+        the httpx client; redirects are neither followed nor relayed."""
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc) from exc
+        if response.status_code >= 300:
+            raise upstream_status_error(response.status_code, response.content)
+        return response
 
     async def post_json(self, path: str, body: bytes) -> UpstreamResponse:
         response = await self._post(path, body)
@@ -143,9 +147,9 @@ class UpstreamClient:
                 )
             except aiohttp.ClientConnectorError as exc:
                 if attempt == 2:
-                    raise _translate_aiohttp_error(exc) from exc
+                    raise translate_transport_error(exc) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise _translate_aiohttp_error(exc) from exc
+                raise translate_transport_error(exc) from exc
         raise AssertionError("unreachable")
 
 
@@ -154,7 +158,7 @@ async def _read_all(response: aiohttp.ClientResponse) -> bytes:
     try:
         return await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _translate_aiohttp_error(exc) from exc
+        raise translate_transport_error(exc) from exc
     finally:
         response.release()
 
@@ -174,7 +178,7 @@ async def _iterate(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
             yield chunk
         completed = True
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _translate_aiohttp_error(exc) from exc
+        raise translate_transport_error(exc) from exc
     finally:
         # Finished: the connection goes back to the pool. Cut short (the caller went
         # away, an error): closing it cancels the upstream call.
@@ -188,28 +192,12 @@ def _passthrough(headers: CIMultiDictProxy[str] | httpx.Headers) -> dict[str, st
     return {k: headers[k] for k in PASSTHROUGH_RESPONSE_HEADERS if k in headers}
 
 
-def _translate_aiohttp_error(exc: BaseException) -> GatewayError:
-    if isinstance(exc, TimeoutError):  # aiohttp's timeouts subclass it
-        return UpstreamError(
-            "The upstream model API timed out.", code="upstream_timeout", status_code=504
-        )
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return DependencyUnavailable("upstream", "cannot connect to the model API")
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return UpstreamError(
-            "The upstream model API closed the connection before its answer was complete.",
-            code="upstream_disconnected",
-        )
-    return UpstreamError(f"Upstream transport error: {type(exc).__name__}.")
-
-
 def upstream_http_client(
     base_url: str,
     api_key: str | None,
     *,
     timeout_s: float,
     connect_timeout_s: float,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """A pooled client on the upstream's base URL, with the gateway's own credential.
 
@@ -220,18 +208,26 @@ def upstream_http_client(
         headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        transport=transport or httpx.AsyncHTTPTransport(retries=1),
+        transport=httpx.AsyncHTTPTransport(retries=1),
     )
 
 
-def translate_transport_error(exc: httpx.HTTPError) -> GatewayError:
-    if isinstance(exc, httpx.TimeoutException):
+def translate_transport_error(exc: BaseException) -> GatewayError:
+    """The one map from either library's transport errors (aiohttp for chat, httpx for
+    files and jobs) to what the caller sees."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):  # aiohttp's subclass it
         return UpstreamError(
             "The upstream model API timed out.", code="upstream_timeout", status_code=504
         )
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError | httpx.ConnectError):
         return DependencyUnavailable("upstream", "cannot connect to the model API")
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+    if isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError
+        | aiohttp.ClientPayloadError
+        | httpx.RemoteProtocolError
+        | httpx.ReadError,
+    ):
         return UpstreamError(
             "The upstream model API closed the connection before its answer was complete.",
             code="upstream_disconnected",

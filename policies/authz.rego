@@ -3,17 +3,18 @@
 # description: |
 #   May this principal call this endpoint with this model?
 #   input: {"subject": {"id", "groups", "attributes"}, "action", "model"}
-#   actions: "chat.completions", "responses.create", "models.list", "audit.read"
+#   actions: "chat.completions", "embeddings", "responses.create", "models.list", "audit.read"
 package gateway.authz
 
 import rego.v1
 
 config := data.gateway.config
 
-known_actions := {"chat.completions", "responses.create", "models.list", "audit.read"}
+# Actions that name a model: the model must be offered and open to one of the subject's
+# groups.
+model_actions := {"chat.completions", "embeddings", "responses.create"}
 
-# Actions that use a model: the model must be offered and allowed to the subject.
-model_actions := {"chat.completions", "responses.create"}
+known_actions := model_actions | {"models.list", "audit.read"}
 
 default allow := false
 
@@ -38,6 +39,11 @@ group_allowed(groups) if {
 reasons contains msg if {
 	not input.action in known_actions
 	msg := sprintf("unknown action %q", [input.action])
+}
+
+reasons contains "a model is required" if {
+	input.action in model_actions
+	not is_string(object.get(input, "model", null))
 }
 
 reasons contains msg if {

@@ -39,8 +39,8 @@ test_missing_subject_groups_denied_for_restricted_model if {
 }
 
 test_models_lists_only_allowed if {
-	authz.models == {"gpt-4o-mini"} with input as {"subject": bob, "action": "models.list"}
-	authz.models == {"gpt-4o-mini", "gpt-4o"} with input as {"subject": alice, "action": "models.list"}
+	authz.models == {"gpt-4o-mini", "text-embedding-3-small"} with input as {"subject": bob, "action": "models.list"}
+	authz.models == {"gpt-4o-mini", "gpt-4o", "text-embedding-3-small"} with input as {"subject": alice, "action": "models.list"}
 }
 
 test_only_auditors_read_audit if {
@@ -95,4 +95,20 @@ test_responses_create_checks_the_model_like_chat if {
 	d := authz.decision with input as {"subject": bob, "action": "responses.create", "model": "gpt-4o"}
 	not d.allow
 	d.reasons == {`subject "bob" may not use model "gpt-4o"`}
+}
+
+test_embeddings_authorized_like_chat if {
+	authz.allow with input as {"subject": bob, "action": "embeddings", "model": "text-embedding-3-small"}
+	not authz.allow with input as {"subject": bob, "action": "embeddings", "model": "gpt-4o"}
+	authz.reasons == {`subject "bob" may not use model "gpt-4o"`} with input as {"subject": bob, "action": "embeddings", "model": "gpt-4o"}
+}
+
+test_embeddings_unknown_model_not_offered if {
+	d := authz.decision with input as {"subject": alice, "action": "embeddings", "model": "nope"}
+	not d.allow
+	d.model_offered == false
+}
+
+test_embeddings_need_a_model if {
+	not authz.allow with input as {"subject": alice, "action": "embeddings"}
 }

@@ -4,7 +4,8 @@ It is the project's only test double: no model can run on the development machin
 Every request is kept (method, path, headers, parsed body) and can be read back with
 ``GET /_fake/requests`` and cleared with ``DELETE /_fake/requests``, so tests can assert
 what a model would have seen. Answers are deterministic. Files and fine-tuning jobs
-live in memory (an upload is recorded with its text as ``body.content``).
+live in memory (an upload is recorded with its text as ``body.content``). Embeddings are
+vectors derived from each input's hash.
 
     python deploy/local/fake_upstream.py --host 127.0.0.1 --port 8300
 """
@@ -13,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import re
+import struct
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -760,6 +764,29 @@ async def cancel_response(request: Request[Any, Any, Any], response_id: str) -> 
     return Response({**found, "status": "cancelled"})
 
 
+@post("/v1/embeddings", status_code=200)
+async def embeddings(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Deterministic vectors (from each input's SHA-256), as floats or base64 float32 as
+    ``encoding_format`` asks; ``dimensions`` sets their length (default 8)."""
+    entry = await _record(request)
+    body = entry["body"] or {}
+    inputs = body.get("input")
+    inputs = inputs if isinstance(inputs, list) else [inputs]
+    size = body.get("dimensions") or 8
+    data = []
+    for index, item in enumerate(inputs):
+        text = item if isinstance(item, str) else json.dumps(item)
+        digest = hashlib.sha256(text.encode()).digest()
+        vector = [(digest[i % 32] - 127.5) / 127.5 for i in range(size)]
+        embedding: Any = vector
+        if body.get("encoding_format") == "base64":
+            embedding = base64.b64encode(struct.pack(f"<{size}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
+    tokens = sum(len(str(item).split()) for item in inputs)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return Response({"object": "list", "data": data, "model": body.get("model"), "usage": usage})
+
+
 @get("/_fake/requests")
 async def recorded() -> list[dict[str, Any]]:
     return _recorded
@@ -789,6 +816,7 @@ app = Litestar(
         response_input_items,
         delete_response,
         cancel_response,
+        embeddings,
         recorded,
         clear,
     ],

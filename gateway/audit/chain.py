@@ -8,21 +8,17 @@ breaks that record's hash; deleting, inserting or reordering records breaks the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
+
+from gateway.hashing import canonical_json, sha256_hex
 
 GENESIS_HASH = "0" * 64
 CHAIN_FIELDS = ("audit_id", "kind", "seq", "time", "prev_hash", "hash")
 
 
-def canonical_json(body: dict[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def record_hash(prev_hash: str, body: dict[str, Any]) -> str:
     canonical = canonical_json(body)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    return sha256_hex(prev_hash + canonical)
 
 
 def seal(body: dict[str, Any]) -> tuple[str, bytes]:
@@ -31,7 +27,7 @@ def seal(body: dict[str, Any]) -> tuple[str, bytes]:
     The line is the canonical body with ``hash`` appended, so the body is serialised once.
     """
     canonical = canonical_json(body)
-    digest = hashlib.sha256((body["prev_hash"] + canonical).encode()).hexdigest()
+    digest = sha256_hex(body["prev_hash"] + canonical)
     line = f'{canonical[:-1]},"hash":"{digest}"}}\n'
     return digest, line.encode()
 

@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.audit.chain import canonical_json
 from gateway.audit.segments import write_atomic
+from gateway.hashing import canonical_json
 
 CHECKPOINT_KIND = "checkpoint"
 HEAD_NAME = "audit-head.json"

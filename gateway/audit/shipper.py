@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 import structlog
 from elasticsearch import AsyncElasticsearch
-from elasticsearch import exceptions as es_exc
 
 from gateway.audit.records import payload_mapping
 from gateway.audit.spool import Batch, Spool
-from gateway.elastic import elasticsearch_client
+from gateway.elastic import IndexAlreadyExists, elasticsearch_client, elasticsearch_errors
 from gateway.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("gateway.audit.shipper")
 
-_ES_ERRORS: tuple[type[Exception], ...] = (es_exc.ApiError, es_exc.TransportError)
 _KEYWORD = {"type": "keyword"}
 
 
@@ -171,17 +169,15 @@ class AuditShipper:
         if self._index_ready:
             return
         try:
-            if not await self._client.indices.exists(index=self.index):
-                await self._client.indices.create(
-                    index=self.index,
-                    mappings=audit_mapping(),
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
-                )
-        except es_exc.BadRequestError as exc:
-            if exc.error != "resource_already_exists_exception":
-                raise DependencyUnavailable("elasticsearch", f"cannot create {self.index}") from exc
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable("elasticsearch", f"cannot create {self.index}") from exc
+            with elasticsearch_errors(f"cannot create {self.index}"):
+                if not await self._client.indices.exists(index=self.index):
+                    await self._client.indices.create(
+                        index=self.index,
+                        mappings=audit_mapping(),
+                        settings={"number_of_shards": 1, "number_of_replicas": 0},
+                    )
+        except IndexAlreadyExists:
+            pass  # another replica created it first
         self._index_ready = True
 
     async def _bulk(self, batch: Batch) -> int:
@@ -191,12 +187,8 @@ class AuditShipper:
             if record.get("audit_id"):
                 target["_id"] = str(record["audit_id"])
             operations += [{"index": target}, record]
-        try:
+        with elasticsearch_errors(f"bulk indexing into {self.index} failed"):
             response = await self._client.bulk(operations=operations)
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable(
-                "elasticsearch", f"bulk indexing into {self.index} failed"
-            ) from exc
         if not response["errors"]:
             return len(batch.records)
         items = [item["index"] for item in response["items"]]

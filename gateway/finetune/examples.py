@@ -21,11 +21,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.chat_schema import ROLES as CHAT_ROLES
 from gateway.errors import BadRequest
 from gateway.finetune.decode import hidden_texts, walk_strings
 from gateway.pii.walker import walk
 
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+# The chat endpoint's roles: OpenAI's fine-tuning chat format takes the (deprecated)
+# ``function`` message too (FineTuneChatRequestInput in its OpenAPI document).
+ROLES = frozenset(CHAT_ROLES)
 MAX_REPORTED = 20
 MAX_DEPTH = 64
 TEXT_BLOCK = 4000

@@ -1,6 +1,6 @@
 """Find governed chunks that parts of an upload overlap, by their stored fingerprints.
 
-This is an Elasticsearch adapter: library errors become DependencyUnavailable here, so a
+Library errors become DependencyUnavailable (``gateway.elastic.elasticsearch_errors``), so a
 scan that cannot search is a refused upload, never an unchecked one. The search ignores
 who is uploading: training data is compared with every governed chunk, including those
 the caller could never retrieve. Chunks fingerprinted under another scheme cannot be
@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 from elasticsearch import AsyncElasticsearch
-from elasticsearch import exceptions as es_exc
 from numpy.typing import NDArray
 
+from gateway.elastic import IndexNotFound, elasticsearch_errors
 from gateway.errors import DependencyUnavailable
 from gateway.fingerprint import SCHEME
 
@@ -131,13 +131,10 @@ class CorpusMatcher:
             }
         }
         try:
-            response = await self._client.count(index=self._index, query=query)
-        except es_exc.NotFoundError:
+            with elasticsearch_errors(f"fingerprint check on {self._index} failed"):
+                response = await self._client.count(index=self._index, query=query)
+        except IndexNotFound:
             return  # no index yet: nothing is governed
-        except (es_exc.ApiError, es_exc.TransportError) as exc:
-            raise DependencyUnavailable(
-                "elasticsearch", f"fingerprint check on {self._index} failed"
-            ) from exc
         if int(response.get("count", 0)):
             raise DependencyUnavailable(
                 "elasticsearch",
@@ -161,21 +158,18 @@ class CorpusMatcher:
         after: list[Any] | None = None
         while True:
             try:
-                response = await self._client.search(
-                    index=self._index,
-                    size=PAGE,
-                    query={"bool": query},
-                    source_includes=_SOURCE,
-                    sort=[{"chunk_id": "asc"}],
-                    search_after=after,
-                    track_total_hits=False,
-                )
-            except es_exc.NotFoundError:
+                with elasticsearch_errors(f"fingerprint search on {self._index} failed"):
+                    response = await self._client.search(
+                        index=self._index,
+                        size=PAGE,
+                        query={"bool": query},
+                        source_includes=_SOURCE,
+                        sort=[{"chunk_id": "asc"}],
+                        search_after=after,
+                        track_total_hits=False,
+                    )
+            except IndexNotFound:
                 return
-            except (es_exc.ApiError, es_exc.TransportError) as exc:
-                raise DependencyUnavailable(
-                    "elasticsearch", f"fingerprint search on {self._index} failed"
-                ) from exc
             hits = response["hits"]["hits"]
             for hit in hits:
                 yield hit["_source"]

@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.audit import AuditLog
-from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, PolicyDenied
+from gateway.errors import (
+    DENIED_BY_POLICY,
+    BadRequest,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    PolicyDenied,
+)
 from gateway.finetune.listing import FILE_LIST_LIMITS, JOB_LIST_LIMITS, own_list
 from gateway.finetune.registry import FileEntry, Registry, ScanRecord
 from gateway.finetune.scan import ScanResult, UploadScanner, match_fact
@@ -284,7 +291,7 @@ class FinetuneService:
             AUDIT_KIND, {**caller.audit_fields(), **base, **_decision_fields(decision)}
         )
         if not decision.allow:
-            raise _refusal(decision, "Request denied by policy")
+            raise _refusal(decision, DENIED_BY_POLICY)
 
     def _owns_file(self, caller: Caller, file_id: str) -> bool:
         return self._registry.file(caller.principal.subject, file_id) is not None

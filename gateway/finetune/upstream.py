@@ -1,8 +1,8 @@
 """The upstream's files and fine-tuning endpoints (multipart upload, GET, POST, DELETE).
 
-A second small httpx adapter next to ``gateway.upstream`` (whose client speaks JSON POST
-and GET only); it authenticates with the gateway's own key, and httpx errors become
-GatewayErrors here.
+The endpoints' JSON shapes over ``gateway.upstream.UpstreamClient.request``: one client,
+one credential and one error map (``gateway.upstream.translate_transport_error``) for all
+upstream traffic.
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ from typing import Any
 import httpx
 
 from gateway.errors import UpstreamError
-from gateway.upstream import (
-    translate_transport_error,
-    upstream_status_error,
-)
+from gateway.upstream import UpstreamClient
 
 
 class FinetuneUpstream:
-    """Uses the chat adapter's pooled client (``UpstreamClient.http``), which owns and
-    closes it: one connection pool and one credential for all upstream traffic."""
+    """Uses the chat adapter's client, which the lifespan owns and closes."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: UpstreamClient) -> None:
         self._client = client
 
     async def upload(self, filename: str, content: bytes, purpose: str) -> dict[str, Any]:
@@ -45,13 +41,7 @@ class FinetuneUpstream:
         return await self._send("DELETE", path)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(exc) from exc
-        if response.status_code >= 300:  # redirects are not followed, nor relayed
-            raise upstream_status_error(response.status_code, response.content)
-        return response
+        return await self._client.request(method, path, **kwargs)
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = await self._request(method, path, **kwargs)

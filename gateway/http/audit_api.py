@@ -40,7 +40,7 @@ async def _authorize_auditor(
         },
     )
     if not decision.allow:
-        raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))
+        raise PolicyDenied.because(decision.reasons)
 
 
 def _when(value: str | None, name: str) -> datetime | None:

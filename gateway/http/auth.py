@@ -3,7 +3,9 @@
 Every endpoint authenticates through ``authenticate``: a failure is counted
 (``gateway_auth_failures_total``) and logged with the client address (never the
 credential); a success puts the principal on the request scope, which is what makes the
-request one that must leave an audit record (``gateway.request_scope``).
+request one that must leave an audit record (``gateway.request_scope``). The guard of
+the authenticated routes (``gateway.http.admission``) authenticates first; the
+handler's own call then returns the principal already on the scope.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from litestar import Request
+from litestar.connection import ASGIConnection
 
 from gateway.errors import AuthenticationFailed
 from gateway.identity import Principal
@@ -22,12 +24,14 @@ log = structlog.get_logger("gateway.auth")
 
 
 def authenticate(
-    request: Request[Any, Any, Any], services: Services, endpoint: str | None = None
+    request: ASGIConnection[Any, Any, Any, Any], services: Services, endpoint: str | None = None
 ) -> Principal:
     """The principal behind the request's ``Authorization`` header, or AuthenticationFailed."""
     scope = current_request()
     if scope is not None and endpoint is not None:
         scope.endpoint = endpoint
+    if scope is not None and scope.principal is not None:
+        return scope.principal
     try:
         principal = services.keys.authenticate(request.headers.get("authorization"))
     except AuthenticationFailed as exc:

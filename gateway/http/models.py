@@ -21,7 +21,7 @@ async def _allowed(request: Request[Any, Any, Any], services: Services) -> list[
     principal = authenticate(request, services, "models.list")
     decision = await services.policy.authorize(principal, "models.list")
     if not decision.allow:
-        raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))
+        raise PolicyDenied.because(decision.reasons)
     return await services.policy.allowed_models(principal)
 
 

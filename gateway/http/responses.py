@@ -43,7 +43,9 @@ async def create_response(
     ports = dataclasses.replace(
         ports_of(services),
         upstream=OwnedUpstream(services.upstream, services.response_owners, principal.subject),
-        build_context=functools.partial(build_context, services.context_stages(), shape=RESPONSES),
+        build_context=functools.partial(
+            build_context, dataclasses.replace(services.context_stages(), shape=RESPONSES)
+        ),
     )
     answer = await run_responses(
         ports,
@@ -106,7 +108,7 @@ async def cancel_response(
 
 def _upstream(services: Services) -> FinetuneUpstream:
     """The JSON adapter over the upstream's pooled httpx client (translates its errors)."""
-    return FinetuneUpstream(services.upstream.http)
+    return FinetuneUpstream(services.upstream)
 
 
 RESPONSE_HANDLERS = [

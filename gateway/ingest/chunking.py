@@ -8,11 +8,11 @@ so that ``token_count <= chunk_tokens`` holds for the text actually stored.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from gateway import tokens
+from gateway.hashing import sha256_hex
 
 DEFAULT_ENCODING = "o200k_base"
 # bpe-openai refuses inputs of 1M characters or 200k tokens: encode in slices below both
@@ -33,7 +33,7 @@ class TextChunk:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return sha256_hex(self.text)
 
 
 class Chunker:

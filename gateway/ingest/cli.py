@@ -102,7 +102,7 @@ async def ingest(
     from gateway.elastic import ChunkIndex
     from gateway.ingest.pipeline import run_ingest
 
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         if console is None:
             return await run_ingest(paths, options, index=index, analyzer=analyzer)
         with Progress(

@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.fingerprint import SCHEME as FINGERPRINT_SCHEME
 from gateway.fingerprint import fingerprints
+from gateway.hashing import sha256_hex
 from gateway.ingest.chunking import TextChunk
 from gateway.ingest.governance import DocumentMeta
 from gateway.pii.analyzer import PiiSpan
@@ -19,7 +20,7 @@ PIPELINE_VERSION = 1
 
 
 def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_hex(text)
 
 
 def document_version(corpus: str, meta: DocumentMeta, text_hash: str, chunking: str) -> str:

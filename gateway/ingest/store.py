@@ -2,7 +2,8 @@
 
 Deletes scan for ids (``search_after`` over ``chunk_id``) and bulk-delete them: the
 integ-test-zip distribution has no reindex module, hence no ``_delete_by_query``, and
-this works on every distribution. Library errors become DependencyUnavailable here.
+this works on every distribution. Library errors become DependencyUnavailable through
+``gateway.elastic.elasticsearch_errors``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
-from elasticsearch import exceptions as es_exc
-from elasticsearch.helpers import BulkIndexError, async_bulk
+from elasticsearch.helpers import async_bulk
 
-from gateway.elastic import ChunkIndex
-from gateway.errors import DependencyUnavailable
+from gateway.elastic import ChunkIndex, elasticsearch_errors
 
-_ES_ERRORS: tuple[type[Exception], ...] = (es_exc.ApiError, es_exc.TransportError, BulkIndexError)
 _PAGE = 1000
 
 
@@ -149,9 +147,5 @@ class ChunkStore:
             after = hits[-1]["sort"]
 
     async def _call(self, what: str, call: Awaitable[Any]) -> Any:
-        try:
+        with elasticsearch_errors(f"{what} in {self._index.name}", name_error=True):
             return await call
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable(
-                "elasticsearch", f"{what} in {self._index.name} ({type(exc).__name__})"
-            ) from exc

@@ -9,7 +9,7 @@ a socket. Spans are stored per chunk; request-time redaction then only slices st
 Caller messages at request time use a lean pipeline (``lean=True``): only spaCy's
 ``ner`` component. In ``en_core_web_sm`` it has its own token-to-vector layer, so
 ``tok2vec``, ``tagger``, ``parser``, ``attribute_ruler`` and ``lemmatizer`` change nothing
-it finds and cost half the time (5.6 against 10.5 ms for a 140-character message).
+it finds and cost about half the time (tests/bench/README.md has the figures).
 Presidio reads lemmas only to match context words ("phone", "card"), so each token's
 lemma is its lower-cased text: the spans are the same, but a score can differ when a
 context word is inflected ("phoning" does not raise a score). Policy thresholds only

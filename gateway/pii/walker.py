@@ -290,9 +290,15 @@ def write_back(body: Any, replacements: Mapping[Site, str]) -> Any:
             parent[last] = _encode_like(parent[last], text)
         else:
             parent[last] = text
+    _rename_keys(renames)
+    return root
+
+
+def _rename_keys(renames: list[tuple[Any, str, str]]) -> None:
+    """Rename keys in place, keeping each object's key order (after values are written,
+    so a value below a renamed key is found under its old name first)."""
     for parent, old, new in renames:
         if old != new and old in parent:
             items = list(parent.items())
             parent.clear()
             parent.update((new if k == old else k, v) for k, v in items)
-    return root

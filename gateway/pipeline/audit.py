@@ -74,8 +74,9 @@ async def audit(ports: Ports, prepared: Prepared, timer: StageTimer) -> Audited:
     }
     record["chunks"] = list(prepared.chunks)
     record["message_redactions"] = list(prepared.redactions)
-    if prepared.input_sha256 is not None:
-        record["input_sha256"] = list(prepared.input_sha256)
+    input_sha256 = prepared.authorized.call.input_sha256
+    if input_sha256 is not None:
+        record["input_sha256"] = list(input_sha256)
     record["upstream_body_sha256"] = hashlib.sha256(prepared.upstream_body).hexdigest()
     if ports.prompt_cipher is not None:
         record["prompt_encrypted"] = ports.prompt_cipher.encrypt(prepared.upstream_body)

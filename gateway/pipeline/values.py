@@ -69,6 +69,8 @@ class ModelCall:
     """What to retrieve for (None: no retrieval for this request)."""
     corpora: tuple[str, ...] | None = None
     """Corpora the caller narrows retrieval to (None: all the policy allows)."""
+    input_sha256: tuple[str, ...] | None = None
+    """Embeddings: the SHA-256 of each input text as received, for the record."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,6 @@ class Prepared:
     policy_revision: str | None
     restore: Placeholders | None
     """Placeholders to put back into the answer (None: policy or endpoint says no)."""
-    input_sha256: tuple[str, ...] | None = None
-    """Embeddings: the SHA-256 of each input string as received, for the record."""
 
 
 @dataclass(frozen=True)

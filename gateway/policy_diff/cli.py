@@ -120,7 +120,7 @@ async def _run(
     before, after = await asyncio.gather(
         evaluate(old_url, principals, models), evaluate(new_url, principals, models)
     )
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         counter = ChangeCounter(index.client, index.name, details=details)
         indexed = await counter.indexed_chunks()
         changed = await compare(principals, before, after, counter)

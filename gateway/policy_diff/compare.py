@@ -10,19 +10,18 @@ by id. Document counts use a ``cardinality`` aggregation (exact in practice belo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
-from elasticsearch import exceptions as es_exc
 
+from gateway.elastic import elasticsearch_errors
 from gateway.errors import DependencyUnavailable
+from gateway.hashing import canonical_json
 from gateway.retrieval.translator import MATCH_NONE
 
 PRECISION = 40_000
-_ES_ERRORS = (es_exc.ApiError, es_exc.TransportError)
 
 
 @dataclass
@@ -46,7 +45,7 @@ class Change:
 
 
 def same_filter(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return canonical_json(a) == canonical_json(b)
 
 
 def _difference(keep: dict[str, Any] | None, drop: dict[str, Any] | None) -> dict[str, Any]:
@@ -88,10 +87,8 @@ class ChangeCounter:
         self._batch = batch
 
     async def indexed_chunks(self) -> int:
-        try:
+        with elasticsearch_errors(f"cannot count {self._index}"):
             response = await self._client.count(index=self._index)
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable("elasticsearch", f"cannot count {self._index}") from exc
         return int(response["count"])
 
     async def changes(
@@ -120,10 +117,8 @@ class ChangeCounter:
                 if aggregate:
                     body["aggs"] = _aggregations(self._details)
                 searches.extend(({"index": self._index}, body))
-            try:
+            with elasticsearch_errors("policy diff search failed"):
                 response = await self._client.msearch(searches=searches)
-            except _ES_ERRORS as exc:
-                raise DependencyUnavailable("elasticsearch", "policy diff search failed") from exc
             for item in response["responses"]:
                 if "error" in item:
                     raise DependencyUnavailable(

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from gateway.audit.query import SearchFilters, search
+from gateway.hashing import canonical_json
 from gateway.identity import ApiKeysFile, Principal
 
 
@@ -110,6 +111,6 @@ def unique(principals: Iterable[Principal]) -> list[Principal]:
     """Principals with the same policy input count once (first one kept)."""
     kept: dict[str, Principal] = {}
     for principal in principals:
-        key = json.dumps(principal.as_policy_input(), sort_keys=True)
+        key = canonical_json(principal.as_policy_input())
         kept.setdefault(key, principal)
     return list(kept.values())

@@ -53,9 +53,6 @@ class Placeholders:
                 view._value_by_token[token] = value
         return view
 
-    def original(self, token: str) -> str | None:
-        return self._value_by_token.get(token)
-
     def __bool__(self) -> bool:
         return bool(self._value_by_token)
 

@@ -220,16 +220,20 @@ def _check_item(param: str, item: Any) -> None:
             _required_string(item, param, field)
         _check_size(param, len(item["arguments"]))
     elif kind == "function_call_output":
-        _required_string(item, param, "call_id")
-        output = item.get("output")
-        if output is None:
-            raise _missing(f"{param}.output")
-        if isinstance(output, list):
-            _check_parts(f"{param}.output", output, INPUT_PARTS, None)
-        elif not isinstance(output, str):
-            raise _wrong_type(f"{param}.output", "a string or an array of content parts")
-        else:
-            _check_size(param, len(output))
+        _check_tool_output(param, item)
+
+
+def _check_tool_output(param: str, item: dict[str, Any]) -> None:
+    _required_string(item, param, "call_id")
+    output = item.get("output")
+    if output is None:
+        raise _missing(f"{param}.output")
+    if isinstance(output, list):
+        _check_parts(f"{param}.output", output, INPUT_PARTS, None)
+    elif not isinstance(output, str):
+        raise _wrong_type(f"{param}.output", "a string or an array of content parts")
+    else:
+        _check_size(param, len(output))
 
 
 def _required_string(item: dict[str, Any], param: str, field: str) -> None:

@@ -6,7 +6,6 @@ revision (``gateway.policy_revision``); a policy edit invalidates every cached f
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ import structlog
 
 from gateway.errors import PolicyUntranslatable
 from gateway.governance_schema import BUILTIN_SCHEMA, GovernanceSchema
+from gateway.hashing import canonical_json
 from gateway.identity import Principal
 from gateway.lru import LruCache
 from gateway.policy import RETRIEVAL_PACKAGE, PolicyEngine
@@ -70,7 +70,7 @@ class FilterCompiler:
         key_revision = await self._revision.cache_key()
         revision = await self._revision.current()
         subject = principal.as_policy_input()
-        key = (key_revision, json.dumps(subject, sort_keys=True, separators=(",", ":")))
+        key = (key_revision, canonical_json(subject))
         hit = self._cache.get(key)
         if isinstance(hit, CompiledFilter):
             return hit

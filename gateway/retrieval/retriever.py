@@ -26,7 +26,6 @@ log = structlog.get_logger("gateway.retrieval")
 
 @dataclass(frozen=True)
 class Retrieval:
-    query: str
     chunks: list[dict[str, Any]]
     compiled: CompiledFilter
     dropped_chunk_ids: list[str] = field(default_factory=list)
@@ -83,4 +82,4 @@ class Retriever:
                 revision=compiled.revision,
                 dropped_chunk_ids=dropped,
             )
-        return Retrieval(query, allowed, compiled, dropped)
+        return Retrieval(allowed, compiled, dropped)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gateway.hashing import canonical_json
+
 Clause = dict[str, Any]
 _POSITIVE = ("term", "terms", "range", "prefix")
 
@@ -158,4 +160,4 @@ def _unique(clauses: list[Clause]) -> list[Clause]:
 
 
 def _key(clause: Clause) -> str:
-    return json.dumps(clause, sort_keys=True)
+    return canonical_json(clause)

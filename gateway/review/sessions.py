@@ -12,7 +12,6 @@ is never stored: only the principal it authenticated.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -20,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from gateway.hashing import sha256_hex
 from gateway.identity import Principal
 
 IDLE_S = 15 * 60
@@ -91,4 +91,4 @@ def csrf_matches(session: Session, presented: str | None) -> bool:
 
 
 def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
+    return sha256_hex(session_id)

@@ -176,7 +176,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ]
     results: dict[str, Any] = {"fingerprint_scheme": SCHEME}
     async with (
-        ChunkIndex(settings) as index,
+        ChunkIndex.from_settings(settings) as index,
         PolicyEngine(str(settings.opa_url), 30.0) as policy,
     ):
         if args.reindex:

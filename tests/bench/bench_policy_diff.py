@@ -76,7 +76,7 @@ def widened(target: Path) -> Path:
 
 async def ensure_index(chunks: int) -> int:
     settings = load_settings(index_prefix="gateway-bench")
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         if await index.ensure_index():
             started = time.perf_counter()
             await index.index_chunks(synthetic_chunks(chunks), refresh=True)
@@ -130,7 +130,7 @@ async def phases(old: OpaServer, new: OpaServer, keys: Path) -> dict[str, Any]:
     evaluated = time.perf_counter()
     opa_cpu = cpu_s(old.pid) + cpu_s(new.pid) - opa_cpu
     search_cpu = es_cpu_s()
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         changed = await compare(principals, before, after, ChangeCounter(index.client, index.name))
     counted = time.perf_counter()
     search_cpu = es_cpu_s() - search_cpu

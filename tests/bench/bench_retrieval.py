@@ -96,7 +96,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(11)
     words = vocabulary(random.Random(7))
     async with (
-        ChunkIndex(settings) as index,
+        ChunkIndex.from_settings(settings) as index,
         PolicyEngine(str(settings.opa_url), 5.0) as policy,
         PolicyRevision(policy, 60) as revision,
     ):

@@ -40,7 +40,7 @@ def demo_index(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
     )
 
     async def load() -> None:
-        async with ChunkIndex(settings) as index:
+        async with ChunkIndex.from_settings(settings) as index:
             await ingest_demo(index)
 
     asyncio.run(load())

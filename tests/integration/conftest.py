@@ -137,7 +137,7 @@ async def demo_client(settings: Settings) -> AsyncIterator[Any]:
     from gateway.app import create_app
     from gateway.elastic import ChunkIndex
 
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         await ingest_demo(index)
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client

@@ -208,8 +208,12 @@ async def test_models_are_filtered_by_policy(demo_client: AsyncTestClient[Any]) 
     """GET /v1/models lists only what the caller may use; others are 404 for them."""
     bob = await demo_client.get("/v1/models", headers={"Authorization": f"Bearer {BOB}"})
     alice = await demo_client.get("/v1/models", headers={"Authorization": f"Bearer {ALICE}"})
-    assert [m["id"] for m in bob.json()["data"]] == ["gpt-4o-mini"]
-    assert [m["id"] for m in alice.json()["data"]] == ["gpt-4o", "gpt-4o-mini"]
+    assert [m["id"] for m in bob.json()["data"]] == ["gpt-4o-mini", "text-embedding-3-small"]
+    assert [m["id"] for m in alice.json()["data"]] == [
+        "gpt-4o",
+        "gpt-4o-mini",
+        "text-embedding-3-small",
+    ]
     hidden = await demo_client.get("/v1/models/gpt-4o", headers={"Authorization": f"Bearer {BOB}"})
     assert hidden.status_code == 404
     assert hidden.json()["error"]["code"] == "model_not_found"

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 async def test_index_and_find_a_document(settings_for: Any) -> None:
     """Demo chunks indexed into the real Elasticsearch are found by BM25."""
-    async with ChunkIndex(settings_for()) as index:
+    async with ChunkIndex.from_settings(settings_for()) as index:
         assert await index.ensure_index() is True
         assert await index.ensure_index() is False  # idempotent
         await ingest_demo(index)
@@ -23,7 +23,7 @@ async def test_index_and_find_a_document(settings_for: Any) -> None:
 
 async def test_filter_is_applied_inside_the_query(settings_for: Any) -> None:
     """A governance filter excludes documents even when they match the query best."""
-    async with ChunkIndex(settings_for()) as index:
+    async with ChunkIndex.from_settings(settings_for()) as index:
         await ingest_demo(index)
         only_sales = {"terms": {"allowed_groups": ["sales"]}}
         hits = await index.search(
@@ -38,7 +38,7 @@ async def test_filter_is_applied_inside_the_query(settings_for: Any) -> None:
 
 async def test_unreachable_elasticsearch_fails_closed(settings_for: Any) -> None:
     """A stopped Elasticsearch is DependencyUnavailable naming elasticsearch."""
-    async with ChunkIndex(
+    async with ChunkIndex.from_settings(
         settings_for(elasticsearch_url=closed_port_url(), elasticsearch_timeout_s=1)
     ) as index:
         with pytest.raises(DependencyUnavailable, match=r"^elasticsearch unavailable"):
@@ -49,6 +49,8 @@ async def test_unreachable_elasticsearch_fails_closed(settings_for: Any) -> None
 
 async def test_wrong_credentials_fail_closed(settings_for: Any) -> None:
     """Security is on: a wrong password is refused by Elasticsearch itself."""
-    async with ChunkIndex(settings_for(elasticsearch_password="wrong-password")) as index:
+    async with ChunkIndex.from_settings(
+        settings_for(elasticsearch_password="wrong-password")
+    ) as index:
         with pytest.raises(DependencyUnavailable, match="AuthenticationException"):
             await index.health()

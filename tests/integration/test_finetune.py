@@ -64,7 +64,7 @@ Sdk = Callable[[str], openai.AsyncOpenAI]
 
 @pytest.fixture
 async def app_client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         await ingest_demo(index)
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client

@@ -70,7 +70,7 @@ Sdk = Callable[[str], openai.AsyncOpenAI]
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         await ingest_demo(index)
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client
@@ -285,7 +285,7 @@ async def test_a_job_is_refused_when_its_file_became_governed_after_upload(
         manifest = Manifest.model_validate(
             {"defaults": {"classification": "restricted", "allowed_groups": ["legal"]}}
         )
-        async with ChunkIndex(settings) as index:
+        async with ChunkIndex.from_settings(settings) as index:
             report = await run_ingest(
                 [Path(tmp)],
                 IngestOptions(corpus="legal", manifest=manifest),

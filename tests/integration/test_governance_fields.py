@@ -49,12 +49,12 @@ async def test_schema_fields_are_ingested_mapped_in_place_and_filtered(
 ) -> None:
     """An existing index gains the schema's fields; bad lines are named; policy uses them."""
     settings = settings_for(governance_schema_file=SCHEMA_FILE)
-    async with ChunkIndex(settings, BUILTIN_SCHEMA) as old:
+    async with ChunkIndex.from_settings(settings, BUILTIN_SCHEMA) as old:
         assert await old.ensure_index() is True  # created before the schema existed
     (tmp_path / "records.jsonl").write_text("\n".join(LINES) + "\n", encoding="utf-8")
     manifest = tmp_path / "manifest.yaml"
     manifest.write_text("defaults: {tenant: acme}\n", encoding="utf-8")
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         assert index.schema.custom["denied_users"].type == "keyword_list"
         options = IngestOptions(
             corpus="records", manifest=load_manifest(manifest, index.schema), exclude=(manifest,)
@@ -88,8 +88,12 @@ async def test_schema_fields_are_ingested_mapped_in_place_and_filtered(
 async def test_changed_field_type_is_a_clear_error(settings_for: Any) -> None:
     """A schema field whose type changed cannot be remapped in place: a clear refusal."""
     settings = settings_for()
-    async with ChunkIndex(settings, parse_schema({"fields": {"region": "keyword"}})) as index:
+    async with ChunkIndex.from_settings(
+        settings, parse_schema({"fields": {"region": "keyword"}})
+    ) as index:
         await index.ensure_index()
-    async with ChunkIndex(settings, parse_schema({"fields": {"region": "integer"}})) as index:
+    async with ChunkIndex.from_settings(
+        settings, parse_schema({"fields": {"region": "integer"}})
+    ) as index:
         with pytest.raises(DependencyUnavailable, match="type cannot change"):
             await index.ensure_index()

@@ -67,7 +67,7 @@ async def ingest(
         overlap=8,
         batch_chunks=5,  # several flushes per run
     )
-    async with ChunkIndex(settings) as index:
+    async with ChunkIndex.from_settings(settings) as index:
         return await run_ingest(paths, options, index=index, analyzer=analyzer)
 
 

@@ -39,7 +39,7 @@ def jwt_settings(settings_for: Any, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def client(jwt_settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with ChunkIndex(jwt_settings) as index:
+    async with ChunkIndex.from_settings(jwt_settings) as index:
         await ingest_demo(index)
     async with AsyncTestClient(app=create_app(jwt_settings)) as test_client:
         yield test_client

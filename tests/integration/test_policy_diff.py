@@ -33,7 +33,7 @@ def indexed(settings: Settings) -> Settings:
     these tests are synchronous)."""
 
     async def load() -> None:
-        async with ChunkIndex(settings) as index:
+        async with ChunkIndex.from_settings(settings) as index:
             await index.ensure_index()
             await index.index_chunks(demo_chunks())
 

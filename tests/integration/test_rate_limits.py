@@ -100,3 +100,97 @@ async def test_default_limits_do_not_refuse_ordinary_use(
     async with AsyncTestClient(app=create_app(settings)) as client:
         answers = [await client.post(CHAT, json=_body(), headers=headers) for _ in range(5)]
     assert {a.status_code for a in answers} == {200}
+
+
+def _settings_without_workers(settings_for: Any, keys_file: Path) -> Any:
+    """These tests are about limits: no PII worker needs to load its model."""
+    return settings_for(
+        api_keys_file=keys_file, message_pii_analysis=False, finetune_pii_scan=False
+    )
+
+
+# One read per authenticated endpoint family; each must count against the caller.
+LIMITED_ENDPOINTS = [
+    ("GET", "/v1/models"),
+    ("GET", "/v1/models/gpt-4o-mini"),
+    ("GET", "/v1/files"),
+    ("GET", "/v1/files/file-doesnotexist"),
+    ("GET", "/v1/fine_tuning/jobs"),
+    ("GET", "/admin/audit/records"),
+    ("GET", "/admin/audit/verify"),
+    ("POST", "/v1/chat/completions"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), LIMITED_ENDPOINTS)
+async def test_every_authenticated_endpoint_is_rate_limited(
+    settings_for: Any, limited_caller: tuple[str, Path, Any], method: str, path: str
+) -> None:
+    """Past requests_per_minute, any authenticated endpoint answers OpenAI's 429 with
+    retry-after, and the refusal is in the audit trail."""
+    key, keys_file, set_limits = limited_caller
+    set_limits({"requests_per_minute": 2})
+    settings = _settings_without_workers(settings_for, keys_file)
+    headers = {"Authorization": f"Bearer {key}", "x-gateway-retrieval": "off"}
+    body = _body() if method == "POST" else None
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        answers = [await client.request(method, path, json=body, headers=headers) for _ in range(3)]
+    assert [a.status_code != 429 for a in answers] == [True, True, False], answers[-1].text
+    refused = answers[-1]
+    assert refused.json() == {
+        "error": {
+            "message": refused.json()["error"]["message"],
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["x-ratelimit-limit-requests"] == "2"
+    record = _audit(settings)[refused.headers["x-gateway-audit-id"]]
+    assert record["kind"] == "request"
+    assert record["status"] == 429
+    assert record["refused"] == "rate_limit_exceeded"
+    assert record["subject"].startswith("limits-test-")
+
+
+async def test_one_budget_across_endpoints(
+    settings_for: Any, limited_caller: tuple[str, Path, Any]
+) -> None:
+    """The per-minute budget is the caller's, not the endpoint's: models, files and chat
+    draw from the same one."""
+    key, keys_file, set_limits = limited_caller
+    set_limits({"requests_per_minute": 3})
+    settings = _settings_without_workers(settings_for, keys_file)
+    headers = {"Authorization": f"Bearer {key}", "x-gateway-retrieval": "off"}
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        statuses = [
+            (await client.get("/v1/models", headers=headers)).status_code,
+            (await client.get("/v1/files", headers=headers)).status_code,
+            (await client.post(CHAT, json=_body(), headers=headers)).status_code,
+            (await client.get("/v1/fine_tuning/jobs", headers=headers)).status_code,
+        ]
+    assert statuses == [200, 200, 200, 429]
+
+
+async def test_refused_credentials_are_401_before_limits(
+    settings_for: Any, limited_caller: tuple[str, Path, Any]
+) -> None:
+    """Without a valid key, a limited endpoint answers 401 (never 429 or 500), and the
+    public endpoints need no key and count against no one."""
+    key, keys_file, set_limits = limited_caller
+    set_limits({"requests_per_minute": 1})
+    settings = _settings_without_workers(settings_for, keys_file)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        missing = await client.get("/v1/files")
+        wrong = await client.get("/v1/models", headers={"Authorization": "Bearer sk-nope"})
+        public = [
+            (await client.get(path, headers={"Authorization": f"Bearer {key}"})).status_code
+            for path in ("/healthz", "/openapi.json", "/healthz", "/openapi.json")
+        ]
+        first = await client.get("/v1/models", headers={"Authorization": f"Bearer {key}"})
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "missing_api_key"
+    assert wrong.status_code == 401
+    assert public == [200, 200, 200, 200]
+    assert first.status_code == 200, first.text

@@ -51,7 +51,7 @@ def test_policy(stack_env: dict[str, str]) -> Iterator[Any]:
 async def test_demo_subjects_see_only_their_documents(settings_for: Any) -> None:
     """With the demo policy, bob (sales) gets pricing but never the confidential runbook."""
     async with (
-        ChunkIndex(settings_for()) as index,
+        ChunkIndex.from_settings(settings_for()) as index,
         PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
         PolicyRevision(policy, 60) as revision,
     ):
@@ -171,7 +171,7 @@ class _BrokenTranslator(FilterTranslator):
 async def test_recheck_drops_what_a_broken_filter_lets_through(settings_for: Any) -> None:
     """Defense in depth: hits the policy denies are dropped and logged as a security event."""
     async with (
-        ChunkIndex(settings_for()) as index,
+        ChunkIndex.from_settings(settings_for()) as index,
         PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
         PolicyRevision(policy, 60) as revision,
     ):
@@ -205,7 +205,7 @@ def test_explain_cli_shows_filter_and_exclusions(
     settings = settings_for()
 
     async def load() -> None:
-        async with ChunkIndex(settings) as index:
+        async with ChunkIndex.from_settings(settings) as index:
             await ingest_demo(index)
 
     asyncio.run(load())
@@ -230,7 +230,7 @@ async def test_explain_says_why_a_policy_is_untranslatable(
     """`gateway explain` shows the operator the reason the caller is not told."""
     package = test_policy('allow if regex.match("^x", input.document.owner)\n')
     async with (
-        ChunkIndex(settings_for()) as index,
+        ChunkIndex.from_settings(settings_for()) as index,
         PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
         PolicyRevision(policy, 60) as revision,
     ):
@@ -273,7 +273,7 @@ async def test_documents_shared_with_thousands_are_retrieved(settings_for: Any) 
         for n in range(5)
     ]
     async with (
-        ChunkIndex(settings_for()) as index,
+        ChunkIndex.from_settings(settings_for()) as index,
         PolicyEngine(str(settings_for().opa_url), 2.0) as policy,
         PolicyRevision(policy, 60) as revision,
     ):

@@ -118,7 +118,7 @@ async def _check(
     example = uuid.uuid4().hex
     isolation = {"prefix": {"source_uri": f"test://{example}/"}}
     async with (
-        ChunkIndex(settings, schema) as index,
+        ChunkIndex.from_settings(settings, schema) as index,
         PolicyEngine(str(settings.opa_url), 5.0) as policy,
         PolicyRevision(policy, poll_interval_s=60) as revision,
     ):

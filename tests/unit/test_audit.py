@@ -18,11 +18,11 @@ from structlog.testing import capture_logs
 
 import gateway.audit
 from gateway.audit import GENESIS_HASH, AuditLog, record_hash, verify
-from gateway.audit.chain import canonical_json
 from gateway.audit.checkpoint import HEAD_NAME, signature_valid
 from gateway.audit.guard import REDACTED, might_hold_secrets, scrub_secrets
 from gateway.audit.segments import list_segments
 from gateway.errors import DependencyUnavailable
+from gateway.hashing import canonical_json
 
 from ..conftest import REPO
 

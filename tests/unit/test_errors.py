@@ -1,6 +1,7 @@
 import pytest
 
 from gateway.errors import (
+    DENIED_BY_POLICY,
     AuthenticationFailed,
     BadRequest,
     DependencyUnavailable,
@@ -42,3 +43,11 @@ def test_dependency_unavailable_names_the_dependency() -> None:
     error = DependencyUnavailable("elasticsearch", "ConnectionError")
     assert error.dependency == "elasticsearch"
     assert error.message.startswith("elasticsearch unavailable")
+
+
+def test_policy_denied_because_names_every_reason_after_the_shared_prefix() -> None:
+    """A policy refusal reads "Request denied by policy: a; b" on every endpoint."""
+    error = PolicyDenied.because(("model not allowed", "outside hours"))
+    assert error.message == "Request denied by policy: model not allowed; outside hours"
+    assert error.message.startswith(DENIED_BY_POLICY)
+    assert (error.status_code, error.code) == (403, "policy_denied")

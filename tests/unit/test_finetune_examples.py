@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from gateway.chat_schema import ROLES as CHAT_ROLES
 from gateway.errors import BadRequest
-from gateway.finetune.examples import parse_examples
+from gateway.finetune.examples import ROLES, parse_examples
 
 
 def line(*messages: tuple[str, object]) -> str:
@@ -50,6 +51,18 @@ def test_text_parts_and_tool_calls_are_accepted() -> None:
     call = {"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]}
     (example,) = parse_examples(json.dumps({"messages": [parts, call]}).encode())
     assert example.texts[0] == "a"
+
+
+ANSWER = {"role": "assistant", "content": "a"}
+
+
+def test_a_function_message_is_accepted_and_scanned_as_in_chat() -> None:
+    """Fine-tuning takes the roles chat does, ``function`` included, and scans its text."""
+    assert set(CHAT_ROLES) == ROLES
+    function = {"role": "function", "name": "lookup", "content": "Ann's number"}
+    record = {"messages": [{"role": "user", "content": "q"}, function, ANSWER]}
+    (example,) = parse_examples(json.dumps(record).encode())
+    assert "Ann's number" in example.texts
 
 
 @pytest.mark.parametrize("content", [b"", b"\n \n", b"\xff\xfe"])

@@ -4,12 +4,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
+import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway.errors import DependencyUnavailable, UpstreamError
-from gateway.upstream import UpstreamClient
+from gateway.upstream import UpstreamClient, translate_transport_error
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -268,3 +270,26 @@ async def test_a_dropped_connection_is_a_502_with_a_code(stream: bool) -> None:
         with pytest.raises(UpstreamError) as info:
             await call("chat/completions", b"{}")
     assert (info.value.status_code, info.value.code) == (502, "upstream_disconnected")
+
+
+@pytest.mark.parametrize(
+    ("aiohttp_error", "httpx_error"),
+    [
+        (aiohttp.ServerTimeoutError("slow"), httpx.ReadTimeout("slow")),
+        (
+            aiohttp.ClientConnectorError(None, OSError(111, "refused")),  # type: ignore[arg-type]
+            httpx.ConnectError("refused"),
+        ),
+        (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError("closed")),
+        (aiohttp.ClientPayloadError("cut"), httpx.ReadError("cut")),
+        (aiohttp.TooManyRedirects(None, ()), httpx.TooManyRedirects("loop")),  # type: ignore[arg-type]
+    ],
+)
+def test_both_libraries_map_to_the_same_gateway_error(
+    aiohttp_error: BaseException, httpx_error: BaseException
+) -> None:
+    """The chat (aiohttp) and files (httpx) paths share one transport-error map."""
+    chat, files = translate_transport_error(aiohttp_error), translate_transport_error(httpx_error)
+    assert (type(chat), chat.status_code, chat.code) == (type(files), files.status_code, files.code)
+    if isinstance(chat, UpstreamError) and chat.code is None:
+        assert chat.message.startswith("Upstream transport error: ")
