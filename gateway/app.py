@@ -22,6 +22,7 @@ from gateway.http.health import healthz, metrics, readyz
 from gateway.http.middleware import wrap_app
 from gateway.http.models import list_models, retrieve_model
 from gateway.http.openapi import openapi_config
+from gateway.http.responses import RESPONSE_HANDLERS
 from gateway.http.unsupported import not_found_handler
 from gateway.review import review_router
 from gateway.services import Services, open_services
@@ -59,6 +60,7 @@ def create_app(
         route_handlers=[
             chat_completions,
             create_embeddings,
+            *RESPONSE_HANDLERS,
             list_models,
             retrieve_model,
             audit_search,

@@ -27,7 +27,7 @@ from gateway.errors import PolicyDenied
 from gateway.identity import Principal
 from gateway.message_pii import MessageAnalyzer
 from gateway.metrics import StageTimer
-from gateway.pii.walker import Site, walk, write_back
+from gateway.pii.walker import CHAT, BodyShape, Site, walk, write_back
 from gateway.policy import Decision
 from gateway.prompt import ContextChunk, compose
 from gateway.redaction.apply import redact
@@ -70,6 +70,8 @@ class ContextStages:
     analyzer: MessageAnalyzer | None
     k: int
     budget_tokens: int
+    shape: BodyShape = CHAT
+    """Which strings of the body are content (the endpoint's API: chat by default)."""
 
 
 def sha256(text: str) -> str:
@@ -105,7 +107,7 @@ async def build_context(
     """Redact every site of ``body``; retrieve for ``query`` (None: no retrieval) and
     compose what may enter the prompt within the budget left by ``prompt_tokens`` of
     the redacted body."""
-    sites = body_sites(body)
+    sites = body_sites(body, stages.shape)
     texts = [site for site in sites if site.kind != "binary"]
     analysis = (
         asyncio.create_task(stages.analyzer.spans_for([site.text for site in texts]))
@@ -142,11 +144,11 @@ async def build_context(
     return context
 
 
-def body_sites(body: dict[str, Any]) -> list[Site]:
-    """The body's sites, messages first (placeholder numbers follow the conversation),
-    without the gateway's own options (they never reach the upstream)."""
-    sites = [site for site in walk(body) if not _gateway_option(site)]
-    return sorted(sites, key=lambda site: site.path[0] != "messages")
+def body_sites(body: dict[str, Any], shape: BodyShape = CHAT) -> list[Site]:
+    """The body's sites, the conversation first (placeholder numbers follow it), without
+    the gateway's own options (they never reach the upstream)."""
+    sites = [site for site in walk(body, shape) if not _gateway_option(site)]
+    return sorted(sites, key=lambda site: site.path[0] != shape.conversation)
 
 
 def _gateway_option(site: Site) -> bool:

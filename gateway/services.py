@@ -31,6 +31,7 @@ from gateway.message_pii import MessageAnalyzer
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyEngine
 from gateway.policy_revision import PolicyRevision
+from gateway.responses.owners import ResponseOwners
 from gateway.retrieval.filters import FilterCompiler
 from gateway.retrieval.retriever import Retriever
 from gateway.settings import Settings
@@ -57,6 +58,8 @@ class Services:
     prompt_cipher: PromptCipher | None
     finetune: FinetuneService
     limits: PolicyLimits
+    response_owners: ResponseOwners
+    """Who owns each response id relayed by POST /v1/responses."""
     limiter: CallerLimiter = field(default_factory=CallerLimiter)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -165,6 +168,7 @@ async def open_services(
             finetune=finetune,
             analysis=presidio,
             limits=PolicyLimits(policy, revision, settings.decision_cache_size),
+            response_owners=stack.enter_context(ResponseOwners(settings.responses_registry)),
         )
         try:
             await index.ensure_index()

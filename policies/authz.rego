@@ -3,7 +3,7 @@
 # description: |
 #   May this principal call this endpoint with this model?
 #   input: {"subject": {"id", "groups", "attributes"}, "action", "model"}
-#   actions: "chat.completions", "embeddings", "models.list", "audit.read"
+#   actions: "chat.completions", "embeddings", "responses.create", "models.list", "audit.read"
 package gateway.authz
 
 import rego.v1
@@ -12,7 +12,7 @@ config := data.gateway.config
 
 # Actions that name a model: the model must be offered and open to one of the subject's
 # groups.
-model_actions := {"chat.completions", "embeddings"}
+model_actions := {"chat.completions", "embeddings", "responses.create"}
 
 known_actions := model_actions | {"models.list", "audit.read"}
 

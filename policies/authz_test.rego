@@ -90,6 +90,13 @@ test_no_limits_configured_means_none if {
 	l == {}
 }
 
+test_responses_create_checks_the_model_like_chat if {
+	authz.allow with input as {"subject": alice, "action": "responses.create", "model": "gpt-4o"}
+	d := authz.decision with input as {"subject": bob, "action": "responses.create", "model": "gpt-4o"}
+	not d.allow
+	d.reasons == {`subject "bob" may not use model "gpt-4o"`}
+}
+
 test_embeddings_authorized_like_chat if {
 	authz.allow with input as {"subject": bob, "action": "embeddings", "model": "text-embedding-3-small"}
 	not authz.allow with input as {"subject": bob, "action": "embeddings", "model": "gpt-4o"}

@@ -437,6 +437,333 @@ async def job_events(request: Request[Any, Any, Any], job_id: str) -> Response[A
     return Response({"object": "list", "data": [event], "has_more": False})
 
 
+# --- Responses API (POST/GET/DELETE /v1/responses...) --------------------------------
+# Stored responses and their input items, in memory (they survive DELETE /_fake/requests).
+_responses: dict[str, dict[str, Any]] = {}
+_response_inputs: dict[str, list[dict[str, Any]]] = {}
+
+
+def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = body.get("input")
+    if isinstance(raw, str):
+        return [{"type": "message", "role": "user", "content": raw}]
+    return [item for item in raw or [] if isinstance(item, dict)]
+
+
+def _item_text(item: dict[str, Any]) -> str:
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _last_user_input(body: dict[str, Any]) -> str:
+    for item in reversed(_input_items(body)):
+        if item.get("role") == "user" and item.get("type", "message") == "message":
+            return _item_text(item)
+    return ""
+
+
+def _response_placeholders(body: dict[str, Any]) -> list[str]:
+    seen: list[str] = []
+    texts = [str(body.get("instructions") or ""), json.dumps(body.get("input"))]
+    for token in PLACEHOLDER.findall(" ".join(texts)):
+        if token not in seen:
+            seen.append(token)
+    return seen
+
+
+def _response_output(body: dict[str, Any], response_id: str) -> tuple[list[dict[str, Any]], str]:
+    """A function call when tools are offered and the last item is not a tool's output,
+    else a message echoing the last user input (and any placeholders the model saw)."""
+    items = _input_items(body)
+    last_type = items[-1].get("type") if items else None
+    if body.get("tools") and last_type != "function_call_output":
+        tool = body["tools"][0]
+        arguments = json.dumps({"query": "lookup", "people": _response_placeholders(body)})
+        call = {
+            "id": f"fc_{response_id}",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": f"call_{response_id}",
+            "name": str(tool.get("name") or "tool"),
+            "arguments": arguments,
+        }
+        return [call], ""
+    seen = _response_placeholders(body)
+    text = f"Fake answer. You asked: {_last_user_input(body)[:200]}"
+    text += f" Seen: {' '.join(seen)}" if seen else ""
+    message = {
+        "id": f"msg_{response_id}",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+    }
+    return [message], text
+
+
+def _response_object(
+    body: dict[str, Any], response_id: str, output: list[dict[str, Any]], status: str
+) -> dict[str, Any]:
+    words = len(json.dumps(body.get("input")).split()) + len(
+        str(body.get("instructions") or "").split()
+    )
+    out_words = len(json.dumps(output).split())
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "background": bool(body.get("background")),
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": body.get("model", "unknown"),
+        "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
+        "text": body.get("text") or {"format": {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation", "disabled"),
+        "usage": (
+            {
+                "input_tokens": words,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": out_words,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": words + out_words,
+            }
+            if status == "completed"
+            else None
+        ),
+        "user": body.get("user"),
+        "metadata": body.get("metadata") or {},
+    }
+
+
+@post("/v1/responses", status_code=200)
+async def create_response(request: Request[Any, Any, Any]) -> Response[Any] | Stream:
+    """Same failure switches as chat, read from the last user input."""
+    entry = await _record(request)
+    body = entry["body"] or {}
+    last = _last_user_input(body)
+    error = re.fullmatch(r"FAKE_ERROR_(\d{3})_(\w+)", last)
+    if error:
+        payload, headers = _openai_error(int(error.group(1)), error.group(2))
+        return Response(payload, status_code=int(error.group(1)), headers=headers)
+    previous = body.get("previous_response_id")
+    if previous is not None and previous not in _responses:
+        error_body = {
+            "message": f"Previous response with id '{previous}' not found.",
+            "type": "invalid_request_error",
+            "param": "previous_response_id",
+            "code": "previous_response_not_found",
+        }
+        return Response({"error": error_body}, status_code=400)
+    long_stream = re.fullmatch(r"FAKE_LONG_STREAM_(\d+)", last)
+    if long_stream and body.get("stream"):
+        return Stream(
+            _long_response_stream(int(long_stream.group(1)), entry),
+            media_type="text/event-stream",
+        )
+    response_id = f"resp_fake{next(_counter)}"
+    output, _text = _response_output(body, response_id)
+    final = _response_object(body, response_id, output, "completed")
+    if body.get("store", True):
+        _responses[response_id] = final
+        _response_inputs[response_id] = _input_items(body)
+    if body.get("stream"):
+        return Stream(_response_events(body, final, last), media_type="text/event-stream")
+    return Response(final)
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+async def _response_events(
+    body: dict[str, Any], final: dict[str, Any], last: str
+) -> AsyncIterator[bytes]:
+    """OpenAI's event sequence; text in 4-character and arguments in 3-character deltas,
+    so placeholders arrive split across events."""
+    numbers = iter(range(10**9))
+    started = {**final, "status": "in_progress", "output": [], "usage": None}
+    yield _sse({"type": "response.created", "sequence_number": next(numbers), "response": started})
+    yield _sse(
+        {"type": "response.in_progress", "sequence_number": next(numbers), "response": started}
+    )
+    for index, item in enumerate(final["output"]):
+        common = {"output_index": index, "item_id": item["id"]}
+        if item["type"] == "function_call":
+            added = {**item, "arguments": "", "status": "in_progress"}
+            yield _sse(
+                {
+                    "type": "response.output_item.added",
+                    "sequence_number": next(numbers),
+                    "output_index": index,
+                    "item": added,
+                }
+            )
+            arguments = item["arguments"]
+            for start in range(0, len(arguments), 3):
+                yield _sse(
+                    {
+                        "type": "response.function_call_arguments.delta",
+                        "sequence_number": next(numbers),
+                        **common,
+                        "delta": arguments[start : start + 3],
+                    }
+                )
+            yield _sse(
+                {
+                    "type": "response.function_call_arguments.done",
+                    "sequence_number": next(numbers),
+                    **common,
+                    "arguments": arguments,
+                }
+            )
+        else:
+            text = item["content"][0]["text"]
+            added = {**item, "content": [], "status": "in_progress"}
+            yield _sse(
+                {
+                    "type": "response.output_item.added",
+                    "sequence_number": next(numbers),
+                    "output_index": index,
+                    "item": added,
+                }
+            )
+            empty = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            part = {**common, "content_index": 0}
+            yield _sse(
+                {
+                    "type": "response.content_part.added",
+                    "sequence_number": next(numbers),
+                    **part,
+                    "part": empty,
+                }
+            )
+            for start in range(0, len(text), 4):
+                if last == "FAKE_CUT_STREAM" and start >= 8:
+                    raise ConnectionResetError("fake upstream cut the stream")
+                yield _sse(
+                    {
+                        "type": "response.output_text.delta",
+                        "sequence_number": next(numbers),
+                        **part,
+                        "delta": text[start : start + 4],
+                        "logprobs": [],
+                    }
+                )
+                await asyncio.sleep(0.3 if last == "FAKE_SLOW_STREAM" else 0)
+            yield _sse(
+                {
+                    "type": "response.output_text.done",
+                    "sequence_number": next(numbers),
+                    **part,
+                    "text": text,
+                    "logprobs": [],
+                }
+            )
+            yield _sse(
+                {
+                    "type": "response.content_part.done",
+                    "sequence_number": next(numbers),
+                    **part,
+                    "part": item["content"][0],
+                }
+            )
+        yield _sse(
+            {
+                "type": "response.output_item.done",
+                "sequence_number": next(numbers),
+                "output_index": index,
+                "item": item,
+            }
+        )
+    yield _sse({"type": "response.completed", "sequence_number": next(numbers), "response": final})
+
+
+async def _long_response_stream(count: int, entry: dict[str, Any]) -> AsyncIterator[bytes]:
+    """n text deltas of ~1 KiB as fast as possible; records whether it reached its end."""
+    entry["stream_finished"] = False
+    entry["events_sent"] = 0
+    started = {"id": "resp_fakelong", "object": "response", "status": "in_progress", "output": []}
+    yield _sse({"type": "response.created", "sequence_number": 0, "response": started})
+    filler = "x" * 1000
+    for n in range(count):
+        yield _sse(
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": n + 1,
+                "item_id": "msg_fakelong",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": f"{n} {filler}",
+                "logprobs": [],
+            }
+        )
+        entry["events_sent"] = n + 1
+        if n % 64 == 0:
+            await asyncio.sleep(0)
+    done = {**started, "status": "completed"}
+    yield _sse({"type": "response.completed", "sequence_number": count + 1, "response": done})
+    entry["stream_finished"] = True
+
+
+@get("/v1/responses/{response_id:str}")
+async def retrieve_response(request: Request[Any, Any, Any], response_id: str) -> Response[Any]:
+    await _record(request)
+    found = _responses.get(response_id)
+    return Response(found) if found is not None else _not_found("response")
+
+
+@get("/v1/responses/{response_id:str}/input_items")
+async def response_input_items(request: Request[Any, Any, Any], response_id: str) -> Response[Any]:
+    await _record(request)
+    if response_id not in _response_inputs:
+        return _not_found("response")
+    items = [
+        {"id": item.get("id") or f"item_{response_id}_{n}", **item}
+        for n, item in enumerate(_response_inputs[response_id])
+    ]
+    return Response(
+        {
+            "object": "list",
+            "data": items,
+            "first_id": items[0]["id"] if items else None,
+            "last_id": items[-1]["id"] if items else None,
+            "has_more": False,
+        }
+    )
+
+
+@delete("/v1/responses/{response_id:str}", status_code=200)
+async def delete_response(request: Request[Any, Any, Any], response_id: str) -> Response[Any]:
+    await _record(request)
+    _response_inputs.pop(response_id, None)
+    if _responses.pop(response_id, None) is None:
+        return _not_found("response")
+    return Response({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+@post("/v1/responses/{response_id:str}/cancel", status_code=200)
+async def cancel_response(request: Request[Any, Any, Any], response_id: str) -> Response[Any]:
+    await _record(request)
+    found = _responses.get(response_id)
+    if found is None:
+        return _not_found("response")
+    return Response({**found, "status": "cancelled"})
+
+
 @post("/v1/embeddings", status_code=200)
 async def embeddings(request: Request[Any, Any, Any]) -> Response[Any]:
     """Deterministic vectors (from each input's SHA-256), as floats or base64 float32 as
@@ -484,6 +811,11 @@ app = Litestar(
         retrieve_job,
         cancel_job,
         job_events,
+        create_response,
+        retrieve_response,
+        response_input_items,
+        delete_response,
+        cancel_response,
         embeddings,
         recorded,
         clear,

@@ -153,6 +153,16 @@ class RequestRecord(TypedDict):
     prompt_encrypted: NotRequired[
         Annotated[str, Field("The upstream body, encrypted (only if prompts are stored).")]
     ]
+    response_id: NotRequired[
+        Annotated[
+            str,
+            Field(
+                "Responses API: the stored response read, deleted or cancelled, or the one "
+                "refused as another caller's (also a ``previous_response_id``).",
+                KEYWORD,
+            ),
+        ]
+    ]
 
 
 class OutcomeRecord(TypedDict):

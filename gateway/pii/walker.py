@@ -118,6 +118,27 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/\s]+=*\s*", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
+class BodyShape:
+    """Which paths of one API's request body are not content, hold JSON schemas or
+    encoded data, and which top-level fields the API defines (keys under any other are
+    the caller's data). ``CHAT`` is the chat-completions body; other endpoints (the
+    Responses API) bring their own."""
+
+    non_content: tuple[tuple[str, ...], ...]
+    schema_roots: tuple[tuple[str, ...], ...]
+    known_top_level: frozenset[str]
+    encoded_data: tuple[tuple[str, ...], ...]
+    conversation: str
+    """The field holding the conversation: its sites come first, so placeholder numbers
+    follow the conversation's order."""
+
+
+CHAT = BodyShape(NON_CONTENT, SCHEMA_ROOTS, KNOWN_TOP_LEVEL, ENCODED_DATA, "messages")
+ANY_INDEX = _ANY
+"""In a shape's path patterns: any list index."""
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     """One string of the body: where it is, what it says, and how it is stored."""
 
@@ -158,11 +179,11 @@ def _has_prefix(path: Path, pattern: tuple[str, ...]) -> bool:
     return len(path) > len(pattern) and _matches(path[: len(pattern)], pattern)
 
 
-def is_non_content(path: Path) -> bool:
+def is_non_content(path: Path, shape: BodyShape = CHAT) -> bool:
     """True if the string at ``path`` is an identifier or enum (see the module docstring)."""
-    if any(_matches(path, pattern) for pattern in NON_CONTENT):
+    if any(_matches(path, pattern) for pattern in shape.non_content):
         return True
-    if any(_has_prefix(path, root) for root in SCHEMA_ROOTS):
+    if any(_has_prefix(path, root) for root in shape.schema_roots):
         last = path[-1]
         if isinstance(last, str) and last in SCHEMA_KEYWORDS:
             return True
@@ -171,36 +192,36 @@ def is_non_content(path: Path) -> bool:
     return False
 
 
-def _keys_are_content(path: Path) -> bool:
+def _keys_are_content(path: Path, shape: BodyShape) -> bool:
     """Free-form maps: ``metadata`` and everything under an unknown top-level key."""
     if not path:
         return False
     head = path[0]
-    return head == "metadata" or (isinstance(head, str) and head not in KNOWN_TOP_LEVEL)
+    return head == "metadata" or (isinstance(head, str) and head not in shape.known_top_level)
 
 
-def walk(body: Any) -> Iterator[Site]:
+def walk(body: Any, shape: BodyShape = CHAT) -> Iterator[Site]:
     """Every analysable string of ``body``, depth first, in document order."""
-    yield from _walk(body, ())
+    yield from _walk(body, (), shape)
 
 
-def _walk(node: Any, path: Path) -> Iterator[Site]:
+def _walk(node: Any, path: Path, shape: BodyShape) -> Iterator[Site]:
     if isinstance(node, str):
-        if not node or is_non_content(path):
+        if not node or is_non_content(path, shape):
             return
-        if any(_matches(path, pattern) for pattern in ENCODED_DATA):
+        if any(_matches(path, pattern) for pattern in shape.encoded_data):
             yield _encoded_site(path, node)
         else:
             yield Site(path, node)
     elif isinstance(node, Mapping):
-        free_form = _keys_are_content(path)
+        free_form = _keys_are_content(path, shape)
         for key, value in node.items():
             if free_form and isinstance(key, str) and key:
                 yield Site((*path, key), key, "key")
-            yield from _walk(value, (*path, key))
+            yield from _walk(value, (*path, key), shape)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _walk(value, (*path, index))
+            yield from _walk(value, (*path, index), shape)
 
 
 def _split_data(value: str) -> tuple[str, str] | None:

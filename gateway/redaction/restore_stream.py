@@ -31,6 +31,11 @@ class StreamRestorer:
             self._pending = ""
         return self._placeholders.restore(text, json_escaped=self._json_escaped)
 
+    @property
+    def pending(self) -> bool:
+        """Text is held back: it may be the start of a placeholder."""
+        return bool(self._pending)
+
     def flush(self) -> str:
         text, self._pending = self._pending, ""
         return self._placeholders.restore(text, json_escaped=self._json_escaped)

@@ -170,7 +170,11 @@ def test_each_replica_owns_its_audit_volume(rendered: list[Obj]) -> None:
         for obj in rendered
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith("gateway-config")
     )
-    for key in ("GATEWAY_AUDIT_DIR", "GATEWAY_FINETUNE_REGISTRY_PATH"):
+    for key in (
+        "GATEWAY_AUDIT_DIR",
+        "GATEWAY_FINETUNE_REGISTRY_PATH",
+        "GATEWAY_RESPONSES_REGISTRY_PATH",
+    ):
         mount = next(p for p in mounts if settings[key].startswith(p + "/"))
         assert mounts[mount] == claims[0]["metadata"]["name"], key
     assert statefulset["spec"]["persistentVolumeClaimRetentionPolicy"] == {

@@ -1,0 +1,1 @@
+"""The OpenAI Responses API, governed like chat: parsing, ownership, restoration."""
