@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router
@@ -33,10 +34,18 @@ def _services(state: State) -> Services:
     return services
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(
+    settings: Settings, spawned_workers: Sequence[subprocess.Popen[bytes]] = ()
+) -> Litestar:
+    """The application; ``spawned_workers``: PII workers ``gateway serve`` started before
+    importing it (``gateway.analysis.startup.spawn_early``), adopted by the lifespan."""
+
+    early = list(spawned_workers)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings) as services:
+        adopt, early[:] = list(early), []  # a process can be adopted once
+        async with open_services(settings, adopt) as services:
             app.state.services = services
             yield
 

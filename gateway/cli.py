@@ -61,15 +61,20 @@ def _settings_or_exit() -> Settings:
 @app.command()
 def serve() -> None:
     """Run the gateway (settings from GATEWAY_* variables or GATEWAY_CONFIG_FILE)."""
+    from gateway.analysis.startup import spawn_early
+
+    settings = _settings_or_exit()
+    # The PII workers load their model while the application is imported and started.
+    workers = spawn_early(settings)
+
     from gateway.app import create_app
     from gateway.logs import configure_logging
     from gateway.server_limits import ServerLimits, guarded_protocol
 
-    settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
     trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, workers),
         host=settings.host,
         port=settings.port,
         # uvloop's event loop and httptools' C parser: ~1 ms less per proxied request

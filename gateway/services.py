@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Coroutine
+import subprocess
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from gateway.analysis import AnalysisPool, PoolConfig, default_workers
+from gateway.analysis import AnalysisPool
+from gateway.analysis.startup import analysis_enabled, pool_config
 from gateway.audit import AuditLog
 from gateway.audit.prompts import PromptCipher
 from gateway.audit.shipper import AuditShipper
@@ -78,26 +80,18 @@ class Services:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-def pool_config(settings: Settings) -> PoolConfig:
-    return PoolConfig(
-        workers=settings.pii_workers or default_workers(),
-        batch_max_chars=settings.pii_batch_max_chars,
-        batch_timeout_s=settings.pii_batch_timeout_s,
-        start_timeout_s=settings.pii_worker_start_timeout_s,
-        request_timeout_s=settings.pii_request_timeout_s,
-        # Only chat needs an engine at once; the full one loads on the first bulk job.
-        preload=("lean",) if settings.message_pii_analysis else ("full",),
-    )
-
-
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings, spawned: Sequence[subprocess.Popen[bytes]] = ()
+) -> AsyncIterator[Services]:
+    """Open every client; ``spawned``: PII workers started early (``spawn_early``),
+    which the pool adopts instead of starting its first workers itself."""
     async with AsyncExitStack() as stack:
         # First, so the workers load their models while everything else starts; the
         # lifespan does not wait for them (/readyz does).
         presidio = (
-            await stack.enter_async_context(AnalysisPool(pool_config(settings)))
-            if settings.message_pii_analysis or settings.finetune_pii_scan
+            await stack.enter_async_context(AnalysisPool(pool_config(settings), spawned))
+            if analysis_enabled(settings)
             else None
         )
         api_key = settings.upstream_api_key

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 from collections import deque
 from collections.abc import Sequence
@@ -155,8 +156,10 @@ class AnalysisPool:
     ``ready_workers`` says how many can serve, and jobs wait for the first.
     """
 
-    def __init__(self, config: PoolConfig) -> None:
+    def __init__(self, config: PoolConfig, spawned: Sequence[subprocess.Popen[bytes]] = ()) -> None:
         self._config = config
+        # Workers started before the event loop ran, adopted by the first slots.
+        self._spawned = list(spawned)
         self._chat = _Lane("chat")
         self._bulk = _Lane("bulk")
         self._work = asyncio.Event()
@@ -192,6 +195,10 @@ class AnalysisPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await asyncio.gather(*(p.stop() for p in self._processes.values()))
+        for never_adopted in self._spawned:
+            never_adopted.kill()
+            never_adopted.wait()
+        self._spawned.clear()
         self._processes.clear()
         for slot in self._slots:
             slot.state, slot.pid = "stopped", None
@@ -257,7 +264,8 @@ class AnalysisPool:
         """Keep one worker running: start it, feed it, replace it when it is lost."""
         failures = 0
         while not self._closing:
-            process = WorkerProcess(self._config.python, self._config.preload)
+            spawned = self._spawned.pop() if self._spawned else None
+            process = WorkerProcess(self._config.python, self._config.preload, spawned)
             self._processes[slot.number] = process
             slot.state = "starting"
             try:

@@ -1,4 +1,10 @@
-"""One analysis worker subprocess, seen from the gateway: start, run a batch, stop."""
+"""One analysis worker subprocess, seen from the gateway: start, run a batch, stop.
+
+``spawn`` starts a worker without an event loop (``gateway serve`` calls it before it
+imports the application, so the model loads while the gateway imports and starts); the
+pool's first ``WorkerProcess`` of each slot then adopts it. Later workers are spawned
+from the event loop.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.analysis.framing import (
     PARENT_ENV,
@@ -22,6 +29,93 @@ from gateway.pii.analyzer import PiiSpan
 STOP_GRACE_S = 2.0
 
 
+class _Child(Protocol):
+    """What this module needs of a worker: asyncio's Process, or an adopted Popen."""
+
+    pid: int
+    stdin: asyncio.StreamWriter | None
+    stdout: asyncio.StreamReader | None
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+
+def _worker_env(preload: Sequence[str]) -> dict[str, str]:
+    # The worker needs none of the gateway's settings, secrets included.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env[PARENT_ENV] = str(os.getpid())
+    env[PRELOAD_ENV] = ",".join(preload)
+    return env
+
+
+def spawn(python: str, preload: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start a worker now, with no event loop; a ``WorkerProcess`` adopts it later.
+
+    Call it from the thread that runs the event loop (the main thread): the
+    parent-death signal follows the thread that forked."""
+    return subprocess.Popen(  # noqa: S603 - our interpreter and module, no shell
+        [python, "-m", "gateway.analysis.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+        env=_worker_env(preload),
+    )
+
+
+class _Adopted:
+    """A worker spawned before the event loop ran, with its pipes on the loop."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdin: asyncio.StreamWriter,
+        stdout: asyncio.StreamReader,
+    ) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self.stdin: asyncio.StreamWriter | None = stdin
+        self.stdout: asyncio.StreamReader | None = stdout
+
+    @classmethod
+    async def attach(cls, popen: subprocess.Popen[bytes]) -> _Adopted:
+        loop = asyncio.get_running_loop()
+        assert popen.stdin is not None
+        assert popen.stdout is not None
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), popen.stdout)
+        transport, protocol = await loop.connect_write_pipe(
+            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), popen.stdin
+        )
+        return cls(popen, asyncio.StreamWriter(transport, protocol, None, loop), reader)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    async def wait(self) -> int:
+        """Until the process has exited (a pidfd where there is one, else polling)."""
+        while (code := self._popen.poll()) is None:
+            try:
+                fd = os.pidfd_open(self.pid)
+            except (AttributeError, OSError):
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                exited = asyncio.get_running_loop().create_future()
+                asyncio.get_running_loop().add_reader(fd, exited.set_result, None)
+                try:
+                    await exited
+                finally:
+                    asyncio.get_running_loop().remove_reader(fd)
+            finally:
+                os.close(fd)
+        if self.stdin is not None:
+            self.stdin.close()
+        return code
+
+
 class WorkerLost(Exception):
     """The worker died, hung past its timeout or broke the protocol; it has been killed."""
 
@@ -31,10 +125,13 @@ class WorkerError(Exception):
 
 
 class WorkerProcess:
-    def __init__(self, python: str, preload: Sequence[str]) -> None:
+    def __init__(
+        self, python: str, preload: Sequence[str], spawned: subprocess.Popen[bytes] | None = None
+    ) -> None:
         self._python = python
         self._preload = list(preload)
-        self._process: asyncio.subprocess.Process | None = None
+        self._spawned = spawned
+        self._process: _Child | None = None
         self.engines: set[bool] = set()
         self.load_s: float | None = None
 
@@ -43,23 +140,24 @@ class WorkerProcess:
         return self._process.pid if self._process else None
 
     async def start(self, timeout_s: float) -> None:
-        """Spawn the worker in its own process group and wait until its engines are loaded."""
-        # The worker needs none of the gateway's settings, secrets included.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        env[PARENT_ENV] = str(os.getpid())
-        env[PRELOAD_ENV] = ",".join(self._preload)
+        """Spawn (or adopt) the worker in its own process group and wait until its
+        engines are loaded."""
         started = time.perf_counter()
-        # Spawned from the event loop's thread: the parent-death signal follows the
-        # thread that forked, so this must not run in a short-lived executor thread.
-        self._process = await asyncio.create_subprocess_exec(
-            self._python,
-            "-m",
-            "gateway.analysis.worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            env=env,
-        )
+        spawned, self._spawned = self._spawned, None
+        if spawned is not None:
+            self._process = await _Adopted.attach(spawned)
+        else:
+            # Spawned from the event loop's thread: the parent-death signal follows the
+            # thread that forked, so this must not run in a short-lived executor thread.
+            self._process = await asyncio.create_subprocess_exec(
+                self._python,
+                "-m",
+                "gateway.analysis.worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                env=_worker_env(self._preload),
+            )
         reply = await self._receive(timeout_s)
         if not reply.get("ready"):
             await self.kill()

@@ -260,6 +260,20 @@ RECORD_KINDS: Mapping[str, type] = {
 """Record kind (the envelope's ``kind``) -> its payload type."""
 
 
+ENVELOPE = frozenset({"audit_id", "kind", "seq", "time", "prev_hash", "hash", "scrubbed_fields"})
+"""Fields the writer adds to every record (``gateway.audit.writer``)."""
+
+
+def undeclared(record: Mapping[str, Any]) -> set[str]:
+    """Fields of a written record that its kind's type does not declare (empty for a
+    kind without a payload type, e.g. checkpoints): what tests check records against."""
+    record_type = RECORD_KINDS.get(str(record.get("kind")))
+    if record_type is None:
+        return set()
+    declared = {info.name for info in describe(record_type)}
+    return set(record) - declared - ENVELOPE
+
+
 # -- derivations ----------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from gateway.audit import SearchFilters, exposure, search, show, verify
+from gateway.audit.records import AdminAccessRecord
 from gateway.errors import BadRequest, NotFound, PolicyDenied
 from gateway.http.auth import authenticate
 from gateway.services import Services
@@ -27,18 +28,16 @@ async def _authorize_auditor(
 ) -> None:
     principal = authenticate(request, services, "audit.read")
     decision = await services.policy.authorize(principal, "audit.read")
-    await services.audit.append(
-        "admin_access",
-        {
-            "request_id": str(request.state.request_id),
-            "endpoint": "audit.read",
-            "subject": principal.subject,
-            "groups": list(principal.groups),
-            "what": what,
-            "allowed": decision.allow,
-            "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
-        },
-    )
+    record: AdminAccessRecord = {
+        "request_id": str(request.state.request_id),
+        "endpoint": "audit.read",
+        "subject": principal.subject,
+        "groups": list(principal.groups),
+        "what": what,
+        "allowed": decision.allow,
+        "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
+    }
+    await services.audit.append("admin_access", dict(record))
     if not decision.allow:
         raise PolicyDenied.because(decision.reasons)
 

@@ -17,6 +17,7 @@ import jinja2
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 
+from gateway.audit.records import AdminAccessRecord
 from gateway.identity import Principal
 from gateway.policy import Decision
 from gateway.review.sessions import Session, SessionStore
@@ -116,18 +117,16 @@ async def record_access(
     what: str,
 ) -> None:
     """The admin API's ``admin_access`` record, for a review page view."""
-    await services.audit.append(
-        "admin_access",
-        {
-            "request_id": str(request.state.request_id),
-            "endpoint": "audit.read",
-            "subject": principal.subject,
-            "groups": list(principal.groups),
-            "what": f"review: {what}",
-            "allowed": decision.allow,
-            "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
-        },
-    )
+    record: AdminAccessRecord = {
+        "request_id": str(request.state.request_id),
+        "endpoint": "audit.read",
+        "subject": principal.subject,
+        "groups": list(principal.groups),
+        "what": f"review: {what}",
+        "allowed": decision.allow,
+        "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
+    }
+    await services.audit.append("admin_access", dict(record))
 
 
 async def auditor(

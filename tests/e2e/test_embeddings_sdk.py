@@ -10,6 +10,7 @@ import importlib.resources
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 from langchain_openai import OpenAIEmbeddings
@@ -55,10 +56,10 @@ def offline_tiktoken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_sdk_embeddings_are_redacted(gateway: RunningGateway, upstream: FakeUpstream) -> None:
     """client.embeddings.create works unchanged (the SDK asks for base64 and decodes it);
     the upstream never sees the e-mail; the response names its audit record."""
-    client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB)
-    raw = client.embeddings.with_raw_response.create(
-        model=MODEL, input=[f"Write to {EMAIL} today.", "Plain text."], dimensions=6
-    )
+    with openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB) as client:
+        raw = client.embeddings.with_raw_response.create(
+            model=MODEL, input=[f"Write to {EMAIL} today.", "Plain text."], dimensions=6
+        )
     result = raw.parse()
     assert [len(item.embedding) for item in result.data] == [6, 6]
     assert raw.headers["x-gateway-audit-id"].startswith("aud")
@@ -86,11 +87,16 @@ def test_async_sdk_single_input(gateway: RunningGateway, upstream: FakeUpstream)
 def test_langchain_openai_embeddings(gateway: RunningGateway, upstream: FakeUpstream) -> None:
     """LangChain's OpenAIEmbeddings with its defaults (it sends cl100k token ids): the
     gateway decodes, redacts and forwards text; documents and queries both embed."""
-    embeddings = OpenAIEmbeddings(  # type: ignore[call-arg]  # pydantic aliases
-        model=MODEL, base_url=f"{gateway.base_url}/v1", api_key=BOB, max_retries=0
-    )
-    vectors = embeddings.embed_documents([f"Contact {EMAIL}.", "The plan is approved."])
-    query = embeddings.embed_query("What is the plan?")
+    with httpx.Client() as http_client:
+        embeddings = OpenAIEmbeddings(  # type: ignore[call-arg]  # pydantic aliases
+            model=MODEL,
+            base_url=f"{gateway.base_url}/v1",
+            api_key=BOB,
+            max_retries=0,
+            http_client=http_client,
+        )
+        vectors = embeddings.embed_documents([f"Contact {EMAIL}.", "The plan is approved."])
+        query = embeddings.embed_query("What is the plan?")
     assert len(vectors) == 2
     assert len(query) == len(vectors[0])
     sent = upstream.requests()
@@ -105,12 +111,15 @@ def test_unserved_endpoint_is_a_clear_404(gateway: RunningGateway, upstream: Fak
     """Legacy completions through the SDK: NotFoundError code unsupported_endpoint, a
     request id, nothing forwarded."""
     client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB, max_retries=0)
-    with pytest.raises(openai.NotFoundError) as caught:
+    with client, pytest.raises(openai.NotFoundError) as caught:
         client.completions.create(model="gpt-4o-mini", prompt="hello")
     assert caught.value.code == "unsupported_endpoint"
     assert "POST /v1/embeddings" in caught.value.message
     assert caught.value.response.headers["x-request-id"].startswith("req_")
     assert caught.value.response.headers["x-gateway-audit-id"]
-    with pytest.raises(openai.NotFoundError):
+    with (
+        openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=BOB, max_retries=0) as client,
+        pytest.raises(openai.NotFoundError),
+    ):
         client.moderations.create(input="hello")
     assert upstream.requests() == []

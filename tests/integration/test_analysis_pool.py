@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.analysis import AnalysisFailed, AnalysisPool, PoolConfig
+from gateway.analysis.process import spawn
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -117,3 +118,26 @@ async def test_closing_the_pool_leaves_no_process() -> None:
     assert not any(_alive(pid) for pid in pids)
     with pytest.raises(AnalysisFailed):
         await own.analyze_messages(["x"])
+
+
+async def test_a_worker_spawned_before_the_loop_is_adopted_killed_and_replaced() -> None:
+    """A worker started without an event loop (as ``gateway serve`` does before importing
+    the app) serves the pool's first slot, is supervised like any other (killed: replaced)
+    and the pool starts no second process for that slot."""
+    config = PoolConfig(workers=1, batch_timeout_s=10)
+    early = spawn(config.python, config.preload)
+    async with AnalysisPool(config, [early]) as running:
+        await running.wait_ready(300)
+        assert running.pids() == [early.pid]
+        spans = await running.analyze_messages(["Mary Major called from Boston."])
+        assert any(s["type"] == "PERSON" for s in spans[0])
+        os.kill(early.pid, signal.SIGKILL)
+        for _ in range(600):  # the death is noticed within milliseconds on an idle machine
+            if running.pids() != [early.pid]:
+                break
+            await asyncio.sleep(0.05)
+        replacement = await _replaced(running, early.pid)
+        spans = await running.analyze_messages(["Mail ann.example@example.com please."])
+        assert any(s["type"] == "EMAIL_ADDRESS" for s in spans[0])
+    assert not _alive(early.pid)
+    assert not _alive(replacement)

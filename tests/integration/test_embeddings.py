@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
+from gateway.audit.records import undeclared
 from gateway.settings import Settings
 from gateway.tokens import encoding
 
@@ -68,6 +69,8 @@ async def test_input_list_is_redacted_and_hashed(
     (outcome,) = await audit_records_soon(settings, "outcome", 1)
     assert outcome["request_audit_id"] == record["audit_id"]
     assert outcome["usage"]["total_tokens"] > 0
+    assert undeclared(record) == set()
+    assert undeclared(outcome) == set()
 
 
 async def test_single_string_stays_a_string(

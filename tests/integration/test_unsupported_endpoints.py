@@ -9,6 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
+from gateway.audit.records import undeclared
 from gateway.settings import Settings
 
 from ..conftest import BOB
@@ -67,6 +68,7 @@ async def test_unserved_endpoint_is_refused_and_audited(
     assert record["allowed"] is False
     assert record["status"] == 404
     assert record["refused"] == "unsupported_endpoint"
+    assert undeclared(record) == set()
     assert response.headers["x-gateway-audit-id"] == record["audit_id"]
 
 

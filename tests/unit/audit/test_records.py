@@ -7,7 +7,13 @@ from typing import Annotated, TypedDict
 import pytest
 
 from gateway.audit import records
-from gateway.audit.records import RECORD_KINDS, describe, payload_mapping, render_docs
+from gateway.audit.records import (
+    RECORD_KINDS,
+    describe,
+    payload_mapping,
+    render_docs,
+    undeclared,
+)
 from gateway.audit.shipper import audit_mapping
 from tests.conftest import REPO
 
@@ -109,3 +115,12 @@ def test_missing_field_metadata_is_refused() -> None:
 
     with pytest.raises(TypeError, match=r"Bare\.name"):
         describe(Bare)
+
+
+def test_undeclared_fields_are_found() -> None:
+    """A written record's fields beyond its type (and the envelope) are reported;
+    checkpoints have no payload type and pass."""
+    record = {"kind": "outcome", "audit_id": "a", "seq": 1, "hash": "h", "request_audit_id": "r"}
+    assert undeclared(record) == set()
+    assert undeclared({**record, "prompt": "x"}) == {"prompt"}
+    assert undeclared({"kind": "checkpoint", "covers_seq": 3}) == set()
