@@ -70,3 +70,24 @@ def test_sse_output_does_not_depend_on_how_the_stream_is_chunked(cuts: list[int]
     assert split == whole
     assert b"Ann Example" in whole
     assert token.encode() not in whole
+
+
+def test_sse_restores_a_token_split_across_events_as_valid_json() -> None:
+    """A placeholder cut between two deltas is restored, and a value with quotes,
+    backslashes or newlines leaves every event valid JSON."""
+    placeholders = Placeholders(b"k")
+    value = 'Ann "Q" O\\Neil\nJr'
+    token = placeholders.replace("PERSON", value)
+    half = len(token) // 2
+    deltas = [f"Hello {token[:half]}", f"{token[half:]}, bye"]
+    stream = b"".join(
+        b"data: "
+        + json.dumps({"choices": [{"index": 0, "delta": {"content": d}}]}).encode()
+        + b"\n\n"
+        for d in deltas
+    )
+    out = asyncio.run(_collect(SseRestorer(placeholders), [stream + b"data: [DONE]\n\n"]))
+    events = [line[6:] for line in out.split(b"\n") if line.startswith(b"data: {")]
+    text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events)
+    assert text == f"Hello {value}, bye"
+    assert out.endswith(b"data: [DONE]\n\n")
