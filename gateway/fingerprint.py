@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
 import numpy as np
 from disarm import skeleton_key
@@ -145,10 +146,21 @@ def char_hashes(stream: str, k: int = CHAR_K) -> NDArray[np.int64]:
     codes = codes.astype(np.uint64)
     k = min(k, len(codes))
     count = len(codes) - k + 1
-    hashes = np.zeros(count, dtype=np.uint64)
-    for j in range(k):
-        hashes *= _PRIME
-        hashes += codes[j : j + count]
+    if k & (k - 1) == 0:
+        # sum(codes[p + j] * PRIME ** (k - 1 - j)), built by doubling the span: the same
+        # value as the loop below in log2(k) steps instead of k.
+        hashes = codes
+        width = 1
+        while width < k:
+            power = _U64(pow(int(_PRIME), width, 1 << 64))
+            hashes = hashes[: len(hashes) - width] * power + hashes[width:]
+            width *= 2
+        hashes = hashes[:count].copy()
+    else:
+        hashes = np.zeros(count, dtype=np.uint64)
+        for j in range(k):
+            hashes *= _PRIME
+            hashes += codes[j : j + count]
     hashes ^= hashes >> _U64(30)
     hashes *= _MIX1
     hashes ^= hashes >> _U64(27)
@@ -198,3 +210,142 @@ def fingerprints(text: str) -> list[int]:
 def is_char_print(value: int) -> bool:
     """True for a character-shingle fingerprint, False for a word k-gram one."""
     return bool(value & 1)
+
+
+# --- Many texts at once -------------------------------------------------------------------
+# The same fingerprints as ``fingerprint_array``, for a whole upload: one numpy pass over
+# the concatenated texts instead of some thirty small array operations per text. A
+# k-gram or window is kept only when it lies inside one text, so the result is exactly
+# the per-text one (a property test holds the two equal).
+
+_BATCH_CHARS = 1 << 20
+"""Characters hashed per pass: bounds the arrays' memory for a large upload."""
+
+
+def fingerprint_texts(texts: Sequence[str]) -> tuple[list[NDArray[np.int64]], list[str]]:
+    """``fingerprint_array`` of each text, and its ``letters`` stream (for segments)."""
+    prints: list[NDArray[np.int64]] = []
+    streams: list[str] = []
+    start, size = 0, 0
+    for end, text in enumerate(texts, start=1):
+        size += len(text)
+        if size >= _BATCH_CHARS or end == len(texts):
+            found, letters_of = _fingerprint_batch(texts[start:end])
+            prints.extend(found)
+            streams.extend(letters_of)
+            start, size = end, 0
+    return prints, streams
+
+
+def _fingerprint_batch(texts: Sequence[str]) -> tuple[list[NDArray[np.int64]], list[str]]:
+    word_lists = [_WORD.findall(canonical(text)) for text in texts]
+    streams = ["".join(words) for words in word_lists]
+    word_owner, word_values = _batch_word_prints(word_lists)
+    char_owner, char_values = _batch_char_prints(streams)
+    owner = np.concatenate([word_owner, char_owner])
+    values = np.concatenate([word_values & _WORD_MASK, char_values | _LOW_BIT])
+    return grouped_unique(owner, values, len(texts)), streams
+
+
+def grouped_unique(
+    owner: NDArray[np.int64], values: NDArray[np.int64], groups: int
+) -> list[NDArray[np.int64]]:
+    """The sorted distinct ``values`` of each owner ``0..groups-1``.
+
+    The input comes as a few runs already ordered by owner, which a stable sort merges
+    in close to linear time; each owner's values are then sorted on their own.
+    """
+    order = np.argsort(owner, kind="stable")
+    owner, values = owner[order], values[order]
+    bounds = np.searchsorted(owner, np.arange(groups + 1)).tolist()
+    return [np.unique(values[bounds[i] : bounds[i + 1]]) for i in range(groups)]
+
+
+def _positions(lengths: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """For the concatenation of items of these lengths: each item's owner and its
+    position inside its owner."""
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    starts = np.cumsum(lengths) - lengths
+    return owner, np.arange(len(owner), dtype=np.int64) - starts[owner]
+
+
+def _window_minima(
+    hashes: NDArray[np.int64],
+    owner: NDArray[np.int64],
+    position: NDArray[np.int64],
+    count: NDArray[np.int64],
+    window: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``winnow`` per owner over the concatenated hashes: ``hashes[p]`` is valid when
+    ``position[p] < count[owner[p]]``; owners with at most ``window`` hashes keep all."""
+    valid = position < count[owner]
+    few = valid & (count[owner] <= window)
+    owners, values = [owner[few]], [hashes[few]]
+    if len(hashes) >= window:
+        span = len(hashes) - window + 1
+        minima = hashes[:span].copy()
+        for j in range(1, window):
+            np.minimum(minima, hashes[j : j + span], out=minima)
+        lead = owner[:span]
+        full = (count[lead] > window) & (position[:span] <= count[lead] - window)
+        lead, minima = lead[full], minima[full]
+        # Neighbouring windows mostly share their minimum: drop the repeats early.
+        fresh = np.ones(len(minima), dtype=bool)
+        fresh[1:] = (minima[1:] != minima[:-1]) | (lead[1:] != lead[:-1])
+        owners.append(lead[fresh])
+        values.append(minima[fresh])
+    return np.concatenate(owners), np.concatenate(values)
+
+
+def _batch_word_prints(
+    word_lists: list[list[str]],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
+    words = [word for words in word_lists for word in words]
+    if not words:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    table = _WORDS.rows(words)
+    owner, position = _positions(lengths)
+    k = WORD_K
+    # Texts shorter than k words: one hash, the XOR of each word's value at its position.
+    short = lengths[owner] < k
+    owners, values = [], []
+    if short.any():
+        rows = np.flatnonzero(short)
+        picked = table[rows, position[rows]]
+        firsts = np.flatnonzero(np.r_[True, owner[rows][1:] != owner[rows][:-1]])
+        owners.append(owner[rows][firsts])
+        values.append(np.bitwise_xor.reduceat(picked, firsts) ^ np.int64(k))
+    if len(words) >= k:
+        span = len(words) - k + 1
+        hashes = table[:span, 0].copy()
+        for j in range(1, k):
+            hashes ^= table[j : j + span, j]
+        count = np.maximum(lengths - k + 1, 0)
+        found = _window_minima(hashes, owner[:span], position[:span], count, WORD_WINDOW)
+        owners.append(found[0])
+        values.append(found[1])
+    if not owners:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(owners), np.concatenate(values)
+
+
+def _batch_char_prints(streams: list[str]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    lengths = np.fromiter(map(len, streams), dtype=np.int64, count=len(streams))
+    owners, values = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    # Streams shorter than one shingle are hashed whole (k = their length), one by one.
+    for index in np.flatnonzero((lengths >= _CHAR_MIN) & (lengths < CHAR_K)).tolist():
+        owners.append(np.array([index], dtype=np.int64))
+        values.append(char_hashes(streams[index]))
+    full = lengths >= CHAR_K
+    stream = "".join(s if f else "" for s, f in zip(streams, full.tolist(), strict=True))
+    if stream:
+        kept = np.where(full, lengths, 0)
+        owner, position = _positions(kept)
+        hashes = char_hashes(stream, CHAR_K)
+        span = len(hashes)
+        count = np.maximum(kept - CHAR_K + 1, 0)
+        found = _window_minima(hashes, owner[:span], position[:span], count, CHAR_WINDOW)
+        owners.append(found[0])
+        values.append(found[1])
+    return np.concatenate(owners), np.concatenate(values)

@@ -35,6 +35,10 @@ TEXT_BLOCK = 4000
 """Plain-text uploads (not JSONL) are scanned in blocks of about this many characters."""
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""Where a line can hold an unpaired surrogate: a ``\\uD800``-``\\uDFFF`` escape (raw
+UTF-8 text cannot), so lines without one skip the walk over their strings."""
+_PLAIN_MESSAGE_KEYS = frozenset({"role", "content", "weight"})
 STRUCTURE = frozenset(
     {
         *ROLES,
@@ -75,13 +79,13 @@ def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
         if not line.strip():
             continue
         try:
-            record = _record(line)
+            record, plain = _record(line)
             if chat:
                 _check_chat(record)
         except _LineProblem as exc:
             problems.append(f"line {number}: {exc}")
             continue
-        examples.append(Example(number, _texts(record)))
+        examples.append(Example(number, _texts(record, plain)))
     if problems:
         shown = "; ".join(problems[:MAX_REPORTED])
         more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
@@ -153,7 +157,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return record
 
 
-def _record(line: str) -> dict[str, Any]:
+def _record(line: str) -> tuple[dict[str, Any], list[str] | None]:
+    """The line's object, and its contents if it has the plain chat shape."""
     try:
         record: Any = json.loads(line, object_pairs_hook=_no_duplicates)
     except RecursionError:
@@ -164,11 +169,14 @@ def _record(line: str) -> dict[str, Any]:
         raise _LineProblem("not valid JSON") from None
     if not isinstance(record, dict):
         raise _LineProblem("not a JSON object")
-    if _depth(record) > MAX_DEPTH:
+    plain = _plain_contents(record)
+    if plain is None and _depth(record) > MAX_DEPTH:
         raise _LineProblem("nested too deeply")
-    if any(_SURROGATE.search(text) for text in walk_strings(record)):
+    if _SURROGATE_ESCAPE.search(line) and any(
+        _SURROGATE.search(text) for text in walk_strings(record)
+    ):
         raise _LineProblem("holds an unpaired UTF-16 surrogate escape")
-    return record
+    return record, plain
 
 
 def _depth(value: Any) -> int:
@@ -210,19 +218,24 @@ def _valid_content(content: Any, message: dict[str, Any]) -> bool:
     return False
 
 
-def _texts(record: dict[str, Any]) -> tuple[str, ...]:
+def _texts(record: dict[str, Any], plain: list[str] | None = None) -> tuple[str, ...]:
     """Every string of the record and the text hidden in each (decoded layers).
 
     The chat body walker (``gateway.pii.walker``) gives the content sites, in document
     order, with data URLs and base64 file data decoded. What it leaves out by design for
     chat (identifiers such as tool names, keys of fixed-schema objects) is still text a
     trainer reads, so every other string of the line follows, less the formats' own
-    structure words.
+    structure words. ``plain``: the record's contents when it has the common shape
+    (``_plain_contents``), which the walker would give too.
     """
     texts: list[str] = []
     seen: set[str] = set()
-    sites = [site.text for site in walk(record) if site.kind != "binary"]
-    for text in [*sites, *walk_strings(record)]:
+    if plain is not None:
+        strings: list[str] = plain
+    else:
+        sites = [site.text for site in walk(record) if site.kind != "binary"]
+        strings = [*sites, *walk_strings(record)]
+    for text in strings:
         if not text or text in STRUCTURE or text in seen:
             continue
         seen.add(text)
@@ -230,3 +243,30 @@ def _texts(record: dict[str, Any]) -> tuple[str, ...]:
         if len(text) >= 8:
             texts.extend(hidden_texts(text))
     return tuple(texts)
+
+
+def _plain_contents(record: dict[str, Any]) -> list[str] | None:
+    """The strings of the common shape ``{"messages": [{"role", "content": str,
+    "weight"?}...]}`` in order, or None for any other shape.
+
+    For this shape the walker's sites are the contents in order and every other string
+    is a key or role in ``STRUCTURE``, so this gives what the general path gives, without
+    its per-string path matching (a property test holds the two paths equal).
+    """
+    if len(record) != 1:
+        return None
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        return None
+    contents: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict) or not message.keys() <= _PLAIN_MESSAGE_KEYS:
+            return None
+        content, role = message.get("content"), message.get("role")
+        weight = message.get("weight")
+        if not isinstance(content, str) or not isinstance(role, str) or role not in ROLES:
+            return None
+        if isinstance(weight, str | list | dict):
+            return None
+        contents.append(content)
+    return contents

@@ -181,16 +181,101 @@ class CorpusMatcher:
 def _all_overlaps(
     units: Sequence[Unit], holders: dict[int, list[str]], chunks: dict[str, _Chunk]
 ) -> list[Overlap]:
-    """CPU-bound for large uploads: runs in a worker thread, off the event loop."""
+    """Every unit's overlaps (CPU-bound for large uploads: runs in a worker thread).
+
+    All units at once: their fingerprints are looked up in the sorted table of held ones
+    with one binary search, expanded to (unit, chunk) pairs and counted with one sort;
+    only the (unit, chunk) pairs sharing at least MIN_SHARED fingerprints reach Python.
+    """
+    if not units or not holders:
+        return []
     held = np.sort(np.fromiter(holders, dtype=np.int64, count=len(holders)))
+    held_list = held.tolist()
+    names = list(chunks)
+    number = {name: n for n, name in enumerate(names)}
+    fan_of = np.fromiter((len(holders[fp]) for fp in held_list), np.int64, len(held_list))
+    offsets = np.zeros(len(held) + 1, dtype=np.int64)
+    np.cumsum(fan_of, out=offsets[1:])
+    holder = np.fromiter(
+        (number[c] for fp in held_list for c in holders[fp]), np.int64, int(offsets[-1])
+    )
+    sizes = np.fromiter((len(u.prints) for u in units), np.int64, len(units))
+    prints = np.concatenate([u.prints for u in units])
+    owner_line = np.concatenate(
+        [u.owners if u.owners is not None else np.full(len(u.prints), -1) for u in units]
+    )
+    unit_of = np.repeat(np.arange(len(units), dtype=np.int64), sizes)
+    where = np.minimum(np.searchsorted(held, prints), len(held) - 1)
+    hit = held[where] == prints
+    hit &= np.bincount(unit_of[hit], minlength=len(units))[unit_of] >= MIN_SHARED
+    rows = np.flatnonzero(hit)
+    fan = fan_of[where[rows]]
+    row = np.repeat(rows, fan)
+    pair = np.repeat(offsets[where[rows]], fan) + _ranges(fan)
+    unit, chunk = unit_of[row], holder[pair]
+    order = np.lexsort((pair, chunk, unit))
+    unit, chunk, row, pair = unit[order], chunk[order], row[order], pair[order]
+    if not len(unit):
+        return []
+    starts = np.flatnonzero(np.r_[True, (unit[1:] != unit[:-1]) | (chunk[1:] != chunk[:-1])])
+    ends = np.r_[starts[1:], len(unit)]
+    shared = ends - starts
+    chars = np.add.reduceat((prints[row] & 1).astype(np.int64), starts)
+    kept = np.flatnonzero(shared >= MIN_SHARED)
+    # Each unit's chunks in the order they first share a fingerprint (as a scan of its
+    # sorted fingerprints meets them), which decides ties between chunks of a document.
+    kept = kept[np.lexsort((pair[starts[kept]], unit[starts[kept]]))]
+    unit_chars = np.bincount(unit_of, weights=prints & 1, minlength=len(units)).astype(np.int64)
     found: list[Overlap] = []
-    for unit in units:
-        if not len(held):
-            break
-        hits = _members(unit.prints, held).tolist()
-        if len(hits) >= MIN_SHARED:
-            found.extend(_unit_overlaps(unit, hits, holders, chunks))
+    best: dict[str, Overlap] = {}
+    current = -1
+    for group, u, c, count, char_count in zip(
+        kept.tolist(),
+        unit[starts[kept]].tolist(),
+        chunk[starts[kept]].tolist(),
+        shared[kept].tolist(),
+        chars[kept].tolist(),
+        strict=True,
+    ):
+        if u != current:
+            found.extend(best[doc_id] for doc_id in sorted(best))
+            best, current = {}, u
+            chars_in_unit = int(unit_chars[u])
+            words_in_unit = int(sizes[u]) - chars_in_unit
+        found_chunk = chunks[names[c]]
+        words = count - char_count
+        score = max(
+            words / max(1, min(words_in_unit, found_chunk.words)),
+            char_count / max(1, min(chars_in_unit, found_chunk.chars)),
+        )
+        doc_id = str(found_chunk.governance.get("doc_id"))
+        previous = best.get(doc_id)
+        if previous is None or (score, count) > (previous.score, previous.shared):
+            lines = units[u].lines
+            if units[u].owners is not None:
+                span = owner_line[row[starts[group] : ends[group]]].tolist()
+                lines = tuple(sorted(set(span)))
+            best[doc_id] = Overlap(
+                lines=lines,
+                doc_id=doc_id,
+                corpus=str(found_chunk.governance.get("corpus")),
+                classification=str(found_chunk.governance.get("classification")),
+                chunk_id=found_chunk.chunk_id,
+                score=round(min(score, 1.0), 4),
+                shared=count,
+                shared_chars=char_count,
+            )
+    found.extend(best[doc_id] for doc_id in sorted(best))
     return found
+
+
+def _ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+    """0..n-1 for each n in ``lengths``, concatenated."""
+    firsts = np.cumsum(lengths) - lengths
+    result: NDArray[np.int64] = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(
+        firsts, lengths
+    )
+    return result
 
 
 def _members(values: NDArray[np.int64], sorted_set: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -201,46 +286,3 @@ def _members(values: NDArray[np.int64], sorted_set: NDArray[np.int64]) -> NDArra
     where = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
     found: NDArray[np.int64] = values[sorted_set[where] == values]
     return found
-
-
-def _unit_overlaps(
-    unit: Unit, hits: list[int], holders: dict[int, list[str]], chunks: dict[str, _Chunk]
-) -> list[Overlap]:
-    chars_in_unit = int(np.count_nonzero(unit.prints & 1))
-    words_in_unit = len(unit.prints) - chars_in_unit
-    shared: defaultdict[str, list[int]] = defaultdict(list)
-    for fp in hits:
-        for chunk_id in holders[fp]:
-            shared[chunk_id].append(fp)
-    best: dict[str, Overlap] = {}
-    for chunk_id, fps in shared.items():
-        if len(fps) < MIN_SHARED:
-            continue
-        chars = sum(fp & 1 for fp in fps)
-        words = len(fps) - chars
-        chunk = chunks[chunk_id]
-        score = max(
-            words / max(1, min(words_in_unit, chunk.words)),
-            chars / max(1, min(chars_in_unit, chunk.chars)),
-        )
-        doc_id = str(chunk.governance.get("doc_id"))
-        current = best.get(doc_id)
-        if current is None or (score, len(fps)) > (current.score, current.shared):
-            best[doc_id] = Overlap(
-                lines=_lines(unit, fps),
-                doc_id=doc_id,
-                corpus=str(chunk.governance.get("corpus")),
-                classification=str(chunk.governance.get("classification")),
-                chunk_id=chunk_id,
-                score=round(min(score, 1.0), 4),
-                shared=len(fps),
-                shared_chars=chars,
-            )
-    return [best[doc_id] for doc_id in sorted(best)]
-
-
-def _lines(unit: Unit, fps: list[int]) -> tuple[int, ...]:
-    if unit.owners is None:
-        return unit.lines
-    where = np.searchsorted(unit.prints, np.asarray(fps, dtype=np.int64))
-    return tuple(sorted({int(line) for line in unit.owners[where]}))

@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from gateway.errors import BadRequest
 from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
 from gateway.finetune.pii_scan import PiiFinding, PiiScan
-from gateway.fingerprint import CHAR_K, CHAR_WINDOW, SCHEME, char_hashes, fingerprint_array
+from gateway.fingerprint import CHAR_K, CHAR_WINDOW, SCHEME, char_hashes, fingerprint_texts
 from gateway.fingerprint import letters as letter_stream
 from gateway.pii.analyzer import PiiSpan
 
@@ -35,7 +35,6 @@ FINE_TUNE = "fine-tune"
 JSONL_PURPOSES = frozenset({FINE_TUNE, "batch", "evals"})
 SEGMENT = 1500
 """Characters (letters and digits) per segment; segments overlap by half."""
-_CACHE_LIMIT = 50_000
 
 
 @dataclass(slots=True)
@@ -91,7 +90,6 @@ class UploadScanner:
     ) -> None:
         self._matcher = matcher
         self._pii = PiiScan(analyze, pii_min_score, ner=pii_ner) if analyze else None
-        self._cache: dict[str, NDArray[np.int64]] = {}
 
     async def scan(self, content: bytes, purpose: str = FINE_TUNE) -> ScanResult:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
@@ -143,24 +141,32 @@ class UploadScanner:
         parsed = time.perf_counter()
         if examples is None:
             return None, [], parsed
-        return examples, [*self._example_units(examples), *segment_units(examples)], parsed
+        return examples, units_of(examples), parsed
 
-    def _example_units(self, examples: list[Example]) -> Iterator[Unit]:
-        for example in examples:
-            prints = [self._prints(text) for text in example.texts]
-            merged = np.unique(np.concatenate(prints)) if prints else np.empty(0, np.int64)
-            yield Unit((example.line,), merged)
 
-    def _prints(self, text: str) -> NDArray[np.int64]:
-        """Cached: system prompts and stock questions repeat on every line of a file."""
-        cached = self._cache.get(text)
-        if cached is None:
-            cached = fingerprint_array(text)
-            if len(text) < 2000:
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[text] = cached
-        return cached
+def units_of(examples: list[Example]) -> list[Unit]:
+    """Each example and each segment of the file, fingerprinted.
+
+    Every distinct text is fingerprinted once (system prompts and stock questions repeat
+    on every line), all of them in one vectorised pass (``fingerprint_texts``).
+    """
+    distinct = list(dict.fromkeys(text for example in examples for text in example.texts))
+    prints, streams = fingerprint_texts(distinct)
+    where = {text: index for index, text in enumerate(distinct)}
+    units = [
+        Unit((example.line,), _merged([prints[where[text]] for text in example.texts]))
+        for example in examples
+    ]
+    letters_of = dict(zip(distinct, streams, strict=True))
+    return [*units, *segment_units(examples, letters_of)]
+
+
+def _merged(prints: list[NDArray[np.int64]]) -> NDArray[np.int64]:
+    if len(prints) == 1:
+        return prints[0]
+    if not prints:
+        return np.empty(0, np.int64)
+    return np.unique(np.concatenate(prints))
 
 
 def read_examples(content: bytes, purpose: str) -> list[Example] | None:
@@ -175,7 +181,7 @@ def read_examples(content: bytes, purpose: str) -> list[Example] | None:
         return None
 
 
-def segment_units(examples: list[Example]) -> list[Unit]:
+def segment_units(examples: list[Example], letters_of: dict[str, str] | None = None) -> list[Unit]:
     """Overlapping segments of the file's letters and digits, read in order.
 
     Texts repeated across examples (system prompts, stock questions) are left out, so
@@ -187,6 +193,8 @@ def segment_units(examples: list[Example]) -> list[Unit]:
     repeated = Counter(text for example in examples for text in set(example.texts))
     streams = [
         letter_stream("\n".join(text for text in example.texts if repeated[text] == 1))
+        if letters_of is None
+        else "".join(letters_of[text] for text in example.texts if repeated[text] == 1)
         for example in examples
     ]
     starts = np.cumsum([0, *(len(s) for s in streams)])

@@ -94,19 +94,34 @@ class ChangeCounter:
     async def changes(
         self, pairs: Sequence[tuple[dict[str, Any] | None, dict[str, Any] | None]]
     ) -> list[tuple[Change, Change]]:
-        """(gained, lost) for each (old, new) pair; unchanged filters cost no query."""
+        """(gained, lost) for each (old, new) pair; unchanged filters cost no query, and
+        principals whose (old, new) pair is the same (same groups and attributes, a
+        policy that does not name them) share one count."""
+        distinct: dict[str, int] = {}
+        slot: list[int | None] = []
         queries: list[tuple[int, int, dict[str, Any]]] = []
-        for number, (old, new) in enumerate(pairs):
-            if not same_filter(old, new):
+        for old, new in pairs:
+            before, after = canonical_json(old), canonical_json(new)
+            if before == after:
+                slot.append(None)
+                continue
+            key = before + "\n" + after
+            number = distinct.get(key)
+            if number is None:
+                number = distinct[key] = len(distinct)
                 queries.append((number, 0, _difference(new, old)))
                 queries.append((number, 1, _difference(old, new)))
+            slot.append(number)
         totals = await self._msearch([q for _, _, q in queries], aggregate=False)
         nonempty = [(q, t) for q, t in zip(queries, totals, strict=True) if t["hits"] > 0]
         detailed = await self._msearch([q for (_, _, q), _ in nonempty], aggregate=True)
-        results = [[Change(), Change()] for _ in pairs]
+        counted = [[Change(), Change()] for _ in distinct]
         for ((number, side, _query), _total), response in zip(nonempty, detailed, strict=True):
-            results[number][side] = self._change(response)
-        return [(gained, lost) for gained, lost in results]
+            counted[number][side] = self._change(response)
+        return [
+            (Change(), Change()) if number is None else (counted[number][0], counted[number][1])
+            for number in slot
+        ]
 
     async def _msearch(self, queries: list[dict[str, Any]], *, aggregate: bool) -> list[Any]:
         found: list[Any] = []

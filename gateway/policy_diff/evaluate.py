@@ -51,7 +51,7 @@ class Access:
     error: str | None = None
 
 
-async def offered_models(opa_url: str, timeout_s: float = 5.0) -> list[str]:
+async def offered_models(opa_url: str, timeout_s: float = 30.0) -> list[str]:
     """The models a version's ``data.gateway.config.models`` offers."""
     async with PolicyEngine(opa_url, timeout_s) as policy:
         response = await policy.query("gateway.config", "models", {})
@@ -64,10 +64,15 @@ async def evaluate(
     principals: Sequence[Principal],
     models: Sequence[str],
     *,
-    concurrency: int = 16,
-    timeout_s: float = 10.0,
+    concurrency: int = 8,
+    timeout_s: float = 60.0,
 ) -> list[Access]:
-    """Every principal's access under the version OPA at ``opa_url`` serves."""
+    """Every principal's access under the version OPA at ``opa_url`` serves.
+
+    The OPA is the diff's own and each compile is CPU-bound there (~20-30 ms of CPU), so
+    a few requests in flight keep it busy and the timeout is generous: on a loaded
+    machine a 10 s timeout failed whole diffs while OPA was merely slow.
+    """
     gate = asyncio.Semaphore(concurrency)
     async with PolicyEngine(opa_url, timeout_s) as policy:
         compiler = FilterCompiler(policy, PolicyRevision(policy, 3600.0))

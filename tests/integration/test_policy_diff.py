@@ -225,3 +225,25 @@ def _opa_processes() -> set[int]:
         if parent == os.getpid() and cmdline[0].endswith(b"opa"):
             found.add(int(entry.name))
     return found
+
+
+def test_principals_with_the_same_filters_share_one_exact_count(indexed: Settings) -> None:
+    """Equal (old, new) filter pairs get the counts each would get alone; unchanged: none."""
+    from gateway.policy_diff.compare import ChangeCounter
+
+    sales = {"terms": {"allowed_groups": ["sales"]}}
+    confidential = {"term": {"classification": "confidential"}}
+
+    async def count(pairs: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+        async with ChunkIndex(indexed) as index:
+            return await ChangeCounter(index.client, index.name).changes(pairs)
+
+    shared = asyncio.run(count([(sales, confidential), (sales, confidential), (sales, sales)]))
+    alone = asyncio.run(count([(sales, confidential)]))
+    reverse = asyncio.run(count([(confidential, sales)]))
+    assert shared[0] == shared[1] == alone[0]
+    gained, lost = alone[0]
+    assert (gained.chunks, lost.chunks) == (1, 2)  # design gained; both pricing chunks lost
+    assert [d["doc_id"] for d in gained.details] == ["design"]
+    assert reverse[0] == (lost, gained)
+    assert (shared[2][0].chunks, shared[2][1].chunks) == (0, 0)

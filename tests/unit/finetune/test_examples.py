@@ -3,9 +3,12 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.chat_schema import ROLES as CHAT_ROLES
 from gateway.errors import BadRequest
+from gateway.finetune import examples as examples_module
 from gateway.finetune.examples import ROLES, parse_examples
 
 
@@ -153,3 +156,49 @@ def test_finetune_scan_reads_tool_calls_next_to_content() -> None:
     parsed = parse_examples(line.encode())
     texts = " ".join(t for example in parsed for t in example.texts)
     assert "governed passage" in texts
+
+
+_CONTENT = st.text(max_size=40) | st.sampled_from(
+    ["", "user", "content", "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQh"]
+)
+_MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "user", "assistant", "tool"]), "content": _CONTENT},
+    optional={"weight": st.sampled_from([0, 1, None, True])},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_MESSAGE, min_size=1, max_size=5))
+def test_plain_chat_lines_yield_what_the_general_walk_yields(
+    messages: list[dict[str, object]],
+) -> None:
+    """The fast path for {"messages": [{role, content}]} gives the body walker's texts."""
+    record = {"messages": messages}
+    assert examples_module._plain_contents(record) is not None
+    assert examples_module._texts(record, examples_module._plain_contents(record)) == (
+        examples_module._texts(record)
+    )
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"messages": [{"role": "user", "content": "q", "name": "n"}]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]}]},
+        {"messages": [{"role": "user", "content": "q", "weight": "w"}]},
+        {"messages": [{"role": "user", "content": "q"}], "tools": []},
+    ],
+)
+def test_other_shapes_take_the_general_walk(record: dict[str, object]) -> None:
+    """Any key or value beyond role, string content and weight leaves the fast path."""
+    assert examples_module._plain_contents(record) is None
+
+
+def test_surrogate_escape_is_still_a_bad_line_on_the_fast_path() -> None:
+    """A lone surrogate escape in plain chat content is still reported."""
+    line = (
+        b'{"messages": [{"role": "user", "content": "a\\ud800"}, '
+        b'{"role": "assistant", "content": "b"}]}\n'
+    )
+    with pytest.raises(BadRequest, match="surrogate"):
+        parse_examples(line)

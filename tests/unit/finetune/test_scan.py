@@ -4,14 +4,14 @@ import base64
 import json
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.finetune.decode import hidden_texts, walk_strings
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_scan import PiiScan
-from gateway.finetune.scan import segment_units
-from gateway.fingerprint import fingerprint_set
+from gateway.finetune.scan import segment_units, units_of
+from gateway.fingerprint import fingerprint_array, fingerprint_set
 
 SECRET = "the break glass vault opens with two of three hardware tokens"
 
@@ -111,3 +111,23 @@ async def test_only_candidate_windows_reach_presidio_by_default() -> None:
     assert "a@b.org" in sent[0]
     assert len(sent[0]) < 200
     assert found == []  # NER-only types are not reported when NER was not asked for
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.text(max_size=120), min_size=1, max_size=3), min_size=1, max_size=8))
+def test_units_of_a_file_equal_the_per_text_computation(texts: list[list[str]]) -> None:
+    """Batched fingerprints give each example and segment exactly its per-text prints."""
+    examples = [Example(n + 1, tuple(t)) for n, t in enumerate(texts)]
+    batched = units_of(examples)
+    segments = segment_units(examples)
+    singles = [np.unique(np.concatenate([fingerprint_array(t) for t in e.texts])) for e in examples]
+    assert len(batched) == len(examples) + len(segments)
+    for unit, example, prints in zip(batched, examples, singles, strict=False):
+        assert unit.lines == (example.line,)
+        assert np.array_equal(unit.prints, prints)
+    for got, want in zip(batched[len(examples) :], segments, strict=True):
+        assert got.lines == want.lines
+        assert np.array_equal(got.prints, want.prints)
+        assert got.owners is not None
+        assert want.owners is not None
+        assert np.array_equal(got.owners, want.owners)

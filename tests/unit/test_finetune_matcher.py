@@ -1,0 +1,83 @@
+"""The corpus matcher's overlap arithmetic, against a direct per-unit computation."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.finetune.matcher import MIN_SHARED, Overlap, Unit, _all_overlaps, _Chunk
+
+_PRINT = st.integers(-40, 40)
+
+
+def _expected(units: list[Unit], held_by: dict[str, set[int]]) -> list[Overlap]:
+    """Shared = the unit's prints the chunk holds; score = the larger containment."""
+    found = []
+    for unit in units:
+        mine = {int(p) for p in unit.prints}
+        unit_chars = sum(p & 1 for p in mine)
+        overlaps = []
+        for chunk_id in sorted(held_by):
+            theirs = held_by[chunk_id]
+            shared = mine & theirs
+            if len({p for p in mine if any(p in h for h in held_by.values())}) < MIN_SHARED:
+                continue
+            if len(shared) < MIN_SHARED:
+                continue
+            chars = sum(p & 1 for p in shared)
+            chunk_chars = sum(p & 1 for p in theirs)
+            score = max(
+                (len(shared) - chars)
+                / max(1, min(len(mine) - unit_chars, len(theirs) - chunk_chars)),
+                chars / max(1, min(unit_chars, chunk_chars)),
+            )
+            lines = unit.lines
+            if unit.owners is not None:
+                where = np.searchsorted(unit.prints, sorted(shared))
+                lines = tuple(sorted({int(x) for x in unit.owners[where]}))
+            overlaps.append(
+                Overlap(
+                    lines,
+                    chunk_id,
+                    "c",
+                    "restricted",
+                    chunk_id,
+                    round(min(score, 1.0), 4),
+                    len(shared),
+                    chars,
+                )
+            )
+        found.extend(overlaps)
+    return found
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sets(_PRINT, max_size=12), min_size=1, max_size=6),
+    st.lists(st.sets(_PRINT, min_size=1, max_size=15), min_size=1, max_size=5),
+    st.lists(st.booleans(), min_size=6, max_size=6),
+)
+def test_overlaps_of_all_units_at_once_equal_the_direct_count(
+    unit_sets: list[set[int]], chunk_sets: list[set[int]], segment: list[bool]
+) -> None:
+    """Every (unit, document) pair sharing enough prints, with its exact counts, score
+    and lines, whatever the prints (each chunk its own document: no ties to break)."""
+    units = []
+    for n, prints in enumerate(unit_sets):
+        values = np.array(sorted(prints), dtype=np.int64)
+        owners = (values % 3 + 10).astype(np.int64) if segment[n] else None
+        units.append(Unit((n + 1,) if owners is None else (10, 11, 12), values, owners))
+    held_by = {f"d{n}": prints for n, prints in enumerate(chunk_sets)}
+    holders: dict[int, list[str]] = {}
+    for chunk_id, prints in held_by.items():
+        for p in sorted(prints):
+            holders.setdefault(p, []).append(chunk_id)
+    chunks = {
+        chunk_id: _Chunk(
+            chunk_id,
+            sum(1 for p in prints if not p & 1),
+            sum(1 for p in prints if p & 1),
+            {"doc_id": chunk_id, "corpus": "c", "classification": "restricted"},
+        )
+        for chunk_id, prints in held_by.items()
+    }
+    assert _all_overlaps(units, holders, chunks) == _expected(units, held_by)
