@@ -43,6 +43,7 @@ class _Chain(msgspec.Struct):
     time: Any
     prev_hash: str
     hash: str
+    writer: Any = None
 
 
 _DECODER = msgspec.json.Decoder(_Chain)
@@ -77,7 +78,8 @@ class SegmentScan:
     items: list[Run | Full] = field(default_factory=list)
 
 
-def scan_segment(path: Path) -> SegmentScan:
+def scan_segment(path: Path, writer: str | None = None) -> SegmentScan:
+    """Scan one segment of ``writer``'s chain (a record naming another writer is unusual)."""
     scan = SegmentScan()
     run: list[Any] | None = None  # [count, first_line, first_seq, first_id, last...]
     last_seq: int | None = None
@@ -90,7 +92,7 @@ def scan_segment(path: Path) -> SegmentScan:
     # Split on newlines only, exactly as the record-by-record walk reads lines.
     for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
         chain = _chain(raw)
-        if chain is None or rotated:
+        if chain is None or rotated or chain.writer != writer:
             return SegmentScan(usual=False)
         if last_seq is not None and (chain.prev_hash != last_hash or chain.seq != last_seq + 1):
             return SegmentScan(usual=False)

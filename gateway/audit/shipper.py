@@ -6,6 +6,10 @@ cursor and moves the cursor only once Elasticsearch confirmed them. Each documen
 of duplicating. While Elasticsearch is down the background task retries with
 exponential backoff; when it returns, the backlog ships from the cursor. Elasticsearch
 exceptions stop here and become DependencyUnavailable.
+
+Each writer (gateway worker) ships its own chain with its own cursor; records go to the
+index exactly as stored (their ``writer`` and chain fields included), so every chain can
+be re-verified from the index alone (``gateway.audit.index_verify``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ def audit_mapping() -> dict[str, Any]:
                     "kind",
                     "prev_hash",
                     "hash",
+                    "writer",
                     "request_id",
                     "endpoint",
                     "subject",
@@ -113,7 +118,8 @@ class AuditShipper:
     ) -> None:
         durable = log.durable_position if log is not None else None
         self.index = index
-        self.spool = Spool(Path(directory), index, durable=durable)
+        writer = log.writer_id if log is not None else None
+        self.spool = Spool(Path(directory), index, durable=durable, writer=writer)
         self._client = client
         self._owns_client = owns_client
         self._batch_size = batch_size
