@@ -23,13 +23,16 @@ Each writer owns one chain: with ``writer_id`` its segments are named after it
 (``audit-<writer>-000001.jsonl``), its head file too, and every record carries
 ``"writer": <id>`` in its envelope (hashed like the rest), so a record cannot be moved to
 another chain unnoticed. Two processes must never share a writer id; ``gateway serve
---workers N`` gives each worker its own. Without one, the log is the legacy chain
-(``audit-000001.jsonl``, no ``writer`` field), as written before writer ids existed.
+--workers N`` gives each worker its own, and an open log holds an exclusive lock on its
+chain (``.audit-<writer>.lock``), so a second writer of the same chain is refused.
+Without one, the log is the legacy chain (``audit-000001.jsonl``, no ``writer`` field),
+as written before writer ids existed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import time
 import uuid
@@ -135,6 +138,7 @@ class AuditLog:
         self._batch: asyncio.Future[_WriteFailed | None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._fd: int | None = None
+        self._lock: int | None = None
         self._fd_segment = 0
         self._state: Literal["new", "open", "closing", "closed"] = "new"
         self._broken = False
@@ -208,11 +212,21 @@ class AuditLog:
 
     async def __aenter__(self) -> Self:
         try:
+            self._lock = await asyncio.to_thread(_lock_chain, self.directory, self.writer_id)
+        except BlockingIOError:
+            raise DependencyUnavailable(
+                "audit", "another process is writing this audit chain (same writer id)"
+            ) from None
+        except OSError as exc:
+            raise DependencyUnavailable("audit", f"cannot open {self.directory}") from exc
+        try:
             found = await asyncio.to_thread(recover, self.directory, self._every, self.writer_id)
             self._fd = await asyncio.to_thread(self._open, found.segment)
         except OSError as exc:
+            self._unlock()
             raise DependencyUnavailable("audit", f"cannot open {self.directory}") from exc
         except AuditCorrupt as exc:
+            self._unlock()
             raise _refused(self.directory, exc) from exc
         if found.torn_bytes:
             log.warning(
@@ -243,7 +257,13 @@ class AuditLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        self._unlock()
         self._state = "closed"
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the lock
+            self._lock = None
 
     async def append(self, kind: str, fields: dict[str, Any]) -> str:
         """Durably append one record; returns its audit id.
@@ -446,6 +466,19 @@ def _sync_data(fd: int) -> None:
 
 def _new_id() -> str:
     return f"aud_{uuid.uuid4().hex}"
+
+
+def _lock_chain(directory: Path, writer: str | None) -> int:
+    """An exclusive, non-blocking lock on ``writer``'s chain (BlockingIOError if held)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = ".audit.lock" if writer is None else f".audit-{writer}.lock"
+    fd = os.open(directory / name, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _create_exclusive(path: Path) -> None:
