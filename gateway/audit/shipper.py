@@ -36,6 +36,7 @@ log = structlog.get_logger("gateway.audit.shipper")
 
 _ES_ERRORS: tuple[type[Exception], ...] = (es_exc.ApiError, es_exc.TransportError)
 _KEYWORD = {"type": "keyword"}
+_ENVELOPE = {"writer": _KEYWORD}
 
 
 def audit_mapping() -> dict[str, Any]:
@@ -100,8 +101,9 @@ def audit_mapping() -> dict[str, Any]:
 
 
 class AuditShipper:
-    """Background shipping of one audit directory into one index; ``ship_pending`` forces
-    a pass. Give it the in-process ``AuditLog`` so it never ships what is not yet durable."""
+    """Background shipping of one chain (``writer``, or the log's) of an audit directory
+    into one index; ``ship_pending`` forces a pass. Give it the in-process ``AuditLog`` so
+    it never ships what is not yet durable."""
 
     def __init__(
         self,
@@ -110,6 +112,7 @@ class AuditShipper:
         index: str,
         *,
         log: AuditLog | None = None,
+        writer: str | None = None,
         owns_client: bool = False,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
@@ -118,7 +121,7 @@ class AuditShipper:
     ) -> None:
         durable = log.durable_position if log is not None else None
         self.index = index
-        writer = log.writer_id if log is not None else None
+        writer = log.writer_id if log is not None else writer
         self.spool = Spool(Path(directory), index, durable=durable, writer=writer)
         self._client = client
         self._owns_client = owns_client
@@ -146,6 +149,7 @@ class AuditShipper:
             client,
             index,
             log=log,
+            writer=settings.audit_writer_id,
             owns_client=True,
             poll_interval_s=poll_interval_s,
             backoff_initial_s=backoff_initial_s,
@@ -214,6 +218,8 @@ class AuditShipper:
                     mappings=audit_mapping(),
                     settings={"number_of_shards": 1, "number_of_replicas": 0},
                 )
+            else:  # an index made before writer ids: chains are sorted and told apart by it
+                await self._client.indices.put_mapping(index=self.index, properties=_ENVELOPE)
         except es_exc.BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise DependencyUnavailable("elasticsearch", f"cannot create {self.index}") from exc
