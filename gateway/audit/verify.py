@@ -172,6 +172,30 @@ def verify_all(
     return reports
 
 
+def summarize(reports: list[VerifyReport]) -> VerifyReport:
+    """One report standing for several chains (for a view with room for one): counts
+    summed, every problem prefixed with its chain, sealed only if all are, the weakest
+    signature status; last seq and hash only when there is a single chain."""
+    if len(reports) == 1:
+        return reports[0]
+    directories = sorted({report.directory for report in reports})
+    summary = VerifyReport(", ".join(directories), last_hash="")
+    order: list[Signatures] = ["unsigned", "unchecked", "valid", "none"]
+    for report in reports:
+        summary.records += report.records
+        summary.segments += report.segments
+        summary.checkpoints += report.checkpoints
+        chain = "legacy chain" if report.writer is None else f"writer {report.writer}"
+        summary.problems += [
+            Problem(p.severity, p.code, f"[{chain}] {p.message}", p.location)
+            for p in report.problems
+        ]
+    summary.sealed = bool(reports) and all(report.sealed for report in reports)
+    statuses = [report.signatures for report in reports if report.signatures != "none"]
+    summary.signatures = min(statuses, key=order.index) if statuses else "none"
+    return summary
+
+
 def _scan_one(job: tuple[Path, str | None]) -> SegmentScan:
     return scan_segment(*job)
 
