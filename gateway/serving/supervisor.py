@@ -14,6 +14,11 @@ Guarantees kept from the single process:
 - **Fail closed**: a worker that cannot start (exit code 3, e.g. a refused audit log)
   stops the whole server with that code, as a single process would; a worker that dies
   later is restarted (backoff 0.5 s doubling to 30 s) while the others keep serving.
+- **PII analysis per worker**: each worker owns its Presidio pool, so its readiness and
+  fail-closed answers depend on nothing another process holds (a shared pool would be a
+  cross-process single point of failure behind an IPC server). The machine's budget is
+  split instead: without ``GATEWAY_PII_WORKERS``, each worker gets
+  ``max(1, default // N)`` Presidio processes (default: one per core beyond the first).
 - **No orphans**: SIGTERM/SIGINT to the supervisor stops every worker gracefully (then
   SIGKILL after the grace period); if the supervisor itself is killed (SIGKILL), each
   worker gets SIGTERM from the kernel (``PR_SET_PDEATHSIG``) and shuts down gracefully,
@@ -33,6 +38,7 @@ from types import FrameType
 
 import structlog
 
+from gateway.analysis import default_workers
 from gateway.audit.segments import check_writer
 from gateway.serving.server import GRACEFUL_SHUTDOWN_S, STARTUP_FAILURE
 from gateway.settings import Settings
@@ -53,6 +59,12 @@ def writer_ids(settings: Settings, workers: int) -> list[str]:
     for writer in ids:
         check_writer(writer)
     return ids
+
+
+def pii_workers_each(workers: int) -> int:
+    """Presidio processes per gateway worker when not configured: the single-process
+    default, shared out over the workers (at least one each)."""
+    return max(1, default_workers() // workers)
 
 
 @dataclass
@@ -137,6 +149,8 @@ class Supervisor:
         assert self._socket is not None
         fd = self._socket.fileno()
         env = {**os.environ, "GATEWAY_AUDIT_WRITER_ID": worker.writer_id}
+        if self.settings.pii_workers is None:
+            env["GATEWAY_PII_WORKERS"] = str(pii_workers_each(len(self.workers)))
         worker.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [
                 sys.executable,

@@ -172,3 +172,21 @@ def test_cli_exposure_merges_directories(two_workers: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
     assert len(found) == len(exposure([two_workers], "doc-0")) + len(exposure([other], "doc-0"))
+
+
+def test_a_second_writer_of_one_chain_is_refused(tmp_path: Path) -> None:
+    """Two logs open on one writer id (two processes misconfigured alike) cannot both
+    write: the second is refused with a 503-class error; another id is fine."""
+    from gateway.errors import DependencyUnavailable
+
+    async def scenario() -> None:
+        async with AuditLog(tmp_path, writer_id="w1"):
+            with pytest.raises(DependencyUnavailable, match="another process"):
+                async with AuditLog(tmp_path, writer_id="w1"):
+                    pass
+            async with AuditLog(tmp_path, writer_id="w2") as other:
+                await other.append("request", request_record(1))
+        async with AuditLog(tmp_path, writer_id="w1") as again:  # released on close
+            await again.append("request", request_record(2))
+
+    asyncio.run(scenario())
