@@ -455,6 +455,7 @@ def test_package_exports_are_deliberate() -> None:
         "search",
         "show",
         "verify",
+        "verify_all",
     ]
 
 
