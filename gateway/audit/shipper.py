@@ -6,6 +6,10 @@ cursor and moves the cursor only once Elasticsearch confirmed them. Each documen
 of duplicating. While Elasticsearch is down the background task retries with
 exponential backoff; when it returns, the backlog ships from the cursor. Elasticsearch
 exceptions stop here and become DependencyUnavailable.
+
+Each writer (gateway worker) ships its own chain with its own cursor; records go to the
+index exactly as stored (their ``writer`` and chain fields included), so every chain can
+be re-verified from the index alone (``gateway.audit.index_verify``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("gateway.audit.shipper")
 
 _KEYWORD = {"type": "keyword"}
+_ENVELOPE = {"writer": _KEYWORD}
 
 
 def audit_mapping() -> dict[str, Any]:
@@ -49,6 +54,7 @@ def audit_mapping() -> dict[str, Any]:
                     "kind",
                     "prev_hash",
                     "hash",
+                    "writer",
                     "reason",
                     "segment",
                     "covers_hash",
@@ -62,8 +68,9 @@ def audit_mapping() -> dict[str, Any]:
 
 
 class AuditShipper:
-    """Background shipping of one audit directory into one index; ``ship_pending`` forces
-    a pass. Give it the in-process ``AuditLog`` so it never ships what is not yet durable."""
+    """Background shipping of one chain (``writer``, or the log's) of an audit directory
+    into one index; ``ship_pending`` forces a pass. Give it the in-process ``AuditLog`` so
+    it never ships what is not yet durable."""
 
     def __init__(
         self,
@@ -72,20 +79,22 @@ class AuditShipper:
         index: str,
         *,
         log: AuditLog | None = None,
+        writer: str | None = None,
         owns_client: bool = False,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
+        backoff_s: tuple[float, float] = (0.5, 30.0),
     ) -> None:
+        """``backoff_s``: the first and the longest wait after a failed shipment."""
         durable = log.durable_position if log is not None else None
         self.index = index
-        self.spool = Spool(Path(directory), index, durable=durable)
+        writer = log.writer_id if log is not None else writer
+        self.spool = Spool(Path(directory), index, durable=durable, writer=writer)
         self._client = client
         self._owns_client = owns_client
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
-        self._backoff = (backoff_initial_s, backoff_max_s)
+        self._backoff = backoff_s
         self._lock = asyncio.Lock()
         self._index_ready = False
         self._task: asyncio.Task[None] | None = None
@@ -107,9 +116,10 @@ class AuditShipper:
             client,
             index,
             log=log,
+            writer=settings.audit_writer_id,
             owns_client=True,
             poll_interval_s=poll_interval_s,
-            backoff_initial_s=backoff_initial_s,
+            backoff_s=(backoff_initial_s, 30.0),
         )
 
     async def __aenter__(self) -> Self:
@@ -176,6 +186,8 @@ class AuditShipper:
                         mappings=audit_mapping(),
                         settings={"number_of_shards": 1, "number_of_replicas": 0},
                     )
+                else:  # an index made before writer ids: chains are told apart by it
+                    await self._client.indices.put_mapping(index=self.index, properties=_ENVELOPE)
         except IndexAlreadyExists:
             pass  # another replica created it first
         self._index_ready = True

@@ -454,6 +454,7 @@ def test_package_exports_are_deliberate() -> None:
         "search",
         "show",
         "verify",
+        "verify_all",
     ]
 
 
