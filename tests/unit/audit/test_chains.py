@@ -22,8 +22,7 @@ from gateway.audit.segments import (
     segment_name,
 )
 from gateway.audit.verify import chains, verify, verify_all
-
-from .test_audit_verify import KEY, request_record
+from tests.unit.audit.test_verify import KEY, request_record
 
 WRITER_IDS = st.from_regex(WRITER_PATTERN, fullmatch=True)
 
