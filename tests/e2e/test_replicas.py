@@ -1,0 +1,154 @@
+"""Two ``gateway serve`` replicas on one stack, behind a round-robin proxy.
+
+Each replica has its own audit directory; they share Elasticsearch (chunks, the
+fine-tune registry) and OPA. The proxy is an httpx transport that sends each request to
+the next replica in turn and remembers which one served it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from ..conftest import BOB, REPO
+from ..integration.conftest import FakeUpstream
+from .conftest import RunningGateway, gateway_executable, start_gateway, stop_gateway
+from .test_finetune_sdk import drop_registry, settled
+
+pytestmark = pytest.mark.e2e
+
+
+class RoundRobin(httpx.BaseTransport):
+    """The proxy: request n goes to replica n mod len(replicas)."""
+
+    def __init__(self, replicas: list[RunningGateway]) -> None:
+        self._replicas = replicas
+        self._turn = itertools.cycle(range(len(replicas)))
+        self._inner = httpx.HTTPTransport()
+        self.served: list[tuple[str, str, int]] = []
+        """(method, path, replica index) of every request, in order."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        index = next(self._turn)
+        target = httpx.URL(self._replicas[index].base_url)
+        request.url = request.url.copy_with(host=target.host, port=target.port)
+        request.headers["host"] = f"{target.host}:{target.port}"
+        self.served.append((request.method, request.url.path, index))
+        return self._inner.handle_request(request)
+
+    def skip_to(self, index: int) -> None:
+        """Make replica ``index`` serve the next request (as a balancer well might)."""
+        while self.served and self.served[-1][2] != (index - 1) % len(self._replicas):
+            next(self._turn)
+            self.served.append(("SKIP", "", (self.served[-1][2] + 1) % len(self._replicas)))
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.fixture
+def replicas(
+    stack_env: dict[str, str], demo_index: str, tmp_path: Path
+) -> Iterator[list[RunningGateway]]:
+    drop_registry(stack_env)
+    started: list[RunningGateway] = []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            started.append(start_gateway(stack_env, tmp_path / name, GATEWAY_PII_WORKERS="1"))
+        yield started
+    finally:
+        for running in started:
+            stop_gateway(running)
+
+
+def _audit(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [gateway_executable(), "audit", *args, "--dir", str(directory), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_file_uploaded_via_one_replica_trains_via_the_other(
+    replicas: list[RunningGateway], stack_env: dict[str, str]
+) -> None:
+    """Upload through replica a, the job through replica b; both replicas answer the
+    file's status; both audit chains verify; exposure sees the chats of both."""
+    upstream = FakeUpstream(stack_env["STACK_FAKE_UPSTREAM_URL"])
+    upstream.clear()
+    proxy = RoundRobin(replicas)
+    client = openai.OpenAI(
+        base_url="http://replicas/v1",
+        api_key=BOB,
+        max_retries=0,
+        http_client=httpx.Client(transport=proxy, timeout=60),
+    )
+    line = {
+        "messages": [
+            {"role": "user", "content": "How do I reverse a list?"},
+            {"role": "assistant", "content": "Use slicing with a step of minus one."},
+        ]
+    }
+    uploaded = client.files.create(
+        file=("t.jsonl", (json.dumps(line) + "\n").encode()), purpose="fine-tune"
+    )
+    assert proxy.served[-1] == ("POST", "/v1/files", 0)
+    assert uploaded.status == "uploaded"
+    assert settled(client, uploaded.id).status == "processed"
+    statuses = {}
+    for _ in range(2):  # two requests in a row: one to each replica
+        status = client.files.retrieve(uploaded.id).status
+        statuses[proxy.served[-1][2]] = status
+    assert statuses == {0: "processed", 1: "processed"}
+    proxy.skip_to(1)
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+    assert proxy.served[-1] == ("POST", "/v1/fine_tuning/jobs", 1)
+    assert job.training_file == uploaded.id
+    assert [j.id for j in client.fine_tuning.jobs.list().data] == [job.id]
+    assert [j.id for j in client.fine_tuning.jobs.list().data] == [job.id]
+    assert any(r["path"] == "/v1/fine_tuning/jobs" for r in upstream.requests())
+
+    served_chat = []
+    for _ in range(2):
+        answer = client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "How many vacation days do we get?"}],
+        )
+        assert answer.http_response.status_code == 200
+        served_chat.append(proxy.served[-1][2])
+    assert sorted(served_chat) == [0, 1]
+
+    directories = [running.audit_dir for running in replicas]
+    for directory in directories:
+        report = _audit(directory, "verify")
+        assert report.returncode == 0, report.stdout + report.stderr
+    exposed = _exposure(directories, "acme-vacation-policy")
+    assert len(exposed) == 2
+    assert {e["subject"] for e in exposed} == {"bob"}
+
+
+def _exposure(directories: list[Path], doc_id: str) -> list[dict[str, object]]:
+    """Every prompt holding ``doc_id``, over the replicas' directories (deadline: the
+    outcome of a request is appended just after its answer)."""
+    deadline = time.monotonic() + 30
+    while True:
+        found: list[dict[str, object]] = []
+        for directory in directories:
+            result = _audit(directory, "exposure", doc_id)
+            assert result.returncode == 0, result.stderr
+            found += json.loads(result.stdout)
+        if len(found) >= 2 or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
