@@ -7,7 +7,6 @@ the next replica in turn and remembers which one served it.
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import time
@@ -27,17 +26,18 @@ pytestmark = pytest.mark.e2e
 
 
 class RoundRobin(httpx.BaseTransport):
-    """The proxy: request n goes to replica n mod len(replicas)."""
+    """The proxy: each request goes to the next replica in turn."""
 
     def __init__(self, replicas: list[RunningGateway]) -> None:
         self._replicas = replicas
-        self._turn = itertools.cycle(range(len(replicas)))
+        self._next = 0
         self._inner = httpx.HTTPTransport()
         self.served: list[tuple[str, str, int]] = []
         """(method, path, replica index) of every request, in order."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        index = next(self._turn)
+        index = self._next
+        self._next = (index + 1) % len(self._replicas)
         target = httpx.URL(self._replicas[index].base_url)
         request.url = request.url.copy_with(host=target.host, port=target.port)
         request.headers["host"] = f"{target.host}:{target.port}"
@@ -46,9 +46,7 @@ class RoundRobin(httpx.BaseTransport):
 
     def skip_to(self, index: int) -> None:
         """Make replica ``index`` serve the next request (as a balancer well might)."""
-        while self.served and self.served[-1][2] != (index - 1) % len(self._replicas):
-            next(self._turn)
-            self.served.append(("SKIP", "", (self.served[-1][2] + 1) % len(self._replicas)))
+        self._next = index
 
     def close(self) -> None:
         self._inner.close()
@@ -63,7 +61,16 @@ def replicas(
     try:
         for name in ("a", "b"):
             (tmp_path / name).mkdir()
-            started.append(start_gateway(stack_env, tmp_path / name, GATEWAY_PII_WORKERS="1"))
+            # No Presidio workers: this test is about shared state, and two replicas'
+            # spaCy models would double the start-up on the shared machine.
+            started.append(
+                start_gateway(
+                    stack_env,
+                    tmp_path / name,
+                    GATEWAY_MESSAGE_PII_ANALYSIS="false",
+                    GATEWAY_FINETUNE_PII_SCAN="false",
+                )
+            )
         yield started
     finally:
         for running in started:
@@ -89,12 +96,34 @@ def test_a_file_uploaded_via_one_replica_trains_via_the_other(
     upstream = FakeUpstream(stack_env["STACK_FAKE_UPSTREAM_URL"])
     upstream.clear()
     proxy = RoundRobin(replicas)
-    client = openai.OpenAI(
-        base_url="http://replicas/v1",
-        api_key=BOB,
-        max_retries=0,
-        http_client=httpx.Client(transport=proxy, timeout=60),
-    )
+    with httpx.Client(transport=proxy, timeout=60) as http:
+        client = openai.OpenAI(
+            base_url="http://replicas/v1", api_key=BOB, max_retries=0, http_client=http
+        )
+        _train_across_replicas(client, proxy, upstream)
+        served_chat = []
+        for _ in range(2):
+            answer = client.chat.completions.with_raw_response.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": "How many vacation days do we get?"}],
+            )
+            assert answer.http_response.status_code == 200
+            served_chat.append(proxy.served[-1][2])
+        assert sorted(served_chat) == [0, 1]
+
+    directories = [running.audit_dir for running in replicas]
+    for directory in directories:
+        report = _audit(directory, "verify")
+        assert report.returncode == 0, report.stdout + report.stderr
+    exposed = _exposure(directories, "acme-vacation-policy")
+    assert len(exposed) == 2
+    assert {e["subject"] for e in exposed} == {"bob"}
+
+
+def _train_across_replicas(
+    client: openai.OpenAI, proxy: RoundRobin, upstream: FakeUpstream
+) -> None:
+    """Upload via replica 0; both see it processed; the job is created via replica 1."""
     line = {
         "messages": [
             {"role": "user", "content": "How do I reverse a list?"},
@@ -119,24 +148,6 @@ def test_a_file_uploaded_via_one_replica_trains_via_the_other(
     assert [j.id for j in client.fine_tuning.jobs.list().data] == [job.id]
     assert [j.id for j in client.fine_tuning.jobs.list().data] == [job.id]
     assert any(r["path"] == "/v1/fine_tuning/jobs" for r in upstream.requests())
-
-    served_chat = []
-    for _ in range(2):
-        answer = client.chat.completions.with_raw_response.create(
-            model="gpt-4o-mini",
-            messages=[{"role": "user", "content": "How many vacation days do we get?"}],
-        )
-        assert answer.http_response.status_code == 200
-        served_chat.append(proxy.served[-1][2])
-    assert sorted(served_chat) == [0, 1]
-
-    directories = [running.audit_dir for running in replicas]
-    for directory in directories:
-        report = _audit(directory, "verify")
-        assert report.returncode == 0, report.stdout + report.stderr
-    exposed = _exposure(directories, "acme-vacation-policy")
-    assert len(exposed) == 2
-    assert {e["subject"] for e in exposed} == {"bob"}
 
 
 def _exposure(directories: list[Path], doc_id: str) -> list[dict[str, object]]:
