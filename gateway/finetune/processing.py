@@ -243,8 +243,37 @@ def _scan_failed(exc: GatewayError) -> str:
     return f"The file could not be scanned: {exc.message} Upload the file again."
 
 
-def interrupted(now: float) -> Callable[[FileEntry], FileEntry | None]:
-    """The change a replica applies to a file whose scan lease expired unfinished."""
+async def settle_expired(
+    registry: Registry, audit: AuditLog, caller: Caller, entry: FileEntry
+) -> FileEntry:
+    """The entry, marked ``error`` (and audited, by the replica whose write won) if its
+    scan lease ran out unfinished; any replica may call this on any read."""
+    now = time.time()
+    if entry.status != UPLOADED or entry.lease_until >= now:
+        return entry
+    update = await registry.update_file(entry.id, _expired(now))
+    final = update.entry
+    if final is None:  # deleted meanwhile
+        return replace(entry, status=ERROR, status_details=INTERRUPTED)
+    if update.written:
+        await audit.append(
+            AUDIT_KIND,
+            {
+                **caller.audit_fields(),
+                "action": "files.scanned",
+                "file_id": entry.id,
+                "purpose": entry.purpose,
+                "allowed": False,
+                "refused": final.error_code,
+                "status": final.error_status,
+                "scan_owner": entry.lease_owner,
+            },
+        )
+    return final
+
+
+def _expired(now: float) -> Callable[[FileEntry], FileEntry | None]:
+    """The change that marks a file whose scan lease expired unfinished."""
 
     def expire(current: FileEntry) -> FileEntry | None:
         if current.status != UPLOADED or current.lease_until >= now:

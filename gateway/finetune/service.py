@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import secrets
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 
@@ -28,7 +27,7 @@ from gateway.audit import AuditLog
 from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, PolicyDenied
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
 from gateway.finetune.listing import FILE_LIST_LIMITS, JOB_LIST_LIMITS, list_limit, own_list
-from gateway.finetune.processing import INTERRUPTED, ScanRunner, interrupted
+from gateway.finetune.processing import ScanRunner, settle_expired
 from gateway.finetune.registry import ERROR, PROCESSED, UPLOADED, FileEntry, Registry
 from gateway.finetune.scan import ScanResult, UploadScanner, match_fact, read_examples
 from gateway.finetune.upstream import FinetuneUpstream
@@ -207,30 +206,7 @@ class FinetuneService:
         return {"id": file_id, "object": "file", "deleted": True}
 
     async def _settled(self, caller: Caller, entry: FileEntry) -> FileEntry:
-        """The entry, marked ``error`` (and audited) if its scan lease ran out unfinished."""
-        now = time.time()
-        if entry.status != UPLOADED or entry.lease_until >= now:
-            return entry
-        expire = interrupted(now)
-        update = await self._registry.update_file(entry.id, expire)
-        final = update.entry
-        if final is None:
-            return replace(entry, status=ERROR, status_details=INTERRUPTED)
-        if update.written:
-            await self._audit.append(
-                AUDIT_KIND,
-                {
-                    **caller.audit_fields(),
-                    "action": "files.scanned",
-                    "file_id": entry.id,
-                    "purpose": entry.purpose,
-                    "allowed": False,
-                    "refused": final.error_code,
-                    "status": final.error_status,
-                    "scan_owner": entry.lease_owner,
-                },
-            )
-        return final
+        return await settle_expired(self._registry, self._audit, caller, entry)
 
     # -- jobs -------------------------------------------------------------------------
 
