@@ -8,7 +8,6 @@ import sys
 from typing import Annotated
 
 import typer
-import uvicorn
 import yaml
 
 from gateway.audit.cli import audit_app
@@ -42,33 +41,35 @@ def _settings_or_exit() -> Settings:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            envvar="GATEWAY_WORKERS",
+            help="Gateway processes on this machine, sharing the port; each writes its own "
+            "audit chain (writer id <GATEWAY_AUDIT_WRITER_ID>-w<i>, or w<i>).",
+        ),
+    ] = 1,
+) -> None:
     """Run the gateway (settings from GATEWAY_* variables or GATEWAY_CONFIG_FILE)."""
-    from gateway.app import create_app
     from gateway.logs import configure_logging
-    from gateway.server_limits import ServerLimits, guarded_protocol
+    from gateway.serving.server import STARTUP_FAILURE, run_server
 
     settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
-    trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        # uvloop's event loop and httptools' C parser: ~1 ms less per proxied request
-        # than asyncio + h11 (tests/bench/bench_chat.py); the parser gets the limits it
-        # lacks (header size, header and body timeouts, connections) from a subclass.
-        loop="uvloop",
-        http=guarded_protocol(ServerLimits.from_settings(settings)),
-        timeout_keep_alive=settings.keepalive_timeout_s,
-        # X-Forwarded-* only from the proxies named (uvicorn trusts loopback by default).
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted or [],
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=15,
-        server_header=False,
-    )
+    if workers > 1:
+        from gateway.serving.supervisor import Supervisor
+
+        try:
+            supervisor = Supervisor(settings, workers)
+        except ValueError as exc:
+            typer.echo(f"gateway: {exc}", err=True)
+            raise typer.Exit(code=2) from None
+        raise typer.Exit(code=supervisor.run())
+    if not run_server(settings):
+        raise typer.Exit(code=STARTUP_FAILURE)
 
 
 @app.command("check-config")

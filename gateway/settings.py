@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     and, while the write stays stuck, so are new ones (and /readyz fails)."""
     audit_index_shipping: bool = True
     """Ship audit records to the ``<prefix>-audit`` Elasticsearch index via a durable spool."""
+    audit_writer_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", max_length=64
+    )
+    """Names this process's audit chain (segments ``audit-<id>-NNNNNN.jsonl``, a ``writer``
+    field in every record); unset writes the legacy chain (``audit-NNNNNN.jsonl``). Must
+    be unique among processes writing one directory or shipping to one audit index:
+    ``gateway serve --workers N`` sets ``<id>-w1``..``<id>-wN`` (``w1``.. when unset)."""
     api_keys_file: Path
     """YAML file of gateway API keys (stored as SHA-256 hashes); see ``gateway keys new``."""
 

@@ -6,7 +6,9 @@
     guard       refuses records that name a credential
     recovery    where an existing log stands; repairs a crash's torn last line
     writer      AuditLog: durable appends with group commit, rotation, checkpoints
-    verify      verify(): the first broken record, truncation, forged checkpoints
+    verify      verify(): the first broken record, truncation, forged checkpoints;
+                verify_all(): every chain (writer) of one or several directories
+    index_verify  every chain re-verified from the Elasticsearch audit index
     query       search / show / exposure over the local segments (CLI, admin API)
     spool       a consumer's cursor over the segments (complete, durable lines only)
     shipper     AuditShipper: bulk-index the spool into ``<prefix>-audit``
@@ -18,7 +20,7 @@ CLI does not load the Elasticsearch client.
 
 from gateway.audit.chain import GENESIS_HASH, record_hash
 from gateway.audit.query import SearchFilters, exposure, search, show
-from gateway.audit.verify import Location, Problem, VerifyReport, verify
+from gateway.audit.verify import Location, Problem, VerifyReport, verify, verify_all
 from gateway.audit.writer import AuditLog
 
 __all__ = [
@@ -33,4 +35,5 @@ __all__ = [
     "search",
     "show",
     "verify",
+    "verify_all",
 ]

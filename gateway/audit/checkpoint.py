@@ -4,10 +4,11 @@ A chain alone proves order, not completeness: whoever deletes the last records, 
 rewrites the whole chain, leaves a valid chain. A checkpoint is a record of kind
 ``checkpoint`` that seals the record before it (``covers_seq``, ``covers_hash``) with an
 HMAC-SHA256 under a key the log's readers do not hold, so a rewritten chain cannot carry
-valid signatures. The head file (``audit-head.json``, replaced atomically at every
-checkpoint) holds a copy of the newest checkpoint outside the segments: a log that ends
-before it was truncated. Without a key, checkpoints are written unsigned and prove order
-and completeness only against accidents; verify reports them as "unsigned".
+valid signatures. The head file (``audit-head-<writer>.json``, ``audit-head.json`` for the
+legacy writer, replaced atomically at every checkpoint) holds a copy of the newest
+checkpoint outside the segments: a log that ends before it was truncated. Without a key,
+checkpoints are written unsigned and prove order and completeness only against accidents;
+verify reports them as "unsigned".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +25,7 @@ from gateway.audit.segments import write_atomic
 
 CHECKPOINT_KIND = "checkpoint"
 HEAD_NAME = "audit-head.json"
+HEAD_PATTERN = re.compile(r"^audit-head(?:-(?P<writer>[A-Za-z0-9][A-Za-z0-9_.-]{0,63}))?\.json$")
 SIGNATURE_ALGORITHM = "hmac-sha256"
 Reason = Literal["interval", "rotation", "close"]
 _SIGNED_FIELDS = ("covers_seq", "covers_hash", "reason", "segment", "next_segment")
@@ -81,13 +84,29 @@ def is_rotation(record: dict[str, Any]) -> bool:
     return record.get("kind") == CHECKPOINT_KIND and record.get("reason") == "rotation"
 
 
-def write_head(directory: Path, checkpoint: dict[str, Any]) -> None:
-    write_atomic(directory / HEAD_NAME, json.dumps({"checkpoint": checkpoint}).encode() + b"\n")
+def head_name(writer: str | None = None) -> str:
+    return HEAD_NAME if writer is None else f"audit-head-{writer}.json"
 
 
-def read_head(directory: Path) -> dict[str, Any] | None:
+def head_writers(directory: Path) -> set[str | None]:
+    """Writers with a head file in ``directory`` (None: the legacy writer)."""
+    if not directory.is_dir():
+        return set()
+    return {
+        match.group("writer")
+        for match in (HEAD_PATTERN.match(path.name) for path in directory.iterdir())
+        if match is not None
+    }
+
+
+def write_head(directory: Path, checkpoint: dict[str, Any], writer: str | None = None) -> None:
+    payload = json.dumps({"checkpoint": checkpoint}).encode() + b"\n"
+    write_atomic(directory / head_name(writer), payload)
+
+
+def read_head(directory: Path, writer: str | None = None) -> dict[str, Any] | None:
     """The newest checkpoint as the head file remembers it; ValueError if unreadable."""
-    path = directory / HEAD_NAME
+    path = directory / head_name(writer)
     if not path.exists():
         return None
     try:

@@ -1,6 +1,10 @@
 """``gateway audit``: verify the trail and review it, straight from the local segments.
 
-These commands need only the audit directory (``--dir`` or ``GATEWAY_AUDIT_DIR``) and,
+A directory holds one hash chain per writer (gateway worker); ``--dir`` may be repeated
+for several replicas' directories. ``verify`` reports each chain on its own; ``search``,
+``show`` and ``exposure`` merge every chain of every directory by time.
+
+These commands need only the audit directories (``--dir`` or ``GATEWAY_AUDIT_DIR``) and,
 for signatures, the key (``GATEWAY_AUDIT_HMAC_KEY`` or ``--hmac-key-file``; never a
 command-line value, which other users could read in the process list). They read the
 full gateway settings nowhere, so a reviewer can run them on a copy of the log.
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,16 +23,19 @@ from typing import Annotated, Any
 import typer
 
 from gateway.audit.query import SearchFilters, exposure, search, show
-from gateway.audit.verify import VerifyReport, verify
+from gateway.audit.verify import VerifyReport, verify_all
 
 audit_app = typer.Typer(
     no_args_is_help=True, help="Verify and review the audit trail (local segments)."
 )
 
 AuditDir = Annotated[
-    Path,
+    list[Path],
     typer.Option(
-        "--dir", envvar="GATEWAY_AUDIT_DIR", help="The audit directory.", show_default=False
+        "--dir",
+        envvar="GATEWAY_AUDIT_DIR",
+        help="An audit directory; repeat for several (one per replica).",
+        show_default=False,
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -35,22 +43,75 @@ AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")
 
 @audit_app.command("verify")
 def verify_command(
-    directory: AuditDir,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Audit directories (as --dir); e.g. one per replica.", show_default=False
+        ),
+    ] = None,
+    directory: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--dir",
+            envvar="GATEWAY_AUDIT_DIR",
+            help="An audit directory; repeat for several (one per replica).",
+            show_default=False,
+        ),
+    ] = None,
     key_file: Annotated[
         Path | None,
         typer.Option("--hmac-key-file", help="File holding the checkpoint key.", dir_okay=False),
     ] = None,
+    against_index: Annotated[
+        bool,
+        typer.Option(
+            "--against-index",
+            help="Re-verify every chain from the Elasticsearch audit index instead "
+            "(GATEWAY_ELASTICSEARCH_* and GATEWAY_INDEX_PREFIX).",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Check the chain, checkpoints and head; exit 0 when intact, 1 when broken."""
-    _require_dir(directory)
-    # A CLI process is single-threaded: segments can be scanned in forked workers.
-    report = verify(directory, _hmac_key(key_file), workers=os.cpu_count() or 1)
-    if as_json:
-        typer.echo(json.dumps(report.as_dict(), indent=2))
+    """Check every chain (records, checkpoints, head) of each directory, one report per
+    chain; exit 0 when all are intact, 1 when any is broken."""
+    key = _hmac_key(key_file)
+    if against_index:
+        from gateway.audit.index_verify import verify_index_from_env
+
+        reports = verify_index_from_env(key)
     else:
-        _print_report(report)
-    raise typer.Exit(code=0 if report.ok else 1)
+        directories = [*(paths or []), *(directory or [])]
+        if not directories:
+            typer.echo("gateway: give an audit directory (--dir or GATEWAY_AUDIT_DIR)", err=True)
+            raise typer.Exit(code=2)
+        _require_dirs(directories)
+        # A CLI process is single-threaded: segments can be scanned in forked workers.
+        reports = verify_all(directories, key, workers=os.cpu_count() or 1)
+    ok = all(report.ok for report in reports)
+    if as_json:
+        typer.echo(json.dumps(_reports_json(reports), indent=2))
+    else:
+        for report in reports:
+            _print_report(report)
+        if len(reports) > 1:
+            broken = sum(not report.ok for report in reports)
+            typer.echo(f"{len(reports)} chains, {broken} broken")
+    raise typer.Exit(code=0 if ok else 1)
+
+
+def _reports_json(reports: list[VerifyReport]) -> dict[str, Any]:
+    """``ok`` and ``records`` over all chains, each chain's report, and every problem
+    tagged with its chain (``directory``, ``writer``)."""
+    return {
+        "ok": all(report.ok for report in reports),
+        "records": sum(report.records for report in reports),
+        "chains": [report.as_dict() for report in reports],
+        "problems": [
+            {"directory": report.directory, "writer": report.writer, **asdict(problem)}
+            for report in reports
+            for problem in report.problems
+        ],
+    }
 
 
 @audit_app.command("show")
@@ -66,7 +127,7 @@ def show_command(
     ] = False,
 ) -> None:
     """Print one record and the outcome records linked to it, as JSON."""
-    _require_dir(directory)
+    _require_dirs(directory)
     found = show(directory, audit_id)
     if found is None:
         typer.echo(f"gateway: no audit record {audit_id}", err=True)
@@ -107,8 +168,8 @@ def search_command(
     limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Find records by subject, document, corpus, time range or denial."""
-    _require_dir(directory)
+    """Find records by subject, document, corpus, time range or denial (all chains)."""
+    _require_dirs(directory)
     filters = SearchFilters(
         subject=subject,
         doc_id=doc,
@@ -146,8 +207,9 @@ def exposure_command(
     directory: AuditDir,
     as_json: AsJson = False,
 ) -> None:
-    """Every request whose prompt held a chunk of DOC_ID: when, who, which model."""
-    _require_dir(directory)
+    """Every request whose prompt held a chunk of DOC_ID: when, who, which model (all
+    chains of all directories, by time)."""
+    _require_dirs(directory)
     found = exposure(directory, doc_id)
     if as_json:
         typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
@@ -166,10 +228,11 @@ def exposure_command(
     _print_table(title, ["time", "subject", "audit_id", "model", "chunks"], rows)
 
 
-def _require_dir(directory: Path) -> None:
-    if not directory.is_dir():
-        typer.echo(f"gateway: not an audit directory: {directory}", err=True)
-        raise typer.Exit(code=2)
+def _require_dirs(directories: list[Path]) -> None:
+    for directory in directories:
+        if not directory.is_dir():
+            typer.echo(f"gateway: not an audit directory: {directory}", err=True)
+            raise typer.Exit(code=2)
 
 
 def _hmac_key(key_file: Path | None) -> str | None:
@@ -199,7 +262,8 @@ def _allowed(record: dict[str, Any]) -> str:
 
 def _print_report(report: VerifyReport) -> None:
     status = "OK" if report.ok else "BROKEN"
-    typer.echo(f"audit log {report.directory}: {status}")
+    chain = "legacy chain" if report.writer is None else f"writer {report.writer}"
+    typer.echo(f"audit log {report.directory}, {chain}: {status}")
     if report.ok:
         typer.echo(
             f"  {report.records} records in {report.segments} segments, "

@@ -22,8 +22,8 @@ from typing import Any, Literal, TextIO
 
 from gateway.audit.cef import to_cef, to_syslog
 from gateway.audit.ocsf import activity_of, to_ocsf, type_uid
-from gateway.audit.query import records
-from gateway.audit.segments import write_atomic
+from gateway.audit.query import chain_records
+from gateway.audit.segments import list_segments, write_atomic
 
 Format = Literal["ocsf", "cef", "syslog"]
 FORMATS: tuple[Format, ...] = ("ocsf", "cef", "syslog")
@@ -103,11 +103,14 @@ def export(
     after: ExportCursor | None = None,
     limit: int | None = None,
     hostname: str | None = None,
+    writer: str | None = None,
 ) -> ExportResult:
-    """Write the records after ``after`` (all with None) to ``out``, one line each."""
-    render = formatter(fmt, chain_uid(Path(directory)), hostname)
+    """Write the records after ``after`` (all with None) to ``out``, one line each.
+
+    One chain per export (``writer``, None: the legacy chain), with its own cursor."""
+    render = formatter(fmt, chain_uid(Path(directory), writer), hostname)
     exported, last = 0, None
-    for record, previous in _after(Path(directory), after):
+    for record, previous in _after(Path(directory), after, writer):
         out.write(render(record, previous) + "\n")
         exported += 1
         last = record
@@ -125,11 +128,11 @@ def export(
 
 
 def _after(
-    directory: Path, cursor: ExportCursor | None
+    directory: Path, cursor: ExportCursor | None, writer: str | None
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
     previous: dict[str, Any] | None = None
     found = cursor is None
-    for record in records(directory):
+    for record in chain_records(list_segments(directory, writer)):
         if not found:
             assert cursor is not None
             if _is_cursor(record, cursor):
@@ -157,8 +160,8 @@ def _is_cursor(record: dict[str, Any], cursor: ExportCursor) -> bool:
     return cursor.seq is None and record.get("audit_id") == cursor.audit_id
 
 
-def chain_uid(directory: Path) -> str:
+def chain_uid(directory: Path, writer: str | None = None) -> str:
     """The chain's id: its genesis record's hash, stable for the log's lifetime."""
-    first = next(records(directory), None)
+    first = next(chain_records(list_segments(directory, writer)), None)
     genesis = first.get("hash") if first is not None and first.get("seq") == 1 else None
     return f"gateway-audit:{genesis or 'unknown'}"

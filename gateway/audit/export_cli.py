@@ -44,6 +44,10 @@ def export_command(
     hostname: Annotated[
         str | None, typer.Option(help="Syslog HOSTNAME field (default: this machine's name).")
     ] = None,
+    writer: Annotated[
+        str | None,
+        typer.Option(help="The chain to export (a worker's writer id; default: legacy chain)."),
+    ] = None,
 ) -> None:
     """Export records for a SIEM, incrementally: every kind, in log order, one per line.
 
@@ -61,12 +65,24 @@ def export_command(
         start = ExportCursor(after) if after else (ExportCursor.load(cursor) if cursor else None)
         if output is None:
             result = export(
-                directory, sys.stdout, _format(fmt), after=start, limit=limit, hostname=hostname
+                directory,
+                sys.stdout,
+                _format(fmt),
+                after=start,
+                limit=limit,
+                hostname=hostname,
+                writer=writer,
             )
         else:
             with output.open("a", encoding="utf-8") as out:
                 result = export(
-                    directory, out, _format(fmt), after=start, limit=limit, hostname=hostname
+                    directory,
+                    out,
+                    _format(fmt),
+                    after=start,
+                    limit=limit,
+                    hostname=hostname,
+                    writer=writer,
                 )
     except CursorError as exc:
         typer.echo(f"gateway: {exc}", err=True)

@@ -4,18 +4,25 @@ Plain functions over the segments, shared by ``gateway audit`` and an admin API.
 scan in log order (a line is parsed only if it can match), skip what is not a complete
 record, and never check the chain: that is ``verify``'s job. At scale, the
 ``<prefix>-audit`` index answers the same questions.
+
+A directory holds one chain per writer (gateway worker), and replicas have a directory
+each: every function takes one directory or several and merges all their chains by
+record time (each chain is already in time order, so the merge streams).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.segments import iter_lines, list_segments
+from gateway.audit.segments import all_segments, iter_lines
+
+Directories = Path | Sequence[Path]
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,24 @@ class SearchFilters:
     """Stop after this many matches."""
 
 
-def records(directory: Path, containing: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every complete record in log order; with ``containing``, only lines holding that
-    JSON string value (a cheap pre-filter: callers still check the field)."""
+def records(directories: Directories, containing: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every complete record of every chain, merged by time (log order within a chain);
+    with ``containing``, only lines holding that JSON string value (a cheap pre-filter:
+    callers still check the field)."""
     needle = json.dumps(containing, ensure_ascii=False).encode() if containing else None
-    for path in list_segments(Path(directory)):
+    streams = [
+        chain_records(segments, needle)
+        for directory in _as_list(directories)
+        for segments in all_segments(Path(directory)).values()
+    ]
+    if len(streams) == 1:
+        return streams[0]
+    return heapq.merge(*streams, key=_time_key)
+
+
+def chain_records(segments: list[Path], needle: bytes | None = None) -> Iterator[dict[str, Any]]:
+    """The complete records of one chain's segments, in log order."""
+    for path in segments:
         for _number, _offset, raw, complete in iter_lines(path):
             if not complete or (needle is not None and needle not in raw):
                 continue
@@ -56,7 +76,7 @@ def records(directory: Path, containing: str | None = None) -> Iterator[dict[str
                 yield record
 
 
-def search(directory: Path, filters: SearchFilters | None = None) -> list[dict[str, Any]]:
+def search(directory: Directories, filters: SearchFilters | None = None) -> list[dict[str, Any]]:
     """Records matching every set filter, in log order."""
     filters = filters or SearchFilters()
     needle = filters.doc_id or filters.subject or filters.corpus
@@ -69,7 +89,7 @@ def search(directory: Path, filters: SearchFilters | None = None) -> list[dict[s
     return found
 
 
-def show(directory: Path, audit_id: str) -> dict[str, Any] | None:
+def show(directory: Directories, audit_id: str) -> dict[str, Any] | None:
     """``{"record": ..., "outcomes": [...]}`` for one audit id, or None if absent."""
     record: dict[str, Any] | None = None
     outcomes: list[dict[str, Any]] = []
@@ -81,7 +101,7 @@ def show(directory: Path, audit_id: str) -> dict[str, Any] | None:
     return None if record is None else {"record": record, "outcomes": outcomes}
 
 
-def exposure(directory: Path, doc_id: str) -> list[dict[str, Any]]:
+def exposure(directory: Directories, doc_id: str) -> list[dict[str, Any]]:
     """Every request whose prompt held a chunk of ``doc_id``: who, when, which model."""
     exposed = []
     for record in records(directory, doc_id):
@@ -123,6 +143,16 @@ def _matches(record: dict[str, Any], filters: SearchFilters) -> bool:
     return (filters.since is None or when >= _utc(filters.since)) and (
         filters.until is None or when < _utc(filters.until)
     )
+
+
+def _as_list(directories: Directories) -> list[Path]:
+    if isinstance(directories, str | Path):
+        return [Path(directories)]
+    return [Path(directory) for directory in directories]
+
+
+def _time_key(record: dict[str, Any]) -> datetime:
+    return _time(record) or datetime.min.replace(tzinfo=UTC)
 
 
 def _chunks(record: dict[str, Any]) -> list[dict[str, Any]]:

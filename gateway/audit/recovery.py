@@ -43,12 +43,13 @@ class Recovered:
     removed_segment: str | None
 
 
-def recover(directory: Path, checkpoint_every: int) -> Recovered:
+def recover(directory: Path, checkpoint_every: int, writer: str | None = None) -> Recovered:
+    """Where ``writer``'s chain in ``directory`` stands (None: the legacy writer)."""
     directory.mkdir(parents=True, exist_ok=True)
-    segments = list_segments(directory)
+    segments = list_segments(directory, writer)
     if not segments:
-        _check_head(directory, 0, None)  # a head without segments: they were deleted
-        _create(directory / segment_name(1))
+        _check_head(directory, 0, None, writer)  # a head without segments: they were deleted
+        _create(directory / segment_name(1, writer))
         return Recovered(0, GENESIS_HASH, 1, 0, 0, 0, None)
     last = segments[-1]
     torn = _truncate_torn_line(last)
@@ -66,7 +67,7 @@ def recover(directory: Path, checkpoint_every: int) -> Recovered:
     if tail.last is not None and is_rotation(tail.last) and tail.last.get("segment") == last.name:
         raise AuditCorrupt(f"segment {tail.last.get('next_segment')} is missing")
     seq = int(tail.last["seq"]) if tail.last else 0
-    _check_head(directory, seq, tail.checkpoint)
+    _check_head(directory, seq, tail.checkpoint, writer)
     return Recovered(
         seq=seq,
         last_hash=str(tail.last["hash"]) if tail.last else GENESIS_HASH,
@@ -101,9 +102,11 @@ def _scan_tail(path: Path, checkpoint_every: int) -> _Tail:
     return _Tail(last, since, None)
 
 
-def _check_head(directory: Path, seq: int, newest: dict[str, Any] | None) -> None:
+def _check_head(
+    directory: Path, seq: int, newest: dict[str, Any] | None, writer: str | None
+) -> None:
     try:
-        head = read_head(directory)
+        head = read_head(directory, writer)
     except ValueError as exc:
         raise AuditCorrupt(str(exc)) from exc
     head_seq = int(head["seq"]) if head else 0
@@ -112,7 +115,7 @@ def _check_head(directory: Path, seq: int, newest: dict[str, Any] | None) -> Non
             f"the log ends at seq {seq} but its head file names a checkpoint at seq {head_seq}"
         )
     if newest is not None and int(newest["seq"]) > head_seq:
-        write_head(directory, newest)  # the crash came between checkpoint and head
+        write_head(directory, newest, writer)  # the crash came between checkpoint and head
 
 
 def _last_record(path: Path) -> dict[str, Any] | None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,10 @@ import msgspec
 from gateway.audit.chain import hash_matches, missing_fields
 from gateway.audit.checkpoint import CHECKPOINT_KIND
 
-_HASH_TAIL = re.compile(rb',"hash":"([0-9a-f]{64})"\}\Z')
 _TAIL_BYTES = len(b',"hash":"') + 64 + len(b'"}')
 
 
-class _Chain(msgspec.Struct):
+class _Chain(msgspec.Struct, gc=False):
     """The chain fields of a record; decoding skips everything else."""
 
     audit_id: Any
@@ -43,6 +41,7 @@ class _Chain(msgspec.Struct):
     time: Any
     prev_hash: str
     hash: str
+    writer: Any = None
 
 
 _DECODER = msgspec.json.Decoder(_Chain)
@@ -77,55 +76,77 @@ class SegmentScan:
     items: list[Run | Full] = field(default_factory=list)
 
 
-def scan_segment(path: Path) -> SegmentScan:
+def scan_segment(path: Path, writer: str | None = None) -> SegmentScan:
+    """Scan one segment of ``writer``'s chain (a record naming another writer is unusual)."""
     scan = SegmentScan()
-    run: list[Any] | None = None  # [count, first_line, first_seq, first_id, last...]
-    last_seq: int | None = None
-    last_hash = ""
+    first: tuple[int, _Chain] | None = None  # the open run's first record and line
+    last: _Chain | None = None
+    last_line = count = 0
     rotated = False
     with path.open("rb") as handle:
         data = handle.read()
     if data and not data.endswith(b"\n"):
         return SegmentScan(usual=False)  # a torn last line: the slow walk reports it
-    # Split on newlines only, exactly as the record-by-record walk reads lines.
-    for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
+    # Newlines only end lines, exactly as the record-by-record walk reads them; lines are
+    # views into the segment's bytes (no copy per line).
+    view, start, number = memoryview(data), 0, 0
+    while start < len(data):
+        end = data.index(b"\n", start)
+        raw, start, number = view[start:end], end + 1, number + 1
         chain = _chain(raw)
-        if chain is None or rotated:
+        if chain is None or rotated or chain.writer != writer:
             return SegmentScan(usual=False)
-        if last_seq is not None and (chain.prev_hash != last_hash or chain.seq != last_seq + 1):
+        if last is not None and (chain.prev_hash != last.hash or chain.seq != last.seq + 1):
             return SegmentScan(usual=False)
-        audit_id = str(chain.audit_id) if chain.audit_id is not None else None
-        if last_seq is None or chain.kind == CHECKPOINT_KIND:
-            if run is not None:
-                scan.items.append(Run(*run))
-                run = None
+        if last is None or chain.kind == CHECKPOINT_KIND:
+            if first is not None and last is not None:
+                scan.items.append(_run(first, last, last_line, count))
+                first = None
             record = _record(raw)
             if record is None:
                 return SegmentScan(usual=False)
             scan.items.append(Full(number, record))
             rotated = chain.kind == CHECKPOINT_KIND and record.get("reason") == "rotation"
-        elif run is None:
-            run = [1, number, chain.seq, audit_id, number, chain.seq, chain.hash, audit_id]
-            run.append(chain.kind)
+        elif first is None:
+            first, count = (number, chain), 1
         else:
-            run[0] += 1
-            run[4:9] = [number, chain.seq, chain.hash, audit_id, chain.kind]
-        last_seq, last_hash = chain.seq, chain.hash
-    if run is not None:
-        scan.items.append(Run(*run))
+            count += 1
+        last, last_line = chain, number
+    if first is not None and last is not None:
+        scan.items.append(_run(first, last, last_line, count))
     return scan
 
 
-def _chain(raw: bytes) -> _Chain | None:
+def _run(first: tuple[int, _Chain], last: _Chain, last_line: int, count: int) -> Run:
+    line, head = first
+    return Run(
+        count=count,
+        first_line=line,
+        first_seq=head.seq,
+        first_audit_id=_id(head.audit_id),
+        last_line=last_line,
+        last_seq=last.seq,
+        last_hash=last.hash,
+        last_audit_id=_id(last.audit_id),
+        last_kind=last.kind,
+    )
+
+
+def _id(audit_id: Any) -> str | None:
+    return str(audit_id) if audit_id is not None else None
+
+
+def _chain(raw: memoryview) -> _Chain | None:
     """The chain fields of a record whose hash matches its content; None otherwise."""
     try:
         chain = _DECODER.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None  # not the writer's form (or not a record): the slow walk decides
-    tail = _HASH_TAIL.search(raw, len(raw) - _TAIL_BYTES)
-    if tail is not None and tail.group(1).decode() == chain.hash:
+    end = len(raw) - _TAIL_BYTES
+    stored = chain.hash.encode()
+    if raw[end:] == b',"hash":"' + stored + b'"}':  # the line ends with exactly that hash
         digest = hashlib.sha256(chain.prev_hash.encode())
-        digest.update(memoryview(raw)[: len(raw) - _TAIL_BYTES])
+        digest.update(raw[:end])
         digest.update(b"}")
         if digest.hexdigest() == chain.hash:
             return chain
@@ -133,9 +154,9 @@ def _chain(raw: bytes) -> _Chain | None:
     return chain if record is not None and hash_matches(record) else None
 
 
-def _record(raw: bytes) -> dict[str, Any] | None:
+def _record(raw: bytes | memoryview) -> dict[str, Any] | None:
     try:
-        record = json.loads(raw)
+        record = json.loads(bytes(raw))
     except ValueError:
         return None
     if not isinstance(record, dict) or missing_fields(record):

@@ -1,7 +1,12 @@
 """Segment files on disk: names, order, line reading and crash-safe small-file writes.
 
-The log is ``audit-000001.jsonl``, ``audit-000002.jsonl``...; only files with that exact
-shape are segments, so the head and spool-cursor files can live in the same directory.
+A directory holds one hash chain per writer (one per gateway worker process). A chain's
+segments are ``audit-<writer>-000001.jsonl``, ``audit-<writer>-000002.jsonl``...; the
+legacy writer (a log written before writer ids, or a single process without one) has
+``audit-000001.jsonl``... Only files with that exact shape are segments, so the head and
+spool-cursor files can live in the same directory. A writer id is 1 to 64 letters,
+digits, ``_``, ``.`` or ``-``, starting with a letter or digit; the segment number is
+whatever follows the name's last ``-``, so the parse is unambiguous.
 """
 
 from __future__ import annotations
@@ -11,27 +16,65 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-SEGMENT_PATTERN = re.compile(r"^audit-(\d{6,})\.jsonl$")
+WRITER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SEGMENT_PATTERN = re.compile(
+    r"^audit-(?:(?P<writer>[A-Za-z0-9][A-Za-z0-9_.-]{0,63}?)-)?(?P<number>\d{6,})\.jsonl$"
+)
 _BLOCK = 64 * 1024
 
 
-def segment_name(number: int) -> str:
-    return f"audit-{number:06d}.jsonl"
+def check_writer(writer: str | None) -> str | None:
+    """``writer`` if it is a valid writer id (or None, the legacy writer); else ValueError."""
+    if writer is not None and not WRITER_PATTERN.match(writer):
+        raise ValueError(
+            f"invalid audit writer id {writer!r}: 1-64 letters, digits, '_', '.' or '-'"
+        )
+    return writer
+
+
+def segment_name(number: int, writer: str | None = None) -> str:
+    prefix = "audit-" if writer is None else f"audit-{writer}-"
+    return f"{prefix}{number:06d}.jsonl"
+
+
+def parse_segment(name: str) -> tuple[str | None, int] | None:
+    """(writer, number) of a segment file name; None if it is not one."""
+    match = SEGMENT_PATTERN.match(name)
+    if match is None:
+        return None
+    return match.group("writer"), int(match.group("number"))
 
 
 def segment_number(name: str) -> int:
-    match = SEGMENT_PATTERN.match(name)
-    if match is None:
+    parsed = parse_segment(name)
+    if parsed is None:
         raise ValueError(f"not an audit segment name: {name}")
-    return int(match.group(1))
+    return parsed[1]
 
 
-def list_segments(directory: Path) -> list[Path]:
-    """The directory's segments in log order (by number, not by name)."""
+def segment_writer(name: str) -> str | None:
+    parsed = parse_segment(name)
+    if parsed is None:
+        raise ValueError(f"not an audit segment name: {name}")
+    return parsed[0]
+
+
+def list_segments(directory: Path, writer: str | None = None) -> list[Path]:
+    """One writer's segments in log order (by number, not by name); the legacy writer's
+    when ``writer`` is None."""
+    return all_segments(directory).get(writer, [])
+
+
+def all_segments(directory: Path) -> dict[str | None, list[Path]]:
+    """Every chain's segments in log order, by writer id (None: the legacy writer)."""
     if not directory.is_dir():
-        return []
-    found = [p for p in directory.iterdir() if SEGMENT_PATTERN.match(p.name) and p.is_file()]
-    return sorted(found, key=lambda p: segment_number(p.name))
+        return {}
+    found: dict[str | None, list[tuple[int, Path]]] = {}
+    for path in directory.iterdir():
+        parsed = parse_segment(path.name)
+        if parsed is not None and path.is_file():
+            found.setdefault(parsed[0], []).append((parsed[1], path))
+    return {writer: [p for _n, p in sorted(paths)] for writer, paths in found.items()}
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes, bool]]:

@@ -6,6 +6,10 @@ cursor and moves the cursor only once Elasticsearch confirmed them. Each documen
 of duplicating. While Elasticsearch is down the background task retries with
 exponential backoff; when it returns, the backlog ships from the cursor. Elasticsearch
 exceptions stop here and become DependencyUnavailable.
+
+Each writer (gateway worker) ships its own chain with its own cursor; records go to the
+index exactly as stored (their ``writer`` and chain fields included), so every chain can
+be re-verified from the index alone (``gateway.audit.index_verify``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ log = structlog.get_logger("gateway.audit.shipper")
 
 _ES_ERRORS: tuple[type[Exception], ...] = (es_exc.ApiError, es_exc.TransportError)
 _KEYWORD = {"type": "keyword"}
+_ENVELOPE = {"writer": _KEYWORD}
 
 
 def audit_mapping() -> dict[str, Any]:
@@ -48,6 +53,7 @@ def audit_mapping() -> dict[str, Any]:
                     "kind",
                     "prev_hash",
                     "hash",
+                    "writer",
                     "request_id",
                     "endpoint",
                     "subject",
@@ -95,8 +101,9 @@ def audit_mapping() -> dict[str, Any]:
 
 
 class AuditShipper:
-    """Background shipping of one audit directory into one index; ``ship_pending`` forces
-    a pass. Give it the in-process ``AuditLog`` so it never ships what is not yet durable."""
+    """Background shipping of one chain (``writer``, or the log's) of an audit directory
+    into one index; ``ship_pending`` forces a pass. Give it the in-process ``AuditLog`` so
+    it never ships what is not yet durable."""
 
     def __init__(
         self,
@@ -105,6 +112,7 @@ class AuditShipper:
         index: str,
         *,
         log: AuditLog | None = None,
+        writer: str | None = None,
         owns_client: bool = False,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
@@ -113,7 +121,8 @@ class AuditShipper:
     ) -> None:
         durable = log.durable_position if log is not None else None
         self.index = index
-        self.spool = Spool(Path(directory), index, durable=durable)
+        writer = log.writer_id if log is not None else writer
+        self.spool = Spool(Path(directory), index, durable=durable, writer=writer)
         self._client = client
         self._owns_client = owns_client
         self._batch_size = batch_size
@@ -140,6 +149,7 @@ class AuditShipper:
             client,
             index,
             log=log,
+            writer=settings.audit_writer_id,
             owns_client=True,
             poll_interval_s=poll_interval_s,
             backoff_initial_s=backoff_initial_s,
@@ -208,6 +218,8 @@ class AuditShipper:
                     mappings=audit_mapping(),
                     settings={"number_of_shards": 1, "number_of_replicas": 0},
                 )
+            else:  # an index made before writer ids: chains are sorted and told apart by it
+                await self._client.indices.put_mapping(index=self.index, properties=_ENVELOPE)
         except es_exc.BadRequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise DependencyUnavailable("elasticsearch", f"cannot create {self.index}") from exc

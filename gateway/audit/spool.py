@@ -5,6 +5,8 @@ atomically after each batch the consumer confirmed, so a crash repeats at most t
 batch, never skips one. Reading stops at the last complete line and, when the writer
 runs in this process, at what it has made durable; a segment is left for the next only
 once it is finished (it ends with its rotation checkpoint, or the next one has data).
+A spool follows one writer's chain (``spool-<consumer>@<writer>.cursor.json``; the legacy
+chain keeps ``spool-<consumer>.cursor.json``).
 """
 
 from __future__ import annotations
@@ -49,16 +51,23 @@ class Spool:
     """Reads records after a named consumer's cursor; ``commit`` moves the cursor."""
 
     def __init__(
-        self, directory: Path, consumer: str, *, durable: DurablePosition | None = None
+        self,
+        directory: Path,
+        consumer: str,
+        *,
+        durable: DurablePosition | None = None,
+        writer: str | None = None,
     ) -> None:
         self.directory = Path(directory)
-        self.cursor_path = self.directory / f"spool-{consumer}.cursor.json"
+        self.writer = writer
+        name = consumer if writer is None else f"{consumer}@{writer}"
+        self.cursor_path = self.directory / f"spool-{name}.cursor.json"
         self._durable = durable
 
     def load_cursor(self) -> Cursor:
         """The committed cursor; the start of the log if there is none or it is unreadable
         (re-reading is safe for an idempotent consumer, skipping is not)."""
-        start = Cursor(segment_name(1), 0)
+        start = Cursor(segment_name(1, self.writer), 0)
         if not self.cursor_path.exists():
             return start
         cursor = _parse_cursor(self.cursor_path.read_bytes())
@@ -126,7 +135,9 @@ class Spool:
     def _following(self, cursor: Cursor) -> str | None:
         """The segment after the cursor's, once the cursor has all of a finished one."""
         number = segment_number(cursor.segment)
-        later = [p for p in list_segments(self.directory) if segment_number(p.name) > number]
+        later = [
+            p for p in list_segments(self.directory, self.writer) if segment_number(p.name) > number
+        ]
         if not later:
             return None
         current = self.directory / cursor.segment

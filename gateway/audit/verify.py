@@ -7,6 +7,11 @@ that each checkpoint seals the record before it and carries a valid signature (a
 rewritten chain); then that the log reaches the newest checkpoint the head file
 remembers (truncation). Records after the last checkpoint are an "unsealed tail": a
 warning, normal for a live log, since their deletion could not be told from here.
+
+A directory holds one chain per writer (``gateway.audit.segments``); each is verified on
+its own and gets its own report, and a record naming another writer than its chain's is
+an error (moved between chains). ``verify_all`` checks every chain of one or several
+directories (replicas' logs), scanning all their segments in one pool of processes.
 """
 
 from __future__ import annotations
@@ -21,13 +26,20 @@ from typing import Any, Literal
 from gateway.audit.chain import GENESIS_HASH, hash_matches, missing_fields
 from gateway.audit.checkpoint import (
     CHECKPOINT_KIND,
+    head_writers,
     is_signed,
     read_head,
     signature_valid,
     signing_key,
 )
 from gateway.audit.scan import Full, Run, SegmentScan, scan_segment
-from gateway.audit.segments import iter_lines, list_segments, segment_name, segment_number
+from gateway.audit.segments import (
+    all_segments,
+    iter_lines,
+    list_segments,
+    segment_name,
+    segment_number,
+)
 
 Severity = Literal["error", "warning"]
 Signatures = Literal["valid", "unsigned", "unchecked", "none"]
@@ -66,6 +78,8 @@ class VerifyReport:
     """The outcome: ``ok`` unless an error was found; ``first_error`` names the record."""
 
     directory: str
+    writer: str | None = None
+    """The chain's writer id; None for the legacy chain (written without one)."""
     records: int = 0
     segments: int = 0
     checkpoints: int = 0
@@ -97,9 +111,14 @@ class VerifyReport:
 
 
 def verify(
-    directory: Path, hmac_key: str | bytes | None = None, *, workers: int = 1
+    directory: Path,
+    hmac_key: str | bytes | None = None,
+    *,
+    workers: int = 1,
+    writer: str | None = None,
 ) -> VerifyReport:
-    """Check the log in ``directory``; with ``hmac_key``, check checkpoint signatures too.
+    """Check ``writer``'s chain in ``directory`` (None: the legacy chain); with
+    ``hmac_key``, check checkpoint signatures too.
 
     Segments are scanned on their stored bytes (``gateway.audit.scan``), in ``workers``
     processes when more than one (forked: call it so only from a single-threaded
@@ -107,22 +126,86 @@ def verify(
     wrong is the log walked again record by record, to name the first problem exactly
     as before.
     """
+    return verify_all([Path(directory)], hmac_key, workers=workers, writers=[writer])[0]
+
+
+def chains(directory: Path) -> list[str | None]:
+    """The writer ids of the chains in ``directory``, legacy (None) first; a chain is
+    known by its segments or by its head file (whose segments may all be gone)."""
+    found = set(all_segments(Path(directory))) | head_writers(Path(directory))
+    return sorted(found, key=lambda writer: (writer is not None, writer or ""))
+
+
+def verify_all(
+    directories: list[Path],
+    hmac_key: str | bytes | None = None,
+    *,
+    workers: int = 1,
+    writers: list[str | None] | None = None,
+) -> list[VerifyReport]:
+    """One report per chain of every directory, in directory order then writer order.
+
+    ``writers`` restricts the check to those chains (default: every chain found; a
+    directory without any gets one empty legacy report). All segments of all chains are
+    scanned together, in ``workers`` forked processes when more than one.
+    """
     key = signing_key(hmac_key)
-    segments = list_segments(Path(directory))
-    scans = _scan_all(segments, workers)
-    if all(scan.usual for scan in scans):
-        report = _Verifier(Path(directory), key).replay(segments, scans)
-        if report.ok:
-            return report
-    return _Verifier(Path(directory), key).run()
+    todo = [
+        (Path(directory), writer)
+        for directory in directories
+        for writer in (writers if writers is not None else chains(Path(directory)) or [None])
+    ]
+    segments = [list_segments(directory, writer) for directory, writer in todo]
+    jobs = [
+        (path, writer) for (_d, writer), paths in zip(todo, segments, strict=True) for path in paths
+    ]
+    scans = iter(_scan_all(jobs, workers))
+    reports = []
+    for (directory, writer), paths in zip(todo, segments, strict=True):
+        chain_scans = [next(scans) for _path in paths]
+        report = None
+        if all(scan.usual for scan in chain_scans):
+            report = _Verifier(directory, key, writer).replay(paths, chain_scans)
+        if report is None or not report.ok:
+            report = _Verifier(directory, key, writer).run()
+        reports.append(report)
+    return reports
 
 
-def _scan_all(segments: list[Path], workers: int) -> list[SegmentScan]:
-    if workers <= 1 or len(segments) <= 1:
-        return [scan_segment(path) for path in segments]
+def summarize(reports: list[VerifyReport]) -> VerifyReport:
+    """One report standing for several chains (for a view with room for one): counts
+    summed, every problem prefixed with its chain, sealed only if all are, the weakest
+    signature status; last seq and hash only when there is a single chain."""
+    if len(reports) == 1:
+        return reports[0]
+    directories = sorted({report.directory for report in reports})
+    summary = VerifyReport(", ".join(directories), last_hash="")
+    order: list[Signatures] = ["unsigned", "unchecked", "valid", "none"]
+    for report in reports:
+        summary.records += report.records
+        summary.segments += report.segments
+        summary.checkpoints += report.checkpoints
+        chain = "legacy chain" if report.writer is None else f"writer {report.writer}"
+        summary.problems += [
+            Problem(p.severity, p.code, f"[{chain}] {p.message}", p.location)
+            for p in report.problems
+        ]
+    summary.sealed = bool(reports) and all(report.sealed for report in reports)
+    statuses = [report.signatures for report in reports if report.signatures != "none"]
+    summary.signatures = min(statuses, key=order.index) if statuses else "none"
+    return summary
+
+
+def _scan_one(job: tuple[Path, str | None]) -> SegmentScan:
+    return scan_segment(*job)
+
+
+def _scan_all(jobs: list[tuple[Path, str | None]], workers: int) -> list[SegmentScan]:
+    if workers <= 1 or len(jobs) <= 1:
+        return [_scan_one(job) for job in jobs]
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(min(workers, len(segments)), mp_context=context) as pool:
-        return list(pool.map(scan_segment, segments))
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+        return list(pool.map(_scan_one, jobs))
 
 
 class _Broken(Exception):
@@ -132,10 +215,11 @@ class _Broken(Exception):
 
 
 class _Verifier:
-    def __init__(self, directory: Path, key: bytes | None) -> None:
+    def __init__(self, directory: Path, key: bytes | None, writer: str | None = None) -> None:
         self.directory = directory
         self.key = key
-        self.report = VerifyReport(str(directory))
+        self.writer = writer
+        self.report = VerifyReport(str(directory), writer)
         self.last: tuple[dict[str, Any], Location] | None = None
         self.announced: str | None = None  # the segment a rotation checkpoint named
         self.rotated = False  # a rotation checkpoint was seen in the current segment
@@ -147,7 +231,7 @@ class _Verifier:
         self.signed = False
 
     def run(self) -> VerifyReport:
-        segments = list_segments(self.directory)
+        segments = list_segments(self.directory, self.writer)
         self.report.segments = len(segments)
         try:
             for index, path in enumerate(segments):
@@ -198,7 +282,7 @@ class _Verifier:
         )
 
     def _enter(self, path: Path, previous: int) -> None:
-        expected = self.announced or segment_name(previous + 1)
+        expected = self.announced or segment_name(previous + 1, self.writer)
         if path.name != expected:
             raise _Broken(
                 "missing_segment",
@@ -241,6 +325,13 @@ class _Verifier:
             raise _Broken("not_a_record", f"missing {', '.join(missing)}", location)
         if not hash_matches(record):
             raise _Broken("hash_mismatch", "content does not match its hash (edited)", location)
+        if record.get("writer") != self.writer:
+            raise _Broken(
+                "wrong_writer",
+                f"the record names writer {record.get('writer')!r}, not this chain's "
+                f"{self.writer!r}: moved from another chain",
+                location,
+            )
         expected = self.report.last_seq + 1
         if record["prev_hash"] != self.report.last_hash or seq != expected:
             raise _Broken(
@@ -307,7 +398,7 @@ class _Verifier:
 
     def _head(self) -> None:
         try:
-            head = read_head(self.directory)
+            head = read_head(self.directory, self.writer)
         except ValueError as exc:
             raise _Broken("bad_head", str(exc), None) from exc
         if head is None:
@@ -321,7 +412,7 @@ class _Verifier:
             return
         head_seq = int(head["seq"])
         if head_seq > self.report.last_seq:
-            last = self.last[1] if self.last else Location(segment_name(1), 0)
+            last = self.last[1] if self.last else Location(segment_name(1, self.writer), 0)
             authentic = ""
             if self.key is not None:
                 valid = is_signed(head) and signature_valid(self.key, head)

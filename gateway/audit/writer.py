@@ -18,11 +18,21 @@ while a flush has been stuck that long new appends are refused at once. Records 
 sealed into the stuck flush may still reach the disk if it recovers: the chain then holds
 a record whose caller was refused; nothing was sent upstream for it. ``probe`` writes and
 syncs a small file beside the segments, bounded in time, for readiness checks.
+
+Each writer owns one chain: with ``writer_id`` its segments are named after it
+(``audit-<writer>-000001.jsonl``), its head file too, and every record carries
+``"writer": <id>`` in its envelope (hashed like the rest), so a record cannot be moved to
+another chain unnoticed. Two processes must never share a writer id; ``gateway serve
+--workers N`` gives each worker its own, and an open log holds an exclusive lock on its
+chain (``.audit-<writer>.lock``), so a second writer of the same chain is refused.
+Without one, the log is the legacy chain (``audit-000001.jsonl``, no ``writer`` field),
+as written before writer ids existed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import time
 import uuid
@@ -45,7 +55,7 @@ from gateway.audit.checkpoint import (
 )
 from gateway.audit.guard import might_hold_secrets, scrub_secrets
 from gateway.audit.recovery import AuditCorrupt, recover
-from gateway.audit.segments import fsync_directory, segment_name, write_all
+from gateway.audit.segments import check_writer, fsync_directory, segment_name, write_all
 from gateway.errors import DependencyUnavailable
 from gateway.request_scope import note_record, with_request_fields
 
@@ -58,7 +68,7 @@ DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_WRITE_TIMEOUT_S = 5.0
 PROBE_NAME = ".write-probe"
-_RESERVED = frozenset({"kind", "seq", "time", "prev_hash", "hash"})
+_RESERVED = frozenset({"kind", "seq", "time", "prev_hash", "hash", "writer"})
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,10 @@ class _WriteFailed(Exception):
 
 
 class AuditLog:
-    """One writer per directory; ``append`` is durable when it returns.
+    """One writer per chain; ``append`` is durable when it returns.
+
+    ``writer_id`` names the chain (None: the directory's legacy chain); several writers
+    with distinct ids may share a directory.
 
     ``hmac_key`` signs checkpoints (unsigned without one); a segment is rotated once it
     reaches ``segment_max_bytes``; a checkpoint follows every ``checkpoint_every``
@@ -103,7 +116,9 @@ class AuditLog:
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S,
+        writer_id: str | None = None,
     ) -> None:
+        self.writer_id = check_writer(writer_id)
         if segment_max_bytes < 1 or checkpoint_every < 1 or write_timeout_s <= 0:
             raise ValueError(
                 "segment_max_bytes, checkpoint_every and write_timeout_s must be positive"
@@ -123,6 +138,7 @@ class AuditLog:
         self._batch: asyncio.Future[_WriteFailed | None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._fd: int | None = None
+        self._lock: int | None = None
         self._fd_segment = 0
         self._state: Literal["new", "open", "closing", "closed"] = "new"
         self._broken = False
@@ -137,12 +153,13 @@ class AuditLog:
             segment_max_bytes=settings.audit_segment_max_bytes,
             checkpoint_every=settings.audit_checkpoint_every,
             write_timeout_s=settings.audit_write_timeout_s,
+            writer_id=settings.audit_writer_id or None,
         )
 
     @property
     def path(self) -> Path:
         """The segment being written."""
-        return self.directory / segment_name(self._tip.segment)
+        return self.directory / self._name(self._tip.segment)
 
     @property
     def commits(self) -> int:
@@ -151,7 +168,10 @@ class AuditLog:
 
     def durable_position(self) -> tuple[str, int]:
         """(segment name, byte length) of what is on disk; readers should not go past it."""
-        return segment_name(self._durable.segment), self._durable.size
+        return self._name(self._durable.segment), self._durable.size
+
+    def _name(self, segment: int) -> str:
+        return segment_name(segment, self.writer_id)
 
     def writable(self) -> bool:
         return self._state == "open" and not self._broken and os.access(self.directory, os.W_OK)
@@ -192,16 +212,26 @@ class AuditLog:
 
     async def __aenter__(self) -> Self:
         try:
-            found = await asyncio.to_thread(recover, self.directory, self._every)
-            self._fd = await asyncio.to_thread(_open_segment, self.directory, found.segment)
+            self._lock = await asyncio.to_thread(_lock_chain, self.directory, self.writer_id)
+        except BlockingIOError:
+            raise DependencyUnavailable(
+                "audit", "another process is writing this audit chain (same writer id)"
+            ) from None
         except OSError as exc:
             raise DependencyUnavailable("audit", f"cannot open {self.directory}") from exc
+        try:
+            found = await asyncio.to_thread(recover, self.directory, self._every, self.writer_id)
+            self._fd = await asyncio.to_thread(self._open, found.segment)
+        except OSError as exc:
+            self._unlock()
+            raise DependencyUnavailable("audit", f"cannot open {self.directory}") from exc
         except AuditCorrupt as exc:
+            self._unlock()
             raise _refused(self.directory, exc) from exc
         if found.torn_bytes:
             log.warning(
                 "audit_torn_line_truncated",
-                segment=segment_name(found.segment),
+                segment=self._name(found.segment),
                 bytes=found.torn_bytes,
                 continues_after_seq=found.seq,
             )
@@ -227,7 +257,13 @@ class AuditLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        self._unlock()
         self._state = "closed"
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the lock
+            self._lock = None
 
     async def append(self, kind: str, fields: dict[str, Any]) -> str:
         """Durably append one record; returns its audit id.
@@ -277,6 +313,8 @@ class AuditLog:
             time=datetime.now(UTC).isoformat(),
             prev_hash=tip.last_hash,
         )
+        if self.writer_id is not None:
+            body["writer"] = self.writer_id
         digest, line = seal(body)  # may raise (not JSON-serialisable) before any change
         if might_hold_secrets(line):
             body, scrubbed = scrub_secrets(body, keep=_RESERVED)
@@ -302,7 +340,7 @@ class AuditLog:
             covers_seq=self._tip.seq,
             covers_hash=self._tip.last_hash,
             reason=reason,
-            segment=segment_name(self._tip.segment),
+            segment=self._name(self._tip.segment),
             next_segment=next_segment,
             key=self._key,
         )
@@ -310,7 +348,7 @@ class AuditLog:
 
     def _rotate(self) -> None:
         following = self._tip.segment + 1
-        self._enqueue_checkpoint("rotation", segment_name(following))
+        self._enqueue_checkpoint("rotation", self._name(following))
         # Records from here on go to the new segment; the checkpoint line's own tip stays
         # in the old one, so a batch that ends with it leaves the new segment empty.
         self._tip = replace(self._tip, segment=following, size=0)
@@ -381,7 +419,7 @@ class AuditLog:
         if not checkpoints:
             return None
         try:
-            write_head(self.directory, checkpoints[-1])
+            write_head(self.directory, checkpoints[-1], self.writer_id)
         except OSError as exc:
             return str(exc)
         return None
@@ -390,14 +428,18 @@ class AuditLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        self._fd = _open_segment(self.directory, segment)
+        self._fd = self._open(segment)
         self._fd_segment = segment
+
+    def _open(self, segment: int) -> int:
+        path = self.directory / self._name(segment)
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def _undo(self, starts: dict[int, int], created: list[Path]) -> bool:
         """Cut every touched segment back to its size before the flush; True if it worked."""
         try:
             for segment, size in starts.items():
-                path = self.directory / segment_name(segment)
+                path = self.directory / self._name(segment)
                 if path.exists():
                     with path.open("r+b") as handle:
                         handle.truncate(size)
@@ -426,8 +468,17 @@ def _new_id() -> str:
     return f"aud_{uuid.uuid4().hex}"
 
 
-def _open_segment(directory: Path, segment: int) -> int:
-    return os.open(directory / segment_name(segment), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+def _lock_chain(directory: Path, writer: str | None) -> int:
+    """An exclusive, non-blocking lock on ``writer``'s chain (BlockingIOError if held)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = ".audit.lock" if writer is None else f".audit-{writer}.lock"
+    fd = os.open(directory / name, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _create_exclusive(path: Path) -> None:

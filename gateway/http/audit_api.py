@@ -14,7 +14,8 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from gateway.audit import SearchFilters, exposure, search, show, verify
+from gateway.audit import SearchFilters, exposure, search, show
+from gateway.audit.verify import summarize, verify_all
 from gateway.errors import BadRequest, NotFound, PolicyDenied
 from gateway.http.auth import authenticate
 from gateway.services import Services
@@ -110,7 +111,12 @@ async def audit_verify(
 ) -> dict[str, Any]:
     await _authorize_auditor(request, services, "verify")
     key = services.settings.audit_hmac_key
-    report = await asyncio.to_thread(
-        verify, services.settings.audit_dir, key.get_secret_value() if key else None
+    reports = await asyncio.to_thread(
+        verify_all, [services.settings.audit_dir], key.get_secret_value() if key else None
     )
-    return {"ok": report.ok, **dataclasses.asdict(report)}
+    report = summarize(reports)  # one chain per worker: the summary, then each chain
+    return {
+        "ok": report.ok,
+        **dataclasses.asdict(report),
+        "chains": [{"ok": r.ok, **dataclasses.asdict(r)} for r in reports],
+    }

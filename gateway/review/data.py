@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.audit import SearchFilters, exposure, search, show, verify
-from gateway.audit.verify import VerifyReport
+from gateway.audit import SearchFilters, exposure, search, show
+from gateway.audit.verify import VerifyReport, summarize, verify_all
 
 Outcome = Literal["any", "allowed", "denied", "refused"]
 PAGE_SIZE = 50
@@ -158,4 +158,5 @@ def document_exposure(directory: Path, doc_id: str) -> Exposure:
 
 
 def chain_status(directory: Path, hmac_key: str | None) -> VerifyReport:
-    return verify(directory, hmac_key)
+    """Every chain of the directory (one per gateway worker), as one summary."""
+    return summarize(verify_all([directory], hmac_key))
