@@ -77,9 +77,11 @@ def replicas(
             stop_gateway(running)
 
 
-def _audit(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _audit(directories: list[Path], *args: str) -> subprocess.CompletedProcess[str]:
+    """``gateway audit ARGS`` over all the replicas' directories at once."""
+    dirs = [arg for directory in directories for arg in ("--dir", str(directory))]
     return subprocess.run(
-        [gateway_executable(), "audit", *args, "--dir", str(directory), "--json"],
+        [gateway_executable(), "audit", *args, *dirs, "--json"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -112,12 +114,15 @@ def test_a_file_uploaded_via_one_replica_trains_via_the_other(
         assert sorted(served_chat) == [0, 1]
 
     directories = [running.audit_dir for running in replicas]
-    for directory in directories:
-        report = _audit(directory, "verify")
-        assert report.returncode == 0, report.stdout + report.stderr
     exposed = _exposure(directories, "acme-vacation-policy")
     assert len(exposed) == 2
     assert {e["subject"] for e in exposed} == {"bob"}
+    verified = _audit(directories, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["ok"] is True
+    chains = {chain["directory"] for chain in report["chains"]}
+    assert chains == {str(directory) for directory in directories}
 
 
 def _train_across_replicas(
@@ -151,15 +156,13 @@ def _train_across_replicas(
 
 
 def _exposure(directories: list[Path], doc_id: str) -> list[dict[str, object]]:
-    """Every prompt holding ``doc_id``, over the replicas' directories (deadline: the
-    outcome of a request is appended just after its answer)."""
+    """Every prompt holding ``doc_id``, merged over the replicas' directories by one
+    command (deadline: the records of a request may still be being appended)."""
     deadline = time.monotonic() + 30
     while True:
-        found: list[dict[str, object]] = []
-        for directory in directories:
-            result = _audit(directory, "exposure", doc_id)
-            assert result.returncode == 0, result.stderr
-            found += json.loads(result.stdout)
+        result = _audit(directories, "exposure", doc_id)
+        assert result.returncode == 0, result.stderr
+        found: list[dict[str, object]] = json.loads(result.stdout)
         if len(found) >= 2 or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
