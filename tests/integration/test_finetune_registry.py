@@ -76,8 +76,10 @@ async def test_listing_pages_by_upload_order(registries: tuple[Registry, Registr
 
 
 async def test_concurrent_updates_are_never_lost(registries: tuple[Registry, Registry]) -> None:
-    """Two replicas appending to one entry at the same time: both changes land (the loser
-    of each race reads again and re-applies its change on top of the winner's)."""
+    """Two replicas appending to one entry at the same time: every change lands (the loser
+    of each race reads again and re-applies its change on top of the winner's). A writer
+    only loses a race to another writer's successful write, so with N writers N
+    attempts each always suffice."""
     one, two = registries
     await one.add_file(entry("file-c", "bob"))
 
@@ -87,13 +89,18 @@ async def test_concurrent_updates_are_never_lost(registries: tuple[Registry, Reg
 
         return change
 
-    await asyncio.gather(
+    writers = [
+        (f"{side}-{n}", registry)
+        for n in range(4)
+        for side, registry in (("one", one), ("two", two))
+    ]
+    updates = await asyncio.gather(
         *(
-            registry.update_file("file-c", add_match(f"{side}-{n}"))
-            for n in range(4)
-            for side, registry in (("one", one), ("two", two))
+            registry.update_file("file-c", add_match(name), attempts=len(writers))
+            for name, registry in writers
         )
     )
+    assert all(update.written for update in updates)
     stored = await one.get_file("file-c")
     assert stored is not None
     assert sorted(m["doc_id"] for m in stored.matches) == sorted(
