@@ -12,6 +12,7 @@ import yaml
 
 from gateway.audit.cli import audit_app
 from gateway.audit.export_cli import export_command
+from gateway.finetune.migrate import finetune_app
 from gateway.identity import ApiKeyStore, KeyFileError, Principal, hash_key, new_key
 from gateway.ingest.cli import ingest_command
 from gateway.jwt_auth import JwksError, verifier_from_settings
@@ -26,6 +27,7 @@ app.add_typer(audit_app, name="audit")
 audit_app.command("export")(export_command)
 app.add_typer(policy_app, name="policy")
 app.command("ingest")(ingest_command)
+app.add_typer(finetune_app, name="finetune")
 
 
 def _print_version(value: bool) -> None:

@@ -120,18 +120,22 @@ async def open_services(
                 connect_timeout_s=settings.upstream_connect_timeout_s,
             )
         )
-        finetune = FinetuneService(
-            scanner=UploadScanner(
-                CorpusMatcher(index.client, index.name, settings.finetune_search_batch),
-                presidio.analyze if presidio and settings.finetune_pii_scan else None,
-                settings.finetune_pii_min_score,
-                pii_ner=settings.finetune_pii_ner,
-            ),
-            registry=stack.enter_context(Registry(settings.finetune_registry)),
-            upstream=FinetuneUpstream(upstream),
-            policy=policy,
-            audit=audit,
-            max_upload_bytes=settings.finetune_max_upload_bytes,
+        finetune = await stack.enter_async_context(
+            FinetuneService(
+                scanner=UploadScanner(
+                    CorpusMatcher(index.client, index.name, settings.finetune_search_batch),
+                    presidio.analyze if presidio and settings.finetune_pii_scan else None,
+                    settings.finetune_pii_min_score,
+                    pii_ner=settings.finetune_pii_ner,
+                ),
+                registry=Registry(index.client, settings.index_prefix),
+                upstream=FinetuneUpstream(upstream),
+                policy=policy,
+                audit=audit,
+                max_upload_bytes=settings.finetune_max_upload_bytes,
+                scan_lease_s=settings.finetune_scan_lease_s,
+                scan_concurrency=settings.finetune_scan_concurrency,
+            )
         )
         services = Services(
             settings=settings,

@@ -150,8 +150,14 @@ class Settings(BaseSettings):
     finetune_max_upload_bytes: int = Field(default=8_000_000, ge=1024)
     """Largest file accepted by ``POST /v1/files``; larger uploads get 413 and are not stored."""
     finetune_registry_path: Path | None = None
-    """SQLite file of uploaded files and fine-tuning jobs per caller; unset means
-    ``finetune-registry.sqlite3`` next to ``audit_dir``."""
+    """The SQLite registry of earlier versions, read only by ``gateway finetune
+    import-registry`` (the registry now lives in the ``<prefix>-finetune-v1`` index);
+    unset means ``finetune-registry.sqlite3`` next to ``audit_dir``."""
+    finetune_scan_lease_s: float = Field(default=60.0, ge=1)
+    """A replica scanning an upload renews its claim this often (a third of it); a file
+    whose claim is this old unrenewed was interrupted and is marked ``error``."""
+    finetune_scan_concurrency: int = Field(default=2, ge=1, le=64)
+    """Upload scans one process runs at once (more wait, their claims renewed)."""
     responses_registry_path: Path | None = None
     """SQLite file naming the caller of each response id the gateway relayed (only they may
     read, delete or continue it); unset means ``responses-registry.sqlite3`` next to

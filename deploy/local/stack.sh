@@ -90,7 +90,9 @@ install_elasticsearch() {
 }
 
 # Security stays on (this distribution ships x-pack-security): HTTP on loopback without
-# TLS, and a file-realm service user `gateway` that may only touch `gateway-*` indices.
+# TLS, and a file-realm service user `gateway` that may only touch `gateway-*` indices:
+# the chunks (`<prefix>-chunks-v1`), the audit index (`<prefix>-audit`) and the
+# fine-tuning registry (`<prefix>-finetune-v1`), all created by the gateway itself.
 # The file realm needs no .security index, which this distribution cannot create.
 #
 # elasticsearch.yml names ports and directories, so it is rewritten on every start from

@@ -3,7 +3,8 @@
 examples   parse and validate chat-format JSONL, bad lines by number
 matcher    find governed chunks sharing fingerprints with each example (Elasticsearch)
 scan       parse -> fingerprint -> match -> Presidio: facts for the policy, no text
-registry   which caller owns which file and job (SQLite)
+registry   which caller owns which file and job, scan state (Elasticsearch)
+processing the background scan of an upload: lease, policy, forward, outcome
 upstream   the upstream's files and fine-tuning endpoints (httpx)
 service    the governed calls: policy (gateway.finetune), audit, forward, register
 """

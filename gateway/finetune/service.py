@@ -1,18 +1,27 @@
 """Files and fine-tuning jobs, governed: own objects only, scanned uploads, audited calls.
 
-An upload is: size check -> parse and scan (``purpose=fine-tune``) -> policy -> audit ->
-forward -> register. A job is: the training file must be the caller's and have passed
-the scan -> policy -> audit -> forward -> register. Reads and cancels are proxied only
-for the caller's own objects; everything else answers 404, as if it did not exist.
-Audit records hold ids, hashes, line numbers and decisions, never training text.
+An upload is: size and format check -> register as ``uploaded`` -> audit -> answer; the
+scan, policy decision and forwarding run in the background (``processing``), and the
+file's ``status`` says how it ended. A job is: the training file must be the caller's
+and ``processed`` (400 while it is scanned, 403 if it was refused) -> re-check against
+the corpus as it is now -> policy -> audit -> forward -> register. Reads and cancels are
+served only for the caller's own objects; everything else answers 404, as if it did not
+exist. Audit records hold ids, hashes, line numbers and decisions, never training text.
+
+Callers see the gateway's file ids; the upstream's ids (known once a file passed the
+scan and was stored there) are swapped in for the calls forwarded and swapped back in
+the jobs it returns.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any, Self
 
 from gateway.audit import AuditLog
 from gateway.errors import (
@@ -23,41 +32,27 @@ from gateway.errors import (
     PayloadTooLarge,
     PolicyDenied,
 )
-from gateway.finetune.listing import FILE_LIST_LIMITS, JOB_LIST_LIMITS, own_list
-from gateway.finetune.registry import FileEntry, Registry, ScanRecord
-from gateway.finetune.scan import ScanResult, UploadScanner, match_fact
+from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
+from gateway.finetune.listing import FILE_LIST_LIMITS, JOB_LIST_LIMITS, list_limit, own_list
+from gateway.finetune.processing import ScanRunner, settle_expired
+from gateway.finetune.registry import ERROR, PROCESSED, UPLOADED, FileEntry, Registry
+from gateway.finetune.scan import ScanResult, UploadScanner, match_fact, read_examples
 from gateway.finetune.upstream import FinetuneUpstream
-from gateway.identity import Principal
 from gateway.ingest.records import timestamp
 from gateway.policy import FinetuneDecision, PolicyEngine
 
-AUDIT_KIND = "finetune"
+__all__ = ["Caller", "FinetuneService"]
+
 FINE_TUNE = "fine-tune"
 RECHECK_MARGIN = timedelta(minutes=5)
 """Chunks ingested this long before a scan started are searched again at job creation
 (a chunk being written while the scan searched may not have been visible to it)."""
-SANCTIONED_USE = (
-    "Information from governed corpora may not be trained into a model; use it through "
-    "retrieval via the gateway (POST /v1/chat/completions), which scopes, redacts and "
-    "audits every use."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    principal: Principal
-    request_id: str
-
-    def audit_fields(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "subject": self.principal.subject,
-            "groups": list(self.principal.groups),
-            "key_id": self.principal.key_id,
-        }
+_JOB_FILE_FIELDS = ("training_file", "validation_file")
 
 
 class FinetuneService:
+    """Lifespan-owned (``async with``): leaving it interrupts scans still running."""
+
     def __init__(
         self,
         *,
@@ -67,6 +62,8 @@ class FinetuneService:
         policy: PolicyEngine,
         audit: AuditLog,
         max_upload_bytes: int,
+        scan_lease_s: float = 60.0,
+        scan_concurrency: int = 2,
     ) -> None:
         self._scanner = scanner
         self._registry = registry
@@ -74,19 +71,42 @@ class FinetuneService:
         self._policy = policy
         self._audit = audit
         self._max_bytes = max_upload_bytes
+        self._index_ready = False
+        self.scans = ScanRunner(
+            scanner=scanner,
+            registry=registry,
+            upstream=upstream,
+            audit=audit,
+            decide=self._decide,
+            lease_s=scan_lease_s,
+            concurrency=scan_concurrency,
+        )
+
+    async def __aenter__(self) -> Self:
+        with contextlib.suppress(GatewayError):  # calls fail closed until ES answers
+            await self._ensure_index()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.scans.aclose()
+
+    async def _ensure_index(self) -> None:
+        if not self._index_ready:
+            await self._registry.ensure_index()
+            self._index_ready = True
 
     # -- files ------------------------------------------------------------------------
 
     async def upload(
         self, caller: Caller, filename: str, content: bytes, purpose: str
     ) -> dict[str, Any]:
+        """Check size and format, register the file ``uploaded`` and start its scan."""
         base = {
             **caller.audit_fields(),
             "action": "files.create",
             "purpose": purpose,
             "bytes": len(content),
         }
-        started = datetime.now(UTC)
         try:
             if len(content) > self._max_bytes:
                 raise PayloadTooLarge(
@@ -95,47 +115,38 @@ class FinetuneService:
                 )
             if not content:
                 raise BadRequest("The file is empty.", param="file", code="invalid_file_format")
-            scan = await self._scanner.scan(content, purpose)
-            base.update(
-                sha256=scan.sha256,
-                examples=scan.examples,
-                scan_ms=scan.timings_ms,
-                pii_found=[finding.fact() for finding in scan.pii],
+            # Format errors are cheap to find and answered at once (400, lines named).
+            await asyncio.to_thread(read_examples, content, purpose)
+            await self._ensure_index()
+            now = time.time()
+            entry = FileEntry(
+                id=f"file-{secrets.token_hex(12)}",
+                owner=caller.principal.subject,
+                purpose=purpose,
+                filename=filename,
+                bytes=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+                created_at=int(now),
+                uploaded_at=now,
+                lease_owner=self.scans.replica,
+                lease_until=now + self.scans.lease_s,
             )
-            facts = {"purpose": purpose, "scan": scan.policy_input()}
-            decision = await self._decide(caller, "files.create", facts, scan.documents)
+            await self._registry.add_file(entry)
         except GatewayError as exc:
             await self.refused(caller, base, exc)
             raise
-        audit_id = await self._audit.append(AUDIT_KIND, {**base, **_decision_fields(decision)})
-        if not decision.allow:
-            raise _refusal(decision, "Upload refused by policy")
-        stored = await self._upstream.upload(filename, content, purpose)
-        file_id = str(stored.get("id") or "")
-        if not file_id:
-            raise GatewayError("The upstream did not return a file id.")
-        self._registry.add_file(
-            FileEntry(
-                id=file_id,
-                owner=caller.principal.subject,
-                purpose=purpose,
-                bytes=len(content),
-                sha256=scan.sha256,
-                scan_passed=purpose == FINE_TUNE,
-            )
-        )
-        matches = [match_fact(o, False) for o in scan.overlaps]
-        self._registry.add_scan(file_id, ScanRecord(timestamp(started), matches))
         await self._audit.append(
             AUDIT_KIND,
             {
-                **caller.audit_fields(),
-                "action": "files.stored",
-                "file_id": file_id,
-                "decision_audit_id": audit_id,
+                **base,
+                "file_id": entry.id,
+                "sha256": entry.sha256,
+                "status": UPLOADED,
+                "allowed": True,
             },
         )
-        return stored
+        self.scans.start(caller, entry, content)
+        return entry.file_object()
 
     async def refused(self, caller: Caller, base: dict[str, Any], exc: GatewayError) -> None:
         """The audit record of a call refused before (or instead of) a policy decision."""
@@ -152,46 +163,80 @@ class FinetuneService:
 
     async def list_files(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         await self._read(caller, "files.list")
-        mine = self._registry.file_ids(caller.principal.subject)
-        purpose = params.get("purpose")
-        extra = {"purpose": purpose} if purpose else None
-        return await own_list(self._upstream, "files", mine, params, FILE_LIST_LIMITS, extra)
+        order = params.get("order", "desc")
+        if order not in {"asc", "desc"}:
+            raise BadRequest("'order' must be 'asc' or 'desc'.", param="order")
+        entries, has_more = await self._registry.list_files(
+            caller.principal.subject,
+            purpose=params.get("purpose"),
+            after=params.get("after"),
+            limit=list_limit(params.get("limit"), *FILE_LIST_LIMITS),
+            order=order,
+        )
+        data = [(await self._settled(caller, e)).file_object() for e in entries]
+        return {
+            "object": "list",
+            "data": data,
+            "has_more": has_more,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
 
     async def retrieve_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
-        await self._read(
-            caller, "files.retrieve", self._owns_file(caller, file_id), file_id=file_id
-        )
-        return await self._upstream.get(f"files/{file_id}")
+        entry = await self._registry.file(caller.principal.subject, file_id)
+        await self._read(caller, "files.retrieve", entry is not None, file_id=file_id)
+        assert entry is not None
+        return (await self._settled(caller, entry)).file_object()
 
     async def file_content(self, caller: Caller, file_id: str) -> tuple[bytes, str]:
         """The caller's own uploaded file, as stored upstream (it passed the scan)."""
-        await self._read(caller, "files.content", self._owns_file(caller, file_id), file_id=file_id)
-        return await self._upstream.get_bytes(f"files/{file_id}/content")
+        entry = await self._registry.file(caller.principal.subject, file_id)
+        await self._read(caller, "files.content", entry is not None, file_id=file_id)
+        assert entry is not None
+        entry = await self._settled(caller, entry)
+        if entry.status != PROCESSED or not entry.upstream_id:
+            raise BadRequest(
+                f"The file's status is '{entry.status}': only a processed file has content.",
+                param="file_id",
+                code="file_not_ready",
+            )
+        return await self._upstream.get_bytes(f"files/{entry.upstream_id}/content")
 
     async def delete_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
-        await self._read(caller, "files.delete", self._owns_file(caller, file_id), file_id=file_id)
-        deleted = await self._upstream.delete(f"files/{file_id}")
-        self._registry.delete_file(caller.principal.subject, file_id)
-        return deleted
+        entry = await self._registry.file(caller.principal.subject, file_id)
+        await self._read(caller, "files.delete", entry is not None, file_id=file_id)
+        assert entry is not None
+        if entry.upstream_id:
+            await self._upstream.delete(f"files/{entry.upstream_id}")
+        # A scan still running notices the entry is gone and deletes what it stored.
+        await self._registry.delete_file(file_id)
+        return {"id": file_id, "object": "file", "deleted": True}
+
+    async def _settled(self, caller: Caller, entry: FileEntry) -> FileEntry:
+        return await settle_expired(self._registry, self._audit, caller, entry)
 
     # -- jobs -------------------------------------------------------------------------
 
     async def create_job(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         base: dict[str, Any] = {"action": "fine_tuning.jobs.create"}
+        entries: dict[str, FileEntry] = {}
         try:
             model, files = _job_request(body)
             base["model"] = model
             for param, file_id in files.items():
-                await self._check_job_file(caller, base, model, param, file_id)
+                entries[param] = await self._check_job_file(caller, base, model, param, file_id)
         except GatewayError as exc:
-            if not isinstance(exc, PolicyDenied):  # policy refusals are audited already
-                await self.refused(caller, base, exc)
+            if not isinstance(exc, PolicyDenied) or exc.code == "finetune_file_refused":
+                await self.refused(caller, base, exc)  # policy decisions are audited already
             raise
-        job = await self._upstream.post("fine_tuning/jobs", body)
+        forwarded = {**body, **{p: str(e.upstream_id) for p, e in entries.items()}}
+        job = await self._upstream.post("fine_tuning/jobs", forwarded)
         job_id = str(job.get("id") or "")
         if not job_id:
             raise GatewayError("The upstream did not return a job id.")
-        self._registry.add_job(caller.principal.subject, job_id, files["training_file"])
+        await self._registry.add_job(
+            caller.principal.subject, job_id, files["training_file"], int(time.time())
+        )
         await self._audit.append(
             AUDIT_KIND,
             {
@@ -201,24 +246,26 @@ class FinetuneService:
                 "training_file": files["training_file"],
             },
         )
-        return job
+        return _with_file_ids(job, {str(e.upstream_id): e.id for e in entries.values()})
 
     async def _check_job_file(
         self, caller: Caller, base: dict[str, Any], model: str, param: str, file_id: str
-    ) -> None:
+    ) -> FileEntry:
         """The file must be the caller's, have passed the scan, and still pass it against
         the corpus as it is now (chunks ingested since the scan are searched)."""
         base[param] = file_id
-        entry = self._registry.file(caller.principal.subject, file_id)
+        entry = await self._registry.file(caller.principal.subject, file_id)
         if entry is None:
             raise NotFound(f"No such File object: {file_id}", param=param, code="file_not_found")
+        entry = await self._settled(caller, entry)
+        _require_processed(entry, param)
         facts: dict[str, Any] = {
             "model": model,
-            "file": {"purpose": entry.purpose, "scan_passed": entry.scan_passed},
+            "file": {"purpose": entry.purpose, "scan_passed": entry.purpose == FINE_TUNE},
             "recheck": {"matches": []},
         }
         documents: dict[str, dict[str, Any]] = {}
-        if entry.purpose == FINE_TUNE and entry.scan_passed:
+        if entry.purpose == FINE_TUNE:
             rechecked, documents = await self._recheck(entry)
             facts["recheck"] = {"matches": rechecked}
         decision = await self._decide(caller, "fine_tuning.jobs.create", facts, documents)
@@ -228,46 +275,57 @@ class FinetuneService:
                 **caller.audit_fields(),
                 **base,
                 "file_sha256": entry.sha256,
-                **_decision_fields(decision),
+                **decision_fields(decision),
             },
         )
         if not decision.allow:
-            raise _refusal(decision, "Fine-tuning job refused by policy", param=param)
+            raise refusal(decision, "Fine-tuning job refused by policy", param=param)
+        return entry
 
     async def _recheck(
         self, entry: FileEntry
     ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
         """The scan's matches plus the file's matches with chunks ingested since."""
-        record = self._registry.scan(entry.id)
-        if record is None:
+        if entry.scanned_at is None:
             raise GatewayError("The file's scan record is missing; upload it again.")
-        content, _ = await self._upstream.get_bytes(f"files/{entry.id}/content")
+        content, _ = await self._upstream.get_bytes(f"files/{entry.upstream_id}/content")
         if hashlib.sha256(content).hexdigest() != entry.sha256:
             raise GatewayError("The stored file differs from the one scanned; upload it again.")
-        since = datetime.fromisoformat(record.scanned_at.replace("Z", "+00:00"))
+        since = datetime.fromisoformat(entry.scanned_at.replace("Z", "+00:00"))
         fresh: ScanResult = await self._scanner.recheck(
             content, entry.purpose, timestamp(since - RECHECK_MARGIN)
         )
         return (
-            [*record.matches, *(match_fact(o, False) for o in fresh.overlaps)],
+            [*entry.matches, *(match_fact(o, False) for o in fresh.overlaps)],
             fresh.documents,
         )
 
     async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         await self._read(caller, "fine_tuning.jobs.list")
-        mine = self._registry.job_ids(caller.principal.subject)
-        return await own_list(self._upstream, "fine_tuning/jobs", mine, params, JOB_LIST_LIMITS)
+        mine = await self._registry.job_ids(caller.principal.subject)
+        page = await own_list(self._upstream, "fine_tuning/jobs", mine, params, JOB_LIST_LIMITS)
+        jobs = [job for job in page["data"] if isinstance(job, dict)]
+        ids = await self._gateway_file_ids(jobs)
+        return {**page, "data": [_with_file_ids(job, ids) for job in jobs]}
 
     async def job_call(self, caller: Caller, job_id: str, call: str) -> dict[str, Any]:
         """``retrieve``, ``cancel`` or ``events`` on one of the caller's jobs."""
-        owned = self._registry.owns_job(caller.principal.subject, job_id)
+        owned = await self._registry.owns_job(caller.principal.subject, job_id)
         await self._read(caller, f"fine_tuning.jobs.{call}", owned, job_id=job_id)
         path = f"fine_tuning/jobs/{job_id}"
-        if call == "cancel":
-            return await self._upstream.post(f"{path}/cancel")
         if call == "events":
             return await self._upstream.get(f"{path}/events")
-        return await self._upstream.get(path)
+        if call == "cancel":
+            job = await self._upstream.post(f"{path}/cancel")
+        else:
+            job = await self._upstream.get(path)
+        return _with_file_ids(job, await self._gateway_file_ids([job]))
+
+    async def _gateway_file_ids(self, jobs: list[dict[str, Any]]) -> dict[str, str]:
+        upstream_ids = {
+            str(job[k]) for job in jobs for k in _JOB_FILE_FIELDS if isinstance(job.get(k), str)
+        }
+        return dict(await self._registry.file_ids_by_upstream(upstream_ids))
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -288,13 +346,10 @@ class FinetuneService:
             raise missing
         decision = await self._policy.finetune(caller.principal, read, {})
         await self._audit.append(
-            AUDIT_KIND, {**caller.audit_fields(), **base, **_decision_fields(decision)}
+            AUDIT_KIND, {**caller.audit_fields(), **base, **decision_fields(decision)}
         )
         if not decision.allow:
-            raise _refusal(decision, DENIED_BY_POLICY)
-
-    def _owns_file(self, caller: Caller, file_id: str) -> bool:
-        return self._registry.file(caller.principal.subject, file_id) is not None
+            raise refusal(decision, DENIED_BY_POLICY)
 
     async def _decide(
         self,
@@ -345,20 +400,31 @@ def _job_request(body: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return model, files
 
 
-def _decision_fields(decision: FinetuneDecision) -> dict[str, Any]:
+def _require_processed(entry: FileEntry, param: str) -> None:
+    """400 while the file is scanned; its refusal (403 policy, else 400) once refused."""
+    if entry.status == UPLOADED:
+        raise BadRequest(
+            f"The file {entry.id} is still being scanned (status 'uploaded'); create the "
+            "job once its status is 'processed'.",
+            param=param,
+            code="file_not_ready",
+        )
+    if entry.status == ERROR:
+        message = f"The file {entry.id} was refused: {entry.status_details}"
+        if entry.error_status == 403:
+            raise PolicyDenied(message, param=param, code="finetune_file_refused")
+        raise BadRequest(message, param=param, code=entry.error_code or "invalid_file")
+    if not entry.upstream_id:
+        raise GatewayError(f"The file {entry.id} is processed but not stored upstream.")
+
+
+def _with_file_ids(job: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
+    """The upstream's job with the gateway's file ids in place of the upstream's."""
     return {
-        "allowed": decision.allow,
-        "reasons": list(decision.reasons),
-        "violations": list(decision.violations),
-        "policy_decision_ids": [decision.decision_id] if decision.decision_id else [],
+        **job,
+        **{
+            k: ids[job[k]]
+            for k in _JOB_FILE_FIELDS
+            if isinstance(job.get(k), str) and job[k] in ids
+        },
     }
-
-
-def _refusal(decision: FinetuneDecision, prefix: str, param: str = "file") -> PolicyDenied:
-    governed = any(v.get("kind") in {"overlap", "pii"} for v in decision.violations)
-    message = f"{prefix}: " + "; ".join(decision.reasons) + "."
-    if governed:
-        message += " " + SANCTIONED_USE
-    return PolicyDenied(
-        message, param=param, code="finetune_data_governed" if governed else "policy_denied"
-    )

@@ -65,7 +65,7 @@ async def list_files(
 ) -> dict[str, Any]:
     params = {
         k: str(request.query_params[k])
-        for k in ("purpose", "after", "limit")
+        for k in ("purpose", "after", "limit", "order")
         if k in request.query_params
     }
     return await services.finetune.list_files(caller(request, services), params)

@@ -106,12 +106,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
                 async def upload() -> tuple[int, float]:
                     started = time.perf_counter()
+                    headers = {"Authorization": "Bearer sk-demo-bob"}
                     response = await client.post(
                         f"{url}/v1/files",
-                        headers={"Authorization": "Bearer sk-demo-bob"},
+                        headers=headers,
                         files={"file": ("train.jsonl", content)},
                         data={"purpose": "fine-tune"},
                     )
+                    # The scan runs in the background: wait for its outcome.
+                    while response.status_code == 200 and response.json()["status"] == "uploaded":
+                        await asyncio.sleep(0.5)
+                        file_id = response.json()["id"]
+                        response = await client.get(f"{url}/v1/files/{file_id}", headers=headers)
                     done.set()
                     return response.status_code, time.perf_counter() - started
 

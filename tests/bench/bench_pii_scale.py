@@ -398,13 +398,17 @@ def startup(runs: int) -> dict[str, Any]:
     process, url, _ = start_gateway(GATEWAY_PII_WORKERS="1")
     try:
         files = {"file": ("t.jsonl", _upload(60), "application/jsonl")}
-        httpx.post(
+        headers = {"Authorization": f"Bearer {BOB}"}
+        stored = httpx.post(
             f"{url}/v1/files",
             data={"purpose": "fine-tune"},
             files=files,
-            headers={"Authorization": f"Bearer {BOB}"},
+            headers=headers,
             timeout=600,
-        )
+        ).json()
+        while stored.get("status") == "uploaded":  # the scan runs in the background
+            time.sleep(0.5)
+            stored = httpx.get(f"{url}/v1/files/{stored['id']}", headers=headers).json()
         after_bulk = rss_mb(process.pid)
     finally:
         process.terminate()

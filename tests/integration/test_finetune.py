@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,42 @@ def forwarded(fake: FakeUpstream) -> list[dict[str, Any]]:
 Sdk = Callable[[str], openai.AsyncOpenAI]
 
 
+async def settled(client: openai.AsyncOpenAI, file_id: str, timeout_s: float = 60.0) -> Any:
+    """The file object once its background scan has ended (status not ``uploaded``)."""
+    deadline = time.monotonic() + timeout_s
+    while (found := await client.files.retrieve(file_id)).status == "uploaded":
+        assert time.monotonic() < deadline, f"{file_id} still uploaded after {timeout_s} s"
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def processed(client: openai.AsyncOpenAI, content: bytes, purpose: str = "fine-tune") -> Any:
+    """Upload and wait: the file object of a file that passed the scan."""
+    uploaded = await client.files.create(file=("train.jsonl", content), purpose=purpose)
+    assert uploaded.status == "uploaded"
+    done = await settled(client, uploaded.id)
+    assert done.status == "processed", done.status_details
+    return done
+
+
+async def refused_upload(
+    client: openai.AsyncOpenAI, content: bytes, purpose: str = "fine-tune"
+) -> str:
+    """Upload and wait for a refusal: the reason in ``status_details``; for a fine-tune
+    file, a job on it is then refused with 403 saying the same."""
+    uploaded = await client.files.create(file=("train.jsonl", content), purpose=purpose)
+    done = await settled(client, uploaded.id)
+    assert done.status == "error"
+    details = str(done.status_details)
+    if purpose == "fine-tune":
+        with pytest.raises(openai.PermissionDeniedError) as refused:
+            await client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+        assert isinstance(refused.value.body, dict)
+        assert refused.value.body["code"] == "finetune_file_refused"
+        assert details in refused.value.body["message"]
+    return details
+
+
 @pytest.fixture
 async def app_client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
     async with ChunkIndex.from_settings(settings) as index:
@@ -93,25 +131,33 @@ def _audit(settings: Settings) -> list[dict[str, Any]]:
 
 
 async def test_clean_upload_and_job_lifecycle_are_proxied(
-    sdk: Sdk, fake_upstream: FakeUpstream
+    sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
 ) -> None:
-    """Public and unrelated text is forwarded; create, list, retrieve, events and cancel work."""
+    """Public and unrelated text is forwarded once scanned; create, list, retrieve, events
+    and cancel work, with the gateway's file id in and out."""
     bob = sdk(BOB)
     content = jsonl(example(UNRELATED), example(VACATION))
     uploaded = await bob.files.create(file=("train.jsonl", content), purpose="fine-tune")
     assert uploaded.id.startswith("file-")
+    assert uploaded.status == "uploaded"
+    assert (await settled(bob, uploaded.id)).status == "processed"
     upload_request = next(r for r in forwarded(fake_upstream) if r["path"] == "/v1/files")
     assert upload_request["body"]["content"] == content.decode()
     assert upload_request["body"]["purpose"] == "fine-tune"
     assert upload_request["headers"]["authorization"] == "Bearer sk-fake-upstream-key"
     assert [f.id for f in (await bob.files.list()).data] == [uploaded.id]
     assert (await bob.files.retrieve(uploaded.id)).id == uploaded.id
+    stored = next(r for r in _audit(settings) if r["action"] == "files.stored")
+    upstream_id = stored["upstream_file_id"]
 
     job = await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+    assert job.training_file == uploaded.id
     created = next(r for r in forwarded(fake_upstream) if r["path"] == "/v1/fine_tuning/jobs")
-    assert created["body"] == {"model": "gpt-4o-mini", "training_file": uploaded.id}
+    assert created["body"] == {"model": "gpt-4o-mini", "training_file": upstream_id}
     assert [j.id for j in (await bob.fine_tuning.jobs.list()).data] == [job.id]
-    assert (await bob.fine_tuning.jobs.retrieve(job.id)).status == "validating_files"
+    retrieved = await bob.fine_tuning.jobs.retrieve(job.id)
+    assert retrieved.status == "validating_files"
+    assert retrieved.training_file == uploaded.id
     events = await bob.fine_tuning.jobs.list_events(job.id)
     assert events.data[0].object == "fine_tuning.job.event"
     assert (await bob.fine_tuning.jobs.cancel(job.id)).status == "cancelled"
@@ -120,36 +166,66 @@ async def test_clean_upload_and_job_lifecycle_are_proxied(
     )
     deleted = await bob.files.delete(uploaded.id)
     assert deleted.deleted is True
+    assert any(r["path"] == f"/v1/files/{upstream_id}" for r in forwarded(fake_upstream))
     assert (await bob.files.list()).data == []
+
+
+async def test_upload_answers_before_the_scan_and_jobs_wait_for_it(
+    app_client: AsyncTestClient[Any], sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """The upload is answered with status ``uploaded`` while its scan waits; a job on a
+    file still scanned is a 400 (audited as refused); nothing is forwarded before the
+    scan has passed."""
+    bob = sdk(BOB)
+    scans = app_client.app.state.services.finetune.scans
+    async with scans._slots:  # every scan slot taken: the upload's scan must wait
+        async with asyncio.TaskGroup() as group:
+            for _ in range(settings.finetune_scan_concurrency - 1):
+                group.create_task(scans._slots.acquire())
+        uploaded = await bob.files.create(
+            file=("t.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune"
+        )
+        assert uploaded.status == "uploaded"
+        assert uploaded.status_details is None
+        assert (await bob.files.retrieve(uploaded.id)).status == "uploaded"
+        with pytest.raises(openai.BadRequestError, match="still being scanned") as early:
+            await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+        assert isinstance(early.value.body, dict)
+        assert early.value.body["code"] == "file_not_ready"
+        assert forwarded(fake_upstream) == []
+        records = [r for r in _audit(settings) if r["action"] == "fine_tuning.jobs.create"]
+        assert records[-1]["allowed"] is False
+        for _ in range(settings.finetune_scan_concurrency - 1):
+            scans._slots.release()
+    assert (await settled(bob, uploaded.id)).status == "processed"
+    await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+    actions = [r["action"] for r in _audit(settings)]
+    assert actions.index("files.create") < actions.index("files.scanned")
+    assert actions.index("files.scanned") < actions.index("files.stored")
+    assert actions.index("files.stored") < actions.index("fine_tuning.jobs.created")
 
 
 async def test_restricted_text_is_refused_without_echoing_it(
     sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
 ) -> None:
-    """Restricted-document text on line 2 gets 403 naming line, corpus and document only,
-    and only to a caller who may retrieve the document; others get a count."""
+    """Restricted-document text on line 2 ends in ``error`` naming line, corpus and
+    document only, and only to a caller who may retrieve the document; others get a
+    count. A job on the file is a 403 with the same reason."""
     content = jsonl(example(UNRELATED), example(KEY_ACCOUNTS), example(UNRELATED))
-    with pytest.raises(openai.PermissionDeniedError) as refused:
-        await sdk(CAROL).files.create(file=("train.jsonl", content), purpose="fine-tune")
-    error = refused.value.body
-    assert isinstance(error, dict)
-    message = error["message"]
-    assert error["code"] == "finetune_data_governed"
-    assert error["type"] == "permission_error"
+    message = await refused_upload(sdk(CAROL), content)
     assert "lines [2]" in message
     assert '"acme-key-accounts"' in message
     assert '"acme-handbook"' in message
     assert "retrieval via the gateway" in message
     assert "Initech" not in message
     assert "Gibbons" not in message
-    with pytest.raises(openai.PermissionDeniedError) as hidden:
-        await sdk(BOB).files.create(file=("train.jsonl", content), purpose="fine-tune")
-    assert "lines [2] overlap 1 governed document(s)" in str(hidden.value)
-    assert "acme-key-accounts" not in str(hidden.value)
-    assert "restricted" not in str(hidden.value)
+    hidden = await refused_upload(sdk(BOB), content)
+    assert "lines [2] overlap 1 governed document(s)" in hidden
+    assert "acme-key-accounts" not in hidden
+    assert "restricted" not in hidden
     assert forwarded(fake_upstream) == []
-    assert (await sdk(BOB).files.list()).data == []
-    record = next(r for r in _audit(settings) if r.get("action") == "files.create")
+    assert [f.status for f in (await sdk(BOB).files.list()).data] == ["error"]
+    record = next(r for r in _audit(settings) if r.get("action") == "files.scanned")
     assert record["allowed"] is False
     assert len(record["sha256"]) == 64
     assert any(v.get("doc_id") == "acme-key-accounts" for v in record["violations"])
@@ -161,17 +237,16 @@ async def test_lightly_edited_confidential_text_is_refused(
 ) -> None:
     """Case, punctuation and small word changes do not hide runbook text."""
     content = jsonl(example(VACATION), example(UNRELATED), example(RUNBOOK_EDITED))
-    with pytest.raises(openai.PermissionDeniedError, match="acme-incident-runbook") as refused:
-        await sdk(ALICE).files.create(file=("train.jsonl", content), purpose="fine-tune")
-    assert "lines [3]" in str(refused.value)
-    assert "break glass" not in str(refused.value)
+    refused = await refused_upload(sdk(ALICE), content)
+    assert "acme-incident-runbook" in refused
+    assert "lines [3]" in refused
+    assert "break glass" not in refused
     assert forwarded(fake_upstream) == []
 
 
 async def test_internal_text_is_refused(sdk: Sdk, fake_upstream: FakeUpstream) -> None:
     """Internal documents are not listed as trainable: pricing text is refused."""
-    with pytest.raises(openai.PermissionDeniedError, match="acme-pricing-2026"):
-        await sdk(BOB).files.create(file=("t.jsonl", jsonl(example(PRICING))), purpose="fine-tune")
+    assert "acme-pricing-2026" in await refused_upload(sdk(BOB), jsonl(example(PRICING)))
     assert forwarded(fake_upstream) == []
 
 
@@ -180,12 +255,10 @@ async def test_personal_data_is_refused_by_type_never_value(
 ) -> None:
     """An e-mail address in an example is refused, naming its type and line, not its value."""
     leaky = example("Write to jordan.mills@example.org for a refund.")
-    with pytest.raises(openai.PermissionDeniedError, match="EMAIL_ADDRESS") as refused:
-        await sdk(BOB).files.create(
-            file=("t.jsonl", jsonl(example(UNRELATED), leaky)), purpose="fine-tune"
-        )
-    assert "lines [2]" in str(refused.value)
-    assert "jordan.mills" not in str(refused.value)
+    refused = await refused_upload(sdk(BOB), jsonl(example(UNRELATED), leaky))
+    assert "EMAIL_ADDRESS" in refused
+    assert "lines [2]" in refused
+    assert "jordan.mills" not in refused
     assert forwarded(fake_upstream) == []
 
 
@@ -235,7 +308,7 @@ async def test_oversize_upload_gets_413(settings_for: Any, fake_upstream: FakeUp
         assert isinstance(refused.value.body, dict)
         assert refused.value.body["code"] == "request_too_large"
         assert (await bob.files.list()).data == []
-    assert [r["path"] for r in forwarded(fake_upstream)] == ["/v1/files"]  # the list call
+    assert forwarded(fake_upstream) == []  # listings are served from the registry
 
 
 async def test_callers_see_only_their_own_files_and_jobs(
@@ -243,9 +316,7 @@ async def test_callers_see_only_their_own_files_and_jobs(
 ) -> None:
     """alice cannot list, read, delete or train on bob's file, nor read or cancel his job."""
     bob, alice = sdk(BOB), sdk(ALICE)
-    uploaded = await bob.files.create(
-        file=("t.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune"
-    )
+    uploaded = await processed(bob, jsonl(example(UNRELATED)))
     job = await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
     assert (await alice.files.list()).data == []
     assert (await alice.fine_tuning.jobs.list()).data == []
@@ -269,7 +340,7 @@ async def test_jobs_need_a_file_that_passed_the_scan(
     bob = sdk(BOB)
     with pytest.raises(openai.NotFoundError):
         await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file="file-unknown")
-    notes = await bob.files.create(file=("n.txt", b"Plain notes."), purpose="assistants")
+    notes = await processed(bob, b"Plain notes.", purpose="assistants")
     with pytest.raises(openai.PermissionDeniedError, match="cannot be used for training"):
         await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=notes.id)
     assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))
@@ -281,7 +352,7 @@ async def test_jobs_need_a_file_that_passed_the_scan(
 async def test_scan_fails_closed_when_elasticsearch_is_down(
     settings_for: Any, fake_upstream: FakeUpstream
 ) -> None:
-    """No fingerprint search, no upload: 503 and nothing reaches the upstream."""
+    """No registry and no fingerprint search, no upload: 503, nothing reaches the upstream."""
     from .conftest import closed_port_url
 
     settings = settings_for(elasticsearch_url=closed_port_url(), finetune_pii_scan=False)
@@ -301,12 +372,8 @@ async def test_job_lists_page_over_the_callers_own_jobs(
     """limit/after page over bob's jobs only, however the upstream's pages mix in
     alice's; has_more says when to go on, and the SDK's auto-pagination sees them all."""
     bob, alice = sdk(BOB), sdk(ALICE)
-    bob_file = await bob.files.create(
-        file=("b.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune"
-    )
-    alice_file = await alice.files.create(
-        file=("a.jsonl", jsonl(example(UNRELATED))), purpose="fine-tune"
-    )
+    bob_file = await processed(bob, jsonl(example(UNRELATED)))
+    alice_file = await processed(alice, jsonl(example(UNRELATED)))
     bob_jobs = []
     for _ in range(3):
         bob_jobs.append(
@@ -328,15 +395,18 @@ async def test_job_lists_page_over_the_callers_own_jobs(
 async def test_file_lists_page_over_the_callers_own_files(
     sdk: Sdk, fake_upstream: FakeUpstream
 ) -> None:
-    """files.list pages with limit/after over bob's files only; purpose still filters."""
+    """files.list pages with limit/after over bob's files only, newest first as OpenAI
+    does (``order=asc`` oldest first); purpose still filters."""
     bob, alice = sdk(BOB), sdk(ALICE)
     mine = []
     for n in range(3):
         content = jsonl(example(f"{UNRELATED} ({n})"))
         mine.append((await bob.files.create(file=(f"b{n}.jsonl", content), purpose="fine-tune")).id)
         await alice.files.create(file=(f"a{n}.jsonl", content), purpose="fine-tune")
+    newest_first = list(reversed(mine))
     first = await bob.files.list(limit=2)
-    assert [f.id for f in first.data] == mine[:2]
+    assert [f.id for f in first.data] == newest_first[:2]
     assert first.has_more is True
-    assert [f.id async for f in bob.files.list(limit=2)] == mine
+    assert [f.id async for f in bob.files.list(limit=2)] == newest_first
+    assert [f.id async for f in bob.files.list(limit=2, order="asc")] == mine
     assert [f.id async for f in bob.files.list(purpose="batch")] == []

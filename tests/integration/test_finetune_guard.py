@@ -19,6 +19,7 @@ from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB
 from .conftest import FakeUpstream, ingest_demo
+from .test_finetune import processed, refused_upload
 
 pytestmark = pytest.mark.integration
 
@@ -151,8 +152,7 @@ async def test_disguised_governed_text_is_refused(
 ) -> None:
     """Every disguise of confidential runbook text is refused and nothing is forwarded."""
     content = jsonl(example("Hello there."), *DISGUISED[disguise])
-    with pytest.raises(openai.PermissionDeniedError, match="acme-incident-runbook"):
-        await sdk(ALICE).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    assert "acme-incident-runbook" in await refused_upload(sdk(ALICE), content)
     assert forwarded(fake_upstream) == []
 
 
@@ -161,7 +161,7 @@ async def test_ordinary_technical_and_business_text_is_accepted(
 ) -> None:
     """Python, Raises, git describe, version numbers and figures are not personal data."""
     content = jsonl(*(example(answer, question) for question, answer in ORDINARY))
-    uploaded = await sdk(BOB).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    uploaded = await processed(sdk(BOB), content)
     assert uploaded.id.startswith("file-")
 
 
@@ -169,8 +169,7 @@ async def test_structured_identifiers_are_refused(sdk: Sdk, fake_upstream: FakeU
     """An e-mail address hidden in base64 under an unknown key is still personal data."""
     hidden = base64.b64encode(b"write to jordan.mills@example.org for a refund").decode()
     content = jsonl({**example("ok"), "meta": hidden})
-    with pytest.raises(openai.PermissionDeniedError, match="EMAIL_ADDRESS"):
-        await sdk(BOB).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    assert "EMAIL_ADDRESS" in await refused_upload(sdk(BOB), content)
     assert forwarded(fake_upstream) == []
 
 
@@ -179,8 +178,7 @@ async def test_batch_files_are_refused_with_a_reason(
 ) -> None:
     """Batch input would reach the model ungoverned: refused by default, audited."""
     line = {"custom_id": "1", "method": "POST", "url": "/v1/chat/completions", "body": {}}
-    with pytest.raises(openai.PermissionDeniedError, match="chat/completions"):
-        await sdk(BOB).files.create(file=("b.jsonl", jsonl(line)), purpose="batch")
+    assert "chat/completions" in await refused_upload(sdk(BOB), jsonl(line), purpose="batch")
     assert forwarded(fake_upstream) == []
     assert any(r.get("purpose") == "batch" and r["allowed"] is False for r in audit(settings))
 
@@ -190,10 +188,10 @@ async def test_other_purposes_are_matched_against_the_corpora(
     sdk: Sdk, fake_upstream: FakeUpstream, purpose: str
 ) -> None:
     """Governed text in a plain-text file is refused; ordinary text is stored."""
-    with pytest.raises(openai.PermissionDeniedError, match="acme-incident-runbook"):
-        await sdk(ALICE).files.create(file=("n.txt", RUNBOOK.encode()), purpose=purpose)
+    refused = await refused_upload(sdk(ALICE), RUNBOOK.encode(), purpose=purpose)
+    assert "acme-incident-runbook" in refused
     assert forwarded(fake_upstream) == []
-    stored = await sdk(ALICE).files.create(file=("n.txt", b"Plain notes."), purpose=purpose)
+    stored = await processed(sdk(ALICE), b"Plain notes.", purpose=purpose)
     assert stored.id.startswith("file-")
 
 
@@ -218,7 +216,7 @@ async def test_hostile_lines_get_400_and_an_audit_record(
 async def test_a_line_separator_inside_a_string_is_one_line(sdk: Sdk) -> None:
     """U+2028 in a JSON string does not split the line."""
     content = json.dumps(example("one\u2028two"), ensure_ascii=False).encode() + b"\n"
-    uploaded = await sdk(BOB).files.create(file=("t.jsonl", content), purpose="fine-tune")
+    uploaded = await processed(sdk(BOB), content)
     assert uploaded.id.startswith("file-")
 
 
@@ -279,7 +277,7 @@ async def test_a_job_is_refused_when_its_file_became_governed_after_upload(
         "of forty dollars per share and the deal team is sworn to silence until then."
     )
     bob = sdk(BOB)
-    uploaded = await bob.files.create(file=("t.jsonl", jsonl(example(memo))), purpose="fine-tune")
+    uploaded = await processed(bob, jsonl(example(memo)))
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "memo.txt").write_text(memo, encoding="utf-8")
         manifest = Manifest.model_validate(

@@ -235,7 +235,7 @@ def test_principals_with_the_same_filters_share_one_exact_count(indexed: Setting
     confidential = {"term": {"classification": "confidential"}}
 
     async def count(pairs: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-        async with ChunkIndex(indexed) as index:
+        async with ChunkIndex.from_settings(indexed) as index:
             return await ChangeCounter(index.client, index.name).changes(pairs)
 
     shared = asyncio.run(count([(sales, confidential), (sales, confidential), (sales, sales)]))

@@ -69,8 +69,8 @@ def test_each_writer_has_its_own_segments_head_and_envelope(two_workers: Path) -
     assert set(segments) == {None, "w1", "w2"}
     assert segments["w1"][0].name == "audit-w1-000001.jsonl"
     assert segments[None][0].name == "audit-000001.jsonl"
-    for writer in ("w1", "w2"):
-        assert (two_workers / head_name(writer)).is_file()
+    for name in ("w1", "w2"):
+        assert (two_workers / head_name(name)).is_file()
     for writer, paths in segments.items():
         for path in paths:
             for line in path.read_text().splitlines():

@@ -170,11 +170,7 @@ def test_each_replica_owns_its_audit_volume(rendered: list[Obj]) -> None:
         for obj in rendered
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith("gateway-config")
     )
-    for key in (
-        "GATEWAY_AUDIT_DIR",
-        "GATEWAY_FINETUNE_REGISTRY_PATH",
-        "GATEWAY_RESPONSES_REGISTRY_PATH",
-    ):
+    for key in ("GATEWAY_AUDIT_DIR", "GATEWAY_RESPONSES_REGISTRY_PATH"):
         mount = next(p for p in mounts if settings[key].startswith(p + "/"))
         assert mounts[mount] == claims[0]["metadata"]["name"], key
     assert statefulset["spec"]["persistentVolumeClaimRetentionPolicy"] == {
@@ -280,6 +276,32 @@ def test_eck_example_grants_the_local_stack_role() -> None:
     assert user["stringData"]["roles"] == "gateway_service"
     cluster = next(d for d in docs if d["kind"] == "Elasticsearch")
     assert f'ES_VERSION="{cluster["spec"]["version"]}"' in script
+
+
+def test_the_local_stack_role_covers_every_index_the_gateway_creates() -> None:
+    """The chunks, audit and fine-tuning registry indices (default prefix) all fall under
+    the role's index patterns, in stack.sh and so in the ECK example."""
+    from fnmatch import fnmatch
+    from unittest.mock import MagicMock
+
+    from gateway.elastic import MAPPING_VERSION
+    from gateway.finetune.registry import Registry
+
+    script = (ROOT / "deploy" / "local" / "stack.sh").read_text()
+    heredoc = re.search(r"^(gateway_service:\n.*?)^YML$", script, re.M | re.S)
+    assert heredoc
+    patterns = [
+        name
+        for grant in yaml.safe_load(heredoc.group(1))["gateway_service"]["indices"]
+        for name in grant["names"]
+    ]
+    indices = [
+        f"gateway-chunks-v{MAPPING_VERSION}",
+        "gateway-audit",
+        Registry(MagicMock(), "gateway").index,
+    ]
+    for index in indices:
+        assert any(fnmatch(index, pattern) for pattern in patterns), index
 
 
 def test_opa_sidecar_matches_the_local_stack_version() -> None:
@@ -396,7 +418,6 @@ def test_dev_overlay_settings_start_the_gateway_settings(
     keys.write_bytes(base64.b64decode(secrets[keys_secret]["api-keys.yaml"]))
     env["GATEWAY_API_KEYS_FILE"] = str(keys)
     env["GATEWAY_AUDIT_DIR"] = str(tmp_path / "audit")
-    env["GATEWAY_FINETUNE_REGISTRY_PATH"] = str(tmp_path / "finetune-registry.sqlite3")
     for name in [n for n in os.environ if n.startswith("GATEWAY_")]:
         monkeypatch.delenv(name)
     for name, value in env.items():
