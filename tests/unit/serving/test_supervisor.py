@@ -7,8 +7,7 @@ import pytest
 from gateway.analysis import default_workers
 from gateway.serving.supervisor import Supervisor, pii_workers_each, writer_ids
 from gateway.settings import Settings, load_settings
-
-from ..conftest import DEMO_KEYS
+from tests.conftest import DEMO_KEYS
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:

@@ -16,8 +16,7 @@ from gateway.responses.owners import ResponseOwners
 from gateway.responses.run import run_responses
 from gateway.responses.upstream import OwnedUpstream
 from gateway.upstream import UpstreamResponse
-
-from .test_pipeline import CALLER, FakeContext, Harness
+from tests.unit.test_pipeline import CALLER, FakeContext, Harness
 
 
 class FakeEngine:
