@@ -9,6 +9,7 @@ whole (never cut mid-sentence into a misleading fragment).
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,13 +56,20 @@ def message_tokens(messages: Sequence[dict[str, Any]]) -> int:
     return total
 
 
+_ELEMENT_TAG = re.compile(r"<(?=\s*/?\s*document)", re.IGNORECASE)
+"""A ``<`` that would open or close a document element, in any case or spacing."""
+
+
 def render_chunk(index: int, item: ContextChunk) -> str:
+    """One chunk as a ``<document>`` element; its text can neither close that element nor
+    open a forged one (``<\\document``, ``<\\/DOCUMENT``), so boundaries and citations
+    are the gateway's own."""
     chunk = item.chunk
     attributes = " ".join(
         f'{name}="{html.escape(str(chunk.get(key, "")), quote=True)}"'
         for name, key in (("doc_id", "doc_id"), ("title", "title"), ("chunk_id", "chunk_id"))
     )
-    body = item.text.replace("</document", "<\\/document")
+    body = _ELEMENT_TAG.sub("<\\\\", item.text)
     return f'<document index="{index}" {attributes}>\n{body}\n</document>'
 
 
