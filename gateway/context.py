@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,8 @@ from typing import Any
 from gateway.analysis.offload import SPAN_WEIGHT, run_sized
 from gateway.audit.records import ChunkEntry, Redaction
 from gateway.decision_cache import CachedDecisions
-from gateway.errors import PolicyDenied
+from gateway.errors import DENIED_BY_POLICY, PolicyDenied
+from gateway.hashing import sha256_hex
 from gateway.identity import Principal
 from gateway.message_pii import MessageAnalyzer
 from gateway.metrics import StageTimer
@@ -72,10 +72,6 @@ class ContextStages:
     budget_tokens: int
     shape: BodyShape = CHAT
     """Which strings of the body are content (the endpoint's API: chat by default)."""
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def retrieval_query(messages: Sequence[dict[str, Any]]) -> str | None:
@@ -213,7 +209,7 @@ def _check_binary(binary: list[Site], rules: RedactionRules) -> None:
     if binary and not rules.allow_binary:
         where = ", ".join(site.label for site in binary[:5])
         raise PolicyDenied(
-            "Request denied by policy: content the gateway cannot inspect for personal data "
+            f"{DENIED_BY_POLICY}: content the gateway cannot inspect for personal data "
             f"(binary data at {where}) is not allowed."
         )
 
@@ -257,8 +253,8 @@ async def _add_chunks(
                 "chunk_id": chunk.get("chunk_id"),
                 "corpus": chunk.get("corpus"),
                 "classification": chunk.get("classification"),
-                "sha256_original": sha256(str(chunk.get("text", ""))),
-                "sha256_injected": sha256(item.text),
+                "sha256_original": sha256_hex(str(chunk.get("text", ""))),
+                "sha256_injected": sha256_hex(item.text),
                 "redactions": redactions,
             }
         )

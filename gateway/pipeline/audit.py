@@ -70,7 +70,7 @@ async def audit(ports: Ports, prepared: Prepared, timer: StageTimer) -> Audited:
         record["policy_revision"] = prepared.policy_revision
     record["retrieval"] = {
         "enabled": prepared.query is not None,
-        "query_sha256": sha256(prepared.query) if prepared.query else None,
+        "query_sha256": sha256_hex(prepared.query) if prepared.query else None,
     }
     record["chunks"] = list(prepared.chunks)
     record["message_redactions"] = list(prepared.redactions)
@@ -114,7 +114,3 @@ async def record_outcome(
         await ports.audit.append("outcome", dict(record))
     except GatewayError:
         log.exception("audit_outcome_lost", request_audit_id=audit_id)
-
-
-def sha256(text: str) -> str:
-    return sha256_hex(text)

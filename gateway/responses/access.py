@@ -59,5 +59,5 @@ async def authorize_read(
         record["denial_reasons"] = list(decision.reasons)
     audit_id = await services.audit.append("request", dict(record))
     if not decision.allow:
-        raise PolicyDenied("Request denied by policy: " + "; ".join(decision.reasons))
+        raise PolicyDenied.because(decision.reasons)
     return audit_id

@@ -74,7 +74,7 @@ async def authorize_options(
         )
         await record_denial(ports, dataclasses.replace(authorized, decision=decision))
         ports.metrics.requests.labels(outcome="denied").inc()
-        raise PolicyDenied("Request denied by policy: " + "; ".join(options.reasons))
+        raise PolicyDenied.because(options.reasons)
     previous = request.previous_response_id
     if previous is not None and not owners.owns(principal.subject, previous):
         record = request_record(authorized, allowed=False)

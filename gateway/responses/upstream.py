@@ -8,10 +8,10 @@ caller sees it, with the SHA-256 of the upstream body (the request record's
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, replace
 
+from gateway.hashing import sha256_hex
 from gateway.pipeline.ports import Upstream
 from gateway.responses.owners import ResponseOwners
 from gateway.responses.restore import ResponseEventRelay
@@ -42,4 +42,4 @@ class OwnedUpstream:
         return replace(stream, chunks=events.process(stream.chunks))
 
     def _record(self, response_id: str, body: bytes) -> None:
-        self.owners.record(self.owner, response_id, hashlib.sha256(body).hexdigest())
+        self.owners.record(self.owner, response_id, sha256_hex(body))
