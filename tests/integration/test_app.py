@@ -200,9 +200,7 @@ async def test_opa_down_fails_closed(settings_for: Any, fake_upstream: FakeUpstr
     assert fake_upstream.requests() == []
 
 
-async def test_upstream_error_is_mapped(
-    client: AsyncTestClient[Any], fake_upstream: FakeUpstream, settings_for: Any
-) -> None:
+async def test_upstream_error_is_mapped(fake_upstream: FakeUpstream, settings_for: Any) -> None:
     """An unreachable upstream is a 503 naming the upstream."""
     settings = settings_for(upstream_base_url=closed_port_url() + "/v1")
     async with AsyncTestClient(app=create_app(settings)) as other:
