@@ -172,7 +172,9 @@ async def open_services(
             finetune=finetune,
             analysis=presidio,
             limits=PolicyLimits(policy, revision, settings.decision_cache_size),
-            response_owners=stack.enter_context(ResponseOwners(settings.responses_registry)),
+            response_owners=await stack.enter_async_context(
+                ResponseOwners(index.client, settings.index_prefix)
+            ),
         )
         try:
             await index.ensure_index()

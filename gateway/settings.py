@@ -158,10 +158,6 @@ class Settings(BaseSettings):
     whose claim is this old unrenewed was interrupted and is marked ``error``."""
     finetune_scan_concurrency: int = Field(default=2, ge=1, le=64)
     """Upload scans one process runs at once (more wait, their claims renewed)."""
-    responses_registry_path: Path | None = None
-    """SQLite file naming the caller of each response id the gateway relayed (only they may
-    read, delete or continue it); unset means ``responses-registry.sqlite3`` next to
-    ``audit_dir``."""
     finetune_pii_scan: bool = True
     """Run Presidio over fine-tuning examples at upload (slow: about 80 µs per character)."""
     finetune_pii_ner: bool = False
@@ -211,13 +207,6 @@ class Settings(BaseSettings):
         if self.finetune_registry_path is not None:
             return self.finetune_registry_path
         return self.audit_dir.parent / "finetune-registry.sqlite3"
-
-    @property
-    def responses_registry(self) -> Path:
-        """Where the responses registry lives (``responses_registry_path`` or its default)."""
-        if self.responses_registry_path is not None:
-            return self.responses_registry_path
-        return self.audit_dir.parent / "responses-registry.sqlite3"
 
     @field_validator("api_keys_file")
     @classmethod

@@ -91,7 +91,7 @@ async def delete_response(
     principal = authenticate(request, services, "responses.delete")
     await authorize_read(services, principal, response_id, "responses.delete")
     deleted = await _upstream(services).delete(f"responses/{response_id}")
-    services.response_owners.forget(principal.subject, response_id)
+    await services.response_owners.forget(principal.subject, response_id)
     return deleted
 
 

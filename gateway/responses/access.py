@@ -47,7 +47,7 @@ async def authorize_read(
 
     Not the caller's: 404, audited as ``refused: not_owner``."""
     record = read_record(principal, action, response_id)
-    if not services.response_owners.owns(principal.subject, response_id):
+    if not await services.response_owners.owns(principal.subject, response_id):
         record["refused"], record["status"] = "not_owner", 404
         await services.audit.append("request", dict(record))
         services.metrics.requests.labels(outcome="denied").inc()

@@ -1,88 +1,169 @@
-"""Which caller owns which response id the gateway relayed: a small SQLite file.
+"""Which caller owns which response id the gateway relayed: an Elasticsearch index.
 
 The upstream stores responses for the gateway's one credential and knows nothing of
 its callers, so ``GET``/``DELETE /v1/responses/{id}`` and ``previous_response_id`` are
-allowed only for ids this file names as the caller's. WAL with ``synchronous=NORMAL``:
-an entry survives a crash of the process; one lost with the machine's power fails
-closed (the caller gets a 404, never another caller's response). sqlite3 errors become
-DependencyUnavailable here.
+allowed only for ids this registry names as the caller's. It lives in the shared engine
+(``<prefix>-responses-v1``), so a response created through one replica is read, deleted
+or continued through any other.
+
+- One document per response id (its ``_id`` is the SHA-256 of the id, so no id the
+  upstream or a caller sends can be too long or odd for Elasticsearch), written
+  create-only: the first owner keeps it and is never overwritten.
+- ``owns`` is a realtime GET by id, which sees every acknowledged write on any replica
+  without a refresh; so writes do not force one (a refresh per relayed response would
+  cost every ``POST /v1/responses`` a new segment). Nothing here searches the index.
+- ``forget`` deletes the caller's own entry only, conditioned on the version it read.
+
+Elasticsearch errors become DependencyUnavailable (``gateway.elastic.elasticsearch_errors``):
+a registry that cannot answer refuses the request, never shows another caller's response.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
 import time
-from pathlib import Path
-from typing import Self
+from typing import Any, Protocol, Self
 
-from gateway.errors import DependencyUnavailable
+from elasticsearch import AsyncElasticsearch
+from elasticsearch import exceptions as es_exc
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    upstream_body_sha256 TEXT
-);
-"""
-_WHAT = "responses registry"
+from gateway.elastic import IndexAlreadyExists, IndexNotFound, elasticsearch_errors
+from gateway.errors import DependencyUnavailable, GatewayError
+from gateway.hashing import sha256_hex
+
+MAPPING_VERSION = 1
+_DEPENDENCY = "responses registry"
+
+
+class Owners(Protocol):
+    """What the Responses endpoints need of the registry (``ResponseOwners``)."""
+
+    async def record(
+        self, owner: str, response_id: str, body_sha256: str | None = None
+    ) -> None: ...
+
+    async def owns(self, owner: str, response_id: str) -> bool: ...
+
+    async def forget(self, owner: str, response_id: str) -> None: ...
+
+
+class OwnerConflict(DependencyUnavailable):
+    """The upstream relayed a response id already recorded for another caller."""
+
+    def __init__(self) -> None:
+        super().__init__(_DEPENDENCY, "the response id is recorded for another caller")
+
+
+def owners_mapping() -> dict[str, Any]:
+    keyword = {"type": "keyword"}
+    return {
+        "dynamic": "strict",
+        "_meta": {"mapping_version": MAPPING_VERSION},
+        "properties": {
+            "response_id": keyword,
+            "owner": keyword,
+            "created_at": {"type": "long"},
+            "upstream_body_sha256": keyword,
+        },
+    }
 
 
 class ResponseOwners:
-    """Opened and closed by the app lifespan."""
+    """Response ids per caller, over the lifespan's Elasticsearch client.
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._db: sqlite3.Connection | None = None
+    Entered by the lifespan: creates the index if Elasticsearch answers (otherwise the
+    first ``record`` does; until then reads find nothing and writes fail closed)."""
 
-    def __enter__(self) -> Self:
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise DependencyUnavailable(_WHAT, "cannot open the registry") from exc
+    def __init__(self, client: AsyncElasticsearch, index_prefix: str) -> None:
+        self._client = client
+        self.index = f"{index_prefix}-responses-v{MAPPING_VERSION}"
+        self._index_ready = False
+
+    async def __aenter__(self) -> Self:
+        with contextlib.suppress(GatewayError):
+            await self.ensure_index()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+    async def __aexit__(self, *exc_info: object) -> None:
+        """The client is the lifespan's; nothing of its own to close."""
 
-    def record(self, owner: str, response_id: str, body_sha256: str | None = None) -> None:
+    async def ensure_index(self) -> None:
+        """Create the index if it is missing (idempotent; replicas may race on it)."""
+        if self._index_ready:
+            return
+        with (
+            contextlib.suppress(IndexAlreadyExists),
+            elasticsearch_errors(f"cannot create {self.index}"),
+        ):
+            if not await self._client.indices.exists(index=self.index):
+                await self._client.indices.create(
+                    index=self.index,
+                    mappings=owners_mapping(),
+                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+                )
+        self._index_ready = True
+
+    async def record(self, owner: str, response_id: str, body_sha256: str | None = None) -> None:
         """``owner`` owns ``response_id`` (the first owner recorded keeps it);
-        ``body_sha256`` links it to the request record (``upstream_body_sha256``)."""
-        try:
-            self._connection().execute(
-                "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?)",
-                (response_id, owner, int(time.time()), body_sha256),
-            )
-        except sqlite3.Error as exc:
-            raise DependencyUnavailable(_WHAT, "cannot write the registry") from exc
+        ``body_sha256`` links it to the request record (``upstream_body_sha256``).
 
-    def owns(self, owner: str, response_id: str) -> bool:
-        try:
-            row = (
-                self._connection()
-                .execute("SELECT 1 FROM responses WHERE id = ? AND owner = ?", (response_id, owner))
-                .fetchone()
-            )
-        except sqlite3.Error as exc:
-            raise DependencyUnavailable(_WHAT, "cannot read the registry") from exc
-        return row is not None
+        Recording the same owner again is a no-op; an id another caller owns raises
+        OwnerConflict (503: the caller never sees a response id that is not theirs)."""
+        await self.ensure_index()
+        source = {
+            "response_id": response_id,
+            "owner": owner,
+            "created_at": int(time.time()),
+            "upstream_body_sha256": body_sha256,
+        }
+        with elasticsearch_errors(f"cannot write {self.index}"):
+            try:
+                await self._client.index(
+                    index=self.index, id=_doc_id(response_id), document=source, op_type="create"
+                )
+            except es_exc.ConflictError:
+                pass  # recorded before: whose is it?
+            else:
+                return
+        stored = await self._owner(response_id)
+        if stored is None:  # forgotten in between: not recorded, so never readable
+            raise DependencyUnavailable(_DEPENDENCY, "the response id changed concurrently")
+        if stored[0] != owner:
+            raise OwnerConflict
 
-    def forget(self, owner: str, response_id: str) -> None:
-        try:
-            self._connection().execute(
-                "DELETE FROM responses WHERE id = ? AND owner = ?", (response_id, owner)
-            )
-        except sqlite3.Error as exc:
-            raise DependencyUnavailable(_WHAT, "cannot write the registry") from exc
+    async def owns(self, owner: str, response_id: str) -> bool:
+        stored = await self._owner(response_id)
+        return stored is not None and stored[0] == owner
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise DependencyUnavailable(_WHAT, "the registry is not open")
-        return self._db
+    async def forget(self, owner: str, response_id: str) -> None:
+        """Delete ``owner``'s entry for ``response_id``; another caller's stays."""
+        stored = await self._owner(response_id)
+        if stored is None or stored[0] != owner:
+            return
+        _, seq_no, primary_term = stored
+        with elasticsearch_errors(f"cannot write {self.index}"):
+            try:
+                await self._client.delete(
+                    index=self.index,
+                    id=_doc_id(response_id),
+                    if_seq_no=seq_no,
+                    if_primary_term=primary_term,
+                )
+            except (es_exc.ConflictError, es_exc.NotFoundError):
+                return  # changed or gone since it was read: not ours to delete now
+
+    async def _owner(self, response_id: str) -> tuple[str, int, int] | None:
+        """The stored owner with the entry's version, or None (also without the index)."""
+        try:
+            with elasticsearch_errors(f"cannot read {self.index}"):
+                response = await self._client.get(
+                    index=self.index, id=_doc_id(response_id), source_includes=["owner"]
+                )
+        except IndexNotFound:  # no such entry, or no index yet
+            return None
+        owner = response["_source"].get("owner")
+        return str(owner), int(response["_seq_no"]), int(response["_primary_term"])
+
+
+def _doc_id(response_id: str) -> str:
+    return sha256_hex(response_id)

@@ -24,14 +24,14 @@ from gateway.policy import PolicyEngine
 from gateway.responses import policy
 from gateway.responses.access import not_found
 from gateway.responses.endpoint import ACTION, rate_limit_view
-from gateway.responses.owners import ResponseOwners
+from gateway.responses.owners import Owners
 from gateway.responses.request import ResponsesRequest
 
 
 async def run_responses(
     ports: Ports,
     engine: PolicyEngine,
-    owners: ResponseOwners,
+    owners: Owners,
     caller: Caller,
     call: ModelCall,
     request: ResponsesRequest,
@@ -54,7 +54,7 @@ async def run_responses(
 async def authorize_options(
     ports: Ports,
     engine: PolicyEngine,
-    owners: ResponseOwners,
+    owners: Owners,
     authorized: Authorized,
     request: ResponsesRequest,
     timer: StageTimer,
@@ -76,7 +76,7 @@ async def authorize_options(
         ports.metrics.requests.labels(outcome="denied").inc()
         raise PolicyDenied.because(options.reasons)
     previous = request.previous_response_id
-    if previous is not None and not owners.owns(principal.subject, previous):
+    if previous is not None and not await owners.owns(principal.subject, previous):
         record = request_record(authorized, allowed=False)
         record["refused"], record["status"], record["response_id"] = "not_owner", 404, previous
         await ports.audit.append("request", dict(record))

@@ -170,9 +170,9 @@ def test_each_replica_owns_its_audit_volume(rendered: list[Obj]) -> None:
         for obj in rendered
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith("gateway-config")
     )
-    for key in ("GATEWAY_AUDIT_DIR", "GATEWAY_RESPONSES_REGISTRY_PATH"):
-        mount = next(p for p in mounts if settings[key].startswith(p + "/"))
-        assert mounts[mount] == claims[0]["metadata"]["name"], key
+    mount = next(p for p in mounts if settings["GATEWAY_AUDIT_DIR"].startswith(p + "/"))
+    assert mounts[mount] == claims[0]["metadata"]["name"]
+    assert not [key for key in settings if key.endswith("_PATH") and "REGISTRY" in key]
     assert statefulset["spec"]["persistentVolumeClaimRetentionPolicy"] == {
         "whenDeleted": "Retain",
         "whenScaled": "Retain",
@@ -279,13 +279,14 @@ def test_eck_example_grants_the_local_stack_role() -> None:
 
 
 def test_the_local_stack_role_covers_every_index_the_gateway_creates() -> None:
-    """The chunks, audit and fine-tuning registry indices (default prefix) all fall under
-    the role's index patterns, in stack.sh and so in the ECK example."""
+    """The chunks, audit, fine-tuning registry and response owner indices (default prefix)
+    all fall under the role's index patterns, in stack.sh and so in the ECK example."""
     from fnmatch import fnmatch
     from unittest.mock import MagicMock
 
     from gateway.elastic import MAPPING_VERSION
     from gateway.finetune.registry import Registry
+    from gateway.responses.owners import ResponseOwners
 
     script = (ROOT / "deploy" / "local" / "stack.sh").read_text()
     heredoc = re.search(r"^(gateway_service:\n.*?)^YML$", script, re.M | re.S)
@@ -299,6 +300,7 @@ def test_the_local_stack_role_covers_every_index_the_gateway_creates() -> None:
         f"gateway-chunks-v{MAPPING_VERSION}",
         "gateway-audit",
         Registry(MagicMock(), "gateway").index,
+        ResponseOwners(MagicMock(), "gateway").index,
     ]
     for index in indices:
         assert any(fnmatch(index, pattern) for pattern in patterns), index

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
 
 from gateway.errors import NotFound, PolicyDenied
+from gateway.hashing import sha256_hex
 from gateway.metrics import StageTimer
 from gateway.policy import PolicyEngine
 from gateway.responses.endpoint import compose_responses, parse_responses
-from gateway.responses.owners import ResponseOwners
 from gateway.responses.run import run_responses
 from gateway.responses.upstream import OwnedUpstream
-from gateway.upstream import UpstreamResponse
+from gateway.upstream import UpstreamResponse, UpstreamStream
 from tests.unit.test_pipeline import CALLER, FakeContext, Harness
 
 
@@ -32,7 +32,7 @@ class FakeEngine:
 
 
 async def call_through(
-    h: Harness, engine: FakeEngine, owners: ResponseOwners, body: dict[str, Any]
+    h: Harness, engine: FakeEngine, owners: MemoryOwners, body: dict[str, Any]
 ) -> Any:
     call, request = parse_responses(json.dumps({"model": "m", **body}).encode(), {})
     answer = await run_responses(
@@ -48,13 +48,30 @@ async def call_through(
     return answer
 
 
+class MemoryOwners:
+    """``gateway.responses.owners.Owners`` in a dict: the first owner of an id keeps it."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[str, str | None]] = {}
+
+    async def record(self, owner: str, response_id: str, body_sha256: str | None = None) -> None:
+        self.entries.setdefault(response_id, (owner, body_sha256))
+
+    async def owns(self, owner: str, response_id: str) -> bool:
+        entry = self.entries.get(response_id)
+        return entry is not None and entry[0] == owner
+
+    async def forget(self, owner: str, response_id: str) -> None:
+        if await self.owns(owner, response_id):
+            del self.entries[response_id]
+
+
 @pytest.fixture
-def owners(tmp_path: Path) -> Any:
-    with ResponseOwners(tmp_path / "owners.sqlite3") as registry:
-        yield registry
+def owners() -> MemoryOwners:
+    return MemoryOwners()
 
 
-async def test_policy_refusal_is_audited_with_its_reasons(owners: ResponseOwners) -> None:
+async def test_policy_refusal_is_audited_with_its_reasons(owners: MemoryOwners) -> None:
     """background refused by gateway.responses: a 403 with the reason, one denial record
     naming the decision, nothing upstream; the policy saw the request's options."""
     h = Harness()
@@ -75,10 +92,10 @@ async def test_policy_refusal_is_audited_with_its_reasons(owners: ResponseOwners
     assert asked["action"] == "responses.create"
 
 
-async def test_another_callers_previous_response_is_a_404(owners: ResponseOwners) -> None:
+async def test_another_callers_previous_response_is_a_404(owners: MemoryOwners) -> None:
     """previous_response_id not recorded as the caller's: 404 like a missing one, audited
     as refused not_owner with the id; nothing upstream."""
-    owners.record("bob", "resp_bob")
+    await owners.record("bob", "resp_bob")
     h = Harness()
     with pytest.raises(NotFound) as caught:
         await call_through(h, FakeEngine(), owners, {"previous_response_id": "resp_bob"})
@@ -95,7 +112,7 @@ async def test_another_callers_previous_response_is_a_404(owners: ResponseOwners
     [(True, None, None), (True, False, False), (False, None, False), (False, False, False)],
 )
 async def test_store_is_false_upstream_where_policy_says(
-    owners: ResponseOwners, allowed: bool, asked: bool | None, sent: bool | None
+    owners: MemoryOwners, allowed: bool, asked: bool | None, sent: bool | None
 ) -> None:
     """The caller's store choice passes where allowed; otherwise store: false is sent."""
     h = Harness()
@@ -107,7 +124,7 @@ async def test_store_is_false_upstream_where_policy_says(
     assert json.loads(upstream_body).get("store") == sent
 
 
-async def test_context_goes_before_the_callers_instructions(owners: ResponseOwners) -> None:
+async def test_context_goes_before_the_callers_instructions(owners: MemoryOwners) -> None:
     """The composed context leads instructions; the caller's own follow after a blank line;
     gateway_ metadata never leaves."""
     h = Harness(context=FakeContext({"role": "system", "content": "CTX"}))
@@ -126,7 +143,7 @@ def test_compose_without_context_keeps_the_body() -> None:
     assert compose_responses(body, None) == body
 
 
-async def test_owned_upstream_records_the_caller_of_each_id(owners: ResponseOwners) -> None:
+async def test_owned_upstream_records_the_caller_of_each_id(owners: MemoryOwners) -> None:
     """A relayed response's id becomes the caller's, linked to the upstream body's hash."""
 
     class Answering:
@@ -138,5 +155,35 @@ async def test_owned_upstream_records_the_caller_of_each_id(owners: ResponseOwne
 
     wrapped = OwnedUpstream(Answering(), owners, "alice")
     await wrapped.post_json("responses", b"{}")
-    assert owners.owns("alice", "resp_1")
-    assert not owners.owns("bob", "resp_1")
+    assert await owners.owns("alice", "resp_1")
+    assert not await owners.owns("bob", "resp_1")
+    assert owners.entries["resp_1"][1] == sha256_hex(b"{}")
+
+
+async def test_a_streamed_id_is_recorded_before_its_event_is_relayed(
+    owners: MemoryOwners,
+) -> None:
+    """The caller gets the ``response.created`` event only once its id is recorded as theirs;
+    the bytes pass through unchanged."""
+    events = [
+        f'event: {kind}\ndata: {{"type":"{kind}","response":{{"id":"resp_9"}}}}\n\n'.encode()
+        for kind in ("response.created", "response.completed")
+    ]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for event in events:
+            yield event
+
+    class Streaming:
+        async def post_json(self, path: str, body: bytes) -> Any:
+            raise AssertionError("not posted")
+
+        async def stream_json(self, path: str, body: bytes) -> Any:
+            return UpstreamStream(200, {}, chunks())
+
+    stream = await OwnedUpstream(Streaming(), owners, "alice").stream_json("responses", b"{}")
+    relayed = []
+    async for chunk in stream.chunks:
+        assert await owners.owns("alice", "resp_9")
+        relayed.append(chunk)
+    assert b"".join(relayed) == b"".join(events)
