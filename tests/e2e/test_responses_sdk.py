@@ -4,7 +4,7 @@ and the OpenAI Agents SDK, as a user would point them at it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
@@ -34,8 +34,19 @@ def upstream(stack_env: dict[str, str]) -> FakeUpstream:
     return fake
 
 
-def client(gateway: RunningGateway, key: str = ALICE) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=key, max_retries=0)
+@pytest.fixture
+def clients(running: RunningGateway) -> Iterator[Callable[..., openai.OpenAI]]:
+    """Sync SDK clients for a key (alice's by default), all closed after the test, so no
+    connection is left for the garbage collector to report in a later test."""
+    opened: list[openai.OpenAI] = []
+
+    def make(key: str = ALICE) -> openai.OpenAI:
+        opened.append(openai.OpenAI(base_url=f"{running.base_url}/v1", api_key=key, max_retries=0))
+        return opened[-1]
+
+    yield make
+    for sdk_client in opened:
+        sdk_client.close()
 
 
 def responses_posts(upstream: FakeUpstream) -> list[dict[str, Any]]:
@@ -45,11 +56,11 @@ def responses_posts(upstream: FakeUpstream) -> list[dict[str, Any]]:
 
 
 def test_sync_create_retrieve_delete_and_others_get_404(
-    running: RunningGateway, upstream: FakeUpstream
+    running: RunningGateway, upstream: FakeUpstream, clients: Callable[..., openai.OpenAI]
 ) -> None:
     """responses.create answers with scoped context in instructions; the caller can
     retrieve, list input items of and delete it; another caller gets NotFoundError."""
-    alice = client(running)
+    alice = clients()
     response = alice.responses.create(model="gpt-4o-mini", input="How many vacation days?")
     assert response.output_text.startswith("Fake answer. You asked: How many vacation days?")
     (received,) = responses_posts(upstream)
@@ -60,7 +71,7 @@ def test_sync_create_retrieve_delete_and_others_get_404(
     assert alice.responses.retrieve(response.id).id == response.id
     items = alice.responses.input_items.list(response.id)
     assert [item.type for item in items.data] == ["message"]
-    bob = client(running, BOB)
+    bob = clients(BOB)
     with pytest.raises(openai.NotFoundError):
         bob.responses.retrieve(response.id)
     with pytest.raises(openai.NotFoundError):
@@ -76,12 +87,14 @@ def test_sync_create_retrieve_delete_and_others_get_404(
         alice.responses.retrieve(response.id)
 
 
-def test_sdk_maps_policy_refusals(running: RunningGateway, upstream: FakeUpstream) -> None:
+def test_sdk_maps_policy_refusals(
+    running: RunningGateway, upstream: FakeUpstream, clients: Callable[..., openai.OpenAI]
+) -> None:
     """A model policy refuses, background and hosted tools are typed SDK errors."""
-    bob = client(running, BOB)
+    bob = clients(BOB)
     with pytest.raises(openai.PermissionDeniedError, match="may not use model"):
         bob.responses.create(model="gpt-4o", input="hi")
-    alice = client(running)
+    alice = clients()
     with pytest.raises(openai.PermissionDeniedError, match="background"):
         alice.responses.create(model="gpt-4o-mini", input="hi", background=True)
     with pytest.raises(openai.PermissionDeniedError, match="web_search"):
@@ -104,9 +117,11 @@ async def test_async_client(running: RunningGateway, upstream: FakeUpstream) -> 
     assert received["body"]["instructions"].endswith("Be brief.")
 
 
-def test_create_with_stream_true(running: RunningGateway, upstream: FakeUpstream) -> None:
+def test_create_with_stream_true(
+    running: RunningGateway, upstream: FakeUpstream, clients: Callable[..., openai.OpenAI]
+) -> None:
     """stream=True yields OpenAI's typed events ending in response.completed."""
-    stream = client(running).responses.create(model="gpt-4o-mini", input="stream it", stream=True)
+    stream = clients().responses.create(model="gpt-4o-mini", input="stream it", stream=True)
     events = list(stream)
     assert events[0].type == "response.created"
     assert events[-1].type == "response.completed"
@@ -115,9 +130,11 @@ def test_create_with_stream_true(running: RunningGateway, upstream: FakeUpstream
     assert events[-1].response.output_text == text
 
 
-def test_responses_stream_helper(running: RunningGateway, upstream: FakeUpstream) -> None:
+def test_responses_stream_helper(
+    running: RunningGateway, upstream: FakeUpstream, clients: Callable[..., openai.OpenAI]
+) -> None:
     """client.responses.stream() accumulates the deltas into the final response."""
-    with client(running).responses.stream(model="gpt-4o-mini", input="helper stream") as stream:
+    with clients().responses.stream(model="gpt-4o-mini", input="helper stream") as stream:
         deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
         final = stream.get_final_response()
     assert "".join(deltas) == final.output_text == "Fake answer. You asked: helper stream"
