@@ -212,6 +212,12 @@ class FinetuneRecord(TypedDict):
     file_id: NotRequired[Annotated[str, Field("The file concerned.", KEYWORD)]]
     job_id: NotRequired[Annotated[str, Field("The fine-tuning job concerned.", KEYWORD)]]
     decision_audit_id: NotRequired[Annotated[str, Field("audit_id of the decision record.")]]
+    upstream_file_id: NotRequired[
+        Annotated[str, Field("The upstream's id of a stored file (``files.stored``).", KEYWORD)]
+    ]
+    scan_owner: NotRequired[
+        Annotated[str | None, Field("Replica whose scan lease ran out (``files.scanned``).")]
+    ]
     endpoint: NotRequired[Annotated[str | None, Field("Endpoint." + _SCOPE_NOTE, KEYWORD)]]
     client_request_id: NotRequired[
         Annotated[str | None, Field("Caller's x-request-id." + _SCOPE_NOTE, KEYWORD)]
