@@ -14,6 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
+from gateway.audit.records import undeclared
 from gateway.elastic import ChunkIndex
 from gateway.settings import Settings
 
@@ -106,6 +107,9 @@ async def app_client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
         await ingest_demo(index)
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client
+    # The records the test made hold only fields their type (and so the docs) declares.
+    drift = {field for record in _audit(settings) for field in undeclared(record)}
+    assert not drift, f"audit fields no record type declares: {sorted(drift)}"
 
 
 @pytest.fixture
