@@ -212,6 +212,9 @@ class FinetuneRecord(TypedDict):
     file_id: NotRequired[Annotated[str, Field("The file concerned.", KEYWORD)]]
     job_id: NotRequired[Annotated[str, Field("The fine-tuning job concerned.", KEYWORD)]]
     decision_audit_id: NotRequired[Annotated[str, Field("audit_id of the decision record.")]]
+    file_status: NotRequired[
+        Annotated[str, Field("A file's status when recorded (``uploaded``).", KEYWORD)]
+    ]
     upstream_file_id: NotRequired[
         Annotated[str, Field("The upstream's id of a stored file (``files.stored``).", KEYWORD)]
     ]

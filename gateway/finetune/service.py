@@ -141,7 +141,7 @@ class FinetuneService:
                 **base,
                 "file_id": entry.id,
                 "sha256": entry.sha256,
-                "status": UPLOADED,
+                "file_status": UPLOADED,
                 "allowed": True,
             },
         )
