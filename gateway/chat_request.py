@@ -64,8 +64,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def parse_chat_request(raw: bytes) -> ChatRequest:
-    body = parse_json_object(raw)
+def required_model(body: dict[str, Any]) -> str:
+    """``body["model"]``, a non-empty string, or the 400 OpenAI gives (every endpoint)."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(
@@ -73,6 +73,12 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             param="model",
             code="missing_required_parameter" if model is None else "invalid_type",
         )
+    return model
+
+
+def parse_chat_request(raw: bytes) -> ChatRequest:
+    body = parse_json_object(raw)
+    required_model(body)
     messages = body.get("messages")
     if messages is None:
         raise BadRequest(

@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.chat_request import parse_json_object
+from gateway.chat_request import parse_json_object, required_model
 from gateway.errors import BadRequest
 from gateway.hashing import sha256_hex
 from gateway.pipeline.parse import note_facts, without_options
@@ -55,13 +55,7 @@ def parse_embeddings(raw: bytes, headers: Mapping[str, str]) -> ModelCall:
     token arrays decoded to text."""
     del headers  # no gateway options apply: embeddings never retrieve
     body = parse_json_object(raw)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest(
-            "'model' is required and must be a non-empty string.",
-            param="model",
-            code="missing_required_parameter" if model is None else "invalid_type",
-        )
+    model = required_model(body)
     note_facts(model=model, stream=False)
     if "input" not in body:
         raise BadRequest("'input' is required.", param="input", code="missing_required_parameter")

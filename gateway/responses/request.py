@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.chat_request import required_model
 from gateway.errors import BadRequest
 
 # Only a \uD800-\uDFFF escape can put a surrogate into the parsed body.
@@ -100,13 +101,7 @@ def latest_user_text(request: ResponsesRequest) -> str | None:
 
 def parse_responses_request(raw: bytes) -> ResponsesRequest:
     body = _load(raw)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest(
-            "'model' is required and must be a non-empty string.",
-            param="model",
-            code="missing_required_parameter" if model is None else "invalid_type",
-        )
+    required_model(body)
     if body.get("conversation") is not None:
         raise BadRequest(
             "'conversation' is not supported by this gateway: conversations are held "
