@@ -2,26 +2,25 @@
 
 Through the gateway's own code paths, so the preview sees what the gateway would
 enforce: the retrieval filter is compiled by OPA and translated by the same strict
-translator (``FilterCompiler.compile``, once per principal), and model access is
+translator and simplifier (``filters.VersionFilters``: one compile per principal, or per
+shape of principals where the policy provably allows it), and model access is
 ``gateway.authz.decision``, validated by the gateway's own parser. The authorization
 decisions of many principals are asked in one ad-hoc OPA query per batch (``with input
-as`` over a list), instead of one HTTP round trip per principal and model.
+as`` over a list), instead of one HTTP round trip per principal and model. Every OPA
+call goes through ``PolicyEngine``, whose one error map makes any failure
+DependencyUnavailable.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from gateway.errors import DependencyUnavailable, PolicyUntranslatable
+from gateway.errors import DependencyUnavailable
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine, parse_authz_decision
-from gateway.policy_revision import PolicyRevision
-from gateway.retrieval.filters import FilterCompiler
+from gateway.policy_diff.filters import CompileStats, VersionFilters
 
 
 @dataclass(frozen=True)
@@ -66,26 +65,22 @@ async def evaluate(
     *,
     concurrency: int = 8,
     timeout_s: float = 60.0,
+    stats: CompileStats | None = None,
 ) -> list[Access]:
     """Every principal's access under the version OPA at ``opa_url`` serves.
 
-    The OPA is the diff's own and each compile is CPU-bound there (~20-30 ms of CPU), so
-    a few requests in flight keep it busy and the timeout is generous: on a loaded
-    machine a 10 s timeout failed whole diffs while OPA was merely slow.
+    The OPA is the diff's own and each compile is CPU-bound there, so a few requests in
+    flight keep it busy and the timeout is generous: on a loaded machine a 10 s timeout
+    failed whole diffs while OPA was merely slow. A batch of authorization decisions
+    gets six times that.
     """
-    gate = asyncio.Semaphore(concurrency)
-    async with PolicyEngine(opa_url, timeout_s) as policy:
-        compiler = FilterCompiler(policy, PolicyRevision(policy, 3600.0))
-
-        async def one(principal: Principal) -> tuple[dict[str, Any] | None, str | None]:
-            async with gate:
-                try:
-                    return dict((await compiler.compile(principal, "preview")).es_filter), None
-                except PolicyUntranslatable as exc:
-                    return None, exc.message
-
-        filters = await asyncio.gather(*(one(p) for p in principals))
-    decisions = await _authz(opa_url, principals, models, timeout_s)
+    async with (
+        PolicyEngine(opa_url, timeout_s) as policy,
+        PolicyEngine(opa_url, timeout_s * 6) as batch_policy,
+    ):
+        compiler = VersionFilters(policy, concurrency=concurrency, stats=stats)
+        filters = await compiler.filters(principals)
+        decisions = await _authz(batch_policy, principals, models)
     return [
         Access(es_filter, auditor, access, error)
         for (es_filter, error), (auditor, access) in zip(filters, decisions, strict=True)
@@ -106,36 +101,35 @@ _AUTHZ_QUERY = """x := [r |
 
 
 async def _authz(
-    opa_url: str,
+    policy: PolicyEngine,
     principals: Sequence[Principal],
     models: Sequence[str],
-    timeout_s: float,
     batch: int = 100,
 ) -> list[tuple[bool, dict[str, ModelAccess]]]:
+    what = "cannot evaluate gateway.authz"
     found: list[tuple[bool, dict[str, ModelAccess]]] = []
-    async with httpx.AsyncClient(base_url=opa_url, timeout=timeout_s * 6) as client:
-        for start in range(0, len(principals), batch):
-            subjects = [p.as_policy_input() for p in principals[start : start + batch]]
-            payload = {
-                "query": _AUTHZ_QUERY,
-                "input": {"subjects": subjects, "models": list(models)},
-            }
-            try:
-                response = await client.post("/v1/query", json=payload)
-                rows = response.json()["result"][0]["x"]
-            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
-                raise DependencyUnavailable("opa", "cannot evaluate gateway.authz") from exc
-            if len(rows) != len(subjects):
-                raise DependencyUnavailable("opa", "gateway.authz answered for the wrong count")
-            for row in rows:
-                auditor = parse_authz_decision({"result": row["auditor"]}).allow
-                access = {}
-                for model in models:
-                    decision = parse_authz_decision({"result": row["models"][model]})
-                    access[model] = ModelAccess(
-                        decision.allow,
-                        decision.allow and decision.retrieval_enabled,
-                        decision.corpora if decision.allow else (),
-                    )
-                found.append((auditor, access))
+    for start in range(0, len(principals), batch):
+        subjects = [p.as_policy_input() for p in principals[start : start + batch]]
+        rows = await policy.ad_hoc_query(
+            _AUTHZ_QUERY, {"subjects": subjects, "models": list(models)}, what
+        )
+        try:
+            found.extend(_access(row, models) for row in rows[0]["x"])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise DependencyUnavailable("opa", what) from exc
+        if len(found) != start + len(subjects):
+            raise DependencyUnavailable("opa", "gateway.authz answered for the wrong count")
     return found
+
+
+def _access(row: Any, models: Sequence[str]) -> tuple[bool, dict[str, ModelAccess]]:
+    auditor = parse_authz_decision({"result": row["auditor"]}).allow
+    access = {}
+    for model in models:
+        decision = parse_authz_decision({"result": row["models"][model]})
+        access[model] = ModelAccess(
+            decision.allow,
+            decision.allow and decision.retrieval_enabled,
+            decision.corpora if decision.allow else (),
+        )
+    return auditor, access
