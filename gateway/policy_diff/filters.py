@@ -78,6 +78,7 @@ class VersionFilters:
         self._placeholder = f"policy-diff-placeholder-{secrets.token_hex(16)}"
         self._check_lock = asyncio.Lock()
         self._agree: bool | None = None
+        self._checked_template: dict[str, Any] = {}
         self.stats = stats if stats is not None else CompileStats()
 
     async def filters(self, principals: Sequence[Principal]) -> list[Outcome]:
@@ -107,7 +108,9 @@ class VersionFilters:
             and await self._id_is_a_parameter(group[0])
             and await self._placeholders_agree(group[0])
         ):
-            template = await self._ucast(self._with_id(group[0], self._placeholder))
+            template = self._checked_template.pop(shape_key(group[0]), None)
+            if template is None:
+                template = await self._ucast(self._with_id(group[0], self._placeholder))
             if not isinstance(template, str):
                 self.stats.templated_principals += len(group)
                 return [
@@ -176,6 +179,8 @@ class VersionFilters:
                     substitute(first, self._placeholder, other)
                 ) == canonical_json(second)
                 self.stats.id_templates = self._agree
+                if self._agree:
+                    self._checked_template[shape_key(sample)] = first
             return self._agree
 
     async def _id_is_a_parameter(self, sample: Principal) -> bool:

@@ -35,6 +35,7 @@ from gateway.elastic import ChunkIndex
 from gateway.policy_diff.compare import ChangeCounter
 from gateway.policy_diff.diff import compare
 from gateway.policy_diff.evaluate import evaluate, offered_models
+from gateway.policy_diff.filters import CompileStats
 from gateway.policy_diff.opa_server import OpaServer, find_opa
 from gateway.policy_diff.principals import from_keys_file
 from gateway.settings import load_settings
@@ -117,33 +118,46 @@ def es_cpu_s() -> float:
 
 
 async def phases(old: OpaServer, new: OpaServer, keys: Path) -> dict[str, Any]:
+    """The diff's two stages in-process, with the CPU seconds each component spent."""
     old_url, new_url = old.url, new.url
     settings = load_settings(index_prefix="gateway-bench")
     principals = from_keys_file(keys)
+    stats = {"from": CompileStats(), "to": CompileStats()}
     opa_cpu = cpu_s(old.pid) + cpu_s(new.pid)
-    client_cpu = time.process_time()
+    own_cpu = time.process_time()
     started = time.perf_counter()
     models = sorted(set(await offered_models(old_url)) | set(await offered_models(new_url)))
     before, after = await asyncio.gather(
-        evaluate(old_url, principals, models), evaluate(new_url, principals, models)
+        evaluate(old_url, principals, models, stats=stats["from"]),
+        evaluate(new_url, principals, models, stats=stats["to"]),
     )
     evaluated = time.perf_counter()
     opa_cpu = cpu_s(old.pid) + cpu_s(new.pid) - opa_cpu
+    evaluate_cpu = time.process_time() - own_cpu
     search_cpu = es_cpu_s()
+    own_cpu = time.process_time()
     async with ChunkIndex.from_settings(settings) as index:
         changed = await compare(principals, before, after, ChangeCounter(index.client, index.name))
     counted = time.perf_counter()
     search_cpu = es_cpu_s() - search_cpu
+    count_cpu = time.process_time() - own_cpu
     return {
-        "opa_cpu_s": round(opa_cpu, 1),
-        "elasticsearch_cpu_s": round(search_cpu, 1),
-        "gateway_process_cpu_s": round(time.process_time() - client_cpu, 1),
-        "load_average_1min": os.getloadavg()[0],
         "principals": len(principals),
         "changed_principals": len(changed),
         "gaining": sum(1 for d in changed if d.gained.chunks),
-        "opa_evaluation_s": round(evaluated - started, 2),
-        "elasticsearch_counting_s": round(counted - evaluated, 2),
+        "stage_opa_evaluation": {
+            "wall_s": round(evaluated - started, 2),
+            "opa_cpu_s": round(opa_cpu, 2),
+            "gateway_process_cpu_s": round(evaluate_cpu, 2),
+            "compiles": {version: vars(s) for version, s in stats.items()},
+        },
+        "stage_elasticsearch_counting": {
+            "wall_s": round(counted - evaluated, 2),
+            "elasticsearch_cpu_s": round(search_cpu, 2),
+            "gateway_process_cpu_s": round(count_cpu, 2),
+        },
+        "total_cpu_s": round(opa_cpu + evaluate_cpu + search_cpu + count_cpu, 2),
+        "load_average_1min_after": os.getloadavg()[0],
     }
 
 
@@ -159,12 +173,14 @@ def main() -> None:
         keys_file(keys, args.principals)
         new = widened(Path(tmp) / "new")
         env = {**os.environ, "GATEWAY_INDEX_PREFIX": "gateway-bench"}
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         command = [str(Path(sys.executable).parent / "gateway"), "policy", "diff"]
         command += ["--from", str(REPO / "policies"), "--to", str(new), "--keys-file", str(keys)]
         command += ["--json", "--details", "5"]
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
+        load_after = os.getloadavg()[0]
         if result.returncode not in (0, 1):
             raise SystemExit(f"gateway policy diff failed ({result.returncode}): {result.stderr}")
         report = json.loads(result.stdout)
@@ -175,6 +191,7 @@ def main() -> None:
         "chunks": chunks,
         "exit_code": result.returncode,
         "command_wall_s": round(wall, 2),
+        "load_average_1min_before_after": [load_before, load_after],
         "summary": {k: v for k, v in report["summary"].items() if k != "corpora"},
         **split,
     }
