@@ -2,10 +2,11 @@
 
 For a principal whose compiled filter changed, "gained" is every chunk the new filter
 matches and the old one does not (``filter: [new], must_not: [old]``), "lost" the
-reverse. Counts come first in one ``msearch`` per batch (no aggregations); only the
-non-empty sides are then aggregated into documents per corpus and the first documents
-by id. Document counts use a ``cardinality`` aggregation (exact in practice below its
-40,000 precision threshold, approximate above); chunk counts are exact.
+reverse. One ``msearch`` pass per batch counts and aggregates each side at once
+(documents per corpus, the first documents by id): an empty side costs what a count
+would, and a non-empty one is matched once instead of twice. Document counts use a
+``cardinality`` aggregation (exact in practice below its 40,000 precision threshold,
+approximate above); chunk counts are exact.
 """
 
 from __future__ import annotations
@@ -112,25 +113,27 @@ class ChangeCounter:
                 queries.append((number, 0, _difference(new, old)))
                 queries.append((number, 1, _difference(old, new)))
             slot.append(number)
-        totals = await self._msearch([q for _, _, q in queries], aggregate=False)
-        nonempty = [(q, t) for q, t in zip(queries, totals, strict=True) if t["hits"] > 0]
-        detailed = await self._msearch([q for (_, _, q), _ in nonempty], aggregate=True)
+        detailed = await self._msearch([q for _, _, q in queries])
         counted = [[Change(), Change()] for _ in distinct]
-        for ((number, side, _query), _total), response in zip(nonempty, detailed, strict=True):
-            counted[number][side] = self._change(response)
+        for (number, side, _query), response in zip(queries, detailed, strict=True):
+            if int(response["hits"]["total"]["value"]) > 0:
+                counted[number][side] = self._change(response)
         return [
             (Change(), Change()) if number is None else (counted[number][0], counted[number][1])
             for number in slot
         ]
 
-    async def _msearch(self, queries: list[dict[str, Any]], *, aggregate: bool) -> list[Any]:
+    async def _msearch(self, queries: list[dict[str, Any]]) -> list[Any]:
         found: list[Any] = []
         for start in range(0, len(queries), self._batch):
             searches: list[dict[str, Any]] = []
             for query in queries[start : start + self._batch]:
-                body: dict[str, Any] = {"size": 0, "track_total_hits": True, "query": query}
-                if aggregate:
-                    body["aggs"] = _aggregations(self._details)
+                body: dict[str, Any] = {
+                    "size": 0,
+                    "track_total_hits": True,
+                    "query": query,
+                    "aggs": _aggregations(self._details),
+                }
                 searches.extend(({"index": self._index}, body))
             with elasticsearch_errors("policy diff search failed"):
                 response = await self._client.msearch(searches=searches)
@@ -140,7 +143,7 @@ class ChangeCounter:
                         "elasticsearch",
                         f"policy diff search failed: {item['error'].get('type', 'error')}",
                     )
-                found.append(item if aggregate else {"hits": int(item["hits"]["total"]["value"])})
+                found.append(item)
         return found
 
     def _change(self, response: Any) -> Change:
