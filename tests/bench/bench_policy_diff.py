@@ -8,9 +8,12 @@ missing), writes a keys file of ``--principals`` random principals (tenants, gro
 clearances; some are users named on documents), and diffs the repository's policies
 against a copy where the ``internal`` clearance also reads ``confidential`` documents (a
 change that widens access for many principals: the worst case, every filter changes).
-Reports the whole command's wall time (``gateway policy diff`` as a subprocess, OPA
-start-up included) and, in-process, the split between OPA evaluation and Elasticsearch
-counting. Not a test: figures go into tests/bench/README.md.
+Reports the whole command's wall time and CPU seconds (``gateway policy diff`` as a
+subprocess, OPA start-up included; Elasticsearch's CPU meanwhile) with the load average,
+and, in-process, each stage (OPA evaluation, Elasticsearch counting): its wall time, the
+CPU seconds of OPA / Elasticsearch / this process, and what the compiles took (calls,
+shapes, principals served from a template). Not a test: figures go into
+tests/bench/README.md.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -174,6 +178,8 @@ def main() -> None:
         new = widened(Path(tmp) / "new")
         env = {**os.environ, "GATEWAY_INDEX_PREFIX": "gateway-bench"}
         load_before = os.getloadavg()[0]
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        es_before = es_cpu_s()
         started = time.perf_counter()
         command = [str(Path(sys.executable).parent / "gateway"), "policy", "diff"]
         command += ["--from", str(REPO / "policies"), "--to", str(new), "--keys-file", str(keys)]
@@ -181,6 +187,17 @@ def main() -> None:
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
         load_after = os.getloadavg()[0]
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        command_cpu = {  # the command and both its OPAs (waited children), and Elasticsearch
+            "gateway_and_opas": round(
+                children.ru_utime
+                + children.ru_stime
+                - children_before.ru_utime
+                - children_before.ru_stime,
+                2,
+            ),
+            "elasticsearch": round(es_cpu_s() - es_before, 2),
+        }
         if result.returncode not in (0, 1):
             raise SystemExit(f"gateway policy diff failed ({result.returncode}): {result.stderr}")
         report = json.loads(result.stdout)
@@ -192,6 +209,7 @@ def main() -> None:
         "exit_code": result.returncode,
         "command_wall_s": round(wall, 2),
         "load_average_1min_before_after": [load_before, load_after],
+        "command_cpu_s": command_cpu,
         "summary": {k: v for k, v in report["summary"].items() if k != "corpora"},
         **split,
     }
