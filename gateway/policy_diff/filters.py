@@ -42,6 +42,13 @@ Outcome = tuple[dict[str, Any] | None, str | None]
 """(Elasticsearch filter, None) or (None, why the policy cannot be compiled for them)."""
 
 
+@dataclass(frozen=True)
+class _Refusal:
+    """OPA refused to compile the policy for this input: why."""
+
+    reason: str
+
+
 @dataclass
 class CompileStats:
     """What it took, for the benchmark and the curious."""
@@ -111,7 +118,7 @@ class VersionFilters:
             template = self._checked_template.pop(shape_key(group[0]), None)
             if template is None:
                 template = await self._ucast(self._with_id(group[0], self._placeholder))
-            if not isinstance(template, str):
+            if not isinstance(template, _Refusal):
                 self.stats.templated_principals += len(group)
                 return [
                     self._translate(substitute(template, self._placeholder, p.subject))
@@ -121,7 +128,7 @@ class VersionFilters:
 
     async def _one(self, principal: Principal) -> Outcome:
         body = await self._ucast(principal.as_policy_input())
-        return (None, body) if isinstance(body, str) else self._translate(body)
+        return (None, body.reason) if isinstance(body, _Refusal) else self._translate(body)
 
     def _translate(self, body: Any) -> Outcome:
         try:
@@ -130,7 +137,7 @@ class VersionFilters:
             return None, exc.detail
 
     async def _ucast(self, subject: dict[str, Any], *, explicit: bool = True) -> Any:
-        """OPA's UCAST body, or the refusal's reason (a str)."""
+        """OPA's UCAST body, or why it refused."""
         unknowns = self._unknowns if explicit else None
         async with self._gate:
             self.stats.compiles += 1
@@ -143,7 +150,7 @@ class VersionFilters:
                     mask_rule=f"data.{self._package}.{_NO_MASKS}" if unknowns else None,
                 )
             except PolicyUntranslatable as exc:
-                return exc.detail
+                return _Refusal(exc.detail)
 
     async def _check_unknowns(self, sample: Principal) -> None:
         """Use the declared unknowns only if OPA's own lookup gives the same filter."""
@@ -155,7 +162,7 @@ class VersionFilters:
         own, explicit = await asyncio.gather(
             self._ucast(subject, explicit=False), self._ucast(subject)
         )
-        if canonical_json(own) != canonical_json(explicit):
+        if not _same(own, explicit):
             self._unknowns = None
         self.stats.explicit_unknowns = self._unknowns is not None
 
@@ -175,7 +182,7 @@ class VersionFilters:
                     self._ucast(self._with_id(sample, self._placeholder)),
                     self._ucast(self._with_id(sample, other)),
                 )
-                self._agree = not isinstance(first, str) and canonical_json(
+                self._agree = not isinstance(first, _Refusal) and canonical_json(
                     substitute(first, self._placeholder, other)
                 ) == canonical_json(second)
                 self.stats.id_templates = self._agree
@@ -200,3 +207,10 @@ class VersionFilters:
     @staticmethod
     def _with_id(principal: Principal, subject_id: str) -> dict[str, Any]:
         return {**principal.as_policy_input(), "id": subject_id}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Two compile outcomes are equal: both refusals for the same reason, or equal bodies."""
+    if isinstance(a, _Refusal) or isinstance(b, _Refusal):
+        return bool(a == b)
+    return canonical_json(a) == canonical_json(b)

@@ -131,3 +131,18 @@ def test_undeclared_unknowns_keep_opas_own_lookup(
     assert filters_of(fast) == filters_of(slow)
     assert not stats.explicit_unknowns
     assert stats.templated_principals == 0
+
+
+def test_a_policy_opa_cannot_compile_is_refused_for_everyone_as_by_the_gateway(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A rule outside the data-filter fragment: every principal gets the gateway's refusal."""
+    new = copy_policies(tmp_path / "new")
+    rego = new / "retrieval.rego"
+    rego.write_text(
+        rego.read_text() + "\nallow if {\n\tcount(input.document.allowed_groups) > 5\n}\n"
+    )
+    fast, slow, stats = run(stack_env, new)
+    assert filters_of(fast) == filters_of(slow)
+    assert all(es_filter is None and error for es_filter, error in fast)
+    assert stats.templated_principals == 0
