@@ -73,6 +73,14 @@ class ChunkEntry(TypedDict):
     redactions: Annotated[list[Redaction], Field("Redactions applied to the chunk.")]
 
 
+class FileInput(TypedDict):
+    """A file a model request named (a chat ``file`` part, a Responses ``input_file``...)."""
+
+    file_id: Annotated[str, Field("The gateway's file id, as the caller sent it.", KEYWORD)]
+    upstream_file_id: Annotated[str, Field("The upstream's id, sent in its place.", KEYWORD)]
+    purpose: Annotated[str, Field("The file's purpose.", KEYWORD)]
+
+
 class Retrieval(TypedDict):
     """Whether the request retrieved, and for what (hashed)."""
 
@@ -144,6 +152,22 @@ class RequestRecord(TypedDict):
             list[str],
             Field(
                 "Embeddings: SHA-256 of each input string as received (never the text).", KEYWORD
+            ),
+        ]
+    ]
+    files: NotRequired[
+        Annotated[
+            list[FileInput],
+            Field("Files the body named, with the upstream ids sent in their place.", OBJECT),
+        ]
+    ]
+    file_id: NotRequired[
+        Annotated[
+            str,
+            Field(
+                "A file id the body named that was refused: not the caller's or unknown "
+                "(404), or not usable yet.",
+                KEYWORD,
             ),
         ]
     ]
@@ -417,7 +441,7 @@ def _doc(record_type: type) -> str:
     return _markdown(record_type.__doc__ or "")
 
 
-PARTS: tuple[type, ...] = (ChunkEntry, Redaction, Retrieval)
+PARTS: tuple[type, ...] = (ChunkEntry, FileInput, Redaction, Retrieval)
 
 
 def render_docs() -> str:
