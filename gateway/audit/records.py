@@ -199,7 +199,14 @@ class OutcomeRecord(TypedDict):
     usage: NotRequired[Annotated[dict[str, Any], Field("The upstream's token usage.")]]
     finish_reason: NotRequired[Annotated[str, Field("First choice's finish reason.", KEYWORD)]]
     stream_completed: NotRequired[
-        Annotated[bool, Field("The stream reached its end (false: cut).", BOOLEAN)]
+        Annotated[
+            bool,
+            Field(
+                "The stream reached its end (false: cut by either side, or ended by the "
+                "upstream's own error event; ``error`` says which).",
+                BOOLEAN,
+            ),
+        ]
     ]
     error: NotRequired[Annotated[str | None, Field("Error code of a failed call.", KEYWORD)]]
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.audit.records import ChunkEntry, FileInput, Redaction
 from gateway.identity import Principal
+from gateway.pipeline.stream_end import ChatStreamEnd, StreamEnd
 from gateway.policy import Decision
 from gateway.redaction.placeholders import Placeholders
 from gateway.upstream import UpstreamResponse, UpstreamStream
@@ -46,6 +47,8 @@ class Endpoint:
         None
     )
     """The same for a server-sent-event stream."""
+    stream_end: Callable[[], StreamEnd] = ChatStreamEnd
+    """How a stream the gateway cannot complete ends (chat: OpenAI's error object)."""
 
 
 @dataclass(frozen=True)
