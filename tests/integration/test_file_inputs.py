@@ -44,7 +44,10 @@ def auth(key: str) -> dict[str, str]:
 async def upload(client: AsyncTestClient[Any], key: str, content: bytes, purpose: str) -> str:
     """A file of ``key``'s that passed the scan: its gateway id."""
     sdk = openai.AsyncOpenAI(
-        base_url=f"{client.base_url}/v1", api_key=key, http_client=client, max_retries=0
+        base_url=f"{client.base_url}/v1",
+        api_key=key,
+        http_client=client,  # type: ignore[arg-type]  # the SDK types its own httpx fork
+        max_retries=0,
     )
     uploaded = await sdk.files.create(file=("notes.txt", content), purpose=purpose)  # type: ignore[arg-type]
     deadline = time.monotonic() + 60
