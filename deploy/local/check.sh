@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fast gates that need no running service: ruff (format + lint), mypy strict (the
-# package and its tests; benchmark scripts not yet), and OPA's
+# package, its tests and the benchmark scripts), and OPA's
 # own fmt/check/test on policies/. Runs first in the test command, so a lint or type
 # error fails in seconds, before Elasticsearch starts. Needs `stack.sh install` once
 # (Python environment and the OPA binary).
@@ -13,7 +13,9 @@ cd "$REPO"
 step() { printf '\n== %s\n' "$*"; }
 step "ruff format --check"; uv run --frozen ruff format --check gateway tests deploy
 step "ruff check";          uv run --frozen ruff check gateway tests deploy
-step "mypy --strict gateway tests"; uv run --frozen mypy gateway tests --exclude "^tests/bench/"
+# Benchmark scripts still being typed by their owners are left out until merged.
+BENCH_PENDING='^tests/bench/(bench_pii_scale|bench_audit_verify|bench_policy_diff|bench_finetune|bench_finetune_chat|finetune_data)\.py$'
+step "mypy --strict gateway tests"; uv run --frozen mypy gateway tests --exclude "$BENCH_PENDING"
 step "opa fmt / check / test"
 unformatted="$("$OPA" fmt --list policies)"
 [[ -z "$unformatted" ]] || { echo "opa fmt would change: $unformatted"; exit 1; }

@@ -114,7 +114,9 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Response[Any] | S
     # "FAKE_ERROR_<status>_<code>" answers OpenAI's error for that code (see _openai_error);
     # "FAKE_DROP_CONNECTION" sends the headers and part of a body, then drops the
     # connection; "FAKE_LONG_STREAM_<n>" streams n events of ~1 KiB as fast as it can and
-    # records whether the stream ran to its end (``stream_finished`` on the request entry).
+    # records whether the stream ran to its end (``stream_finished`` on the request entry);
+    # "FAKE_CUT_MID_EVENT" streams a few events, then half of one, and drops the
+    # connection; "FAKE_STREAM_ERROR" streams a few events, then OpenAI's error object.
     last = _last_user(body)
     error = re.fullmatch(r"FAKE_ERROR_(\d{3})_(\w+)", last)
     if error:
@@ -260,6 +262,13 @@ async def _stream(
         for start in range(0, len(text), 4):
             if last == "FAKE_CUT_STREAM" and start >= 8:
                 raise ConnectionResetError("fake upstream cut the stream")
+            if last == "FAKE_CUT_MID_EVENT" and start >= 8:
+                yield chunk({"content": "half"}, None)[:25]
+                raise ConnectionResetError("fake upstream cut the stream mid-event")
+            if last == "FAKE_STREAM_ERROR" and start >= 8:
+                error = {"message": "fake overload", "type": "server_error", "code": "server_error"}
+                yield f"data: {json.dumps({'error': {**error, 'param': None}})}\n\n".encode()
+                return
             yield chunk({"content": text[start : start + 4]}, None)
             await asyncio.sleep(0.3 if last == "FAKE_SLOW_STREAM" else 0)
         yield chunk({}, "stop")
@@ -654,6 +663,18 @@ async def _response_events(
             for start in range(0, len(text), 4):
                 if last == "FAKE_CUT_STREAM" and start >= 8:
                     raise ConnectionResetError("fake upstream cut the stream")
+                if last == "FAKE_CUT_MID_EVENT" and start >= 8:
+                    yield _sse({"type": "response.output_text.delta", "delta": "half"})[:30]
+                    raise ConnectionResetError("fake upstream cut the stream mid-event")
+                if last == "FAKE_STREAM_ERROR" and start >= 8:
+                    failed = {
+                        **started,
+                        "status": "failed",
+                        "error": {"code": "server_error", "message": "fake overload"},
+                    }
+                    event = {"type": "response.failed", "response": failed}
+                    yield _sse({**event, "sequence_number": next(numbers)})
+                    return
                 yield _sse(
                     {
                         "type": "response.output_text.delta",

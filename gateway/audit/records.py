@@ -73,6 +73,14 @@ class ChunkEntry(TypedDict):
     redactions: Annotated[list[Redaction], Field("Redactions applied to the chunk.")]
 
 
+class FileInput(TypedDict):
+    """A file a model request named (a chat ``file`` part, a Responses ``input_file``...)."""
+
+    file_id: Annotated[str, Field("The gateway's file id, as the caller sent it.", KEYWORD)]
+    upstream_file_id: Annotated[str, Field("The upstream's id, sent in its place.", KEYWORD)]
+    purpose: Annotated[str, Field("The file's purpose.", KEYWORD)]
+
+
 class Retrieval(TypedDict):
     """Whether the request retrieved, and for what (hashed)."""
 
@@ -147,6 +155,22 @@ class RequestRecord(TypedDict):
             ),
         ]
     ]
+    files: NotRequired[
+        Annotated[
+            list[FileInput],
+            Field("Files the body named, with the upstream ids sent in their place.", OBJECT),
+        ]
+    ]
+    file_id: NotRequired[
+        Annotated[
+            str,
+            Field(
+                "A file id the body named that was refused: not the caller's or unknown "
+                "(404), or not usable yet.",
+                KEYWORD,
+            ),
+        ]
+    ]
     upstream_body_sha256: NotRequired[
         Annotated[str, Field("SHA-256 of the exact bytes sent upstream.", KEYWORD)]
     ]
@@ -175,7 +199,14 @@ class OutcomeRecord(TypedDict):
     usage: NotRequired[Annotated[dict[str, Any], Field("The upstream's token usage.")]]
     finish_reason: NotRequired[Annotated[str, Field("First choice's finish reason.", KEYWORD)]]
     stream_completed: NotRequired[
-        Annotated[bool, Field("The stream reached its end (false: cut).", BOOLEAN)]
+        Annotated[
+            bool,
+            Field(
+                "The stream reached its end (false: cut by either side, or ended by the "
+                "upstream's own error event; ``error`` says which).",
+                BOOLEAN,
+            ),
+        ]
     ]
     error: NotRequired[Annotated[str | None, Field("Error code of a failed call.", KEYWORD)]]
 
@@ -417,7 +448,7 @@ def _doc(record_type: type) -> str:
     return _markdown(record_type.__doc__ or "")
 
 
-PARTS: tuple[type, ...] = (ChunkEntry, Redaction, Retrieval)
+PARTS: tuple[type, ...] = (ChunkEntry, FileInput, Redaction, Retrieval)
 
 
 def render_docs() -> str:

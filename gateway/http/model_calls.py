@@ -10,8 +10,10 @@ from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
 from gateway.context import build_context
+from gateway.finetune.registry import Registry
 from gateway.http.admission import admit, settle
 from gateway.pipeline import Answer, Ports, StreamAnswer
+from gateway.pipeline.files import FileInputs
 from gateway.services import Services
 
 
@@ -28,6 +30,9 @@ def ports_of(services: Services) -> Ports:
         admit=functools.partial(admit, services),
         settle=functools.partial(settle, services),
         background=services.run_in_background,
+        files=FileInputs(
+            Registry(services.index.client, services.settings.index_prefix), services.policy
+        ),
     )
 
 

@@ -5,6 +5,7 @@
     authorize  OPA ``gateway.authz`` for (principal, endpoint action, model)
                -> ``Authorized``; a denial is audited, then raised (404/403)
     admit      per-caller limits (429)
+    files      file ids the body names -> the upstream's (404 if not the caller's)
     prepare    retrieve / redact / compose -> ``Prepared``: the exact upstream bytes,
                the chunks and redactions that went in, the placeholders to restore
     audit      request record, durable -> ``Audited`` (the only thing ``forward`` takes)

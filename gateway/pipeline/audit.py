@@ -74,6 +74,8 @@ async def audit(ports: Ports, prepared: Prepared, timer: StageTimer) -> Audited:
     }
     record["chunks"] = list(prepared.chunks)
     record["message_redactions"] = list(prepared.redactions)
+    if prepared.authorized.call.files:
+        record["files"] = list(prepared.authorized.call.files)
     input_sha256 = prepared.authorized.call.input_sha256
     if input_sha256 is not None:
         record["input_sha256"] = list(input_sha256)

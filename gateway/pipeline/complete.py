@@ -9,7 +9,6 @@ recorded when it ends, also when the client goes away or the upstream fails mid-
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
 from gateway.analysis.offload import run_sized
@@ -18,6 +17,7 @@ from gateway.metrics import StageTimer
 from gateway.pipeline.audit import record_outcome
 from gateway.pipeline.forward import ms_since
 from gateway.pipeline.ports import Ports
+from gateway.pipeline.stream_end import WholeEvents
 from gateway.pipeline.values import Answer, Forwarded, StreamAnswer
 from gateway.upstream import UpstreamStream
 
@@ -88,28 +88,40 @@ def _stream(
 async def _relay(
     ports: Ports, chunks: AsyncIterator[bytes], stream: UpstreamStream, forwarded: Forwarded
 ) -> AsyncGenerator[bytes, None]:
-    """Pass upstream bytes through; an upstream failure mid-stream becomes an error event.
+    """Pass upstream events through whole; an upstream failure mid-stream drops the
+    broken event and ends the stream with the endpoint's failure event(s).
 
     A client that goes away cancels the upstream call and is recorded as
-    ``stream_completed: false``, however far ahead of the client the relay is.
+    ``stream_completed: false``, however far ahead of the client the relay is; so is a
+    stream the upstream broke off or ended with its own error event.
     """
-    completed = False
+    framer = WholeEvents()
+    end = forwarded.audited.prepared.authorized.call.endpoint.stream_end()
+    finished = False
     error: str | None = None
     try:
         async for chunk in chunks:
-            yield chunk
+            events = framer.feed(chunk)
+            if events:
+                end.observe(events)
+                yield events
             # A turn for the event loop after each chunk: the server's disconnect notice
             # reaches Litestar (which cancels this relay) even when the rest of the
             # upstream's answer is already buffered and writes to a gone client return
             # at once; without it the relay would read the upstream to its end.
             await asyncio.sleep(0)
-        completed = True
+        finished = True
+        rest = framer.rest()
+        if rest:
+            end.observe(rest)
+            yield rest
+        error = end.upstream_error
     except GatewayError as exc:
         error = exc.code
-        yield f"data: {json.dumps(exc.to_openai())}\n\n".encode()
+        yield end.failure(exc)
     finally:
         # Runs on normal end, upstream error and client disconnect alike.
-        if not completed:
+        if not finished:
             stream.close()
         ports.background(
             record_outcome(
@@ -117,7 +129,7 @@ async def _relay(
                 forwarded.audited.audit_id,
                 ms_since(forwarded.started),
                 status=200,
-                stream_completed=completed,
+                stream_completed=finished and error is None,
                 error=error,
             )
         )

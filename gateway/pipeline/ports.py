@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.context import ScopedContext
+from gateway.finetune.registry import FileEntry
 from gateway.identity import Principal
 from gateway.metrics import GatewayMetrics, StageTimer
+from gateway.pipeline.values import FileDecision
 from gateway.policy import Decision
 from gateway.redaction.placeholders import Placeholders
 from gateway.upstream import UpstreamResponse, UpstreamStream
@@ -34,6 +36,16 @@ class Upstream(Protocol):
     async def post_json(self, path: str, body: bytes) -> UpstreamResponse: ...
 
     async def stream_json(self, path: str, body: bytes) -> UpstreamStream: ...
+
+
+class FileResolver(Protocol):
+    """The caller's files and ``gateway.file_inputs`` (``gateway.pipeline.files.FileInputs``)."""
+
+    async def file(self, owner: str, file_id: str) -> FileEntry | None: ...
+
+    async def decide(
+        self, principal: Principal, action: str, model: str, files: list[FileEntry]
+    ) -> FileDecision: ...
 
 
 class ContextBuilder(Protocol):
@@ -68,3 +80,5 @@ class Ports:
     """Corrects the caller's token budget by the usage the upstream reports."""
     background: Callable[[Coroutine[Any, Any, Any]], None]
     """Runs work that need not delay the answer (awaited at shutdown)."""
+    files: FileResolver | None = None
+    """Resolves file ids the body names; None: every file id is refused (404)."""

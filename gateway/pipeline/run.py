@@ -6,6 +6,7 @@ from gateway.metrics import StageTimer
 from gateway.pipeline.audit import audit, record_refusal
 from gateway.pipeline.authorize import authorize
 from gateway.pipeline.complete import complete
+from gateway.pipeline.files import resolve_files
 from gateway.pipeline.forward import forward
 from gateway.pipeline.ports import Ports
 from gateway.pipeline.prepare import prepare
@@ -15,9 +16,10 @@ from gateway.pipeline.values import Answer, Caller, ModelCall, StreamAnswer
 async def run(
     ports: Ports, caller: Caller, call: ModelCall, timer: StageTimer
 ) -> Answer | StreamAnswer:
-    """authorize -> admit -> retrieve/redact/compose -> audit -> forward -> complete."""
+    """authorize -> admit -> files -> retrieve/redact/compose -> audit -> forward -> complete."""
     authorized = await authorize(ports, caller, call, timer)
     await ports.admit(caller.principal, call.body)
+    authorized = await resolve_files(ports, authorized, timer)
     try:
         prepared = await prepare(ports, authorized, timer)
     except Exception as exc:

@@ -7,8 +7,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.audit.records import ChunkEntry, Redaction
+from gateway.audit.records import ChunkEntry, FileInput, Redaction
 from gateway.identity import Principal
+from gateway.pipeline.stream_end import ChatStreamEnd, StreamEnd
 from gateway.policy import Decision
 from gateway.redaction.placeholders import Placeholders
 from gateway.upstream import UpstreamResponse, UpstreamStream
@@ -46,6 +47,8 @@ class Endpoint:
         None
     )
     """The same for a server-sent-event stream."""
+    stream_end: Callable[[], StreamEnd] = ChatStreamEnd
+    """How a stream the gateway cannot complete ends (chat: OpenAI's error object)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,18 @@ class ModelCall:
     """Corpora the caller narrows retrieval to (None: all the policy allows)."""
     input_sha256: tuple[str, ...] | None = None
     """Embeddings: the SHA-256 of each input text as received, for the record."""
+    files: tuple[FileInput, ...] = ()
+    """Files the body names, resolved (``gateway.pipeline.files``); ``body`` then holds
+    their upstream ids."""
+
+
+@dataclass(frozen=True)
+class FileDecision:
+    """``gateway.file_inputs``: may these files be model input?"""
+
+    allow: bool
+    reasons: tuple[str, ...]
+    decision_id: str | None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from gateway.responses.request import (
     parse_responses_request,
 )
 from gateway.responses.restore import ResponseEventRelay, restore_response_body
+from gateway.responses.stream_end import ResponsesStreamEnd
 
 ACTION = "responses.create"
 
@@ -101,6 +102,7 @@ RESPONSES = Endpoint(
     summarize=responses_summary,
     restore_body=restore_response_body,
     restore_stream=_restore_stream,
+    stream_end=ResponsesStreamEnd,
 )
 
 

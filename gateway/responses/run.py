@@ -3,7 +3,7 @@
     authorize          model (``gateway.authz``, the pipeline's stage)
     authorize options  ``gateway.responses``: store, background, tool types; and
                        ``previous_response_id`` must be the caller's own (404 otherwise)
-    admit -> prepare -> audit -> forward -> complete   the pipeline's stages
+    admit -> files -> prepare -> audit -> forward -> complete   the pipeline's stages
 
 Every refusal is audited before it is raised; nothing reaches the upstream unaudited.
 """
@@ -18,6 +18,7 @@ from gateway.pipeline import Answer, Authorized, Caller, ModelCall, Ports, Strea
 from gateway.pipeline.audit import audit, record_denial, record_refusal, request_record
 from gateway.pipeline.authorize import authorize
 from gateway.pipeline.complete import complete
+from gateway.pipeline.files import resolve_files
 from gateway.pipeline.forward import forward
 from gateway.pipeline.prepare import prepare
 from gateway.policy import PolicyEngine
@@ -40,6 +41,7 @@ async def run_responses(
     authorized = await authorize(ports, caller, call, timer)
     authorized = await authorize_options(ports, engine, owners, authorized, request, timer)
     await ports.admit(caller.principal, rate_limit_view(request))
+    authorized = await resolve_files(ports, authorized, timer)
     try:
         prepared = await prepare(ports, authorized, timer)
     except Exception as exc:
