@@ -14,7 +14,8 @@ caller this replica has not counted yet arrives):
   this replica's counts and reads the others'; counts this replica did not change are
   read with one realtime multi-get. Neither needs a refresh.
 - Heartbeats (``kind: replica``) tell how many replicas are live, for the fallback.
-- Windows older than two minutes and dead heartbeats are deleted once a minute.
+- Windows older than two minutes and dead heartbeats are deleted once a minute
+  (``gateway.es_sweep``: a search and a bulk delete).
 
 Over-admission bound: a replica's view of the others lags by at most one sync period
 (``interval_s`` plus the round trip), so in any minute window a caller is admitted at
@@ -42,6 +43,7 @@ from elasticsearch import AsyncElasticsearch
 
 from gateway.elastic import IndexAlreadyExists, elasticsearch_errors
 from gateway.errors import DependencyUnavailable, GatewayError
+from gateway.es_sweep import delete_matching
 from gateway.hashing import sha256_hex
 from gateway.limits import CallerLimiter, SyncItem
 
@@ -234,11 +236,11 @@ class LimitSync:
 
     async def _cleanup(self) -> None:
         window = int(self._clock() // 60)
-        with elasticsearch_errors(f"cannot clean {self.index}"):
-            await self._client.delete_by_query(
-                index=self.index,
-                conflicts="proceed",
-                query={"bool": {"should": [
+        try:
+            await delete_matching(
+                self._client,
+                self.index,
+                {"bool": {"should": [
                     {"bool": {"filter": [
                         {"terms": {"kind": ["requests", "tokens"]}},
                         {"range": {"window": {"lt": window - 2}}},
@@ -249,6 +251,8 @@ class LimitSync:
                     ]}},
                 ], "minimum_should_match": 1}},
             )  # fmt: skip
+        except GatewayError as exc:  # housekeeping: the counts themselves were synced
+            log.warning("rate_limit_cleanup_failed", index=self.index, error=exc.message)
 
     async def _ensure_index(self) -> None:
         if self._index_ready:
