@@ -17,8 +17,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
+from gateway.elastic import ChunkIndex
+from gateway.errors import GatewayError
 from gateway.identity import hash_key, new_key
-from gateway.limit_sync import count_doc_id
+from gateway.limit_sync import LimitSync, count_doc_id
+from gateway.limits import CallerLimiter, CallerLimits, RateLimited
 from gateway.rate_window import window_of
 
 pytestmark = pytest.mark.integration
@@ -131,3 +134,55 @@ async def test_two_replicas_share_one_callers_tokens_per_minute(
     assert refused.status_code == 429, refused.text
     assert refused.json()["error"]["type"] == "tokens"
     assert int(refused.headers["retry-after"]) >= 1
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_old_windows_are_swept_and_counts_survive_sync(settings: Any) -> None:
+    """A sync writes this replica's count; once the window is minutes old, the sweep
+    deletes its document (on a distribution without _delete_by_query too)."""
+    clock = _Clock()
+    limiter = CallerLimiter(clock)
+    async with (
+        ChunkIndex.from_settings(settings) as index,
+        LimitSync(limiter, index.client, settings.index_prefix, interval_s=60, clock=clock) as sync,
+    ):
+        limiter.needs_sync("dave", CallerLimits(requests_per_minute=5))
+        limiter.admit("dave", CallerLimits(requests_per_minute=5), 0)()
+        await sync.round()
+        doc_id = count_doc_id("dave", "requests", window_of(clock.now))
+        stored = await index.client.get(index=sync.index, id=doc_id)
+        assert stored["_source"]["counts"] == {sync.replica: 1}
+        await index.client.indices.refresh(index=sync.index)
+        clock.now += 5 * 60
+        await sync.round()
+        assert not await index.client.exists(index=sync.index, id=doc_id)
+
+
+async def test_elasticsearch_unreachable_falls_back_to_an_even_share(settings_for: Any) -> None:
+    """With the shared engine unreachable, rounds fail, no admission waits on it, and the
+    replica admits at most limit / replicas-last-seen of its own traffic."""
+    settings = settings_for(elasticsearch_url="http://127.0.0.1:9", elasticsearch_timeout_s=1)
+    clock = _Clock()
+    limiter = CallerLimiter(clock, stale_after_s=2)
+    limiter.replicas = 2  # as if two replicas had been seen before the outage
+    limits = CallerLimits(requests_per_minute=6)
+    async with (
+        ChunkIndex.from_settings(settings) as index,
+        LimitSync(limiter, index.client, settings.index_prefix, interval_s=60, clock=clock) as sync,
+    ):
+        with pytest.raises(GatewayError):
+            await sync.round()
+        assert not limiter.needs_sync("erin", limits)
+        started = time.monotonic()
+        for _ in range(3):
+            limiter.admit("erin", limits, 0)()
+        with pytest.raises(RateLimited):
+            limiter.admit("erin", limits, 0)
+        assert time.monotonic() - started < 0.5
