@@ -164,7 +164,7 @@ class LimitSync:
         replicas = await self._heartbeat()
         items = self._limiter.to_sync()
         results = await self._exchange(items) if items else []
-        self._limiter.learned(results, replicas)
+        self._limiter.learned(results, replicas, contacted=bool(items) or replicas is not None)
         if self._clock() >= self._cleanup_at:
             self._cleanup_at = self._clock() + CLEANUP_S
             await self._cleanup()

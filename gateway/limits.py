@@ -118,7 +118,7 @@ class CallerLimiter:
         self.shared = shared
         self._stale_after_s = stale_after_s
         self._synced_at: float | None = None
-        self._tried = False
+        self._failing = False
         self.sync_rounds = 0
         """Successful syncs so far (two more than now: one ran wholly after now)."""
         self.replicas = 1
@@ -146,9 +146,9 @@ class CallerLimiter:
 
     def needs_sync(self, subject: str, limits: CallerLimits) -> bool:
         """Shared, and a limit of this caller has counts no sync has read yet, while the
-        shared engine answers (or before the first sync has finished): the admission
-        waits for one sync instead of guessing."""
-        if not self.shared or (self._tried and not self.view_is_fresh()):
+        shared engine answers (the last sync did not fail): the admission waits for one
+        sync instead of guessing."""
+        if not self.shared or (self._failing and not self.view_is_fresh()):
             return False
         caller = self._caller(subject)
         now = self._clock()
@@ -272,9 +272,12 @@ class CallerLimiter:
                     items.append(SyncItem(subject, kind, w, unsent.get(w)))
         return items
 
-    def learned(self, results: list[tuple[SyncItem, int]], replicas: int | None) -> None:
+    def learned(
+        self, results: list[tuple[SyncItem, int]], replicas: int | None, *, contacted: bool = True
+    ) -> None:
         """A sync succeeded: per item, the other replicas' total in its window (and the
-        live replica count, when it was read)."""
+        live replica count, when it was read). ``contacted``: it reached Elasticsearch
+        (an idle round sends nothing, which proves nothing about the engine)."""
         for item, others in results:
             caller = self._callers.get(item.subject)
             count = caller.counts.get(item.kind) if caller is not None else None
@@ -284,12 +287,13 @@ class CallerLimiter:
             count.known = True
         if replicas is not None:
             self.replicas = max(1, replicas)
-        self._synced_at = self._clock()
-        self._tried = True
+        if contacted:
+            self._synced_at = self._clock()
+        self._failing = False
         self.sync_rounds += 1
 
     def sync_failed(self) -> None:
-        self._tried = True
+        self._failing = True
 
 
 def _count(caller: _Caller, kind: str, now: float) -> WindowCount:

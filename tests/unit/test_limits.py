@@ -262,3 +262,16 @@ def test_a_new_caller_waits_for_a_sync_only_while_the_engine_answers() -> None:
     _SharedCounts().sync("one", limiter, 1)
     assert not limiter.needs_sync("bob", limits)
     assert not CallerLimiter(clock).needs_sync("bob", limits)  # alone: never
+
+
+def test_an_idle_round_proves_nothing_about_the_engine() -> None:
+    """A sync round that sent nothing keeps a stale view stale, yet a new caller still
+    waits for a real sync (the engine has not failed)."""
+    clock = Clock()
+    limiter = CallerLimiter(clock, shared=True, stale_after_s=2)
+    limiter.learned([], 1)
+    assert limiter.view_is_fresh()
+    clock.now += 10
+    limiter.learned([], None, contacted=False)
+    assert not limiter.view_is_fresh()
+    assert limiter.needs_sync("bob", CallerLimits(requests_per_minute=5))
