@@ -53,6 +53,8 @@ HEARTBEAT_S = 5.0
 HEARTBEAT_TTL_S = 3 * HEARTBEAT_S
 CLEANUP_S = 60.0
 _RETRY_ON_CONFLICT = 10
+BULK_UPDATES = 500
+BULK_READS = 2000
 
 log = structlog.get_logger("gateway.limit_sync")
 
@@ -186,9 +188,14 @@ class LimitSync:
                              "counts": {self.replica: item.mine}},
                      "doc_as_upsert": True}
                 )  # fmt: skip
-            with elasticsearch_errors(f"cannot write {self.index}"):
-                response = await self._client.bulk(index=self.index, operations=operations)
-            for item, entry in zip(writes, response["items"], strict=True):
+            answered: list[dict[str, Any]] = []
+            for start in range(0, len(operations), 2 * BULK_UPDATES):
+                with elasticsearch_errors(f"cannot write {self.index}"):
+                    response = await self._client.bulk(
+                        index=self.index, operations=operations[start : start + 2 * BULK_UPDATES]
+                    )
+                answered.extend(response["items"])
+            for item, entry in zip(writes, answered, strict=True):
                 outcome = entry["update"]
                 if outcome.get("status", 500) >= 300:
                     raise _item_error(f"cannot write {self.index}", outcome)
@@ -196,9 +203,14 @@ class LimitSync:
                 results.append((item, self._others(source)))
         if reads:
             ids = [count_doc_id(i.subject, i.kind, i.window) for i in reads]
-            with elasticsearch_errors(f"cannot read {self.index}"):
-                found = await self._client.mget(index=self.index, ids=ids, source=["counts"])
-            for item, doc in zip(reads, found["docs"], strict=True):
+            docs: list[dict[str, Any]] = []
+            for start in range(0, len(ids), BULK_READS):
+                with elasticsearch_errors(f"cannot read {self.index}"):
+                    found = await self._client.mget(
+                        index=self.index, ids=ids[start : start + BULK_READS], source=["counts"]
+                    )
+                docs.extend(found["docs"])
+            for item, doc in zip(reads, docs, strict=True):
                 if "error" in doc:
                     raise _item_error(f"cannot read {self.index}", doc)
                 results.append((item, self._others(doc.get("_source") or {})))

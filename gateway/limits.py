@@ -34,11 +34,21 @@ from gateway.identity import Principal
 from gateway.lru import LruCache
 from gateway.policy import AUTHZ_PACKAGE, PolicyEngine
 from gateway.policy_revision import PolicyRevision
-from gateway.rate_window import WindowCount, elapsed_fraction, estimate, wait_s, window_of
+from gateway.rate_window import (
+    WINDOW_S,
+    WindowCount,
+    elapsed_fraction,
+    estimate,
+    wait_s,
+    window_of,
+)
 from gateway.tokens import count_tokens
 
 _NAMES = ("requests_per_minute", "tokens_per_minute", "concurrent_requests")
 MAX_TRACKED_CALLERS = 100_000
+PREVIOUS_WINDOW_READS_S = 10.0
+"""How long into a window the previous one is still read (replicas' final counts for it
+arrive within one sync interval of the window's end)."""
 
 
 class RateLimited(GatewayError):
@@ -256,10 +266,12 @@ class CallerLimiter:
     # The sync's side (gateway.limit_sync).
 
     def to_sync(self) -> list[SyncItem]:
-        """Every live count's current and previous window: this replica's count where
-        Elasticsearch does not hold it yet, else a read of the others'. Idle counts are
-        forgotten here."""
-        window = window_of(self._clock())
+        """Every live count's current window (and its previous one, while that can still
+        change): this replica's count where Elasticsearch does not hold it yet, else a
+        read of the others'. Idle counts are forgotten here."""
+        now = self._clock()
+        window = window_of(now)
+        early = elapsed_fraction(now) * WINDOW_S < PREVIOUS_WINDOW_READS_S
         items: list[SyncItem] = []
         for subject, caller in list(self._callers.items()):
             for kind, count in list(caller.counts.items()):
@@ -268,8 +280,11 @@ class CallerLimiter:
                     del caller.counts[kind]
                     continue
                 unsent = dict(count.unsent())
-                for w in (window, window - 1):
-                    items.append(SyncItem(subject, kind, w, unsent.get(w)))
+                items.append(SyncItem(subject, kind, window, unsent.get(window)))
+                # The previous window only changes until every replica has synced its
+                # final count: read it early in this window, write it while unsent.
+                if window - 1 in unsent or early:
+                    items.append(SyncItem(subject, kind, window - 1, unsent.get(window - 1)))
         return items
 
     def learned(

@@ -51,6 +51,7 @@ def _replica(settings_for: Any, keys_file: Path, audit_dir: Path) -> Litestar:
             audit_dir=audit_dir,
             message_pii_analysis=False,
             finetune_pii_scan=False,
+            rate_limit_sync_interval_s=0.1,
         )
     )
 

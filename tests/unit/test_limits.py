@@ -275,3 +275,20 @@ def test_an_idle_round_proves_nothing_about_the_engine() -> None:
     limiter.learned([], None, contacted=False)
     assert not limiter.view_is_fresh()
     assert limiter.needs_sync("bob", CallerLimits(requests_per_minute=5))
+
+
+def test_the_previous_window_is_synced_only_while_it_can_change() -> None:
+    """Early in a window the previous one is read; later only an unsent count of it is."""
+    clock = Clock()
+    limiter = CallerLimiter(clock, shared=True)
+    limits = CallerLimits(requests_per_minute=100)
+    limiter.admit("bob", limits, 0)()
+    clock.now += 5  # 5 s into the window
+    assert sorted(i.window for i in limiter.to_sync()) == [15, 16]
+    clock.now += 30
+    items = limiter.to_sync()
+    assert [(i.window, i.mine) for i in items] == [(16, 1)]
+    limiter.learned([(i, 0) for i in items], 1)
+    assert [(i.window, i.mine) for i in limiter.to_sync()] == [(16, None)]
+    clock.now += 30  # the next window: bob's count becomes the previous one
+    assert sorted((i.window, i.mine) for i in limiter.to_sync()) == [(16, None), (17, None)]
