@@ -2,19 +2,21 @@
 
 Policy decides the numbers (``gateway.authz.limits``, from ``data.gateway.config.limits``:
 the subject's entry, else its most generous group's, else the default); this module
-counts. Each per-minute limit is a token bucket holding a minute's worth that refills
-continuously, so a caller may burst up to the limit and then runs at its rate. A refused
-request is a 429 in OpenAI's shape (``type`` ``requests`` or ``tokens``, code
-``rate_limit_exceeded``) with ``retry-after`` and ``x-ratelimit-*`` headers.
+counts. Each per-minute limit is a sliding-window counter (``gateway.rate_window``): a
+caller may use up to the limit in any aligned minute, and the previous minute's use
+weighs on the current one as it slides out. A refused request is a 429 in OpenAI's
+shape (``type`` ``requests`` or ``tokens``, code ``rate_limit_exceeded``) with
+``retry-after`` and ``x-ratelimit-*`` headers.
 
 Every authenticated request takes one request and a concurrency slot (the guard in
 ``gateway.http.admission``); chat also charges tokens (its messages, counted with the
 bundled tokenizer, plus the completion budget it asks for), corrected by the usage the
 upstream reports for a non-streamed answer.
 
-The counters live in this process: with several replicas each one enforces the limits
-on its own share of the traffic (divide the numbers by the replica count, or put a
-shared limiter in front).
+Per-minute counts are shared by every worker and replica through Elasticsearch
+(``gateway.limit_sync``): admission reads local numbers only, and a background sync
+writes this replica's counts and reads the others' every ``rate_limit_sync_interval_s``.
+Concurrency slots stay per process: they protect the process that holds them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import DependencyUnavailable, GatewayError
@@ -32,10 +34,21 @@ from gateway.identity import Principal
 from gateway.lru import LruCache
 from gateway.policy import AUTHZ_PACKAGE, PolicyEngine
 from gateway.policy_revision import PolicyRevision
+from gateway.rate_window import (
+    WINDOW_S,
+    WindowCount,
+    elapsed_fraction,
+    estimate,
+    wait_s,
+    window_of,
+)
 from gateway.tokens import count_tokens
 
 _NAMES = ("requests_per_minute", "tokens_per_minute", "concurrent_requests")
 MAX_TRACKED_CALLERS = 100_000
+PREVIOUS_WINDOW_READS_S = 10.0
+"""How long into a window the previous one is still read (replicas' final counts for it
+arrive within one sync interval of the window's end)."""
 
 
 class RateLimited(GatewayError):
@@ -76,43 +89,50 @@ class CallerLimits:
         return cls(**values)
 
 
-class _Bucket:
-    """A minute's worth of capacity, refilled continuously."""
-
-    __slots__ = ("capacity", "level", "rate", "stamp")
-
-    def __init__(self, per_minute: int, now: float) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.level = self.capacity
-        self.stamp = now
-
-    def refill(self, per_minute: int, now: float) -> None:
-        if per_minute != self.capacity:  # the policy changed the limit
-            self.level = min(self.level, float(per_minute))
-            self.capacity, self.rate = float(per_minute), per_minute / 60.0
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait_s(self, amount: float) -> float:
-        """Seconds until ``amount`` (at most the bucket's capacity) is available."""
-        missing = min(amount, self.capacity) - self.level
-        return 0.0 if missing <= 0 else missing / self.rate
-
-
 @dataclass
 class _Caller:
-    requests: _Bucket | None = None
-    tokens: _Bucket | None = None
+    counts: dict[str, WindowCount] = field(default_factory=dict)
+    """Per limit kind (``requests``, ``tokens``)."""
     active: int = 0
 
 
-class CallerLimiter:
-    """In-process counters per subject; ``admit`` before work, ``release`` after."""
+@dataclass(frozen=True)
+class SyncItem:
+    """One caller's count of one limit kind in one window, for ``gateway.limit_sync``."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    subject: str
+    kind: str
+    window: int
+    mine: int | None
+    """This replica's count to write, or None to only read the others'."""
+
+
+class CallerLimiter:
+    """Per-subject counters; ``admit`` before work, the returned release after.
+
+    Alone (``shared=False``) it counts this process's requests only. Shared, a sync
+    (``gateway.limit_sync``) feeds it the other replicas' counts; a caller's counts that
+    no sync has covered yet, or all counts while the syncs fail (``stale_after_s``), are
+    held to ``limit / replicas`` of this replica's own use: never more permissive than an
+    even share of the limit among the replicas last seen."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        *,
+        shared: bool = False,
+        stale_after_s: float = 5.0,
+    ) -> None:
         self._clock = clock
         self._callers: OrderedDict[str, _Caller] = OrderedDict()
+        self.shared = shared
+        self._stale_after_s = stale_after_s
+        self._synced_at: float | None = None
+        self._failing = False
+        self.sync_rounds = 0
+        """Successful syncs so far (two more than now: one ran wholly after now)."""
+        self.replicas = 1
+        """Live replicas last seen in the shared engine (this one included)."""
 
     def _caller(self, subject: str) -> _Caller:
         caller = self._callers.get(subject)
@@ -129,6 +149,26 @@ class CallerLimiter:
                 break
             del self._callers[subject]
 
+    def view_is_fresh(self) -> bool:
+        """The last sync succeeded within ``stale_after_s``."""
+        synced = self._synced_at
+        return synced is not None and self._clock() - synced <= self._stale_after_s
+
+    def needs_sync(self, subject: str, limits: CallerLimits) -> bool:
+        """Shared, and a limit of this caller has counts no sync has read yet, while the
+        shared engine answers (the last sync did not fail): the admission waits for one
+        sync instead of guessing."""
+        if not self.shared or (self._failing and not self.view_is_fresh()):
+            return False
+        caller = self._caller(subject)
+        now = self._clock()
+        return any(
+            not _count(caller, kind, now).known
+            for kind, limit in (("requests", limits.requests_per_minute),
+                                ("tokens", limits.tokens_per_minute))
+            if limit is not None
+        )  # fmt: skip
+
     def admit(self, subject: str, limits: CallerLimits, tokens: int) -> Callable[[], None]:
         """Take one request and ``tokens`` from the caller's budgets or raise RateLimited.
 
@@ -142,18 +182,12 @@ class CallerLimiter:
                 "Retry when one of your requests has finished.",
                 {"retry-after": "1"},
             )
-        requests = _bucket(caller, "requests", limits.requests_per_minute, now)
-        if requests is not None and (wait := requests.wait_s(1)) > 0:
-            raise RateLimited(
-                f"Rate limit reached for requests per minute (RPM): limit "
-                f"{limits.requests_per_minute}. Please try again in {_seconds(wait)}.",
-                _headers("requests", limits.requests_per_minute, requests, wait),
-            )
-        budget = self._token_budget(caller, limits, tokens, now)
+        requests = self._check(caller, "requests", limits.requests_per_minute, 1, now)
+        budget = self._check_tokens(caller, limits, tokens, now)
         if requests is not None:
-            requests.level -= 1
+            requests.mine += 1
         if budget is not None:
-            budget.level -= min(tokens, budget.capacity)
+            budget.mine += tokens
         caller.active += 1
         released = False
 
@@ -169,64 +203,133 @@ class CallerLimiter:
         """Take ``tokens`` from the budget of a request already admitted, or raise
         TokensRateLimited (the request itself stays counted)."""
         caller = self._caller(subject)
-        budget = self._token_budget(caller, limits, tokens, self._clock())
+        budget = self._check_tokens(caller, limits, tokens, self._clock())
         if budget is not None:
-            budget.level -= min(tokens, budget.capacity)
+            budget.mine += tokens
 
-    @staticmethod
-    def _token_budget(
-        caller: _Caller, limits: CallerLimits, tokens: int, now: float
-    ) -> _Bucket | None:
-        """The caller's token bucket if ``tokens`` fit in it now, else TokensRateLimited."""
-        budget = _bucket(caller, "tokens", limits.tokens_per_minute, now)
-        if budget is None:
-            return None
-        if tokens > budget.capacity:
+    def _check_tokens(
+        self, caller: _Caller, limits: CallerLimits, tokens: int, now: float
+    ) -> WindowCount | None:
+        limit = limits.tokens_per_minute
+        if limit is not None and tokens > limit:
             # As OpenAI does: a request larger than the whole per-minute budget can never
-            # fit, so it is refused outright instead of waiting for a full bucket.
+            # fit, so it is refused outright instead of waiting.
             raise TokensRateLimited(
-                f"Request too large for tokens per minute (TPM): limit "
-                f"{limits.tokens_per_minute}, requested {tokens}. "
-                "Send a shorter prompt or ask for fewer completion tokens.",
-                _headers("tokens", limits.tokens_per_minute, budget, 60.0),
+                f"Request too large for tokens per minute (TPM): limit {limit}, requested "
+                f"{tokens}. Send a shorter prompt or ask for fewer completion tokens.",
+                _headers("tokens", limit, 0, 60.0),
             )
-        if (wait := budget.wait_s(tokens)) > 0:
-            raise TokensRateLimited(
-                f"Rate limit reached for tokens per minute (TPM): limit "
-                f"{limits.tokens_per_minute}, requested {tokens}. "
-                f"Please try again in {_seconds(wait)}.",
-                _headers("tokens", limits.tokens_per_minute, budget, wait),
+        return self._check(caller, "tokens", limit, tokens, now)
+
+    def _check(
+        self, caller: _Caller, kind: str, limit: int | None, cost: int, now: float
+    ) -> WindowCount | None:
+        """The caller's count of ``kind`` if ``cost`` more fits now, else RateLimited."""
+        if limit is None:
+            return None
+        count = _count(caller, kind, now)
+        previous, current, budget = self._usage(count, limit)
+        fraction = elapsed_fraction(now)
+        used = estimate(previous, current, fraction)
+        if used + cost <= budget:
+            return count
+        wait = wait_s(previous, current, fraction, cost, budget)
+        error = TokensRateLimited if kind == "tokens" else RateLimited
+        unit = "tokens per minute (TPM)" if kind == "tokens" else "requests per minute (RPM)"
+        asked = f", requested {cost}" if kind == "tokens" else ""
+        raise error(
+            f"Rate limit reached for {unit}: limit {limit}{asked}. "
+            f"Please try again in {_seconds(wait)}.",
+            _headers(kind, limit, budget - used, wait),
+        )
+
+    def _usage(self, count: WindowCount, limit: int) -> tuple[float, float, float]:
+        """(previous, current, budget) as this replica may count them now."""
+        if not self.shared:
+            return count.mine_previous, count.mine, float(limit)
+        if count.known and self.view_is_fresh():
+            return (
+                count.mine_previous + count.others_previous,
+                count.mine + count.others,
+                float(limit),
             )
-        return budget
+        return count.mine_previous, count.mine, limit / max(1, self.replicas)
 
     def charge(self, subject: str, tokens: int) -> None:
-        """Correct the token budget by what the upstream reported (may go negative)."""
+        """Correct the token count by what the upstream reported (may lower it)."""
         caller = self._callers.get(subject)
-        if caller is not None and caller.tokens is not None and tokens:
-            caller.tokens.level -= tokens
+        count = caller.counts.get("tokens") if caller is not None else None
+        if count is not None and tokens:
+            count.roll(window_of(self._clock()))
+            count.mine += tokens
+
+    # The sync's side (gateway.limit_sync).
+
+    def to_sync(self) -> list[SyncItem]:
+        """Every live count's current window (and its previous one, while that can still
+        change): this replica's count where Elasticsearch does not hold it yet, else a
+        read of the others'. Idle counts are forgotten here."""
+        now = self._clock()
+        window = window_of(now)
+        early = elapsed_fraction(now) * WINDOW_S < PREVIOUS_WINDOW_READS_S
+        items: list[SyncItem] = []
+        for subject, caller in list(self._callers.items()):
+            for kind, count in list(caller.counts.items()):
+                count.roll(window)
+                if count.idle() and count.known:
+                    del caller.counts[kind]
+                    continue
+                unsent = dict(count.unsent())
+                items.append(SyncItem(subject, kind, window, unsent.get(window)))
+                # The previous window only changes until every replica has synced its
+                # final count: read it early in this window, write it while unsent.
+                if window - 1 in unsent or early:
+                    items.append(SyncItem(subject, kind, window - 1, unsent.get(window - 1)))
+        return items
+
+    def learned(
+        self, results: list[tuple[SyncItem, int]], replicas: int | None, *, contacted: bool = True
+    ) -> None:
+        """A sync succeeded: per item, the other replicas' total in its window (and the
+        live replica count, when it was read). ``contacted``: it reached Elasticsearch
+        (an idle round sends nothing, which proves nothing about the engine)."""
+        for item, others in results:
+            caller = self._callers.get(item.subject)
+            count = caller.counts.get(item.kind) if caller is not None else None
+            if count is None:
+                continue
+            count.learn(item.window, others, item.mine)
+            count.known = True
+        if replicas is not None:
+            self.replicas = max(1, replicas)
+        if contacted:
+            self._synced_at = self._clock()
+        self._failing = False
+        self.sync_rounds += 1
+
+    def sync_failed(self) -> None:
+        self._failing = True
 
 
-def _bucket(caller: _Caller, kind: str, per_minute: int | None, now: float) -> _Bucket | None:
-    if per_minute is None:
-        return None
-    bucket: _Bucket | None = getattr(caller, kind)
-    if bucket is None:
-        bucket = _Bucket(per_minute, now)
-        setattr(caller, kind, bucket)
+def _count(caller: _Caller, kind: str, now: float) -> WindowCount:
+    window = window_of(now)
+    count = caller.counts.get(kind)
+    if count is None:
+        count = caller.counts[kind] = WindowCount(window)
     else:
-        bucket.refill(per_minute, now)
-    return bucket
+        count.roll(window)
+    return count
 
 
 def _seconds(wait: float) -> str:
     return f"{wait:.3g}s"
 
 
-def _headers(kind: str, limit: int | None, bucket: _Bucket, wait: float) -> dict[str, str]:
+def _headers(kind: str, limit: int, remaining: float, wait: float) -> dict[str, str]:
     return {
-        "retry-after": str(max(1, math.ceil(wait))),
+        "retry-after": str(max(1, math.ceil(round(wait, 6)))),
         f"x-ratelimit-limit-{kind}": str(limit),
-        f"x-ratelimit-remaining-{kind}": str(max(0, math.floor(bucket.level))),
+        f"x-ratelimit-remaining-{kind}": str(max(0, math.floor(remaining))),
         f"x-ratelimit-reset-{kind}": _seconds(wait),
     }
 

@@ -26,6 +26,7 @@ from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
+from gateway.limit_sync import LimitSync
 from gateway.limits import CallerLimiter, PolicyLimits
 from gateway.message_pii import MessageAnalyzer
 from gateway.metrics import GatewayMetrics
@@ -61,6 +62,8 @@ class Services:
     response_owners: ResponseOwners
     """Who owns each response id relayed by POST /v1/responses."""
     limiter: CallerLimiter = field(default_factory=CallerLimiter)
+    limit_sync: LimitSync | None = None
+    """Shares the limiter's per-minute counts with the other workers and replicas."""
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def context_stages(self) -> ContextStages:
@@ -137,6 +140,19 @@ async def open_services(
                 scan_concurrency=settings.finetune_scan_concurrency,
             )
         )
+        limiter = CallerLimiter(stale_after_s=max(2.0, 8 * settings.rate_limit_sync_interval_s))
+        limit_sync = (
+            await stack.enter_async_context(
+                LimitSync(
+                    limiter,
+                    index.client,
+                    settings.index_prefix,
+                    interval_s=settings.rate_limit_sync_interval_s,
+                )
+            )
+            if settings.rate_limits
+            else None
+        )
         services = Services(
             settings=settings,
             keys=Authenticator(
@@ -175,6 +191,8 @@ async def open_services(
             response_owners=await stack.enter_async_context(
                 ResponseOwners(index.client, settings.index_prefix)
             ),
+            limiter=limiter,
+            limit_sync=limit_sync,
         )
         try:
             await index.ensure_index()

@@ -200,6 +200,10 @@ class Settings(BaseSettings):
     the open-file limit minus 256 (64..10,000)."""
     rate_limits: bool = True
     """Apply per-caller limits from policy data (``data.gateway.config.limits``)."""
+    rate_limit_sync_interval_s: float = Field(default=1.0, gt=0, le=10)
+    """How often each worker/replica writes its per-minute counts to Elasticsearch and
+    reads the others' (``<prefix>-ratelimits-v1``). A caller may be over-admitted by
+    what the other replicas admit in one such interval."""
 
     @property
     def finetune_registry(self) -> Path:

@@ -91,8 +91,10 @@ install_elasticsearch() {
 
 # Security stays on (this distribution ships x-pack-security): HTTP on loopback without
 # TLS, and a file-realm service user `gateway` that may only touch `gateway-*` indices:
-# the chunks (`<prefix>-chunks-v1`), the audit index (`<prefix>-audit`) and the
-# fine-tuning registry (`<prefix>-finetune-v1`), all created by the gateway itself.
+# the chunks (`<prefix>-chunks-v1`), the audit index (`<prefix>-audit`), the
+# fine-tuning registry (`<prefix>-finetune-v1`), the Responses owners
+# (`<prefix>-responses-v1`), the shared rate-limit counts (`<prefix>-ratelimits-v1`) and
+# the review sessions (`<prefix>-review-sessions-v1`), all created by the gateway itself.
 # The file realm needs no .security index, which this distribution cannot create.
 #
 # elasticsearch.yml names ports and directories, so it is rewritten on every start from

@@ -8,6 +8,10 @@ tokens (``admit``). The concurrency slot is given back when the response is over
 streams included (the request scope's ``on_finish``, run by the middleware); the token
 budget is corrected by the usage the upstream reports. A refusal is a 429 in OpenAI's
 shape with ``retry-after``, and the middleware records it like any other refusal.
+
+Per-minute counts are shared by all workers and replicas (``gateway.limit_sync``);
+admission itself reads local numbers, except that a caller's first request on a replica
+waits for one sync (bounded) so a replica does not start blind.
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ async def admit(services: Services, principal: Principal, body: dict[str, Any] |
     if limits == _NONE:
         return
     tokens = estimate_tokens(body) if body is not None and limits.tokens_per_minute else 0
+    sync = services.limit_sync
+    if sync is not None and services.limiter.needs_sync(principal.subject, limits):
+        # This caller's first request on this replica (in a while): read what the other
+        # replicas counted before admitting, instead of starting blind. Later requests
+        # admit on local numbers only.
+        await sync.wait_synced()
     scope = current_request()
     try:
         if scope is not None and scope.admitted:

@@ -103,7 +103,7 @@ async def sign_in(
             status=403,
             notice="Policy does not let you read the audit trail: " + "; ".join(decision.reasons),
         )
-    session_id, _session = review.sessions.create(principal)
+    session_id, _session = await review.sessions(services).create(principal)
     return Redirect(
         f"{PREFIX}/", status_code=303, cookies=[session_cookie(request, session_id)],
         headers=SECURITY_HEADERS,
@@ -112,16 +112,19 @@ async def sign_in(
 
 @post("/sign-out", status_code=303)
 async def sign_out(
-    request: Request[Any, Any, Any], review: NamedDependency[Review]
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    review: NamedDependency[Review],
 ) -> Html | Redirect:
     cookie = request.cookies.get(COOKIE)
-    session = review.sessions.get(cookie)
+    sessions = review.sessions(services)
+    session = await sessions.get(cookie)
     form = await request.form()
     if session is not None and not (
         same_origin(request) and csrf_matches(session, form.get("csrf"))
     ):
         return page(review, "error.html", status=403, title="Refused", message="Bad form token.")
-    review.sessions.end(cookie)
+    await sessions.end(cookie)
     return Redirect(
         f"{PREFIX}/", status_code=303, cookies=[cleared_cookie(request)], headers=SECURITY_HEADERS
     )

@@ -9,7 +9,6 @@ in the audit log as ``admin_access``, as the admin API's calls are.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +38,21 @@ SECURITY_HEADERS = {
 }
 
 
-@dataclass(frozen=True)
 class Review:
     """What the review pages share: created with the app, never at import time."""
 
-    sessions: SessionStore
-    templates: jinja2.Environment
+    def __init__(self, templates: jinja2.Environment) -> None:
+        self.templates = templates
+        self._store: SessionStore | None = None
+
+    def sessions(self, services: Services) -> SessionStore:
+        """The session store over the running lifespan's Elasticsearch client."""
+        store = self._store
+        if store is None or store.client is not services.index.client:
+            store = self._store = SessionStore(
+                services.index.client, services.settings.index_prefix
+            )
+        return store
 
 
 def new_review() -> Review:
@@ -55,7 +63,7 @@ def new_review() -> Review:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return Review(SessionStore(), environment)
+    return Review(environment)
 
 
 def page(
@@ -134,7 +142,8 @@ async def auditor(
 ) -> Session | Response[str]:
     """The signed-in, still-authorized session, or the page to show instead."""
     cookie = request.cookies.get(COOKIE)
-    session = review.sessions.get(cookie)
+    sessions = review.sessions(services)
+    session = await sessions.get(cookie)
     if session is None:
         notice = "Your session has ended; sign in again." if cookie else None
         return page(
@@ -147,7 +156,7 @@ async def auditor(
     decision = await services.policy.authorize(session.principal, "audit.read")
     await record_access(services, request, session.principal, decision, what)
     if not decision.allow:
-        review.sessions.end(cookie)
+        await sessions.end(cookie)
         return page(
             review,
             "error.html",

@@ -1,6 +1,8 @@
-"""Per-caller limits: token buckets for requests and tokens, concurrency slots."""
+"""Per-caller limits: sliding-window counts for requests and tokens, concurrency slots."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 from hypothesis import given
@@ -11,6 +13,7 @@ from gateway.limits import (
     CallerLimiter,
     CallerLimits,
     RateLimited,
+    SyncItem,
     TokensRateLimited,
     estimate_tokens,
 )
@@ -18,7 +21,7 @@ from gateway.limits import (
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 960.0  # the start of a minute window
 
     def __call__(self) -> float:
         return self.now
@@ -37,9 +40,14 @@ def test_requests_per_minute_refuses_with_retry_after() -> None:
     assert error["type"] == "requests"
     assert error["code"] == "rate_limit_exceeded"
     assert refused.value.status_code == 429
-    assert refused.value.headers["retry-after"] == "20"
+    # The full window weighs on the next one as it slides out: one more request fits
+    # once a third of the next window has passed (60 s + 20 s).
+    assert refused.value.headers["retry-after"] == "80"
     assert refused.value.headers["x-ratelimit-limit-requests"] == "3"
-    clock.now += 20
+    clock.now += 79
+    with pytest.raises(RateLimited):
+        limiter.admit("bob", limits, 0)
+    clock.now += 1
     limiter.admit("bob", limits, 0)()
 
 
@@ -62,8 +70,8 @@ def test_tokens_per_minute_is_a_tokens_429() -> None:
     with pytest.raises(TokensRateLimited) as refused:
         limiter.admit("bob", limits, 200)
     assert refused.value.to_openai()["error"]["type"] == "tokens"
-    assert refused.value.headers["retry-after"] == "10"
-    clock.now += 10
+    assert refused.value.headers["retry-after"] == "72"
+    clock.now += 72
     limiter.admit("bob", limits, 200)
 
 
@@ -132,19 +140,155 @@ def test_estimate_counts_messages_and_the_completion_budget() -> None:
     steps=st.lists(st.floats(min_value=0, max_value=5), min_size=1, max_size=200),
 )
 def test_admitted_requests_never_exceed_the_budget(per_minute: int, steps: list[float]) -> None:
-    """Over any schedule, admitted requests <= limit + rate x elapsed time."""
+    """Over any schedule: at most the limit in any aligned minute, and at most
+    limit + rate x elapsed time in all."""
     clock = Clock()
     limiter = CallerLimiter(clock)
     limits = CallerLimits(requests_per_minute=per_minute)
     admitted = 0
+    per_window: dict[int, int] = {}
     refusals: list[int] = []
     for step in steps:
         clock.now += step
         try:
             limiter.admit("bob", limits, 0)()
             admitted += 1
+            per_window[int(clock.now // 60)] = per_window.get(int(clock.now // 60), 0) + 1
         except RateLimited as exc:
             refusals.append(int(exc.headers["retry-after"]))
     elapsed = sum(steps)
     assert admitted <= per_minute + elapsed * per_minute / 60 + 1e-6
+    assert all(n <= per_minute for n in per_window.values())
     assert all(seconds >= 1 for seconds in refusals)
+
+
+class _SharedCounts:
+    """What Elasticsearch holds in this simulation: per (caller, kind, window), each
+    replica's own count (``gateway.limit_sync`` merges exactly this way)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, str, int], dict[str, int]] = {}
+
+    def sync(self, replica: str, limiter: CallerLimiter, replicas: int) -> None:
+        results: list[tuple[SyncItem, int]] = []
+        for item in limiter.to_sync():
+            counts = self.docs.setdefault((item.subject, item.kind, item.window), {})
+            if item.mine is not None:
+                counts[replica] = item.mine
+            results.append((item, sum(n for r, n in counts.items() if r != replica)))
+        limiter.learned(results, replicas)
+
+
+def test_replicas_share_one_callers_limit() -> None:
+    """Two replicas that sync between requests admit the caller's limit once between
+    them, not twice."""
+    clock = Clock()
+    store = _SharedCounts()
+    one, two = (CallerLimiter(clock, shared=True) for _ in range(2))
+    limits = CallerLimits(requests_per_minute=10)
+    for name, limiter in (("one", one), ("two", two)):
+        assert limiter.needs_sync("bob", limits)
+        store.sync(name, limiter, 2)
+    admitted = 0
+    for step in range(40):
+        replica = one if step % 2 else two
+        try:
+            replica.admit("bob", limits, 0)()
+            admitted += 1
+        except RateLimited:
+            pass
+        store.sync("one", one, 2)
+        store.sync("two", two, 2)
+    assert admitted == 10
+
+
+@given(
+    per_minute=st.integers(min_value=1, max_value=60),
+    sync_every=st.integers(min_value=1, max_value=8),
+    arrivals=st.lists(st.tuples(st.integers(0, 2), st.floats(0, 3)), min_size=1, max_size=150),
+)
+def test_over_admission_is_bounded_by_one_sync_period(
+    per_minute: int, sync_every: int, arrivals: list[tuple[int, float]]
+) -> None:
+    """Three replicas syncing every ``sync_every`` requests each: in any aligned minute
+    the caller gets at most limit + what the other replicas admit between two syncs."""
+    clock = Clock()
+    store = _SharedCounts()
+    replicas = [CallerLimiter(clock, shared=True) for _ in range(3)]
+    limits = CallerLimits(requests_per_minute=per_minute)
+    for index, limiter in enumerate(replicas):
+        store.sync(str(index), limiter, 3)
+    since_sync = [0, 0, 0]
+    per_window: dict[int, int] = {}
+    for index, step in arrivals:
+        clock.now += step
+        with contextlib.suppress(RateLimited):
+            replicas[index].admit("bob", limits, 0)()
+            window = int(clock.now // 60)
+            per_window[window] = per_window.get(window, 0) + 1
+        since_sync[index] += 1
+        if since_sync[index] >= sync_every:
+            store.sync(str(index), replicas[index], 3)
+            since_sync[index] = 0
+    bound = per_minute + 2 * sync_every
+    assert all(n <= bound for n in per_window.values()), per_window
+
+
+def test_without_a_fresh_view_a_replica_keeps_to_its_share() -> None:
+    """Syncs failing for longer than stale_after_s: limit / replicas of local use only."""
+    clock = Clock()
+    store = _SharedCounts()
+    limiter = CallerLimiter(clock, shared=True, stale_after_s=2)
+    limits = CallerLimits(requests_per_minute=12)
+    store.sync("one", limiter, 3)
+    clock.now += 3
+    limiter.sync_failed()
+    assert not limiter.view_is_fresh()
+    assert not limiter.needs_sync("bob", limits)  # no waiting on a dead engine
+    for _ in range(4):
+        limiter.admit("bob", limits, 0)()
+    with pytest.raises(RateLimited):
+        limiter.admit("bob", limits, 0)
+
+
+def test_a_new_caller_waits_for_a_sync_only_while_the_engine_answers() -> None:
+    """needs_sync: before the first round and for unknown counts with a fresh view."""
+    clock = Clock()
+    limiter = CallerLimiter(clock, shared=True)
+    limits = CallerLimits(tokens_per_minute=100)
+    assert limiter.needs_sync("bob", limits)
+    limiter.learned([], 1)
+    assert limiter.needs_sync("bob", limits)  # bob's counts were not in that round
+    _SharedCounts().sync("one", limiter, 1)
+    assert not limiter.needs_sync("bob", limits)
+    assert not CallerLimiter(clock).needs_sync("bob", limits)  # alone: never
+
+
+def test_an_idle_round_proves_nothing_about_the_engine() -> None:
+    """A sync round that sent nothing keeps a stale view stale, yet a new caller still
+    waits for a real sync (the engine has not failed)."""
+    clock = Clock()
+    limiter = CallerLimiter(clock, shared=True, stale_after_s=2)
+    limiter.learned([], 1)
+    assert limiter.view_is_fresh()
+    clock.now += 10
+    limiter.learned([], None, contacted=False)
+    assert not limiter.view_is_fresh()
+    assert limiter.needs_sync("bob", CallerLimits(requests_per_minute=5))
+
+
+def test_the_previous_window_is_synced_only_while_it_can_change() -> None:
+    """Early in a window the previous one is read; later only an unsent count of it is."""
+    clock = Clock()
+    limiter = CallerLimiter(clock, shared=True)
+    limits = CallerLimits(requests_per_minute=100)
+    limiter.admit("bob", limits, 0)()
+    clock.now += 5  # 5 s into the window
+    assert sorted(i.window for i in limiter.to_sync()) == [15, 16]
+    clock.now += 30
+    items = limiter.to_sync()
+    assert [(i.window, i.mine) for i in items] == [(16, 1)]
+    limiter.learned([(i, 0) for i in items], 1)
+    assert [(i.window, i.mine) for i in limiter.to_sync()] == [(16, None)]
+    clock.now += 30  # the next window: bob's count becomes the previous one
+    assert sorted((i.window, i.mine) for i in limiter.to_sync()) == [(16, None), (17, None)]

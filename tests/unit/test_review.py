@@ -1,4 +1,4 @@
-"""Review sessions, the SVG charts, and the review pages' reading of the trail."""
+"""Review form tokens, the SVG charts, and the review pages' reading of the trail."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.audit import AuditLog
+from gateway.hashing import sha256_hex
 from gateway.identity import Principal
 from gateway.review.charts import bar_chart
 from gateway.review.data import (
@@ -20,67 +21,31 @@ from gateway.review.data import (
     redaction_types,
     search_requests,
 )
-from gateway.review.sessions import SessionStore, csrf_matches
+from gateway.review.sessions import Session, csrf_matches, csrf_token
 
 CAROL = Principal("carol", ("security",), {"tenant": "acme"})
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_a_session_is_found_by_its_id_only() -> None:
-    """The id given to the browser finds the session; any other string finds nothing."""
-    store = SessionStore()
-    session_id, _session = store.create(CAROL)
-    found = store.get(session_id)
-    assert found is not None
-    assert found.principal == CAROL
-    assert store.get(session_id + "x") is None
-    assert store.get(None) is None
-    assert session_id not in repr(store._sessions)  # stored under a digest
-
-
-def test_sessions_end_when_idle_or_too_old() -> None:
-    """Idle past the limit, or older than the absolute limit, a session is gone."""
-    clock = Clock()
-    store = SessionStore(idle_s=60, absolute_s=300, clock=clock)
-    idle_id, _ = store.create(CAROL)
-    clock.now += 61
-    assert store.get(idle_id) is None
-    busy_id, _ = store.create(CAROL)
-    for _ in range(5):
-        clock.now += 50
-        assert store.get(busy_id) is not None
-    clock.now += 51
-    assert store.get(busy_id) is None
-
-
-def test_sign_out_and_eviction() -> None:
-    """end() removes a session; past the cap the oldest sign-in is evicted."""
-    store = SessionStore(max_sessions=2)
-    first, _ = store.create(CAROL)
-    second, _ = store.create(CAROL)
-    third, _ = store.create(CAROL)
-    assert store.get(first) is None
-    store.end(second)
-    assert store.get(second) is None
-    assert store.get(third) is not None
-    assert len(store) == 1
+def _session(session_id: str) -> Session:
+    return Session(CAROL, csrf_token(session_id), 0.0, 0.0)
 
 
 def test_csrf_token_must_match_exactly() -> None:
-    """The form token is the session's own; a missing or other token does not match."""
-    store = SessionStore()
-    _, session = store.create(CAROL)
-    _, other = store.create(CAROL)
+    """The form token is the session's own; a missing or other session's token does not
+    match."""
+    session, other = _session("first-session-id"), _session("second-session-id")
     assert csrf_matches(session, session.csrf_token)
     assert not csrf_matches(session, other.csrf_token)
     assert not csrf_matches(session, None)
+
+
+def test_the_form_token_reveals_neither_the_session_id_nor_its_stored_digest() -> None:
+    """The token is derived from the session id in its own digest domain: it is not the
+    id, nor the SHA-256 the session is stored under."""
+    token = csrf_token("some-session-id")
+    assert token == csrf_token("some-session-id")
+    assert "some-session-id" not in token
+    assert token != sha256_hex("some-session-id")
 
 
 @given(st.text(max_size=30), st.lists(st.integers(0, 10_000), max_size=40))
