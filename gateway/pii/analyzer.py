@@ -32,6 +32,7 @@ from typing import Any
 
 from gateway.pii.normalize import View, normalised
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones, refine
+from gateway.pii.spacy_import import import_spacy
 from gateway.pii.types import PiiSpan, SpanAnalyzer
 
 __all__ = ["PiiEngineError", "PiiSpan", "PresidioAnalyzer", "SpanAnalyzer", "spacy_model_path"]
@@ -164,7 +165,7 @@ def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
 
 def _lean_spacy_pipeline(model_path: Path) -> Any:
     """The model's ``ner`` alone, plus lower-cased lemmas for Presidio's context words."""
-    import spacy
+    spacy = import_spacy()
     from spacy.language import Language
     from spacy.tokens import Doc
 
@@ -182,6 +183,7 @@ def _lean_spacy_pipeline(model_path: Path) -> Any:
 
 
 def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
+    import_spacy()  # before Presidio imports it, so without spaCy's command line
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
