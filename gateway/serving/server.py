@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from gateway.tokens import encoding
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -32,6 +35,10 @@ def run_server(
 
         # The PII workers load their model while the application is imported and started.
         pii_workers = spawn_early(settings)
+
+    # The token tables (seconds of CPU) load beside the application's imports, never
+    # on the event loop: the lifespan waits for them (``open_services``).
+    threading.Thread(target=encoding, name="token-tables", daemon=True).start()
 
     import uvicorn
 
