@@ -1,33 +1,133 @@
-"""The ``gateway`` command line."""
+"""The ``gateway`` command line.
+
+Subcommands with heavy dependencies (Elasticsearch, the fine-tune and audit packages,
+policy diff, ingest) are imported only when they run: ``gateway serve`` starts its PII
+workers after reading the settings, so every module imported before that delays
+readiness. ``gateway --help`` lists them from the short help kept here; a unit test
+checks it against each command's own.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import importlib
 import json
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command
 
-from gateway.audit.cli import audit_app
-from gateway.audit.export_cli import export_command
-from gateway.finetune.migrate import finetune_app
-from gateway.identity import ApiKeyStore, KeyFileError, Principal, hash_key, new_key
-from gateway.ingest.cli import ingest_command
-from gateway.jwt_auth import JwksError, verifier_from_settings
-from gateway.policy_diff.cli import policy_app
 from gateway.settings import ConfigError, Settings, load_settings, reference
 from gateway.version import gateway_version
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governance gateway for LLMs.")
+if TYPE_CHECKING:
+    # Typer vendors click: its commands and contexts are these classes, not click's.
+    from typer import _click as click
+
+    from gateway.identity import Principal
+
+
+def _as_in_the_app(name: str, register: Callable[[typer.Typer], None]) -> click.Command:
+    """The click command ``name`` exactly as registering it on the top-level app builds it
+    (a sub-app with one command stays a group)."""
+    wrapper = typer.Typer(add_completion=False)
+    wrapper.callback()(lambda: None)
+    register(wrapper)
+    group = get_command(wrapper)
+    assert isinstance(group, TyperGroup)
+    return group.commands[name]
+
+
+def _sub_app(name: str, module: str, attribute: str) -> Callable[[], click.Command]:
+    def load() -> click.Command:
+        sub = getattr(importlib.import_module(module), attribute)
+        return _as_in_the_app(name, lambda wrapper: wrapper.add_typer(sub, name=name))
+
+    return load
+
+
+@functools.cache
+def _audit_app() -> typer.Typer:
+    from gateway.audit.cli import audit_app
+    from gateway.audit.export_cli import export_command
+
+    audit_app.command("export")(export_command)
+    return audit_app
+
+
+def _audit_command() -> click.Command:
+    audit_app = _audit_app()
+    return _as_in_the_app("audit", lambda wrapper: wrapper.add_typer(audit_app, name="audit"))
+
+
+def _ingest_command() -> click.Command:
+    from gateway.ingest.cli import ingest_command
+
+    def register(wrapper: typer.Typer) -> None:
+        wrapper.command("ingest")(ingest_command)
+
+    return _as_in_the_app("ingest", register)
+
+
+LAZY_COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
+    "ingest": (
+        _ingest_command,
+        "Index documents (.txt .md .html .jsonl .pdf) with governance fields and PII spans.",
+    ),
+    "audit": (_audit_command, "Verify and review the audit trail (local segments)."),
+    "policy": (
+        _sub_app("policy", "gateway.policy_diff.cli", "policy_app"),
+        "Preview policy changes.",
+    ),
+    "finetune": (
+        _sub_app("finetune", "gateway.finetune.migrate", "finetune_app"),
+        "Fine-tuning registry maintenance.",
+    ),
+}
+"""Subcommand name -> (loader, the short help ``gateway --help`` shows for it)."""
+_LISTED_FIRST = ("ingest",)
+
+
+class _Unloaded(TyperCommand):
+    """Stands for a lazy subcommand in help listings until it is resolved to run."""
+
+    def __init__(self, name: str, short_help: str) -> None:
+        super().__init__(name, help=short_help, short_help=short_help)
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: lazy subcommands are imported when resolved, not listed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        lazy: dict[str, click.Command] = {
+            name: _Unloaded(name, text) for name, (_, text) in LAZY_COMMANDS.items()
+        }
+        first = {name: lazy.pop(name) for name in _LISTED_FIRST}
+        self.commands = {**first, **self.commands, **lazy}
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name is not None and isinstance(command, _Unloaded):
+            command = LAZY_COMMANDS[name][0]()
+            command.name = name
+            self.commands[name] = command
+        return name, command, rest
+
+
+app = typer.Typer(
+    cls=_LazyGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    help="Governance gateway for LLMs.",
+)
 keys_app = typer.Typer(no_args_is_help=True, help="Manage gateway API keys.")
 app.add_typer(keys_app, name="keys")
-app.add_typer(audit_app, name="audit")
-audit_app.command("export")(export_command)
-app.add_typer(policy_app, name="policy")
-app.command("ingest")(ingest_command)
-app.add_typer(finetune_app, name="finetune")
 
 
 def _print_version(value: bool) -> None:
@@ -48,14 +148,30 @@ def _options(
     """Governance gateway for LLMs."""
 
 
-def _settings_or_exit() -> Settings:
+def _load_or_exit() -> Settings:
     try:
-        settings = load_settings()
-        ApiKeyStore.from_file(settings.api_keys_file)
-        verifier_from_settings(settings)
-    except (ConfigError, KeyFileError, JwksError) as exc:
+        return load_settings()
+    except ConfigError as exc:
         typer.echo(f"gateway: {exc}", err=True)
         raise typer.Exit(code=2) from None
+
+
+def _check_or_exit(settings: Settings) -> None:
+    """The API-keys file and the JWT settings must load (exit 2 with the reason if not)."""
+    from gateway.identity import ApiKeyStore, KeyFileError
+    from gateway.jwt_auth import JwksError, verifier_from_settings
+
+    try:
+        ApiKeyStore.from_file(settings.api_keys_file)
+        verifier_from_settings(settings)
+    except (KeyFileError, JwksError) as exc:
+        typer.echo(f"gateway: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _settings_or_exit() -> Settings:
+    settings = _load_or_exit()
+    _check_or_exit(settings)
     return settings
 
 
@@ -73,27 +189,45 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the gateway (settings from GATEWAY_* variables or GATEWAY_CONFIG_FILE)."""
+    if workers > 1:
+        _serve_workers(_settings_or_exit(), workers)
+    from gateway.analysis.startup import spawn_early, stop_early
+
+    settings = _load_or_exit()
+    # Readiness waits for the PII workers' model load (seconds): start them before
+    # anything else is imported or checked; they die with this process if it exits.
+    pii_workers = spawn_early(settings)
+    try:
+        _check_or_exit(settings)
+    except typer.Exit:
+        stop_early(pii_workers)
+        raise
     from gateway.logs import configure_logging
     from gateway.serving.server import STARTUP_FAILURE, run_server
 
-    settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
-    if workers > 1:
-        from gateway.serving.supervisor import Supervisor
-
-        try:
-            supervisor = Supervisor(settings, workers)
-        except ValueError as exc:
-            typer.echo(f"gateway: {exc}", err=True)
-            raise typer.Exit(code=2) from None
-        raise typer.Exit(code=supervisor.run())
-    if not run_server(settings):
+    if not run_server(settings, pii_workers=pii_workers):
         raise typer.Exit(code=STARTUP_FAILURE)
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    from gateway.logs import configure_logging
+    from gateway.serving.supervisor import Supervisor
+
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        supervisor = Supervisor(settings, workers)
+    except ValueError as exc:
+        typer.echo(f"gateway: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    raise typer.Exit(code=supervisor.run())
 
 
 @app.command("check-config")
 def check_config() -> None:
     """Validate the settings and the API-keys file, then exit."""
+    from gateway.identity import ApiKeyStore
+
     settings = _settings_or_exit()
     typer.echo(
         f"ok: {len(ApiKeyStore.from_file(settings.api_keys_file))} API keys, "
@@ -116,6 +250,8 @@ def keys_new(
     attr: Annotated[list[str] | None, typer.Option(help="Attribute KEY=VALUE; repeatable.")] = None,
 ) -> None:
     """Create a key: prints the secret once (stderr) and the entry for the keys file."""
+    from gateway.identity import hash_key, new_key
+
     attributes = dict(item.split("=", 1) for item in (attr or []) if "=" in item)
     key = new_key()
     entry = {
@@ -126,6 +262,8 @@ def keys_new(
         "attributes": attributes,
     }
     typer.echo(f"API key (shown once, store it now): {key}", err=True)
+    import yaml
+
     typer.echo(yaml.safe_dump({"keys": [entry]}, sort_keys=False))
 
 
@@ -144,6 +282,8 @@ def explain(
 
     Without --group/--attr, the subject's groups and attributes come from the API-keys file.
     """
+    import asyncio
+
     from gateway.elastic import ChunkIndex
     from gateway.errors import GatewayError
     from gateway.policy import PolicyEngine
@@ -178,6 +318,8 @@ def explain(
 def _principal_for(
     settings: Settings, subject: str, groups: list[str] | None, attrs: list[str] | None
 ) -> Principal:
+    from gateway.identity import ApiKeyStore, Principal
+
     if groups is None and attrs is None:
         known = ApiKeyStore.from_file(settings.api_keys_file).principal_for_subject(subject)
         if known is not None:

@@ -36,6 +36,7 @@ from gateway.responses.owners import ResponseOwners
 from gateway.retrieval.filters import FilterCompiler
 from gateway.retrieval.retriever import Retriever
 from gateway.settings import Settings
+from gateway.tokens import encoding
 from gateway.upstream import UpstreamClient
 
 log = structlog.get_logger("gateway.services")
@@ -199,6 +200,9 @@ async def open_services(
         except DependencyUnavailable:
             # Not fatal: /readyz reports Elasticsearch and chat requests fail closed.
             log.warning("chunk_index_unavailable_at_startup", index=index.name)
+        # Token counting's tables take seconds to load: never on the event loop, where
+        # the first request would otherwise load them and stall every other one.
+        await asyncio.to_thread(encoding)
         try:
             yield services
         finally:

@@ -6,10 +6,12 @@ pickle: a worker that analysed hostile text must not be able to run code in the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    import asyncio
 
 # How the gateway tells a worker its parent's pid and which engines to load first.
 PARENT_ENV = "GATEWAY_ANALYSIS_PARENT_PID"
@@ -68,6 +70,6 @@ async def read_frame_async(reader: asyncio.StreamReader) -> Any:
         if length > MAX_FRAME_BYTES:
             raise FrameError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
         body = await reader.readexactly(length)
-    except asyncio.IncompleteReadError as exc:
+    except EOFError as exc:  # asyncio.IncompleteReadError
         raise FrameError("worker stream ended") from exc
     return _decode(body)

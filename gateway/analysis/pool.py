@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
-import sys
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from gateway.analysis.config import PoolConfig
 from gateway.analysis.process import WorkerError, WorkerLost, WorkerProcess
 from gateway.analysis.segments import Segment, merge, split
 from gateway.errors import DependencyUnavailable
@@ -38,38 +37,11 @@ log = structlog.get_logger("gateway.analysis")
 _RESTART_BACKOFF_S = (0.2, 1.0, 5.0, 30.0)
 
 
-def default_workers() -> int:
-    """One worker per core beyond the first (the event loop's), at least 1, at most 4."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(4, (cores or 1) - 1))
-
-
 class AnalysisFailed(DependencyUnavailable):
     """PII analysis could not be done; the request must not go on unanalysed."""
 
     def __init__(self, message: str) -> None:
         super().__init__("PII analysis", message)
-
-
-@dataclass(frozen=True)
-class PoolConfig:
-    workers: int = 1
-    """Worker processes (each holds its own spaCy model)."""
-    batch_max_chars: int = 1024
-    """Most characters in one batch; also the longest segment a text is cut into."""
-    batch_max_texts: int = 64
-    """Most texts in one batch."""
-    batch_timeout_s: float = 30.0
-    """A worker silent this long on one batch is hung: it is killed and replaced."""
-    start_timeout_s: float = 120.0
-    """A worker not ready this long after spawning is killed and started again."""
-    request_timeout_s: float = 120.0
-    """A job not analysed this long after submission fails (503)."""
-    preload: tuple[str, ...] = ("lean",)
-    """Engines loaded before a worker reports ready (``lean`` for chat, ``full`` for bulk);
-    the others load on first use."""
-    python: str = sys.executable
-    """Interpreter that runs the workers."""
 
 
 class _Job:

@@ -17,14 +17,11 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from gateway.analysis.framing import (
-    PARENT_ENV,
-    PRELOAD_ENV,
-    FrameError,
-    encode,
-    read_frame_async,
-)
+from gateway.analysis.framing import FrameError, encode, read_frame_async
+from gateway.analysis.launch import spawn, worker_env
 from gateway.pii.analyzer import PiiSpan
+
+__all__ = ["WorkerError", "WorkerLost", "WorkerProcess", "spawn"]
 
 STOP_GRACE_S = 2.0
 
@@ -40,28 +37,6 @@ class _Child(Protocol):
     def returncode(self) -> int | None: ...
 
     async def wait(self) -> int: ...
-
-
-def _worker_env(preload: Sequence[str]) -> dict[str, str]:
-    # The worker needs none of the gateway's settings, secrets included.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env[PARENT_ENV] = str(os.getpid())
-    env[PRELOAD_ENV] = ",".join(preload)
-    return env
-
-
-def spawn(python: str, preload: Sequence[str]) -> subprocess.Popen[bytes]:
-    """Start a worker now, with no event loop; a ``WorkerProcess`` adopts it later.
-
-    Call it from the thread that runs the event loop (the main thread): the
-    parent-death signal follows the thread that forked."""
-    return subprocess.Popen(  # noqa: S603 - our interpreter and module, no shell
-        [python, "-m", "gateway.analysis.worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-        env=_worker_env(preload),
-    )
 
 
 class _Adopted:
@@ -156,7 +131,7 @@ class WorkerProcess:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 start_new_session=True,
-                env=_worker_env(self._preload),
+                env=worker_env(self._preload),
             )
         reply = await self._receive(timeout_s)
         if not reply.get("ready"):

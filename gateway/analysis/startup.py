@@ -9,11 +9,14 @@ Importing this module loads nothing heavy.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 from typing import TYPE_CHECKING
 
-from gateway.analysis.pool import PoolConfig, default_workers
-from gateway.analysis.process import spawn
+from gateway.analysis.config import PoolConfig, default_workers
+from gateway.analysis.launch import spawn
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -41,3 +44,11 @@ def spawn_early(settings: Settings) -> list[subprocess.Popen[bytes]]:
         return []
     config = pool_config(settings)
     return [spawn(config.python, config.preload) for _ in range(config.workers)]
+
+
+def stop_early(workers: list[subprocess.Popen[bytes]]) -> None:
+    """Kill workers ``spawn_early`` started (start-up failed before the pool adopted them)."""
+    for process in workers:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

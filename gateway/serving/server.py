@@ -4,26 +4,43 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import uvicorn
+from gateway.tokens import encoding
 
-from gateway.settings import Settings
+if TYPE_CHECKING:
+    from gateway.settings import Settings
 
 STARTUP_FAILURE = 3
 """Exit code of a server whose lifespan did not start (uvicorn's own)."""
 GRACEFUL_SHUTDOWN_S = 15
 
 
-def run_server(settings: Settings, sock: socket.socket | None = None) -> bool:
+def run_server(
+    settings: Settings,
+    sock: socket.socket | None = None,
+    pii_workers: Sequence[subprocess.Popen[bytes]] | None = None,
+) -> bool:
     """Serve until a signal stops it; True if the app had started (False: start-up failed).
 
     With ``sock``, serve on that listening socket (a supervisor's, shared by its workers)
-    instead of binding ``settings.host:settings.port``.
+    instead of binding ``settings.host:settings.port``. ``pii_workers``: started by the
+    caller with ``spawn_early``; when None they are started here.
     """
-    from gateway.analysis.startup import spawn_early
+    if pii_workers is None:
+        from gateway.analysis.startup import spawn_early
 
-    # The PII workers load their model while the application is imported and started.
-    pii_workers = spawn_early(settings)
+        # The PII workers load their model while the application is imported and started.
+        pii_workers = spawn_early(settings)
+
+    # The token tables (seconds of CPU) load beside the application's imports, never
+    # on the event loop: the lifespan waits for them (``open_services``).
+    threading.Thread(target=encoding, name="token-tables", daemon=True).start()
+
+    import uvicorn
 
     from gateway.app import create_app
     from gateway.server_limits import ServerLimits, guarded_protocol

@@ -14,8 +14,11 @@
   ``/healthz`` every 10 ms throughout and reports its worst latency per request.
 * ``fairness``: chat analysis latency alone and while a bulk job (fine-tune-like scan)
   runs in the same one-worker pool.
-* ``startup``: ``gateway serve`` spawn to ``/readyz`` 200, and RSS of the gateway plus its
-  workers at rest and after a bulk job.
+* ``startup``: ``gateway serve`` exec to ``/readyz`` 200 (median of ``--startup-runs``,
+  one line per run), CPU-seconds of the gateway and its worker at ready, and RSS of the
+  gateway plus its workers at rest and after a bulk job (``--no-scan`` skips that one).
+
+      uv run python tests/bench/bench_pii_scale.py --only startup --no-scan   # ~1 min
 
 Not a test; figures go into tests/bench/README.md.
 """
@@ -265,7 +268,7 @@ async def gateway_rows(sizes: list[int], refused: list[int]) -> list[dict[str, A
     headers = {"Authorization": f"Bearer {BOB}", "x-gateway-retrieval": "off"}
     try:
         async with httpx.AsyncClient(timeout=900) as client:
-            stop, idle = asyncio.Event(), []
+            stop, idle = asyncio.Event(), list[float]()
             poller = asyncio.create_task(_healthz_poller(url, stop, idle))
             await asyncio.sleep(3)
             stop.set()
@@ -282,7 +285,7 @@ async def gateway_rows(sizes: list[int], refused: list[int]) -> list[dict[str, A
             for size in sizes + refused:
                 text = contact_lines(size, seed=size)
                 body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
-                stop, worst = asyncio.Event(), []
+                stop, worst = asyncio.Event(), list[float]()
                 poller = asyncio.create_task(_healthz_poller(url, stop, worst))
                 started = time.perf_counter()
                 response = await client.post(
@@ -359,9 +362,11 @@ def cpu_seconds(root: int) -> dict[str, float]:
         for e in Path("/proc").iterdir()
         if e.name.isdigit() and _parent(int(e.name)) == root
     ]
+    gateway, workers = used(root), sum(used(p) for p in children)
     return {
-        "gateway_cpu_s": round(used(root), 2),
-        "workers_cpu_s": round(sum(used(p) for p in children), 2),
+        "gateway_cpu_s": round(gateway, 2),
+        "workers_cpu_s": round(workers, 2),
+        "total_cpu_s": round(gateway + workers, 2),
     }
 
 
@@ -372,8 +377,15 @@ def _parent(pid: int) -> int | None:
         return None
 
 
-def startup(runs: int) -> dict[str, Any]:
-    times, alive, loads, mem, cpu = [], [], [], [], []
+def startup(runs: int, scan: bool = True) -> dict[str, Any]:
+    """``gateway serve`` as a user runs it (the console script, default settings but one
+    PII worker): exec to ``/readyz`` 200, median of ``runs``; CPU-seconds of the gateway
+    and of its workers at that moment; RSS of the whole process tree a second later."""
+    times: list[float] = []
+    alive: list[float] = []
+    loads: list[float] = []
+    mem: list[dict[str, float]] = []
+    cpu: list[dict[str, float]] = []
     for _ in range(runs):
         loads.append(os.getloadavg()[0])
         port = free_port()
@@ -387,7 +399,7 @@ def startup(runs: int) -> dict[str, Any]:
             "GATEWAY_AUDIT_INDEX_SHIPPING": "false",
             "GATEWAY_PII_WORKERS": "1",
         }
-        process, url, healthz_s, seconds = _spawn_and_wait(env, port)
+        process, _, healthz_s, seconds = _spawn_and_wait(env, port)
         times.append(seconds)
         alive.append(healthz_s)
         cpu.append(cpu_seconds(process.pid))
@@ -395,6 +407,24 @@ def startup(runs: int) -> dict[str, Any]:
         mem.append(rss_mb(process.pid))
         process.terminate()
         process.wait(timeout=60)
+        run = {"ready_s": round(seconds, 2), "healthz_s": round(healthz_s, 2), "load": loads[-1]}
+        print(json.dumps({**run, **cpu[-1], **mem[-1]}), flush=True)
+    summary = {
+        "ready_s_median": round(statistics.median(times), 2),
+        "ready_s_all": [round(t, 2) for t in times],
+        "healthz_s_all": [round(t, 2) for t in alive],
+        "load_average_at_each_start": loads,
+        "cpu_to_ready": cpu,
+        "total_cpu_s_median": statistics.median(c["total_cpu_s"] for c in cpu),
+        "load_average": os.getloadavg(),
+        "rss_at_rest": sorted(mem, key=lambda m: m["total_mb"])[len(mem) // 2],
+    }
+    if scan:
+        summary["rss_after_finetune_scan"] = _rss_after_scan()
+    return summary
+
+
+def _rss_after_scan() -> dict[str, float]:
     process, url, _ = start_gateway(GATEWAY_PII_WORKERS="1")
     try:
         files = {"file": ("t.jsonl", _upload(60), "application/jsonl")}
@@ -413,16 +443,7 @@ def startup(runs: int) -> dict[str, Any]:
     finally:
         process.terminate()
         process.wait(timeout=60)
-    return {
-        "ready_s_median": round(statistics.median(times), 2),
-        "ready_s_all": [round(t, 2) for t in times],
-        "healthz_s_all": [round(t, 2) for t in alive],
-        "load_average_at_each_start": loads,
-        "cpu_to_ready": cpu,
-        "load_average": os.getloadavg(),
-        "rss_at_rest": mem[len(mem) // 2],
-        "rss_after_finetune_scan": after_bulk,
-    }
+    return after_bulk
 
 
 def _upload(examples: int) -> bytes:
@@ -439,7 +460,10 @@ def _upload(examples: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["steps", "gateway", "fairness", "startup"])
-    parser.add_argument("--startup-runs", type=int, default=3)
+    parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument(
+        "--no-scan", action="store_true", help="startup: skip RSS after a fine-tune scan"
+    )
     parser.add_argument("--redact-budget-s", type=float, default=10.0)
     parser.add_argument("--max-analysed-kb", type=int, default=256)
     args = parser.parse_args()
@@ -456,7 +480,7 @@ def main() -> None:
         results["fairness"] = asyncio.run(fairness(20))
         print(json.dumps(results["fairness"]), flush=True)
     if args.only in (None, "startup"):
-        results["startup"] = startup(args.startup_runs)
+        results["startup"] = startup(args.startup_runs, scan=not args.no_scan)
         print(json.dumps(results["startup"]), flush=True)
     print(json.dumps(results, indent=2))
 

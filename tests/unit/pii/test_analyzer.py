@@ -152,3 +152,15 @@ def test_ingest_and_finetune_scores_come_from_the_full_pipeline(
     phone = [s for s in spans if s["type"] == "PHONE_NUMBER"]
     assert phone
     assert phone[0]["score"] >= 0.5
+
+
+def test_lean_pipelines_default_tokenizer_is_the_models_own() -> None:
+    """The lean pipeline skips reading the model's tokenizer: spaCy's English defaults
+    must serialise to exactly the bytes the installed model saved."""
+    from gateway.pii import analyzer as pii
+    from gateway.pii.spacy_import import import_spacy
+
+    spacy = import_spacy()
+    saved = spacy.load(pii.spacy_model_path(), exclude=list(pii.SPACY_UNUSED_COMPONENTS))
+    lean = pii._lean_spacy_pipeline(pii.spacy_model_path())
+    assert lean.tokenizer.to_bytes() == saved.tokenizer.to_bytes()

@@ -1,0 +1,38 @@
+"""How many analysis workers, how work is batched, and what they load first.
+
+Kept apart from the pool so that ``gateway serve`` can start the workers before it
+imports asyncio, structlog or the application.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+
+def default_workers() -> int:
+    """One worker per core beyond the first (the event loop's), at least 1, at most 4."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, (cores or 1) - 1))
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    workers: int = 1
+    """Worker processes (each holds its own spaCy model)."""
+    batch_max_chars: int = 1024
+    """Most characters in one batch; also the longest segment a text is cut into."""
+    batch_max_texts: int = 64
+    """Most texts in one batch."""
+    batch_timeout_s: float = 30.0
+    """A worker silent this long on one batch is hung: it is killed and replaced."""
+    start_timeout_s: float = 120.0
+    """A worker not ready this long after spawning is killed and started again."""
+    request_timeout_s: float = 120.0
+    """A job not analysed this long after submission fails (503)."""
+    preload: tuple[str, ...] = ("lean",)
+    """Engines loaded before a worker reports ready (``lean`` for chat, ``full`` for bulk);
+    the others load on first use."""
+    python: str = sys.executable
+    """Interpreter that runs the workers."""
