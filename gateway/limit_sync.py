@@ -20,8 +20,10 @@ caller this replica has not counted yet arrives):
 Over-admission bound: a replica's view of the others lags by at most one sync period
 (``interval_s`` plus the round trip), so in any minute window a caller is admitted at
 most ``limit + sum over the other replicas of what each admitted in one sync period``,
-and never more than ``replicas x limit``. A caller's first request on a replica waits
-for one sync (at most ``FIRST_SYNC_WAIT_S``), so a fresh replica does not start blind.
+and never more than ``replicas x limit``. A caller no sync has covered yet is held to
+the even share ``limit / replicas``; only a request that share would refuse (or any
+request before the replica's first sync) waits for one sync, at most
+``FIRST_SYNC_WAIT_S``, so a fresh replica does not start blind.
 
 Elasticsearch unreachable: the limiter stops trusting its view after ``stale_after_s``
 and admits on its own counts against ``limit / replicas`` (the replicas last seen): never

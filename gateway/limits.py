@@ -154,20 +154,30 @@ class CallerLimiter:
         synced = self._synced_at
         return synced is not None and self._clock() - synced <= self._stale_after_s
 
-    def needs_sync(self, subject: str, limits: CallerLimits) -> bool:
-        """Shared, and a limit of this caller has counts no sync has read yet, while the
-        shared engine answers (the last sync did not fail): the admission waits for one
-        sync instead of guessing."""
+    def needs_sync(self, subject: str, limits: CallerLimits, tokens: int = 0) -> bool:
+        """Whether the admission should wait for one sync instead of guessing.
+
+        Only while shared and the engine answers: before any sync (the replica count is
+        not known yet), or when a limit whose counts no sync has read would refuse this
+        request on the even share ``limit / replicas`` alone (a sync may show room). A
+        request that fits the even share is admitted at once: a caller's first request
+        after a pause does not pay a sync round."""
         if not self.shared or (self._failing and not self.view_is_fresh()):
             return False
         caller = self._caller(subject)
         now = self._clock()
-        return any(
-            not _count(caller, kind, now).known
-            for kind, limit in (("requests", limits.requests_per_minute),
-                                ("tokens", limits.tokens_per_minute))
-            if limit is not None
-        )  # fmt: skip
+        wait = False
+        for kind, limit, cost in (("requests", limits.requests_per_minute, 1),
+                                  ("tokens", limits.tokens_per_minute, tokens)):  # fmt: skip
+            if limit is None:
+                continue
+            count = _count(caller, kind, now)  # registered: the next sync reads it
+            if count.known:
+                continue
+            previous, current, budget = self._usage(count, limit)
+            unsynced = self._synced_at is None
+            wait |= unsynced or estimate(previous, current, elapsed_fraction(now)) + cost > budget
+        return wait
 
     def admit(self, subject: str, limits: CallerLimits, tokens: int) -> Callable[[], None]:
         """Take one request and ``tokens`` from the caller's budgets or raise RateLimited.

@@ -51,10 +51,9 @@ async def admit(services: Services, principal: Principal, body: dict[str, Any] |
         return
     tokens = estimate_tokens(body) if body is not None and limits.tokens_per_minute else 0
     sync = services.limit_sync
-    if sync is not None and services.limiter.needs_sync(principal.subject, limits):
-        # This caller's first request on this replica (in a while): read what the other
-        # replicas counted before admitting, instead of starting blind. Later requests
-        # admit on local numbers only.
+    if sync is not None and services.limiter.needs_sync(principal.subject, limits, tokens):
+        # The even share of an unsynced caller would refuse this request (or no sync ran
+        # yet): read what the other replicas counted first. Otherwise admit at once.
         await sync.wait_synced()
     scope = current_request()
     try:

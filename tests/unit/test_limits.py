@@ -252,29 +252,50 @@ def test_without_a_fresh_view_a_replica_keeps_to_its_share() -> None:
 
 
 def test_a_new_caller_waits_for_a_sync_only_while_the_engine_answers() -> None:
-    """needs_sync: before the first round and for unknown counts with a fresh view."""
+    """needs_sync: before the first round, and for unknown counts with a fresh view only
+    when the even share would refuse the request."""
     clock = Clock()
     limiter = CallerLimiter(clock, shared=True)
     limits = CallerLimits(tokens_per_minute=100)
-    assert limiter.needs_sync("bob", limits)
-    limiter.learned([], 1)
-    assert limiter.needs_sync("bob", limits)  # bob's counts were not in that round
-    _SharedCounts().sync("one", limiter, 1)
-    assert not limiter.needs_sync("bob", limits)
+    assert limiter.needs_sync("bob", limits)  # no round yet: replicas unknown
+    limiter.learned([], 2)
+    assert not limiter.needs_sync("bob", limits, 50)  # fits 100 / 2 replicas: no wait
+    assert limiter.needs_sync("bob", limits, 51)  # bob's counts were not in that round
+    _SharedCounts().sync("one", limiter, 2)
+    assert not limiter.needs_sync("bob", limits, 51)
     assert not CallerLimiter(clock).needs_sync("bob", limits)  # alone: never
 
 
+def test_an_unsynced_caller_is_held_to_the_even_share_without_waiting() -> None:
+    """Between syncs a caller unknown to the view is admitted at once up to
+    limit / replicas; the request past it asks for a sync instead of a 429."""
+    clock = Clock()
+    limiter = CallerLimiter(clock, shared=True)
+    limiter.learned([], 3)
+    limits = CallerLimits(requests_per_minute=9)
+    for _ in range(3):
+        assert not limiter.needs_sync("bob", limits)
+        limiter.admit("bob", limits, 0)()
+    assert limiter.needs_sync("bob", limits)
+    with pytest.raises(RateLimited):
+        limiter.admit("bob", limits, 0)
+
+
 def test_an_idle_round_proves_nothing_about_the_engine() -> None:
-    """A sync round that sent nothing keeps a stale view stale, yet a new caller still
-    waits for a real sync (the engine has not failed)."""
+    """A sync round that sent nothing keeps a stale view stale, yet a new caller past
+    its even share still waits for a real sync (the engine has not failed)."""
     clock = Clock()
     limiter = CallerLimiter(clock, shared=True, stale_after_s=2)
-    limiter.learned([], 1)
+    limiter.learned([], 2)
     assert limiter.view_is_fresh()
     clock.now += 10
     limiter.learned([], None, contacted=False)
     assert not limiter.view_is_fresh()
-    assert limiter.needs_sync("bob", CallerLimits(requests_per_minute=5))
+    limits = CallerLimits(requests_per_minute=4)
+    for _ in range(2):
+        assert not limiter.needs_sync("bob", limits)
+        limiter.admit("bob", limits, 0)()
+    assert limiter.needs_sync("bob", limits)
 
 
 def test_the_previous_window_is_synced_only_while_it_can_change() -> None:
