@@ -31,7 +31,9 @@ from typing import Any
 
 from gateway.audit import AuditLog
 from gateway.audit.checkpoint import signing_key
-from gateway.audit.verify import VerifyReport, _Verifier, chains, verify_all
+from gateway.audit.report import VerifyReport
+from gateway.audit.verify import chains, verify_all
+from gateway.audit.walk import Verifier
 from tests.bench.bench_audit import KEY, request_record
 
 
@@ -106,7 +108,7 @@ def main() -> None:
             runs.append(
                 timed(
                     "record-by-record walk (before)",
-                    lambda: [_Verifier(directory, key, w).run() for w in chains(directory)],
+                    lambda: [Verifier(directory, key, w).run() for w in chains(directory)],
                     args.records,
                     1,
                 )
