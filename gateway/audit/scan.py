@@ -140,7 +140,7 @@ class _Scan:
         last line number). Kept in one loop over locals: it runs once per record."""
         start = 0
         writer, decode, sha256 = self.writer, _DECODER.decode, hashlib.sha256
-        find, startswith = buffer.find, buffer.startswith
+        find, startswith, join = buffer.find, buffer.startswith, b"".join
         last, first, count, rotated = self.last, self.first, self.count, self.rotated
         last_line = self.last_line
         try:
@@ -159,10 +159,9 @@ class _Scan:
                 if last is not None and (chain.prev_hash != last.hash or chain.seq != last.seq + 1):
                     raise _Unusual
                 cut = end - HASH_TAIL_BYTES
-                digest = sha256(chain.prev_hash.encode())
-                digest.update(line[: cut - start] if cut > start else b"")
-                digest.update(b"}")
-                stored = digest.hexdigest()
+                # One copy and one call beat three updates of an OpenSSL context.
+                body = line[: cut - start] if cut > start else b""
+                stored = sha256(join((chain.prev_hash.encode(), body, b"}"))).hexdigest()
                 if not (
                     stored == chain.hash
                     and cut > start
