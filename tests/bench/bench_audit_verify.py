@@ -2,6 +2,10 @@
 
     uv run python tests/bench/bench_audit_verify.py                  # 300k records, 2 chains
     uv run python tests/bench/bench_audit_verify.py --records 1000000 --chains 4 --json out.json
+    uv run python tests/bench/bench_audit_verify.py --records 1000000 --dir /tmp/log --keep
+
+(run twice with ``--keep``, the second run reuses the log the first wrote in ``--dir``:
+writing a million records takes minutes)
 
 Writes a signed log of ``--records`` realistic request records (bench_audit's, five
 chunks each, ~2.9 KB a line) as ``--chains`` writers appending at once into one
@@ -80,6 +84,7 @@ def timed(
         "records_per_s": round(records / wall),
         "cpu_seconds": round(cpu, 2),
         "records_per_cpu_s": round(records / cpu),
+        "cpu_us_per_record": round(cpu / records * 1e6, 2),
         "all_seconds": [round(w, 2) for w in walls],
     }
 
@@ -92,12 +97,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument("--skip-walk", action="store_true", help="skip the slow reference walk")
     parser.add_argument("--dir", type=Path, help="audit directory (default: a temporary one)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="reuse the log already in --dir (written by an earlier run with the same "
+        "--records and --chains) instead of writing one",
+    )
     parser.add_argument("--json", dest="json_path", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as temporary:
         directory = args.dir or Path(temporary) / "audit"
         started = time.perf_counter()
-        asyncio.run(write(directory, args.records, args.segment_mb * 1024 * 1024, args.chains))
+        if not (args.keep and any(directory.glob("audit-*.jsonl"))):
+            if any(directory.glob("audit-*")):
+                parser.error(f"{directory} already holds an audit log: pass --keep to reuse it")
+            asyncio.run(write(directory, args.records, args.segment_mb * 1024 * 1024, args.chains))
         size = sum(p.stat().st_size for p in directory.glob("audit-*.jsonl"))
         workers = os.cpu_count() or 1
         load_before = os.getloadavg()
