@@ -38,6 +38,7 @@ BLOCK_BYTES = 1 << 20
 """Bytes read at once; a longer line grows the buffer."""
 _HASH_KEY = b',"hash":"'
 _CLOSE = b'"}'
+_OPEN_BRACE, _CLOSE_BRACE = ord("{"), ord("}")
 
 
 class _Chain(msgspec.Struct, gc=False):
@@ -133,27 +134,42 @@ class _Scan:
         self._close_run()
         return SegmentScan(items=self.items)
 
-    def _lines(
+    def _lines(  # noqa: C901 (one loop per record, kept flat for speed)
         self, buffer: bytearray, view: memoryview, filled: int, number: int
     ) -> tuple[int, int]:
         """Check every complete line of ``buffer[:filled]``: (where the rest starts, the
-        last line number). Kept in one loop over locals: it runs once per record."""
+        last line number). Kept in one loop over locals: it runs once per record.
+
+        The block's lines are decoded in one msgspec call (``decode_lines`` reads a stream
+        of whitespace-separated values, not lines), so each line must also start with
+        ``{`` and end with ``}``: ``}``, newline, ``{`` cannot occur inside one JSON
+        value, so no value spans a line, and as many values as lines means one per line.
+        """
+        complete = buffer.rfind(b"\n", 0, filled) + 1
+        if not complete:
+            return 0, number
+        block = view[:complete]
+        try:
+            # The walk's json.loads refuses invalid UTF-8 anywhere in a line; msgspec
+            # checks only the strings it decodes, not those it skips.
+            str(block, "utf-8")
+            chains = _DECODER.decode_lines(block)
+        except (UnicodeDecodeError, *_DECODE_ERRORS):
+            raise _Unusual from None  # not the writer's form, or not records
+        if len(chains) != buffer.count(b"\n", 0, complete):
+            raise _Unusual
         start = 0
-        writer, decode, sha256 = self.writer, _DECODER.decode, hashlib.sha256
+        writer, sha256 = self.writer, hashlib.sha256
         find, startswith, join = buffer.find, buffer.startswith, b"".join
         last, first, count, rotated = self.last, self.first, self.count, self.rotated
         last_line = self.last_line
         try:
-            while True:
-                end = find(b"\n", start, filled)
-                if end < 0:
-                    break
+            for chain in chains:
+                end = find(b"\n", start, complete)
                 number += 1
                 line = view[start:end]
-                try:
-                    chain = decode(line)
-                except _DECODE_ERRORS:
-                    raise _Unusual from None  # not the writer's form, or not a record
+                if buffer[start] != _OPEN_BRACE or buffer[end - 1] != _CLOSE_BRACE:
+                    raise _Unusual
                 if rotated or chain.writer != writer:
                     raise _Unusual
                 if last is not None and (chain.prev_hash != last.hash or chain.seq != last.seq + 1):

@@ -142,3 +142,44 @@ def test_a_stored_bytes_hash_over_other_bytes_is_refused() -> None:
     assert not stored_hash_matches(raw, "1" * 64, digest)
     assert not stored_hash_matches(raw.replace(b'"a"', b'"b"'), prev, digest)
     assert not stored_hash_matches(raw[-HASH_TAIL_BYTES:], prev, digest)
+
+
+def _line(prev: str, seq: int, payload: bytes) -> tuple[str, bytes]:
+    """(hash, line) of a record in the writer's byte form around ``payload`` bytes."""
+    body = (
+        b'{"audit_id":"a%d","kind":"request","note":"' % seq
+        + payload
+        + b'","prev_hash":"%s","seq":%d,"time":"t"' % (prev.encode(), seq)
+    )
+    digest = hashlib.sha256(prev.encode() + body + b"}").hexdigest()
+    return digest, body + b',"hash":"%s"}' % digest.encode()
+
+
+def test_invalid_utf8_in_a_skipped_field_is_left_to_the_walk(tmp_path: Path) -> None:
+    """A line that hashes right but is not UTF-8 is not a record for the walk's parser,
+    so the scan must not pass it either (msgspec only checks fields it decodes)."""
+    first, line1 = _line("0" * 64, 1, b"ok")
+    _second, line2 = _line(first, 2, b"\xff")
+    path = tmp_path / "audit-000001.jsonl"
+    path.write_bytes(line1 + b"\n" + line2 + b"\n")
+    assert not scan_segment(path).usual
+    _second, line2 = _line(first, 2, "é".encode())
+    path.write_bytes(line1 + b"\n" + line2 + b"\n")
+    assert scan_segment(path).usual
+
+
+def test_records_moved_across_line_breaks_are_named_as_by_the_walk(
+    tmp_path: Path, two_chains: Path
+) -> None:
+    """One record split over two lines and two others joined on one line (as many lines
+    as records): verify names what the walk names."""
+    directory = shutil.copytree(two_chains, tmp_path / "audit")
+    path = list_segments(directory, "w1")[1]
+    content = lines(path)
+    split = content[1].index(',"seq"')
+    content[1] = content[1][:split] + "\n" + content[1][split:]
+    content[3] = content[3].rstrip("\n") + content.pop(4)
+    path.write_text("".join(content))
+    expected = [report.as_dict() for report in _walk(directory)]
+    assert not expected[0]["ok"]
+    assert [report.as_dict() for report in verify_all([directory], KEY)] == expected
