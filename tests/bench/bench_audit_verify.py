@@ -112,6 +112,7 @@ def main() -> None:
             if any(directory.glob("audit-*")):
                 parser.error(f"{directory} already holds an audit log: pass --keep to reuse it")
             asyncio.run(write(directory, args.records, args.segment_mb * 1024 * 1024, args.chains))
+        write_s = time.perf_counter() - started
         size = sum(p.stat().st_size for p in directory.glob("audit-*.jsonl"))
         workers = os.cpu_count() or 1
         load_before = os.getloadavg()
@@ -147,7 +148,7 @@ def main() -> None:
             "chains": len(chains(directory)),
             "log_mb": round(size / 1e6, 1),
             "segments": len(list(directory.glob("audit-*.jsonl"))),
-            "write_s": round(time.perf_counter() - started, 1),
+            "write_s": round(write_s, 1),
             "cpus": workers,
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
