@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from gateway.audit import verify
 from gateway.audit.checkpoint import signing_key
+from gateway.audit.report import VerifyReport
 from gateway.audit.scan import scan_segment
 from gateway.audit.segments import list_segments
-from gateway.audit.report import VerifyReport
 from gateway.audit.walk import Verifier
 from tests.unit.audit.test_verify import KEY, lines, write_log
 
