@@ -8,6 +8,9 @@
     writer      AuditLog: durable appends with group commit, rotation, checkpoints
     verify      verify(): the first broken record, truncation, forged checkpoints;
                 verify_all(): every chain (writer) of one or several directories
+    scan        one segment's ordinary records checked on their stored bytes
+    walk        the record-by-record checks (verify's state machine)
+    report      VerifyReport, Problem, Location
     index_verify  every chain re-verified from the Elasticsearch audit index
     query       search / show / exposure over the local segments (CLI, admin API)
     spool       a consumer's cursor over the segments (complete, durable lines only)

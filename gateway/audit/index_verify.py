@@ -24,7 +24,7 @@ from elasticsearch import exceptions as es_exc
 
 from gateway.audit.chain import GENESIS_HASH, hash_matches, missing_fields
 from gateway.audit.checkpoint import CHECKPOINT_KIND, is_signed, signature_valid, signing_key
-from gateway.audit.verify import Location, Problem, VerifyReport
+from gateway.audit.report import Location, Problem, VerifyReport
 from gateway.errors import DependencyUnavailable
 
 MAX_PROBLEMS = 100

@@ -2,6 +2,10 @@
 
     uv run python tests/bench/bench_audit_verify.py                  # 300k records, 2 chains
     uv run python tests/bench/bench_audit_verify.py --records 1000000 --chains 4 --json out.json
+    uv run python tests/bench/bench_audit_verify.py --records 1000000 --dir /tmp/log --keep
+
+(run twice with ``--keep``, the second run reuses the log the first wrote in ``--dir``:
+writing a million records takes minutes)
 
 Writes a signed log of ``--records`` realistic request records (bench_audit's, five
 chunks each, ~2.9 KB a line) as ``--chains`` writers appending at once into one
@@ -31,7 +35,9 @@ from typing import Any
 
 from gateway.audit import AuditLog
 from gateway.audit.checkpoint import signing_key
-from gateway.audit.verify import VerifyReport, _Verifier, chains, verify_all
+from gateway.audit.report import VerifyReport
+from gateway.audit.verify import chains, verify_all
+from gateway.audit.walk import Verifier
 from tests.bench.bench_audit import KEY, request_record
 
 
@@ -78,6 +84,7 @@ def timed(
         "records_per_s": round(records / wall),
         "cpu_seconds": round(cpu, 2),
         "records_per_cpu_s": round(records / cpu),
+        "cpu_us_per_record": round(cpu / records * 1e6, 2),
         "all_seconds": [round(w, 2) for w in walls],
     }
 
@@ -90,12 +97,22 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument("--skip-walk", action="store_true", help="skip the slow reference walk")
     parser.add_argument("--dir", type=Path, help="audit directory (default: a temporary one)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="reuse the log already in --dir (written by an earlier run with the same "
+        "--records and --chains) instead of writing one",
+    )
     parser.add_argument("--json", dest="json_path", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as temporary:
         directory = args.dir or Path(temporary) / "audit"
         started = time.perf_counter()
-        asyncio.run(write(directory, args.records, args.segment_mb * 1024 * 1024, args.chains))
+        if not (args.keep and any(directory.glob("audit-*.jsonl"))):
+            if any(directory.glob("audit-*")):
+                parser.error(f"{directory} already holds an audit log: pass --keep to reuse it")
+            asyncio.run(write(directory, args.records, args.segment_mb * 1024 * 1024, args.chains))
+        write_s = time.perf_counter() - started
         size = sum(p.stat().st_size for p in directory.glob("audit-*.jsonl"))
         workers = os.cpu_count() or 1
         load_before = os.getloadavg()
@@ -106,7 +123,7 @@ def main() -> None:
             runs.append(
                 timed(
                     "record-by-record walk (before)",
-                    lambda: [_Verifier(directory, key, w).run() for w in chains(directory)],
+                    lambda: [Verifier(directory, key, w).run() for w in chains(directory)],
                     args.records,
                     1,
                 )
@@ -131,7 +148,7 @@ def main() -> None:
             "chains": len(chains(directory)),
             "log_mb": round(size / 1e6, 1),
             "segments": len(list(directory.glob("audit-*.jsonl"))),
-            "write_s": round(time.perf_counter() - started, 1),
+            "write_s": round(write_s, 1),
             "cpus": workers,
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],

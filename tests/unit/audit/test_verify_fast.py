@@ -13,15 +13,16 @@ from hypothesis import strategies as st
 
 from gateway.audit import verify
 from gateway.audit.checkpoint import signing_key
+from gateway.audit.report import VerifyReport
 from gateway.audit.scan import scan_segment
 from gateway.audit.segments import list_segments
-from gateway.audit.verify import VerifyReport, _Verifier
+from gateway.audit.walk import Verifier
 from tests.unit.audit.test_verify import KEY, lines, write_log
 
 
 def reference(directory: Path, key: str | None = KEY) -> VerifyReport:
     """The record-by-record walk, as verify() did before the fast path."""
-    return _Verifier(directory, signing_key(key)).run()
+    return Verifier(directory, signing_key(key)).run()
 
 
 @pytest.fixture(scope="module")
