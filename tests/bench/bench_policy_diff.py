@@ -44,10 +44,10 @@ from gateway.policy_diff.opa_server import OpaServer, find_opa
 from gateway.policy_diff.principals import from_keys_file
 from gateway.settings import load_settings
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_retrieval import GROUPS, TENANTS, synthetic_chunks
-
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run as a script: the repository is not on the path
+from tests.bench.bench_retrieval import GROUPS, TENANTS, synthetic_chunks  # noqa: E402
+
 CLEARANCES = ["public", "internal", "confidential", "restricted"]
 
 
