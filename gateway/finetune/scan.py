@@ -25,12 +25,14 @@ from numpy.typing import NDArray
 from gateway.errors import BadRequest
 from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
+from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import PiiFinding, PiiScan
 from gateway.fingerprint import CHAR_K, CHAR_WINDOW, SCHEME, char_hashes, fingerprint_texts
 from gateway.fingerprint import letters as letter_stream
 from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
+PlanFor = Callable[[str], Awaitable[PiiPlan]]
 
 FINE_TUNE = "fine-tune"
 JSONL_PURPOSES = frozenset({FINE_TUNE, "batch", "evals"})
@@ -88,9 +90,13 @@ class UploadScanner:
         pii_min_score: float = 0.5,
         *,
         pii_ner: bool = False,
+        pii_plan: PlanFor | None = None,
     ) -> None:
+        """``pii_plan``: what the PII scan looks for, per purpose (the policy's
+        ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER."""
         self._matcher = matcher
         self._pii = PiiScan(analyze, pii_min_score, ner=pii_ner) if analyze else None
+        self._plan = pii_plan
 
     async def scan(self, content: bytes, purpose: str = FINE_TUNE) -> ScanResult:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
@@ -102,7 +108,10 @@ class UploadScanner:
         printed = time.perf_counter()
         overlaps, documents = await self._matcher.overlaps(units)
         searched = time.perf_counter()
-        pii = await self._pii.scan(examples) if self._pii and purpose == FINE_TUNE else []
+        pii: list[PiiFinding] = []
+        if self._pii and purpose == FINE_TUNE:
+            plan = await self._plan(purpose) if self._plan else DEFAULT_PLAN
+            pii = await self._pii.scan(examples, plan)
         done = time.perf_counter()
         return ScanResult(
             sha256=sha256,

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from gateway.finetune.decode import hidden_texts, walk_strings
 from gateway.finetune.examples import Example
+from gateway.finetune.pii_plan import PiiPlan
 from gateway.finetune.pii_scan import PiiScan
 from gateway.finetune.scan import SEGMENT, segment_units, units_of
 from gateway.fingerprint import (
@@ -104,21 +105,56 @@ def test_a_clean_line_before_governed_text_is_not_named() -> None:
     assert not (owned_by_line_one & (governed - clean))
 
 
-async def test_only_candidate_windows_reach_presidio_by_default() -> None:
-    """Without NER, text with no digit or @ is never analysed; windows are bounded."""
+async def test_without_ner_types_the_pattern_lane_scans_and_the_pool_is_idle() -> None:
+    """With no NER type wanted, identifiers are found by patterns alone: the NER pool is
+    never called, and NER-only types are not reported."""
     sent: list[str] = []
 
     async def analyze(texts: list[str]) -> list[list[dict[str, object]]]:
         sent.extend(texts)
-        return [[{"type": "PERSON", "start": 0, "end": 1, "score": 0.85}] for _ in texts]
+        return [[] for _ in texts]
 
     scan = PiiScan(analyze, 0.5, ner=False)  # type: ignore[arg-type]
     prose = "What does the Python module pathlib do? " * 20
-    found = await scan.scan([Example(1, (prose,)), Example(2, (prose + " mail a@b.org",))])
-    assert len(sent) == 1
-    assert "a@b.org" in sent[0]
-    assert len(sent[0]) < 200
-    assert found == []  # NER-only types are not reported when NER was not asked for
+    plan = PiiPlan(scan=True, types=("EMAIL_ADDRESS", "PHONE_NUMBER"), ner=False)
+    found = await scan.scan(
+        [Example(1, (prose,)), Example(2, (prose + " mail ann@example.com",))], plan
+    )
+    assert sent == []
+    assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
+
+
+def test_pattern_lane_windows_surround_candidates_only() -> None:
+    """Without NER, text with no digit or @ is never analysed; windows are bounded."""
+    scan = PiiScan(None, 0.5, ner=False)  # type: ignore[arg-type]
+    prose = "What does the Python module pathlib do? " * 20
+    pieces = scan._all_pieces([Example(1, (prose,)), Example(2, (prose + " mail a@b.org",))], False)
+    assert [line for line, _ in pieces] == [2]
+    assert "a@b.org" in pieces[0][1]
+    assert len(pieces[0][1]) < 200
+
+
+async def test_an_ner_plan_sends_every_string_to_the_pool() -> None:
+    """When the policy wants an NER type, whole strings go to the NER pool and its NER
+    findings are reported."""
+    sent: list[str] = []
+
+    async def analyze(texts: list[str]) -> list[list[dict[str, object]]]:
+        sent.extend(texts)
+        return [[{"type": "PERSON", "start": 0, "end": 4, "score": 0.85}] for _ in texts]
+
+    scan = PiiScan(analyze, 0.5, ner=False)  # type: ignore[arg-type]
+    plan = PiiPlan(scan=True, types=("PERSON",), ner=True)
+    found = await scan.scan([Example(1, ("Anna wrote the module.",))], plan)
+    assert sent == ["Anna wrote the module."]
+    assert [(f.type, f.lines) for f in found] == [("PERSON", (1,))]
+
+
+async def test_a_plan_without_scan_finds_nothing() -> None:
+    """A purpose the policy does not scan for PII is not analysed."""
+    scan = PiiScan(None, 0.5, ner=False)  # type: ignore[arg-type]
+    plan = PiiPlan(scan=False, types=(), ner=False)
+    assert await scan.scan([Example(1, ("mail ann@example.com",))], plan) == []
 
 
 @settings(max_examples=50, deadline=None)
