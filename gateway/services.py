@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import subprocess
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -23,6 +24,7 @@ from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
 from gateway.finetune import FinetuneService, Registry, UploadScanner
 from gateway.finetune.matcher import CorpusMatcher
+from gateway.finetune.pii_plan import policy_plan
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
 from gateway.jwt_auth import verifier_from_settings
@@ -131,6 +133,7 @@ async def open_services(
                     presidio.analyze if presidio and settings.finetune_pii_scan else None,
                     settings.finetune_pii_min_score,
                     pii_ner=settings.finetune_pii_ner,
+                    pii_plan=functools.partial(policy_plan, policy),
                 ),
                 registry=Registry(index.client, settings.index_prefix),
                 upstream=FinetuneUpstream(upstream),

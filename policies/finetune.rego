@@ -177,6 +177,27 @@ reasons contains msg if {
 	)
 }
 
+# What the upload scan looks for, asked before it runs: the PII types that can refuse
+# an upload or that the policy wants reported (pii_report_types), and whether any of
+# them needs the NER model. Without NER types the gateway scans with pattern recognizers
+# only, which is many times faster. input: {"action": "files.create", "purpose"}.
+ner_types := {"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"}
+
+pii_wanted contains kind if some kind, _ in config.pii_min_scores
+
+pii_wanted contains kind if some kind in object.get(config, "pii_report_types", [])
+
+pii_wanted contains kind if {
+	is_number(object.get(config, "pii_ner_min_score", null))
+	some kind in ner_types
+}
+
+pii_scan := {
+	"scan": input.purpose in config.pii_purposes,
+	"types": sort(pii_wanted),
+	"ner": count(pii_wanted & ner_types) > 0,
+}
+
 # The first 20 lines of a list, for messages.
 shown(lines) := array.slice(lines, 0, 20)
 

@@ -222,3 +222,30 @@ test_unknown_action_denied if {
 	d := finetune.decision with input as {"subject": alice, "action": "files.burn"}
 	not d.allow
 }
+
+test_pii_scan_needs_no_ner_by_default if {
+	plan := finetune.pii_scan with input as {"action": "files.create", "purpose": "fine-tune"}
+	plan.scan
+	not plan.ner
+	"EMAIL_ADDRESS" in plan.types
+	not "PERSON" in plan.types
+}
+
+test_pii_scan_needs_ner_when_ner_findings_can_refuse if {
+	plan := finetune.pii_scan with input as {"action": "files.create", "purpose": "fine-tune"}
+		with data.gateway.config.finetune.pii_ner_min_score as 0.8
+	plan.ner
+	"PERSON" in plan.types
+}
+
+test_pii_scan_needs_ner_when_ner_types_are_reported if {
+	plan := finetune.pii_scan with input as {"action": "files.create", "purpose": "fine-tune"}
+		with data.gateway.config.finetune.pii_report_types as ["LOCATION"]
+	plan.ner
+	"LOCATION" in plan.types
+}
+
+test_pii_scan_skipped_for_purposes_without_pii_rules if {
+	plan := finetune.pii_scan with input as {"action": "files.create", "purpose": "assistants"}
+	not plan.scan
+}

@@ -5,23 +5,29 @@ default structured identifiers (e-mail, card, IBAN, phone...) above a per-type s
 refuse, and NER-only findings (names, places) are reported without refusing, since
 spaCy's NER reads "Python" or "Raises" as a person in technical text.
 
-Presidio costs about 80 microseconds per character, so by default (``ner=False``) only
-the surroundings of candidate identifiers are analysed: the tokens holding an ``@`` or
-at least four digits, with ``CONTEXT`` characters either side (context words are within
-a few tokens). NER-only types are then not reported at
-all, because they were not looked for. ``ner=True`` analyses every string in full.
+Which lane runs is the policy's call too (``gateway.finetune.pii_plan``). When no type it
+blocks or reports needs NER, only the surroundings of candidate identifiers are
+analysed, with pattern recognizers only (``gateway.finetune.pii_patterns``, no spaCy):
+the tokens holding an ``@`` or at least four digits, with ``CONTEXT`` characters either
+side (context words are within a few tokens); NER-only types are then not reported,
+since they were not looked for. When it asks for an NER type (or the operator forces
+NER), every string goes through the full pipeline on the analysis pool's bulk lane
+(about 80 microseconds per character), which bounds its batches behind chat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.finetune.examples import Example
+from gateway.finetune.pii_patterns import PatternAnalyzer
+from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
@@ -29,6 +35,9 @@ AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
 CONTEXT = 40
 MAX_LINES = 100
+PATTERN_BATCH_CHARS = 16_384
+"""Characters of windows analysed per hop to a worker thread in the pattern lane; between
+hops the lane rests as long as the hop took (chat keeps at least half the process)."""
 _CANDIDATE = re.compile(r"\S*@\S*|\S*(?:[0-9]\S*){4}")
 """A token with an ``@`` or at least four digits: every blocked structured identifier
 (e-mail, card, phone, SSN, IBAN, IP address, licence and passport numbers) has one."""
@@ -57,20 +66,25 @@ class PiiScan:
     def __init__(self, analyze: AnalyzeBatch, min_score: float, *, ner: bool) -> None:
         self._analyze = analyze
         self._min_score = min_score
-        self._ner = ner
+        self._force_ner = ner
+        self._pattern_lanes: dict[tuple[str, ...] | None, PatternAnalyzer] = {}
 
-    async def scan(self, examples: list[Example]) -> list[PiiFinding]:
-        pieces = await asyncio.to_thread(self._all_pieces, examples)
+    async def scan(self, examples: list[Example], plan: PiiPlan = DEFAULT_PLAN) -> list[PiiFinding]:
+        if not plan.scan:
+            return []
+        ner = plan.ner or self._force_ner
+        pieces = await asyncio.to_thread(self._all_pieces, examples, ner)
         distinct = sorted({piece for _, piece in pieces})
         if not distinct:
             return []
-        spans = dict(zip(distinct, await self._analyze(distinct), strict=True))
+        found = await self._analyze(distinct) if ner else await self._patterns(distinct, plan)
+        spans = dict(zip(distinct, found, strict=True))
         groups: defaultdict[tuple[str, float], list[int]] = defaultdict(list)
         for line, piece in pieces:
             for span in spans[piece]:
                 if span["score"] < self._min_score:
                     continue
-                if span["type"] in NER_TYPES and not self._ner:
+                if span["type"] in NER_TYPES and not ner:
                     continue
                 groups[(span["type"], round(round(span["score"] * 20) / 20, 2))].append(line)
         return [
@@ -78,16 +92,36 @@ class PiiScan:
             for (kind, score), lines in sorted(groups.items())
         ]
 
-    def _all_pieces(self, examples: list[Example]) -> list[tuple[int, str]]:
+    async def _patterns(self, texts: list[str], plan: PiiPlan) -> list[list[PiiSpan]]:
+        """The pattern-only lane, in bounded hops to a worker thread."""
+        lane = self._pattern_lanes.get(plan.types)
+        if lane is None:
+            lane = self._pattern_lanes[plan.types] = PatternAnalyzer(plan.types)
+        found: list[list[PiiSpan]] = []
+        start = 0
+        while start < len(texts):
+            end, size = start, 0
+            while end < len(texts) and (end == start or size < PATTERN_BATCH_CHARS):
+                size += len(texts[end])
+                end += 1
+            began = time.perf_counter()
+            found.extend(await asyncio.to_thread(lane.analyze, texts[start:end]))
+            start = end
+            # This lane runs in the gateway's own process: rest as long as the hop took,
+            # so that a large upload takes at most about half of it from chat.
+            await asyncio.sleep(time.perf_counter() - began)
+        return found
+
+    def _all_pieces(self, examples: list[Example], ner: bool) -> list[tuple[int, str]]:
         return [
             (example.line, piece)
             for example in examples
             for text in example.texts
-            for piece in self._pieces(text)
+            for piece in self._pieces(text, ner)
         ]
 
-    def _pieces(self, text: str) -> list[str]:
-        if self._ner:
+    def _pieces(self, text: str, ner: bool) -> list[str]:
+        if ner:
             return [text] if text.strip() else []
         windows: list[list[int]] = []
         for match in _CANDIDATE.finditer(text):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -24,12 +25,14 @@ from numpy.typing import NDArray
 from gateway.errors import BadRequest
 from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
+from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import PiiFinding, PiiScan
 from gateway.fingerprint import CHAR_K, CHAR_WINDOW, SCHEME, char_hashes, fingerprint_texts
 from gateway.fingerprint import letters as letter_stream
 from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
+PlanFor = Callable[[str], Awaitable[PiiPlan]]
 
 FINE_TUNE = "fine-tune"
 JSONL_PURPOSES = frozenset({FINE_TUNE, "batch", "evals"})
@@ -87,9 +90,13 @@ class UploadScanner:
         pii_min_score: float = 0.5,
         *,
         pii_ner: bool = False,
+        pii_plan: PlanFor | None = None,
     ) -> None:
+        """``pii_plan``: what the PII scan looks for, per purpose (the policy's
+        ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER."""
         self._matcher = matcher
         self._pii = PiiScan(analyze, pii_min_score, ner=pii_ner) if analyze else None
+        self._plan = pii_plan
 
     async def scan(self, content: bytes, purpose: str = FINE_TUNE) -> ScanResult:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
@@ -101,7 +108,10 @@ class UploadScanner:
         printed = time.perf_counter()
         overlaps, documents = await self._matcher.overlaps(units)
         searched = time.perf_counter()
-        pii = await self._pii.scan(examples) if self._pii and purpose == FINE_TUNE else []
+        pii: list[PiiFinding] = []
+        if self._pii and purpose == FINE_TUNE:
+            plan = await self._plan(purpose) if self._plan else DEFAULT_PLAN
+            pii = await self._pii.scan(examples, plan)
         done = time.perf_counter()
         return ScanResult(
             sha256=sha256,
@@ -198,35 +208,58 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
         for example in examples
     ]
     starts = np.cumsum([0, *(len(s) for s in streams)])
-    stream = "".join(streams)
-    hashes = char_hashes(stream, CHAR_K)
+    hashes = char_hashes("".join(streams), CHAR_K)
     if len(hashes) <= CHAR_WINDOW:
         return []
+    # Each window's minimum and where it is (the first place): a fingerprint belongs to
+    # the line its shingle starts in, not the line its window starts in, so that a window
+    # reaching from a clean line into governed text does not name the clean line.
     count = len(hashes) - CHAR_WINDOW + 1
     minima = hashes[:count].copy()
     for j in range(1, CHAR_WINDOW):
         np.minimum(minima, hashes[j : j + count], out=minima)
-    # A fingerprint belongs to the line its shingle starts in, not the line its window
-    # starts in: a window reaching from a clean line into governed text must not name
-    # the clean line.
-    windows = np.arange(count)
-    chosen = windows + (CHAR_WINDOW - 1)
-    for j in range(CHAR_WINDOW - 1, -1, -1):
-        hit = hashes[j : j + count] == minima
-        chosen[hit] = windows[hit] + j
+    chosen = np.full(count, CHAR_WINDOW - 1, dtype=np.int64)
+    for j in range(CHAR_WINDOW - 2, -1, -1):
+        np.copyto(chosen, j, where=hashes[j : j + count] == minima)
+    chosen += np.arange(count)
     minima |= np.int64(1)
+    # Neighbouring windows mostly share their minimum: work on runs of windows with the
+    # same chosen shingle (one value, one line) instead of on every window.
+    run_start = np.flatnonzero(np.r_[True, chosen[1:] != chosen[:-1]])
+    run_end = np.r_[run_start[1:], count]
     lines = np.array([example.line for example in examples], dtype=np.int64)
-    owner = lines[np.searchsorted(starts, chosen, side="right") - 1]
+    run_line = lines[np.searchsorted(starts, chosen[run_start], side="right") - 1]
+    run_value = minima[run_start]
+    step, span = SEGMENT // 2, SEGMENT - CHAR_K - CHAR_WINDOW + 2
+    segments = len(range(0, max(1, count - step), step))
+    # Segment s holds the windows [s * step, s * step + span); each run is in a few.
+    first = np.maximum(0, (run_start - span) // step + 1)
+    last = np.minimum(segments - 1, (run_end - 1) // step)
+    fan = np.maximum(last - first + 1, 0)
+    run = np.repeat(np.arange(len(run_start)), fan)
+    segment = np.repeat(first, fan) + _ranges(fan)
+    # Per segment, each value once: from its earliest run (runs are numbered in order).
+    order = np.lexsort((run, run_value[run], segment))
+    run, segment = run[order], segment[order]
+    value = run_value[run]
+    fresh = np.r_[True, (segment[1:] != segment[:-1]) | (value[1:] != value[:-1])]
+    run, segment, value = run[fresh], segment[fresh], value[fresh]
+    owner = run_line[run]
+    bounds = np.searchsorted(segment, np.arange(segments + 1)).tolist()
     units: list[Unit] = []
-    step = SEGMENT // 2
-    for begin in range(0, max(1, count - step), step):
-        end = min(count, begin + SEGMENT - CHAR_K - CHAR_WINDOW + 2)
-        if end <= begin:
-            break
-        prints, first = np.unique(minima[begin:end], return_index=True)
-        owners = owner[begin:end][first]
-        units.append(Unit(tuple(sorted(set(owners.tolist()))), prints, owners))
+    for begin, end in itertools.pairwise(bounds):
+        owners = owner[begin:end]
+        units.append(Unit(tuple(np.unique(owners).tolist()), value[begin:end], owners))
     return units
+
+
+def _ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+    """0..n-1 for each n in ``lengths``, concatenated."""
+    firsts = np.cumsum(lengths) - lengths
+    result: NDArray[np.int64] = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(
+        firsts, lengths
+    )
+    return result
 
 
 def _ms(seconds: float) -> float:

@@ -20,34 +20,31 @@ import contextlib
 import hashlib
 import secrets
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Self
 
 from gateway.audit import AuditLog
-from gateway.errors import (
-    DENIED_BY_POLICY,
-    BadRequest,
-    GatewayError,
-    NotFound,
-    PayloadTooLarge,
-    PolicyDenied,
-)
+from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, PolicyDenied
+from gateway.finetune.access import Access
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
+from gateway.finetune.jobs import (
+    JOB_FILE_FIELDS,
+    RECHECK_MARGIN,
+    job_request,
+    require_processed,
+    with_file_ids,
+)
 from gateway.finetune.listing import FILE_LIST_LIMITS, JOB_LIST_LIMITS, list_limit, own_list
 from gateway.finetune.processing import ScanRunner, settle_expired
-from gateway.finetune.registry import ERROR, PROCESSED, UPLOADED, FileEntry, Registry
+from gateway.finetune.registry import PROCESSED, UPLOADED, FileEntry, Registry
 from gateway.finetune.scan import ScanResult, UploadScanner, match_fact, read_examples
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.ingest.records import timestamp
-from gateway.policy import FinetuneDecision, PolicyEngine
+from gateway.policy import PolicyEngine
 
 __all__ = ["Caller", "FinetuneService"]
 
 FINE_TUNE = "fine-tune"
-RECHECK_MARGIN = timedelta(minutes=5)
-"""Chunks ingested this long before a scan started are searched again at job creation
-(a chunk being written while the scan searched may not have been visible to it)."""
-_JOB_FILE_FIELDS = ("training_file", "validation_file")
 
 
 class FinetuneService:
@@ -72,12 +69,13 @@ class FinetuneService:
         self._audit = audit
         self._max_bytes = max_upload_bytes
         self._index_ready = False
+        self._access = Access(policy, audit)
         self.scans = ScanRunner(
             scanner=scanner,
             registry=registry,
             upstream=upstream,
             audit=audit,
-            decide=self._decide,
+            decide=self._access.decide,
             lease_s=scan_lease_s,
             concurrency=scan_concurrency,
         )
@@ -150,19 +148,10 @@ class FinetuneService:
 
     async def refused(self, caller: Caller, base: dict[str, Any], exc: GatewayError) -> None:
         """The audit record of a call refused before (or instead of) a policy decision."""
-        await self._audit.append(
-            AUDIT_KIND,
-            {
-                **caller.audit_fields(),
-                **base,
-                "allowed": False,
-                "refused": exc.code,
-                "status": exc.status_code,
-            },
-        )
+        await self._access.refused(caller, base, exc)
 
     async def list_files(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
-        await self._read(caller, "files.list")
+        await self._access.read(caller, "files.list")
         order = params.get("order", "desc")
         if order not in {"asc", "desc"}:
             raise BadRequest("'order' must be 'asc' or 'desc'.", param="order")
@@ -184,14 +173,14 @@ class FinetuneService:
 
     async def retrieve_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
         entry = await self._registry.file(caller.principal.subject, file_id)
-        await self._read(caller, "files.retrieve", entry is not None, file_id=file_id)
+        await self._access.read(caller, "files.retrieve", entry is not None, file_id=file_id)
         assert entry is not None
         return (await self._settled(caller, entry)).file_object()
 
     async def file_content(self, caller: Caller, file_id: str) -> tuple[bytes, str]:
         """The caller's own uploaded file, as stored upstream (it passed the scan)."""
         entry = await self._registry.file(caller.principal.subject, file_id)
-        await self._read(caller, "files.content", entry is not None, file_id=file_id)
+        await self._access.read(caller, "files.content", entry is not None, file_id=file_id)
         assert entry is not None
         entry = await self._settled(caller, entry)
         if entry.status != PROCESSED or not entry.upstream_id:
@@ -204,7 +193,7 @@ class FinetuneService:
 
     async def delete_file(self, caller: Caller, file_id: str) -> dict[str, Any]:
         entry = await self._registry.file(caller.principal.subject, file_id)
-        await self._read(caller, "files.delete", entry is not None, file_id=file_id)
+        await self._access.read(caller, "files.delete", entry is not None, file_id=file_id)
         assert entry is not None
         if entry.upstream_id:
             await self._upstream.delete(f"files/{entry.upstream_id}")
@@ -221,7 +210,7 @@ class FinetuneService:
         base: dict[str, Any] = {"action": "fine_tuning.jobs.create"}
         entries: dict[str, FileEntry] = {}
         try:
-            model, files = _job_request(body)
+            model, files = job_request(body)
             base["model"] = model
             for param, file_id in files.items():
                 entries[param] = await self._check_job_file(caller, base, model, param, file_id)
@@ -246,7 +235,7 @@ class FinetuneService:
                 "training_file": files["training_file"],
             },
         )
-        return _with_file_ids(job, {str(e.upstream_id): e.id for e in entries.values()})
+        return with_file_ids(job, {str(e.upstream_id): e.id for e in entries.values()})
 
     async def _check_job_file(
         self, caller: Caller, base: dict[str, Any], model: str, param: str, file_id: str
@@ -258,7 +247,7 @@ class FinetuneService:
         if entry is None:
             raise NotFound(f"No such File object: {file_id}", param=param, code="file_not_found")
         entry = await self._settled(caller, entry)
-        _require_processed(entry, param)
+        require_processed(entry, param)
         facts: dict[str, Any] = {
             "model": model,
             "file": {"purpose": entry.purpose, "scan_passed": entry.purpose == FINE_TUNE},
@@ -268,7 +257,7 @@ class FinetuneService:
         if entry.purpose == FINE_TUNE:
             rechecked, documents = await self._recheck(entry)
             facts["recheck"] = {"matches": rechecked}
-        decision = await self._decide(caller, "fine_tuning.jobs.create", facts, documents)
+        decision = await self._access.decide(caller, "fine_tuning.jobs.create", facts, documents)
         await self._audit.append(
             AUDIT_KIND,
             {
@@ -301,17 +290,17 @@ class FinetuneService:
         )
 
     async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
-        await self._read(caller, "fine_tuning.jobs.list")
+        await self._access.read(caller, "fine_tuning.jobs.list")
         mine = await self._registry.job_ids(caller.principal.subject)
         page = await own_list(self._upstream, "fine_tuning/jobs", mine, params, JOB_LIST_LIMITS)
         jobs = [job for job in page["data"] if isinstance(job, dict)]
         ids = await self._gateway_file_ids(jobs)
-        return {**page, "data": [_with_file_ids(job, ids) for job in jobs]}
+        return {**page, "data": [with_file_ids(job, ids) for job in jobs]}
 
     async def job_call(self, caller: Caller, job_id: str, call: str) -> dict[str, Any]:
         """``retrieve``, ``cancel`` or ``events`` on one of the caller's jobs."""
         owned = await self._registry.owns_job(caller.principal.subject, job_id)
-        await self._read(caller, f"fine_tuning.jobs.{call}", owned, job_id=job_id)
+        await self._access.read(caller, f"fine_tuning.jobs.{call}", owned, job_id=job_id)
         path = f"fine_tuning/jobs/{job_id}"
         if call == "events":
             return await self._upstream.get(f"{path}/events")
@@ -319,112 +308,10 @@ class FinetuneService:
             job = await self._upstream.post(f"{path}/cancel")
         else:
             job = await self._upstream.get(path)
-        return _with_file_ids(job, await self._gateway_file_ids([job]))
+        return with_file_ids(job, await self._gateway_file_ids([job]))
 
     async def _gateway_file_ids(self, jobs: list[dict[str, Any]]) -> dict[str, str]:
         upstream_ids = {
-            str(job[k]) for job in jobs for k in _JOB_FILE_FIELDS if isinstance(job.get(k), str)
+            str(job[k]) for job in jobs for k in JOB_FILE_FIELDS if isinstance(job.get(k), str)
         }
         return dict(await self._registry.file_ids_by_upstream(upstream_ids))
-
-    # -- helpers ----------------------------------------------------------------------
-
-    async def _read(self, caller: Caller, action: str, owned: bool = True, **ids: str) -> None:
-        """Policy check (group membership) and one audit record for a read or cancel.
-
-        Another caller's (or no) object is a 404 and audited as refused, never allowed.
-        """
-        read = "files.read" if action.startswith("files.") else "fine_tuning.jobs.read"
-        base = {"action": action, **ids}
-        if not owned:
-            kind = "File object" if action.startswith("files.") else "fine-tuning job"
-            param = "file_id" if action.startswith("files.") else "fine_tuning_job_id"
-            missing = NotFound(
-                f"No such {kind}: {next(iter(ids.values()))}", param=param, code="not_found"
-            )
-            await self.refused(caller, base, missing)
-            raise missing
-        decision = await self._policy.finetune(caller.principal, read, {})
-        await self._audit.append(
-            AUDIT_KIND, {**caller.audit_fields(), **base, **decision_fields(decision)}
-        )
-        if not decision.allow:
-            raise refusal(decision, DENIED_BY_POLICY)
-
-    async def _decide(
-        self,
-        caller: Caller,
-        action: str,
-        facts: dict[str, Any],
-        documents: dict[str, dict[str, Any]],
-    ) -> FinetuneDecision:
-        """The policy's decision; when it refuses over documents, asked again with the
-        documents the caller may retrieve marked ``visible`` (only those get named)."""
-        decision = await self._policy.finetune(caller.principal, action, facts)
-        refused = sorted(
-            {str(v.get("doc_id")) for v in decision.violations if v.get("kind") == "overlap"}
-        )
-        governance = [documents[doc_id] for doc_id in refused if doc_id in documents]
-        if decision.allow or not governance:
-            return decision
-        verdicts = await self._policy.allow_documents(caller.principal, governance)
-        visible = {str(doc["doc_id"]) for doc, ok in zip(governance, verdicts, strict=True) if ok}
-        if not visible:
-            return decision
-        for key in ("scan", "recheck"):
-            if key in facts:
-                facts[key] = {
-                    **facts[key],
-                    "matches": [
-                        {**m, "visible": m.get("doc_id") in visible}
-                        for m in facts[key].get("matches", [])
-                    ],
-                }
-        return await self._policy.finetune(caller.principal, action, facts)
-
-
-def _job_request(body: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """The model and the file ids of a job request, or BadRequest."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("'model' is required.", param="model", code="missing_required_parameter")
-    files: dict[str, str] = {}
-    for param in ("training_file", "validation_file"):
-        value = body.get(param)
-        if value is None and param == "validation_file":
-            continue
-        if not isinstance(value, str) or not value:
-            problem = "is required" if value is None else "must be a file id (a string)"
-            raise BadRequest(f"'{param}' {problem}.", param=param, code="invalid_value")
-        files[param] = value
-    return model, files
-
-
-def _require_processed(entry: FileEntry, param: str) -> None:
-    """400 while the file is scanned; its refusal (403 policy, else 400) once refused."""
-    if entry.status == UPLOADED:
-        raise BadRequest(
-            f"The file {entry.id} is still being scanned (status 'uploaded'); create the "
-            "job once its status is 'processed'.",
-            param=param,
-            code="file_not_ready",
-        )
-    if entry.status == ERROR:
-        message = f"The file {entry.id} was refused: {entry.status_details}"
-        if entry.error_status == 403:
-            raise PolicyDenied(message, param=param, code="finetune_file_refused")
-        raise BadRequest(message, param=param, code=entry.error_code or "invalid_file")
-    if not entry.upstream_id:
-        raise GatewayError(f"The file {entry.id} is processed but not stored upstream.")
-
-
-def _with_file_ids(job: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
-    """The upstream's job with the gateway's file ids in place of the upstream's."""
-    return {
-        **job,
-        **{
-            k: ids[job[k]]
-            for k in _JOB_FILE_FIELDS
-            if isinstance(job.get(k), str) and job[k] in ids
-        },
-    }

@@ -202,3 +202,49 @@ def test_surrogate_escape_is_still_a_bad_line_on_the_fast_path() -> None:
     )
     with pytest.raises(BadRequest, match="surrogate"):
         parse_examples(line)
+
+
+_KEYS = st.sampled_from(["messages", "role", "content", "a", 'q":', "\\", "x"])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='ab":\\ {}[],', max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.lists(st.tuples(_KEYS, inner), max_size=4),
+    max_leaves=12,
+)
+
+
+def _render(value: object) -> str:
+    """JSON text of ``value``, where a list of (key, value) pairs is an object that may
+    repeat keys, with spacing around colons varied."""
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        pairs = (f"{json.dumps(k)} {' ' * (len(k) % 2)}:{_render(v)}" for k, v in value)
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_render(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return _render(list(value))
+    return json.dumps(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_KEYS, _JSON), max_size=4))
+def test_fast_parse_decides_as_the_checked_parse(pairs: list[tuple[str, object]]) -> None:
+    """msgspec's fast path accepts a line only when the key-checked json parse gives the
+    same object; repeated keys, anywhere, are still a bad line."""
+    text = "{" + ", ".join(f"{json.dumps(k)}:{_render(v)}" for k, v in pairs) + "}"
+    fast, _ = examples_module._fast_load(text)
+    try:
+        checked = examples_module._checked_load(text)
+    except examples_module._LineProblem:
+        assert fast is None
+        return
+    assert fast is None or fast == checked
+
+
+def test_ordinary_lines_take_the_fast_parse() -> None:
+    """Chat lines without repeated keys parse fast; a repeated key, or a quoted word
+    before a colon inside a value (it might end a key), sends the line to the checked
+    parse."""
+    assert examples_module._fast_load(GOOD)[0] is not None
+    assert examples_module._fast_load(line(("user", "a: 1"), ("assistant", "b")))[0]
+    assert examples_module._fast_load(line(("user", 'say "a": 1'), ("assistant", "b")))[0] is None
+    assert examples_module._fast_load('{"messages": [], "messages": []}')[0] is None

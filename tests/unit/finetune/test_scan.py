@@ -2,6 +2,7 @@
 
 import base64
 import json
+from collections import Counter
 
 import numpy as np
 from hypothesis import given, settings
@@ -9,9 +10,17 @@ from hypothesis import strategies as st
 
 from gateway.finetune.decode import hidden_texts, walk_strings
 from gateway.finetune.examples import Example
+from gateway.finetune.pii_plan import PiiPlan
 from gateway.finetune.pii_scan import PiiScan
-from gateway.finetune.scan import segment_units, units_of
-from gateway.fingerprint import fingerprint_array, fingerprint_set
+from gateway.finetune.scan import SEGMENT, segment_units, units_of
+from gateway.fingerprint import (
+    CHAR_K,
+    CHAR_WINDOW,
+    char_hashes,
+    fingerprint_array,
+    fingerprint_set,
+    letters,
+)
 
 SECRET = "the break glass vault opens with two of three hardware tokens"
 
@@ -96,21 +105,56 @@ def test_a_clean_line_before_governed_text_is_not_named() -> None:
     assert not (owned_by_line_one & (governed - clean))
 
 
-async def test_only_candidate_windows_reach_presidio_by_default() -> None:
-    """Without NER, text with no digit or @ is never analysed; windows are bounded."""
+async def test_without_ner_types_the_pattern_lane_scans_and_the_pool_is_idle() -> None:
+    """With no NER type wanted, identifiers are found by patterns alone: the NER pool is
+    never called, and NER-only types are not reported."""
     sent: list[str] = []
 
     async def analyze(texts: list[str]) -> list[list[dict[str, object]]]:
         sent.extend(texts)
-        return [[{"type": "PERSON", "start": 0, "end": 1, "score": 0.85}] for _ in texts]
+        return [[] for _ in texts]
 
     scan = PiiScan(analyze, 0.5, ner=False)  # type: ignore[arg-type]
     prose = "What does the Python module pathlib do? " * 20
-    found = await scan.scan([Example(1, (prose,)), Example(2, (prose + " mail a@b.org",))])
-    assert len(sent) == 1
-    assert "a@b.org" in sent[0]
-    assert len(sent[0]) < 200
-    assert found == []  # NER-only types are not reported when NER was not asked for
+    plan = PiiPlan(scan=True, types=("EMAIL_ADDRESS", "PHONE_NUMBER"), ner=False)
+    found = await scan.scan(
+        [Example(1, (prose,)), Example(2, (prose + " mail ann@example.com",))], plan
+    )
+    assert sent == []
+    assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
+
+
+def test_pattern_lane_windows_surround_candidates_only() -> None:
+    """Without NER, text with no digit or @ is never analysed; windows are bounded."""
+    scan = PiiScan(None, 0.5, ner=False)  # type: ignore[arg-type]
+    prose = "What does the Python module pathlib do? " * 20
+    pieces = scan._all_pieces([Example(1, (prose,)), Example(2, (prose + " mail a@b.org",))], False)
+    assert [line for line, _ in pieces] == [2]
+    assert "a@b.org" in pieces[0][1]
+    assert len(pieces[0][1]) < 200
+
+
+async def test_an_ner_plan_sends_every_string_to_the_pool() -> None:
+    """When the policy wants an NER type, whole strings go to the NER pool and its NER
+    findings are reported."""
+    sent: list[str] = []
+
+    async def analyze(texts: list[str]) -> list[list[dict[str, object]]]:
+        sent.extend(texts)
+        return [[{"type": "PERSON", "start": 0, "end": 4, "score": 0.85}] for _ in texts]
+
+    scan = PiiScan(analyze, 0.5, ner=False)  # type: ignore[arg-type]
+    plan = PiiPlan(scan=True, types=("PERSON",), ner=True)
+    found = await scan.scan([Example(1, ("Anna wrote the module.",))], plan)
+    assert sent == ["Anna wrote the module."]
+    assert [(f.type, f.lines) for f in found] == [("PERSON", (1,))]
+
+
+async def test_a_plan_without_scan_finds_nothing() -> None:
+    """A purpose the policy does not scan for PII is not analysed."""
+    scan = PiiScan(None, 0.5, ner=False)  # type: ignore[arg-type]
+    plan = PiiPlan(scan=False, types=(), ner=False)
+    assert await scan.scan([Example(1, ("mail ann@example.com",))], plan) == []
 
 
 @settings(max_examples=50, deadline=None)
@@ -131,3 +175,59 @@ def test_units_of_a_file_equal_the_per_text_computation(texts: list[list[str]]) 
         assert got.owners is not None
         assert want.owners is not None
         assert np.array_equal(got.owners, want.owners)
+
+
+def _reference_segments(
+    examples: list[Example],
+) -> list[tuple[tuple[int, ...], list[int], list[int]]]:
+    """The segments as first written: window by window, one ``np.unique`` per segment."""
+    repeated = Counter(text for example in examples for text in set(example.texts))
+    streams = [
+        letters("\n".join(text for text in example.texts if repeated[text] == 1))
+        for example in examples
+    ]
+    starts = np.cumsum([0, *(len(s) for s in streams)])
+    hashes = char_hashes("".join(streams), CHAR_K)
+    if len(hashes) <= CHAR_WINDOW:
+        return []
+    count = len(hashes) - CHAR_WINDOW + 1
+    minima = hashes[:count].copy()
+    for j in range(1, CHAR_WINDOW):
+        np.minimum(minima, hashes[j : j + count], out=minima)
+    windows = np.arange(count)
+    chosen = windows + (CHAR_WINDOW - 1)
+    for j in range(CHAR_WINDOW - 1, -1, -1):
+        hit = hashes[j : j + count] == minima
+        chosen[hit] = windows[hit] + j
+    minima |= np.int64(1)
+    lines = np.array([example.line for example in examples], dtype=np.int64)
+    owner = lines[np.searchsorted(starts, chosen, side="right") - 1]
+    found = []
+    step = SEGMENT // 2
+    for begin in range(0, max(1, count - step), step):
+        end = min(count, begin + SEGMENT - CHAR_K - CHAR_WINDOW + 2)
+        prints, first = np.unique(minima[begin:end], return_index=True)
+        owners = owner[begin:end][first]
+        found.append((tuple(sorted(set(owners.tolist()))), prints.tolist(), owners.tolist()))
+    return found
+
+
+_WORDS_ST = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "ab", "x"]), max_size=400)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_WORDS_ST, st.booleans()), min_size=1, max_size=12))
+def test_segments_equal_the_window_by_window_definition(
+    parts: list[tuple[list[str], bool]],
+) -> None:
+    """Segments built from runs of windows hold exactly the prints and owners of the
+    window-by-window definition, for files of one to many segments."""
+    examples = [
+        Example(n + 1, ("Stock prompt",) if stock else (" ".join(words), "Stock prompt"))
+        for n, (words, stock) in enumerate(parts)
+    ]
+    got = []
+    for unit in segment_units(examples):
+        assert unit.owners is not None
+        got.append((unit.lines, unit.prints.tolist(), unit.owners.tolist()))
+    assert got == _reference_segments(examples)

@@ -1,0 +1,205 @@
+"""The pattern-only PII lane: Presidio's pattern recognizers without spaCy.
+
+When the fine-tune policy blocks or reports no NER type (names, places: see
+``gateway.finetune.pii_plan``), the upload scan needs no language model: every
+structured identifier the policy cares about (e-mail, card, IBAN, phone, SSN, IP
+address, licence and passport numbers...) is found by a pattern with a checksum or
+validation. This analyzer runs Presidio's own ``AnalyzerEngine`` over those recognizers,
+with a regex tokenizer in place of spaCy, so Presidio's context words ("phone",
+"passport") still raise scores exactly as in the full pipeline (lemmas are the
+lower-cased tokens, as in the chat lane's lean pipeline), then adds the gateway's own
+recognizers and maps spans back from the normalised view (``gateway.pii.analyzer``'s
+``_finish``). Building it takes well under a second and no model is loaded.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from gateway.pii.analyzer import LANGUAGE, _offline_email_recognizer
+from gateway.pii.normalize import View, normalised
+from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones
+from gateway.pii.types import PiiSpan
+
+# Recognizers that need a language model, or that the gateway replaces with its own
+# (``gateway.pii.recognizers``), as ``gateway.pii.analyzer`` does.
+_LEFT_OUT = (
+    "SpacyRecognizer",
+    "EmailRecognizer",
+    "CreditCardRecognizer",
+    "IbanRecognizer",
+    "PhoneRecognizer",
+)
+# Close to spaCy's tokenizer where it matters for context: an address, number or
+# identifier stays one token, surrounding punctuation is split off.
+_TOKEN = re.compile(r"\w[\w.@:/+'-]*\w|\w|[^\w\s]")
+_OWN_RECOGNIZERS = (
+    ("CREDIT_CARD", find_cards),
+    ("IBAN_CODE", find_ibans),
+    ("PHONE_NUMBER", find_phones),
+    ("STREET_ADDRESS", find_addresses),
+)
+"""The gateway's recognizers (``gateway.pii.recognizers``) and the type each finds: only
+those of wanted types run (the address parser is costly on long text)."""
+BATCH_CHARS = 4096
+"""Texts are analysed joined, up to about this many characters per Presidio call: each
+call costs every recognizer a fixed ~0.1 ms, several times a short window's own cost."""
+_FENCE = "\n\n" + "zqx " * 6 + "\n\n"
+"""Between joined texts: more context words than Presidio looks back over (5), so no
+text's words raise another's scores, and no pattern spans it."""
+
+
+class _TokenNlpEngine:
+    """Presidio's ``NlpEngine`` interface with a regex tokenizer: tokens, their offsets
+    and lower-cased lemmas for the context enhancer, and no entities."""
+
+    def __init__(self) -> None:
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+        from spacy.lang.en.stop_words import STOP_WORDS  # a word list; no model is loaded
+
+        self._artifacts = NlpArtifacts
+        self._stop_words = STOP_WORDS
+
+    def load(self) -> None:
+        return None
+
+    def is_loaded(self) -> bool:
+        return True
+
+    def process_text(self, text: str, language: str) -> Any:
+        tokens, starts = [], []
+        for match in _TOKEN.finditer(text):
+            tokens.append(match.group())
+            starts.append(match.start())
+        return self._artifacts(
+            entities=[],
+            tokens=tokens,  # type: ignore[arg-type]  # the enhancer reads str tokens
+            tokens_indices=starts,
+            lemmas=[token.lower() for token in tokens],
+            nlp_engine=self,
+            language=language,
+        )
+
+    def process_batch(
+        self, texts: Iterable[str], language: str, batch_size: int = 1, n_process: int = 1
+    ) -> Iterator[tuple[str, Any]]:
+        for text in texts:
+            yield text, self.process_text(text, language)
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        return word.lower() in self._stop_words
+
+    def is_punct(self, word: str, language: str) -> bool:
+        return not any(ch.isalnum() for ch in word)
+
+    def get_supported_entities(self) -> list[str]:
+        return []
+
+    def get_supported_languages(self) -> list[str]:
+        return [LANGUAGE]
+
+
+class PatternAnalyzer:
+    """``SpanAnalyzer`` over pattern recognizers only; built on first use."""
+
+    def __init__(self, entities: Sequence[str] | None = None) -> None:
+        self._entities = list(entities) if entities is not None else None
+        self._engine: Any = None
+
+    def load(self) -> None:
+        if self._engine is not None:
+            return
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+
+        registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+        registry.load_predefined_recognizers(languages=[LANGUAGE])
+        for name in _LEFT_OUT:
+            registry.remove_recognizer(name)
+        registry.add_recognizer(_offline_email_recognizer())
+        self._engine = AnalyzerEngine(
+            nlp_engine=_TokenNlpEngine(),  # type: ignore[arg-type]  # duck-typed NlpEngine
+            registry=registry,
+            supported_languages=[LANGUAGE],
+        )
+
+    def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
+        """Spans in original offsets, found in each text's normalised view."""
+        self.load()
+        found: list[list[PiiSpan]] = []
+        batch: list[str] = []
+        size = 0
+        for text in texts:
+            batch.append(text)
+            size += len(text) + len(_FENCE)
+            if size >= BATCH_CHARS:
+                found.extend(self._analyze_joined(batch))
+                batch, size = [], 0
+        if batch:
+            found.extend(self._analyze_joined(batch))
+        return found
+
+    def _analyze_joined(self, texts: list[str]) -> list[list[PiiSpan]]:
+        """One Presidio call for ``texts`` joined by ``_FENCE``, its spans handed back to
+        the text they lie in (one reaching into a fence is dropped: it cannot be a
+        match); the gateway's own recognizers then run on each text alone."""
+        joined = _FENCE.join(texts)
+        view = normalised(joined)
+        analysed = view.text if view else joined
+        results = self._engine.analyze(analysed, language=LANGUAGE, entities=self._entities)
+        starts, offset = [], 0
+        for text in texts:
+            starts.append(offset)
+            offset += len(text) + len(_FENCE)
+        found: list[list[PiiSpan]] = [[] for _ in texts]
+        for span in _original(view, _spans(results)):
+            index = bisect.bisect_right(starts, span["start"]) - 1
+            begin = starts[index]
+            if span["end"] <= begin + len(texts[index]):
+                found[index].append(
+                    PiiSpan(
+                        type=span["type"],
+                        start=span["start"] - begin,
+                        end=span["end"] - begin,
+                        score=span["score"],
+                    )
+                )
+        return [self._with_own(text, spans) for text, spans in zip(texts, found, strict=True)]
+
+    def _with_own(self, text: str, spans: list[PiiSpan]) -> list[PiiSpan]:
+        """``spans`` plus the gateway's recognizers of wanted types on ``text``'s
+        normalised view, distinct and in order (``gateway.pii.analyzer._finish`` for a
+        lane without NER spans to refine)."""
+        view = normalised(text)
+        own: list[PiiSpan] = []
+        for kind, recognizer in _OWN_RECOGNIZERS:
+            if self._entities is None or kind in self._entities:
+                own.extend(recognizer(view.text if view else text))
+        spans = spans + _original(view, own)
+        unique = {(s["type"], s["start"], s["end"]): s for s in spans if s["start"] < s["end"]}
+        return sorted(unique.values(), key=lambda span: (span["start"], span["end"], span["type"]))
+
+
+def _spans(found: Any) -> list[PiiSpan]:
+    return [
+        PiiSpan(
+            type=str(r.entity_type),
+            start=int(r.start),
+            end=int(r.end),
+            score=round(float(r.score), 4),
+        )
+        for r in found
+    ]
+
+
+def _original(view: View | None, spans: list[PiiSpan]) -> list[PiiSpan]:
+    """``spans`` found in a normalised view, in the original text's offsets."""
+    if view is None:
+        return spans
+    mapped = []
+    for span in spans:
+        start, end = view.to_original(span["start"], span["end"])
+        mapped.append(PiiSpan(type=span["type"], start=start, end=end, score=span["score"]))
+    return mapped
