@@ -34,11 +34,9 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import finetune_data  # the script's directory is on sys.path
 
 from gateway.elastic import ChunkIndex
 from gateway.finetune.matcher import CorpusMatcher
@@ -50,6 +48,9 @@ from gateway.ingest.pipeline import IngestOptions, run_ingest
 from gateway.pii.analyzer import PiiSpan
 from gateway.policy import PolicyEngine
 from gateway.settings import load_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
+from tests.bench import finetune_data
 
 GOVERNED_PACKAGES = [
     "email", "http", "asyncio", "logging", "json", "unittest", "multiprocessing",
@@ -91,7 +92,7 @@ def docstrings(root: Path, min_chars: int = 200) -> dict[str, str]:
                 if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
             ),
         ]
-        texts = [d for n in nodes if (d := ast.get_docstring(n)) and len(d) >= min_chars]  # type: ignore[arg-type]
+        texts = [d for n in nodes if (d := ast.get_docstring(n)) and len(d) >= min_chars]
         if texts:
             found[str(path)] = "\n\n".join(texts)
     return found
@@ -280,13 +281,13 @@ async def evasion(
 ) -> dict[str, float]:
     """Refusal rate per disguise over passages of 30-120 governed words, one file each."""
     sources = [t for t in chunk_texts if len(t.split()) >= 60]
-    passages = []
+    passages: list[str] = []
     while len(passages) < args.evasion_passages:
         text = passage(rng.choice(sources), rng)
         if len(text.split()) >= 30:
             passages.append(text)
     filler = [s for t in unrelated for s in _SENTENCE.split(t) if 40 < len(s) < 200]
-    builders = {
+    builders: dict[str, Callable[[str, random.Random], list[finetune_data.Record]]] = {
         **finetune_data.DISGUISES,
         "excerpt_in_long_example": lambda t, r: finetune_data.excerpt_in_long_example(t, r, filler),
     }

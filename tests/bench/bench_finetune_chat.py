@@ -27,9 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import finetune_data  # the script's directory is on sys.path
 import httpx
-from bench_chat import free_port, fresh_message
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
+from tests.bench import finetune_data
+from tests.bench.bench_chat import free_port, fresh_message
 
 
 def training_file(megabytes: float, rng: random.Random) -> bytes:
