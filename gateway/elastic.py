@@ -7,6 +7,7 @@ cannot run is a refused request, never an unfiltered one.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Self
@@ -51,6 +52,20 @@ def elasticsearch_errors(what: str, *, name_error: bool = False) -> Iterator[Non
         if isinstance(exc, es_exc.BadRequestError) and exc.error == already:
             raise IndexAlreadyExists("elasticsearch", detail) from exc
         raise DependencyUnavailable("elasticsearch", detail) from exc
+
+
+async def create_index_if_missing(
+    client: AsyncElasticsearch, index: str, mappings: dict[str, Any], **settings: Any
+) -> None:
+    """Create a one-shard index for the gateway's own state unless it exists. Replicas
+    race on it at start-up: the loser's "already exists" is success."""
+    with contextlib.suppress(IndexAlreadyExists), elasticsearch_errors(f"cannot create {index}"):
+        if not await client.indices.exists(index=index):
+            await client.indices.create(
+                index=index,
+                mappings=mappings,
+                settings={"number_of_shards": 1, "number_of_replicas": 0, **settings},
+            )
 
 
 def chunk_mapping(

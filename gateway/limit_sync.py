@@ -43,7 +43,7 @@ from typing import Any, Self
 import structlog
 from elasticsearch import AsyncElasticsearch
 
-from gateway.elastic import IndexAlreadyExists, elasticsearch_errors
+from gateway.elastic import create_index_if_missing, elasticsearch_errors
 from gateway.errors import DependencyUnavailable, GatewayError
 from gateway.es_sweep import delete_matching
 from gateway.hashing import sha256_hex
@@ -271,16 +271,7 @@ class LimitSync:
     async def _ensure_index(self) -> None:
         if self._index_ready:
             return
-        with (
-            contextlib.suppress(IndexAlreadyExists),
-            elasticsearch_errors(f"cannot create {self.index}"),
-        ):
-            if not await self._client.indices.exists(index=self.index):
-                await self._client.indices.create(
-                    index=self.index,
-                    mappings=limits_mapping(),
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
-                )
+        await create_index_if_missing(self._client, self.index, limits_mapping())
         self._index_ready = True
 
     def _heartbeat_id(self) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import exceptions as es_exc
 
+from gateway.elastic import create_index_if_missing
 from gateway.errors import DependencyUnavailable
 
 MAPPING_VERSION = 1
@@ -140,20 +141,10 @@ class Registry:
 
     async def ensure_index(self) -> None:
         """Create the index if it is missing (idempotent; replicas may race on it)."""
-        try:
-            if await self._client.indices.exists(index=self.index):
-                return
-            await self._client.indices.create(
-                index=self.index,
-                mappings=registry_mapping(),
-                # An explicit refresh interval keeps the shard out of "search idle".
-                settings={"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
-            )
-        except es_exc.BadRequestError as exc:
-            if _error_type(exc) != "resource_already_exists_exception":
-                raise DependencyUnavailable(_DEPENDENCY, f"cannot create {self.index}") from exc
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable(_DEPENDENCY, f"cannot create {self.index}") from exc
+        # An explicit refresh interval keeps the shard out of "search idle".
+        await create_index_if_missing(
+            self._client, self.index, registry_mapping(), refresh_interval="1s"
+        )
 
     # -- files ------------------------------------------------------------------------
 
@@ -340,9 +331,3 @@ def _file_entry(source: dict[str, Any]) -> FileEntry:
     values = {k: v for k, v in source.items() if k in _FILE_FIELDS}
     entry = FileEntry(**values)
     return replace(entry, matches=list(entry.matches or []))
-
-
-def _error_type(exc: es_exc.ApiError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
-    return str(error.get("type")) if isinstance(error, dict) else ""

@@ -27,7 +27,7 @@ from typing import Any, Protocol, Self
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import exceptions as es_exc
 
-from gateway.elastic import IndexAlreadyExists, IndexNotFound, elasticsearch_errors
+from gateway.elastic import IndexNotFound, create_index_if_missing, elasticsearch_errors
 from gateway.errors import DependencyUnavailable, GatewayError
 from gateway.hashing import sha256_hex
 
@@ -91,16 +91,7 @@ class ResponseOwners:
         """Create the index if it is missing (idempotent; replicas may race on it)."""
         if self._index_ready:
             return
-        with (
-            contextlib.suppress(IndexAlreadyExists),
-            elasticsearch_errors(f"cannot create {self.index}"),
-        ):
-            if not await self._client.indices.exists(index=self.index):
-                await self._client.indices.create(
-                    index=self.index,
-                    mappings=owners_mapping(),
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
-                )
+        await create_index_if_missing(self._client, self.index, owners_mapping())
         self._index_ready = True
 
     async def record(self, owner: str, response_id: str, body_sha256: str | None = None) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
-from gateway.elastic import IndexAlreadyExists, IndexNotFound, elasticsearch_errors
+from gateway.elastic import IndexNotFound, create_index_if_missing, elasticsearch_errors
 from gateway.es_sweep import delete_matching
 from gateway.hashing import sha256_hex
 from gateway.identity import Principal
@@ -167,16 +167,7 @@ class SessionStore:
     async def _ensure_index(self) -> None:
         if self._index_ready:
             return
-        with (
-            contextlib.suppress(IndexAlreadyExists),
-            elasticsearch_errors(f"cannot create {self.index}"),
-        ):
-            if not await self.client.indices.exists(index=self.index):
-                await self.client.indices.create(
-                    index=self.index,
-                    mappings=sessions_mapping(),
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
-                )
+        await create_index_if_missing(self.client, self.index, sessions_mapping())
         self._index_ready = True
 
 
