@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from gateway.pii.analyzer import LANGUAGE, _offline_email_recognizer
+from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.normalize import View, normalised
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones
 from gateway.pii.types import PiiSpan
@@ -118,7 +118,7 @@ class PatternAnalyzer:
         registry.load_predefined_recognizers(languages=[LANGUAGE])
         for name in _LEFT_OUT:
             registry.remove_recognizer(name)
-        registry.add_recognizer(_offline_email_recognizer())
+        registry.add_recognizer(offline_email_recognizer())
         self._engine = AnalyzerEngine(
             nlp_engine=_TokenNlpEngine(),  # type: ignore[arg-type]  # duck-typed NlpEngine
             registry=registry,
@@ -154,7 +154,7 @@ class PatternAnalyzer:
             starts.append(offset)
             offset += len(text) + len(_FENCE)
         found: list[list[PiiSpan]] = [[] for _ in texts]
-        for span in _original(view, _spans(results)):
+        for span in _original(view, presidio_spans(results)):
             index = bisect.bisect_right(starts, span["start"]) - 1
             begin = starts[index]
             if span["end"] <= begin + len(texts[index]):
@@ -180,18 +180,6 @@ class PatternAnalyzer:
         spans = spans + _original(view, own)
         unique = {(s["type"], s["start"], s["end"]): s for s in spans if s["start"] < s["end"]}
         return sorted(unique.values(), key=lambda span: (span["start"], span["end"], span["type"]))
-
-
-def _spans(found: Any) -> list[PiiSpan]:
-    return [
-        PiiSpan(
-            type=str(r.entity_type),
-            start=int(r.start),
-            end=int(r.end),
-            score=round(float(r.score), 4),
-        )
-        for r in found
-    ]
 
 
 def _original(view: View | None, spans: list[PiiSpan]) -> list[PiiSpan]:

@@ -135,9 +135,9 @@ class PresidioAnalyzer:
         ]
 
 
-def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
-    """Presidio's results plus our recognizers, NER guesses refined, in original offsets."""
-    spans = [
+def presidio_spans(found: Any) -> list[PiiSpan]:
+    """Presidio's RecognizerResults as our spans (score rounded to 4 places)."""
+    return [
         PiiSpan(
             type=str(r.entity_type),
             start=int(r.start),
@@ -146,6 +146,11 @@ def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
         )
         for r in found
     ]
+
+
+def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
+    """Presidio's results plus our recognizers, NER guesses refined, in original offsets."""
+    spans = presidio_spans(found)
     spans = (
         refine(text, spans)
         + find_cards(text)
@@ -207,14 +212,14 @@ def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
     # Replaced by gateway.pii.recognizers (all card ranges, any IBAN, more phone formats).
     for name in ("CreditCardRecognizer", "IbanRecognizer", "PhoneRecognizer"):
         registry.remove_recognizer(name)
-    registry.add_recognizer(_offline_email_recognizer())
+    registry.add_recognizer(offline_email_recognizer())
     engine = AnalyzerEngine(
         nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE]
     )
     return BatchAnalyzerEngine(analyzer_engine=engine)
 
 
-def _offline_email_recognizer() -> Any:
+def offline_email_recognizer() -> Any:
     """Presidio's EmailRecognizer, checking domains against the bundled suffix list.
 
     Presidio drops an address whose suffix is not a public one; here it keeps the
