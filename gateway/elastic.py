@@ -31,6 +31,11 @@ class IndexAlreadyExists(DependencyUnavailable):
     """Creating an index that another process created first."""
 
 
+class VersionConflict(DependencyUnavailable):
+    """A conditional write lost: the document changed (``if_seq_no``) or exists
+    (``op_type=create``); optimistic-concurrency callers catch it and retry."""
+
+
 @contextmanager
 def elasticsearch_errors(what: str, *, name_error: bool = False) -> Iterator[None]:
     """The one map from the client's exceptions to ``DependencyUnavailable(what)``.
@@ -48,6 +53,8 @@ def elasticsearch_errors(what: str, *, name_error: bool = False) -> Iterator[Non
         detail = f"{what} ({type(exc).__name__})" if name_error else what
         if isinstance(exc, es_exc.NotFoundError):
             raise IndexNotFound("elasticsearch", detail) from exc
+        if isinstance(exc, es_exc.ConflictError):
+            raise VersionConflict("elasticsearch", detail) from exc
         already = "resource_already_exists_exception"
         if isinstance(exc, es_exc.BadRequestError) and exc.error == already:
             raise IndexAlreadyExists("elasticsearch", detail) from exc

@@ -8,7 +8,7 @@ signature is checked, per writer. Unlike the local verify, every problem is repo
 to a cap), not only the first: a gap (records never shipped, or deleted from the index)
 is named by its seq range and the chain is followed on from the next record. The index
 may lag the local log (shipping runs behind the writer), so its chains may end earlier;
-that is not an error. Elasticsearch exceptions become DependencyUnavailable here.
+that is not an error. Elasticsearch exceptions become DependencyUnavailable (`gateway.elastic`).
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
-from elasticsearch import exceptions as es_exc
 
 from gateway.audit.chain import GENESIS_HASH, hash_matches, missing_fields
 from gateway.audit.checkpoint import CHECKPOINT_KIND, is_signed, signature_valid, signing_key
 from gateway.audit.report import Location, Problem, VerifyReport
-from gateway.errors import DependencyUnavailable
+from gateway.elastic import elasticsearch_errors
 
 MAX_PROBLEMS = 100
 _PAGE = 2000
@@ -84,7 +83,7 @@ def verify_index_from_env(hmac_key: str | None) -> list[VerifyReport]:
 async def _documents(client: AsyncElasticsearch, index: str) -> AsyncIterator[dict[str, Any]]:
     after: list[Any] | None = None
     while True:
-        try:
+        with elasticsearch_errors(f"cannot read {index}"):
             page = await client.search(
                 index=index,
                 size=_PAGE,
@@ -93,8 +92,6 @@ async def _documents(client: AsyncElasticsearch, index: str) -> AsyncIterator[di
                 query={"match_all": {}},
                 track_total_hits=False,
             )
-        except (es_exc.ApiError, es_exc.TransportError) as exc:
-            raise DependencyUnavailable("elasticsearch", f"cannot read {index}") from exc
         hits = page["hits"]["hits"]
         for hit in hits:
             yield dict(hit["_source"])

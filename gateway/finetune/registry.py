@@ -18,14 +18,19 @@ Elasticsearch errors become DependencyUnavailable here (the caller fails closed)
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
-from elasticsearch import exceptions as es_exc
 
-from gateway.elastic import create_index_if_missing
+from gateway.elastic import (
+    IndexNotFound,
+    VersionConflict,
+    create_index_if_missing,
+    elasticsearch_errors,
+)
 from gateway.errors import DependencyUnavailable
 
 MAPPING_VERSION = 1
@@ -33,7 +38,6 @@ UPLOADED, PROCESSED, ERROR = "uploaded", "processed", "error"
 UPDATE_ATTEMPTS = 5
 """Read-modify-write attempts before a contended update gives up (503)."""
 _MAX_LIST = 10_000
-_ES_ERRORS: tuple[type[Exception], ...] = (es_exc.ApiError, es_exc.TransportError)
 _DEPENDENCY = "finetune registry"
 
 
@@ -259,32 +263,29 @@ class Registry:
 
     async def _get(self, doc_id: str) -> tuple[dict[str, Any], int, int] | None:
         try:
-            response = await self._client.get(index=self.index, id=doc_id)
-        except es_exc.NotFoundError:
+            with elasticsearch_errors("cannot read the fine-tune registry"):
+                response = await self._client.get(index=self.index, id=doc_id)
+        except IndexNotFound:  # no such document (or no index yet)
             return None
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable(_DEPENDENCY, "cannot read the registry") from exc
         return dict(response["_source"]), int(response["_seq_no"]), int(response["_primary_term"])
 
     async def _index(self, doc_id: str, source: dict[str, Any], **options: Any) -> None:
         try:
-            await self._client.index(
-                index=self.index, id=doc_id, document=source, refresh=True, **options
-            )
-        except es_exc.ConflictError as exc:
+            with elasticsearch_errors("cannot write the fine-tune registry"):
+                await self._client.index(
+                    index=self.index, id=doc_id, document=source, refresh=True, **options
+                )
+        except VersionConflict as exc:
             if "if_seq_no" in options:
                 raise _Conflict from exc
             raise DependencyUnavailable(_DEPENDENCY, f"{doc_id} exists already") from exc
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable(_DEPENDENCY, "cannot write the registry") from exc
 
     async def _delete(self, doc_id: str) -> None:
-        try:
+        with (
+            contextlib.suppress(IndexNotFound),
+            elasticsearch_errors("cannot write the fine-tune registry"),
+        ):
             await self._client.delete(index=self.index, id=doc_id, refresh=True)
-        except es_exc.NotFoundError:
-            return
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable(_DEPENDENCY, "cannot write the registry") from exc
 
     async def _search(
         self,
@@ -299,12 +300,10 @@ class Registry:
             options["sort"] = sort
         if search_after:
             options["search_after"] = search_after
-        try:
+        with elasticsearch_errors("cannot search the fine-tune registry"):
             response = await self._client.search(
                 index=self.index, query=query, size=size, **options
             )
-        except _ES_ERRORS as exc:
-            raise DependencyUnavailable(_DEPENDENCY, "cannot search the registry") from exc
         return [dict(hit["_source"]) for hit in response["hits"]["hits"]]
 
 

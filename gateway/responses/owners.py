@@ -25,9 +25,13 @@ import time
 from typing import Any, Protocol, Self
 
 from elasticsearch import AsyncElasticsearch
-from elasticsearch import exceptions as es_exc
 
-from gateway.elastic import IndexNotFound, create_index_if_missing, elasticsearch_errors
+from gateway.elastic import (
+    IndexNotFound,
+    VersionConflict,
+    create_index_if_missing,
+    elasticsearch_errors,
+)
 from gateway.errors import DependencyUnavailable, GatewayError
 from gateway.hashing import sha256_hex
 
@@ -107,15 +111,15 @@ class ResponseOwners:
             "created_at": int(time.time()),
             "upstream_body_sha256": body_sha256,
         }
-        with elasticsearch_errors(f"cannot write {self.index}"):
-            try:
+        try:
+            with elasticsearch_errors(f"cannot write {self.index}"):
                 await self._client.index(
                     index=self.index, id=_doc_id(response_id), document=source, op_type="create"
                 )
-            except es_exc.ConflictError:
-                pass  # recorded before: whose is it?
-            else:
-                return
+        except VersionConflict:
+            pass  # recorded before: whose is it?
+        else:
+            return
         stored = await self._owner(response_id)
         if stored is None:  # forgotten in between: not recorded, so never readable
             raise DependencyUnavailable(_DEPENDENCY, "the response id changed concurrently")
@@ -132,16 +136,16 @@ class ResponseOwners:
         if stored is None or stored[0] != owner:
             return
         _, seq_no, primary_term = stored
-        with elasticsearch_errors(f"cannot write {self.index}"):
-            try:
-                await self._client.delete(
-                    index=self.index,
-                    id=_doc_id(response_id),
-                    if_seq_no=seq_no,
-                    if_primary_term=primary_term,
-                )
-            except (es_exc.ConflictError, es_exc.NotFoundError):
-                return  # changed or gone since it was read: not ours to delete now
+        with (
+            contextlib.suppress(VersionConflict, IndexNotFound),  # changed or gone since read
+            elasticsearch_errors(f"cannot write {self.index}"),
+        ):
+            await self._client.delete(
+                index=self.index,
+                id=_doc_id(response_id),
+                if_seq_no=seq_no,
+                if_primary_term=primary_term,
+            )
 
     async def _owner(self, response_id: str) -> tuple[str, int, int] | None:
         """The stored owner with the entry's version, or None (also without the index)."""
