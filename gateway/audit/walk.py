@@ -65,9 +65,7 @@ class Verifier:
         except Broken as broken:
             self.report.problems.append(broken.problem)
             return self.report
-        self._tail()
-        self._signatures()
-        return self.report
+        return self._finish()
 
     def replay(self, segments: list[Path], scans: list[SegmentScan]) -> VerifyReport:
         """``run`` over scans that found every ordinary record locally sound: the full
@@ -87,6 +85,10 @@ class Verifier:
         except Broken as broken:
             self.report.problems.append(broken.problem)
             return self.report
+        return self._finish()
+
+    def _finish(self) -> VerifyReport:
+        """The checks after an unbroken walk: the tail and the signatures."""
         self._tail()
         self._signatures()
         return self.report
