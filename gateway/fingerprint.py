@@ -169,15 +169,31 @@ def char_hashes(stream: str, k: int = CHAR_K) -> NDArray[np.int64]:
     return hashes.view(np.int64)
 
 
+def sorted_distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``np.unique`` of an integer array by one sort and a mask.
+
+    numpy 2.4's ``np.unique`` goes through a hash table first: on the 1.5M fingerprints
+    of a 5 MB upload it took 0.79 CPU-s, against 0.04 for this.
+    """
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    fresh = np.empty(len(ordered), dtype=bool)
+    fresh[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=fresh[1:])
+    distinct: NDArray[np.int64] = ordered[fresh]
+    return distinct
+
+
 def winnow(hashes: NDArray[np.int64], window: int) -> NDArray[np.int64]:
     """The distinct minima of every ``window`` consecutive hashes (all for short input)."""
     if len(hashes) <= window:
-        return np.unique(hashes)
+        return sorted_distinct(hashes)
     count = len(hashes) - window + 1
     minima = hashes[:count].copy()
     for j in range(1, window):
         np.minimum(minima, hashes[j : j + count], out=minima)
-    return np.unique(minima)
+    return sorted_distinct(minima)
 
 
 def word_prints(words: list[str]) -> NDArray[np.int64]:
@@ -258,7 +274,7 @@ def grouped_unique(
     order = np.argsort(owner, kind="stable")
     owner, values = owner[order], values[order]
     bounds = np.searchsorted(owner, np.arange(groups + 1)).tolist()
-    return [np.unique(values[bounds[i] : bounds[i + 1]]) for i in range(groups)]
+    return [sorted_distinct(values[bounds[i] : bounds[i + 1]]) for i in range(groups)]
 
 
 def _positions(lengths: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
