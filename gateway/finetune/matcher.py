@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from gateway.elastic import IndexNotFound, elasticsearch_errors
 from gateway.errors import DependencyUnavailable
-from gateway.fingerprint import SCHEME
+from gateway.fingerprint import SCHEME, sorted_distinct
 
 PAGE = 1000
 MIN_SHARED = 2
@@ -101,7 +101,9 @@ class CorpusMatcher:
         ``since``: only chunks ingested after this instant (a re-check at job creation).
         """
         await self._check_scheme()
-        wanted = np.unique(np.concatenate([u.prints for u in units] or [np.empty(0, np.int64)]))
+        wanted = sorted_distinct(
+            np.concatenate([u.prints for u in units] or [np.empty(0, np.int64)])
+        )
         chunks: dict[str, _Chunk] = {}
         holders: defaultdict[int, list[str]] = defaultdict(list)
         for start in range(0, len(wanted), self._batch):
@@ -184,8 +186,10 @@ def _all_overlaps(
     """Every unit's overlaps (CPU-bound for large uploads: runs in a worker thread).
 
     All units at once: their fingerprints are looked up in the sorted table of held ones
-    with one binary search, expanded to (unit, chunk) pairs and counted with one sort;
-    only the (unit, chunk) pairs sharing at least MIN_SHARED fingerprints reach Python.
+    with one binary search, expanded to (unit, chunk) pairs, counted with one sort and
+    scored in numpy; per (unit, document) the best chunk wins: the higher score, then
+    more fingerprints shared, then the chunk met first in the unit's sorted
+    fingerprints. Only the winners become Python objects.
     """
     if not units or not holders:
         return []
@@ -201,71 +205,76 @@ def _all_overlaps(
     )
     sizes = np.fromiter((len(u.prints) for u in units), np.int64, len(units))
     prints = np.concatenate([u.prints for u in units])
-    owner_line = np.concatenate(
-        [u.owners if u.owners is not None else np.full(len(u.prints), -1) for u in units]
-    )
     unit_of = np.repeat(np.arange(len(units), dtype=np.int64), sizes)
     where = np.minimum(np.searchsorted(held, prints), len(held) - 1)
-    hit = held[where] == prints
-    hit &= np.bincount(unit_of[hit], minlength=len(units))[unit_of] >= MIN_SHARED
-    rows = np.flatnonzero(hit)
+    rows = np.flatnonzero(held[where] == prints)
     fan = fan_of[where[rows]]
     row = np.repeat(rows, fan)
     pair = np.repeat(offsets[where[rows]], fan) + _ranges(fan)
-    unit, chunk = unit_of[row], holder[pair]
-    order = np.lexsort((pair, chunk, unit))
-    unit, chunk, row, pair = unit[order], chunk[order], row[order], pair[order]
-    if not len(unit):
+    # One key per (unit, chunk) pair: a single integer sort groups them.
+    key = unit_of[row] * len(names) + holder[pair]
+    order = np.argsort(key, kind="stable")
+    key, row, pair = key[order], row[order], pair[order]
+    if not len(key):
         return []
-    starts = np.flatnonzero(np.r_[True, (unit[1:] != unit[:-1]) | (chunk[1:] != chunk[:-1])])
-    ends = np.r_[starts[1:], len(unit)]
-    shared = ends - starts
-    chars = np.add.reduceat((prints[row] & 1).astype(np.int64), starts)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    shared = np.diff(np.r_[starts, len(key)])
     kept = np.flatnonzero(shared >= MIN_SHARED)
-    # Each unit's chunks in the order they first share a fingerprint (as a scan of its
-    # sorted fingerprints meets them), which decides ties between chunks of a document.
-    kept = kept[np.lexsort((pair[starts[kept]], unit[starts[kept]]))]
+    if not len(kept):
+        return []
+    chars = np.add.reduceat(prints[row] & 1, starts)[kept]
+    first = np.minimum.reduceat(pair, starts)[kept]
+    group_start, group_end = starts[kept], np.r_[starts, len(key)][kept + 1]
+    shared = shared[kept]
+    unit, chunk = key[group_start] // len(names), key[group_start] % len(names)
     unit_chars = np.bincount(unit_of, weights=prints & 1, minlength=len(units)).astype(np.int64)
+    found_chunks = [chunks[name] for name in names]
+    chunk_chars = np.array([c.chars for c in found_chunks], dtype=np.int64)
+    chunk_words = np.array([c.words for c in found_chunks], dtype=np.int64)
+    score = np.maximum(
+        (shared - chars)
+        / np.maximum(1, np.minimum(sizes[unit] - unit_chars[unit], chunk_words[chunk])),
+        chars / np.maximum(1, np.minimum(unit_chars[unit], chunk_chars[chunk])),
+    )
+    rounded = np.array([round(min(value, 1.0), 4) for value in score.tolist()])
+    doc_ids = [str(c.governance.get("doc_id")) for c in found_chunks]
+    doc_rank = {doc_id: n for n, doc_id in enumerate(sorted(set(doc_ids)))}
+    doc = np.array([doc_rank[d] for d in doc_ids], dtype=np.int64)[chunk]
+    # Per (unit, document): best first, then keep the first of each pair; output by unit,
+    # then document id.
+    best = np.lexsort((first, -shared, -rounded, doc, unit))
+    lead = np.r_[True, (unit[best][1:] != unit[best][:-1]) | (doc[best][1:] != doc[best][:-1])]
+    owner_line = np.concatenate(
+        [u.owners if u.owners is not None else np.full(len(u.prints), -1) for u in units]
+    )
+    winners = best[lead]
     found: list[Overlap] = []
-    best: dict[str, Overlap] = {}
-    current = -1
-    for group, u, c, count, char_count in zip(
-        kept.tolist(),
-        unit[starts[kept]].tolist(),
-        chunk[starts[kept]].tolist(),
-        shared[kept].tolist(),
-        chars[kept].tolist(),
+    for u, c, count, char_count, value, begin, end in zip(
+        unit[winners].tolist(),
+        chunk[winners].tolist(),
+        shared[winners].tolist(),
+        chars[winners].tolist(),
+        rounded[winners].tolist(),
+        group_start[winners].tolist(),
+        group_end[winners].tolist(),
         strict=True,
     ):
-        if u != current:
-            found.extend(best[doc_id] for doc_id in sorted(best))
-            best, current = {}, u
-            chars_in_unit = int(unit_chars[u])
-            words_in_unit = int(sizes[u]) - chars_in_unit
-        found_chunk = chunks[names[c]]
-        words = count - char_count
-        score = max(
-            words / max(1, min(words_in_unit, found_chunk.words)),
-            char_count / max(1, min(chars_in_unit, found_chunk.chars)),
-        )
-        doc_id = str(found_chunk.governance.get("doc_id"))
-        previous = best.get(doc_id)
-        if previous is None or (score, count) > (previous.score, previous.shared):
-            lines = units[u].lines
-            if units[u].owners is not None:
-                span = owner_line[row[starts[group] : ends[group]]].tolist()
-                lines = tuple(sorted(set(span)))
-            best[doc_id] = Overlap(
+        found_chunk = found_chunks[c]
+        lines = units[u].lines
+        if units[u].owners is not None:
+            lines = tuple(sorted_distinct(owner_line[row[begin:end]]).tolist())
+        found.append(
+            Overlap(
                 lines=lines,
-                doc_id=doc_id,
+                doc_id=doc_ids[c],
                 corpus=str(found_chunk.governance.get("corpus")),
                 classification=str(found_chunk.governance.get("classification")),
                 chunk_id=found_chunk.chunk_id,
-                score=round(min(score, 1.0), 4),
+                score=value,
                 shared=count,
                 shared_chars=char_count,
             )
-    found.extend(best[doc_id] for doc_id in sorted(best))
+        )
     return found
 
 

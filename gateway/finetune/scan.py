@@ -27,7 +27,14 @@ from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_t
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import PiiFinding, PiiScan
-from gateway.fingerprint import CHAR_K, CHAR_WINDOW, SCHEME, char_hashes, fingerprint_texts
+from gateway.fingerprint import (
+    CHAR_K,
+    CHAR_WINDOW,
+    SCHEME,
+    char_hashes,
+    fingerprint_texts,
+    sorted_distinct,
+)
 from gateway.fingerprint import letters as letter_stream
 from gateway.pii.analyzer import PiiSpan
 
@@ -176,7 +183,7 @@ def _merged(prints: list[NDArray[np.int64]]) -> NDArray[np.int64]:
         return prints[0]
     if not prints:
         return np.empty(0, np.int64)
-    return np.unique(np.concatenate(prints))
+    return sorted_distinct(np.concatenate(prints))
 
 
 def read_examples(content: bytes, purpose: str) -> list[Example] | None:
@@ -238,19 +245,32 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     fan = np.maximum(last - first + 1, 0)
     run = np.repeat(np.arange(len(run_start)), fan)
     segment = np.repeat(first, fan) + _ranges(fan)
-    # Per segment, each value once: from its earliest run (runs are numbered in order).
-    order = np.lexsort((run, run_value[run], segment))
-    run, segment = run[order], segment[order]
+    # Per segment, each value once, from its earliest run: one stable sort of a key that
+    # orders by segment, then by value (its rank among the runs' values); ``run`` is
+    # ascending already, so the sort keeps the earliest run first among equal keys.
+    rank = _dense_rank(run_value)
+    key = segment * (int(rank.max()) + 1) + rank[run]
+    order = np.argsort(key, kind="stable")
+    key, run, segment = key[order], run[order], segment[order]
+    fresh = np.r_[True, key[1:] != key[:-1]]
+    run, segment = run[fresh], segment[fresh]
     value = run_value[run]
-    fresh = np.r_[True, (segment[1:] != segment[:-1]) | (value[1:] != value[:-1])]
-    run, segment, value = run[fresh], segment[fresh], value[fresh]
     owner = run_line[run]
     bounds = np.searchsorted(segment, np.arange(segments + 1)).tolist()
     units: list[Unit] = []
     for begin, end in itertools.pairwise(bounds):
         owners = owner[begin:end]
-        units.append(Unit(tuple(np.unique(owners).tolist()), value[begin:end], owners))
+        units.append(Unit(tuple(sorted_distinct(owners).tolist()), value[begin:end], owners))
     return units
+
+
+def _dense_rank(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Each value's rank among the distinct values (equal values, equal ranks)."""
+    order = np.argsort(values)
+    ordered = values[order]
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+    return rank
 
 
 def _ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:

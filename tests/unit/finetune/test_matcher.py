@@ -81,3 +81,64 @@ def test_overlaps_of_all_units_at_once_equal_the_direct_count(
         for chunk_id, prints in held_by.items()
     }
     assert _all_overlaps(units, holders, chunks) == _expected(units, held_by)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sets(_PRINT, max_size=12), min_size=1, max_size=6),
+    st.lists(st.sets(_PRINT, min_size=1, max_size=15), min_size=1, max_size=6),
+    st.lists(st.integers(0, 2), min_size=6, max_size=6),
+)
+def test_each_document_is_named_once_by_its_best_chunk(
+    unit_sets: list[set[int]], chunk_sets: list[set[int]], document_of: list[int]
+) -> None:
+    """With several chunks per document, each (unit, document) pair is reported once, by
+    the chunk with the higher score, then more shared prints, then the one whose
+    smallest shared print comes first; documents in id order."""
+    units = [
+        Unit((n + 1,), np.array(sorted(prints), dtype=np.int64), None)
+        for n, prints in enumerate(unit_sets)
+    ]
+    held_by = {f"c{n}": prints for n, prints in enumerate(chunk_sets)}
+    doc_of = {f"c{n}": f"d{document_of[n]}" for n in range(len(chunk_sets))}
+    holders: dict[int, list[str]] = {}
+    for chunk_id, prints in held_by.items():
+        for p in sorted(prints):
+            holders.setdefault(p, []).append(chunk_id)
+    chunks = {
+        chunk_id: _Chunk(
+            chunk_id,
+            sum(1 for p in prints if not p & 1),
+            sum(1 for p in prints if p & 1),
+            {"doc_id": doc_of[chunk_id], "corpus": "c", "classification": "restricted"},
+        )
+        for chunk_id, prints in held_by.items()
+    }
+    per_chunk = _expected(units, held_by)
+    expected: list[Overlap] = []
+    for line in sorted({o.line for o in per_chunk}):
+        mine = {int(p) for p in units[line - 1].prints}
+        best: dict[str, Overlap] = {}
+        for overlap in per_chunk:
+            if overlap.line != line:
+                continue
+            rank = (-overlap.score, -overlap.shared, min(mine & held_by[overlap.chunk_id]))
+            doc_id = doc_of[overlap.chunk_id]
+            held = best.get(doc_id)
+            if held is None or rank < (
+                -held.score,
+                -held.shared,
+                min(mine & held_by[held.chunk_id]),
+            ):
+                best[doc_id] = Overlap(
+                    overlap.lines,
+                    doc_id,
+                    "c",
+                    "restricted",
+                    overlap.chunk_id,
+                    overlap.score,
+                    overlap.shared,
+                    overlap.shared_chars,
+                )
+        expected.extend(best[doc_id] for doc_id in sorted(best))
+    assert _all_overlaps(units, holders, chunks) == expected
