@@ -44,10 +44,18 @@ class AnalysisFailed(DependencyUnavailable):
         super().__init__("PII analysis", message)
 
 
+def pattern_engine(types: Sequence[str] | None) -> str:
+    """The worker engine name of the pattern-only analyzer for ``types`` (None: all)."""
+    return "patterns:" + ("*" if types is None else ",".join(sorted(types)))
+
+
 class _Job:
-    def __init__(self, texts: Sequence[str], lean: bool, max_chars: int) -> None:
+    def __init__(self, texts: Sequence[str], engine: str, max_chars: int, max_texts: int) -> None:
         self.count = len(texts)
-        self.lean = lean
+        self.engine = engine
+        """Which analyzer the worker runs: ``lean``, ``full`` or a ``pattern_engine``."""
+        self.max_chars = max_chars
+        self.max_texts = max_texts
         self.segments = split(texts, max_chars)
         self.found: list[list[PiiSpan] | None] = [None] * len(self.segments)
         self.next = 0
@@ -88,20 +96,31 @@ class _Lane:
     jobs: deque[_Job] = field(default_factory=deque)
     retries: deque[_Item] = field(default_factory=deque)
 
-    def take(self, max_chars: int, max_texts: int) -> list[_Item]:
-        """The next batch: a retried input alone, else segments from jobs in turn."""
+    def take(self) -> list[_Item]:
+        """The next batch: a retried input alone, else segments from jobs in turn, all
+        for the engine of the first job in line and within that job's bounds (jobs for
+        another engine keep their place)."""
         while self.retries:
             item = self.retries.popleft()
             if not item.job.future.done():
                 return [item]
         batch: list[_Item] = []
         chars = 0
-        while self.jobs and len(batch) < max_texts:
+        first: _Job | None = None
+        passed: list[_Job] = []
+        while self.jobs:
             job = self.jobs.popleft()
             if job.future.done() or job.next >= len(job.segments):
                 continue
+            if first is None:
+                first = job
+            elif job.engine != first.engine:
+                passed.append(job)
+                continue
             segment: Segment = job.segments[job.next]
-            if batch and chars + len(segment.text) > max_chars:
+            if batch and (
+                len(batch) >= first.max_texts or chars + len(segment.text) > first.max_chars
+            ):
                 self.jobs.appendleft(job)
                 break
             batch.append(_Item(job, job.next))
@@ -109,6 +128,7 @@ class _Lane:
             job.next += 1
             if job.next < len(job.segments):
                 self.jobs.append(job)
+        self.jobs.extendleft(reversed(passed))
         return batch
 
 
@@ -179,11 +199,18 @@ class AnalysisPool:
 
     async def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
         """Full spaCy pipeline, bulk lane (fine-tune scans): scores as Presidio gives them."""
-        return await self._submit(self._bulk, texts, lean=False)
+        return await self._submit(self._bulk, texts, "full")
 
     async def analyze_messages(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
         """Lean pipeline, chat lane: callers' messages, ahead of any bulk work."""
-        return await self._submit(self._chat, texts, lean=True)
+        return await self._submit(self._chat, texts, "lean")
+
+    async def analyze_patterns(
+        self, texts: Sequence[str], types: Sequence[str] | None
+    ) -> list[list[PiiSpan]]:
+        """Pattern recognizers only (``gateway.finetune.pii_patterns``), bulk lane: the
+        fine-tune scan's lane when the policy asks for no NER type."""
+        return await self._submit(self._bulk, texts, pattern_engine(types))
 
     def ready_workers(self) -> int:
         return sum(slot.state == "ready" for slot in self._slots)
@@ -208,14 +235,19 @@ class AnalysisPool:
         """Until a worker can serve (tests, benchmarks and the CLI)."""
         await asyncio.wait_for(self._served.wait(), timeout_s)
 
-    async def _submit(
-        self, lane: _Lane, texts: Sequence[str], *, lean: bool
-    ) -> list[list[PiiSpan]]:
+    async def _submit(self, lane: _Lane, texts: Sequence[str], engine: str) -> list[list[PiiSpan]]:
         if self._closing:
             raise AnalysisFailed("the gateway is shutting down")
         if self._slots and all(slot.state == "failed" for slot in self._slots):
             raise AnalysisFailed("no analysis worker can start")
-        job = _Job(texts, lean, self._config.batch_max_chars)
+        config = self._config
+        patterns = engine.startswith("patterns:")
+        job = _Job(
+            texts,
+            engine,
+            config.pattern_batch_max_chars if patterns else config.batch_max_chars,
+            config.pattern_batch_max_texts if patterns else config.batch_max_texts,
+        )
         if job.future.done():
             return job.future.result()
         lane.jobs.append(job)
@@ -309,10 +341,10 @@ class AnalysisPool:
                 await process.kill()
                 return "worker exited while idle"
             lane, batch = next_batch.result()
-            lean = batch[0].job.lean
+            engine = batch[0].job.engine
             try:
                 found = await process.run(
-                    lean, [item.text for item in batch], self._config.batch_timeout_s
+                    engine, [item.text for item in batch], self._config.batch_timeout_s
                 )
             except WorkerLost as exc:
                 self._batch_failed(lane, batch, str(exc))
@@ -324,10 +356,9 @@ class AnalysisPool:
                 item.job.answer(item.segment, spans)
 
     async def _next_batch(self) -> tuple[_Lane, list[_Item]]:
-        config = self._config
         while True:
             for lane in (self._chat, self._bulk):
-                batch = lane.take(config.batch_max_chars, config.batch_max_texts)
+                batch = lane.take()
                 if batch:
                     return lane, batch
             self._work.clear()

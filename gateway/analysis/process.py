@@ -107,7 +107,7 @@ class WorkerProcess:
         self._preload = list(preload)
         self._spawned = spawned
         self._process: _Child | None = None
-        self.engines: set[bool] = set()
+        self.engines: set[str] = set()
         self.load_s: float | None = None
 
     @property
@@ -137,24 +137,25 @@ class WorkerProcess:
         if not reply.get("ready"):
             await self.kill()
             raise WorkerLost("worker did not report ready")
-        self.engines = {lean == "lean" for lean in self._preload}
+        self.engines = set(self._preload)
         self.load_s = time.perf_counter() - started
 
-    async def run(self, lean: bool, texts: list[str], timeout_s: float) -> list[list[PiiSpan]]:
-        """Spans per text; WorkerError if analysis raised, WorkerLost if the worker is gone."""
+    async def run(self, engine: str, texts: list[str], timeout_s: float) -> list[list[PiiSpan]]:
+        """Spans per text from ``engine`` (``lean``, ``full`` or a pattern engine);
+        WorkerError if analysis raised, WorkerLost if the worker is gone."""
         process = self._process
         if process is None or process.stdin is None:
             raise WorkerLost("worker not started")
-        if lean not in self.engines:
+        if engine not in self.engines:
             timeout_s *= 4  # the engine loads first (seconds)
         try:
-            process.stdin.write(encode({"lean": lean, "texts": texts}))
+            process.stdin.write(encode({"engine": engine, "texts": texts}))
             await process.stdin.drain()
         except (ConnectionError, RuntimeError) as exc:
             await self.kill()
             raise WorkerLost("worker input closed") from exc
         reply = await self._receive(timeout_s)
-        self.engines = {bool(e) for e in reply.get("engines", [])}
+        self.engines = {str(e) for e in reply.get("engines", [])}
         if "error" in reply:
             raise WorkerError(str(reply["error"]))
         spans = reply.get("spans")

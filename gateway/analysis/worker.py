@@ -1,6 +1,8 @@
 """One analysis worker process: ``python -m gateway.analysis.worker``.
 
-Reads jobs ``{"lean": bool, "texts": [...]}`` as frames on stdin and answers each with
+Reads jobs ``{"engine": name, "texts": [...]}`` as frames on stdin (``lean``: the chat
+pipeline, ``full``: the bulk one, ``patterns:<types>``: pattern recognizers only, for
+those entity types or ``*`` for all) and answers each with
 ``{"spans": [[span, ...], ...]}`` or ``{"error": "<exception type>"}`` on stdout (never
 the exception's message: it could quote the text). After loading the engines named in
 ``GATEWAY_ANALYSIS_PRELOAD`` it sends ``{"ready": true}``; other engines load on first
@@ -43,38 +45,49 @@ def die_with_parent(parent: int) -> None:
 
 
 class _Engines:
-    """The lean (chat) and full (bulk) Presidio engines, each loaded on first need."""
+    """The lean (chat), full (bulk) and pattern-only Presidio engines, each loaded on
+    first need."""
 
     def __init__(self) -> None:
-        self._loaded: dict[bool, Any] = {}
+        self._loaded: dict[str, Any] = {}
 
-    def get(self, lean: bool) -> Any:
-        engine = self._loaded.get(lean)
+    def get(self, name: str) -> Any:
+        engine = self._loaded.get(name)
         if engine is None:
-            from gateway.pii.analyzer import PresidioAnalyzer
-
-            engine = PresidioAnalyzer(lean=lean)
+            engine = _build(name)
             engine.load()
-            self._loaded[lean] = engine
+            self._loaded[name] = engine
         return engine
 
-    def loaded(self) -> list[bool]:
+    def loaded(self) -> list[str]:
         return sorted(self._loaded)
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO, preload: list[bool]) -> None:
+def _build(name: str) -> Any:
+    if name in ("lean", "full"):
+        from gateway.pii.analyzer import PresidioAnalyzer
+
+        return PresidioAnalyzer(lean=name == "lean")
+    kind, _, spec = name.partition(":")
+    if kind != "patterns":
+        raise ValueError("unknown engine")
+    from gateway.finetune.pii_patterns import PatternAnalyzer
+
+    return PatternAnalyzer(None if spec == "*" else [t for t in spec.split(",") if t])
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO, preload: list[str]) -> None:
     engines = _Engines()
     started = time.perf_counter()
-    for lean in preload:
-        engines.get(lean)
+    for name in preload:
+        engines.get(name)
     write_frame(
         stdout,
         {"ready": True, "load_s": round(time.perf_counter() - started, 3), "pid": os.getpid()},
     )
     while (job := read_frame(stdin)) is not None:
-        lean = bool(job["lean"])
         try:
-            spans = engines.get(lean).analyze(job["texts"])
+            spans = engines.get(str(job["engine"])).analyze(job["texts"])
         except Exception as exc:  # noqa: BLE001 - reported to the gateway, which attributes it
             write_frame(stdout, {"error": type(exc).__name__, "engines": engines.loaded()})
             continue
@@ -88,7 +101,7 @@ def main() -> None:
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     # Anything a library prints must not corrupt the frames: stdout goes to stderr.
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    preload = [name == "lean" for name in os.environ.get(PRELOAD_ENV, "lean").split(",") if name]
+    preload = [name for name in os.environ.get(PRELOAD_ENV, "lean").split(",") if name]
     serve(sys.stdin.buffer, protocol_out, preload)
 
 

@@ -141,3 +141,17 @@ async def test_a_worker_spawned_before_the_loop_is_adopted_killed_and_replaced()
         assert any(s["type"] == "EMAIL_ADDRESS" for s in spans[0])
     assert not _alive(early.pid)
     assert not _alive(replacement)
+
+
+async def test_the_pattern_engine_in_a_worker_finds_what_it_finds_in_process(
+    pool: AnalysisPool,
+) -> None:
+    """The fine-tune scan's pattern-only lane run by a worker gives the spans the same
+    analyzer gives in this process, for the types asked and no others."""
+    from gateway.finetune.pii_patterns import PatternAnalyzer
+
+    texts = [LINE, "server IP address 10.1.2.3, card 4111 1111 1111 1111", "nothing here"]
+    types = ["EMAIL_ADDRESS", "IP_ADDRESS"]
+    found = await pool.analyze_patterns(texts, types)
+    assert found == PatternAnalyzer(types).analyze(texts)
+    assert {span["type"] for spans in found for span in spans} == set(types)

@@ -97,3 +97,27 @@ def test_frames_round_trip_and_a_cut_stream_is_an_error() -> None:
     assert read_frame(io.BytesIO(b"")) is None
     with pytest.raises(FrameError):
         read_frame(io.BytesIO(frame[:-1]))
+
+
+async def test_pattern_jobs_batch_apart_from_full_jobs_and_to_their_own_bounds() -> None:
+    """Bulk jobs for different engines never share a batch; a pattern-engine batch may
+    hold up to its own (larger) bound, a full-pipeline batch only the general one."""
+    pool = await AnalysisPool(
+        PoolConfig(workers=0, batch_max_chars=MAX, pattern_batch_max_chars=8 * MAX)
+    ).__aenter__()
+    full = asyncio.create_task(pool.analyze(["f" * 500] * 20))
+    await asyncio.sleep(0)
+    patterns = asyncio.create_task(pool.analyze_patterns(["p" * 500] * 20, ["EMAIL_ADDRESS"]))
+    await asyncio.sleep(0)
+    seen = []
+    for _ in range(4):
+        _, batch = await pool._next_batch()
+        engines = {item.job.engine for item in batch}
+        assert len(engines) == 1
+        seen.append((engines.pop(), sum(len(item.text) for item in batch)))
+    assert ("full", 1000) in seen
+    assert ("patterns:EMAIL_ADDRESS", 8000) in seen
+    await pool.close()
+    for task in (full, patterns):
+        with pytest.raises(AnalysisFailed):
+            await task
