@@ -134,6 +134,7 @@ async def open_services(
                     settings.finetune_pii_min_score,
                     pii_ner=settings.finetune_pii_ner,
                     pii_plan=functools.partial(policy_plan, policy),
+                    analyze_patterns=presidio.analyze_patterns if presidio else None,
                 ),
                 registry=Registry(index.client, settings.index_prefix),
                 upstream=FinetuneUpstream(upstream),

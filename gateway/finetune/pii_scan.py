@@ -31,6 +31,8 @@ from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
+AnalyzePatterns = Callable[[list[str], "tuple[str, ...] | None"], Awaitable[list[list[PiiSpan]]]]
+"""The pattern-only lane for some entity types (None: all): the analysis pool's."""
 
 NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
 CONTEXT = 40
@@ -63,8 +65,18 @@ class PiiFinding:
 
 
 class PiiScan:
-    def __init__(self, analyze: AnalyzeBatch, min_score: float, *, ner: bool) -> None:
+    def __init__(
+        self,
+        analyze: AnalyzeBatch,
+        min_score: float,
+        *,
+        ner: bool,
+        analyze_patterns: AnalyzePatterns | None = None,
+    ) -> None:
+        """``analyze_patterns``: the pattern lane in the analysis pool's workers (the
+        gateway's); without it, the lane runs in this process (tools, benchmarks)."""
         self._analyze = analyze
+        self._analyze_patterns = analyze_patterns
         self._min_score = min_score
         self._force_ner = ner
         self._pattern_lanes: dict[tuple[str, ...] | None, PatternAnalyzer] = {}
@@ -93,7 +105,10 @@ class PiiScan:
         ]
 
     async def _patterns(self, texts: list[str], plan: PiiPlan) -> list[list[PiiSpan]]:
-        """The pattern-only lane, in bounded hops to a worker thread."""
+        """The pattern-only lane: in the pool's workers (bounded batches behind chat, in
+        another process), else in bounded hops to a worker thread of this one."""
+        if self._analyze_patterns is not None:
+            return await self._analyze_patterns(texts, plan.types)
         lane = self._pattern_lanes.get(plan.types)
         if lane is None:
             lane = self._pattern_lanes[plan.types] = PatternAnalyzer(plan.types)

@@ -11,6 +11,7 @@ log as it is.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import time
@@ -26,7 +27,7 @@ from gateway.errors import BadRequest
 from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
-from gateway.finetune.pii_scan import PiiFinding, PiiScan
+from gateway.finetune.pii_scan import AnalyzePatterns, PiiFinding, PiiScan
 from gateway.fingerprint import (
     CHAR_K,
     CHAR_WINDOW,
@@ -98,11 +99,17 @@ class UploadScanner:
         *,
         pii_ner: bool = False,
         pii_plan: PlanFor | None = None,
+        analyze_patterns: AnalyzePatterns | None = None,
     ) -> None:
         """``pii_plan``: what the PII scan looks for, per purpose (the policy's
-        ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER."""
+        ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER.
+        ``analyze_patterns``: the pattern-only lane's analyzer (see ``PiiScan``)."""
         self._matcher = matcher
-        self._pii = PiiScan(analyze, pii_min_score, ner=pii_ner) if analyze else None
+        self._pii = (
+            PiiScan(analyze, pii_min_score, ner=pii_ner, analyze_patterns=analyze_patterns)
+            if analyze
+            else None
+        )
         self._plan = pii_plan
 
     async def scan(self, content: bytes, purpose: str = FINE_TUNE) -> ScanResult:
@@ -113,13 +120,24 @@ class UploadScanner:
         if examples is None:
             return ScanResult(sha256, len(content), 0, [], [], text=False)
         printed = time.perf_counter()
-        overlaps, documents = await self._matcher.overlaps(units)
-        searched = time.perf_counter()
+        # The corpus match and the PII scan run at once: the PII work is mostly in the
+        # analysis workers' processes, the match in this one and Elasticsearch.
+        searched = printed
+        match = asyncio.ensure_future(self._matcher.overlaps(units))
         pii: list[PiiFinding] = []
-        if self._pii and purpose == FINE_TUNE:
-            plan = await self._plan(purpose) if self._plan else DEFAULT_PLAN
-            pii = await self._pii.scan(examples, plan)
-        done = time.perf_counter()
+        try:
+            if self._pii and purpose == FINE_TUNE:
+                plan = await self._plan(purpose) if self._plan else DEFAULT_PLAN
+                pii = await self._pii.scan(examples, plan)
+            pii_done = time.perf_counter()
+            overlaps, documents = await match
+            searched = time.perf_counter()
+        finally:
+            if not match.done():
+                match.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await match
+        done = max(searched, pii_done)
         return ScanResult(
             sha256=sha256,
             bytes=len(content),
@@ -130,8 +148,10 @@ class UploadScanner:
             timings_ms={
                 "parse": _ms(parsed - clock),
                 "fingerprint": _ms(printed - parsed),
+                # From the end of fingerprinting: the two run at the same time.
                 "search": _ms(searched - printed),
-                "pii": _ms(done - searched),
+                "pii": _ms(pii_done - printed),
+                "total": _ms(done - clock),
             },
         )
 
