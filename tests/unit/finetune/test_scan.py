@@ -21,6 +21,7 @@ from gateway.fingerprint import (
     fingerprint_set,
     letters,
 )
+from gateway.pii.types import PiiSpan
 
 SECRET = "the break glass vault opens with two of three hardware tokens"
 
@@ -121,6 +122,28 @@ async def test_without_ner_types_the_pattern_lane_scans_and_the_pool_is_idle() -
         [Example(1, (prose,)), Example(2, (prose + " mail ann@example.com",))], plan
     )
     assert sent == []
+    assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
+
+
+async def test_a_pattern_plan_goes_to_the_pool_pattern_engine_when_there_is_one() -> None:
+    """With the pool's pattern lane given, candidate windows go there with the plan's
+    types (never to the NER pool or an in-process lane), and its spans are reported."""
+    asked: list[tuple[list[str], tuple[str, ...] | None]] = []
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(texts: list[str], types: tuple[str, ...] | None) -> list[list[PiiSpan]]:
+        asked.append((texts, types))
+        return [
+            [PiiSpan(type="EMAIL_ADDRESS", start=t.index("ann"), end=len(t), score=1.0)]
+            for t in texts
+        ]
+
+    scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
+    plan = PiiPlan(scan=True, types=("EMAIL_ADDRESS",), ner=False)
+    found = await scan.scan([Example(1, ("x",)), Example(2, ("mail ann@example.com",))], plan)
+    assert asked == [(["mail ann@example.com"], ("EMAIL_ADDRESS",))]
     assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
 
 
