@@ -15,7 +15,6 @@ also sees the absolute number shared.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +104,7 @@ class CorpusMatcher:
             np.concatenate([u.prints for u in units] or [np.empty(0, np.int64)])
         )
         chunks: dict[str, _Chunk] = {}
-        holders: defaultdict[int, list[str]] = defaultdict(list)
+        held: list[NDArray[np.int64]] = []  # per chunk found: its fingerprints we look for
         for start in range(0, len(wanted), self._batch):
             batch = wanted[start : start + self._batch]
             async for source in self._search(batch.tolist(), sorted(chunks), since):
@@ -118,9 +117,10 @@ class CorpusMatcher:
                     chars,
                     {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
                 )
-                for fp in _members(fps, wanted).tolist():
-                    holders[fp].append(chunk_id)
-        found = await asyncio.to_thread(_all_overlaps, units, holders, chunks)
+                held.append(_members(fps, wanted))
+        found = await asyncio.to_thread(
+            _all_overlaps, units, Holders.of(held), list(chunks.values())
+        )
         documents = {c.governance.get("doc_id", ""): c.governance for c in chunks.values()}
         return found, {str(k): v for k, v in documents.items()}
 
@@ -180,8 +180,32 @@ class CorpusMatcher:
             after = hits[-1]["sort"]
 
 
+@dataclass(frozen=True, slots=True)
+class Holders:
+    """Which chunks hold each fingerprint looked for, as sorted arrays."""
+
+    prints: NDArray[np.int64]
+    """The distinct fingerprints some chunk holds, sorted."""
+    offsets: NDArray[np.int64]
+    """``chunks[offsets[i]:offsets[i + 1]]`` hold ``prints[i]``."""
+    chunks: NDArray[np.int64]
+    """Chunk numbers (their order of discovery), per fingerprint in that order."""
+
+    @classmethod
+    def of(cls, held: Sequence[NDArray[np.int64]]) -> Holders:
+        """From each chunk's fingerprints, chunk ``n`` being ``held[n]``."""
+        values = np.concatenate([*held, np.empty(0, np.int64)])
+        owner = np.repeat(np.arange(len(held), dtype=np.int64), [len(h) for h in held])
+        order = np.argsort(values, kind="stable")  # stable: chunks in discovery order
+        values, owner = values[order], owner[order]
+        fresh = np.ones(len(values), dtype=bool)
+        fresh[1:] = values[1:] != values[:-1]
+        offsets = np.r_[np.flatnonzero(fresh), len(values)].astype(np.int64)
+        return cls(values[offsets[:-1]], offsets, owner)
+
+
 def _all_overlaps(
-    units: Sequence[Unit], holders: dict[int, list[str]], chunks: dict[str, _Chunk]
+    units: Sequence[Unit], holders: Holders, chunks: Sequence[_Chunk]
 ) -> list[Overlap]:
     """Every unit's overlaps (CPU-bound for large uploads: runs in a worker thread).
 
@@ -191,18 +215,10 @@ def _all_overlaps(
     more fingerprints shared, then the chunk met first in the unit's sorted
     fingerprints. Only the winners become Python objects.
     """
-    if not units or not holders:
+    if not units or not len(holders.prints):
         return []
-    held = np.sort(np.fromiter(holders, dtype=np.int64, count=len(holders)))
-    held_list = held.tolist()
-    names = list(chunks)
-    number = {name: n for n, name in enumerate(names)}
-    fan_of = np.fromiter((len(holders[fp]) for fp in held_list), np.int64, len(held_list))
-    offsets = np.zeros(len(held) + 1, dtype=np.int64)
-    np.cumsum(fan_of, out=offsets[1:])
-    holder = np.fromiter(
-        (number[c] for fp in held_list for c in holders[fp]), np.int64, int(offsets[-1])
-    )
+    held, offsets, holder = holders.prints, holders.offsets, holders.chunks
+    fan_of = np.diff(offsets)
     sizes = np.fromiter((len(u.prints) for u in units), np.int64, len(units))
     prints = np.concatenate([u.prints for u in units])
     unit_of = np.repeat(np.arange(len(units), dtype=np.int64), sizes)
@@ -212,7 +228,7 @@ def _all_overlaps(
     row = np.repeat(rows, fan)
     pair = np.repeat(offsets[where[rows]], fan) + _ranges(fan)
     # One key per (unit, chunk) pair: a single integer sort groups them.
-    key = unit_of[row] * len(names) + holder[pair]
+    key = unit_of[row] * len(chunks) + holder[pair]
     order = np.argsort(key, kind="stable")
     key, row, pair = key[order], row[order], pair[order]
     if not len(key):
@@ -226,9 +242,9 @@ def _all_overlaps(
     first = np.minimum.reduceat(pair, starts)[kept]
     group_start, group_end = starts[kept], np.r_[starts, len(key)][kept + 1]
     shared = shared[kept]
-    unit, chunk = key[group_start] // len(names), key[group_start] % len(names)
+    unit, chunk = key[group_start] // len(chunks), key[group_start] % len(chunks)
     unit_chars = np.bincount(unit_of, weights=prints & 1, minlength=len(units)).astype(np.int64)
-    found_chunks = [chunks[name] for name in names]
+    found_chunks = list(chunks)
     chunk_chars = np.array([c.chars for c in found_chunks], dtype=np.int64)
     chunk_words = np.array([c.words for c in found_chunks], dtype=np.int64)
     score = np.maximum(

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.finetune.matcher import MIN_SHARED, Overlap, Unit, _all_overlaps, _Chunk
+from gateway.finetune.matcher import MIN_SHARED, Holders, Overlap, Unit, _all_overlaps, _Chunk
 
 _PRINT = st.integers(-40, 40)
 
@@ -50,6 +50,11 @@ def _expected(units: list[Unit], held_by: dict[str, set[int]]) -> list[Overlap]:
     return found
 
 
+def _holders(held_by: dict[str, set[int]]) -> Holders:
+    """Chunks in ``held_by``'s order, each holding its prints."""
+    return Holders.of([np.array(sorted(prints), dtype=np.int64) for prints in held_by.values()])
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.sets(_PRINT, max_size=12), min_size=1, max_size=6),
@@ -67,10 +72,6 @@ def test_overlaps_of_all_units_at_once_equal_the_direct_count(
         owners = (values % 3 + 10).astype(np.int64) if segment[n] else None
         units.append(Unit((n + 1,) if owners is None else (10, 11, 12), values, owners))
     held_by = {f"d{n}": prints for n, prints in enumerate(chunk_sets)}
-    holders: dict[int, list[str]] = {}
-    for chunk_id, prints in held_by.items():
-        for p in sorted(prints):
-            holders.setdefault(p, []).append(chunk_id)
     chunks = {
         chunk_id: _Chunk(
             chunk_id,
@@ -80,7 +81,9 @@ def test_overlaps_of_all_units_at_once_equal_the_direct_count(
         )
         for chunk_id, prints in held_by.items()
     }
-    assert _all_overlaps(units, holders, chunks) == _expected(units, held_by)
+    assert _all_overlaps(units, _holders(held_by), list(chunks.values())) == _expected(
+        units, held_by
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -101,10 +104,6 @@ def test_each_document_is_named_once_by_its_best_chunk(
     ]
     held_by = {f"c{n}": prints for n, prints in enumerate(chunk_sets)}
     doc_of = {f"c{n}": f"d{document_of[n]}" for n in range(len(chunk_sets))}
-    holders: dict[int, list[str]] = {}
-    for chunk_id, prints in held_by.items():
-        for p in sorted(prints):
-            holders.setdefault(p, []).append(chunk_id)
     chunks = {
         chunk_id: _Chunk(
             chunk_id,
@@ -141,4 +140,4 @@ def test_each_document_is_named_once_by_its_best_chunk(
                     overlap.shared_chars,
                 )
         expected.extend(best[doc_id] for doc_id in sorted(best))
-    assert _all_overlaps(units, holders, chunks) == expected
+    assert _all_overlaps(units, _holders(held_by), list(chunks.values())) == expected
