@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.analysis import AnalysisPool
 from gateway.elastic import ChunkIndex
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.scan import UploadScanner
@@ -320,18 +321,28 @@ async def with_presidio(
     rng: random.Random,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """False refusals of ordinary text with the default PII scan, and its throughput."""
-    from gateway.pii.analyzer import PresidioAnalyzer
+    """False refusals of ordinary text with the default PII scan, and its throughput,
+    with the PII work in an analysis pool of one worker, as the gateway runs it."""
+    from gateway.analysis import PoolConfig
 
-    analyzer = PresidioAnalyzer()
-    analyzer.load()
+    async with AnalysisPool(PoolConfig(workers=1, preload=())) as pool:
+        await pool.wait_ready(300)
+        return await _with_pool(pool, index, policy, technical, business, mixed, rng, args)
 
-    async def analyze(texts: list[str]) -> list[list[PiiSpan]]:
-        return analyzer.analyze(texts)
 
+async def _with_pool(
+    pool: AnalysisPool,
+    index: ChunkIndex,
+    policy: PolicyEngine,
+    technical: list[str],
+    business: list[str],
+    mixed: list[dict[str, Any]],
+    rng: random.Random,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     matcher = CorpusMatcher(index.client, index.name)
-    scanner = UploadScanner(matcher, analyze)
+    scanner = UploadScanner(matcher, pool.analyze, analyze_patterns=pool.analyze_patterns)
     for name, texts in (("technical", technical), ("business", business)):
         content = to_jsonl([example(t, rng) for t in texts])
         scan = await scanner.scan(content)
@@ -356,7 +367,9 @@ async def with_presidio(
             if size >= sample_mb * 1e6:
                 break
         content = to_jsonl(sample)
-        timed = UploadScanner(matcher, analyze, pii_ner=ner)
+        timed = UploadScanner(
+            matcher, pool.analyze, pii_ner=ner, analyze_patterns=pool.analyze_patterns
+        )
         started, cpu = time.perf_counter(), time.process_time()
         scan = await timed.scan(content)
         seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
