@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
@@ -44,7 +44,7 @@ _OWN_RECOGNIZERS = (
 )
 """The gateway's recognizers (``gateway.pii.recognizers``) and the type each finds: only
 those of wanted types run (the address parser is costly on long text)."""
-BATCH_CHARS = 16_384
+BATCH_CHARS = 16384
 """Texts are analysed joined, up to about this many characters per Presidio call: each
 call costs every recognizer a fixed ~0.1 ms, several times a short window's own cost.
 (With Presidio's own context lookup, cost grew with the square of a call's length:
@@ -99,6 +99,21 @@ def indexed_enhancer() -> Any:
     return IndexedEnhancer()
 
 
+class _LazyArtifacts:
+    """Presidio's ``NlpArtifacts``, built on first read. Only the context enhancer reads
+    them, and only for a text where some pattern matched: most candidate windows have
+    none, and tokenising them was half of the lane's cost."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._built: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._build()
+        return getattr(self._built, name)
+
+
 class _TokenNlpEngine:
     """Presidio's ``NlpEngine`` interface with a regex tokenizer: tokens, their offsets
     and lower-cased lemmas for the context enhancer, and no entities."""
@@ -117,6 +132,9 @@ class _TokenNlpEngine:
         return True
 
     def process_text(self, text: str, language: str) -> Any:
+        return _LazyArtifacts(lambda: self._artifacts_of(text, language))
+
+    def _artifacts_of(self, text: str, language: str) -> Any:
         tokens, starts, ends = _Tokens(), [], []
         for match in _TOKEN.finditer(text):
             tokens.append(match.group())
