@@ -40,6 +40,11 @@ MAX_LINES = 100
 PATTERN_BATCH_CHARS = 16_384
 """Characters of windows analysed per hop to a worker thread in the pattern lane; between
 hops the lane rests as long as the hop took (chat keeps at least half the process)."""
+NER_JOB_CHARS = 8_192
+PATTERN_JOB_CHARS = 131_072
+"""Characters per job handed to the analysis pool: each job must be answered within the
+pool's request timeout, so a large upload goes as a series of jobs (about a second of a
+worker's time each) rather than one."""
 _CANDIDATE = re.compile(r"\S*@\S*|\S*(?:[0-9]\S*){4}")
 """A token with an ``@`` or at least four digits: every blocked structured identifier
 (e-mail, card, phone, SSN, IBAN, IP address, licence and passport numbers) has one."""
@@ -89,7 +94,10 @@ class PiiScan:
         distinct = sorted({piece for _, piece in pieces})
         if not distinct:
             return []
-        found = await self._analyze(distinct) if ner else await self._patterns(distinct, plan)
+        if ner:
+            found = await _in_jobs(self._analyze, distinct, NER_JOB_CHARS)
+        else:
+            found = await self._patterns(distinct, plan)
         spans = dict(zip(distinct, found, strict=True))
         groups: defaultdict[tuple[str, float], list[int]] = defaultdict(list)
         for line, piece in pieces:
@@ -108,7 +116,10 @@ class PiiScan:
         """The pattern-only lane: in the pool's workers (bounded batches behind chat, in
         another process), else in bounded hops to a worker thread of this one."""
         if self._analyze_patterns is not None:
-            return await self._analyze_patterns(texts, plan.types)
+            pool_lane = self._analyze_patterns
+            return await _in_jobs(
+                lambda part: pool_lane(part, plan.types), texts, PATTERN_JOB_CHARS
+            )
         lane = self._pattern_lanes.get(plan.types)
         if lane is None:
             lane = self._pattern_lanes[plan.types] = PatternAnalyzer(plan.types)
@@ -146,3 +157,17 @@ class PiiScan:
             else:
                 windows.append([start, end])
         return [text[start:end] for start, end in windows]
+
+
+async def _in_jobs(analyze: AnalyzeBatch, texts: list[str], job_chars: int) -> list[list[PiiSpan]]:
+    """``analyze`` over ``texts`` as consecutive jobs of about ``job_chars`` characters."""
+    found: list[list[PiiSpan]] = []
+    start = 0
+    while start < len(texts):
+        end, size = start, 0
+        while end < len(texts) and (end == start or size < job_chars):
+            size += len(texts[end])
+            end += 1
+        found.extend(await analyze(texts[start:end]))
+        start = end
+    return found

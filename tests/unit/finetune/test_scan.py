@@ -5,9 +5,11 @@ import json
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.finetune import pii_scan
 from gateway.finetune.decode import hidden_texts, walk_strings
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_plan import PiiPlan
@@ -145,6 +147,36 @@ async def test_a_pattern_plan_goes_to_the_pool_pattern_engine_when_there_is_one(
     found = await scan.scan([Example(1, ("x",)), Example(2, ("mail ann@example.com",))], plan)
     assert asked == [(["mail ann@example.com"], ("EMAIL_ADDRESS",))]
     assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
+
+
+async def test_a_large_scan_goes_to_the_pool_as_a_series_of_bounded_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each job the pool gets is bounded (so it is answered within the pool's request
+    timeout), and the spans come back to the right lines."""
+    monkeypatch.setattr(pii_scan, "PATTERN_JOB_CHARS", 100)
+    jobs: list[list[str]] = []
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(texts: list[str], types: tuple[str, ...] | None) -> list[list[PiiSpan]]:
+        jobs.append(texts)
+        return [
+            [PiiSpan(type="EMAIL_ADDRESS", start=0, end=5, score=1.0)] if "@" in t else []
+            for t in texts
+        ]
+
+    examples = [
+        Example(n, (f"order {n:05d} shipped" if n % 3 else f"mail u{n}@example.com",))
+        for n in range(1, 31)
+    ]
+    scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
+    plan = PiiPlan(scan=True, types=None, ner=False)
+    found = await scan.scan(examples, plan)
+    assert len(jobs) > 3
+    assert all(sum(map(len, job)) < 100 + 60 for job in jobs)
+    assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", tuple(range(3, 31, 3)))]
 
 
 def test_pattern_lane_windows_surround_candidates_only() -> None:
