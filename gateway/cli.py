@@ -192,7 +192,9 @@ def serve(
     if workers > 1:
         _serve_workers(_settings_or_exit(), workers)
     from gateway.analysis.startup import spawn_early, stop_early
+    from gateway.serving import collector
 
+    collector.pause()  # the server resumes it once started (gateway.serving.collector)
     settings = _load_or_exit()
     # Readiness waits for the PII workers' model load (seconds): start them before
     # anything else is imported or checked; they die with this process if it exits.
