@@ -203,8 +203,8 @@ async def open_services(
         except DependencyUnavailable:
             # Not fatal: /readyz reports Elasticsearch and chat requests fail closed.
             log.warning("chunk_index_unavailable_at_startup", index=index.name)
-        # Token counting's tables take seconds to load: never on the event loop, where
-        # the first request would otherwise load them and stall every other one.
+        # Token counting's tables take ~0.6 CPU-s to build: never on the event loop,
+        # where the first request would otherwise load them and stall every other one.
         await asyncio.to_thread(encoding)
         try:
             yield services
