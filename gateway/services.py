@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -27,7 +27,6 @@ from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.pii_plan import policy_plan
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.identity import ApiKeyStore, Authenticator
-from gateway.jwt_auth import verifier_from_settings
 from gateway.limit_sync import LimitSync
 from gateway.limits import CallerLimiter, PolicyLimits
 from gateway.message_pii import MessageAnalyzer
@@ -40,6 +39,9 @@ from gateway.retrieval.retriever import Retriever
 from gateway.settings import Settings
 from gateway.tokens import encoding
 from gateway.upstream import UpstreamClient
+
+if TYPE_CHECKING:
+    from gateway.jwt_auth import JwtVerifier
 
 log = structlog.get_logger("gateway.services")
 
@@ -161,7 +163,7 @@ async def open_services(
         services = Services(
             settings=settings,
             keys=Authenticator(
-                ApiKeyStore.from_file(settings.api_keys_file), verifier_from_settings(settings)
+                ApiKeyStore.from_file(settings.api_keys_file), _jwt_verifier(settings)
             ),
             policy=policy,
             decisions=CachedDecisions(policy, revision, settings.decision_cache_size),
@@ -175,11 +177,7 @@ async def open_services(
                 else secrets.token_bytes(32)
             ),
             metrics=GatewayMetrics(),
-            prompt_cipher=(
-                PromptCipher(settings.audit_encryption_key.get_secret_value())
-                if settings.audit_store_prompts and settings.audit_encryption_key
-                else None
-            ),
+            prompt_cipher=_prompt_cipher(settings),
             message_analyzer=(
                 MessageAnalyzer(
                     presidio.analyze_messages,
@@ -204,10 +202,26 @@ async def open_services(
         except DependencyUnavailable:
             # Not fatal: /readyz reports Elasticsearch and chat requests fail closed.
             log.warning("chunk_index_unavailable_at_startup", index=index.name)
-        # Token counting's tables take seconds to load: never on the event loop, where
-        # the first request would otherwise load them and stall every other one.
+        # Token counting's tables take ~0.6 CPU-s to build: never on the event loop,
+        # where the first request would otherwise load them and stall every other one.
         await asyncio.to_thread(encoding)
         try:
             yield services
         finally:
             await services.drain()
+
+
+# JWT verification imports PyJWT and cryptography's X.509 (~0.04 CPU-s and ~2 MB of
+# every start-up): only with a JWKS file configured.
+def _jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    if settings.jwt_jwks_file is None:
+        return None
+    from gateway.jwt_auth import verifier_from_settings
+
+    return verifier_from_settings(settings)
+
+
+def _prompt_cipher(settings: Settings) -> PromptCipher | None:
+    if not (settings.audit_store_prompts and settings.audit_encryption_key):
+        return None
+    return PromptCipher(settings.audit_encryption_key.get_secret_value())

@@ -9,6 +9,7 @@ Transport errors of either library become GatewayErrors here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -86,12 +87,16 @@ class UpstreamClient:
         # and ~/.netrc, on every request).
         self._proxy = _environment_proxy(self._base_url)
         self._session: aiohttp.ClientSession | None = None
-        self._client = upstream_http_client(
+        # Files and fine-tuning jobs only: built on first use, since building it loads
+        # a CA bundle (~0.1 CPU-s of every start-up otherwise).
+        self._make_client = functools.partial(
+            upstream_http_client,
             base_url,
             api_key,
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
         )
+        self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Self:
         self._session = aiohttp.ClientSession(
@@ -104,11 +109,14 @@ class UpstreamClient:
     async def __aexit__(self, *exc_info: object) -> None:
         if self._session is not None:
             await self._session.close()
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Any other upstream call (files, fine-tuning jobs: multipart, GET, DELETE) over
         the httpx client; redirects are neither followed nor relayed."""
+        if self._client is None:
+            self._client = self._make_client()
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:

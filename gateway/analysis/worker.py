@@ -44,6 +44,20 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def release_free_heap() -> bool:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``).
+
+    Loading spaCy and Presidio frees several megabytes of temporary objects that glibc
+    would otherwise keep mapped for reuse: RSS at rest drops by ~6 MB. False where the
+    C library has no such call (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
 class _Engines:
     """The lean (chat), full (bulk) and pattern-only Presidio engines, each loaded on
     first need."""
@@ -81,6 +95,7 @@ def serve(stdin: BinaryIO, stdout: BinaryIO, preload: list[str]) -> None:
     started = time.perf_counter()
     for name in preload:
         engines.get(name)
+    release_free_heap()
     write_frame(
         stdout,
         {"ready": True, "load_s": round(time.perf_counter() - started, 3), "pid": os.getpid()},

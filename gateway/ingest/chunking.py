@@ -1,9 +1,10 @@
 """Token-aware chunking with overlap; every chunk maps back to exact character offsets.
 
-Windows are counted in o200k_base tokens (bpe-openai bundles the encoding, so this
-works offline). A window's character span is widened to whole characters when a token
-boundary falls inside a multi-byte character, and each chunk's own text is re-counted
-so that ``token_count <= chunk_tokens`` holds for the text actually stored.
+Windows are counted in o200k_base tokens (``gateway.tokens``: tiktoken over the table
+shipped in the package, so this works offline). A window's character span is widened
+to whole characters when a token boundary falls inside a multi-byte character, and each
+chunk's own text is re-counted so that ``token_count <= chunk_tokens`` holds for the
+text actually stored.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from gateway import tokens
 from gateway.hashing import sha256_hex
 
 DEFAULT_ENCODING = "o200k_base"
-# bpe-openai refuses inputs of 1M characters or 200k tokens: encode in slices below both
-# (one character is at most 4 bytes, one token at least 1 byte).
+# Encoded in slices: tiktoken's split pattern gives up on very long runs of whitespace
+# (a ValueError at ~1M spaces), and slices keep pathological runs cheap.
 _SLICE_CHARS = 50_000
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 

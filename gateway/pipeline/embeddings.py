@@ -5,8 +5,8 @@ arrays, as OpenAI accepts. Every string is analysed and redacted like a chat mes
 (the redaction policy's ``{"source": "message"}`` rules): an embedding of raw personal
 data stored in an outside vector store is a disclosure. Token arrays (what LangChain's
 ``OpenAIEmbeddings`` sends by default) cannot be analysed as they are, so they are
-decoded with ``cl100k_base`` (the encoding of OpenAI's embedding models, bundled by
-bpe-openai: no download) and the decoded, redacted text is what goes upstream. The
+decoded with ``cl100k_base`` (the encoding of OpenAI's embedding models, shipped in
+the package: no download) and the decoded, redacted text is what goes upstream. The
 upstream therefore only ever receives text the gateway analysed; a token id outside the
 encoding is a 400. No retrieval, no context, no placeholder restoration (vectors carry
 none). The request record holds the SHA-256 of each input text, never the text.

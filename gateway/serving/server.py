@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from gateway.serving import collector
 from gateway.tokens import encoding
 
 if TYPE_CHECKING:
@@ -30,20 +31,22 @@ def run_server(
     instead of binding ``settings.host:settings.port``. ``pii_workers``: started by the
     caller with ``spawn_early``; when None they are started here.
     """
+    collector.pause()  # until the server has started (see gateway.serving.collector)
     if pii_workers is None:
         from gateway.analysis.startup import spawn_early
 
         # The PII workers load their model while the application is imported and started.
         pii_workers = spawn_early(settings)
 
-    # The token tables (seconds of CPU) load beside the application's imports, never
-    # on the event loop: the lifespan waits for them (``open_services``).
+    # The token tables (~0.6 CPU-s) load beside the application's imports, never on
+    # the event loop: the lifespan waits for them (``open_services``).
     threading.Thread(target=encoding, name="token-tables", daemon=True).start()
 
     import uvicorn
 
     from gateway.app import create_app
     from gateway.server_limits import ServerLimits, guarded_protocol
+    from gateway.serving.uvicorn_server import StartedServer
 
     trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     config = uvicorn.Config(
@@ -64,7 +67,7 @@ def run_server(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = StartedServer(config)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock] if sock is not None else None)
     return server.started

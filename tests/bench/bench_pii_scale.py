@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import random
@@ -377,6 +378,23 @@ def _parent(pid: int) -> int | None:
         return None
 
 
+def bytecode_coverage() -> float:
+    """Share of the gateway's own modules with a current ``.pyc`` (timestamp-checked):
+    ``uv sync --compile-bytecode`` leaves the editable project uncompiled, and where
+    ``PYTHONDONTWRITEBYTECODE`` is set each start then compiles it again from source
+    (``deploy/local/stack.sh install`` runs ``compileall``)."""
+    sources = list((REPO / "gateway").rglob("*.py"))
+    fresh = 0
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        try:
+            header = cached.read_bytes()[:12]
+        except OSError:
+            continue
+        fresh += int.from_bytes(header[8:12], "little") == int(source.stat().st_mtime)
+    return round(fresh / len(sources), 3)
+
+
 def startup(runs: int, scan: bool = True) -> dict[str, Any]:
     """``gateway serve`` as a user runs it (the console script, default settings but one
     PII worker): exec to ``/readyz`` 200, median of ``runs``; CPU-seconds of the gateway
@@ -418,6 +436,7 @@ def startup(runs: int, scan: bool = True) -> dict[str, Any]:
         "total_cpu_s_median": statistics.median(c["total_cpu_s"] for c in cpu),
         "load_average": os.getloadavg(),
         "rss_at_rest": sorted(mem, key=lambda m: m["total_mb"])[len(mem) // 2],
+        "gateway_bytecode_compiled": bytecode_coverage(),
     }
     if scan:
         summary["rss_after_finetune_scan"] = _rss_after_scan()

@@ -45,9 +45,9 @@ def upstream(stack_env: dict[str, str]) -> FakeUpstream:
 @pytest.fixture
 def offline_tiktoken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """tiktoken (which LangChain uses) downloads cl100k_base on first use; this machine is
-    offline, so its cache gets the copy bpe-openai bundles (tiktoken checks its hash)."""
+    offline, so its cache gets the copy the gateway ships (tiktoken checks its hash)."""
     data = gzip.decompress(
-        (importlib.resources.files("bpe_openai") / "data" / "cl100k_base.tiktoken.gz").read_bytes()
+        (importlib.resources.files("gateway") / "data" / "cl100k_base.tiktoken.gz").read_bytes()
     )
     (tmp_path / hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest()).write_bytes(data)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))

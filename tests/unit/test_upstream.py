@@ -293,3 +293,31 @@ def test_both_libraries_map_to_the_same_gateway_error(
     assert (type(chat), chat.status_code, chat.code) == (type(files), files.status_code, files.code)
     if isinstance(chat, UpstreamError) and chat.code is None:
         assert chat.message.startswith("Upstream transport error: ")
+
+
+async def test_the_files_client_is_built_on_first_use() -> None:
+    """Opening the client builds no httpx client (its CA bundle costs start-up time); the
+    first files or jobs call builds it with the gateway's credential, later calls reuse it."""
+    seen: list[str] = []
+
+    async def files(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("authorization", ""))
+        return web.json_response({"data": []})
+
+    app = web.Application()
+    app.router.add_get("/v1/files", files)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        UpstreamClient(
+            str(server.make_url("/v1")), "sk-upstream", timeout_s=5, connect_timeout_s=1
+        ) as client,
+    ):
+        assert client._client is None
+        first = await client.request("GET", "files")
+        built = client._client
+        await client.request("GET", "files")
+        assert built is not None
+        assert client._client is built
+    assert first.json() == {"data": []}
+    assert seen == ["Bearer sk-upstream"] * 2
+    assert built.is_closed

@@ -68,7 +68,7 @@ def test_short_text_is_one_chunk_with_its_hash() -> None:
 
 
 def test_texts_beyond_the_tokenizer_input_limit_are_chunked() -> None:
-    """Documents over bpe-openai's 1M-character input limit still chunk completely."""
+    """Documents over a million characters still chunk completely."""
     text = "lorem ipsum dolor sit amet " * 45_000  # 1.2M characters
     chunks = Chunker(chunk_tokens=2000, overlap=0).chunk(text)
     assert chunks[-1].end == len(text)

@@ -19,4 +19,4 @@ def test_importing_the_command_loads_nothing_heavy() -> None:
     )
     loaded = set(json.loads(done.stdout))
     assert "gateway" in loaded
-    assert not loaded & {"presidio_analyzer", "spacy", "bpe_openai", "pypdf", "elasticsearch"}
+    assert not loaded & {"presidio_analyzer", "spacy", "tiktoken", "pypdf", "elasticsearch"}
