@@ -122,8 +122,9 @@ class UploadScanner:
         printed = time.perf_counter()
         # The corpus match and the PII scan run at once: the PII work is mostly in the
         # analysis workers' processes, the match in this one and Elasticsearch.
-        searched = printed
+        ended: list[float] = []
         match = asyncio.ensure_future(self._matcher.overlaps(units))
+        match.add_done_callback(lambda _: ended.append(time.perf_counter()))
         pii: list[PiiFinding] = []
         try:
             if self._pii and purpose == FINE_TUNE:
@@ -131,12 +132,12 @@ class UploadScanner:
                 pii = await self._pii.scan(examples, plan)
             pii_done = time.perf_counter()
             overlaps, documents = await match
-            searched = time.perf_counter()
         finally:
             if not match.done():
                 match.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await match
+        searched = ended[0]
         done = max(searched, pii_done)
         return ScanResult(
             sha256=sha256,
