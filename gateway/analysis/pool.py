@@ -28,7 +28,7 @@ import structlog
 
 from gateway.analysis.config import PoolConfig
 from gateway.analysis.process import WorkerError, WorkerLost, WorkerProcess
-from gateway.analysis.segments import Segment, merge, split
+from gateway.analysis.segments import MIN_SEGMENT_CHARS, Segment, merge, split
 from gateway.errors import DependencyUnavailable
 from gateway.pii.analyzer import PiiSpan
 
@@ -56,7 +56,9 @@ class _Job:
         """Which analyzer the worker runs: ``lean``, ``full`` or a ``pattern_engine``."""
         self.max_chars = max_chars
         self.max_texts = max_texts
-        self.segments = split(texts, max_chars)
+        # Texts are cut at no less than ``split``'s minimum; a batch still holds at least
+        # one segment, so ``max_chars`` bounds the batches of short texts only.
+        self.segments = split(texts, max(max_chars, MIN_SEGMENT_CHARS))
         self.found: list[list[PiiSpan] | None] = [None] * len(self.segments)
         self.next = 0
         self.missing = len(self.segments)

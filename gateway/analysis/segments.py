@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from gateway.pii.analyzer import PiiSpan
 
 OVERLAP = 256
+MIN_SEGMENT_CHARS = 4 * OVERLAP
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class Segment:
 
 def split(texts: Sequence[str], max_chars: int) -> list[Segment]:
     """Segments of at most ``max_chars`` covering every non-empty text, in order."""
-    if max_chars < 4 * OVERLAP:
-        raise ValueError(f"max_chars must be at least {4 * OVERLAP}")
+    if max_chars < MIN_SEGMENT_CHARS:
+        raise ValueError(f"max_chars must be at least {MIN_SEGMENT_CHARS}")
     segments: list[Segment] = []
     for index, text in enumerate(texts):
         start = 0

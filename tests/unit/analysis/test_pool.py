@@ -121,3 +121,25 @@ async def test_pattern_jobs_batch_apart_from_full_jobs_and_to_their_own_bounds()
     for task in (full, patterns):
         with pytest.raises(AnalysisFailed):
             await task
+
+
+async def test_pattern_batches_may_be_smaller_than_a_segment() -> None:
+    """A pattern batch bound below the segment minimum groups short windows to it, and a
+    long text still goes in whole segments, one per batch."""
+    pool = await AnalysisPool(PoolConfig(workers=0, pattern_batch_max_chars=300)).__aenter__()
+    short = asyncio.create_task(pool.analyze_patterns(["w" * 100] * 6, None))
+    await asyncio.sleep(0)
+    _, batch = await pool._next_batch()
+    assert [len(item.text) for item in batch] == [100, 100, 100]
+    await pool.close()
+    with pytest.raises(AnalysisFailed):
+        await short
+    pool = await AnalysisPool(PoolConfig(workers=0, pattern_batch_max_chars=300)).__aenter__()
+    long = asyncio.create_task(pool.analyze_patterns(["word " * 500], None))
+    await asyncio.sleep(0)
+    _, batch = await pool._next_batch()
+    assert len(batch) == 1
+    assert 300 < len(batch[0].text) <= 1024
+    await pool.close()
+    with pytest.raises(AnalysisFailed):
+        await long
