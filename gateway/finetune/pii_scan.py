@@ -10,9 +10,11 @@ blocks or reports needs NER, only the surroundings of candidate identifiers are
 analysed, with pattern recognizers only (``gateway.finetune.pii_patterns``, no spaCy):
 the tokens holding an ``@`` or at least four digits, with ``CONTEXT`` characters either
 side (context words are within a few tokens); NER-only types are then not reported,
-since they were not looked for. When it asks for an NER type (or the operator forces
-NER), every string goes through the full pipeline on the analysis pool's bulk lane
-(about 80 microseconds per character), which bounds its batches behind chat.
+since they were not looked for. In the gateway those windows go to the analysis pool's
+bulk lane (its pattern engine, in small batches behind chat); tools without a pool run
+the lane in a thread. When the policy asks for an NER type (or the operator forces NER),
+every string goes through the full pipeline on the bulk lane (about 80 microseconds
+per character). Either way the work goes to the pool as a series of bounded jobs.
 """
 
 from __future__ import annotations
