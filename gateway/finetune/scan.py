@@ -133,10 +133,12 @@ class UploadScanner:
             pii_done = time.perf_counter()
             overlaps, documents = await match
         finally:
+            # Cancelled when the PII scan failed; awaited either way, so that a failed
+            # match's exception is never left unretrieved.
             if not match.done():
                 match.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await match
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await match
         searched = ended[0]
         done = max(searched, pii_done)
         return ScanResult(
