@@ -125,20 +125,17 @@ class PiiScan:
         lane = self._pattern_lanes.get(plan.types)
         if lane is None:
             lane = self._pattern_lanes[plan.types] = PatternAnalyzer(plan.types)
-        found: list[list[PiiSpan]] = []
-        start = 0
-        while start < len(texts):
-            end, size = start, 0
-            while end < len(texts) and (end == start or size < PATTERN_BATCH_CHARS):
-                size += len(texts[end])
-                end += 1
+        in_process = lane
+
+        async def hop(part: list[str]) -> list[list[PiiSpan]]:
             began = time.perf_counter()
-            found.extend(await asyncio.to_thread(lane.analyze, texts[start:end]))
-            start = end
-            # This lane runs in the gateway's own process: rest as long as the hop took,
-            # so that a large upload takes at most about half of it from chat.
+            found = await asyncio.to_thread(in_process.analyze, part)
+            # This lane runs in the caller's own process: rest as long as the hop took,
+            # so that a large upload takes at most about half of it.
             await asyncio.sleep(time.perf_counter() - began)
-        return found
+            return found
+
+        return await _in_jobs(hop, texts, PATTERN_BATCH_CHARS)
 
     def _all_pieces(self, examples: list[Example], ner: bool) -> list[tuple[int, str]]:
         return [
