@@ -327,19 +327,19 @@ async def with_presidio(
 
     async with AnalysisPool(PoolConfig(workers=1, preload=())) as pool:
         await pool.wait_ready(300)
-        return await _with_pool(pool, index, policy, technical, business, mixed, rng, args)
+        return await _pii_rows(pool, index, policy, (technical, business), mixed, rng, args)
 
 
-async def _with_pool(
+async def _pii_rows(
     pool: AnalysisPool,
     index: ChunkIndex,
     policy: PolicyEngine,
-    technical: list[str],
-    business: list[str],
+    ordinary: tuple[list[str], list[str]],
     mixed: list[dict[str, Any]],
     rng: random.Random,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
+    technical, business = ordinary
     results: dict[str, Any] = {}
     matcher = CorpusMatcher(index.client, index.name)
     scanner = UploadScanner(matcher, pool.analyze, analyze_patterns=pool.analyze_patterns)
