@@ -277,12 +277,19 @@ def grouped_unique(
     return [sorted_distinct(values[bounds[i] : bounds[i + 1]]) for i in range(groups)]
 
 
+def ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+    """0..n-1 for each n in ``lengths``, concatenated."""
+    firsts = np.cumsum(lengths) - lengths
+    result: NDArray[np.int64] = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(
+        firsts, lengths
+    )
+    return result
+
+
 def _positions(lengths: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """For the concatenation of items of these lengths: each item's owner and its
     position inside its owner."""
-    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    starts = np.cumsum(lengths) - lengths
-    return owner, np.arange(len(owner), dtype=np.int64) - starts[owner]
+    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths), ranges(lengths)
 
 
 def _window_minima(

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from gateway.elastic import IndexNotFound, elasticsearch_errors
 from gateway.errors import DependencyUnavailable
-from gateway.fingerprint import SCHEME, sorted_distinct
+from gateway.fingerprint import SCHEME, ranges, sorted_distinct
 
 PAGE = 1000
 MIN_SHARED = 2
@@ -226,7 +226,7 @@ def _all_overlaps(
     rows = np.flatnonzero(held[where] == prints)
     fan = fan_of[where[rows]]
     row = np.repeat(rows, fan)
-    pair = np.repeat(offsets[where[rows]], fan) + _ranges(fan)
+    pair = np.repeat(offsets[where[rows]], fan) + ranges(fan)
     # One key per (unit, chunk) pair: a single integer sort groups them.
     key = unit_of[row] * len(chunks) + holder[pair]
     order = np.argsort(key, kind="stable")
@@ -292,15 +292,6 @@ def _all_overlaps(
             )
         )
     return found
-
-
-def _ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
-    """0..n-1 for each n in ``lengths``, concatenated."""
-    firsts = np.cumsum(lengths) - lengths
-    result: NDArray[np.int64] = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(
-        firsts, lengths
-    )
-    return result
 
 
 def _members(values: NDArray[np.int64], sorted_set: NDArray[np.int64]) -> NDArray[np.int64]:

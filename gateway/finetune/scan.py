@@ -34,6 +34,7 @@ from gateway.fingerprint import (
     SCHEME,
     char_hashes,
     fingerprint_texts,
+    ranges,
     sorted_distinct,
 )
 from gateway.fingerprint import letters as letter_stream
@@ -267,7 +268,7 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     last = np.minimum(segments - 1, (run_end - 1) // step)
     fan = np.maximum(last - first + 1, 0)
     run = np.repeat(np.arange(len(run_start)), fan)
-    segment = np.repeat(first, fan) + _ranges(fan)
+    segment = np.repeat(first, fan) + ranges(fan)
     # Per segment, each value once, from its earliest run: one stable sort of a key that
     # orders by segment, then by value (its rank among the runs' values); ``run`` is
     # ascending already, so the sort keeps the earliest run first among equal keys.
@@ -294,15 +295,6 @@ def _dense_rank(values: NDArray[np.int64]) -> NDArray[np.int64]:
     rank = np.empty(len(values), dtype=np.int64)
     rank[order] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
     return rank
-
-
-def _ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
-    """0..n-1 for each n in ``lengths``, concatenated."""
-    firsts = np.cumsum(lengths) - lengths
-    result: NDArray[np.int64] = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(
-        firsts, lengths
-    )
-    return result
 
 
 def _ms(seconds: float) -> float:
