@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from elasticsearch import AsyncElasticsearch
@@ -73,6 +74,11 @@ async def create_index_if_missing(
                 mappings=mappings,
                 settings={"number_of_shards": 1, "number_of_replicas": 0, **settings},
             )
+
+
+def timestamp(value: datetime) -> str:
+    """UTC, millisecond precision: the form Elasticsearch returns from aggregations."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def chunk_mapping(

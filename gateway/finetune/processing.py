@@ -30,12 +30,12 @@ from typing import Any
 import structlog
 
 from gateway.audit import AuditLog
+from gateway.elastic import timestamp
 from gateway.errors import GatewayError
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
 from gateway.finetune.registry import ERROR, PROCESSED, UPLOADED, FileEntry, Registry, Update
 from gateway.finetune.scan import UploadScanner, match_fact
 from gateway.finetune.upstream import FinetuneUpstream
-from gateway.ingest.records import timestamp
 from gateway.policy import FinetuneDecision
 
 log = structlog.get_logger("gateway.finetune")

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Self
 
 from gateway.audit import AuditLog
+from gateway.elastic import timestamp
 from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, PolicyDenied
 from gateway.finetune.access import Access
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
@@ -39,7 +40,6 @@ from gateway.finetune.processing import ScanRunner, settle_expired
 from gateway.finetune.registry import PROCESSED, UPLOADED, FileEntry, Registry
 from gateway.finetune.scan import ScanResult, UploadScanner, match_fact, read_examples
 from gateway.finetune.upstream import FinetuneUpstream
-from gateway.ingest.records import timestamp
 from gateway.policy import PolicyEngine
 
 __all__ = ["Caller", "FinetuneService"]

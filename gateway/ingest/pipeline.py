@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from gateway.elastic import ChunkIndex
+from gateway.elastic import ChunkIndex, timestamp
 from gateway.ingest.chunking import Chunker, TextChunk
 from gateway.ingest.documents import DocumentError, Problem, RawDocument
 from gateway.ingest.governance import DocumentMeta, Governance
 from gateway.ingest.manifest import Manifest
 from gateway.ingest.readers import read_file
-from gateway.ingest.records import chunk_records, content_hash, document_version, timestamp
+from gateway.ingest.records import chunk_records, content_hash, document_version
 from gateway.ingest.sources import discover
 from gateway.ingest.store import ChunkStore, StoredDocument
 from gateway.pii.analyzer import PiiSpan, SpanAnalyzer

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from gateway.elastic import timestamp
 from gateway.fingerprint import SCHEME as FINGERPRINT_SCHEME
 from gateway.fingerprint import fingerprints
 from gateway.hashing import sha256_hex
@@ -114,11 +115,6 @@ def stored_custom(meta: DocumentMeta) -> dict[str, Any]:
         name: timestamp(value) if isinstance(value, datetime) else value
         for name, value in sorted(meta.custom.items())
     }
-
-
-def timestamp(value: datetime) -> str:
-    """UTC, millisecond precision: the form Elasticsearch returns from aggregations."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _iso(value: datetime | None) -> str | None:
