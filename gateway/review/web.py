@@ -9,10 +9,10 @@ in the audit log as ``admin_access``, as the admin API's calls are.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 
@@ -21,6 +21,9 @@ from gateway.identity import Principal
 from gateway.policy import Decision
 from gateway.review.sessions import Session, SessionStore
 from gateway.services import Services
+
+if TYPE_CHECKING:
+    import jinja2
 
 PREFIX = "/admin/review"
 COOKIE = "gw_review"
@@ -41,9 +44,21 @@ SECURITY_HEADERS = {
 class Review:
     """What the review pages share: created with the app, never at import time."""
 
-    def __init__(self, templates: jinja2.Environment) -> None:
-        self.templates = templates
+    def __init__(self) -> None:
         self._store: SessionStore | None = None
+
+    @functools.cached_property
+    def templates(self) -> jinja2.Environment:
+        """Built on the first page served: jinja2 is no part of the gateway's start-up."""
+        import jinja2
+
+        return jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.ChainableUndefined,  # records differ by kind and version
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
 
     def sessions(self, services: Services) -> SessionStore:
         """The session store over the running lifespan's Elasticsearch client."""
@@ -56,14 +71,7 @@ class Review:
 
 
 def new_review() -> Review:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.ChainableUndefined,  # records differ by kind and version
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return Review(environment)
+    return Review()
 
 
 def page(

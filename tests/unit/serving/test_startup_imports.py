@@ -15,6 +15,7 @@ NOT_AT_STARTUP = [
     "gateway.ingest.governance",  # the manifest's pydantic models
     "gateway.ingest.manifest",
     "gateway.ingest.documents",
+    "jinja2",  # the audit review pages' templates
 ]
 
 
