@@ -21,6 +21,7 @@ from typing import Any
 
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.normalize import View, normalised
+from gateway.pii.presidio_import import import_presidio
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones
 from gateway.pii.types import PiiSpan
 
@@ -77,6 +78,7 @@ def indexed_enhancer() -> Any:
     """Presidio's ``LemmaContextAwareEnhancer`` (its defaults), finding a match's token by
     binary search over ``_Tokens.ends``. Its own lookup walks every token before the
     match, so a long text with many matches cost time quadratic in its length."""
+    import_presidio()
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
     class IndexedEnhancer(LemmaContextAwareEnhancer):
@@ -181,6 +183,7 @@ class PatternAnalyzer:
     def load(self) -> None:
         if self._engine is not None:
             return
+        import_presidio()
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
         registry = RecognizerRegistry(supported_languages=[LANGUAGE])

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.pii.normalize import View, normalised
+from gateway.pii.presidio_import import import_presidio
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones, refine
 from gateway.pii.spacy_import import import_spacy
 from gateway.pii.types import PiiSpan, SpanAnalyzer
@@ -191,7 +192,7 @@ def _lean_spacy_pipeline(model_path: Path) -> Any:
 
 
 def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
-    import_spacy()  # before Presidio imports it, so without spaCy's command line
+    import_presidio()  # spaCy without its command line, patterns compiled once
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 

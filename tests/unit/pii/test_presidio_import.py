@@ -1,0 +1,74 @@
+"""Presidio imported with its predefined patterns compiled once: lighter, same findings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+TEXTS = [
+    "Please call John Smith at 212-555-0123 or email john.smith@example.com today.",
+    "Greta Novak (born 4 March 1981) moved from Lisbon to 12 Baker Street, London NW1 6XE.",
+    "Card 4111 1111 1111 1111, IBAN DE89370400440532013000, SSN 078-05-1120, IP 10.0.0.7.",
+    "See https://docs.example.org/guide or www.acme.co.uk before 2024-03-01 09:30.",
+    "Nothing personal here: just a question about Python list comprehensions.",
+]
+
+
+def _run(script: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def test_predefined_patterns_are_not_compiled_while_presidio_is_imported() -> None:
+    """No pattern is compiled to be checked during ``import_presidio``: a Presidio that
+    renamed its check (the shim then imports it as it is) makes this fail."""
+    script = (
+        "import json, sys, regex\n"
+        "checks = []\n"
+        "compile = regex.compile\n"
+        "def counting(pattern, flags=0, *args, **kwargs):\n"
+        "    if sys._getframe(1).f_code.co_name == '__validate_regex':\n"
+        "        checks.append(pattern)\n"
+        "    return compile(pattern, flags, *args, **kwargs)\n"
+        "regex.compile = counting\n"
+        "from gateway.pii.presidio_import import import_presidio\n"
+        "import_presidio()\n"
+        "during = len(checks)\n"
+        "from presidio_analyzer import Pattern\n"
+        "Pattern('after', r'\\d+', 0.5)\n"
+        "print(json.dumps({'during': during, 'after': len(checks) - during}))\n"
+    )
+    result = _run(script)
+    assert result == {"during": 0, "after": 1}
+
+
+def test_spans_are_the_same_with_presidios_own_import() -> None:
+    """The lean and full engines and the pattern-only engine find exactly the same spans
+    (types, offsets, scores) whether Presidio was imported by ``import_presidio`` or by a
+    plain ``import presidio_analyzer``."""
+    analyse = (
+        "import json\n"
+        "from gateway.pii.analyzer import PresidioAnalyzer\n"
+        "from gateway.finetune.pii_patterns import PatternAnalyzer\n"
+        f"texts = {TEXTS!r}\n"
+        "out = {str(lean): PresidioAnalyzer(lean=lean).analyze(texts) for lean in (True, False)}\n"
+        "out['patterns'] = PatternAnalyzer().analyze(texts)\n"
+        "print(json.dumps(out))\n"
+    )
+    shimmed = _run(analyse)
+    plain = _run("import presidio_analyzer\n" + analyse)
+    assert shimmed == plain
+    patterns: list[list[dict[str, object]]] = shimmed["patterns"]  # type: ignore[assignment]
+    found = {span["type"] for spans in patterns for span in spans}
+    assert {"URL", "DATE_TIME", "IP_ADDRESS"} <= found
