@@ -34,12 +34,12 @@ import numpy as np
 from disarm import skeleton_key
 from numpy.typing import NDArray
 
-WORD_K = 3
-WORD_WINDOW = 3
-CHAR_K = 16
-CHAR_WINDOW = 12
-SCHEME = f"skel-w{WORD_K}x{WORD_WINDOW}-c{CHAR_K}x{CHAR_WINDOW}-v2"
-"""Names the scheme; stored fingerprints are comparable only within one scheme."""
+# Re-exported: the scheme's parameters live in a module without numpy.
+from gateway.fingerprint_scheme import CHAR_K as CHAR_K
+from gateway.fingerprint_scheme import CHAR_WINDOW as CHAR_WINDOW
+from gateway.fingerprint_scheme import SCHEME as SCHEME
+from gateway.fingerprint_scheme import WORD_K as WORD_K
+from gateway.fingerprint_scheme import WORD_WINDOW as WORD_WINDOW
 
 # Kept for callers of the first scheme's names.
 K = WORD_K

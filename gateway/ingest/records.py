@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.elastic import timestamp
-from gateway.fingerprint import SCHEME as FINGERPRINT_SCHEME
-from gateway.fingerprint import fingerprints
+from gateway.fingerprint_scheme import SCHEME as FINGERPRINT_SCHEME
 from gateway.hashing import sha256_hex
 from gateway.ingest.chunking import TextChunk
 from gateway.ingest.governance import DocumentMeta
@@ -71,6 +70,8 @@ def chunk_records(
     ingested_at: str,
 ) -> list[dict[str, Any]]:
     """One record per chunk; governance is copied onto every chunk (filters need it)."""
+    from gateway.fingerprint import fingerprints  # numpy: loaded when ingest runs
+
     shared: dict[str, Any] = {
         "doc_id": meta.doc_id,
         "doc_version": version,

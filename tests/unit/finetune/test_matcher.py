@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.finetune.matcher import MIN_SHARED, Holders, Overlap, Unit, _all_overlaps, _Chunk
+from gateway.finetune.matcher import MIN_SHARED, Chunk, Overlap, Unit
+from gateway.finetune.overlaps import Holders, all_overlaps
 
 _PRINT = st.integers(-40, 40)
 
@@ -73,7 +74,7 @@ def test_overlaps_of_all_units_at_once_equal_the_direct_count(
         units.append(Unit((n + 1,) if owners is None else (10, 11, 12), values, owners))
     held_by = {f"d{n}": prints for n, prints in enumerate(chunk_sets)}
     chunks = {
-        chunk_id: _Chunk(
+        chunk_id: Chunk(
             chunk_id,
             sum(1 for p in prints if not p & 1),
             sum(1 for p in prints if p & 1),
@@ -81,7 +82,7 @@ def test_overlaps_of_all_units_at_once_equal_the_direct_count(
         )
         for chunk_id, prints in held_by.items()
     }
-    assert _all_overlaps(units, _holders(held_by), list(chunks.values())) == _expected(
+    assert all_overlaps(units, _holders(held_by), list(chunks.values())) == _expected(
         units, held_by
     )
 
@@ -105,7 +106,7 @@ def test_each_document_is_named_once_by_its_best_chunk(
     held_by = {f"c{n}": prints for n, prints in enumerate(chunk_sets)}
     doc_of = {f"c{n}": f"d{document_of[n]}" for n in range(len(chunk_sets))}
     chunks = {
-        chunk_id: _Chunk(
+        chunk_id: Chunk(
             chunk_id,
             sum(1 for p in prints if not p & 1),
             sum(1 for p in prints if p & 1),
@@ -140,4 +141,4 @@ def test_each_document_is_named_once_by_its_best_chunk(
                     overlap.shared_chars,
                 )
         expected.extend(best[doc_id] for doc_id in sorted(best))
-    assert _all_overlaps(units, _holders(held_by), list(chunks.values())) == expected
+    assert all_overlaps(units, _holders(held_by), list(chunks.values())) == expected

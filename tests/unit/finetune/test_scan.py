@@ -14,7 +14,7 @@ from gateway.finetune.decode import hidden_texts, walk_strings
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_plan import PiiPlan
 from gateway.finetune.pii_scan import PiiScan
-from gateway.finetune.scan import SEGMENT, segment_units, units_of
+from gateway.finetune.units import SEGMENT, segment_units, units_of
 from gateway.fingerprint import (
     CHAR_K,
     CHAR_WINDOW,

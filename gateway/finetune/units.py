@@ -1,0 +1,126 @@
+"""The parts of an upload that are matched on their own, fingerprinted: each example and
+overlapping segments of the file's text read in order (numpy; see ``gateway.finetune.scan``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gateway.finetune.examples import Example
+from gateway.finetune.matcher import Unit
+from gateway.fingerprint import (
+    CHAR_K,
+    CHAR_WINDOW,
+    char_hashes,
+    fingerprint_texts,
+    ranges,
+    sorted_distinct,
+)
+from gateway.fingerprint import letters as letter_stream
+
+SEGMENT = 1500
+"""Characters (letters and digits) per segment; segments overlap by half."""
+
+
+def units_of(examples: list[Example]) -> list[Unit]:
+    """Each example and each segment of the file, fingerprinted.
+
+    Every distinct text is fingerprinted once (system prompts and stock questions repeat
+    on every line), all of them in one vectorised pass (``fingerprint_texts``).
+    """
+    distinct = list(dict.fromkeys(text for example in examples for text in example.texts))
+    prints, streams = fingerprint_texts(distinct)
+    where = {text: index for index, text in enumerate(distinct)}
+    units = [
+        Unit((example.line,), _merged([prints[where[text]] for text in example.texts]))
+        for example in examples
+    ]
+    letters_of = dict(zip(distinct, streams, strict=True))
+    return [*units, *segment_units(examples, letters_of)]
+
+
+def _merged(prints: list[NDArray[np.int64]]) -> NDArray[np.int64]:
+    if len(prints) == 1:
+        return prints[0]
+    if not prints:
+        return np.empty(0, np.int64)
+    return sorted_distinct(np.concatenate(prints))
+
+
+def segment_units(examples: list[Example], letters_of: dict[str, str] | None = None) -> list[Unit]:
+    """Overlapping segments of the file's letters and digits, read in order.
+
+    Texts repeated across examples (system prompts, stock questions) are left out, so
+    that the pieces of a passage cut into many examples join up; each example is still
+    matched with them on its own. One pass of character shingles over the whole stream;
+    a segment's fingerprints are the minima of the windows starting inside it, each
+    attributed to the line where its own shingle starts.
+    """
+    repeated = Counter(text for example in examples for text in set(example.texts))
+    streams = [
+        letter_stream("\n".join(text for text in example.texts if repeated[text] == 1))
+        if letters_of is None
+        else "".join(letters_of[text] for text in example.texts if repeated[text] == 1)
+        for example in examples
+    ]
+    starts = np.cumsum([0, *(len(s) for s in streams)])
+    hashes = char_hashes("".join(streams), CHAR_K)
+    if len(hashes) <= CHAR_WINDOW:
+        return []
+    # Each window's minimum and where it is (the first place): a fingerprint belongs to
+    # the line its shingle starts in, not the line its window starts in, so that a window
+    # reaching from a clean line into governed text does not name the clean line.
+    count = len(hashes) - CHAR_WINDOW + 1
+    minima = hashes[:count].copy()
+    for j in range(1, CHAR_WINDOW):
+        np.minimum(minima, hashes[j : j + count], out=minima)
+    chosen = np.full(count, CHAR_WINDOW - 1, dtype=np.int64)
+    for j in range(CHAR_WINDOW - 2, -1, -1):
+        np.copyto(chosen, j, where=hashes[j : j + count] == minima)
+    chosen += np.arange(count)
+    minima |= np.int64(1)
+    # Neighbouring windows mostly share their minimum: work on runs of windows with the
+    # same chosen shingle (one value, one line) instead of on every window.
+    run_start = np.flatnonzero(np.r_[True, chosen[1:] != chosen[:-1]])
+    run_end = np.r_[run_start[1:], count]
+    lines = np.array([example.line for example in examples], dtype=np.int64)
+    run_line = lines[np.searchsorted(starts, chosen[run_start], side="right") - 1]
+    run_value = minima[run_start]
+    step, span = SEGMENT // 2, SEGMENT - CHAR_K - CHAR_WINDOW + 2
+    segments = len(range(0, max(1, count - step), step))
+    # Segment s holds the windows [s * step, s * step + span); each run is in a few.
+    first = np.maximum(0, (run_start - span) // step + 1)
+    last = np.minimum(segments - 1, (run_end - 1) // step)
+    fan = np.maximum(last - first + 1, 0)
+    run = np.repeat(np.arange(len(run_start)), fan)
+    segment = np.repeat(first, fan) + ranges(fan)
+    # Per segment, each value once, from its earliest run: one stable sort of a key that
+    # orders by segment, then by value (its rank among the runs' values); ``run`` is
+    # ascending already, so the sort keeps the earliest run first among equal keys.
+    rank = _dense_rank(run_value)
+    key = segment * (int(rank.max()) + 1) + rank[run]
+    order = np.argsort(key, kind="stable")
+    key, run, segment = key[order], run[order], segment[order]
+    fresh = np.r_[True, key[1:] != key[:-1]]
+    run, segment = run[fresh], segment[fresh]
+    value = run_value[run]
+    owner = run_line[run]
+    bounds = np.searchsorted(segment, np.arange(segments + 1)).tolist()
+    units: list[Unit] = []
+    for begin, end in itertools.pairwise(bounds):
+        owners = owner[begin:end]
+        units.append(Unit(tuple(sorted_distinct(owners).tolist()), value[begin:end], owners))
+    return units
+
+
+def _dense_rank(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Each value's rank among the distinct values (equal values, equal ranks)."""
+    order = np.argsort(values)
+    ordered = values[order]
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+    return rank
