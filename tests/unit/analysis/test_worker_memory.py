@@ -21,21 +21,56 @@ def test_release_free_heap_trims_on_glibc() -> None:
 def test_heap_is_released_before_ready(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker trims after loading its engines and before it reports ready, so the
     RSS measured at rest no longer holds the loaders' garbage."""
+    events, out = _serve_recording(monkeypatch)
+    assert events[:2] == ["get lean", "trim"]
+    ready = read_frame(out)
+    assert isinstance(ready, dict)
+    assert ready["ready"] is True
+
+
+def test_engines_are_warmed_once_more_after_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After reporting ready the worker analyses a warm-up text with each preloaded
+    engine, so our own recognizers' first-use set-up is not paid by the first chat."""
+    events, _ = _serve_recording(monkeypatch)
+    assert events[:5] == ["get lean", "trim", "ready", "get lean", "analyze lean"]
+    assert set(events[5:]) == {"stdin read"}
+
+
+def _serve_recording(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], io.BytesIO]:
+    """Serve one worker to end of stdin with engines and trimming that only record."""
     events: list[str] = []
 
-    def load(self: Any, name: str) -> None:
-        events.append(f"load {name}")
+    class Engine:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def analyze(self, texts: list[str]) -> list[list[Any]]:
+            assert texts == [worker.WARM_UP_TEXT]
+            events.append(f"analyze {self.name}")
+            return [[]]
+
+    def load(self: Any, name: str) -> Engine:
+        events.append(f"get {name}")
+        return Engine(name)
 
     def trim() -> bool:
         events.append("trim")
         return True
 
+    class Output(io.BytesIO):
+        def write(self, data: Any) -> int:
+            if b"ready" in bytes(data):
+                events.append("ready")
+            return super().write(data)
+
+    class Input(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            events.append("stdin read")
+            return super().read(size)
+
     monkeypatch.setattr(worker._Engines, "get", load)
     monkeypatch.setattr(worker, "release_free_heap", trim)
-    out = io.BytesIO()
-    worker.serve(io.BytesIO(b""), out, ["lean"])
+    out = Output()
+    worker.serve(Input(b""), out, ["lean"])
     out.seek(0)
-    assert events == ["load lean", "trim"]
-    ready = read_frame(out)
-    assert isinstance(ready, dict)
-    assert ready["ready"] is True
+    return events, out
