@@ -81,9 +81,10 @@ def test_serve_starts_the_pii_workers_before_importing_anything_heavy(tmp_path: 
 
 
 def test_the_heavy_set_is_what_the_application_imports() -> None:
-    """The checks above can fail: importing the application loads those modules."""
+    """The checks above can fail: importing the application loads those modules (numpy
+    loads with the first upload scan: ``tests/unit/test_app.py``)."""
     loaded = _modules_loaded(f"import gateway.app, gateway.finetune.migrate\n{_REPORT}")
-    assert HEAVY - {"presidio_analyzer", "spacy", "thinc", "uvicorn"} <= loaded
+    assert HEAVY - {"numpy", "presidio_analyzer", "spacy", "thinc", "uvicorn"} <= loaded
 
 
 @pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))
