@@ -18,6 +18,7 @@ from gateway.fingerprint import (
     char_hashes,
     fingerprint_texts,
     ranges,
+    sliding_argmin,
     sorted_distinct,
 )
 from gateway.fingerprint import letters as letter_stream
@@ -75,13 +76,7 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     # the line its shingle starts in, not the line its window starts in, so that a window
     # reaching from a clean line into governed text does not name the clean line.
     count = len(hashes) - CHAR_WINDOW + 1
-    minima = hashes[:count].copy()
-    for j in range(1, CHAR_WINDOW):
-        np.minimum(minima, hashes[j : j + count], out=minima)
-    chosen = np.full(count, CHAR_WINDOW - 1, dtype=np.int64)
-    for j in range(CHAR_WINDOW - 2, -1, -1):
-        np.copyto(chosen, j, where=hashes[j : j + count] == minima)
-    chosen += np.arange(count)
+    minima, chosen = sliding_argmin(hashes, CHAR_WINDOW)
     minima |= np.int64(1)
     # Neighbouring windows mostly share their minimum: work on runs of windows with the
     # same chosen shingle (one value, one line) instead of on every window.
