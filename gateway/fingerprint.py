@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from disarm import skeleton_key
@@ -91,14 +91,15 @@ class _WordTable(dict[str, int]):
         self._scratch.append(tuple(row.tolist()))
         return len(self._scratch) - 1
 
-    def rows(self, words: list[str]) -> NDArray[np.int64]:
-        """The value rows of ``words``, in order."""
+    def rows(self, words: list[str], width: int = _MAX_K) -> NDArray[np.int64]:
+        """The value rows of ``words``, in order (their first ``width`` positions)."""
         self._scratch = []
         ids = np.fromiter(map(self.__getitem__, words), dtype=np.int64, count=len(words))
-        table: NDArray[np.int64] = self._rows[np.maximum(ids, 0)]
+        table: NDArray[np.int64] = self._rows[np.maximum(ids, 0), :width]
         if self._scratch:
             spilled = ids < 0
-            table[spilled] = np.array(self._scratch, dtype=np.int64)[-1 - ids[spilled]]
+            scratch = np.array(self._scratch, dtype=np.int64)[:, :width]
+            table[spilled] = scratch[-1 - ids[spilled]]
         return table
 
 
@@ -189,11 +190,46 @@ def winnow(hashes: NDArray[np.int64], window: int) -> NDArray[np.int64]:
     """The distinct minima of every ``window`` consecutive hashes (all for short input)."""
     if len(hashes) <= window:
         return sorted_distinct(hashes)
-    count = len(hashes) - window + 1
-    minima = hashes[:count].copy()
-    for j in range(1, window):
-        np.minimum(minima, hashes[j : j + count], out=minima)
-    return sorted_distinct(minima)
+    return sorted_distinct(sliding_min(hashes, window))
+
+
+def sliding_min(values: NDArray[np.int64], window: int) -> NDArray[np.int64]:
+    """The minimum of each run of ``window`` consecutive values (``len(values) >= window``).
+
+    By doubling: minima of 2, 4, 8... values, then two overlapping spans for the rest;
+    four passes for a window of 12 instead of eleven.
+    """
+    count = len(values) - window + 1
+    result, width = values, 1
+    while width * 2 <= window:
+        result = np.minimum(result[:-width], result[width:])
+        width *= 2
+    if width < window:
+        result = np.minimum(result[:count], result[window - width : window - width + count])
+    return result[:count].copy() if result is values else result[:count]
+
+
+def sliding_argmin(
+    values: NDArray[np.int64], window: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``sliding_min`` and where each minimum is (its first place, as an index of
+    ``values``), by the same doubling: on a tie the left span, so the first place wins."""
+    count = len(values) - window + 1
+    result, where, width = values.copy(), np.arange(len(values), dtype=np.int64), 1
+
+    def merge(offset: int, size: int) -> None:
+        nonlocal result, where
+        left, right = result[:size], result[offset : offset + size]
+        later = right < left
+        result = np.where(later, right, left)
+        where = np.where(later, where[offset : offset + size], where[:size])
+
+    while width * 2 <= window:
+        merge(width, len(result) - width)
+        width *= 2
+    if width < window:
+        merge(window - width, count)
+    return result[:count], where[:count]
 
 
 def word_prints(words: list[str]) -> NDArray[np.int64]:
@@ -238,8 +274,14 @@ _BATCH_CHARS = 1 << 20
 """Characters hashed per pass: bounds the arrays' memory for a large upload."""
 
 
-def fingerprint_texts(texts: Sequence[str]) -> tuple[list[NDArray[np.int64]], list[str]]:
-    """``fingerprint_array`` of each text, and its ``letters`` stream (for segments)."""
+def fingerprint_texts(
+    texts: Sequence[str], on_batch: Callable[[list[NDArray[np.int64]]], None] | None = None
+) -> tuple[list[NDArray[np.int64]], list[str]]:
+    """``fingerprint_array`` of each text, and its ``letters`` stream (for segments).
+
+    ``on_batch`` gets each pass's fingerprints as soon as they are known (the upload scan
+    searches them while the next pass runs).
+    """
     prints: list[NDArray[np.int64]] = []
     streams: list[str] = []
     start, size = 0, 0
@@ -247,6 +289,8 @@ def fingerprint_texts(texts: Sequence[str]) -> tuple[list[NDArray[np.int64]], li
         size += len(text)
         if size >= _BATCH_CHARS or end == len(texts):
             found, letters_of = _fingerprint_batch(texts[start:end])
+            if on_batch is not None:
+                on_batch(found)
             prints.extend(found)
             streams.extend(letters_of)
             start, size = end, 0
@@ -306,9 +350,7 @@ def _window_minima(
     owners, values = [owner[few]], [hashes[few]]
     if len(hashes) >= window:
         span = len(hashes) - window + 1
-        minima = hashes[:span].copy()
-        for j in range(1, window):
-            np.minimum(minima, hashes[j : j + span], out=minima)
+        minima = sliding_min(hashes, window)
         lead = owner[:span]
         full = (count[lead] > window) & (position[:span] <= count[lead] - window)
         lead, minima = lead[full], minima[full]
@@ -327,7 +369,7 @@ def _batch_word_prints(
     words = [word for words in word_lists for word in words]
     if not words:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    table = _WORDS.rows(words)
+    table = _WORDS.rows(words, WORD_K)
     owner, position = _positions(lengths)
     k = WORD_K
     # Texts shorter than k words: one hash, the XOR of each word's value at its position.

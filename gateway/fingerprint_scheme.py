@@ -2,7 +2,9 @@
 
 What needs only the scheme's name (the chunk records, the scan's policy input, the
 matcher's scheme check) imports it from here, so that numpy loads when fingerprints are
-computed, not when the gateway starts.
+computed, not when the gateway starts. Any change to what ``gateway.fingerprint``
+computes must change ``SCHEME``: chunks of another scheme fail the scan closed until they
+are re-ingested.
 """
 
 from __future__ import annotations

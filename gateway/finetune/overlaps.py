@@ -27,21 +27,32 @@ def batches(wanted: NDArray[np.int64], size: int) -> list[list[int]]:
     return [wanted[start : start + size].tolist() for start in range(0, len(wanted), size)]
 
 
-def chunk_prints(
-    stored: Sequence[int], wanted: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], int, int]:
-    """A found chunk's stored fingerprints: those looked for, and how many of each
-    signal it holds (word k-grams, character shingles)."""
+def not_yet(
+    prints: NDArray[np.int64], searched: NDArray[np.int64] | None
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Of ``prints`` (sorted, distinct), those not in ``searched``; and the new searched set."""
+    if searched is None or not len(searched):
+        return prints, prints
+    where = np.minimum(np.searchsorted(searched, prints), len(searched) - 1)
+    fresh = prints[searched[where] != prints]
+    return fresh, sorted_distinct(np.concatenate([searched, fresh]))
+
+
+def stored_prints(stored: Sequence[int]) -> tuple[NDArray[np.int64], int, int]:
+    """A found chunk's stored fingerprints (sorted, distinct: as ingest stores them), and
+    how many of each signal it holds (word k-grams, character shingles)."""
     fps = np.asarray(stored, dtype=np.int64)
     chars = int(np.count_nonzero(fps & 1))
-    return members(fps, wanted), len(fps) - chars, chars
+    return fps, len(fps) - chars, chars
 
 
 def overlaps_of(
-    units: Sequence[Unit], held: Sequence[NDArray[np.int64]], chunks: Sequence[Chunk]
+    units: Sequence[Unit], held: Sequence[Sequence[NDArray[np.int64]]], chunks: Sequence[Chunk]
 ) -> list[Overlap]:
-    """``all_overlaps`` with chunk ``n`` holding ``held[n]``."""
-    return all_overlaps(units, Holders.of(held), chunks)
+    """``all_overlaps`` with chunk ``n`` holding the fingerprints in ``held[n]`` (disjoint
+    parts: one per search that met it)."""
+    joined = [np.concatenate([*parts, np.empty(0, np.int64)]) for parts in held]
+    return all_overlaps(units, Holders.of(joined), chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +125,7 @@ def all_overlaps(units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk
         / np.maximum(1, np.minimum(sizes[unit] - unit_chars[unit], chunk_words[chunk])),
         chars / np.maximum(1, np.minimum(unit_chars[unit], chunk_chars[chunk])),
     )
-    rounded = np.array([round(min(value, 1.0), 4) for value in score.tolist()])
+    rounded = np.array([round(value, 4) for value in np.minimum(score, 1.0).tolist()])
     doc_ids = [str(c.governance.get("doc_id")) for c in found_chunks]
     doc_rank = {doc_id: n for n, doc_id in enumerate(sorted(set(doc_ids)))}
     doc = np.array([doc_rank[d] for d in doc_ids], dtype=np.int64)[chunk]
@@ -122,38 +133,60 @@ def all_overlaps(units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk
     # then document id.
     best = np.lexsort((first, -shared, -rounded, doc, unit))
     lead = np.r_[True, (unit[best][1:] != unit[best][:-1]) | (doc[best][1:] != doc[best][:-1])]
+    winners = best[lead]
+    lines = _winner_lines(units, unit[winners], row, group_start[winners], group_end[winners])
+    corpora = [str(c.governance.get("corpus")) for c in found_chunks]
+    classes = [str(c.governance.get("classification")) for c in found_chunks]
+    return [
+        Overlap(
+            lines=part_lines,
+            doc_id=doc_ids[c],
+            corpus=corpora[c],
+            classification=classes[c],
+            chunk_id=found_chunks[c].chunk_id,
+            score=value,
+            shared=count,
+            shared_chars=char_count,
+        )
+        for part_lines, c, count, char_count, value in zip(
+            lines,
+            chunk[winners].tolist(),
+            shared[winners].tolist(),
+            chars[winners].tolist(),
+            rounded[winners].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _winner_lines(
+    units: Sequence[Unit],
+    unit: NDArray[np.int64],
+    row: NDArray[np.int64],
+    begin: NDArray[np.int64],
+    end: NDArray[np.int64],
+) -> list[tuple[int, ...]]:
+    """The lines each winning pair names: an example's own line; for a segment, the
+    distinct lines of the shared fingerprints (``row[begin:end]``), all in one sort."""
+    lines = [units[u].lines for u in unit.tolist()]
+    spanning = np.flatnonzero([units[u].owners is not None for u in unit.tolist()])
+    if not len(spanning):
+        return lines
     owner_line = np.concatenate(
         [u.owners if u.owners is not None else np.full(len(u.prints), -1) for u in units]
     )
-    winners = best[lead]
-    found: list[Overlap] = []
-    for u, c, count, char_count, value, begin, end in zip(
-        unit[winners].tolist(),
-        chunk[winners].tolist(),
-        shared[winners].tolist(),
-        chars[winners].tolist(),
-        rounded[winners].tolist(),
-        group_start[winners].tolist(),
-        group_end[winners].tolist(),
-        strict=True,
-    ):
-        found_chunk = found_chunks[c]
-        lines = units[u].lines
-        if units[u].owners is not None:
-            lines = tuple(sorted_distinct(owner_line[row[begin:end]]).tolist())
-        found.append(
-            Overlap(
-                lines=lines,
-                doc_id=doc_ids[c],
-                corpus=str(found_chunk.governance.get("corpus")),
-                classification=str(found_chunk.governance.get("classification")),
-                chunk_id=found_chunk.chunk_id,
-                score=value,
-                shared=count,
-                shared_chars=char_count,
-            )
-        )
-    return found
+    sizes = end[spanning] - begin[spanning]
+    found = owner_line[row[np.repeat(begin[spanning], sizes) + ranges(sizes)]]
+    # One key per (winner, line): sorted and distinct, then cut per winner.
+    width = int(found.max()) + 1
+    key = sorted_distinct(
+        np.repeat(np.arange(len(spanning), dtype=np.int64), sizes) * width + found
+    )
+    bounds = np.searchsorted(key // width, np.arange(len(spanning) + 1)).tolist()
+    flat = (key % width).tolist()
+    for n, index in enumerate(spanning.tolist()):
+        lines[index] = tuple(flat[bounds[n] : bounds[n + 1]])
+    return lines
 
 
 def members(values: NDArray[np.int64], sorted_set: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +19,7 @@ from gateway.fingerprint import (
     char_hashes,
     fingerprint_texts,
     ranges,
+    sliding_argmin,
     sorted_distinct,
 )
 from gateway.fingerprint import letters as letter_stream
@@ -26,14 +28,20 @@ SEGMENT = 1500
 """Characters (letters and digits) per segment; segments overlap by half."""
 
 
-def units_of(examples: list[Example]) -> list[Unit]:
+def units_of(
+    examples: list[Example], report: Callable[[NDArray[np.int64]], None] | None = None
+) -> list[Unit]:
     """Each example and each segment of the file, fingerprinted.
 
     Every distinct text is fingerprinted once (system prompts and stock questions repeat
     on every line), all of them in one vectorised pass (``fingerprint_texts``).
+    ``report`` gets the fingerprints of each pass over the texts, sorted and distinct,
+    as soon as they are known (so that they can be searched meanwhile).
     """
     distinct = list(dict.fromkeys(text for example in examples for text in example.texts))
-    prints, streams = fingerprint_texts(distinct)
+    prints, streams = fingerprint_texts(
+        distinct, None if report is None else lambda found: report(_merged(found))
+    )
     where = {text: index for index, text in enumerate(distinct)}
     units = [
         Unit((example.line,), _merged([prints[where[text]] for text in example.texts]))
@@ -75,13 +83,7 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     # the line its shingle starts in, not the line its window starts in, so that a window
     # reaching from a clean line into governed text does not name the clean line.
     count = len(hashes) - CHAR_WINDOW + 1
-    minima = hashes[:count].copy()
-    for j in range(1, CHAR_WINDOW):
-        np.minimum(minima, hashes[j : j + count], out=minima)
-    chosen = np.full(count, CHAR_WINDOW - 1, dtype=np.int64)
-    for j in range(CHAR_WINDOW - 2, -1, -1):
-        np.copyto(chosen, j, where=hashes[j : j + count] == minima)
-    chosen += np.arange(count)
+    minima, chosen = sliding_argmin(hashes, CHAR_WINDOW)
     minima |= np.int64(1)
     # Neighbouring windows mostly share their minimum: work on runs of windows with the
     # same chosen shingle (one value, one line) instead of on every window.

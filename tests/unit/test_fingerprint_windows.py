@@ -1,0 +1,35 @@
+"""The sliding-window minima that winnowing and the upload's segments are built on."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.fingerprint import sliding_argmin, sliding_min
+
+# A narrow value range, so that windows often hold ties.
+_VALUES = st.lists(st.integers(-4, 4), min_size=1, max_size=80)
+
+
+@given(_VALUES, st.integers(1, 20))
+def test_sliding_min_is_each_windows_minimum(values: list[int], window: int) -> None:
+    """Every window of ``window`` consecutive values gets its minimum, in order."""
+    window = min(window, len(values))
+    array = np.array(values, dtype=np.int64)
+    expected = [min(values[i : i + window]) for i in range(len(values) - window + 1)]
+    assert sliding_min(array, window).tolist() == expected
+    assert array.tolist() == values  # the input is left as it was
+
+
+@given(_VALUES, st.integers(1, 20))
+def test_sliding_argmin_names_the_first_place_of_each_minimum(
+    values: list[int], window: int
+) -> None:
+    """On ties the first place in the window wins, as a left-to-right scan would choose."""
+    window = min(window, len(values))
+    array = np.array(values, dtype=np.int64)
+    minima, where = sliding_argmin(array, window)
+    for i in range(len(values) - window + 1):
+        span = values[i : i + window]
+        assert minima[i] == min(span)
+        assert where[i] == i + span.index(min(span))
+    assert array.tolist() == values
