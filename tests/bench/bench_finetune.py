@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import functools
 import json
 import os
 import random
@@ -41,6 +42,7 @@ from typing import Any
 from gateway.analysis import AnalysisPool
 from gateway.elastic import ChunkIndex
 from gateway.finetune.matcher import CorpusMatcher
+from gateway.finetune.pii_plan import policy_plan
 from gateway.finetune.scan import UploadScanner
 from gateway.fingerprint import SCHEME
 from gateway.identity import Principal
@@ -342,7 +344,11 @@ async def _pii_rows(
     technical, business = ordinary
     results: dict[str, Any] = {}
     matcher = CorpusMatcher(index.client, index.name)
-    scanner = UploadScanner(matcher, pool.analyze, analyze_patterns=pool.analyze_patterns)
+    # What the gateway scans for: the default policy's plan (its blocked types, no NER).
+    plan = functools.partial(policy_plan, policy)
+    scanner = UploadScanner(
+        matcher, pool.analyze, analyze_patterns=pool.analyze_patterns, pii_plan=plan
+    )
     for name, texts in (("technical", technical), ("business", business)):
         content = to_jsonl([example(t, rng) for t in texts])
         scan = await scanner.scan(content)
@@ -368,7 +374,11 @@ async def _pii_rows(
                 break
         content = to_jsonl(sample)
         timed = UploadScanner(
-            matcher, pool.analyze, pii_ner=ner, analyze_patterns=pool.analyze_patterns
+            matcher,
+            pool.analyze,
+            pii_ner=ner,
+            analyze_patterns=pool.analyze_patterns,
+            pii_plan=plan,
         )
         started, cpu = time.perf_counter(), time.process_time()
         scan = await timed.scan(content)
