@@ -197,8 +197,8 @@ def find_ibans(text: str) -> list[PiiSpan]:
     return found
 
 
-RUN_CACHE_SIZE = 16_384
-"""Digit runs whose matches are remembered (a few megabytes at most)."""
+RUN_CACHE_SIZE = 8_192
+"""Digit runs whose matches are remembered (~4 MB when full of dates)."""
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR", "IL", "IE")
 _PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
 _PHONE_CONTEXT = re.compile(
@@ -258,8 +258,7 @@ def find_phones(text: str) -> list[PiiSpan]:
         if any(s <= run.start() and run.end() <= e for s, e in best):
             continue  # wholly matched already; a partial match ("001-319" of a longer run) is not
         lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
-        for found in _run_matches(text[lo:hi]):
-            match(lo, found)
+        match(lo, _run_matches(text[lo:hi]))
     return [
         PiiSpan(type="PHONE_NUMBER", start=s, end=e, score=v) for (s, e), v in best.items() if v > 0
     ]
@@ -278,13 +277,17 @@ def _matches(text: str, region: str) -> list[tuple[int, int, bool]]:
 
 
 @functools.lru_cache(maxsize=RUN_CACHE_SIZE)
-def _run_matches(piece: str) -> tuple[tuple[tuple[int, int, bool], ...], ...]:
-    """The matches of a digit run (with two characters either side) in each region after
-    the first, remembered: they depend on these few characters only, and the same
-    dates, amounts and reference numbers recur across an upload's windows (a date in
-    ``YYYY-MM-DD`` passes for a number in several regions and was parsed 12 times per
-    occurrence)."""
-    return tuple(tuple(_matches(piece, region)) for region in PHONE_REGIONS[1:])
+def _run_matches(piece: str) -> tuple[tuple[int, int, bool], ...]:
+    """The distinct matches of a digit run (with two characters either side) in the
+    regions after the first, remembered: they depend on these few characters only, and
+    the same dates, amounts and reference numbers recur across an upload's windows (a
+    ``YYYY-MM-DD`` date passes for a number in several regions and was parsed 12 times
+    per occurrence). A span's score is the highest over its matches, whatever their
+    order of finding or repeats, so the regions' matches are kept once each, in the
+    order first found (the order spans are reported in)."""
+    return tuple(
+        dict.fromkeys(found for region in PHONE_REGIONS[1:] for found in _matches(piece, region))
+    )
 
 
 _DIGIT_RUN = re.compile(r"[+(]?\d(?:[\d\s().\-/]{0,3}\d){6,}(?:\s*(?:x|ext\.?)\s*\d{1,6})?", re.I)
