@@ -15,6 +15,7 @@ recognizers and maps spans back from the normalised view (``gateway.pii.analyzer
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -50,6 +51,8 @@ BATCH_CHARS = 16384
 call costs every recognizer a fixed ~0.1 ms, several times a short window's own cost.
 (With Presidio's own context lookup, cost grew with the square of a call's length:
 4,096 was the best trade then; see ``indexed_enhancer``.)"""
+KEYWORD_CACHE_SIZE = 65_536
+"""Distinct lemmas whose keyword parts are remembered."""
 _FENCE = "\n\n" + "zqx " * 6 + "\n\n"
 """Between joined texts: more context words than Presidio looks back over (5), so no
 text's words raise another's scores, and no pattern spans it."""
@@ -74,14 +77,40 @@ class _Keywords(list[str]):
         return word in self._members
 
 
+class _Owned(list[Any]):
+    """Results the enhancer may change in place: ``copy.deepcopy`` hands back the list
+    itself."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Owned:
+        return self
+
+
 def indexed_enhancer() -> Any:
     """Presidio's ``LemmaContextAwareEnhancer`` (its defaults), finding a match's token by
     binary search over ``_Tokens.ends``. Its own lookup walks every token before the
-    match, so a long text with many matches cost time quadratic in its length."""
+    match, so a long text with many matches cost time quadratic in its length. It also
+    skips Presidio's deep copy of the results (see ``enhance_using_context``)."""
     import_presidio()
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
     class IndexedEnhancer(LemmaContextAwareEnhancer):
+        def enhance_using_context(
+            self,
+            text: str,
+            raw_results: list[Any],
+            nlp_artifacts: Any,
+            recognizers: list[Any],
+            context: list[str] | None = None,
+        ) -> list[Any]:
+            # Presidio deep-copies the results before raising scores in place (a fifth
+            # of the lane's cost on digit-dense text). ``AnalyzerEngine.analyze`` made
+            # them for this call and keeps only what this returns: no copy is needed.
+            owned: list[Any] = _Owned(raw_results)
+            enhanced: list[Any] = super().enhance_using_context(
+                text, owned, nlp_artifacts, recognizers, context
+            )
+            return enhanced
+
         @staticmethod
         def _find_index_of_match_token(
             word: str, start: int, tokens: list[str], tokens_indices: list[int]
@@ -99,6 +128,38 @@ def indexed_enhancer() -> Any:
             return found
 
     return IndexedEnhancer()
+
+
+def _fixed_registry(base: type[Any]) -> type[Any]:
+    """Presidio's ``RecognizerRegistry`` answering each recognizer request once: the
+    engine asks for every call (a text), and the answer changes only with the
+    recognizers, which are fixed once the lane is built."""
+
+    class FixedRegistry(base):  # type: ignore[misc]
+        def get_recognizers(
+            self,
+            language: str,
+            entities: list[str] | None = None,
+            all_fields: bool = False,
+            ad_hoc_recognizers: list[Any] | None = None,
+        ) -> list[Any]:
+            if ad_hoc_recognizers:
+                found: list[Any] = super().get_recognizers(
+                    language, entities, all_fields, ad_hoc_recognizers
+                )
+                return found
+            key = (
+                language,
+                None if entities is None else tuple(entities),
+                all_fields,
+                tuple(map(id, self.recognizers)),
+            )
+            memo: dict[Any, list[Any]] = self.__dict__.setdefault("_answers", {})
+            if key not in memo:
+                memo[key] = super().get_recognizers(language, entities, all_fields)
+            return list(memo[key])
+
+    return FixedRegistry
 
 
 class _LazyArtifacts:
@@ -124,8 +185,30 @@ class _TokenNlpEngine:
         from presidio_analyzer.nlp_engine import NlpArtifacts
         from spacy.lang.en.stop_words import STOP_WORDS  # a word list; no model is loaded
 
-        self._artifacts = NlpArtifacts
         self._stop_words = STOP_WORDS
+        is_stopword, is_punct = self.is_stopword, self.is_punct
+
+        @functools.lru_cache(maxsize=KEYWORD_CACHE_SIZE)
+        def parts(lemma: str) -> tuple[str, ...]:
+            # Presidio's ``NlpArtifacts.set_keywords`` for one lemma: dropped if a stop
+            # word, punctuation, "-PRON-" or "be", else lower-cased and split at ":".
+            if (
+                is_stopword(lemma, LANGUAGE)
+                or is_punct(lemma, LANGUAGE)
+                or lemma in ("-PRON-", "be")
+            ):
+                return ()
+            return tuple(lemma.lower().split(":"))
+
+        class Artifacts(NlpArtifacts):
+            """Keywords as Presidio computes them, each distinct lemma judged once
+            (the fence's words and common words recur in every joined text)."""
+
+            @staticmethod
+            def set_keywords(nlp_engine: Any, lemmas: list[str], language: str) -> list[str]:
+                return _Keywords(part for lemma in lemmas for part in parts(lemma))
+
+        self._artifacts = Artifacts
 
     def load(self) -> None:
         return None
@@ -151,7 +234,6 @@ class _TokenNlpEngine:
             nlp_engine=self,
             language=language,
         )
-        artifacts.keywords = _Keywords(artifacts.keywords)
         return artifacts
 
     def process_batch(
@@ -178,6 +260,7 @@ class PatternAnalyzer:
 
     def __init__(self, entities: Sequence[str] | None = None) -> None:
         self._entities = list(entities) if entities is not None else None
+        self._presidio_entities: list[str] | None = None
         self._engine: Any = None
 
     def load(self) -> None:
@@ -186,11 +269,18 @@ class PatternAnalyzer:
         import_presidio()
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
-        registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+        registry = _fixed_registry(RecognizerRegistry)(supported_languages=[LANGUAGE])
         registry.load_predefined_recognizers(languages=[LANGUAGE])
         for name in _LEFT_OUT:
             registry.remove_recognizer(name)
         registry.add_recognizer(offline_email_recognizer())
+        # Only the types Presidio's recognizers here can find: the others are the
+        # gateway's own (``_OWN_RECOGNIZERS``). Asked for them, Presidio logs a warning
+        # per call, and raises when none of the wanted types is its own.
+        supported = set(registry.get_supported_entities(languages=[LANGUAGE]))
+        self._presidio_entities = (
+            None if self._entities is None else [e for e in self._entities if e in supported]
+        )
         self._engine = AnalyzerEngine(
             nlp_engine=_TokenNlpEngine(),  # type: ignore[arg-type]  # duck-typed NlpEngine
             registry=registry,
@@ -221,7 +311,11 @@ class PatternAnalyzer:
         joined = _FENCE.join(texts)
         view = normalised(joined)
         analysed = view.text if view else joined
-        results = self._engine.analyze(analysed, language=LANGUAGE, entities=self._entities)
+        results = (
+            self._engine.analyze(analysed, language=LANGUAGE, entities=self._presidio_entities)
+            if self._presidio_entities != []
+            else []
+        )
         starts, offset = [], 0
         for text in texts:
             starts.append(offset)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from gateway.pii.types import NER_TYPES, PiiSpan
@@ -197,6 +197,8 @@ def find_ibans(text: str) -> list[PiiSpan]:
     return found
 
 
+RUN_CACHE_SIZE = 8_192
+"""Digit runs whose matches are remembered (~4 MB when full of dates)."""
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR", "IL", "IE")
 _PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
 _PHONE_CONTEXT = re.compile(
@@ -237,34 +239,55 @@ def find_phones(text: str) -> list[PiiSpan]:
 
     The whole text is matched once as US (NANP and every ``+`` number); the other
     regions only look at the digit runs that pass left unmatched, so the cost does not
-    grow with the number of regions for ordinary text.
+    grow with the number of regions for ordinary text; their matches are remembered per
+    run (``_run_matches``).
     """
     if not _PHONE_HINT.search(text):
         return []
-    import phonenumbers
-
     best: dict[tuple[int, int], float] = {}
 
-    def match(region: str, lo: int, hi: int) -> None:
-        for found in phonenumbers.PhoneNumberMatcher(
-            text[lo:hi], region, leniency=phonenumbers.Leniency.POSSIBLE
-        ):
-            key = (lo + found.start, lo + found.end)
+    def match(lo: int, found: Iterable[tuple[int, int, bool]]) -> None:
+        for start, end, valid in found:
+            key = (lo + start, lo + end)
             if best.get(key, 0.0) >= 0.75:
                 continue
-            valid = phonenumbers.is_valid_number(found.number)
             best[key] = max(best.get(key, 0.0), _phone_score(text, *key, valid))
 
-    match(PHONE_REGIONS[0], 0, len(text))
+    match(0, _matches(text, PHONE_REGIONS[0]))
     for run in _DIGIT_RUN.finditer(text):
         if any(s <= run.start() and run.end() <= e for s, e in best):
             continue  # wholly matched already; a partial match ("001-319" of a longer run) is not
         lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
-        for region in PHONE_REGIONS[1:]:
-            match(region, lo, hi)
+        match(lo, _run_matches(text[lo:hi]))
     return [
         PiiSpan(type="PHONE_NUMBER", start=s, end=e, score=v) for (s, e), v in best.items() if v > 0
     ]
+
+
+def _matches(text: str, region: str) -> list[tuple[int, int, bool]]:
+    """``phonenumbers``' matches in ``text`` for ``region``: where, and whether valid."""
+    import phonenumbers
+
+    return [
+        (found.start, found.end, phonenumbers.is_valid_number(found.number))
+        for found in phonenumbers.PhoneNumberMatcher(
+            text, region, leniency=phonenumbers.Leniency.POSSIBLE
+        )
+    ]
+
+
+@functools.lru_cache(maxsize=RUN_CACHE_SIZE)
+def _run_matches(piece: str) -> tuple[tuple[int, int, bool], ...]:
+    """The distinct matches of a digit run (with two characters either side) in the
+    regions after the first, remembered: they depend on these few characters only, and
+    the same dates, amounts and reference numbers recur across an upload's windows (a
+    ``YYYY-MM-DD`` date passes for a number in several regions and was parsed 12 times
+    per occurrence). A span's score is the highest over its matches, whatever their
+    order of finding or repeats, so the regions' matches are kept once each, in the
+    order first found (the order spans are reported in)."""
+    return tuple(
+        dict.fromkeys(found for region in PHONE_REGIONS[1:] for found in _matches(piece, region))
+    )
 
 
 _DIGIT_RUN = re.compile(r"[+(]?\d(?:[\d\s().\-/]{0,3}\d){6,}(?:\s*(?:x|ext\.?)\s*\d{1,6})?", re.I)

@@ -1,0 +1,56 @@
+"""Phone matches of digit runs, remembered, are those found without the memory."""
+
+import phonenumbers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.pii import recognizers
+from gateway.pii.types import PiiSpan
+
+
+def _phones_without_memory(text: str) -> list[PiiSpan]:
+    """``find_phones`` as it was before digit runs' matches were remembered."""
+    if not recognizers._PHONE_HINT.search(text):
+        return []
+    best: dict[tuple[int, int], float] = {}
+
+    def match(region: str, lo: int, hi: int) -> None:
+        for found in phonenumbers.PhoneNumberMatcher(
+            text[lo:hi], region, leniency=phonenumbers.Leniency.POSSIBLE
+        ):
+            key = (lo + found.start, lo + found.end)
+            if best.get(key, 0.0) >= 0.75:
+                continue
+            valid = phonenumbers.is_valid_number(found.number)
+            best[key] = max(best.get(key, 0.0), recognizers._phone_score(text, *key, valid))
+
+    match(recognizers.PHONE_REGIONS[0], 0, len(text))
+    for run in recognizers._DIGIT_RUN.finditer(text):
+        if any(s <= run.start() and run.end() <= e for s, e in best):
+            continue
+        lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
+        for region in recognizers.PHONE_REGIONS[1:]:
+            match(region, lo, hi)
+    return [
+        PiiSpan(type="PHONE_NUMBER", start=s, end=e, score=v) for (s, e), v in best.items() if v > 0
+    ]
+
+
+_PHONE_PIECES = st.sampled_from(
+    [
+        "2026-08-15", "+44 20 7946 0958", "020 7946 0958", "(415) 555-0132", "4155550132",
+        "0049 30 901820", "030 901820", "+91 98765 43210", "call", "tel:", "no.", "INV-",
+        "$", "12,345.67", "1.2.3.4", " ", "; ", "x", "ext. 12", "0", "7", "-", "/", "(",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PHONE_PIECES, max_size=14))
+def test_remembered_digit_runs_find_the_same_phones(pieces: list[str]) -> None:
+    """Phone spans and scores are those found without remembering digit runs, for any
+    mix of numbers, dates, amounts and context words, including repeats of a run in
+    other surroundings."""
+    text = "".join(pieces)
+    for variant in (text, "see " + text, text + " tel"):
+        assert recognizers.find_phones(variant) == _phones_without_memory(variant)
