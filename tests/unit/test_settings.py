@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.settings import ConfigError, load_settings, reference
+from gateway.settings import ConfigError, Settings, attribute_docstrings, load_settings, reference
 from tests.conftest import DEMO_KEYS
 
 
@@ -128,3 +129,33 @@ def test_reference_documents_every_setting() -> None:
     rows = reference()
     assert len(rows) > 10
     assert all(description for _, _, description in rows)
+
+
+class _Documented(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    plain: int = 1
+    """One line."""
+    indented: str = Field(default="x")
+    """First line.
+
+        Indented continuation, cleaned as pydantic cleans it."""
+    undocumented: bool = False
+
+
+def test_attribute_docstrings_read_as_pydantic_reads_them() -> None:
+    """``reference`` reads each setting's docstring itself (pydantic would parse the source
+    at every start-up); on a model that asks pydantic to, both give the same text."""
+    from_pydantic = {
+        name: field.description
+        for name, field in _Documented.model_fields.items()
+        if field.description
+    }
+    assert attribute_docstrings(_Documented) == from_pydantic
+    assert set(from_pydantic) >= {"plain", "indented"}
+
+
+def test_settings_import_reads_no_source() -> None:
+    """Importing the settings leaves every field without a description: the source is
+    parsed only when the reference is asked for."""
+    assert all(field.description is None for field in Settings.model_fields.values())
