@@ -172,10 +172,9 @@ class MatchSession:
     (Elasticsearch works on them while the rest of the file is fingerprinted), then
     ``overlaps`` searches what is left and counts.
 
-    Within one ``look_for`` a chunk is fetched once (later requests exclude it) and its
-    stored fingerprints are cut to those that call searched; a later call fetches it
-    again if it holds some of that call's fingerprints. So each chunk keeps only what it
-    shares with the upload, never all it stores.
+    Each chunk found keeps all its stored fingerprints: a chunk is fetched once and
+    excluded from later searches, so what it shares with fingerprints searched later is
+    taken from what it stores, not from a new search.
     """
 
     def __init__(self, matcher: CorpusMatcher, since: str | None) -> None:
@@ -184,7 +183,7 @@ class MatchSession:
         self._checked = False
         self._searched: NDArray[np.int64] | None = None
         self._chunks: dict[str, Chunk] = {}
-        self._held: dict[str, list[NDArray[np.int64]]] = {}  # per chunk: shared, per call
+        self._stored: list[NDArray[np.int64]] = []  # per chunk found: all it stores
 
     async def look_for(self, prints: NDArray[np.int64]) -> None:
         """Search the chunks holding any of ``prints`` (sorted, distinct) not searched yet."""
@@ -194,21 +193,17 @@ class MatchSession:
             await self._matcher.check_scheme()
             self._checked = True
         fresh, self._searched = engine.not_yet(prints, self._searched)
-        met: set[str] = set()
         for batch in engine.batches(fresh, self._matcher.batch):
-            async for source in self._matcher.search(batch, sorted(met), self._since):
+            async for source in self._matcher.search(batch, sorted(self._chunks), self._since):
                 chunk_id = str(source["chunk_id"])
-                met.add(chunk_id)
                 stored, words, chars = engine.stored_prints(source.get("fingerprints") or [])
-                if chunk_id not in self._chunks:
-                    self._chunks[chunk_id] = Chunk(
-                        chunk_id,
-                        words,
-                        chars,
-                        {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
-                    )
-                    self._held[chunk_id] = []
-                self._held[chunk_id].append(engine.members(stored, fresh))
+                self._chunks[chunk_id] = Chunk(
+                    chunk_id,
+                    words,
+                    chars,
+                    {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
+                )
+                self._stored.append(stored)
 
     async def overlaps(
         self, units: Sequence[Unit]
@@ -216,9 +211,9 @@ class MatchSession:
         """``CorpusMatcher.overlaps`` of ``units`` (every fingerprint of theirs is searched)."""
         from gateway.finetune import overlaps as engine  # numpy: loaded on first use
 
-        await self.look_for(engine.wanted_prints(units))
+        wanted = engine.wanted_prints(units)
+        await self.look_for(wanted)
         chunks = list(self._chunks.values())
-        held = [self._held[chunk.chunk_id] for chunk in chunks]
-        found = await asyncio.to_thread(engine.overlaps_of, units, held, chunks)
+        found = await asyncio.to_thread(engine.overlaps_of, units, wanted, self._stored, chunks)
         documents = {c.governance.get("doc_id", ""): c.governance for c in chunks}
         return found, {str(k): v for k, v in documents.items()}

@@ -39,20 +39,22 @@ def not_yet(
 
 
 def stored_prints(stored: Sequence[int]) -> tuple[NDArray[np.int64], int, int]:
-    """A found chunk's stored fingerprints (sorted, distinct: as ingest stores them), and
-    how many of each signal it holds (word k-grams, character shingles)."""
+    """A found chunk's stored fingerprints, and how many of each signal it holds (word
+    k-grams, character shingles)."""
     fps = np.asarray(stored, dtype=np.int64)
     chars = int(np.count_nonzero(fps & 1))
     return fps, len(fps) - chars, chars
 
 
 def overlaps_of(
-    units: Sequence[Unit], held: Sequence[Sequence[NDArray[np.int64]]], chunks: Sequence[Chunk]
+    units: Sequence[Unit],
+    wanted: NDArray[np.int64],
+    stored: Sequence[NDArray[np.int64]],
+    chunks: Sequence[Chunk],
 ) -> list[Overlap]:
-    """``all_overlaps`` with chunk ``n`` holding the fingerprints in ``held[n]`` (disjoint
-    parts: one per search that met it)."""
-    joined = [np.concatenate([*parts, np.empty(0, np.int64)]) for parts in held]
-    return all_overlaps(units, Holders.of(joined), chunks)
+    """``all_overlaps`` with chunk ``n`` storing ``stored[n]`` (of which only the
+    ``wanted`` fingerprints matter)."""
+    return all_overlaps(units, Holders.of([members(s, wanted) for s in stored]), chunks)
 
 
 @dataclass(frozen=True, slots=True)

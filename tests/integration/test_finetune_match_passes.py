@@ -41,9 +41,8 @@ def _upload() -> bytes:
 async def test_a_scan_in_many_passes_finds_what_one_search_finds(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With passes of a few hundred characters (a chunk is fetched once per pass, and
-    cut to what that pass searched), each pair's shared count and score equal one
-    search's."""
+    """With passes of a few hundred characters, chunks found early are excluded from
+    later searches, yet each pair's shared count and score equal one search's."""
     content = _upload()
     passes: list[int] = []
     look_for = MatchSession.look_for
