@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from disarm import skeleton_key
@@ -274,14 +274,8 @@ _BATCH_CHARS = 1 << 20
 """Characters hashed per pass: bounds the arrays' memory for a large upload."""
 
 
-def fingerprint_texts(
-    texts: Sequence[str], on_batch: Callable[[list[NDArray[np.int64]]], None] | None = None
-) -> tuple[list[NDArray[np.int64]], list[str]]:
-    """``fingerprint_array`` of each text, and its ``letters`` stream (for segments).
-
-    ``on_batch`` gets each pass's fingerprints as soon as they are known (the upload scan
-    searches them while the next pass runs).
-    """
+def fingerprint_texts(texts: Sequence[str]) -> tuple[list[NDArray[np.int64]], list[str]]:
+    """``fingerprint_array`` of each text, and its ``letters`` stream (for segments)."""
     prints: list[NDArray[np.int64]] = []
     streams: list[str] = []
     start, size = 0, 0
@@ -289,8 +283,6 @@ def fingerprint_texts(
         size += len(text)
         if size >= _BATCH_CHARS or end == len(texts):
             found, letters_of = _fingerprint_batch(texts[start:end])
-            if on_batch is not None:
-                on_batch(found)
             prints.extend(found)
             streams.extend(letters_of)
             start, size = end, 0

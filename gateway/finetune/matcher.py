@@ -94,8 +94,7 @@ class CorpusMatcher:
     def __init__(self, client: AsyncElasticsearch, index: str, batch: int = 4096) -> None:
         self._client = client
         self._index = index
-        self.batch = batch
-        """Fingerprints per search request."""
+        self._batch = batch
 
     async def overlaps(
         self, units: Sequence[Unit], since: str | None = None
@@ -105,13 +104,28 @@ class CorpusMatcher:
 
         ``since``: only chunks ingested after this instant (a re-check at job creation).
         """
-        return await self.session(since).overlaps(units)
+        from gateway.finetune import overlaps as engine  # numpy: loaded on first use
 
-    def session(self, since: str | None = None) -> MatchSession:
-        """A match whose searches can start while the upload is still being fingerprinted."""
-        return MatchSession(self, since)
+        await self._check_scheme()
+        wanted = engine.wanted_prints(units)
+        chunks: dict[str, Chunk] = {}
+        held: list[NDArray[np.int64]] = []  # per chunk found: its fingerprints we look for
+        for batch in engine.batches(wanted, self._batch):
+            async for source in self._search(batch, sorted(chunks), since):
+                chunk_id = str(source["chunk_id"])
+                prints, words, chars = engine.chunk_prints(source.get("fingerprints") or [], wanted)
+                chunks[chunk_id] = Chunk(
+                    chunk_id,
+                    words,
+                    chars,
+                    {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
+                )
+                held.append(prints)
+        found = await asyncio.to_thread(engine.overlaps_of, units, held, list(chunks.values()))
+        documents = {c.governance.get("doc_id", ""): c.governance for c in chunks.values()}
+        return found, {str(k): v for k, v in documents.items()}
 
-    async def check_scheme(self) -> None:
+    async def _check_scheme(self) -> None:
         """Fail closed while any chunk carries fingerprints of another scheme."""
         query = {
             "bool": {
@@ -131,7 +145,7 @@ class CorpusMatcher:
                 "re-ingest the corpora (gateway ingest) before uploads can be scanned",
             )
 
-    async def search(
+    async def _search(
         self, terms: list[int], seen: list[str], since: str | None
     ) -> AsyncIterator[dict[str, Any]]:
         """Every chunk holding one of ``terms``, except ``seen`` ones, paged by chunk_id.
@@ -165,55 +179,3 @@ class CorpusMatcher:
             if len(hits) < PAGE:
                 return
             after = hits[-1]["sort"]
-
-
-class MatchSession:
-    """One upload's match: ``look_for`` searches fingerprints as soon as they are known
-    (Elasticsearch works on them while the rest of the file is fingerprinted), then
-    ``overlaps`` searches what is left and counts.
-
-    Each chunk found keeps all its stored fingerprints: a chunk is fetched once and
-    excluded from later searches, so what it shares with fingerprints searched later is
-    taken from what it stores, not from a new search.
-    """
-
-    def __init__(self, matcher: CorpusMatcher, since: str | None) -> None:
-        self._matcher = matcher
-        self._since = since
-        self._checked = False
-        self._searched: NDArray[np.int64] | None = None
-        self._chunks: dict[str, Chunk] = {}
-        self._stored: list[NDArray[np.int64]] = []  # per chunk found: all it stores
-
-    async def look_for(self, prints: NDArray[np.int64]) -> None:
-        """Search the chunks holding any of ``prints`` (sorted, distinct) not searched yet."""
-        from gateway.finetune import overlaps as engine  # numpy: loaded on first use
-
-        if not self._checked:
-            await self._matcher.check_scheme()
-            self._checked = True
-        fresh, self._searched = engine.not_yet(prints, self._searched)
-        for batch in engine.batches(fresh, self._matcher.batch):
-            async for source in self._matcher.search(batch, sorted(self._chunks), self._since):
-                chunk_id = str(source["chunk_id"])
-                stored, words, chars = engine.stored_prints(source.get("fingerprints") or [])
-                self._chunks[chunk_id] = Chunk(
-                    chunk_id,
-                    words,
-                    chars,
-                    {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
-                )
-                self._stored.append(stored)
-
-    async def overlaps(
-        self, units: Sequence[Unit]
-    ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
-        """``CorpusMatcher.overlaps`` of ``units`` (every fingerprint of theirs is searched)."""
-        from gateway.finetune import overlaps as engine  # numpy: loaded on first use
-
-        wanted = engine.wanted_prints(units)
-        await self.look_for(wanted)
-        chunks = list(self._chunks.values())
-        found = await asyncio.to_thread(engine.overlaps_of, units, wanted, self._stored, chunks)
-        documents = {c.governance.get("doc_id", ""): c.governance for c in chunks}
-        return found, {str(k): v for k, v in documents.items()}

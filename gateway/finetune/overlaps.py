@@ -27,34 +27,21 @@ def batches(wanted: NDArray[np.int64], size: int) -> list[list[int]]:
     return [wanted[start : start + size].tolist() for start in range(0, len(wanted), size)]
 
 
-def not_yet(
-    prints: NDArray[np.int64], searched: NDArray[np.int64] | None
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Of ``prints`` (sorted, distinct), those not in ``searched``; and the new searched set."""
-    if searched is None or not len(searched):
-        return prints, prints
-    where = np.minimum(np.searchsorted(searched, prints), len(searched) - 1)
-    fresh = prints[searched[where] != prints]
-    return fresh, sorted_distinct(np.concatenate([searched, fresh]))
-
-
-def stored_prints(stored: Sequence[int]) -> tuple[NDArray[np.int64], int, int]:
-    """A found chunk's stored fingerprints, and how many of each signal it holds (word
-    k-grams, character shingles)."""
+def chunk_prints(
+    stored: Sequence[int], wanted: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], int, int]:
+    """A found chunk's stored fingerprints: those looked for, and how many of each
+    signal it holds (word k-grams, character shingles)."""
     fps = np.asarray(stored, dtype=np.int64)
     chars = int(np.count_nonzero(fps & 1))
-    return fps, len(fps) - chars, chars
+    return members(fps, wanted), len(fps) - chars, chars
 
 
 def overlaps_of(
-    units: Sequence[Unit],
-    wanted: NDArray[np.int64],
-    stored: Sequence[NDArray[np.int64]],
-    chunks: Sequence[Chunk],
+    units: Sequence[Unit], held: Sequence[NDArray[np.int64]], chunks: Sequence[Chunk]
 ) -> list[Overlap]:
-    """``all_overlaps`` with chunk ``n`` storing ``stored[n]`` (of which only the
-    ``wanted`` fingerprints matter)."""
-    return all_overlaps(units, Holders.of([members(s, wanted) for s in stored]), chunks)
+    """``all_overlaps`` with chunk ``n`` holding ``held[n]``."""
+    return all_overlaps(units, Holders.of(held), chunks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,19 +19,15 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.errors import BadRequest
 from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
-from gateway.finetune.matcher import CorpusMatcher, MatchSession, Overlap, Unit
+from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import AnalyzePatterns, PiiFinding, PiiScan
 from gateway.fingerprint_scheme import SCHEME
 from gateway.pii.analyzer import PiiSpan
-
-if TYPE_CHECKING:
-    import numpy as np
-    from numpy.typing import NDArray
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 PlanFor = Callable[[str], Awaitable[PiiPlan]]
@@ -108,15 +104,14 @@ class UploadScanner:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
         sha256 = hashlib.sha256(content).hexdigest()
-        session = self._matcher.session()
-        examples, units, parsed = await self._prepare_searching(content, purpose, session)
+        examples, units, parsed = await asyncio.to_thread(self._prepare, content, purpose)
         if examples is None:
             return ScanResult(sha256, len(content), 0, [], [], text=False)
         printed = time.perf_counter()
         # The corpus match and the PII scan run at once: the PII work is mostly in the
         # analysis workers' processes, the match in this one and Elasticsearch.
         ended: list[float] = []
-        match = asyncio.ensure_future(session.overlaps(units))
+        match = asyncio.ensure_future(self._matcher.overlaps(units))
         match.add_done_callback(lambda _: ended.append(time.perf_counter()))
         pii: list[PiiFinding] = []
         try:
@@ -165,44 +160,18 @@ class UploadScanner:
             documents,
         )
 
-    async def _prepare_searching(
-        self, content: bytes, purpose: str, session: MatchSession
-    ) -> tuple[list[Example] | None, list[Unit], float]:
-        """``_prepare`` in a worker thread, while ``session`` searches the fingerprints
-        of each pass over the texts as they come: Elasticsearch answers on its own
-        cores while the rest of the file is fingerprinted."""
-        loop = asyncio.get_running_loop()
-        found: asyncio.Queue[NDArray[np.int64] | None] = asyncio.Queue()
-
-        def report(prints: NDArray[np.int64]) -> None:
-            loop.call_soon_threadsafe(found.put_nowait, prints)
-
-        work = asyncio.ensure_future(asyncio.to_thread(self._prepare, content, purpose, report))
-        # Runs after every ``report`` the thread made (the loop keeps their order).
-        work.add_done_callback(lambda _: found.put_nowait(None))
-        try:
-            while (prints := await found.get()) is not None:
-                await session.look_for(prints)
-        except BaseException:
-            work.cancel()  # the thread finishes on its own; its result is dropped
-            raise
-        return await work
-
     def _prepare(
-        self,
-        content: bytes,
-        purpose: str,
-        report: Callable[[NDArray[np.int64]], None] | None = None,
+        self, content: bytes, purpose: str
     ) -> tuple[list[Example] | None, list[Unit], float]:
         """Parse and fingerprint (CPU-bound: run in a worker thread, off the event loop);
-        also returns when parsing ended, for the timings. ``report``: see ``units_of``."""
+        also returns when parsing ended, for the timings."""
         from gateway.finetune.units import units_of  # numpy: loaded on the first scan
 
         examples = read_examples(content, purpose)
         parsed = time.perf_counter()
         if examples is None:
             return None, [], parsed
-        return examples, units_of(examples, report), parsed
+        return examples, units_of(examples), parsed
 
 
 def read_examples(content: bytes, purpose: str) -> list[Example] | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,20 +27,14 @@ SEGMENT = 1500
 """Characters (letters and digits) per segment; segments overlap by half."""
 
 
-def units_of(
-    examples: list[Example], report: Callable[[NDArray[np.int64]], None] | None = None
-) -> list[Unit]:
+def units_of(examples: list[Example]) -> list[Unit]:
     """Each example and each segment of the file, fingerprinted.
 
     Every distinct text is fingerprinted once (system prompts and stock questions repeat
     on every line), all of them in one vectorised pass (``fingerprint_texts``).
-    ``report`` gets the fingerprints of each pass over the texts, sorted and distinct,
-    as soon as they are known (so that they can be searched meanwhile).
     """
     distinct = list(dict.fromkeys(text for example in examples for text in example.texts))
-    prints, streams = fingerprint_texts(
-        distinct, None if report is None else lambda found: report(_merged(found))
-    )
+    prints, streams = fingerprint_texts(distinct)
     where = {text: index for index, text in enumerate(distinct)}
     units = [
         Unit((example.line,), _merged([prints[where[text]] for text in example.texts]))

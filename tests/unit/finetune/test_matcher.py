@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.finetune.matcher import MIN_SHARED, Chunk, Overlap, Unit
-from gateway.finetune.overlaps import Holders, all_overlaps, not_yet
+from gateway.finetune.overlaps import Holders, all_overlaps
 
 _PRINT = st.integers(-40, 40)
 
@@ -142,16 +142,3 @@ def test_each_document_is_named_once_by_its_best_chunk(
                 )
         expected.extend(best[doc_id] for doc_id in sorted(best))
     assert all_overlaps(units, _holders(held_by), list(chunks.values())) == expected
-
-
-@given(st.lists(st.sets(_PRINT, max_size=30), min_size=1, max_size=6))
-def test_passes_search_each_fingerprint_once(passes: list[set[int]]) -> None:
-    """Pass after pass, only fingerprints not searched before are searched, and the
-    searched set ends as the union of all passes."""
-    searched = None
-    seen: set[int] = set()
-    for prints in passes:
-        fresh, searched = not_yet(np.array(sorted(prints), dtype=np.int64), searched)
-        assert fresh.tolist() == sorted(prints - seen)
-        seen |= prints
-        assert searched.tolist() == sorted(seen)
