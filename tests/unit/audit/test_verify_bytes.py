@@ -48,8 +48,8 @@ def _walk(directory: Path) -> list[VerifyReport]:
 
 
 @pytest.fixture(scope="module")
-def two_chains() -> Path:
-    directory = Path(tempfile.mkdtemp(prefix="audit-bytes-")) / "audit"
+def two_chains(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("audit-bytes") / "audit"
     asyncio.run(_two_chains(directory, 30))
     assert all(len(paths) >= 3 for paths in all_segments(directory).values())
     return directory
