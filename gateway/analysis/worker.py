@@ -14,7 +14,7 @@ Linux), and a thread watching the parent process id covers other systems.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import signal
 import sys
@@ -32,11 +32,20 @@ it costs start-up nothing; a chat arriving meanwhile waits at most that long."""
 _PARENT_POLL_S = 0.5
 
 
+@functools.cache
+def _c_library() -> ctypes.CDLL:
+    """The C library's symbols, as the interpreter already linked them.
+
+    ``ctypes.util.find_library("c")`` would run ``ldconfig -p`` in a subprocess (tens of
+    milliseconds of every worker's start-up); the process's own global symbols already
+    include the C library's."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def die_with_parent(parent: int) -> None:
     """SIGKILL this process when ``parent`` dies, even if the parent is SIGKILLed."""
     if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _c_library().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
 
@@ -54,8 +63,7 @@ def release_free_heap() -> bool:
     Loading spaCy and Presidio frees several megabytes of temporary objects that glibc
     would otherwise keep mapped for reuse: RSS at rest drops by ~6 MB. False where the
     C library has no such call (musl, macOS)."""
-    name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    trim = getattr(_c_library(), "malloc_trim", None)
     if trim is None:
         return False
     trim(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import platform
+import subprocess
 from typing import Any
 
 import pytest
@@ -16,6 +17,19 @@ from gateway.analysis.framing import read_frame
 def test_release_free_heap_trims_on_glibc() -> None:
     """On glibc the call exists and runs."""
     assert worker.release_free_heap() is True
+
+
+def test_c_library_is_found_without_a_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reaching prctl and malloc_trim runs no ``ldconfig -p`` (which
+    ``ctypes.util.find_library`` would): a worker's start-up spawns nothing."""
+
+    def no_subprocess(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"a subprocess was started: {args!r}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_subprocess)
+    worker._c_library.cache_clear()
+    assert hasattr(worker._c_library(), "prctl") is (platform.system() == "Linux")
+    worker.release_free_heap()
 
 
 def test_heap_is_released_before_ready(monkeypatch: pytest.MonkeyPatch) -> None:
