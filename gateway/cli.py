@@ -196,13 +196,19 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the gateway (settings from GATEWAY_* variables or GATEWAY_CONFIG_FILE)."""
+    from gateway.analysis.startup import spawn_early, stop_early, take_ahead
+
     if workers > 1:
+        stop_early(take_ahead())
         _serve_workers(_settings_or_exit(), workers)
-    from gateway.analysis.startup import spawn_early, stop_early
     from gateway.serving import collector
 
     collector.pause()  # the server resumes it once started (gateway.serving.collector)
-    settings = _load_or_exit()
+    try:
+        settings = _load_or_exit()
+    except typer.Exit:
+        stop_early(take_ahead())  # the worker gateway.entry started before the settings
+        raise
     # Readiness waits for the PII workers' model load (seconds): start them before
     # anything else is imported or checked; they die with this process if it exits.
     pii_workers = spawn_early(settings)

@@ -1,10 +1,13 @@
 """The pool a gateway's settings ask for, and its workers started before anything else.
 
 Start-up is bounded by the worker's model load (seconds), not by the gateway's own
-imports, when the workers start first: ``gateway serve`` calls ``spawn_early`` right
-after reading its settings, before it imports the application (litestar, Elasticsearch,
-numpy...), and hands the processes to ``create_app``; the lifespan's pool adopts them.
-Importing this module loads nothing heavy.
+imports, when the workers start first. A plain ``gateway serve`` starts one worker ahead
+of everything, even of reading its settings (``spawn_ahead``, from ``gateway.entry``): it
+imports Presidio and spaCy while the gateway loads its command line and settings.
+``spawn_early`` then tells that worker what to load (or stops it when analysis is off),
+starts any others the settings ask for, before the application (litestar,
+Elasticsearch...) is imported, and hands the processes to ``create_app``; the lifespan's
+pool adopts them. Importing this module loads nothing heavy.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 from gateway.analysis.config import PoolConfig, default_workers
-from gateway.analysis.launch import spawn
+from gateway.analysis.launch import send_preload, spawn
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -38,12 +42,35 @@ def pool_config(settings: Settings) -> PoolConfig:
     )
 
 
+_ahead: list[subprocess.Popen[bytes]] = []
+"""The worker ``spawn_ahead`` started, until ``spawn_early`` takes it."""
+
+
+def spawn_ahead() -> None:
+    """Start one worker before the settings are known; ``spawn_early`` configures it."""
+    _ahead.append(spawn(sys.executable, None))
+
+
+def take_ahead() -> list[subprocess.Popen[bytes]]:
+    """The worker ``spawn_ahead`` started, if any; the caller now owns it."""
+    ahead = _ahead.copy()
+    _ahead.clear()
+    return ahead
+
+
 def spawn_early(settings: Settings) -> list[subprocess.Popen[bytes]]:
-    """Start the pool's workers now (no event loop needed); none if analysis is off."""
+    """The pool's workers, started now (no event loop needed): the one started ahead, if
+    any, told what to load, then new ones; none if analysis is off."""
+    ahead = take_ahead()
     if not analysis_enabled(settings):
+        stop_early(ahead)
         return []
     config = pool_config(settings)
-    return [spawn(config.python, config.preload) for _ in range(config.workers)]
+    for process in ahead:
+        send_preload(process, config.preload)
+    return ahead + [
+        spawn(config.python, config.preload) for _ in range(config.workers - len(ahead))
+    ]
 
 
 def stop_early(workers: list[subprocess.Popen[bytes]]) -> None:
@@ -52,3 +79,6 @@ def stop_early(workers: list[subprocess.Popen[bytes]]) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()

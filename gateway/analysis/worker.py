@@ -6,9 +6,12 @@ those entity types or ``*`` for all) and answers each with
 ``{"spans": [[span, ...], ...]}`` or ``{"error": "<exception type>"}`` on stdout (never
 the exception's message: it could quote the text). After loading the engines named in
 ``GATEWAY_ANALYSIS_PRELOAD`` it sends ``{"ready": true}``; other engines load on first
-use. It exits at end of stdin (the gateway closed it), and dies with the gateway however
-that ends: the kernel sends it SIGKILL when the parent dies (``PR_SET_PDEATHSIG`` on
-Linux), and a thread watching the parent process id covers other systems.
+use. A worker started before the gateway has read its settings gets no such variable: it
+imports Presidio and spaCy meanwhile, then reads ``{"preload": [...]}`` as its first frame
+(end of stdin there: not needed after all, it exits). It exits at end of stdin (the
+gateway closed it), and dies with the gateway however that ends: the kernel sends it
+SIGKILL when the parent dies (``PR_SET_PDEATHSIG`` on Linux), and a thread watching the
+parent process id covers other systems.
 """
 
 from __future__ import annotations
@@ -102,6 +105,22 @@ def _build(name: str) -> Any:
     return PatternAnalyzer(None if spec == "*" else [t for t in spec.split(",") if t])
 
 
+def requested_preload(stdin: BinaryIO) -> list[str] | None:
+    """The engines to load before ready, from ``GATEWAY_ANALYSIS_PRELOAD`` or, when it is
+    unset, from the first frame; None when stdin ends first."""
+    named = os.environ.get(PRELOAD_ENV)
+    if named is not None:
+        return [name for name in named.split(",") if name]
+    # Every preloaded engine needs these: import them while the gateway decides.
+    from gateway.pii.presidio_import import import_presidio
+
+    import_presidio()
+    config = read_frame(stdin)
+    if config is None:
+        return None
+    return [str(name) for name in config["preload"]]
+
+
 def serve(stdin: BinaryIO, stdout: BinaryIO, preload: list[str]) -> None:
     engines = _Engines()
     started = time.perf_counter()
@@ -130,8 +149,9 @@ def main() -> None:
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     # Anything a library prints must not corrupt the frames: stdout goes to stderr.
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    preload = [name for name in os.environ.get(PRELOAD_ENV, "lean").split(",") if name]
-    serve(sys.stdin.buffer, protocol_out, preload)
+    preload = requested_preload(sys.stdin.buffer)
+    if preload is not None:
+        serve(sys.stdin.buffer, protocol_out, preload)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,41 @@ def test_no_process_outlives_the_gateway(
             gateway.process.kill()
 
 
+def _analysis_workers_under(root: int) -> set[int]:
+    found = set()
+    for pid in _descendants(root):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gateway.analysis.worker" in command:
+            found.add(pid)
+    return found
+
+
+@pytest.mark.parametrize(("pii", "expected"), [("true", 2), ("false", 0)])
+def test_the_worker_started_ahead_is_adopted_or_stopped(
+    stack_env: dict[str, str], tmp_path: Path, pii: str, expected: int
+) -> None:
+    """``gateway serve`` starts one PII worker before reading its settings: with two
+    workers configured it becomes one of the pool's two (no third process), and with
+    analysis off it is stopped (no worker process at all)."""
+    gateway = start_gateway(
+        stack_env,
+        tmp_path,
+        GATEWAY_PII_WORKERS="2",
+        GATEWAY_MESSAGE_PII_ANALYSIS=pii,
+        GATEWAY_FINETUNE_PII_SCAN=pii,
+    )
+    try:
+        workers = _analysis_workers_under(gateway.process.pid)
+        assert len(workers) == expected
+        if expected:
+            assert workers == _worker_pids(gateway)
+    finally:
+        stop_gateway(gateway)
+
+
 def test_killing_workers_under_load_never_leaks_or_500s(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from gateway.analysis import startup
+from gateway.analysis.framing import encode
 from gateway.analysis.startup import pool_config, spawn_early
 from gateway.settings import Settings, load_settings
+
+ECHO = "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"
+"""Stands in for a worker started ahead: returns what the gateway sent it."""
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -29,3 +39,48 @@ def test_workers_preload_the_engine_their_first_job_needs(tmp_path: Path) -> Non
     assert pool_config(_settings(tmp_path, pii_workers=2)).workers == 2
     scan_only = _settings(tmp_path, message_pii_analysis=False)
     assert pool_config(scan_only).preload == ("full",)
+
+
+@pytest.fixture
+def ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", ECHO],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,  # as spawn() starts workers: stop_early kills the group
+    )
+    monkeypatch.setattr(startup, "_ahead", [process])
+    yield process
+    process.kill()
+    process.wait()
+    for stream in (process.stdin, process.stdout):
+        assert stream is not None
+        stream.close()
+
+
+def test_the_worker_started_ahead_is_told_its_engines_and_counted(
+    tmp_path: Path, ahead: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It is the first of the pool's workers and receives the preload frame; only the
+    remaining workers are spawned."""
+    spawned: list[object] = []
+    monkeypatch.setattr(startup, "spawn", lambda python, preload: spawned.append(preload))
+    workers = spawn_early(_settings(tmp_path, pii_workers=2))
+    assert workers[0] is ahead
+    assert spawned == [("lean",)]
+    assert startup.take_ahead() == []
+    assert ahead.stdin is not None
+    ahead.stdin.close()
+    assert ahead.stdout is not None
+    assert ahead.stdout.read() == encode({"preload": ["lean"]})
+
+
+def test_the_worker_started_ahead_is_stopped_when_analysis_is_off(
+    tmp_path: Path, ahead: subprocess.Popen[bytes]
+) -> None:
+    """Settings without PII analysis: the early worker is killed and reaped."""
+    settings = _settings(tmp_path, message_pii_analysis=False, finetune_pii_scan=False)
+    assert spawn_early(settings) == []
+    assert ahead.returncode is not None
+    assert ahead.stdin is not None
+    assert ahead.stdin.closed
