@@ -28,10 +28,6 @@ from typing import Any, BinaryIO
 from gateway.analysis.framing import PARENT_ENV, PRELOAD_ENV, read_frame, write_frame
 
 _PR_SET_PDEATHSIG = 1
-WARM_UP_TEXT = "Call 212-555-0123 or write to 12 Baker Street, London NW1 6XE."
-"""Analysed once right after ready: our own recognizers (phonenumbers, pyap2's address
-patterns) set up on first use, ~0.35 CPU-s that the first chat paid. Done after ready,
-it costs start-up nothing; a chat arriving meanwhile waits at most that long."""
 _PARENT_POLL_S = 0.5
 
 
@@ -119,6 +115,12 @@ def requested_preload(stdin: BinaryIO) -> list[str] | None:
     if config is None:
         return None
     return [str(name) for name in config["preload"]]
+
+
+WARM_UP_TEXT = "Call 212-555-0123 or write to 12 Baker Street, London NW1 6XE."
+"""Analysed once right after ready: our own recognizers (phonenumbers, pyap2's address
+patterns) set up on first use, ~0.35 CPU-s that the first chat paid. Done after ready,
+it costs start-up nothing; a chat arriving meanwhile waits at most that long."""
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO, preload: list[str]) -> None:

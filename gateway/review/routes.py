@@ -34,7 +34,6 @@ from gateway.review.web import (
     Review,
     auditor,
     cleared_cookie,
-    new_review,
     page,
     record_access,
     same_origin,
@@ -242,7 +241,7 @@ async def stylesheet() -> Response[bytes]:
 
 def review_router() -> Router:
     """The review pages, with their own session store (one per app)."""
-    review = new_review()
+    review = Review()
 
     def provide() -> Review:
         return review

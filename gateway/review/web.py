@@ -70,10 +70,6 @@ class Review:
         return store
 
 
-def new_review() -> Review:
-    return Review()
-
-
 def page(
     review: Review,
     template: str,
