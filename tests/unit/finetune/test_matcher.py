@@ -142,3 +142,25 @@ def test_each_document_is_named_once_by_its_best_chunk(
                 )
         expected.extend(best[doc_id] for doc_id in sorted(best))
     assert all_overlaps(units, _holders(held_by), list(chunks.values())) == expected
+
+
+_ANY = st.integers(-(2**63), 2**63 - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(_ANY, _PRINT), max_size=40), min_size=1, max_size=4),
+    st.lists(st.one_of(_ANY, _PRINT), max_size=60),
+)
+def test_locate_finds_exactly_the_held_prints(held: list[list[int]], probes: list[int]) -> None:
+    """The bucketed lookup answers what a binary search does: each value's index in the
+    sorted held prints, -1 for a value no chunk holds (extremes and dense ranges too)."""
+    holders = Holders.of([np.array(sorted(set(h)), dtype=np.int64) for h in held])
+    values = np.array(probes + [int(p) for p in holders.prints[::3]], dtype=np.int64)
+    where = holders.locate(values)
+    expected = [int(np.searchsorted(holders.prints, v)) for v in values.tolist()]
+    for value, found, index in zip(values.tolist(), where.tolist(), expected, strict=True):
+        if index < len(holders.prints) and int(holders.prints[index]) == value:
+            assert found == index
+        else:
+            assert found == -1
