@@ -18,6 +18,7 @@ the gateway starts without numpy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -115,20 +116,49 @@ class CorpusMatcher:
         self._local: CorpusIndex | None = None
 
     async def overlaps(
-        self, units: Sequence[Unit], since: str | None = None
+        self,
+        units: Sequence[Unit],
+        since: str | None = None,
+        *,
+        more: asyncio.Future[list[Unit]] | None = None,
     ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
         """Every (part, document) pair sharing at least MIN_SHARED fingerprints, and the
         governance fields of each document found (for the retrieval policy).
 
         ``since``: only chunks ingested after this instant (a re-check at job creation).
+        ``more``: parts still being fingerprinted, matched after ``units`` (the result
+        is the same as for all of them at once); awaited or cancelled here in any case.
         """
+        try:
+            return await self._overlaps(units, since, more)
+        finally:
+            if more is not None and not more.done():
+                more.cancel()
+            if more is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await more
+
+    async def _overlaps(
+        self,
+        units: Sequence[Unit],
+        since: str | None,
+        more: asyncio.Future[list[Unit]] | None,
+    ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
         from gateway.finetune import overlaps as engine  # numpy: loaded on first use
 
         await self._check_scheme()
         if since is None and self._local_max_prints > 0:
             snapshot = await self._local_index().current()
             if snapshot is not None:
-                return await asyncio.to_thread(_local_overlaps, units, snapshot)
+                found, documents = await asyncio.to_thread(_local_overlaps, units, snapshot)
+                if more is None:
+                    return found, documents
+                rest, rest_documents = await asyncio.to_thread(
+                    _local_overlaps, await more, snapshot
+                )
+                return found + rest, {**documents, **rest_documents}
+        if more is not None:
+            units = [*units, *await more]
         wanted = engine.wanted_prints(units)
         chunks: dict[str, Chunk] = {}
         held: list[NDArray[np.int64]] = []  # per chunk found: its fingerprints we look for

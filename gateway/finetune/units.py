@@ -29,7 +29,13 @@ SEGMENT = 1500
 
 
 def units_of(examples: list[Example]) -> list[Unit]:
-    """Each example and each segment of the file, fingerprinted.
+    """Each example and each segment of the file, fingerprinted."""
+    units, letters_of = example_units(examples)
+    return [*units, *segment_units(examples, letters_of)]
+
+
+def example_units(examples: list[Example]) -> tuple[list[Unit], dict[str, str]]:
+    """Each example, fingerprinted; and each text's letters (for ``segment_units``).
 
     Every distinct text is fingerprinted once (system prompts and stock questions repeat
     on every line), all of them in one vectorised pass (``fingerprint_pairs``); each
@@ -54,8 +60,7 @@ def units_of(examples: list[Example]) -> list[Unit]:
     example_of = np.repeat(np.array(member_of, dtype=np.int64), sizes)
     prints = grouped_unique(example_of, values[picked], len(examples), ordered=True)
     units = [Unit((example.line,), found) for example, found in zip(examples, prints, strict=True)]
-    letters_of = dict(zip(distinct, streams, strict=True))
-    return [*units, *segment_units(examples, letters_of)]
+    return units, dict(zip(distinct, streams, strict=True))
 
 
 def segment_units(examples: list[Example], letters_of: dict[str, str] | None = None) -> list[Unit]:
