@@ -74,6 +74,8 @@ class CorpusIndex:
         self._runs: dict[int, int] = {}
         """Per run, the chunks the copy holds (equal to Elasticsearch's at the last sync)."""
         self._snapshot: Snapshot | None = None
+        self._oversized: dict[int, int] | None = None
+        """The runs last found beyond ``max_prints``: not fetched again until they change."""
         self._lock = asyncio.Lock()
 
     async def current(self) -> Snapshot | None:
@@ -86,9 +88,13 @@ class CorpusIndex:
                     return None
                 if runs == self._runs and self._snapshot is not None:
                     return self._snapshot
+                if runs == self._oversized:
+                    return None
                 stale = stale_runs(self._runs, runs)
                 fetched = await self._fetch(stale if len(stale) <= _REFETCH_ALL else None)
                 if fetched is None:
+                    self._held, self._runs, self._snapshot = {}, {}, None
+                    self._oversized = runs
                     return None
                 self._replace(stale if len(stale) <= _REFETCH_ALL else None, fetched)
                 if self._counts() == runs:

@@ -93,8 +93,8 @@ class Chunk:
     governance: dict[str, Any]
 
 
-LOCAL_MAX_PRINTS = 20_000_000
-"""Fingerprints the local copy of the corpus may hold (~12 bytes each in memory); a
+LOCAL_MAX_PRINTS = 5_000_000
+"""Fingerprints the local copy of the corpus may hold (~32 bytes each in memory); a
 larger corpus is searched in Elasticsearch on every scan."""
 
 

@@ -113,9 +113,11 @@ async def test_the_local_copy_and_the_search_find_the_same_overlaps(settings: Se
         searched = await UploadScanner(
             CorpusMatcher(index.client, index.name, local_max_prints=0), None
         ).scan(content)
-        small = await UploadScanner(
-            CorpusMatcher(index.client, index.name, local_max_prints=5), None
-        ).scan(content)
+        bounded = CorpusMatcher(index.client, index.name, local_max_prints=5)
+        small = await UploadScanner(bounded, None).scan(content)
+        assert bounded._local is not None
+        assert bounded._local._snapshot is None  # beyond the bound: searched instead
+        assert bounded._local._held == {}
         assert local.overlaps
         key = [(o.lines, o.doc_id, o.score, o.shared, o.shared_chars) for o in local.overlaps]
         for other in (searched, small):
