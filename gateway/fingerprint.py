@@ -276,39 +276,55 @@ _BATCH_CHARS = 1 << 20
 
 def fingerprint_texts(texts: Sequence[str]) -> tuple[list[NDArray[np.int64]], list[str]]:
     """``fingerprint_array`` of each text, and its ``letters`` stream (for segments)."""
-    prints: list[NDArray[np.int64]] = []
+    owner, values, streams = fingerprint_pairs(texts)
+    return grouped_unique(owner, values, len(texts)), streams
+
+
+def fingerprint_pairs(
+    texts: Sequence[str],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
+    """Every text's fingerprints as (text index, fingerprint) pairs, in runs ordered by
+    text index, repeats possible (``grouped_unique`` makes them ``fingerprint_array``'s);
+    and each text's ``letters`` stream."""
+    owners: list[NDArray[np.int64]] = [np.empty(0, np.int64)]
+    values: list[NDArray[np.int64]] = [np.empty(0, np.int64)]
     streams: list[str] = []
     start, size = 0, 0
     for end, text in enumerate(texts, start=1):
         size += len(text)
         if size >= _BATCH_CHARS or end == len(texts):
-            found, letters_of = _fingerprint_batch(texts[start:end])
-            prints.extend(found)
+            owner, found, letters_of = _fingerprint_batch(texts[start:end])
+            owners.append(owner + start)
+            values.append(found)
             streams.extend(letters_of)
             start, size = end, 0
-    return prints, streams
+    return np.concatenate(owners), np.concatenate(values), streams
 
 
-def _fingerprint_batch(texts: Sequence[str]) -> tuple[list[NDArray[np.int64]], list[str]]:
+def _fingerprint_batch(
+    texts: Sequence[str],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
     word_lists = [_WORD.findall(canonical(text)) for text in texts]
     streams = ["".join(words) for words in word_lists]
     word_owner, word_values = _batch_word_prints(word_lists)
     char_owner, char_values = _batch_char_prints(streams)
     owner = np.concatenate([word_owner, char_owner])
     values = np.concatenate([word_values & _WORD_MASK, char_values | _LOW_BIT])
-    return grouped_unique(owner, values, len(texts)), streams
+    return owner, values, streams
 
 
 def grouped_unique(
-    owner: NDArray[np.int64], values: NDArray[np.int64], groups: int
+    owner: NDArray[np.int64], values: NDArray[np.int64], groups: int, *, ordered: bool = False
 ) -> list[NDArray[np.int64]]:
     """The sorted distinct ``values`` of each owner ``0..groups-1``.
 
-    The input comes as a few runs already ordered by owner, which a stable sort merges
-    in close to linear time; each owner's values are then sorted on their own.
+    The input comes as a few runs already ordered by owner (``ordered``: one run), which
+    a stable sort merges in close to linear time; each owner's values are then sorted on
+    their own.
     """
-    order = np.argsort(owner, kind="stable")
-    owner, values = owner[order], values[order]
+    if not ordered:
+        order = np.argsort(owner, kind="stable")
+        owner, values = owner[order], values[order]
     bounds = np.searchsorted(owner, np.arange(groups + 1)).tolist()
     return [sorted_distinct(values[bounds[i] : bounds[i + 1]]) for i in range(groups)]
 

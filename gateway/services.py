@@ -131,7 +131,12 @@ async def open_services(
         finetune = await stack.enter_async_context(
             FinetuneService(
                 scanner=UploadScanner(
-                    CorpusMatcher(index.client, index.name, settings.finetune_search_batch),
+                    CorpusMatcher(
+                        index.client,
+                        index.name,
+                        settings.finetune_search_batch,
+                        local_max_prints=settings.finetune_local_index_max_prints,
+                    ),
                     presidio.analyze if presidio and settings.finetune_pii_scan else None,
                     settings.finetune_pii_min_score,
                     pii_ner=settings.finetune_pii_ner,

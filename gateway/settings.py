@@ -173,6 +173,10 @@ class Settings(BaseSettings):
     """Presidio findings below this score are not reported to the fine-tune policy."""
     finetune_search_batch: int = Field(default=16384, ge=1, le=65536)
     """Fingerprints per Elasticsearch terms query when scanning an upload."""
+    finetune_local_index_max_prints: int = Field(default=5_000_000, ge=0)
+    """Governed fingerprints the upload scan keeps in memory (~32 bytes each, ~25 MB of
+    corpus text per million): a larger corpus is searched in Elasticsearch on every
+    scan; 0 always searches."""
 
     host: str = "127.0.0.1"
     """Address the gateway listens on."""

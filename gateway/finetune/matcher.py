@@ -18,6 +18,7 @@ the gateway starts without numpy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ from gateway.fingerprint_scheme import SCHEME
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+
+    from gateway.finetune.corpus_index import CorpusIndex, Snapshot
 
 PAGE = 1000
 MIN_SHARED = 2
@@ -90,23 +93,72 @@ class Chunk:
     governance: dict[str, Any]
 
 
+LOCAL_MAX_PRINTS = 5_000_000
+"""Fingerprints the local copy of the corpus may hold (~32 bytes each in memory); a
+larger corpus is searched in Elasticsearch on every scan."""
+
+
 class CorpusMatcher:
-    def __init__(self, client: AsyncElasticsearch, index: str, batch: int = 4096) -> None:
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        index: str,
+        batch: int = 4096,
+        *,
+        local_max_prints: int = LOCAL_MAX_PRINTS,
+    ) -> None:
+        """``local_max_prints``: bound of the local copy (``gateway.finetune.corpus_index``);
+        0 searches Elasticsearch on every scan."""
         self._client = client
         self._index = index
         self._batch = batch
+        self._local_max_prints = local_max_prints
+        self._local: CorpusIndex | None = None
 
     async def overlaps(
-        self, units: Sequence[Unit], since: str | None = None
+        self,
+        units: Sequence[Unit],
+        since: str | None = None,
+        *,
+        more: asyncio.Future[list[Unit]] | None = None,
     ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
         """Every (part, document) pair sharing at least MIN_SHARED fingerprints, and the
         governance fields of each document found (for the retrieval policy).
 
         ``since``: only chunks ingested after this instant (a re-check at job creation).
+        ``more``: parts still being fingerprinted, matched after ``units`` (the result
+        is the same as for all of them at once); awaited or cancelled here in any case.
         """
+        try:
+            return await self._overlaps(units, since, more)
+        finally:
+            if more is not None and not more.done():
+                more.cancel()
+            if more is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await more
+
+    async def _overlaps(
+        self,
+        units: Sequence[Unit],
+        since: str | None,
+        more: asyncio.Future[list[Unit]] | None,
+    ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
         from gateway.finetune import overlaps as engine  # numpy: loaded on first use
 
         await self._check_scheme()
+        if since is None and self._local_max_prints > 0:
+            snapshot = await self._local_index().current()
+            if snapshot is not None:
+                found, documents = await asyncio.to_thread(_local_overlaps, units, snapshot)
+                if more is None:
+                    return found, documents
+                rest, rest_documents = await asyncio.to_thread(
+                    _local_overlaps, await more, snapshot
+                )
+                return found + rest, {**documents, **rest_documents}
+        if more is not None:
+            units = [*units, *await more]
         wanted = engine.wanted_prints(units)
         chunks: dict[str, Chunk] = {}
         held: list[NDArray[np.int64]] = []  # per chunk found: its fingerprints we look for
@@ -124,6 +176,13 @@ class CorpusMatcher:
         found = await asyncio.to_thread(engine.overlaps_of, units, held, list(chunks.values()))
         documents = {c.governance.get("doc_id", ""): c.governance for c in chunks.values()}
         return found, {str(k): v for k, v in documents.items()}
+
+    def _local_index(self) -> CorpusIndex:
+        from gateway.finetune.corpus_index import CorpusIndex  # numpy
+
+        if self._local is None:
+            self._local = CorpusIndex(self._client, self._index, self._local_max_prints)
+        return self._local
 
     async def _check_scheme(self) -> None:
         """Fail closed while any chunk carries fingerprints of another scheme."""
@@ -179,3 +238,19 @@ class CorpusMatcher:
             if len(hits) < PAGE:
                 return
             after = hits[-1]["sort"]
+
+
+def _local_overlaps(
+    units: Sequence[Unit], snapshot: Snapshot
+) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
+    """The overlaps against the local copy, and the governance of each document named."""
+    from gateway.finetune.overlaps import all_overlaps
+
+    found = all_overlaps(units, snapshot.holders, snapshot.chunks)
+    named = {overlap.chunk_id for overlap in found}
+    documents = {
+        str(c.governance.get("doc_id", "")): c.governance
+        for c in snapshot.chunks
+        if c.chunk_id in named
+    }
+    return found, documents

@@ -8,7 +8,7 @@ only when an upload is scanned, not when the gateway starts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +44,10 @@ def overlaps_of(
     return all_overlaps(units, Holders.of(held), chunks)
 
 
+_MAX_BUCKET_BITS = 22
+"""At most 4M buckets (32 MB) in the lookup table of a large corpus."""
+
+
 @dataclass(frozen=True, slots=True)
 class Holders:
     """Which chunks hold each fingerprint looked for, as sorted arrays."""
@@ -54,6 +58,11 @@ class Holders:
     """``chunks[offsets[i]:offsets[i + 1]]`` hold ``prints[i]``."""
     chunks: NDArray[np.int64]
     """Chunk numbers (their order of discovery), per fingerprint in that order."""
+    shift: int = 63
+    buckets: NDArray[np.int64] = field(default_factory=lambda: np.zeros(3, np.int64))
+    """``prints[buckets[b]:buckets[b + 1]]`` are those whose top bits are ``b`` (less
+    the offset that makes negative values count from 0): a lookup reads a bucket of
+    about one value instead of a binary search of the whole table."""
 
     @classmethod
     def of(cls, held: Sequence[NDArray[np.int64]]) -> Holders:
@@ -65,7 +74,29 @@ class Holders:
         fresh = np.ones(len(values), dtype=bool)
         fresh[1:] = values[1:] != values[:-1]
         offsets = np.r_[np.flatnonzero(fresh), len(values)].astype(np.int64)
-        return cls(values[offsets[:-1]], offsets, owner)
+        prints = values[offsets[:-1]]
+        bits = min(_MAX_BUCKET_BITS, max(1, len(prints).bit_length()))
+        shift = 64 - bits
+        keys = (prints >> shift) + (1 << (bits - 1))
+        buckets = np.searchsorted(keys, np.arange((1 << bits) + 1)).astype(np.int64)
+        return cls(prints, offsets, owner, shift, buckets)
+
+    def locate(self, values: NDArray[np.int64]) -> NDArray[np.int64]:
+        """For each of ``values``, its index in ``prints``, or -1 when no chunk holds it
+        (what a ``searchsorted`` and a comparison tell, in a few gathers instead)."""
+        where = np.full(len(values), -1, dtype=np.int64)
+        half = (len(self.buckets) - 1) // 2
+        bucket = (values >> self.shift) + half
+        low, high = self.buckets[bucket], self.buckets[bucket + 1]
+        candidates = np.flatnonzero(high > low)
+        step = 0
+        while len(candidates):
+            at = low[candidates] + step
+            hit = self.prints[at] == values[candidates]
+            where[candidates[hit]] = at[hit]
+            candidates = candidates[~hit & (at + 1 < high[candidates])]
+            step += 1
+        return where
 
 
 def all_overlaps(units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk]) -> list[Overlap]:
@@ -79,13 +110,13 @@ def all_overlaps(units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk
     """
     if not units or not len(holders.prints):
         return []
-    held, offsets, holder = holders.prints, holders.offsets, holders.chunks
+    offsets, holder = holders.offsets, holders.chunks
     fan_of = np.diff(offsets)
     sizes = np.fromiter((len(u.prints) for u in units), np.int64, len(units))
     prints = np.concatenate([u.prints for u in units])
     unit_of = np.repeat(np.arange(len(units), dtype=np.int64), sizes)
-    where = np.minimum(np.searchsorted(held, prints), len(held) - 1)
-    rows = np.flatnonzero(held[where] == prints)
+    where = holders.locate(prints)
+    rows = np.flatnonzero(where >= 0)
     fan = fan_of[where[rows]]
     row = np.repeat(rows, fan)
     pair = np.repeat(offsets[where[rows]], fan) + ranges(fan)

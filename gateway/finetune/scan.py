@@ -109,9 +109,12 @@ class UploadScanner:
             return ScanResult(sha256, len(content), 0, [], [], text=False)
         printed = time.perf_counter()
         # The corpus match and the PII scan run at once: the PII work is mostly in the
-        # analysis workers' processes, the match in this one and Elasticsearch.
+        # analysis workers' processes, the match in this one and Elasticsearch. The
+        # segments are fingerprinted while the examples are matched (numpy lets go of
+        # the GIL for much of both).
         ended: list[float] = []
-        match = asyncio.ensure_future(self._matcher.overlaps(units))
+        segments = asyncio.ensure_future(asyncio.to_thread(_segments, examples, units))
+        match = asyncio.ensure_future(self._matcher.overlaps(units, more=segments))
         match.add_done_callback(lambda _: ended.append(time.perf_counter()))
         pii: list[PiiFinding] = []
         try:
@@ -123,10 +126,11 @@ class UploadScanner:
         finally:
             # Cancelled when the PII scan failed; awaited either way, so that a failed
             # match's exception is never left unretrieved.
-            if not match.done():
-                match.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await match
+            for task in (match, segments):
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         searched = ended[0]
         done = max(searched, pii_done)
         return ScanResult(
@@ -150,7 +154,8 @@ class UploadScanner:
         """The corpus match alone, against chunks ingested after ``since``."""
         found, units, _ = await asyncio.to_thread(self._prepare, content, purpose)
         examples = found or []
-        overlaps, documents = await self._matcher.overlaps(units, since=since)
+        segments = await asyncio.to_thread(_segments, examples, units)
+        overlaps, documents = await self._matcher.overlaps([*units, *segments], since=since)
         return ScanResult(
             hashlib.sha256(content).hexdigest(),
             len(content),
@@ -162,16 +167,30 @@ class UploadScanner:
 
     def _prepare(
         self, content: bytes, purpose: str
-    ) -> tuple[list[Example] | None, list[Unit], float]:
-        """Parse and fingerprint (CPU-bound: run in a worker thread, off the event loop);
-        also returns when parsing ended, for the timings."""
-        from gateway.finetune.units import units_of  # numpy: loaded on the first scan
+    ) -> tuple[list[Example] | None, ExampleUnits, float]:
+        """Parse and fingerprint the examples (CPU-bound: run in a worker thread, off the
+        event loop); also returns when parsing ended, for the timings."""
+        from gateway.finetune.units import example_units  # numpy: loaded on the first scan
 
         examples = read_examples(content, purpose)
         parsed = time.perf_counter()
         if examples is None:
-            return None, [], parsed
-        return examples, units_of(examples), parsed
+            return None, ExampleUnits([], {}), parsed
+        return examples, ExampleUnits(*example_units(examples)), parsed
+
+
+class ExampleUnits(list[Unit]):
+    """The examples' units, and each text's letters (what the segments are cut from)."""
+
+    def __init__(self, units: list[Unit], letters_of: dict[str, str]) -> None:
+        super().__init__(units)
+        self.letters_of = letters_of
+
+
+def _segments(examples: list[Example], units: ExampleUnits) -> list[Unit]:
+    from gateway.finetune.units import segment_units
+
+    return segment_units(examples, units.letters_of) if examples else []
 
 
 def read_examples(content: bytes, purpose: str) -> list[Example] | None:

@@ -16,7 +16,8 @@ from gateway.fingerprint import (
     CHAR_K,
     CHAR_WINDOW,
     char_hashes,
-    fingerprint_texts,
+    fingerprint_pairs,
+    grouped_unique,
     ranges,
     sliding_argmin,
     sorted_distinct,
@@ -28,28 +29,38 @@ SEGMENT = 1500
 
 
 def units_of(examples: list[Example]) -> list[Unit]:
-    """Each example and each segment of the file, fingerprinted.
-
-    Every distinct text is fingerprinted once (system prompts and stock questions repeat
-    on every line), all of them in one vectorised pass (``fingerprint_texts``).
-    """
-    distinct = list(dict.fromkeys(text for example in examples for text in example.texts))
-    prints, streams = fingerprint_texts(distinct)
-    where = {text: index for index, text in enumerate(distinct)}
-    units = [
-        Unit((example.line,), _merged([prints[where[text]] for text in example.texts]))
-        for example in examples
-    ]
-    letters_of = dict(zip(distinct, streams, strict=True))
+    """Each example and each segment of the file, fingerprinted."""
+    units, letters_of = example_units(examples)
     return [*units, *segment_units(examples, letters_of)]
 
 
-def _merged(prints: list[NDArray[np.int64]]) -> NDArray[np.int64]:
-    if len(prints) == 1:
-        return prints[0]
-    if not prints:
-        return np.empty(0, np.int64)
-    return sorted_distinct(np.concatenate(prints))
+def example_units(examples: list[Example]) -> tuple[list[Unit], dict[str, str]]:
+    """Each example, fingerprinted; and each text's letters (for ``segment_units``).
+
+    Every distinct text is fingerprinted once (system prompts and stock questions repeat
+    on every line), all of them in one vectorised pass (``fingerprint_pairs``); each
+    example's fingerprints are then its texts' pairs, re-owned by the example and made
+    distinct per example in one more pass (no per-text arrays in between).
+    """
+    distinct = list(dict.fromkeys(text for example in examples for text in example.texts))
+    owner, values, streams = fingerprint_pairs(distinct)
+    where = {text: index for index, text in enumerate(distinct)}
+    order = np.argsort(owner, kind="stable")
+    values = values[order]
+    bounds = np.searchsorted(owner[order], np.arange(len(distinct) + 1))
+    member_of: list[int] = []
+    member_text: list[int] = []
+    for index, example in enumerate(examples):
+        texts = dict.fromkeys(where[text] for text in example.texts)
+        member_of.extend([index] * len(texts))
+        member_text.extend(texts)
+    text = np.array(member_text, dtype=np.int64)
+    sizes = bounds[text + 1] - bounds[text]
+    picked = np.repeat(bounds[text], sizes) + ranges(sizes)
+    example_of = np.repeat(np.array(member_of, dtype=np.int64), sizes)
+    prints = grouped_unique(example_of, values[picked], len(examples), ordered=True)
+    units = [Unit((example.line,), found) for example, found in zip(examples, prints, strict=True)]
+    return units, dict(zip(distinct, streams, strict=True))
 
 
 def segment_units(examples: list[Example], letters_of: dict[str, str] | None = None) -> list[Unit]:

@@ -142,3 +142,57 @@ def test_each_document_is_named_once_by_its_best_chunk(
                 )
         expected.extend(best[doc_id] for doc_id in sorted(best))
     assert all_overlaps(units, _holders(held_by), list(chunks.values())) == expected
+
+
+_ANY = st.integers(-(2**63), 2**63 - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(_ANY, _PRINT), max_size=40), min_size=1, max_size=4),
+    st.lists(st.one_of(_ANY, _PRINT), max_size=60),
+)
+def test_locate_finds_exactly_the_held_prints(held: list[list[int]], probes: list[int]) -> None:
+    """The bucketed lookup answers what a binary search does: each value's index in the
+    sorted held prints, -1 for a value no chunk holds (extremes and dense ranges too)."""
+    holders = Holders.of([np.array(sorted(set(h)), dtype=np.int64) for h in held])
+    values = np.array(probes + [int(p) for p in holders.prints[::3]], dtype=np.int64)
+    where = holders.locate(values)
+    expected = [int(np.searchsorted(holders.prints, v)) for v in values.tolist()]
+    for value, found, index in zip(values.tolist(), where.tolist(), expected, strict=True):
+        if index < len(holders.prints) and int(holders.prints[index]) == value:
+            assert found == index
+        else:
+            assert found == -1
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sets(_PRINT, max_size=12), min_size=1, max_size=8),
+    st.lists(st.sets(_PRINT, min_size=1, max_size=15), min_size=1, max_size=5),
+    st.lists(st.integers(0, 2), min_size=5, max_size=5),
+    st.integers(0, 8),
+)
+def test_units_matched_in_two_parts_give_the_overlaps_of_all_at_once(
+    unit_sets: list[set[int]], chunk_sets: list[set[int]], document_of: list[int], cut: int
+) -> None:
+    """The scan matches the examples, then the segments: the two results, concatenated,
+    are what matching every unit at once gives (ties between chunks included)."""
+    units = [
+        Unit((n + 1,), np.array(sorted(prints), dtype=np.int64), None)
+        for n, prints in enumerate(unit_sets)
+    ]
+    chunks = [
+        Chunk(
+            f"c{n}",
+            sum(1 for p in prints if not p & 1),
+            sum(1 for p in prints if p & 1),
+            {"doc_id": f"d{document_of[n]}", "corpus": "c", "classification": "restricted"},
+        )
+        for n, prints in enumerate(chunk_sets)
+    ]
+    holders = _holders({f"c{n}": prints for n, prints in enumerate(chunk_sets)})
+    whole = all_overlaps(units, holders, chunks)
+    cut = min(cut, len(units))
+    parts = all_overlaps(units[:cut], holders, chunks) + all_overlaps(units[cut:], holders, chunks)
+    assert parts == whole

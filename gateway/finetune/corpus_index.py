@@ -1,0 +1,216 @@
+"""A local copy of the governed corpus's fingerprints, kept in step with Elasticsearch.
+
+Without it every scan ships each touched chunk with all its fingerprints through the
+client's JSON and asks Elasticsearch for hundreds of thousands of terms; with it a scan
+looks its fingerprints up in one sorted array (``gateway.finetune.overlaps``) and asks
+Elasticsearch one small question first: how many chunks of the current scheme each
+ingest run has (a ``terms`` aggregation on ``ingested_at``, the run's start, which
+every chunk of one ingest run shares).
+
+Why that is enough to never be stale: an ingest run only adds chunks to its own run
+(the same instant), and what it deletes or replaces belongs to older runs. So any
+change to the set of chunks changes some run's count, or adds or removes a run. The
+runs whose count differs from the copy's are fetched again (their chunks replaced);
+the copy is used only when its per-run counts equal the ones Elasticsearch gave at the
+start of this scan, so it holds exactly the chunks Elasticsearch held then. When that
+cannot be reached (ingests racing with the sync, more runs or fingerprints than the
+bounds), ``current`` answers None and the matcher searches Elasticsearch as before:
+never a silently smaller corpus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from elasticsearch import AsyncElasticsearch
+from numpy.typing import NDArray
+
+from gateway.elastic import IndexNotFound, elasticsearch_errors
+from gateway.finetune.matcher import GOVERNANCE_FIELDS, PAGE, Chunk
+from gateway.finetune.overlaps import Holders
+from gateway.fingerprint import sorted_distinct
+from gateway.fingerprint_scheme import SCHEME
+
+MAX_RUNS = 10_000
+"""More distinct ingest runs than this: no local copy (the search is used)."""
+_REFETCH_ALL = 64
+"""More stale runs than this are fetched as one query over the whole corpus."""
+_ATTEMPTS = 3
+_NO_RUN = 0
+"""The run key of chunks without ``ingested_at`` (written outside the ingest pipeline)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One consistent view of the corpus: what a scan matches against."""
+
+    holders: Holders
+    chunks: list[Chunk]
+    """Chunk ``n`` of ``holders.chunks``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    chunk: Chunk
+    prints: NDArray[np.int64]
+    run: int
+
+
+def stale_runs(held: Mapping[int, int], current: Mapping[int, int]) -> set[int]:
+    """The runs whose chunks must be fetched again: new, gone or of another count."""
+    return {run for run in held.keys() | current.keys() if held.get(run) != current.get(run)}
+
+
+class CorpusIndex:
+    def __init__(self, client: AsyncElasticsearch, index: str, max_prints: int) -> None:
+        self._client = client
+        self._index = index
+        self._max_prints = max_prints
+        self._held: dict[str, _Held] = {}
+        self._runs: dict[int, int] = {}
+        """Per run, the chunks the copy holds (equal to Elasticsearch's at the last sync)."""
+        self._snapshot: Snapshot | None = None
+        self._oversized: dict[int, int] | None = None
+        """The runs last found beyond ``max_prints``: not fetched again until they change."""
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> Snapshot | None:
+        """The corpus as Elasticsearch holds it now, or None when no local copy can be
+        trusted (the caller then searches Elasticsearch)."""
+        async with self._lock:
+            for _ in range(_ATTEMPTS):
+                runs = await self._count_runs()
+                if runs is None:
+                    return None
+                if runs == self._runs and self._snapshot is not None:
+                    return self._snapshot
+                if runs == self._oversized:
+                    return None
+                stale = stale_runs(self._runs, runs)
+                fetched = await self._fetch(stale if len(stale) <= _REFETCH_ALL else None)
+                if fetched is None:
+                    self._held, self._runs, self._snapshot = {}, {}, None
+                    self._oversized = runs
+                    return None
+                self._replace(stale if len(stale) <= _REFETCH_ALL else None, fetched)
+                if self._counts() == runs:
+                    self._runs = runs
+                    self._snapshot = await asyncio.to_thread(self._build)
+                    return self._snapshot
+                # An ingest wrote between the count and the fetch: count again.
+                self._runs = self._counts()
+                self._snapshot = None
+            return None
+
+    def _counts(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for held in self._held.values():
+            counts[held.run] = counts.get(held.run, 0) + 1
+        return counts
+
+    def _replace(self, stale: set[int] | None, fetched: list[_Held]) -> None:
+        if stale is None:
+            self._held = {}
+        else:
+            self._held = {k: v for k, v in self._held.items() if v.run not in stale}
+        for held in fetched:
+            self._held[held.chunk.chunk_id] = held
+
+    def _build(self) -> Snapshot:
+        ordered = sorted(self._held.values(), key=lambda h: h.chunk.chunk_id)
+        return Snapshot(Holders.of([h.prints for h in ordered]), [h.chunk for h in ordered])
+
+    def _filter(self) -> list[dict[str, Any]]:
+        return [
+            {"exists": {"field": "fingerprints"}},
+            {"term": {"fingerprint_scheme": SCHEME}},
+        ]
+
+    async def _count_runs(self) -> dict[int, int] | None:
+        """Chunks of the current scheme per ingest run; None beyond ``MAX_RUNS`` runs."""
+        try:
+            with elasticsearch_errors(f"fingerprint runs of {self._index} failed"):
+                response = await self._client.search(
+                    index=self._index,
+                    size=0,
+                    query={"bool": {"filter": self._filter()}},
+                    aggs={
+                        "runs": {
+                            "terms": {
+                                "field": "ingested_at",
+                                "size": MAX_RUNS,
+                                "missing": _NO_RUN,
+                            }
+                        }
+                    },
+                    track_total_hits=False,
+                )
+        except IndexNotFound:
+            return {}
+        runs = response["aggregations"]["runs"]
+        if runs.get("sum_other_doc_count"):
+            return None
+        return {int(b["key"]): int(b["doc_count"]) for b in runs["buckets"]}
+
+    async def _fetch(self, runs: set[int] | None) -> list[_Held] | None:
+        """The chunks of ``runs`` (every chunk for None); None past ``max_prints``."""
+        query: dict[str, Any] = {"filter": self._filter()}
+        if runs is not None:
+            if not runs:
+                return []
+            query["should"] = [_run_query(run) for run in sorted(runs)]
+            query["minimum_should_match"] = 1
+        budget = self._max_prints - (
+            0 if runs is None else sum(len(h.prints) for h in self._held.values())
+        )
+        found: list[_Held] = []
+        after: list[Any] | None = None
+        while True:
+            try:
+                with elasticsearch_errors(f"fingerprint copy of {self._index} failed"):
+                    response = await self._client.search(
+                        index=self._index,
+                        size=PAGE,
+                        query={"bool": query},
+                        source_includes=["chunk_id", "fingerprints", *GOVERNANCE_FIELDS],
+                        docvalue_fields=[{"field": "ingested_at", "format": "epoch_millis"}],
+                        sort=[{"chunk_id": "asc"}],
+                        search_after=after,
+                        track_total_hits=False,
+                    )
+            except IndexNotFound:
+                return found
+            hits = response["hits"]["hits"]
+            for hit in hits:
+                held = _held(hit)
+                budget -= len(held.prints)
+                found.append(held)
+            if budget < 0:
+                return None
+            if len(hits) < PAGE:
+                return found
+            after = hits[-1]["sort"]
+
+
+def _run_query(run: int) -> dict[str, Any]:
+    if run == _NO_RUN:
+        return {"bool": {"must_not": [{"exists": {"field": "ingested_at"}}]}}
+    return {"range": {"ingested_at": {"gte": run, "lte": run, "format": "epoch_millis"}}}
+
+
+def _held(hit: Mapping[str, Any]) -> _Held:
+    source = hit["_source"]
+    prints = sorted_distinct(np.asarray(source.get("fingerprints") or [], dtype=np.int64))
+    chars = int(np.count_nonzero(prints & 1))
+    stamps = (hit.get("fields") or {}).get("ingested_at") or [_NO_RUN]
+    chunk = Chunk(
+        str(source["chunk_id"]),
+        len(prints) - chars,
+        chars,
+        {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
+    )
+    return _Held(chunk, prints, int(float(stamps[0])))

@@ -1,0 +1,141 @@
+"""The corpus match's local copy of the governed fingerprints is never stale: chunks
+ingested, replaced or pruned after it was built are seen by the next scan."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from gateway.elastic import ChunkIndex
+from gateway.finetune.matcher import CorpusMatcher
+from gateway.finetune.scan import UploadScanner
+from gateway.ingest.manifest import Manifest
+from gateway.ingest.pipeline import IngestOptions, run_ingest
+from gateway.settings import Settings
+
+from ..conftest import BOB
+from ..fixtures.ingest.support import shared_analyzer
+from .test_finetune import processed, refused_upload
+from .test_finetune_guard import Sdk, client, example, jsonl, sdk
+
+__all__ = ["client", "sdk"]  # the fixtures this module reuses
+
+pytestmark = pytest.mark.integration
+
+PLAN = (
+    "The lighthouse project moves the billing ledger to the new cluster in April; the "
+    "cut-over window is the second Sunday, and the rollback plan keeps the old ledger "
+    "writable for forty-eight hours after the switch."
+)
+MEMO = (
+    "The merger with Globex closes on the ninth of March; the board approved a price "
+    "of forty dollars per share and the deal team is sworn to silence until then."
+)
+RUNBOOK = (
+    "Rotate the signing keys every quarter: generate the new pair on the offline laptop, "
+    "upload the public half to the key service, and retire the old pair after a week."
+)
+
+
+def upload(*texts: str) -> bytes:
+    return "".join(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "Tell me something."},
+                    {"role": "assistant", "content": text},
+                ]
+            }
+        )
+        + "\n"
+        for text in texts
+    ).encode()
+
+
+async def ingest(
+    index: ChunkIndex, documents: dict[str, str], *, corpus: str = "ops", prune: bool = False
+) -> None:
+    """Ingest ``documents`` (file name -> text) as restricted text, through the pipeline."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in documents.items():
+            (Path(tmp) / name).write_text(text, encoding="utf-8")
+        manifest = Manifest.model_validate({"defaults": {"classification": "restricted"}})
+        report = await run_ingest(
+            [Path(tmp)],
+            IngestOptions(corpus=corpus, manifest=manifest, prune=prune),
+            index=index,
+            analyzer=shared_analyzer(),
+        )
+    assert report.ok, report.to_dict()
+
+
+async def matched(scanner: UploadScanner, *texts: str) -> set[str]:
+    """The documents the scan of an upload of ``texts`` overlaps."""
+    scan = await scanner.scan(upload(*texts))
+    return {overlap.doc_id for overlap in scan.overlaps}
+
+
+async def test_chunks_ingested_replaced_or_pruned_after_the_copy_are_seen(
+    settings: Settings,
+) -> None:
+    """New, changed and deleted documents after the first scan: each next scan agrees
+    with the corpus as it is then, through the local copy."""
+    async with ChunkIndex.from_settings(settings) as index:
+        await ingest(index, {"plan.txt": PLAN})
+        matcher = CorpusMatcher(index.client, index.name)
+        scanner = UploadScanner(matcher, None)
+        assert await matched(scanner, PLAN, MEMO) == {"plan.txt"}
+        assert matcher._local is not None
+        assert matcher._local._snapshot is not None
+        # Another corpus, after the copy was built.
+        await ingest(index, {"memo.txt": MEMO}, corpus="legal")
+        assert await matched(scanner, PLAN, MEMO) == {"plan.txt", "memo.txt"}
+        # The plan replaced by the runbook's text, in place (same document id).
+        await ingest(index, {"plan.txt": RUNBOOK})
+        assert await matched(scanner, PLAN, MEMO, RUNBOOK) == {"plan.txt", "memo.txt"}
+        assert await matched(scanner, PLAN) == set()
+        # The legal corpus pruned to nothing but a new document.
+        await ingest(index, {"other.txt": PLAN}, corpus="legal", prune=True)
+        assert await matched(scanner, MEMO) == set()
+        assert await matched(scanner, PLAN) == {"other.txt"}
+
+
+async def test_the_local_copy_and_the_search_find_the_same_overlaps(settings: Settings) -> None:
+    """The same upload scanned through the local copy and through Elasticsearch's search
+    (``local_max_prints=0``, also what a corpus beyond the bound gets): equal overlaps."""
+    async with ChunkIndex.from_settings(settings) as index:
+        await ingest(index, {"plan.txt": PLAN, "memo.txt": MEMO, "runbook.txt": RUNBOOK})
+        content = upload(PLAN, MEMO[:90], "Nothing governed here at all, just words.", RUNBOOK)
+        local = await UploadScanner(CorpusMatcher(index.client, index.name), None).scan(content)
+        searched = await UploadScanner(
+            CorpusMatcher(index.client, index.name, local_max_prints=0), None
+        ).scan(content)
+        bounded = CorpusMatcher(index.client, index.name, local_max_prints=5)
+        small = await UploadScanner(bounded, None).scan(content)
+        assert bounded._local is not None
+        assert bounded._local._snapshot is None  # beyond the bound: searched instead
+        assert bounded._local._held == {}
+        assert local.overlaps
+        key = [(o.lines, o.doc_id, o.score, o.shared, o.shared_chars) for o in local.overlaps]
+        for other in (searched, small):
+            assert key == [
+                (o.lines, o.doc_id, o.score, o.shared, o.shared_chars) for o in other.overlaps
+            ]
+            named = {o.doc_id for o in other.overlaps}
+            assert local.documents == {d: other.documents[d] for d in named}
+
+
+async def test_text_ingested_after_an_upload_was_scanned_is_refused_on_upload(
+    sdk: Sdk, settings: Settings
+) -> None:
+    """Through the gateway: a first upload builds the local copy; restricted text
+    ingested afterwards is refused when uploaded."""
+    bob = sdk(BOB)
+    await processed(bob, jsonl(example(MEMO)))
+    async with ChunkIndex.from_settings(settings) as index:
+        await ingest(index, {"memo.txt": MEMO}, corpus="legal")
+    details = await refused_upload(bob, jsonl(example(MEMO)))
+    assert "governed document" in details
