@@ -5,14 +5,17 @@ client's JSON and asks Elasticsearch for hundreds of thousands of terms; with it
 looks its fingerprints up in one sorted array (``gateway.finetune.overlaps``) and asks
 Elasticsearch one small question first: how many chunks of the current scheme each
 ingest run has (a ``terms`` aggregation on ``ingested_at``, the run's start, which
-every chunk of one ingest run shares).
+every chunk of one ingest run shares), and the sum of their ``_seq_no``.
 
 Why that is enough to never be stale: an ingest run only adds chunks to its own run
 (the same instant), and what it deletes or replaces belongs to older runs. So any
-change to the set of chunks changes some run's count, or adds or removes a run. The
-runs whose count differs from the copy's are fetched again (their chunks replaced);
-the copy is used only when its per-run counts equal the ones Elasticsearch gave at the
-start of this scan, so it holds exactly the chunks Elasticsearch held then. When that
+change to the set of chunks changes some run's count, or adds or removes a run. A chunk
+rewritten in place (same id, run and count: an update outside the ingest pipeline, or
+two runs starting in the same millisecond) gets a higher ``_seq_no`` in its shard, so
+its run's sum grows. The runs whose state differs from the copy's are fetched again
+(their chunks replaced); the copy is used only when its per-run states equal the ones
+Elasticsearch gave at the start of this scan, so it holds exactly the chunks
+Elasticsearch held then. When that
 cannot be reached (ingests racing with the sync, more runs or fingerprints than the
 bounds), ``current`` answers None and the matcher searches Elasticsearch as before:
 never a silently smaller corpus.
@@ -58,10 +61,16 @@ class _Held:
     chunk: Chunk
     prints: NDArray[np.int64]
     run: int
+    seq_no: int
 
 
-def stale_runs(held: Mapping[int, int], current: Mapping[int, int]) -> set[int]:
-    """The runs whose chunks must be fetched again: new, gone or of another count."""
+RunState = tuple[int, int]
+"""A run's chunk count and the sum of its chunks' ``_seq_no``."""
+
+
+def stale_runs(held: Mapping[int, RunState], current: Mapping[int, RunState]) -> set[int]:
+    """The runs whose chunks must be fetched again: new, gone, or of another count or
+    sequence-number sum."""
     return {run for run in held.keys() | current.keys() if held.get(run) != current.get(run)}
 
 
@@ -71,10 +80,11 @@ class CorpusIndex:
         self._index = index
         self._max_prints = max_prints
         self._held: dict[str, _Held] = {}
-        self._runs: dict[int, int] = {}
-        """Per run, the chunks the copy holds (equal to Elasticsearch's at the last sync)."""
+        self._runs: dict[int, RunState] = {}
+        """Per run, the state of the chunks the copy holds (Elasticsearch's at the last
+        sync)."""
         self._snapshot: Snapshot | None = None
-        self._oversized: dict[int, int] | None = None
+        self._oversized: dict[int, RunState] | None = None
         """The runs last found beyond ``max_prints``: not fetched again until they change."""
         self._lock = asyncio.Lock()
 
@@ -97,20 +107,21 @@ class CorpusIndex:
                     self._oversized = runs
                     return None
                 self._replace(stale if len(stale) <= _REFETCH_ALL else None, fetched)
-                if self._counts() == runs:
+                if self._states() == runs:
                     self._runs = runs
                     self._snapshot = await asyncio.to_thread(self._build)
                     return self._snapshot
                 # An ingest wrote between the count and the fetch: count again.
-                self._runs = self._counts()
+                self._runs = self._states()
                 self._snapshot = None
             return None
 
-    def _counts(self) -> dict[int, int]:
-        counts: dict[int, int] = {}
+    def _states(self) -> dict[int, RunState]:
+        states: dict[int, RunState] = {}
         for held in self._held.values():
-            counts[held.run] = counts.get(held.run, 0) + 1
-        return counts
+            count, seq_nos = states.get(held.run, (0, 0))
+            states[held.run] = (count + 1, seq_nos + held.seq_no)
+        return states
 
     def _replace(self, stale: set[int] | None, fetched: list[_Held]) -> None:
         if stale is None:
@@ -130,8 +141,9 @@ class CorpusIndex:
             {"term": {"fingerprint_scheme": SCHEME}},
         ]
 
-    async def _count_runs(self) -> dict[int, int] | None:
-        """Chunks of the current scheme per ingest run; None beyond ``MAX_RUNS`` runs."""
+    async def _count_runs(self) -> dict[int, RunState] | None:
+        """The state of each ingest run's chunks of the current scheme; None beyond
+        ``MAX_RUNS`` runs."""
         try:
             with elasticsearch_errors(f"fingerprint runs of {self._index} failed"):
                 response = await self._client.search(
@@ -144,7 +156,8 @@ class CorpusIndex:
                                 "field": "ingested_at",
                                 "size": MAX_RUNS,
                                 "missing": _NO_RUN,
-                            }
+                            },
+                            "aggs": {"seq_nos": {"sum": {"field": "_seq_no"}}},
                         }
                     },
                     track_total_hits=False,
@@ -154,7 +167,11 @@ class CorpusIndex:
         runs = response["aggregations"]["runs"]
         if runs.get("sum_other_doc_count"):
             return None
-        return {int(b["key"]): int(b["doc_count"]) for b in runs["buckets"]}
+        # A sum is a double: past 2**53 it stops matching ours, and the scan searches.
+        return {
+            int(b["key"]): (int(b["doc_count"]), round(b["seq_nos"]["value"]))
+            for b in runs["buckets"]
+        }
 
     async def _fetch(self, runs: set[int] | None) -> list[_Held] | None:
         """The chunks of ``runs`` (every chunk for None); None past ``max_prints``."""
@@ -179,6 +196,7 @@ class CorpusIndex:
                         source_includes=["chunk_id", "fingerprints", *GOVERNANCE_FIELDS],
                         docvalue_fields=[{"field": "ingested_at", "format": "epoch_millis"}],
                         sort=[{"chunk_id": "asc"}],
+                        seq_no_primary_term=True,
                         search_after=after,
                         track_total_hits=False,
                     )
@@ -213,4 +231,4 @@ def _held(hit: Mapping[str, Any]) -> _Held:
         chars,
         {k: source[k] for k in GOVERNANCE_FIELDS if source.get(k) is not None},
     )
-    return _Held(chunk, prints, int(float(stamps[0])))
+    return _Held(chunk, prints, int(float(stamps[0])), int(hit["_seq_no"]))

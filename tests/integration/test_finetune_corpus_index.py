@@ -103,6 +103,26 @@ async def test_chunks_ingested_replaced_or_pruned_after_the_copy_are_seen(
         assert await matched(scanner, PLAN) == {"other.txt"}
 
 
+async def test_a_chunk_rewritten_in_place_is_seen(settings: Settings) -> None:
+    """Chunks updated outside the ingest pipeline keep their id, run and count; the next
+    scan still reports the governance they have now, not the copy's."""
+    async with ChunkIndex.from_settings(settings) as index:
+        await ingest(index, {"plan.txt": PLAN})
+        scanner = UploadScanner(CorpusMatcher(index.client, index.name), None)
+        first = await scanner.scan(upload(PLAN))
+        assert first.documents["plan.txt"]["classification"] == "restricted"
+        found = await index.client.search(
+            index=index.name, query={"term": {"doc_id": "plan.txt"}}, size=100
+        )
+        for hit in found["hits"]["hits"]:
+            await index.client.update(
+                index=index.name, id=hit["_id"], doc={"classification": "internal"}
+            )
+        await index.client.indices.refresh(index=index.name)
+        again = await scanner.scan(upload(PLAN))
+        assert again.documents["plan.txt"]["classification"] == "internal"
+
+
 async def test_the_local_copy_and_the_search_find_the_same_overlaps(settings: Settings) -> None:
     """The same upload scanned through the local copy and through Elasticsearch's search
     (``local_max_prints=0``, also what a corpus beyond the bound gets): equal overlaps."""
