@@ -30,6 +30,11 @@ class PoolConfig:
     are short windows. A chat text waits for at most one bulk batch on its worker: about
     7 ms (median) for one of these on digit-dense text, against 21 ms at 2,048 characters,
     for the same throughput; this bounds what a large upload adds to chat latency."""
+    bulk_in_flight: int = 2
+    """Bulk batches a worker may hold at once: the one it analyses and the next, already
+    sent, so it does not wait for the gateway's event loop between batches (on a busy
+    loop, most of a small batch's round trip). A chat text then waits for at most this
+    many bulk batches; 1 sends the next batch only after the last answer."""
     pattern_batch_max_texts: int = 2048
     """Most texts in one pattern-engine batch (candidate windows are short)."""
     batch_timeout_s: float = 30.0

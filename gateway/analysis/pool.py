@@ -2,9 +2,10 @@
 
 Callers submit a job (texts) to a lane. Texts are cut into bounded segments
 (``segments.py``); each free worker takes its next batch from the chat lane, and from the
-bulk lane only when no chat work waits, so bulk work delays chat by at most one batch per
-worker. Within a lane, jobs take turns segment by segment, so one large job cannot hold
-back a small one either.
+bulk lane only when no chat work waits, so bulk work delays chat by at most
+``bulk_in_flight`` batches per worker (the one it analyses and the next, already in its
+input, so that it does not idle while the gateway collects an answer). Within a lane,
+jobs take turns segment by segment, so one large job cannot hold back a small one either.
 
 A batch whose worker dies or hangs (``batch_timeout_s``) has its worker killed and
 replaced; a batch that fails, either way, is retried one input at a time so the failure
@@ -27,7 +28,7 @@ from typing import Any
 import structlog
 
 from gateway.analysis.config import PoolConfig
-from gateway.analysis.process import WorkerError, WorkerLost, WorkerProcess
+from gateway.analysis.process import Sent, WorkerError, WorkerLost, WorkerProcess
 from gateway.analysis.segments import MIN_SEGMENT_CHARS, Segment, merge, split
 from gateway.errors import DependencyUnavailable
 from gateway.pii.analyzer import PiiSpan
@@ -332,30 +333,97 @@ class AnalysisPool:
             death.cancel()
 
     async def _serve_until_lost(self, process: WorkerProcess, death: asyncio.Task[None]) -> str:
+        # Batches sent to the worker and not yet answered, oldest first: at most one,
+        # or ``bulk_in_flight`` while all of them are bulk work (the worker reads the
+        # next while the gateway collects the last answer; chat then waits for at most
+        # that many bulk batches).
+        sent: deque[tuple[_Lane, list[_Item], Sent]] = deque()
         while True:
-            next_batch = asyncio.create_task(self._next_batch())
-            await asyncio.wait({next_batch, death}, return_when=asyncio.FIRST_COMPLETED)
-            if not next_batch.done():
-                next_batch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await next_batch
-            if not next_batch.done() or next_batch.cancelled():
-                await process.kill()
-                return "worker exited while idle"
-            lane, batch = next_batch.result()
-            engine = batch[0].job.engine
+            if not sent:
+                waited = await self._wait_for_batch(death)
+                if waited is None:
+                    await process.kill()
+                    return "worker exited while idle"
+                lost = await self._send(process, *waited, sent)
+                if lost is not None:
+                    return lost
+            lost = await self._send_more_bulk(process, sent)
+            if lost is not None:
+                return lost
+            lane, batch, handed = sent.popleft()
             try:
-                found = await process.run(
-                    engine, [item.text for item in batch], self._config.batch_timeout_s
-                )
+                found = await process.answer(handed)
             except WorkerLost as exc:
                 self._batch_failed(lane, batch, str(exc))
+                for held_lane, waiting, _ in sent:  # never reached: back, blamed on none
+                    self._requeue(held_lane, waiting)
                 return str(exc)
             except WorkerError as exc:
                 self._batch_failed(lane, batch, f"analysis raised {exc}")
                 continue
             for item, spans in zip(batch, found, strict=True):
                 item.job.answer(item.segment, spans)
+
+    async def _wait_for_batch(self, death: asyncio.Task[None]) -> tuple[_Lane, list[_Item]] | None:
+        """The next batch of either lane, or None if the worker died meanwhile."""
+        next_batch = asyncio.create_task(self._next_batch())
+        await asyncio.wait({next_batch, death}, return_when=asyncio.FIRST_COMPLETED)
+        if not next_batch.done():
+            next_batch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await next_batch
+        if not next_batch.done() or next_batch.cancelled():
+            return None
+        return next_batch.result()
+
+    async def _send_more_bulk(
+        self, process: WorkerProcess, sent: deque[tuple[_Lane, list[_Item], Sent]]
+    ) -> str | None:
+        """Behind bulk batches already sent, more bulk ones up to ``bulk_in_flight``,
+        unless chat work waits (it goes next, on its own)."""
+        while len(sent) < self._config.bulk_in_flight and sent[-1][0] is self._bulk:
+            if self._chat.jobs or self._chat.retries:
+                return None
+            batch = self._bulk.take()
+            if not batch:
+                return None
+            lost = await self._send(process, self._bulk, batch, sent)
+            if lost is not None:
+                return lost
+        return None
+
+    async def _send(
+        self,
+        process: WorkerProcess,
+        lane: _Lane,
+        batch: list[_Item],
+        sent: deque[tuple[_Lane, list[_Item], Sent]],
+    ) -> str | None:
+        """Hand ``batch`` to the worker; on losing it, every batch it held is retried
+        and the reason returned."""
+        try:
+            handed = await process.send(
+                batch[0].job.engine, [item.text for item in batch], self._config.batch_timeout_s
+            )
+        except WorkerLost as exc:
+            # The oldest batch held is the one the worker was analysing: retried as a
+            # failed batch; the others it never reached (this one included) go back.
+            if sent:
+                oldest_lane, oldest, _ = sent.popleft()
+                self._batch_failed(oldest_lane, oldest, str(exc))
+                for held_lane, held, _ in sent:
+                    self._requeue(held_lane, held)
+                self._requeue(lane, batch)
+            else:
+                self._batch_failed(lane, batch, str(exc))
+            return str(exc)
+        sent.append((lane, batch, handed))
+        return None
+
+    def _requeue(self, lane: _Lane, batch: list[_Item]) -> None:
+        """Inputs of a batch the worker never reached: retried alone, blamed on none."""
+        lane.retries.extend(batch)
+        self._work.set()
 
     async def _next_batch(self) -> tuple[_Lane, list[_Item]]:
         while True:
