@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from gateway.finetune.pii_prefilter import prefilter
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
@@ -258,8 +259,11 @@ class _TokenNlpEngine:
 class PatternAnalyzer:
     """``SpanAnalyzer`` over pattern recognizers only; built on first use."""
 
-    def __init__(self, entities: Sequence[str] | None = None) -> None:
+    def __init__(self, entities: Sequence[str] | None = None, *, prefilter: bool = True) -> None:
+        """``prefilter``: run each Presidio pattern only where it can match
+        (``gateway.finetune.pii_prefilter``; the same results, off for comparison)."""
         self._entities = list(entities) if entities is not None else None
+        self._prefilter = prefilter
         self._presidio_entities: list[str] | None = None
         self._engine: Any = None
 
@@ -274,6 +278,9 @@ class PatternAnalyzer:
         for name in _LEFT_OUT:
             registry.remove_recognizer(name)
         registry.add_recognizer(offline_email_recognizer())
+        if self._prefilter:
+            for recognizer in registry.recognizers:
+                prefilter(recognizer)
         # Only the types Presidio's recognizers here can find: the others are the
         # gateway's own (``_OWN_RECOGNIZERS``). Asked for them, Presidio logs a warning
         # per call, and raises when none of the wanted types is its own.
