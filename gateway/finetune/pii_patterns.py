@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from gateway.finetune.pii_context import changeable
 from gateway.finetune.pii_prefilter import prefilter
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.normalize import View, normalised
@@ -90,7 +91,8 @@ def indexed_enhancer() -> Any:
     """Presidio's ``LemmaContextAwareEnhancer`` (its defaults), finding a match's token by
     binary search over ``_Tokens.ends``. Its own lookup walks every token before the
     match, so a long text with many matches cost time quadratic in its length. It also
-    skips Presidio's deep copy of the results (see ``enhance_using_context``)."""
+    skips Presidio's deep copy of the results, and the results no context word can
+    change (``gateway.finetune.pii_context``)."""
     import_presidio()
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
@@ -105,12 +107,14 @@ def indexed_enhancer() -> Any:
         ) -> list[Any]:
             # Presidio deep-copies the results before raising scores in place (a fifth
             # of the lane's cost on digit-dense text). ``AnalyzerEngine.analyze`` made
-            # them for this call and keeps only what this returns: no copy is needed.
-            owned: list[Any] = _Owned(raw_results)
-            enhanced: list[Any] = super().enhance_using_context(
-                text, owned, nlp_artifacts, recognizers, context
-            )
-            return enhanced
+            # them for this call and keeps only what this returns: no copy is needed,
+            # and the results no context word can change need no tokens either.
+            needed = changeable(text, raw_results, recognizers, _FENCE, context)
+            if needed:
+                super().enhance_using_context(
+                    text, _Owned(needed), nlp_artifacts, recognizers, context
+                )
+            return raw_results
 
         @staticmethod
         def _find_index_of_match_token(
