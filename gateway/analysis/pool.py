@@ -2,10 +2,12 @@
 
 Callers submit a job (texts) to a lane. Texts are cut into bounded segments
 (``segments.py``); each free worker takes its next batch from the chat lane, and from the
-bulk lane only when no chat work waits, so bulk work delays chat by at most
-``bulk_in_flight`` batches per worker (the one it analyses and the next, already in its
-input, so that it does not idle while the gateway collects an answer). Within a lane,
-jobs take turns segment by segment, so one large job cannot hold back a small one either.
+bulk lane only when no chat work waits. While no chat has come for ``chat_quiet_s``, a
+worker holds up to ``bulk_in_flight`` bulk batches (the one it analyses and the next,
+already in its input), so it does not idle while the gateway collects an answer; while
+chat comes, one. So bulk work delays a chat text by at most one batch per worker (the
+first after a quiet spell: ``bulk_in_flight``). Within a lane, jobs take turns segment
+by segment, so one large job cannot hold back a small one either.
 
 A batch whose worker dies or hangs (``batch_timeout_s``) has its worker killed and
 replaced; a batch that fails, either way, is retried one input at a time so the failure
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -164,6 +167,7 @@ class AnalysisPool:
         self._closing = False
         self._served = asyncio.Event()  # set while at least one worker is ready
         self._pending: set[_Job] = set()  # queued or in flight
+        self._chat_at = float("-inf")  # when chat work last came (time.monotonic)
 
     async def __aenter__(self) -> AnalysisPool:
         self._tasks = [
@@ -253,6 +257,8 @@ class AnalysisPool:
         )
         if job.future.done():
             return job.future.result()
+        if lane is self._chat:
+            self._chat_at = time.monotonic()
         lane.jobs.append(job)
         self._pending.add(job)
         self._work.set()
@@ -380,9 +386,11 @@ class AnalysisPool:
         self, process: WorkerProcess, sent: deque[tuple[_Lane, list[_Item], Sent]]
     ) -> str | None:
         """Behind bulk batches already sent, more bulk ones up to ``bulk_in_flight``,
-        unless chat work waits (it goes next, on its own)."""
+        unless chat work waits (it goes next, on its own) or came within
+        ``chat_quiet_s`` (then a chat text waits for at most one bulk batch)."""
+        quiet_since = self._chat_at + self._config.chat_quiet_s
         while len(sent) < self._config.bulk_in_flight and sent[-1][0] is self._bulk:
-            if self._chat.jobs or self._chat.retries:
+            if self._chat.jobs or self._chat.retries or time.monotonic() < quiet_since:
                 return None
             batch = self._bulk.take()
             if not batch:
