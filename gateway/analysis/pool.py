@@ -24,16 +24,15 @@ import subprocess
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import structlog
 
 from gateway.analysis.config import PoolConfig
+from gateway.analysis.lanes import AnalysisFailed, Item, Job, Lane
 from gateway.analysis.process import Sent, WorkerError, WorkerLost, WorkerProcess
-from gateway.analysis.segments import MIN_SEGMENT_CHARS, Segment, merge, split
-from gateway.errors import DependencyUnavailable
 from gateway.pii.analyzer import PiiSpan
 
 log = structlog.get_logger("gateway.analysis")
@@ -41,101 +40,9 @@ log = structlog.get_logger("gateway.analysis")
 _RESTART_BACKOFF_S = (0.2, 1.0, 5.0, 30.0)
 
 
-class AnalysisFailed(DependencyUnavailable):
-    """PII analysis could not be done; the request must not go on unanalysed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("PII analysis", message)
-
-
 def pattern_engine(types: Sequence[str] | None) -> str:
     """The worker engine name of the pattern-only analyzer for ``types`` (None: all)."""
     return "patterns:" + ("*" if types is None else ",".join(sorted(types)))
-
-
-class _Job:
-    def __init__(self, texts: Sequence[str], engine: str, max_chars: int, max_texts: int) -> None:
-        self.count = len(texts)
-        self.engine = engine
-        """Which analyzer the worker runs: ``lean``, ``full`` or a ``pattern_engine``."""
-        self.max_chars = max_chars
-        self.max_texts = max_texts
-        # Texts are cut at no less than ``split``'s minimum; a batch still holds at least
-        # one segment, so ``max_chars`` bounds the batches of short texts only.
-        self.segments = split(texts, max(max_chars, MIN_SEGMENT_CHARS))
-        self.found: list[list[PiiSpan] | None] = [None] * len(self.segments)
-        self.next = 0
-        self.missing = len(self.segments)
-        self.future: asyncio.Future[list[list[PiiSpan]]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        if not self.segments:
-            self.future.set_result([[] for _ in range(self.count)])
-
-    def answer(self, segment: int, spans: list[PiiSpan]) -> None:
-        if self.future.done() or self.found[segment] is not None:
-            return
-        self.found[segment] = spans
-        self.missing -= 1
-        if self.missing == 0:
-            found = [spans or [] for spans in self.found]
-            self.future.set_result(merge(self.segments, found, self.count))
-
-    def fail(self, message: str) -> None:
-        if not self.future.done():
-            self.future.set_exception(AnalysisFailed(message))
-
-
-@dataclass(frozen=True)
-class _Item:
-    job: _Job
-    segment: int
-
-    @property
-    def text(self) -> str:
-        return self.job.segments[self.segment].text
-
-
-@dataclass
-class _Lane:
-    name: str
-    jobs: deque[_Job] = field(default_factory=deque)
-    retries: deque[_Item] = field(default_factory=deque)
-
-    def take(self) -> list[_Item]:
-        """The next batch: a retried input alone, else segments from jobs in turn, all
-        for the engine of the first job in line and within that job's bounds (jobs for
-        another engine keep their place)."""
-        while self.retries:
-            item = self.retries.popleft()
-            if not item.job.future.done():
-                return [item]
-        batch: list[_Item] = []
-        chars = 0
-        first: _Job | None = None
-        passed: list[_Job] = []
-        while self.jobs:
-            job = self.jobs.popleft()
-            if job.future.done() or job.next >= len(job.segments):
-                continue
-            if first is None:
-                first = job
-            elif job.engine != first.engine:
-                passed.append(job)
-                continue
-            segment: Segment = job.segments[job.next]
-            if batch and (
-                len(batch) >= first.max_texts or chars + len(segment.text) > first.max_chars
-            ):
-                self.jobs.appendleft(job)
-                break
-            batch.append(_Item(job, job.next))
-            chars += len(segment.text)
-            job.next += 1
-            if job.next < len(job.segments):
-                self.jobs.append(job)
-        self.jobs.extendleft(reversed(passed))
-        return batch
 
 
 @dataclass
@@ -158,15 +65,15 @@ class AnalysisPool:
         self._config = config
         # Workers started before the event loop ran, adopted by the first slots.
         self._spawned = list(spawned)
-        self._chat = _Lane("chat")
-        self._bulk = _Lane("bulk")
+        self._chat = Lane("chat")
+        self._bulk = Lane("bulk")
         self._work = asyncio.Event()
         self._slots = [_Slot(n) for n in range(config.workers)]
         self._tasks: list[asyncio.Task[None]] = []
         self._processes: dict[int, WorkerProcess] = {}
         self._closing = False
         self._served = asyncio.Event()  # set while at least one worker is ready
-        self._pending: set[_Job] = set()  # queued or in flight
+        self._pending: set[Job] = set()  # queued or in flight
         self._chat_at = float("-inf")  # when chat work last came (time.monotonic)
 
     async def __aenter__(self) -> AnalysisPool:
@@ -242,14 +149,14 @@ class AnalysisPool:
         """Until a worker can serve (tests, benchmarks and the CLI)."""
         await asyncio.wait_for(self._served.wait(), timeout_s)
 
-    async def _submit(self, lane: _Lane, texts: Sequence[str], engine: str) -> list[list[PiiSpan]]:
+    async def _submit(self, lane: Lane, texts: Sequence[str], engine: str) -> list[list[PiiSpan]]:
         if self._closing:
             raise AnalysisFailed("the gateway is shutting down")
         if self._slots and all(slot.state == "failed" for slot in self._slots):
             raise AnalysisFailed("no analysis worker can start")
         config = self._config
         patterns = engine.startswith("patterns:")
-        job = _Job(
+        job = Job(
             texts,
             engine,
             config.pattern_batch_max_chars if patterns else config.batch_max_chars,
@@ -343,7 +250,7 @@ class AnalysisPool:
         # or ``bulk_in_flight`` while all of them are bulk work (the worker reads the
         # next while the gateway collects the last answer; chat then waits for at most
         # that many bulk batches).
-        sent: deque[tuple[_Lane, list[_Item], Sent]] = deque()
+        sent: deque[tuple[Lane, list[Item], Sent]] = deque()
         while True:
             if not sent:
                 waited = await self._wait_for_batch(death)
@@ -370,7 +277,7 @@ class AnalysisPool:
             for item, spans in zip(batch, found, strict=True):
                 item.job.answer(item.segment, spans)
 
-    async def _wait_for_batch(self, death: asyncio.Task[None]) -> tuple[_Lane, list[_Item]] | None:
+    async def _wait_for_batch(self, death: asyncio.Task[None]) -> tuple[Lane, list[Item]] | None:
         """The next batch of either lane, or None if the worker died meanwhile."""
         next_batch = asyncio.create_task(self._next_batch())
         await asyncio.wait({next_batch, death}, return_when=asyncio.FIRST_COMPLETED)
@@ -383,7 +290,7 @@ class AnalysisPool:
         return next_batch.result()
 
     async def _send_more_bulk(
-        self, process: WorkerProcess, sent: deque[tuple[_Lane, list[_Item], Sent]]
+        self, process: WorkerProcess, sent: deque[tuple[Lane, list[Item], Sent]]
     ) -> str | None:
         """Behind bulk batches already sent, more bulk ones up to ``bulk_in_flight``,
         unless chat work waits (it goes next, on its own) or came within
@@ -403,9 +310,9 @@ class AnalysisPool:
     async def _send(
         self,
         process: WorkerProcess,
-        lane: _Lane,
-        batch: list[_Item],
-        sent: deque[tuple[_Lane, list[_Item], Sent]],
+        lane: Lane,
+        batch: list[Item],
+        sent: deque[tuple[Lane, list[Item], Sent]],
     ) -> str | None:
         """Hand ``batch`` to the worker; on losing it, every batch it held is retried
         and the reason returned."""
@@ -428,12 +335,12 @@ class AnalysisPool:
         sent.append((lane, batch, handed))
         return None
 
-    def _requeue(self, lane: _Lane, batch: list[_Item]) -> None:
+    def _requeue(self, lane: Lane, batch: list[Item]) -> None:
         """Inputs of a batch the worker never reached: retried alone, blamed on none."""
         lane.retries.extend(batch)
         self._work.set()
 
-    async def _next_batch(self) -> tuple[_Lane, list[_Item]]:
+    async def _next_batch(self) -> tuple[Lane, list[Item]]:
         while True:
             for lane in (self._chat, self._bulk):
                 batch = lane.take()
@@ -442,7 +349,7 @@ class AnalysisPool:
             self._work.clear()
             await self._work.wait()
 
-    def _batch_failed(self, lane: _Lane, batch: list[_Item], reason: str) -> None:
+    def _batch_failed(self, lane: Lane, batch: list[Item], reason: str) -> None:
         """Retry a failed batch's inputs one by one; an input failing alone fails its job."""
         log.warning("analysis_batch_failed", lane=lane.name, inputs=len(batch), reason=reason)
         if len(batch) == 1:
