@@ -25,11 +25,21 @@ class AnalysisFailed(DependencyUnavailable):
 
 
 class Job:
-    def __init__(self, texts: Sequence[str], engine: str, max_chars: int, max_texts: int) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        engine: str,
+        max_chars: int,
+        max_texts: int,
+        quiet_max_chars: int | None = None,
+    ) -> None:
+        """``quiet_max_chars``: the bound on a batch while no chat work comes (default
+        ``max_chars``); texts are still cut into segments of ``max_chars``."""
         self.count = len(texts)
         self.engine = engine
         """Which analyzer the worker runs: ``lean``, ``full`` or a ``pattern_engine``."""
         self.max_chars = max_chars
+        self.quiet_max_chars = max_chars if quiet_max_chars is None else quiet_max_chars
         self.max_texts = max_texts
         # Texts are cut at no less than ``split``'s minimum; a batch still holds at least
         # one segment, so ``max_chars`` bounds the batches of short texts only.
@@ -73,10 +83,11 @@ class Lane:
     jobs: deque[Job] = field(default_factory=deque)
     retries: deque[Item] = field(default_factory=deque)
 
-    def take(self) -> list[Item]:
+    def take(self, quiet: bool = False) -> list[Item]:
         """The next batch: a retried input alone, else segments from jobs in turn, all
-        for the engine of the first job in line and within that job's bounds (jobs for
-        another engine keep their place)."""
+        for the engine of the first job in line and within that job's bounds (its quiet
+        bound if ``quiet``: no chat work comes; jobs for another engine keep their
+        place)."""
         while self.retries:
             item = self.retries.popleft()
             if not item.job.future.done():
@@ -85,19 +96,19 @@ class Lane:
         chars = 0
         first: Job | None = None
         passed: list[Job] = []
+        limit = 0
         while self.jobs:
             job = self.jobs.popleft()
             if job.future.done() or job.next >= len(job.segments):
                 continue
             if first is None:
                 first = job
+                limit = job.quiet_max_chars if quiet else job.max_chars
             elif job.engine != first.engine:
                 passed.append(job)
                 continue
             segment: Segment = job.segments[job.next]
-            if batch and (
-                len(batch) >= first.max_texts or chars + len(segment.text) > first.max_chars
-            ):
+            if batch and (len(batch) >= first.max_texts or chars + len(segment.text) > limit):
                 self.jobs.appendleft(job)
                 break
             batch.append(Item(job, job.next))

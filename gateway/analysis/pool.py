@@ -161,6 +161,7 @@ class AnalysisPool:
             engine,
             config.pattern_batch_max_chars if patterns else config.batch_max_chars,
             config.pattern_batch_max_texts if patterns else config.batch_max_texts,
+            config.pattern_batch_quiet_chars if patterns else None,
         )
         if job.future.done():
             return job.future.result()
@@ -299,7 +300,7 @@ class AnalysisPool:
         while len(sent) < self._config.bulk_in_flight and sent[-1][0] is self._bulk:
             if self._chat.jobs or self._chat.retries or time.monotonic() < quiet_since:
                 return None
-            batch = self._bulk.take()
+            batch = self._bulk.take(quiet=True)
             if not batch:
                 return None
             lost = await self._send(process, self._bulk, batch, sent)
@@ -342,8 +343,9 @@ class AnalysisPool:
 
     async def _next_batch(self) -> tuple[Lane, list[Item]]:
         while True:
+            quiet = time.monotonic() >= self._chat_at + self._config.chat_quiet_s
             for lane in (self._chat, self._bulk):
-                batch = lane.take()
+                batch = lane.take(quiet=quiet and lane is self._bulk)
                 if batch:
                     return lane, batch
             self._work.clear()
