@@ -24,7 +24,7 @@ def _lanes() -> tuple[PatternAnalyzer, PatternAnalyzer]:
 
 _PIECES = st.sampled_from(
     [
-        " ", "  ", "\n", "\n\n", ", ", ": ", "-", ".", "#", "/", "(", ")",
+        " ", "  ", "\n", "\n\n", ", ", ": ", "-", ".", "#", "/", "(", ")", "::", "::1",
         "10.1.2.3", "192.168.0.1", "2001:db8::1", "Q3", "A1234567", "078-05-1120",
         "ann@example.com", "+1 415 555 0132", "123456789",
         "ip", "IP", "Ip", "pip", "ship", "ipv4", "ip:", "ip:10.0.0.1", "the:ip", "a:b",
@@ -52,4 +52,7 @@ def test_a_context_word_before_a_match_still_raises_its_score() -> None:
     fast, _ = _lanes()
     (bare,) = fast.analyze(["version 10.1.2.3 today"])
     (near,) = fast.analyze(["server ip 10.1.2.3 today"])
+    (after,) = fast.analyze([":: , ip"])  # the walk forward from a punctuation token
+    (after_bare,) = fast.analyze([":: , up"])
     assert [s["score"] for s in near] > [s["score"] for s in bare]
+    assert [s["score"] for s in after] > [s["score"] for s in after_bare]
