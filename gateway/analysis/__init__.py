@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.analysis.config import PoolConfig, default_workers
-    from gateway.analysis.pool import AnalysisFailed, AnalysisPool
+    from gateway.analysis.lanes import AnalysisFailed
+    from gateway.analysis.pool import AnalysisPool
 
 __all__ = ["AnalysisFailed", "AnalysisPool", "PoolConfig", "default_workers"]
 
 _HOMES = {
-    "AnalysisFailed": "gateway.analysis.pool",
+    "AnalysisFailed": "gateway.analysis.lanes",
     "AnalysisPool": "gateway.analysis.pool",
     "PoolConfig": "gateway.analysis.config",
     "default_workers": "gateway.analysis.config",

@@ -2,9 +2,12 @@
 
 Callers submit a job (texts) to a lane. Texts are cut into bounded segments
 (``segments.py``); each free worker takes its next batch from the chat lane, and from the
-bulk lane only when no chat work waits, so bulk work delays chat by at most one batch per
-worker. Within a lane, jobs take turns segment by segment, so one large job cannot hold
-back a small one either.
+bulk lane only when no chat work waits. While no chat has come for ``chat_quiet_s``, a
+worker holds up to ``bulk_in_flight`` bulk batches (the one it analyses and the next,
+already in its input), so it does not idle while the gateway collects an answer; while
+chat comes, one. So bulk work delays a chat text by at most one batch per worker (the
+first after a quiet spell: ``bulk_in_flight``). Within a lane, jobs take turns segment
+by segment, so one large job cannot hold back a small one either.
 
 A batch whose worker dies or hangs (``batch_timeout_s``) has its worker killed and
 replaced; a batch that fails, either way, is retried one input at a time so the failure
@@ -18,18 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import structlog
 
 from gateway.analysis.config import PoolConfig
-from gateway.analysis.process import WorkerError, WorkerLost, WorkerProcess
-from gateway.analysis.segments import MIN_SEGMENT_CHARS, Segment, merge, split
-from gateway.errors import DependencyUnavailable
+from gateway.analysis.lanes import AnalysisFailed, Item, Job, Lane
+from gateway.analysis.process import Sent, WorkerError, WorkerLost, WorkerProcess
 from gateway.pii.analyzer import PiiSpan
 
 log = structlog.get_logger("gateway.analysis")
@@ -37,101 +40,9 @@ log = structlog.get_logger("gateway.analysis")
 _RESTART_BACKOFF_S = (0.2, 1.0, 5.0, 30.0)
 
 
-class AnalysisFailed(DependencyUnavailable):
-    """PII analysis could not be done; the request must not go on unanalysed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("PII analysis", message)
-
-
 def pattern_engine(types: Sequence[str] | None) -> str:
     """The worker engine name of the pattern-only analyzer for ``types`` (None: all)."""
     return "patterns:" + ("*" if types is None else ",".join(sorted(types)))
-
-
-class _Job:
-    def __init__(self, texts: Sequence[str], engine: str, max_chars: int, max_texts: int) -> None:
-        self.count = len(texts)
-        self.engine = engine
-        """Which analyzer the worker runs: ``lean``, ``full`` or a ``pattern_engine``."""
-        self.max_chars = max_chars
-        self.max_texts = max_texts
-        # Texts are cut at no less than ``split``'s minimum; a batch still holds at least
-        # one segment, so ``max_chars`` bounds the batches of short texts only.
-        self.segments = split(texts, max(max_chars, MIN_SEGMENT_CHARS))
-        self.found: list[list[PiiSpan] | None] = [None] * len(self.segments)
-        self.next = 0
-        self.missing = len(self.segments)
-        self.future: asyncio.Future[list[list[PiiSpan]]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        if not self.segments:
-            self.future.set_result([[] for _ in range(self.count)])
-
-    def answer(self, segment: int, spans: list[PiiSpan]) -> None:
-        if self.future.done() or self.found[segment] is not None:
-            return
-        self.found[segment] = spans
-        self.missing -= 1
-        if self.missing == 0:
-            found = [spans or [] for spans in self.found]
-            self.future.set_result(merge(self.segments, found, self.count))
-
-    def fail(self, message: str) -> None:
-        if not self.future.done():
-            self.future.set_exception(AnalysisFailed(message))
-
-
-@dataclass(frozen=True)
-class _Item:
-    job: _Job
-    segment: int
-
-    @property
-    def text(self) -> str:
-        return self.job.segments[self.segment].text
-
-
-@dataclass
-class _Lane:
-    name: str
-    jobs: deque[_Job] = field(default_factory=deque)
-    retries: deque[_Item] = field(default_factory=deque)
-
-    def take(self) -> list[_Item]:
-        """The next batch: a retried input alone, else segments from jobs in turn, all
-        for the engine of the first job in line and within that job's bounds (jobs for
-        another engine keep their place)."""
-        while self.retries:
-            item = self.retries.popleft()
-            if not item.job.future.done():
-                return [item]
-        batch: list[_Item] = []
-        chars = 0
-        first: _Job | None = None
-        passed: list[_Job] = []
-        while self.jobs:
-            job = self.jobs.popleft()
-            if job.future.done() or job.next >= len(job.segments):
-                continue
-            if first is None:
-                first = job
-            elif job.engine != first.engine:
-                passed.append(job)
-                continue
-            segment: Segment = job.segments[job.next]
-            if batch and (
-                len(batch) >= first.max_texts or chars + len(segment.text) > first.max_chars
-            ):
-                self.jobs.appendleft(job)
-                break
-            batch.append(_Item(job, job.next))
-            chars += len(segment.text)
-            job.next += 1
-            if job.next < len(job.segments):
-                self.jobs.append(job)
-        self.jobs.extendleft(reversed(passed))
-        return batch
 
 
 @dataclass
@@ -154,15 +65,16 @@ class AnalysisPool:
         self._config = config
         # Workers started before the event loop ran, adopted by the first slots.
         self._spawned = list(spawned)
-        self._chat = _Lane("chat")
-        self._bulk = _Lane("bulk")
+        self._chat = Lane("chat")
+        self._bulk = Lane("bulk")
         self._work = asyncio.Event()
         self._slots = [_Slot(n) for n in range(config.workers)]
         self._tasks: list[asyncio.Task[None]] = []
         self._processes: dict[int, WorkerProcess] = {}
         self._closing = False
         self._served = asyncio.Event()  # set while at least one worker is ready
-        self._pending: set[_Job] = set()  # queued or in flight
+        self._pending: set[Job] = set()  # queued or in flight
+        self._chat_at = float("-inf")  # when chat work last came (time.monotonic)
 
     async def __aenter__(self) -> AnalysisPool:
         self._tasks = [
@@ -237,21 +149,24 @@ class AnalysisPool:
         """Until a worker can serve (tests, benchmarks and the CLI)."""
         await asyncio.wait_for(self._served.wait(), timeout_s)
 
-    async def _submit(self, lane: _Lane, texts: Sequence[str], engine: str) -> list[list[PiiSpan]]:
+    async def _submit(self, lane: Lane, texts: Sequence[str], engine: str) -> list[list[PiiSpan]]:
         if self._closing:
             raise AnalysisFailed("the gateway is shutting down")
         if self._slots and all(slot.state == "failed" for slot in self._slots):
             raise AnalysisFailed("no analysis worker can start")
         config = self._config
         patterns = engine.startswith("patterns:")
-        job = _Job(
+        job = Job(
             texts,
             engine,
             config.pattern_batch_max_chars if patterns else config.batch_max_chars,
             config.pattern_batch_max_texts if patterns else config.batch_max_texts,
+            config.pattern_batch_quiet_chars if patterns else None,
         )
         if job.future.done():
             return job.future.result()
+        if lane is self._chat:
+            self._chat_at = time.monotonic()
         lane.jobs.append(job)
         self._pending.add(job)
         self._work.set()
@@ -332,24 +247,30 @@ class AnalysisPool:
             death.cancel()
 
     async def _serve_until_lost(self, process: WorkerProcess, death: asyncio.Task[None]) -> str:
+        # Batches sent to the worker and not yet answered, oldest first: at most one,
+        # or ``bulk_in_flight`` while all of them are bulk work (the worker reads the
+        # next while the gateway collects the last answer; chat then waits for at most
+        # that many bulk batches).
+        sent: deque[tuple[Lane, list[Item], Sent]] = deque()
         while True:
-            next_batch = asyncio.create_task(self._next_batch())
-            await asyncio.wait({next_batch, death}, return_when=asyncio.FIRST_COMPLETED)
-            if not next_batch.done():
-                next_batch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await next_batch
-            if not next_batch.done() or next_batch.cancelled():
-                await process.kill()
-                return "worker exited while idle"
-            lane, batch = next_batch.result()
-            engine = batch[0].job.engine
+            if not sent:
+                waited = await self._wait_for_batch(death)
+                if waited is None:
+                    await process.kill()
+                    return "worker exited while idle"
+                lost = await self._send(process, *waited, sent)
+                if lost is not None:
+                    return lost
+            lost = await self._send_more_bulk(process, sent)
+            if lost is not None:
+                return lost
+            lane, batch, handed = sent.popleft()
             try:
-                found = await process.run(
-                    engine, [item.text for item in batch], self._config.batch_timeout_s
-                )
+                found = await process.answer(handed)
             except WorkerLost as exc:
                 self._batch_failed(lane, batch, str(exc))
+                for held_lane, waiting, _ in sent:  # never reached: back, blamed on none
+                    self._requeue(held_lane, waiting)
                 return str(exc)
             except WorkerError as exc:
                 self._batch_failed(lane, batch, f"analysis raised {exc}")
@@ -357,16 +278,80 @@ class AnalysisPool:
             for item, spans in zip(batch, found, strict=True):
                 item.job.answer(item.segment, spans)
 
-    async def _next_batch(self) -> tuple[_Lane, list[_Item]]:
+    async def _wait_for_batch(self, death: asyncio.Task[None]) -> tuple[Lane, list[Item]] | None:
+        """The next batch of either lane, or None if the worker died meanwhile."""
+        next_batch = asyncio.create_task(self._next_batch())
+        await asyncio.wait({next_batch, death}, return_when=asyncio.FIRST_COMPLETED)
+        if not next_batch.done():
+            next_batch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await next_batch
+        if not next_batch.done() or next_batch.cancelled():
+            return None
+        return next_batch.result()
+
+    async def _send_more_bulk(
+        self, process: WorkerProcess, sent: deque[tuple[Lane, list[Item], Sent]]
+    ) -> str | None:
+        """Behind bulk batches already sent, more bulk ones up to ``bulk_in_flight``,
+        unless chat work waits (it goes next, on its own) or came within
+        ``chat_quiet_s`` (then a chat text waits for at most one bulk batch)."""
+        quiet_since = self._chat_at + self._config.chat_quiet_s
+        while len(sent) < self._config.bulk_in_flight and sent[-1][0] is self._bulk:
+            if self._chat.jobs or self._chat.retries or time.monotonic() < quiet_since:
+                return None
+            batch = self._bulk.take(quiet=True)
+            if not batch:
+                return None
+            lost = await self._send(process, self._bulk, batch, sent)
+            if lost is not None:
+                return lost
+        return None
+
+    async def _send(
+        self,
+        process: WorkerProcess,
+        lane: Lane,
+        batch: list[Item],
+        sent: deque[tuple[Lane, list[Item], Sent]],
+    ) -> str | None:
+        """Hand ``batch`` to the worker; on losing it, every batch it held is retried
+        and the reason returned."""
+        try:
+            handed = await process.send(
+                batch[0].job.engine, [item.text for item in batch], self._config.batch_timeout_s
+            )
+        except WorkerLost as exc:
+            # The oldest batch held is the one the worker was analysing: retried as a
+            # failed batch; the others it never reached (this one included) go back.
+            if sent:
+                oldest_lane, oldest, _ = sent.popleft()
+                self._batch_failed(oldest_lane, oldest, str(exc))
+                for held_lane, held, _ in sent:
+                    self._requeue(held_lane, held)
+                self._requeue(lane, batch)
+            else:
+                self._batch_failed(lane, batch, str(exc))
+            return str(exc)
+        sent.append((lane, batch, handed))
+        return None
+
+    def _requeue(self, lane: Lane, batch: list[Item]) -> None:
+        """Inputs of a batch the worker never reached: retried alone, blamed on none."""
+        lane.retries.extend(batch)
+        self._work.set()
+
+    async def _next_batch(self) -> tuple[Lane, list[Item]]:
         while True:
+            quiet = time.monotonic() >= self._chat_at + self._config.chat_quiet_s
             for lane in (self._chat, self._bulk):
-                batch = lane.take()
+                batch = lane.take(quiet=quiet and lane is self._bulk)
                 if batch:
                     return lane, batch
             self._work.clear()
             await self._work.wait()
 
-    def _batch_failed(self, lane: _Lane, batch: list[_Item], reason: str) -> None:
+    def _batch_failed(self, lane: Lane, batch: list[Item], reason: str) -> None:
         """Retry a failed batch's inputs one by one; an input failing alone fails its job."""
         log.warning("analysis_batch_failed", lane=lane.name, inputs=len(batch), reason=reason)
         if len(batch) == 1:

@@ -15,13 +15,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.analysis.framing import FrameError, encode, read_frame_async
 from gateway.analysis.launch import spawn, worker_env
 from gateway.pii.analyzer import PiiSpan
 
-__all__ = ["WorkerError", "WorkerLost", "WorkerProcess", "spawn"]
+__all__ = ["Sent", "WorkerError", "WorkerLost", "WorkerProcess", "spawn"]
 
 STOP_GRACE_S = 2.0
 
@@ -99,6 +100,14 @@ class WorkerError(Exception):
     """The worker is alive but analysing this batch raised (named by exception type)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A batch handed to a worker and not yet answered."""
+
+    texts: int
+    timeout_s: float
+
+
 class WorkerProcess:
     def __init__(
         self, python: str, preload: Sequence[str], spawned: subprocess.Popen[bytes] | None = None
@@ -143,6 +152,13 @@ class WorkerProcess:
     async def run(self, engine: str, texts: list[str], timeout_s: float) -> list[list[PiiSpan]]:
         """Spans per text from ``engine`` (``lean``, ``full`` or a pattern engine);
         WorkerError if analysis raised, WorkerLost if the worker is gone."""
+        sent = await self.send(engine, texts, timeout_s)
+        return await self.answer(sent)
+
+    async def send(self, engine: str, texts: list[str], timeout_s: float) -> Sent:
+        """Hand the worker a batch without waiting for its answer: it reads batches in
+        order, so one can wait in its input while it analyses the last (``answer``
+        collects the answers in the order sent). WorkerLost if the worker is gone."""
         process = self._process
         if process is None or process.stdin is None:
             raise WorkerLost("worker not started")
@@ -154,12 +170,18 @@ class WorkerProcess:
         except (ConnectionError, RuntimeError) as exc:
             await self.kill()
             raise WorkerLost("worker input closed") from exc
-        reply = await self._receive(timeout_s)
+        return Sent(len(texts), timeout_s)
+
+    async def answer(self, sent: Sent) -> list[list[PiiSpan]]:
+        """The answer to the oldest batch sent and not yet answered: spans per text,
+        WorkerError if its analysis raised, WorkerLost if the worker is gone or silent
+        for the batch's timeout (counted from this call)."""
+        reply = await self._receive(sent.timeout_s)
         self.engines = {str(e) for e in reply.get("engines", [])}
         if "error" in reply:
             raise WorkerError(str(reply["error"]))
         spans = reply.get("spans")
-        if not isinstance(spans, list) or len(spans) != len(texts):
+        if not isinstance(spans, list) or len(spans) != sent.texts:
             await self.kill()
             raise WorkerLost("worker answered out of protocol")
         return spans

@@ -20,6 +20,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from gateway.finetune.pii_context import changeable
+from gateway.finetune.pii_prefilter import prefilter
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
@@ -89,7 +91,8 @@ def indexed_enhancer() -> Any:
     """Presidio's ``LemmaContextAwareEnhancer`` (its defaults), finding a match's token by
     binary search over ``_Tokens.ends``. Its own lookup walks every token before the
     match, so a long text with many matches cost time quadratic in its length. It also
-    skips Presidio's deep copy of the results (see ``enhance_using_context``)."""
+    skips Presidio's deep copy of the results, and the results no context word can
+    change (``gateway.finetune.pii_context``)."""
     import_presidio()
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
@@ -104,12 +107,14 @@ def indexed_enhancer() -> Any:
         ) -> list[Any]:
             # Presidio deep-copies the results before raising scores in place (a fifth
             # of the lane's cost on digit-dense text). ``AnalyzerEngine.analyze`` made
-            # them for this call and keeps only what this returns: no copy is needed.
-            owned: list[Any] = _Owned(raw_results)
-            enhanced: list[Any] = super().enhance_using_context(
-                text, owned, nlp_artifacts, recognizers, context
-            )
-            return enhanced
+            # them for this call and keeps only what this returns: no copy is needed,
+            # and the results no context word can change need no tokens either.
+            needed = changeable(text, raw_results, recognizers, _FENCE, context)
+            if needed:
+                super().enhance_using_context(
+                    text, _Owned(needed), nlp_artifacts, recognizers, context
+                )
+            return raw_results
 
         @staticmethod
         def _find_index_of_match_token(
@@ -258,8 +263,11 @@ class _TokenNlpEngine:
 class PatternAnalyzer:
     """``SpanAnalyzer`` over pattern recognizers only; built on first use."""
 
-    def __init__(self, entities: Sequence[str] | None = None) -> None:
+    def __init__(self, entities: Sequence[str] | None = None, *, prefilter: bool = True) -> None:
+        """``prefilter``: run each Presidio pattern only where it can match
+        (``gateway.finetune.pii_prefilter``; the same results, off for comparison)."""
         self._entities = list(entities) if entities is not None else None
+        self._prefilter = prefilter
         self._presidio_entities: list[str] | None = None
         self._engine: Any = None
 
@@ -274,6 +282,9 @@ class PatternAnalyzer:
         for name in _LEFT_OUT:
             registry.remove_recognizer(name)
         registry.add_recognizer(offline_email_recognizer())
+        if self._prefilter:
+            for recognizer in registry.recognizers:
+                prefilter(recognizer)
         # Only the types Presidio's recognizers here can find: the others are the
         # gateway's own (``_OWN_RECOGNIZERS``). Asked for them, Presidio logs a warning
         # per call, and raises when none of the wanted types is its own.

@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from gateway.pii.phone_matcher import phone_matches
 from gateway.pii.types import NER_TYPES, PiiSpan
 
 CARD_PREFIXES: tuple[tuple[int, int], ...] = (
@@ -265,15 +266,9 @@ def find_phones(text: str) -> list[PiiSpan]:
 
 
 def _matches(text: str, region: str) -> list[tuple[int, int, bool]]:
-    """``phonenumbers``' matches in ``text`` for ``region``: where, and whether valid."""
-    import phonenumbers
-
-    return [
-        (found.start, found.end, phonenumbers.is_valid_number(found.number))
-        for found in phonenumbers.PhoneNumberMatcher(
-            text, region, leniency=phonenumbers.Leniency.POSSIBLE
-        )
-    ]
+    """``phonenumbers``' matches in ``text`` for ``region``: where, and whether valid
+    (each candidate judged once: ``gateway.pii.phone_matcher``)."""
+    return phone_matches(text, region)
 
 
 @functools.lru_cache(maxsize=RUN_CACHE_SIZE)

@@ -155,3 +155,30 @@ async def test_the_pattern_engine_in_a_worker_finds_what_it_finds_in_process(
     found = await pool.analyze_patterns(texts, types)
     assert found == PatternAnalyzer(types).analyze(texts)
     assert {span["type"] for spans in found for span in spans} == set(types)
+
+
+async def test_a_worker_killed_holding_two_bulk_batches_loses_neither() -> None:
+    """With a second bulk batch already sent to the worker, killing the worker fails
+    nothing: the batch it analysed is retried input by input, the one it never reached
+    goes back to the queue, and the job's answer equals an undisturbed run's."""
+    from gateway.finetune.pii_patterns import PatternAnalyzer
+
+    texts = [
+        f"Call +1 415 555 {1000 + n:04d} or mail a{n}@example.com, ref 10.1.2.{n % 250}."
+        for n in range(400)
+    ]
+    types = ["EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER"]
+    config = PoolConfig(
+        workers=1, preload=(), batch_timeout_s=10, request_timeout_s=30, bulk_in_flight=2
+    )
+    async with AnalysisPool(config) as running:
+        await running.wait_ready(300)
+        await running.analyze_patterns(["warm"], types)
+        (pid,) = running.pids()
+        job = asyncio.create_task(running.analyze_patterns(texts, types))
+        await asyncio.sleep(0.05)
+        assert not job.done()
+        os.kill(pid, signal.SIGKILL)
+        found = await job
+        assert running.status()["workers"][0]["restarts"] >= 1
+    assert found == PatternAnalyzer(types).analyze(texts)

@@ -103,7 +103,12 @@ async def test_pattern_jobs_batch_apart_from_full_jobs_and_to_their_own_bounds()
     """Bulk jobs for different engines never share a batch; a pattern-engine batch may
     hold up to its own (larger) bound, a full-pipeline batch only the general one."""
     pool = await AnalysisPool(
-        PoolConfig(workers=0, batch_max_chars=MAX, pattern_batch_max_chars=8 * MAX)
+        PoolConfig(
+            workers=0,
+            batch_max_chars=MAX,
+            pattern_batch_max_chars=8 * MAX,
+            pattern_batch_quiet_chars=8 * MAX,
+        )
     ).__aenter__()
     full = asyncio.create_task(pool.analyze(["f" * 500] * 20))
     await asyncio.sleep(0)
@@ -126,7 +131,9 @@ async def test_pattern_jobs_batch_apart_from_full_jobs_and_to_their_own_bounds()
 async def test_pattern_batches_may_be_smaller_than_a_segment() -> None:
     """A pattern batch bound below the segment minimum groups short windows to it, and a
     long text still goes in whole segments, one per batch."""
-    pool = await AnalysisPool(PoolConfig(workers=0, pattern_batch_max_chars=300)).__aenter__()
+    pool = await AnalysisPool(
+        PoolConfig(workers=0, pattern_batch_max_chars=300, pattern_batch_quiet_chars=300)
+    ).__aenter__()
     short = asyncio.create_task(pool.analyze_patterns(["w" * 100] * 6, None))
     await asyncio.sleep(0)
     _, batch = await pool._next_batch()
@@ -134,7 +141,9 @@ async def test_pattern_batches_may_be_smaller_than_a_segment() -> None:
     await pool.close()
     with pytest.raises(AnalysisFailed):
         await short
-    pool = await AnalysisPool(PoolConfig(workers=0, pattern_batch_max_chars=300)).__aenter__()
+    pool = await AnalysisPool(
+        PoolConfig(workers=0, pattern_batch_max_chars=300, pattern_batch_quiet_chars=300)
+    ).__aenter__()
     long = asyncio.create_task(pool.analyze_patterns(["word " * 500], None))
     await asyncio.sleep(0)
     _, batch = await pool._next_batch()
@@ -143,3 +152,27 @@ async def test_pattern_batches_may_be_smaller_than_a_segment() -> None:
     await pool.close()
     with pytest.raises(AnalysisFailed):
         await long
+
+
+async def test_pattern_batches_grow_only_while_no_chat_comes() -> None:
+    """With no chat work for ``chat_quiet_s``, pattern batches take their larger quiet
+    bound; right after a chat job, the ordinary bound again (what a chat text can wait
+    behind)."""
+    config = PoolConfig(
+        workers=0, pattern_batch_max_chars=300, pattern_batch_quiet_chars=600, chat_quiet_s=60
+    )
+    pool = await AnalysisPool(config).__aenter__()
+    bulk = asyncio.create_task(pool.analyze_patterns(["w" * 100] * 30, None))
+    await asyncio.sleep(0)
+    _, quiet = await pool._next_batch()
+    assert sum(len(item.text) for item in quiet) == 600
+    chat = asyncio.create_task(pool.analyze_messages(["Hello"]))
+    await asyncio.sleep(0)
+    lane, _ = await pool._next_batch()
+    assert lane.name == "chat"
+    _, busy = await pool._next_batch()
+    assert sum(len(item.text) for item in busy) == 300
+    await pool.close()
+    for task in (bulk, chat):
+        with pytest.raises(AnalysisFailed):
+            await task

@@ -1,0 +1,103 @@
+"""Presidio's pattern recognizers, each pattern run only where it can match.
+
+A recognizer runs every one of its regexes over the whole text on every call; on the
+pattern lane's short windows most of them cannot match at all (the IPv6 patterns need a
+``:``, the passport and bank patterns eight digits in a row...), yet the IPv6 and
+licence patterns cost more than the rest together. For some patterns a much cheaper
+*necessary condition* is known: a regex that matches inside every match of the pattern
+(``CONDITIONS``). Where the condition finds nothing in the text, the pattern cannot match
+and is left out of that call; where it finds something, the pattern runs as Presidio
+runs it. The results (spans, scores, order) are Presidio's own
+(``tests/unit/finetune/test_pii_prefilter.py`` checks both claims on generated text).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+_COLON = ":"
+CONDITIONS: dict[tuple[str, str], str] = {
+    # Every alternative of these patterns holds a literal ":".
+    ("IpRecognizer", "IPv4_mapped"): _COLON,
+    ("IpRecognizer", "IPv4_embedded"): _COLON,
+    ("IpRecognizer", "IPv6"): _COLON,
+    ("IpRecognizer", "IPv6_unspecified"): _COLON,
+    # ``[@]`` between the local part and the domain.
+    ("OfflineEmailRecognizer", "Email (Medium)"): "@",
+    # ``\b[0-9]{8,17}\b``
+    ("UsBankRecognizer", "Bank Account (weak)"): "[0-9]{8}",
+    # ``\b([0-9]{6,14}|[0-9]{16})\b``
+    ("UsLicenseRecognizer", "Driver License - Digits (very weak)"): "[0-9]{6}",
+    # ``(\b[0-9]{9}\b)`` and ``(\b[A-Z][0-9]{8}\b)``
+    ("UsPassportRecognizer", "Passport (very weak)"): "[0-9]{8}",
+    ("UsPassportRecognizer", "Passport Next Generation (very weak)"): "[0-9]{8}",
+    # ``[A-Z...][a-zA-Z]\d{7}|[A-Z...]9\d{7}``
+    ("MedicalLicenseRecognizer", "USA DEA Certificate Number (weak)"): r"\d{7}",
+    # ``(bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}``: 26 characters of the class in a row.
+    ("CryptoRecognizer", "Crypto (Medium)"): "[a-zA-HJ-NP-Z0-9]{26}",
+    # ``\b([0-9]{5})-([0-9]{4})\b``, ``\b([0-9]{3})-([0-9]{6})\b``,
+    # ``\b(([0-9]{3})-([0-9]{2})-([0-9]{4}))\b``, ``\b[0-9]{9}\b``
+    ("UsSsnRecognizer", "SSN1 (very weak)"): "[0-9]{5}-",
+    ("UsSsnRecognizer", "SSN2 (very weak)"): "-[0-9]{6}",
+    ("UsSsnRecognizer", "SSN3 (very weak)"): "[0-9]{2}-[0-9]{4}",
+    ("UsSsnRecognizer", "SSN4 (very weak)"): "[0-9]{9}",
+}
+"""(recognizer class, pattern name) -> a regex found inside every match of that pattern,
+compiled with the recognizer's own flags (same character classes and case folding).
+Keyed by name: an upgrade of Presidio that changes a pattern is caught by the tests."""
+
+
+def condition(recognizer: Any, pattern: Any) -> Callable[[str], bool] | None:
+    """Whether ``pattern`` of ``recognizer`` can match in a text, cheaply; None if no
+    condition is known (the pattern always runs)."""
+    known = CONDITIONS.get((type(recognizer).__name__, pattern.name))
+    if known is None:
+        return None
+    if known in (_COLON, "@"):
+        return lambda text: known in text
+    import regex  # type: ignore[import-untyped]  # Presidio's regex engine
+
+    compiled = regex.compile(known, flags=recognizer.global_regex_flags)
+    return lambda text: compiled.search(text) is not None
+
+
+def prefilter(recognizer: Any) -> bool:
+    """Make ``recognizer`` (a Presidio ``PatternRecognizer``) run, on each call, only the
+    patterns whose condition holds in the text; the same results as before. False (and
+    nothing changed) when it is not a plain pattern recognizer or no condition is known
+    for any of its patterns."""
+    from presidio_analyzer import PatternRecognizer
+
+    analyze = type(recognizer).analyze
+    if not isinstance(recognizer, PatternRecognizer) or analyze is not PatternRecognizer.analyze:
+        return False
+    patterns: list[Any] = getattr(recognizer, "patterns", [])
+    checks = [(pattern, condition(recognizer, pattern)) for pattern in patterns]
+    if all(check is None for _, check in checks):
+        return False
+    # One shallow copy per subset of patterns: same id, name, context and validation, so
+    # its results are those the recognizer gives when the left-out patterns find nothing.
+    variants: dict[tuple[bool, ...], Any] = {}
+
+    def run(
+        text: str,
+        entities: list[str],
+        nlp_artifacts: Any = None,
+        regex_flags: int | None = None,
+    ) -> list[Any]:
+        keep = tuple(check is None or check(text) for _, check in checks)
+        if not any(keep):
+            return []
+        variant: Any = recognizer if all(keep) else variants.get(keep)
+        if variant is None:
+            variant = copy.copy(recognizer)
+            variant.__dict__.pop("analyze", None)
+            variant.patterns = [p for (p, _), kept in zip(checks, keep, strict=True) if kept]
+            variants[keep] = variant
+        found: list[Any] = analyze(variant, text, entities, nlp_artifacts, regex_flags)
+        return found
+
+    recognizer.analyze = run  # type: ignore[method-assign]
+    return True

@@ -1,0 +1,102 @@
+"""``phonenumbers``' ``PhoneNumberMatcher`` at "possible" leniency, each candidate judged once.
+
+The matcher finds candidates with one regex, then parses every candidate (and groups
+inside it) with ``phonenumbers.parse``: on digit-dense text (dates, versions, amounts)
+nearly all of the phone recognizer's time. A candidate's verdict depends only on its own
+characters, the region and, for a time stamp, whether ":MM" follows it; the same dates,
+versions and amounts recur across an upload, so the verdict is remembered per candidate
+(``CANDIDATE_CACHE_SIZE``). The search itself is ``PhoneNumberMatcher._find``'s loop,
+including its budget of failed tries: where the budget could run out, the matcher
+itself runs instead. Matches are the matcher's own: same spans, same order
+(``tests/unit/pii/test_phone_matcher.py`` checks this on generated text).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+CANDIDATE_CACHE_SIZE = 65_536
+"""Distinct (candidate, region) verdicts remembered (~10 MB when full)."""
+MAX_TRIES = 65_535
+"""``PhoneNumberMatcher``'s default budget of failed tries per text."""
+
+Match = tuple[int, int, bool]
+"""Start, end and whether ``phonenumbers.is_valid_number`` holds."""
+
+
+@functools.cache
+def _matcher_module() -> Any:
+    from phonenumbers import phonenumbermatcher
+
+    return phonenumbermatcher
+
+
+def phone_matches(text: str, region: str) -> list[Match]:
+    """``PhoneNumberMatcher(text, region, leniency=POSSIBLE)``'s matches, in order: where,
+    and whether each number is valid."""
+    module = _matcher_module()
+    pattern, second_start = module._PATTERN, module._SECOND_NUMBER_START_PATTERN
+    time_stamps, time_stamps_suffix = module._TIME_STAMPS, module._TIME_STAMPS_SUFFIX
+    found: list[Match] = []
+    tries = MAX_TRIES
+    index = 0
+    while True:
+        # ``PhoneNumberMatcher._find(index)``, with each candidate's verdict remembered.
+        match = pattern.search(text, index)
+        hit: Match | None = None
+        while tries > 0 and match is not None:
+            start = match.start()
+            candidate = text[start : match.end()]
+            trailing = second_start.search(candidate)
+            if trailing:
+                candidate = candidate[: trailing.start()]
+            if candidate:
+                if time_stamps.search(candidate) and time_stamps_suffix.match(
+                    text[start + len(candidate) :]
+                ):
+                    verdict, used = None, 0  # a time stamp: skipped, no inner tries
+                else:
+                    verdict, used = _verdict(candidate, region)
+                    if used >= tries:
+                        return _slow(text, region)  # the budget could run out inside
+                tries -= used
+                if verdict is not None:
+                    hit = (start + verdict[0], start + verdict[1], verdict[2])
+                    break
+                tries -= 1
+            index = start + len(candidate)
+            match = pattern.search(text, index)
+        if hit is None:
+            return found
+        found.append(hit)
+        index = hit[1]
+
+
+@functools.lru_cache(maxsize=CANDIDATE_CACHE_SIZE)
+def _verdict(candidate: str, region: str) -> tuple[Match | None, int]:
+    """``PhoneNumberMatcher._extract_match`` for ``candidate`` alone (no time stamp
+    suffix: the caller checked), as offsets in the candidate, and how many failed tries
+    it spent on inner groups."""
+    import phonenumbers
+
+    matcher = phonenumbers.PhoneNumberMatcher(
+        candidate, region, leniency=phonenumbers.Leniency.POSSIBLE, max_tries=MAX_TRIES
+    )
+    result = matcher._extract_match(candidate, 0)
+    used = MAX_TRIES - matcher._max_tries
+    if result is None:
+        return None, used
+    return (result.start, result.end, phonenumbers.is_valid_number(result.number)), used
+
+
+def _slow(text: str, region: str) -> list[Match]:
+    """The matcher itself (where its budget of tries matters)."""
+    import phonenumbers
+
+    return [
+        (found.start, found.end, phonenumbers.is_valid_number(found.number))
+        for found in phonenumbers.PhoneNumberMatcher(
+            text, region, leniency=phonenumbers.Leniency.POSSIBLE
+        )
+    ]

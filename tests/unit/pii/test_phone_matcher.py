@@ -1,0 +1,115 @@
+"""``phone_matches`` finds exactly what ``phonenumbers.PhoneNumberMatcher`` finds."""
+
+from __future__ import annotations
+
+import phonenumbers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.pii import phone_matcher
+from gateway.pii.phone_matcher import phone_matches
+from gateway.pii.recognizers import PHONE_REGIONS
+
+# Pieces that make phone-like text hard: digits of several scripts, every separator
+# the matcher knows, brackets, plus signs, extensions, time stamps, dates, letters
+# glued to digits and words that change nothing.
+_PIECES = st.sampled_from(
+    [
+        *"0123456789",
+        "\u0663",  # Arabic-Indic three
+        "\uff17",  # fullwidth seven
+        "\u06f5",  # extended Arabic-Indic five
+        " ",
+        "-",
+        ".",
+        "/",
+        "(",
+        ")",
+        "[",
+        "]",
+        "+",
+        "\uff0b",
+        "~",
+        "\u2010",
+        "\u00a0",
+        ":",
+        ":30",
+        "x",
+        "ext.",
+        " ext ",
+        "#",
+        ",",
+        ";",
+        "\n",
+        "a",
+        "Z",
+        "tel",
+        "phone ",
+        "call ",
+        "page ",
+        "pp. ",
+        "2026-03-14",
+        "12/31/2025",
+        "3.12.4.1",
+        "+1 ",
+        "+44 20 ",
+        "(555) ",
+        "011 ",
+        "555-0100",
+        "07911 123456",
+        "030 1234567",
+        "1-800-",
+        "12:45",
+        "2026-03-14 12:45",
+        "20260314 09",
+        " 08",
+        ":59",
+    ]
+)
+_TEXT = st.lists(_PIECES, max_size=40).map("".join)
+
+
+def _reference(text: str, region: str) -> list[tuple[int, int, bool]]:
+    return [
+        (found.start, found.end, phonenumbers.is_valid_number(found.number))
+        for found in phonenumbers.PhoneNumberMatcher(
+            text, region, leniency=phonenumbers.Leniency.POSSIBLE
+        )
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXT, st.sampled_from(PHONE_REGIONS))
+def test_same_matches_as_phonenumbers(text: str, region: str) -> None:
+    """Same spans, validity and order as the matcher, for any mix of phone-like pieces."""
+    assert phone_matches(text, region) == _reference(text, region)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_TEXT, min_size=2, max_size=6), st.sampled_from(PHONE_REGIONS))
+def test_remembered_verdicts_change_nothing(texts: list[str], region: str) -> None:
+    """Verdicts remembered from other texts (the same candidates recur) give the same
+    matches as the matcher on each text."""
+    for text in texts:
+        phone_matches(text, region)
+    for text in texts:
+        assert phone_matches(text, region) == _reference(text, region)
+
+
+def test_a_budget_of_tries_too_small_falls_back_to_the_matcher(monkeypatch: object) -> None:
+    """Where the matcher's budget of failed tries could run out, its own search runs."""
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    text = " ".join(["12-34"] * 30 + ["+1 415 555 0100"])
+    monkeypatch.setattr(phone_matcher, "MAX_TRIES", 5)
+    calls: list[str] = []
+    original = phone_matcher._slow
+
+    def slow(text: str, region: str) -> list[tuple[int, int, bool]]:
+        calls.append(region)
+        return original(text, region)
+
+    monkeypatch.setattr(phone_matcher, "_slow", slow)
+    assert phone_matches(text, "US") == _reference(text, "US")
+    assert calls == ["US"]
