@@ -80,6 +80,21 @@ def test_serve_starts_the_pii_workers_before_importing_anything_heavy(tmp_path: 
     assert not loaded & (HEAVY | {"jwt", "structlog", "cryptography"})
 
 
+def test_serve_spawns_a_worker_before_typer_and_settings() -> None:
+    """The console script starts the first PII worker before the command line and the
+    settings are imported, so its model load overlaps them (``gateway.entry``)."""
+    script = (
+        "import sys\nimport gateway.analysis.startup as startup\n"
+        f"def spy():\n    {_REPORT}\n    sys.exit(0)\n"
+        "startup.spawn_ahead = spy\n"
+        "from gateway.entry import main\nsys.argv = ['gateway', 'serve']\nmain()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    loaded = _modules_loaded(script, env)
+    assert "gateway" in loaded  # the spy ran
+    assert not loaded & (HEAVY | {"typer", "pydantic", "pydantic_settings"})
+
+
 def test_the_heavy_set_is_what_the_application_imports() -> None:
     """The checks above can fail: importing the application loads those modules (numpy
     loads with the first upload scan: ``tests/unit/test_app.py``)."""
