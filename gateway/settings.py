@@ -99,7 +99,8 @@ class Settings(BaseSettings):
     """Presidio worker processes; unset means one per CPU core beyond the first (1 to 4)."""
     pii_batch_max_chars: int = Field(default=1024, ge=1024, le=100_000)
     """Most characters a worker analyses in one batch (longer texts are cut into segments):
-    bulk work (fine-tune scans) delays chat analysis by at most one such batch."""
+    while chat comes, bulk work (fine-tune scans) delays chat analysis by at most one such
+    batch (the first chat after a quiet second: two)."""
     pii_batch_timeout_s: float = Field(default=30.0, gt=0)
     """A worker silent this long on one batch is hung: it is killed and replaced."""
     pii_worker_start_timeout_s: float = Field(default=120.0, gt=0)
@@ -174,9 +175,10 @@ class Settings(BaseSettings):
     finetune_search_batch: int = Field(default=16384, ge=1, le=65536)
     """Fingerprints per Elasticsearch terms query when scanning an upload."""
     finetune_local_index_max_prints: int = Field(default=5_000_000, ge=0)
-    """Governed fingerprints the upload scan keeps in memory (~32 bytes each, ~25 MB of
-    corpus text per million): a larger corpus is searched in Elasticsearch on every
-    scan; 0 always searches."""
+    """Governed fingerprints the upload scan keeps in memory (~32 bytes each at rest,
+    plus per-chunk objects; two to three times that while the copy is rebuilt after an
+    ingest): a larger corpus is searched in Elasticsearch on every scan; 0 always
+    searches."""
 
     host: str = "127.0.0.1"
     """Address the gateway listens on."""

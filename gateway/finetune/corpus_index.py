@@ -107,13 +107,16 @@ class CorpusIndex:
                     self._oversized = runs
                     return None
                 self._replace(stale if len(stale) <= _REFETCH_ALL else None, fetched)
-                if self._states() == runs:
-                    self._runs = runs
-                    self._snapshot = await asyncio.to_thread(self._build)
-                    return self._snapshot
-                # An ingest wrote between the count and the fetch: count again.
-                self._runs = self._states()
+                # The held chunks changed: the old snapshot no longer describes them, even
+                # if what follows is cancelled or fails (a scan cancelled mid-build).
                 self._snapshot = None
+                states = self._states()
+                if states == runs:
+                    snapshot = await asyncio.to_thread(self._build)
+                    self._runs, self._snapshot = runs, snapshot
+                    return snapshot
+                # An ingest wrote between the count and the fetch: count again.
+                self._runs = states
             return None
 
     def _states(self) -> dict[int, RunState]:
@@ -181,8 +184,11 @@ class CorpusIndex:
                 return []
             query["should"] = [_run_query(run) for run in sorted(runs)]
             query["minimum_should_match"] = 1
+        # What stays held: the other runs' prints (the stale runs' are replaced).
         budget = self._max_prints - (
-            0 if runs is None else sum(len(h.prints) for h in self._held.values())
+            0
+            if runs is None
+            else sum(len(h.prints) for h in self._held.values() if h.run not in runs)
         )
         found: list[_Held] = []
         after: list[Any] | None = None

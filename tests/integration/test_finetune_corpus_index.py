@@ -123,6 +123,30 @@ async def test_a_chunk_rewritten_in_place_is_seen(settings: Settings) -> None:
         assert again.documents["plan.txt"]["classification"] == "internal"
 
 
+async def test_a_rebuild_that_fails_never_leaves_the_old_copy_current(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan whose rebuild of the copy fails (or is cancelled) after fetching new chunks:
+    the next scan does not match against the copy from before them."""
+    async with ChunkIndex.from_settings(settings) as index:
+        await ingest(index, {"plan.txt": PLAN})
+        matcher = CorpusMatcher(index.client, index.name)
+        scanner = UploadScanner(matcher, None)
+        assert await matched(scanner, PLAN, MEMO) == {"plan.txt"}
+        await ingest(index, {"memo.txt": MEMO}, corpus="legal")
+        local = matcher._local
+        assert local is not None
+
+        def fail() -> None:
+            raise MemoryError
+
+        monkeypatch.setattr(local, "_build", fail)
+        with pytest.raises(MemoryError):
+            await scanner.scan(upload(MEMO))
+        monkeypatch.undo()
+        assert await matched(scanner, PLAN, MEMO) == {"plan.txt", "memo.txt"}
+
+
 async def test_the_local_copy_and_the_search_find_the_same_overlaps(settings: Settings) -> None:
     """The same upload scanned through the local copy and through Elasticsearch's search
     (``local_max_prints=0``, also what a corpus beyond the bound gets): equal overlaps."""
