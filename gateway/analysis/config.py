@@ -17,6 +17,16 @@ def default_workers() -> int:
     return max(1, min(4, (cores or 1) - 1))
 
 
+PIPE_SAFE_BYTES = 48 * 1024
+"""What a worker's input pipe (64 KiB on Linux) and the write buffer surely take unread."""
+JSON_BYTES_PER_CHAR = 6
+"""A job frame is ASCII JSON: a character is at most a ``\\uXXXX`` escape."""
+JSON_BYTES_PER_TEXT = 3
+"""Quotes and comma around each text of a frame."""
+FRAME_OVERHEAD_BYTES = 2048
+"""The frame's header and keys, and the engine's name (a pattern engine names its types)."""
+
+
 @dataclass(frozen=True)
 class PoolConfig:
     workers: int = 1
@@ -27,8 +37,9 @@ class PoolConfig:
     """Most texts in one batch."""
     pattern_batch_max_chars: int = 512
     """The same for the pattern-only engine (fine-tune scans without NER), whose inputs
-    are short windows. A chat text waits for at most one bulk batch on its worker: this
-    bounds what a large upload adds to chat latency. On digit-dense text one costs a
+    are short windows. While chat comes, a chat text waits for at most one bulk batch on
+    its worker (the first after a quiet spell: ``bulk_in_flight`` of them): this bounds
+    what a large upload adds to chat latency. On digit-dense text one costs a
     worker ~0.9 CPU-ms warm (1,024 characters: ~1.6; 2,048: ~3.1; a quarter of it
     Presidio's fixed cost per call). 1,024 scanned faster but measured a worse chat p50
     while a 5 MB upload was scanned (one run each on a loaded machine)."""
@@ -43,6 +54,17 @@ class PoolConfig:
     round trip). While chat comes, one: a chat text waits for at most one bulk batch."""
     chat_quiet_s: float = 1.0
     """How long after the last chat job bulk batches go one at a time again."""
+
+    def bulk_batches_held(self) -> int:
+        """``bulk_in_flight``, or 1 when a bulk batch might not fit in a worker's input
+        pipe unread: sending it would then wait for the worker to finish the batch before
+        (no timeout runs yet), and a worker writing a large answer meanwhile would wait
+        for the gateway to read it (a deadlock)."""
+        largest = max(self.batch_max_chars, self.pattern_batch_quiet_chars)
+        texts = max(self.batch_max_texts, self.pattern_batch_max_texts)
+        frame = largest * JSON_BYTES_PER_CHAR + texts * JSON_BYTES_PER_TEXT + FRAME_OVERHEAD_BYTES
+        return self.bulk_in_flight if frame <= PIPE_SAFE_BYTES else 1
+
     pattern_batch_max_texts: int = 2048
     """Most texts in one pattern-engine batch (candidate windows are short)."""
     batch_timeout_s: float = 30.0

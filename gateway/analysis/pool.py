@@ -297,7 +297,7 @@ class AnalysisPool:
         unless chat work waits (it goes next, on its own) or came within
         ``chat_quiet_s`` (then a chat text waits for at most one bulk batch)."""
         quiet_since = self._chat_at + self._config.chat_quiet_s
-        while len(sent) < self._config.bulk_in_flight and sent[-1][0] is self._bulk:
+        while len(sent) < self._config.bulk_batches_held() and sent[-1][0] is self._bulk:
             if self._chat.jobs or self._chat.retries or time.monotonic() < quiet_since:
                 return None
             batch = self._bulk.take(quiet=True)

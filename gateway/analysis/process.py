@@ -166,10 +166,14 @@ class WorkerProcess:
             timeout_s *= 4  # the engine loads first (seconds)
         try:
             process.stdin.write(encode({"engine": engine, "texts": texts}))
-            await process.stdin.drain()
+            # A worker that stops reading (hung on the batch before) must not hold us.
+            await asyncio.wait_for(process.stdin.drain(), timeout_s)
         except (ConnectionError, RuntimeError) as exc:
             await self.kill()
             raise WorkerLost("worker input closed") from exc
+        except TimeoutError as exc:
+            await self.kill()
+            raise WorkerLost(f"worker read no input within {timeout_s:g} s") from exc
         return Sent(len(texts), timeout_s)
 
     async def answer(self, sent: Sent) -> list[list[PiiSpan]]:
