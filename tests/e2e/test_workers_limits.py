@@ -26,8 +26,9 @@ LIMIT = 6
 def test_two_workers_share_one_callers_requests_per_minute(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Twenty requests on fresh connections, spread over both workers: exactly the
-    caller's limit is admitted in all, and both workers answered some of them."""
+    """Twenty requests on fresh connections, spread over both workers: the caller's limit
+    is admitted in all (one more when a sync lags, the documented bound), the rest are
+    refused, and both workers answered some of them."""
     subject = f"workers-limits-{uuid.uuid4().hex[:8]}"
     key = new_key()
     keys_file = tmp_path / "keys.yaml"
@@ -61,8 +62,13 @@ def test_two_workers_share_one_callers_requests_per_minute(
         finally:
             for pid in alive(descendants(process.pid)):
                 os.kill(pid, signal.SIGKILL)
-    assert statuses.count(200) == LIMIT, statuses
-    assert statuses.count(429) == 20 - LIMIT, statuses
+    # gateway.limit_sync's bound: one worker's view of the other lags by one sync round
+    # trip, so at most what the other admitted in that time gets through beyond the
+    # limit. Requests 0.4 s apart: one, when a sync is slow (a loaded CI machine saw
+    # it). Counted once per worker would admit twice the limit.
+    admitted = statuses.count(200)
+    assert LIMIT <= admitted <= LIMIT + 1, statuses
+    assert statuses.count(429) == 20 - admitted, statuses
     writers = {
         json.loads(line).get("writer")
         for path in audit_dir.glob("audit-w*-*.jsonl")
