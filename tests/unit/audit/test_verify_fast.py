@@ -26,8 +26,8 @@ def reference(directory: Path, key: str | None = KEY) -> VerifyReport:
 
 
 @pytest.fixture(scope="module")
-def pristine() -> Path:
-    directory = Path(tempfile.mkdtemp(prefix="audit-fast-")) / "audit"
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("audit-fast") / "audit"
     asyncio.run(write_log(directory, count=60))
     assert len(list_segments(directory)) >= 4
     return directory
