@@ -120,7 +120,9 @@ def requested_preload(stdin: BinaryIO) -> list[str] | None:
 WARM_UP_TEXT = "Call 212-555-0123 or write to 12 Baker Street, London NW1 6XE."
 """Analysed once right after ready: our own recognizers (phonenumbers, pyap2's address
 patterns) set up on first use, ~0.35 CPU-s that the first chat paid. Done after ready,
-it costs start-up nothing; a chat arriving meanwhile waits at most that long."""
+it costs start-up nothing while the worker has a core to itself (where the gateway and
+its worker share one, it delays the gateway's own start-up by about that much); a chat
+arriving meanwhile waits at most that long."""
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO, preload: list[str]) -> None:
