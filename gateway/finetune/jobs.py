@@ -3,15 +3,11 @@ the swap of upstream file ids back to the gateway's in the jobs the upstream ret
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from gateway.errors import BadRequest, GatewayError, PolicyDenied
 from gateway.finetune.registry import ERROR, UPLOADED, FileEntry
 
-RECHECK_MARGIN = timedelta(minutes=5)
-"""Chunks ingested this long before a scan started are searched again at job creation
-(a chunk being written while the scan searched may not have been visible to it)."""
 JOB_FILE_FIELDS = ("training_file", "validation_file")
 
 

@@ -118,19 +118,17 @@ class CorpusMatcher:
     async def overlaps(
         self,
         units: Sequence[Unit],
-        since: str | None = None,
         *,
         more: asyncio.Future[list[Unit]] | None = None,
     ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
         """Every (part, document) pair sharing at least MIN_SHARED fingerprints, and the
         governance fields of each document found (for the retrieval policy).
 
-        ``since``: only chunks ingested after this instant (a re-check at job creation).
         ``more``: parts still being fingerprinted, matched after ``units`` (the result
         is the same as for all of them at once); awaited or cancelled here in any case.
         """
         try:
-            return await self._overlaps(units, since, more)
+            return await self._overlaps(units, more)
         finally:
             if more is not None and not more.done():
                 more.cancel()
@@ -141,13 +139,12 @@ class CorpusMatcher:
     async def _overlaps(
         self,
         units: Sequence[Unit],
-        since: str | None,
         more: asyncio.Future[list[Unit]] | None,
     ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
         from gateway.finetune import overlaps as engine  # numpy: loaded on first use
 
         await self._check_scheme()
-        if since is None and self._local_max_prints > 0:
+        if self._local_max_prints > 0:
             snapshot = await self._local_index().current()
             if snapshot is not None:
                 found, documents = await asyncio.to_thread(_local_overlaps, units, snapshot)
@@ -163,7 +160,7 @@ class CorpusMatcher:
         chunks: dict[str, Chunk] = {}
         held: list[NDArray[np.int64]] = []  # per chunk found: its fingerprints we look for
         for batch in engine.batches(wanted, self._batch):
-            async for source in self._search(batch, sorted(chunks), since):
+            async for source in self._search(batch, sorted(chunks)):
                 chunk_id = str(source["chunk_id"])
                 prints, words, chars = engine.chunk_prints(source.get("fingerprints") or [], wanted)
                 chunks[chunk_id] = Chunk(
@@ -204,17 +201,13 @@ class CorpusMatcher:
                 "re-ingest the corpora (gateway ingest) before uploads can be scanned",
             )
 
-    async def _search(
-        self, terms: list[int], seen: list[str], since: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def _search(self, terms: list[int], seen: list[str]) -> AsyncIterator[dict[str, Any]]:
         """Every chunk holding one of ``terms``, except ``seen`` ones, paged by chunk_id.
 
         A chunk found by an earlier batch already came with all its fingerprints, so it is
         excluded (chunk ids are the documents' ``_id``) rather than fetched again.
         """
         query: dict[str, Any] = {"filter": [{"terms": {"fingerprints": terms}}]}
-        if since is not None:
-            query["filter"].append({"range": {"ingested_at": {"gt": since}}})
         if seen:
             query["must_not"] = [{"ids": {"values": seen}}]
         after: list[Any] | None = None

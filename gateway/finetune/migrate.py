@@ -3,9 +3,9 @@
 Earlier versions kept files and jobs in ``finetune-registry.sqlite3`` next to the audit
 directory, one per replica. Every file in it passed the scan and was stored upstream,
 so each becomes a ``processed`` entry whose gateway id is its upstream id (callers keep
-using the ids they have); its scan record (matches, time) comes along for the re-check
-at job creation. Idempotent: entries already in the index are left as they are. Run it
-once per replica's file, then delete the files.
+using the ids they have); its scan record (matches, time) comes along (a job on it
+matches the whole file again). Idempotent: entries already in the index are left as
+they are. Run it once per replica's file, then delete the files.
 """
 
 from __future__ import annotations

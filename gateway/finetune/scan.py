@@ -150,12 +150,12 @@ class UploadScanner:
             },
         )
 
-    async def recheck(self, content: bytes, purpose: str, since: str) -> ScanResult:
-        """The corpus match alone, against chunks ingested after ``since``."""
+    async def recheck(self, content: bytes, purpose: str) -> ScanResult:
+        """The corpus match alone, against the corpus as it is now (at job creation)."""
         found, units, _ = await asyncio.to_thread(self._prepare, content, purpose)
         examples = found or []
         segments = await asyncio.to_thread(_segments, examples, units)
-        overlaps, documents = await self._matcher.overlaps([*units, *segments], since=since)
+        overlaps, documents = await self._matcher.overlaps([*units, *segments])
         return ScanResult(
             hashlib.sha256(content).hexdigest(),
             len(content),

@@ -3,7 +3,7 @@
 An upload is: size and format check -> register as ``uploaded`` -> audit -> answer; the
 scan, policy decision and forwarding run in the background (``processing``), and the
 file's ``status`` says how it ended. A job is: the training file must be the caller's
-and ``processed`` (400 while it is scanned, 403 if it was refused) -> re-check against
+and ``processed`` (400 while it is scanned, 403 if it was refused) -> match again against
 the corpus as it is now -> policy -> audit -> forward -> register. Reads and cancels are
 served only for the caller's own objects; everything else answers 404, as if it did not
 exist. Audit records hold ids, hashes, line numbers and decisions, never training text.
@@ -20,17 +20,14 @@ import contextlib
 import hashlib
 import secrets
 import time
-from datetime import datetime
 from typing import Any, Self
 
 from gateway.audit import AuditLog
-from gateway.elastic import timestamp
 from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, PolicyDenied
 from gateway.finetune.access import Access
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
 from gateway.finetune.jobs import (
     JOB_FILE_FIELDS,
-    RECHECK_MARGIN,
     job_request,
     require_processed,
     with_file_ids,
@@ -241,7 +238,7 @@ class FinetuneService:
         self, caller: Caller, base: dict[str, Any], model: str, param: str, file_id: str
     ) -> FileEntry:
         """The file must be the caller's, have passed the scan, and still pass it against
-        the corpus as it is now (chunks ingested since the scan are searched)."""
+        the corpus as it is now (the whole file is matched again)."""
         base[param] = file_id
         entry = await self._registry.file(caller.principal.subject, file_id)
         if entry is None:
@@ -274,20 +271,18 @@ class FinetuneService:
     async def _recheck(
         self, entry: FileEntry
     ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        """The scan's matches plus the file's matches with chunks ingested since."""
-        if entry.scanned_at is None:
-            raise GatewayError("The file's scan record is missing; upload it again.")
+        """The file's matches against the corpus as it is now.
+
+        The whole file is matched again, not only against chunks written since the scan:
+        no timestamp on a chunk says when it became what it is now (``ingested_at`` is
+        its ingest run's start, and a chunk reclassified in place keeps it), and with the
+        local copy of the corpus a full match costs little more than a partial one.
+        """
         content, _ = await self._upstream.get_bytes(f"files/{entry.upstream_id}/content")
         if hashlib.sha256(content).hexdigest() != entry.sha256:
             raise GatewayError("The stored file differs from the one scanned; upload it again.")
-        since = datetime.fromisoformat(entry.scanned_at.replace("Z", "+00:00"))
-        fresh: ScanResult = await self._scanner.recheck(
-            content, entry.purpose, timestamp(since - RECHECK_MARGIN)
-        )
-        return (
-            [*entry.matches, *(match_fact(o, False) for o in fresh.overlaps)],
-            fresh.documents,
-        )
+        fresh: ScanResult = await self._scanner.recheck(content, entry.purpose)
+        return [match_fact(o, False) for o in fresh.overlaps], fresh.documents
 
     async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         await self._access.read(caller, "fine_tuning.jobs.list")

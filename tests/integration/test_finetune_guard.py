@@ -294,3 +294,52 @@ async def test_a_job_is_refused_when_its_file_became_governed_after_upload(
     with pytest.raises(openai.PermissionDeniedError, match="overlap 1 governed document"):
         await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
     assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))
+
+
+async def test_a_job_is_refused_when_text_of_a_long_ago_ingest_is_reclassified(
+    sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
+) -> None:
+    """A trainable chunk from an ingest run that began a day before the scan, made
+    restricted in place after the scan: the job is refused (the whole file is matched
+    again, whatever the chunk's ``ingested_at``)."""
+    from gateway.ingest.manifest import Manifest
+    from gateway.ingest.pipeline import IngestOptions, run_ingest
+
+    from ..fixtures.ingest.support import shared_analyzer
+
+    note = (
+        "Our onboarding week pairs every new engineer with a buddy, walks them through "
+        "the deploy pipeline on day two and ends with a small fix shipped to production."
+    )
+    bob = sdk(BOB)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "onboarding.txt").write_text(note, encoding="utf-8")
+        manifest = Manifest.model_validate(
+            {"defaults": {"classification": "public", "allowed_groups": ["engineering"]}}
+        )
+        async with ChunkIndex.from_settings(settings) as index:
+            report = await run_ingest(
+                [Path(tmp)],
+                IngestOptions(corpus="acme-handbook", manifest=manifest),
+                index=index,
+                analyzer=shared_analyzer(),
+            )
+            assert report.ok
+            # As if its ingest run had begun a day before the scan.
+            await rewrite(index, note, {"ingested_at": "2020-01-01T00:00:00Z"})
+            uploaded = await processed(bob, jsonl(example(note)))  # public: trainable
+            await rewrite(index, note, {"classification": "restricted"})
+    with pytest.raises(openai.PermissionDeniedError, match="overlap 1 governed document"):
+        await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
+    assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))
+
+
+async def rewrite(index: ChunkIndex, text: str, fields: dict[str, Any]) -> None:
+    """Update, in place, the fields of every chunk holding ``text``."""
+    found = await index.client.search(
+        index=index.name, query={"match_phrase": {"text": text}}, size=100
+    )
+    hits = found["hits"]["hits"]
+    assert hits
+    for hit in hits:
+        await index.client.update(index=index.name, id=hit["_id"], doc=fields, refresh=True)
