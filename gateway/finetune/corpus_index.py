@@ -18,7 +18,9 @@ Elasticsearch gave at the start of this scan, so it holds exactly the chunks
 Elasticsearch held then. When that
 cannot be reached (ingests racing with the sync, more runs or fingerprints than the
 bounds), ``current`` answers None and the matcher searches Elasticsearch as before:
-never a silently smaller corpus.
+never a silently smaller corpus. A run caught being written is not fetched again until
+its state holds still between two counts: while an ingest writes, scans search (after at
+most one fetch of it), and the first scan after it ends searches too.
 """
 
 from __future__ import annotations
@@ -86,6 +88,11 @@ class CorpusIndex:
         self._snapshot: Snapshot | None = None
         self._oversized: dict[int, RunState] | None = None
         """The runs last found beyond ``max_prints``: not fetched again until they change."""
+        self._moving: dict[int, RunState | None] = {}
+        """Runs found being written (they changed between a count and the fetch after
+        it), with their last state seen: fetched again only once that state held still
+        from one count to the next, so an ingest writing one run for minutes is not
+        fetched again and again by every scan meanwhile (they search instead)."""
         self._lock = asyncio.Lock()
 
     async def current(self) -> Snapshot | None:
@@ -100,11 +107,13 @@ class CorpusIndex:
                     return self._snapshot
                 if runs == self._oversized:
                     return None
+                if self._still_moving(runs):
+                    return None
                 stale = stale_runs(self._runs, runs)
                 fetched = await self._fetch(stale if len(stale) <= _REFETCH_ALL else None)
                 if fetched is None:
                     self._held, self._runs, self._snapshot = {}, {}, None
-                    self._oversized = runs
+                    self._oversized, self._moving = runs, {}
                     return None
                 self._replace(stale if len(stale) <= _REFETCH_ALL else None, fetched)
                 # The held chunks changed: the old snapshot no longer describes them, even
@@ -113,11 +122,20 @@ class CorpusIndex:
                 states = self._states()
                 if states == runs:
                     snapshot = await asyncio.to_thread(self._build)
-                    self._runs, self._snapshot = runs, snapshot
+                    self._runs, self._snapshot, self._moving = runs, snapshot, {}
                     return snapshot
                 # An ingest wrote between the count and the fetch: count again.
                 self._runs = states
+                self._moving = {run: states.get(run) for run in stale_runs(states, runs)}
             return None
+
+    def _still_moving(self, runs: Mapping[int, RunState]) -> bool:
+        """Whether a run found being written has changed again since last seen (its
+        newest state is then remembered)."""
+        moved = {run for run, seen in self._moving.items() if runs.get(run) != seen}
+        for run in moved:
+            self._moving[run] = runs.get(run)
+        return bool(moved)
 
     def _states(self) -> dict[int, RunState]:
         states: dict[int, RunState] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,6 +146,61 @@ async def test_a_rebuild_that_fails_never_leaves_the_old_copy_current(
             await scanner.scan(upload(MEMO))
         monkeypatch.undo()
         assert await matched(scanner, PLAN, MEMO) == {"plan.txt", "memo.txt"}
+
+
+async def test_a_run_still_being_written_is_searched_not_fetched_again_and_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest run that keeps growing while scans come: each scan still finds its
+    text, fetching the run at most once (then none while it grows); once it holds
+    still, the copy is used again."""
+    async with ChunkIndex.from_settings(settings) as index:
+        await ingest(index, {"plan.txt": PLAN})
+        matcher = CorpusMatcher(index.client, index.name)
+        scanner = UploadScanner(matcher, None)
+        assert await matched(scanner, PLAN) == {"plan.txt"}
+        local = matcher._local
+        assert local is not None
+        found = await index.client.search(
+            index=index.name, query={"term": {"doc_id": "plan.txt"}}, size=1
+        )
+        chunk = found["hits"]["hits"][0]["_source"]  # same run: same ingested_at
+        written = 0
+
+        async def write_to_the_run() -> None:
+            nonlocal written
+            written += 1
+            chunk_id = f"{chunk['chunk_id']}-late-{written}"
+            await index.client.index(
+                index=index.name,
+                id=chunk_id,
+                document={**chunk, "chunk_id": chunk_id},
+                refresh=True,
+            )
+
+        fetch, fetches = local._fetch, 0
+
+        async def fetch_while_written(runs: set[int] | None) -> Any:
+            nonlocal fetches
+            fetches += 1
+            await write_to_the_run()
+            try:
+                return await fetch(runs)
+            finally:
+                await write_to_the_run()
+
+        monkeypatch.setattr(local, "_fetch", fetch_while_written)
+        await write_to_the_run()
+        assert await matched(scanner, PLAN, MEMO) == {"plan.txt"}
+        assert fetches == 1  # caught growing: searched after one fetch
+        await write_to_the_run()
+        assert await matched(scanner, PLAN, MEMO) == {"plan.txt"}
+        assert fetches == 1  # still growing: not fetched again
+        assert local._snapshot is None
+        monkeypatch.setattr(local, "_fetch", fetch)  # the ingest is over
+        assert await matched(scanner, PLAN) == {"plan.txt"}  # held still: fetched
+        assert local._snapshot is not None
+        assert sum("-late-" in chunk_id for chunk_id in local._held) == written == 4
 
 
 async def test_the_local_copy_and_the_search_find_the_same_overlaps(settings: Settings) -> None:
