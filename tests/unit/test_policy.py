@@ -127,3 +127,49 @@ def test_malformed_corpora_restriction_fails_closed(corpora: Any) -> None:
     response = {"result": {"allow": True, "retrieval": {"enabled": True, "corpora": corpora}}}
     with pytest.raises(DependencyUnavailable, match="wrong shape"):
         parse_authz_decision(response)
+
+
+def _listing(modules: list[tuple[str, str]]) -> dict[str, Any]:
+    """``GET /v1/policies`` as OPA answers it: each module with its (large) AST."""
+    return {
+        "result": [
+            {"id": i, "raw": raw, "ast": {"package": {"path": [i]}, "rules": [{"x": 1}] * 50}}
+            for i, raw in modules
+        ]
+    }
+
+
+async def test_the_revision_digests_the_module_texts_and_config_in_any_order() -> None:
+    """The revision is the digest of the sorted (id, text) pairs and the config: OPA's
+    listing order and the ASTs do not move it, a module's text does."""
+    from gateway.hashing import canonical_json, sha256_hex
+
+    modules = [("b.rego", "package b"), ("a.rego", "package a")]
+    config = {"finetune": {"min_shared": 2}}
+    listings = [_listing(modules), _listing(modules[::-1]), _listing([modules[0]])]
+
+    async def reply(request: web.Request) -> web.Response:
+        if request.path == "/v1/policies":
+            return web.json_response(listings.pop(0))
+        return web.json_response({"result": config})
+
+    async with opa(reply) as (engine, _):
+        first, reordered, fewer = [await engine.revision() for _ in range(3)]
+    expected = sha256_hex(canonical_json([sorted(modules), config]))[:16]
+    assert first == reordered == expected
+    assert fewer != first
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [{"result": [{"id": "a.rego"}]}, {"result": [{"id": 1, "raw": "x"}]}, {"result": 3}],
+)
+async def test_an_unreadable_policy_listing_fails_closed(listing: dict[str, Any]) -> None:
+    """A listing without each module's id and text is DependencyUnavailable."""
+
+    async def reply(request: web.Request) -> web.Response:
+        return web.json_response(listing if request.path == "/v1/policies" else {"result": {}})
+
+    async with opa(reply) as (engine, _):
+        with pytest.raises(DependencyUnavailable, match="policy revision"):
+            await engine.revision()
