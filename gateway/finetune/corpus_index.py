@@ -55,7 +55,7 @@ class Snapshot:
 
     holders: Holders
     chunks: list[Chunk]
-    """Chunk ``n`` of ``holders.chunks``."""
+    """Chunk ``n`` of ``holders.chunks``, in ``chunk_id`` order."""
 
 
 @dataclass(frozen=True, slots=True)

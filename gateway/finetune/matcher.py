@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,8 @@ class Chunk:
 
 LOCAL_MAX_PRINTS = 5_000_000
 """Fingerprints the local copy of the corpus may hold (~32 bytes each in memory); a
-larger corpus is searched in Elasticsearch on every scan."""
+larger corpus is searched in Elasticsearch on every scan. The default of
+``Settings.finetune_local_index_max_prints`` (a test keeps the two equal)."""
 
 
 class CorpusMatcher:
@@ -240,10 +242,13 @@ def _local_overlaps(
     from gateway.finetune.overlaps import all_overlaps
 
     found = all_overlaps(units, snapshot.holders, snapshot.chunks)
-    named = {overlap.chunk_id for overlap in found}
-    documents = {
-        str(c.governance.get("doc_id", "")): c.governance
-        for c in snapshot.chunks
-        if c.chunk_id in named
-    }
+    documents: dict[str, dict[str, Any]] = {}
+    for chunk_id in {overlap.chunk_id for overlap in found}:
+        # The snapshot's chunks are in chunk_id order.
+        chunk = snapshot.chunks[bisect_left(snapshot.chunks, chunk_id, key=_chunk_id)]
+        documents[str(chunk.governance.get("doc_id", ""))] = chunk.governance
     return found, documents
+
+
+def _chunk_id(chunk: Chunk) -> str:
+    return chunk.chunk_id

@@ -4,8 +4,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.finetune.matcher import MIN_SHARED, Chunk, Overlap, Unit
+from gateway.finetune.matcher import LOCAL_MAX_PRINTS, MIN_SHARED, Chunk, Overlap, Unit
 from gateway.finetune.overlaps import Holders, all_overlaps
+from gateway.settings import Settings
 
 _PRINT = st.integers(-40, 40)
 
@@ -196,3 +197,9 @@ def test_units_matched_in_two_parts_give_the_overlaps_of_all_at_once(
     cut = min(cut, len(units))
     parts = all_overlaps(units[:cut], holders, chunks) + all_overlaps(units[cut:], holders, chunks)
     assert parts == whole
+
+
+def test_the_matchers_local_copy_bound_is_the_settings_default() -> None:
+    """A matcher built without a bound holds as many fingerprints as the gateway would."""
+    field = Settings.model_fields["finetune_local_index_max_prints"]
+    assert field.default == LOCAL_MAX_PRINTS
