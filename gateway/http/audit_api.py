@@ -58,10 +58,15 @@ def _when(value: str | None, name: str) -> datetime | None:
 async def audit_search(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> dict[str, Any]:
-    """Search: ?subject= &doc= &corpus= &since= &until= &denied=true &limit="""
+    """Search: ?subject= &doc= &corpus= &since= &until= &denied=true &kind= &limit=
+
+    ``kind``: ``request`` (the default: chat and other proxied calls), ``finetune``
+    (files and fine-tuning calls), ``outcome``, ``checkpoint``, or ``any``.
+    """
     await _authorize_auditor(request, services, "search")
     query = request.query_params
     denied = query.get("denied")
+    kind = query.get("kind", "request")
     try:
         limit = min(int(query.get("limit", MAX_RESULTS)), MAX_RESULTS)
     except ValueError:
@@ -73,6 +78,7 @@ async def audit_search(
         since=_when(query.get("since"), "since"),
         until=_when(query.get("until"), "until"),
         denied=None if denied is None else denied.lower() == "true",
+        kind=None if kind == "any" else kind,
         limit=limit,
     )
     found = await asyncio.to_thread(search, services.settings.audit_dir, filters)

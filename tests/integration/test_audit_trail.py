@@ -111,6 +111,30 @@ async def test_auditor_api_is_policy_restricted(
     assert bad.status_code == 400
 
 
+async def test_auditors_find_denied_file_and_job_calls_by_kind(
+    demo_client: AsyncTestClient[Any],
+) -> None:
+    """A caller probing another's file ids: the denials are found with ``kind=finetune``
+    (or ``any``), not among chat requests."""
+    bob = {"Authorization": f"Bearer {BOB}"}
+    probed = await demo_client.get("/v1/files/file-not-his", headers=bob)
+    assert probed.status_code == 404
+    auditor = {"Authorization": f"Bearer {CAROL}"}
+    search = "/admin/audit/records?subject=bob&denied=true"
+
+    async def found(kind: str) -> list[dict[str, Any]]:
+        answer = await demo_client.get(f"{search}{kind}", headers=auditor)
+        assert answer.status_code == 200
+        return [r for r in answer.json()["data"] if r.get("file_id") == "file-not-his"]
+
+    assert await found("") == []  # chat and other proxied requests only
+    for kind in ("&kind=finetune", "&kind=any"):
+        records = await found(kind)
+        assert [(r["kind"], r["action"], r["allowed"]) for r in records] == [
+            ("finetune", "files.retrieve", False)
+        ]
+
+
 class SwitchableProxy:
     """A TCP forwarder in front of the real Elasticsearch that the test can cut and restore:
     Elasticsearch 'stops' and 'returns' for the gateway without touching the shared server."""
