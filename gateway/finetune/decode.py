@@ -2,7 +2,9 @@
 
 A training line can carry governed text that the fingerprints would not see as written:
 JSON inside a string (tool-call ``arguments``), ``\\u``/``\\x`` escapes left in a string
-by double encoding, base64, hex or percent-encoded blobs. ``hidden_texts`` returns the
+by double encoding, base64 (also wrapped in short lines), base32, hex (also as spaced or
+``0x`` bytes), percent-encoded blobs and HTML character references; decoded bytes may be
+UTF-8 or UTF-16. ``hidden_texts`` returns the
 decoded text of each such layer (the original string is scanned as it is, separately),
 recursively up to ``MAX_DEPTH`` layers. Blobs shorter than ``MIN_BLOB`` characters and
 decodings that are not mostly printable UTF-8 text are ignored: short tokens and binary
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -30,7 +33,9 @@ _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8}
 _BASE64 = re.compile(rf"[A-Za-z0-9+/]{{{MIN_BLOB},}}={{0,2}}|[A-Za-z0-9_-]{{{MIN_BLOB},}}={{0,2}}")
 _HEX = re.compile(rf"(?:[0-9a-fA-F]{{2}}){{{MIN_BLOB // 2},}}")
 _BLOB_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-"
-_BLOB_MARKS = bytes(0x61 if byte in _BLOB_BYTES else 0x20 for byte in range(256))
+_BLOB_MARKS = bytes(
+    0x61 if byte in _BLOB_BYTES else 0x0A if byte == 0x0A else 0x20 for byte in range(256)
+)
 _BLOB_RUN = b"a" * MIN_BLOB
 """A quick pass: prose rarely has a blob-sized run of ``[A-Za-z0-9+/=_-]``, so the blob
 patterns rarely run. The characters are ASCII, so the UTF-8 bytes mapped to ``a`` (one
@@ -38,6 +43,39 @@ of them) or a space (anything else) hold a run of ``MIN_BLOB`` ``a`` exactly whe
 text does: a byte table and a substring search instead of a regex tried at every
 position."""
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
+_WRAP_LINE = 8
+_WRAPPED_MARK = b"a" * _WRAP_LINE + b"\n" + b"a" * _WRAP_LINE
+"""Two blob-sized line pieces around a line break: a blob may be wrapped there."""
+_WRAPPED = re.compile(
+    rf"^[ \t]*(?:[A-Za-z0-9+/_-]{{{_WRAP_LINE},}}={{0,2}}[ \t]*\r?\n[ \t]*)+"
+    r"[A-Za-z0-9+/_-]+={0,2}[ \t]*\r?$",
+    re.MULTILINE,
+)
+"""Whole lines of blob characters, one after another: a blob wrapped at any width (MIME
+wraps base64 at 76; shorter widths hide it from ``_BASE64``)."""
+_HEX_BYTES = b"0123456789abcdefABCDEF"
+_HEX_MARKS = bytes(
+    0x68
+    if byte in _HEX_BYTES
+    else 0x78
+    if byte in b"xX"
+    else 0x20
+    if byte in b" ,:;\t\n\r"
+    else 0x2E
+    for byte in range(256)
+)
+_SPACED_HEX_MARK = b"hh hh hh hh hh hh"
+_PREFIXED_HEX_MARK = b"xhh"
+"""``0x53``: enough of these in a string, and it may hold prefixed hex bytes."""
+_SPACED_HEX = re.compile(
+    rf"(?:(?:0[xX])?[0-9a-fA-F]{{2}}[ ,:;\t\r\n]{{1,3}}){{{MIN_BLOB // 2 - 1},}}"
+    r"(?:0[xX])?[0-9a-fA-F]{2}"
+)
+"""Bytes written as separated hex pairs: ``53 65 76``, ``0x53, 0x65``, ``53:65:76``."""
+_HEX_PAIR = re.compile(r"(?:0[xX])?([0-9a-fA-F]{2})")
+_BASE32 = re.compile(r"[A-Z2-7]+")
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});")
+_MIN_REFERENCES = 4
 
 
 def walk_strings(value: Any) -> Iterator[str]:
@@ -93,12 +131,39 @@ def _layers(text: str) -> Iterator[str]:
             decoded = unquote(match.group(), errors="strict") if _utf8(match.group()) else ""
             if decoded and _printable(decoded):
                 yield decoded
-    if len(text) >= MIN_BLOB and _has_blob_run(text):
+    if "&#" in text and len(_CHARACTER_REFERENCE.findall(text)) >= _MIN_REFERENCES:
+        yield html.unescape(text)
+    if len(text) >= MIN_BLOB:
+        yield from _blob_layers(text)
+
+
+def _blob_layers(text: str) -> Iterator[str]:
+    """Base64, base32 and hex blobs, also wrapped or spaced (a quick byte-table pass
+    first: most text has none)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    marks = raw.translate(_BLOB_MARKS, b"\r")
+    if _BLOB_RUN in marks:
         yield from _blobs(text)
+    if _WRAPPED_MARK in marks or (
+        b"\n " in marks and _WRAPPED_MARK in marks.replace(b" ", b"")  # indented
+    ):
+        for match in _WRAPPED.finditer(text):
+            yield from _unwrapped(match.group().split())
+    hex_marks = raw.translate(_HEX_MARKS)
+    if _SPACED_HEX_MARK in hex_marks or hex_marks.count(_PREFIXED_HEX_MARK) >= MIN_BLOB // 2:
+        for match in _SPACED_HEX.finditer(text):
+            pairs = "".join(_HEX_PAIR.findall(match.group()))
+            if (spaced := _text(bytes.fromhex(pairs))) is not None:
+                yield spaced
 
 
-def _has_blob_run(text: str) -> bool:
-    return _BLOB_RUN in text.encode("utf-8", "surrogatepass").translate(_BLOB_MARKS)
+def _unwrapped(lines: list[str]) -> Iterator[str]:
+    """The blob the lines make, or, if that is not text, the one before a last line that
+    may be a word after the blob."""
+    found = list(_blobs("".join(lines)))
+    if not found and len(lines) > 2:
+        found = list(_blobs("".join(lines[:-1])))
+    yield from found
 
 
 def _blobs(text: str) -> Iterator[str]:
@@ -118,10 +183,19 @@ def _blobs(text: str) -> Iterator[str]:
                 else base64.b64decode(padded, validate=True)
             )
         except (binascii.Error, ValueError):
-            continue
-        decoded = _text(raw)
+            raw = b""
+        decoded = _text(raw) if raw else None
+        if decoded is None and _BASE32.fullmatch(blob):
+            decoded = _base32(blob)
         if decoded is not None:
             yield decoded
+
+
+def _base32(blob: str) -> str | None:
+    try:
+        return _text(base64.b32decode(blob + "=" * (-len(blob) % 8)))
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -140,12 +214,20 @@ def _utf8(percent_encoded: str) -> bool:
 
 
 def _text(raw: bytes) -> str | None:
-    """``raw`` as text if it is mostly printable UTF-8, else None."""
-    try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return decoded if decoded and _printable(decoded) else None
+    """``raw`` as text if it is mostly printable UTF-8 (or UTF-16, which is half zero
+    bytes for Latin text), else None."""
+    encodings = ["utf-8"]
+    if len(raw) % 2 == 0 and raw.count(0) * 4 >= len(raw):
+        encodings += ["utf-16"] if raw[:2] in (b"\xfe\xff", b"\xff\xfe") else []
+        encodings += ["utf-16-be", "utf-16-le"]
+    for encoding in encodings:
+        try:
+            decoded = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if decoded and _printable(decoded):
+            return decoded
+    return None
 
 
 def _printable(text: str) -> bool:
