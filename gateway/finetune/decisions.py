@@ -43,8 +43,8 @@ def decision_fields(decision: FinetuneDecision) -> dict[str, Any]:
 def refusal(decision: FinetuneDecision, prefix: str, param: str = "file") -> PolicyDenied:
     governed = any(v.get("kind") in {"overlap", "pii"} for v in decision.violations)
     message = f"{prefix}: " + "; ".join(decision.reasons) + "."
-    if governed:
-        message += " " + SANCTIONED_USE
+    if any(v.get("kind") == "overlap" for v in decision.violations):
+        message += " " + SANCTIONED_USE  # about corpora: not for personal data alone
     return PolicyDenied(
         message, param=param, code="finetune_data_governed" if governed else "policy_denied"
     )

@@ -166,10 +166,13 @@ async def test_ordinary_technical_and_business_text_is_accepted(
 
 
 async def test_structured_identifiers_are_refused(sdk: Sdk, fake_upstream: FakeUpstream) -> None:
-    """An e-mail address hidden in base64 under an unknown key is still personal data."""
+    """An e-mail address hidden in base64 under an unknown key is still personal data
+    (and the refusal does not talk about governed corpora)."""
     hidden = base64.b64encode(b"write to jordan.mills@example.org for a refund").decode()
     content = jsonl({**example("ok"), "meta": hidden})
-    assert "EMAIL_ADDRESS" in await refused_upload(sdk(BOB), content)
+    reason = await refused_upload(sdk(BOB), content)
+    assert "EMAIL_ADDRESS" in reason
+    assert "corpora" not in reason
     assert forwarded(fake_upstream) == []
 
 
