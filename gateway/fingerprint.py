@@ -3,8 +3,10 @@
 Normalisation first, so that disguises do not change a fingerprint: the TR39 skeleton
 (``disarm.skeleton_key``: NFKC, invisible and zero-width characters and soft hyphens
 removed, confusable letters such as Cyrillic a (U+0430) or fullwidth r (U+FF52) folded to their
-prototype, case folded, whitespace collapsed), then hyphens inside or across a line
-break between two words are dropped (``re-stricted`` and ``re- stricted`` read as
+prototype, case folded, whitespace collapsed), combining diacritical marks removed
+(an accented or struck-through letter reads as the plain letter), then hyphens inside
+or across a line break between two words are dropped (``re-stricted`` and
+``re- stricted`` read as
 ``restricted``).
 
 Two signals are taken from the normalised text, and both are stored in one multi-valued
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,6 +52,7 @@ _WORD = re.compile(r"[^\W_]+")
 # Control characters go first: the skeleton would read DEL and backspace as deletions.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NOT_WORD = re.compile(r"[\W_]+")
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # The skeleton has already folded hyphen look-alikes to ``-``; the pattern starts with
 # the literal so that the engine only stops at hyphens.
 _HYPHEN = re.compile(r"-(?<=[^\W_]-)-* ?(?=[^\W_])")
@@ -108,7 +112,20 @@ _WORDS = _WordTable()
 
 def canonical(text: str) -> str:
     """The normalised form both signals are taken from (see the module docstring)."""
-    return _HYPHEN.sub("", skeleton_key(_CONTROL.sub("", text).casefold()))
+    form = skeleton_key(_CONTROL.sub("", text).casefold())
+    if not form.isascii():
+        form = without_marks(form)
+    return _HYPHEN.sub("", form)
+
+
+def without_marks(form: str) -> str:
+    """``form`` without combining diacritical marks: ``séverity`` reads ``severity``.
+
+    Only the generic combining blocks go (accents, overlays, underlines), not the vowel
+    signs of scripts such as Devanagari; NFC afterwards recomposes what NFD split and
+    no mark was taken from (Hangul syllables, for one).
+    """
+    return unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", form)))
 
 
 def normalize(text: str) -> list[str]:

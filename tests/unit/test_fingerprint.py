@@ -47,8 +47,9 @@ def test_light_formatting_edits_keep_every_fingerprint() -> None:
 
 
 def test_disguises_keep_every_fingerprint() -> None:
-    """Zero-width characters, soft hyphens, Cyrillic/Greek look-alikes, fullwidth letters
-    and hyphenated line breaks do not change a single fingerprint."""
+    """Zero-width characters, soft hyphens, Cyrillic/Greek look-alikes, fullwidth letters,
+    hyphenated line breaks and accents or strokes on letters do not change a single
+    fingerprint."""
     disguised = [
         "\u200b".join(PASSAGE),
         "\u2060".join(PASSAGE),
@@ -56,6 +57,10 @@ def test_disguises_keep_every_fingerprint() -> None:
         PASSAGE.translate(HOMOGLYPHS),
         fullwidth(PASSAGE),
         PASSAGE.replace("credentials", "creden-\ntials").replace("forensics", "foren-sics"),
+        PASSAGE.replace("e", "\u00e9").replace("o", "\u00f6").replace("i", "\u00ef"),
+        PASSAGE.replace("e", "\u0117").replace("a", "\u00e0"),
+        "".join(c + "\u0301" if c.isalpha() else c for c in PASSAGE),
+        "".join(c + "\u0336" if c.isalpha() else c for c in PASSAGE),
     ]
     for text in disguised:
         assert fingerprints(text) == fingerprints(PASSAGE), text
@@ -138,3 +143,18 @@ def test_word_hashes_of_short_text() -> None:
     """Fewer words than K still give one hash, distinct from a K-gram's."""
     assert len(word_hashes(["one", "two"])) == 1
     assert word_hashes(["one", "two"]).dtype == np.int64
+
+
+@given(
+    st.text(alphabet=st.characters(min_codepoint=0x61, max_codepoint=0x7A), max_size=100),
+    st.sampled_from(["\u0301", "\u0300", "\u0308", "\u0327", "\u0332", "\u0336"]),
+)
+def test_combining_marks_never_change_fingerprints(text: str, mark: str) -> None:
+    """Latin text keeps its fingerprints with a combining mark on every letter."""
+    assert fingerprints("".join(c + mark for c in text)) == fingerprints(text)
+
+
+def test_scripts_whose_signs_are_letters_keep_them() -> None:
+    """Devanagari vowel signs and Hangul syllables are not stripped like accents."""
+    assert normalize("हिन्दी") != normalize("हनद")
+    assert normalize("한국어 문서") == ["한국어", "문서"]
