@@ -26,6 +26,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+import phonenumbers
+
 from gateway.pii.phone_matcher import phone_matches
 from gateway.pii.types import NER_TYPES, PiiSpan
 
@@ -204,7 +206,7 @@ PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR
 _PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
 _PHONE_CONTEXT = re.compile(
     r"\b(?:phone|tel|telephone|call|calls|called|mobile|cell|fax|whatsapp|sms|text|dial|"
-    r"ring|contact|reach|number|no|hotline)\b",
+    r"ring|contact|reach|hotline)\b",
     re.IGNORECASE,
 )
 _TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
@@ -225,14 +227,33 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         return 0.0
     if before.endswith(("$", "€", "£", "¥", "#")):
         return 0.0
-    formatted = value.startswith("+") or any(c in value for c in " -.()/")
+    international = value.startswith("+")
+    formatted = international or any(c in value for c in " -.()/")
     digits = sum(c.isdigit() for c in value)
     score = 0.75 if valid else 0.4
     if not formatted and digits < 10:
         score = 0.3  # a bare short digit run: an order or build number unless a word says so
+    elif valid and not international and not (formatted and _grouped_as_phone(value)):
+        # Valid in some region, but bare or grouped as no phone number is (a version
+        # "10.0.19041.1", a ticket "2024-118934", a PO number): likely, not certain.
+        score = 0.5
     if _PHONE_CONTEXT.search(text, max(0, start - 40), start):
         score = min(1.0, score + 0.35)
     return score
+
+
+@functools.lru_cache(maxsize=RUN_CACHE_SIZE)
+def _grouped_as_phone(value: str) -> bool:
+    """Whether ``value`` is, whole, a valid number of some region whose digit groups
+    stay within that region's formatting groups (phonenumbers' ``STRICT_GROUPING``:
+    "650 253 0000" or "650 2530000", not "65 02 53 00 00")."""
+    return any(
+        match.start == 0 and match.end == len(value)
+        for region in PHONE_REGIONS
+        for match in phonenumbers.PhoneNumberMatcher(
+            value, region, leniency=phonenumbers.Leniency.STRICT_GROUPING
+        )
+    )
 
 
 def find_phones(text: str) -> list[PiiSpan]:

@@ -123,3 +123,37 @@ def test_a_context_word_lifts_a_bare_number() -> None:
     """'call 5550134' is a phone number because of the word before it."""
     (span,) = [s for s in find_phones("please call 4155550134 now") if s["score"] >= 0.4]
     assert span["score"] >= 0.75
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The version string is 10.0.19041.1.",
+        "Windows 11 build 22621.2861 is required.",
+        "Version 1.22.3.4567 is the LTS build.",
+        "Ticket 2024-118934 was closed.",
+        "Invoice number 2024-00123 is overdue.",
+        "Our PO number is 4500012345.",
+        "The part number is 1234-5678-90.",
+        "Batch 240517-03 failed QA.",
+        "Contract 2025/0193 renews in March.",
+        "The SKU 4006381333931 is out of stock.",
+    ],
+)
+def test_reference_numbers_are_not_confident_phones(text: str) -> None:
+    """Versions, tickets, invoices, part numbers and SKUs that happen to be valid in some
+    region, grouped as no phone number is or bare, stay under 0.7 (the fine-tune policy's
+    bar) without a phone word; "number" alone is not one."""
+    assert all(s["score"] < 0.7 for s in find_phones(text))
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["(415) 555-0134", "415-555-0134", "415.555.0134", "020 7946 0958", "030 901820"],
+)
+def test_numbers_grouped_as_phones_are_confident(number: str) -> None:
+    """A valid number grouped as its region writes phone numbers scores 0.75 unprompted."""
+    text = f"Write to {number} today."
+    assert any(
+        text[s["start"] : s["end"]] == number and s["score"] >= 0.75 for s in find_phones(text)
+    )
