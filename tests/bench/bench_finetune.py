@@ -358,6 +358,9 @@ async def _pii_rows(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     technical, business = ordinary
+    # Its own random stream: the rows after this one scan the same files as before.
+    own = random.Random(args.seed + 1)
+    references = [finetune_data.reference_text(own) for _ in range(len(business))]
     results: dict[str, Any] = {}
     matcher = CorpusMatcher(index.client, index.name)
     # What the gateway scans for: the default policy's plan (its blocked types, no NER).
@@ -365,7 +368,11 @@ async def _pii_rows(
     scanner = UploadScanner(
         matcher, pool.analyze, analyze_patterns=pool.analyze_patterns, pii_plan=plan
     )
-    for name, texts in (("technical", technical), ("business", business)):
+    for name, texts in (
+        ("technical", technical),
+        ("business", business),
+        ("references", references),
+    ):
         content = to_jsonl([example(t, rng) for t in texts])
         scan = await scanner.scan(content)
         decision = await policy.finetune(

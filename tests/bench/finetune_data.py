@@ -142,3 +142,34 @@ def business_sentence(rng: random.Random) -> str:
 
 def business_text(rng: random.Random) -> str:
     return " ".join(business_sentence(rng) for _ in range(rng.randint(2, 5)))
+
+
+_REFERENCES = [
+    "Windows 10 build 10.0.{d5}.{n} is the minimum; build {d5}.{d4} fixed the driver.",
+    "Ticket {year}-{d6} was closed after the {prod} hotfix.",
+    "Invoice number {year}-{d5} for {prod} is overdue by {n} days.",
+    "Our PO number is 45000{d5}; the part number is {d4}-{d4}-{n2:02d}.",
+    "Batch {d6}-{n2:02d} failed QA and contract {year}/{d4} renews in {month}.",
+    "The SKU {ean} is out of stock; reorder {n3} units.",
+    "Pin the client with pip install {lib}=={n}.{n2}.{n}.{n3} and rebuild image {d6}.",
+    "Version {n}.{n2}.{n}.{d4} is the LTS build of {prod}.",
+]
+
+
+def reference_text(rng: random.Random) -> str:
+    """Business lines full of reference numbers (builds, tickets, invoices, PO and part
+    numbers, SKUs) that are valid phone numbers in some region, but no personal data."""
+    values = {
+        "d4": rng.randint(1000, 9999),
+        "d5": rng.randint(10000, 99999),
+        "d6": rng.randint(100000, 999999),
+        "ean": f"400{rng.randint(10**9, 10**10 - 1)}",
+        "n": rng.randint(1, 12),
+        "n2": rng.randint(1, 30),
+        "n3": rng.randint(100, 999),
+        "year": rng.randint(2019, 2027),
+        "prod": rng.choice(_PRODUCTS),
+        "lib": rng.choice(["requests", "httpx", "numpy", "pydantic"]),
+        "month": rng.choice(_MONTHS),
+    }
+    return rng.choice(_REFERENCES).format(**values)
