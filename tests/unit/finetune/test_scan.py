@@ -291,3 +291,55 @@ def test_segments_equal_the_window_by_window_definition(
         assert unit.owners is not None
         got.append((unit.lines, unit.prints.tolist(), unit.owners.tolist()))
     assert got == _reference_segments(examples)
+
+
+async def test_the_pii_scan_starts_before_the_examples_are_fingerprinted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The PII lane gets its first windows while the examples are still being
+    fingerprinted (it needs only the parsed examples), and both results are kept."""
+    import asyncio
+    import threading
+    from typing import Any
+
+    from gateway.finetune import scan as scan_module
+    from gateway.finetune.scan import UploadScanner
+
+    asked = threading.Event()
+    original = scan_module._example_units
+
+    def fingerprint(examples: list[Example]) -> Any:
+        assert asked.wait(10), "fingerprinting ended before the PII scan began"
+        return original(examples)
+
+    monkeypatch.setattr(scan_module, "_example_units", fingerprint)
+
+    class Matcher:
+        async def overlaps(self, units: Any, since: Any = None, *, more: Any = None) -> Any:
+            if more is not None:
+                await more
+            return [], {}
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
+        asked.set()
+        await asyncio.sleep(0)
+        return [
+            [PiiSpan(type="EMAIL_ADDRESS", start=0, end=len(t), score=1.0)] if "@" in t else []
+            for t in texts
+        ]
+
+    scanner = UploadScanner(Matcher(), never, analyze_patterns=patterns)  # type: ignore[arg-type]
+    line = {
+        "messages": [
+            {"role": "user", "content": "Where?"},
+            {"role": "assistant", "content": "write to ann@example.com today"},
+        ]
+    }
+    result = await scanner.scan((json.dumps(line) + "\n").encode())
+    assert [(f.type, f.lines) for f in result.pii] == [("EMAIL_ADDRESS", (1,))]
+    assert result.overlaps == []
