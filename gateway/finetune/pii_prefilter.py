@@ -107,9 +107,14 @@ def floor_condition(recognizer: Any, pattern: Any, floor: Floor) -> Callable[[st
         return lambda text: False
     if not all(word.isascii() for word in words):
         return None
+
     # The enhancer's keywords are tokens lower-cased (three times, as ``pii_context``
     # explains), each an ASCII context word inside one is inside the text lowered so.
-    return lambda text: any(word in text.lower().lower().lower() for word in words)
+    def near(text: str) -> bool:
+        lowered = text.lower().lower().lower()
+        return any(word in lowered for word in words)
+
+    return near
 
 
 def prefilter(recognizer: Any, floor: Floor | None = None) -> bool:
