@@ -40,9 +40,11 @@ log = structlog.get_logger("gateway.analysis")
 _RESTART_BACKOFF_S = (0.2, 1.0, 5.0, 30.0)
 
 
-def pattern_engine(types: Sequence[str] | None) -> str:
-    """The worker engine name of the pattern-only analyzer for ``types`` (None: all)."""
-    return "patterns:" + ("*" if types is None else ",".join(sorted(types)))
+def pattern_engine(types: Sequence[str] | None, floor: float = 0.0) -> str:
+    """The worker engine name of the pattern-only analyzer for ``types`` (None: all),
+    wanting scores from ``floor`` up (``PatternAnalyzer``'s)."""
+    name = "patterns:" + ("*" if types is None else ",".join(sorted(types)))
+    return f"{name}@{floor!r}" if floor > 0 else name
 
 
 @dataclass
@@ -120,11 +122,12 @@ class AnalysisPool:
         return await self._submit(self._chat, texts, "lean")
 
     async def analyze_patterns(
-        self, texts: Sequence[str], types: Sequence[str] | None
+        self, texts: Sequence[str], types: Sequence[str] | None, floor: float = 0.0
     ) -> list[list[PiiSpan]]:
         """Pattern recognizers only (``gateway.finetune.pii_patterns``), bulk lane: the
-        fine-tune scan's lane when the policy asks for no NER type."""
-        return await self._submit(self._bulk, texts, pattern_engine(types))
+        fine-tune scan's lane when the policy asks for no NER type. Spans scoring below
+        ``floor`` may be left out."""
+        return await self._submit(self._bulk, texts, pattern_engine(types, floor))
 
     def ready_workers(self) -> int:
         return sum(slot.state == "ready" for slot in self._slots)

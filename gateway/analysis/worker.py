@@ -1,7 +1,7 @@
 """One analysis worker process: ``python -m gateway.analysis.worker``.
 
 Reads jobs ``{"engine": name, "texts": [...]}`` as frames on stdin (``lean``: the chat
-pipeline, ``full``: the bulk one, ``patterns:<types>``: pattern recognizers only, for
+pipeline, ``full``: the bulk one, ``patterns:<types>[@<floor>]``: pattern recognizers only, for
 those entity types or ``*`` for all) and answers each with
 ``{"spans": [[span, ...], ...]}`` or ``{"error": "<exception type>"}`` on stdout (never
 the exception's message: it could quote the text). After loading the engines named in
@@ -98,7 +98,11 @@ def _build(name: str) -> Any:
         raise ValueError("unknown engine")
     from gateway.finetune.pii_patterns import PatternAnalyzer
 
-    return PatternAnalyzer(None if spec == "*" else [t for t in spec.split(",") if t])
+    types, _, floor = spec.partition("@")
+    return PatternAnalyzer(
+        None if types == "*" else [t for t in types.split(",") if t],
+        floor=float(floor) if floor else 0.0,
+    )
 
 
 def requested_preload(stdin: BinaryIO) -> list[str] | None:

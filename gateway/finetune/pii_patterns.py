@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from gateway.finetune.pii_context import changeable
-from gateway.finetune.pii_prefilter import prefilter
+from gateway.finetune.pii_prefilter import Floor, prefilter
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
@@ -263,11 +263,21 @@ class _TokenNlpEngine:
 class PatternAnalyzer:
     """``SpanAnalyzer`` over pattern recognizers only; built on first use."""
 
-    def __init__(self, entities: Sequence[str] | None = None, *, prefilter: bool = True) -> None:
+    def __init__(
+        self,
+        entities: Sequence[str] | None = None,
+        *,
+        prefilter: bool = True,
+        floor: float = 0.0,
+    ) -> None:
         """``prefilter``: run each Presidio pattern only where it can match
-        (``gateway.finetune.pii_prefilter``; the same results, off for comparison)."""
+        (``gateway.finetune.pii_prefilter``; the same results, off for comparison).
+        ``floor``: the least score wanted; with the prefilter, Presidio's patterns whose
+        results cannot reach it are left out, so fewer spans below it are reported
+        (those at or above it are the same)."""
         self._entities = list(entities) if entities is not None else None
         self._prefilter = prefilter
+        self._floor = floor
         self._presidio_entities: list[str] | None = None
         self._engine: Any = None
 
@@ -282,9 +292,19 @@ class PatternAnalyzer:
         for name in _LEFT_OUT:
             registry.remove_recognizer(name)
         registry.add_recognizer(offline_email_recognizer())
+        enhancer = indexed_enhancer()
         if self._prefilter:
+            floor = (
+                Floor(
+                    self._floor,
+                    enhancer.context_similarity_factor,
+                    enhancer.min_score_with_context_similarity,
+                )
+                if self._floor > 0
+                else None
+            )
             for recognizer in registry.recognizers:
-                prefilter(recognizer)
+                prefilter(recognizer, floor)
         # Only the types Presidio's recognizers here can find: the others are the
         # gateway's own (``_OWN_RECOGNIZERS``). Asked for them, Presidio logs a warning
         # per call, and raises when none of the wanted types is its own.
@@ -296,7 +316,7 @@ class PatternAnalyzer:
             nlp_engine=_TokenNlpEngine(),  # type: ignore[arg-type]  # duck-typed NlpEngine
             registry=registry,
             supported_languages=[LANGUAGE],
-            context_aware_enhancer=indexed_enhancer(),
+            context_aware_enhancer=enhancer,
         )
 
     def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:

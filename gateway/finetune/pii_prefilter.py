@@ -9,12 +9,22 @@ licence patterns cost more than the rest together. For some patterns a much chea
 and is left out of that call; where it finds something, the pattern runs as Presidio
 runs it. The results (spans, scores, order) are Presidio's own
 (``tests/unit/finetune/test_pii_prefilter.py`` checks both claims on generated text).
+
+With a *floor* (the upload scan's minimum score: it reports nothing below it), a
+pattern whose results cannot reach the floor is not run at all, and one whose results
+reach it only with a context word ("license", "ssn") runs only where one of its
+recognizer's context words occurs in the text. Its recognizer must not validate (a
+checksum can raise a score to 1.0); the context enhancer raises a score to at most
+``max(score + factor, min_with_context)``, and only for a keyword of the text holding a
+context word. Results at or above the floor are then Presidio's own; only results
+below it are missing, which the scan drops anyway.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 _COLON = ":"
@@ -63,18 +73,71 @@ def condition(recognizer: Any, pattern: Any) -> Callable[[str], bool] | None:
     return lambda text: compiled.search(text) is not None
 
 
-def prefilter(recognizer: Any) -> bool:
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """Results below ``score`` are not wanted; the context enhancer's parameters say how
+    far a score can rise."""
+
+    score: float
+    factor: float
+    """``context_similarity_factor``: added for a context word."""
+    with_context: float
+    """``min_score_with_context_similarity``: the least score with a context word."""
+
+    def reach(self, score: float, context: bool) -> bool:
+        """Whether a result of ``score`` (unvalidated) can reach the floor, with a
+        context word (``context``) or without. Compared as the scan compares: the
+        score rounded to 4 places (``presidio_spans``)."""
+        if context:
+            score = min(max(score + self.factor, self.with_context), 1.0)
+        return round(score, 4) >= self.score
+
+
+def floor_condition(recognizer: Any, pattern: Any, floor: Floor) -> Callable[[str], bool] | None:
+    """Whether ``pattern`` can give a result at or above ``floor`` in a text: never, only
+    where one of the recognizer's context words occurs, or None (always)."""
+    from presidio_analyzer import PatternRecognizer
+
+    if type(recognizer).validate_result is not PatternRecognizer.validate_result:
+        return None  # a validated result may score 1.0
+    if floor.reach(pattern.score, context=False):
+        return None
+    words = [str(word).lower() for word in recognizer.context or []]
+    if not floor.reach(pattern.score, context=True) or not words:
+        return lambda text: False
+    if not all(word.isascii() for word in words):
+        return None
+
+    # The enhancer's keywords are tokens lower-cased (three times, as ``pii_context``
+    # explains), each an ASCII context word inside one is inside the text lowered so.
+    def near(text: str) -> bool:
+        lowered = text.lower().lower().lower()
+        return any(word in lowered for word in words)
+
+    return near
+
+
+def prefilter(recognizer: Any, floor: Floor | None = None) -> bool:
     """Make ``recognizer`` (a Presidio ``PatternRecognizer``) run, on each call, only the
-    patterns whose condition holds in the text; the same results as before. False (and
-    nothing changed) when it is not a plain pattern recognizer or no condition is known
-    for any of its patterns."""
+    patterns whose condition holds in the text; the same results as before (at or
+    above ``floor``, when given). False (and nothing changed) when it is not a plain
+    pattern recognizer or no condition is known for any of its patterns."""
     from presidio_analyzer import PatternRecognizer
 
     analyze = type(recognizer).analyze
     if not isinstance(recognizer, PatternRecognizer) or analyze is not PatternRecognizer.analyze:
         return False
     patterns: list[Any] = getattr(recognizer, "patterns", [])
-    checks = [(pattern, condition(recognizer, pattern)) for pattern in patterns]
+    checks = [
+        (
+            pattern,
+            _both(
+                condition(recognizer, pattern),
+                floor_condition(recognizer, pattern, floor) if floor else None,
+            ),
+        )
+        for pattern in patterns
+    ]
     if all(check is None for _, check in checks):
         return False
     # One shallow copy per subset of patterns: same id, name, context and validation, so
@@ -101,3 +164,11 @@ def prefilter(recognizer: Any) -> bool:
 
     recognizer.analyze = run  # type: ignore[method-assign]
     return True
+
+
+def _both(
+    first: Callable[[str], bool] | None, second: Callable[[str], bool] | None
+) -> Callable[[str], bool] | None:
+    if first is None or second is None:
+        return first or second
+    return lambda text: first(text) and second(text)

@@ -33,8 +33,11 @@ from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.pii.analyzer import PiiSpan
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
-AnalyzePatterns = Callable[[list[str], "tuple[str, ...] | None"], Awaitable[list[list[PiiSpan]]]]
-"""The pattern-only lane for some entity types (None: all): the analysis pool's."""
+AnalyzePatterns = Callable[
+    [list[str], "tuple[str, ...] | None", float], Awaitable[list[list[PiiSpan]]]
+]
+"""The pattern-only lane for some entity types (None: all), wanting scores from a floor
+up (spans below it may be left out): the analysis pool's."""
 
 NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
 CONTEXT = 40
@@ -124,11 +127,13 @@ class PiiScan:
         if self._analyze_patterns is not None:
             pool_lane = self._analyze_patterns
             return await _in_jobs(
-                lambda part: pool_lane(part, plan.types), texts, PATTERN_JOB_CHARS
+                lambda part: pool_lane(part, plan.types, self._min_score), texts, PATTERN_JOB_CHARS
             )
         lane = self._pattern_lanes.get(plan.types)
         if lane is None:
-            lane = self._pattern_lanes[plan.types] = PatternAnalyzer(plan.types)
+            lane = self._pattern_lanes[plan.types] = PatternAnalyzer(
+                plan.types, floor=self._min_score
+            )
         in_process = lane
 
         async def hop(part: list[str]) -> list[list[PiiSpan]]:

@@ -1,4 +1,4 @@
-"""The upload scan: parse -> fingerprint -> find overlapping chunks -> find PII.
+"""The upload scan: parse -> fingerprint -> find overlapping chunks, and find PII.
 
 What is matched: each example (every string of its line, decoded layers included) and
 overlapping segments of the file's text read in order, so that a passage cut into many
@@ -104,34 +104,38 @@ class UploadScanner:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
         sha256 = hashlib.sha256(content).hexdigest()
-        examples, units, parsed = await asyncio.to_thread(self._prepare, content, purpose)
+        examples = await asyncio.to_thread(read_examples, content, purpose)
         if examples is None:
             return ScanResult(sha256, len(content), 0, [], [], text=False)
-        printed = time.perf_counter()
-        # The corpus match and the PII scan run at once: the PII work is mostly in the
-        # analysis workers' processes, the match in this one and Elasticsearch. The
-        # segments are fingerprinted while the examples are matched (numpy lets go of
-        # the GIL for much of both).
-        ended: list[float] = []
-        segments = asyncio.ensure_future(asyncio.to_thread(_segments, examples, units))
-        match = asyncio.ensure_future(self._matcher.overlaps(units, more=segments))
-        match.add_done_callback(lambda _: ended.append(time.perf_counter()))
-        pii: list[PiiFinding] = []
+        parsed = time.perf_counter()
+        # The PII scan starts as soon as the examples are parsed, and runs while they are
+        # fingerprinted and matched: its work is mostly in the analysis workers'
+        # processes, the match's in this one and Elasticsearch. The segments are
+        # fingerprinted while the examples are matched (numpy lets go of the GIL for
+        # much of both).
+        ended: dict[str, float] = {}
+        pii_scan = asyncio.ensure_future(self._find_pii(examples, purpose))
+        pii_scan.add_done_callback(lambda _: ended.setdefault("pii", time.perf_counter()))
+        tasks: list[asyncio.Future[Any]] = [pii_scan]
         try:
-            if self._pii and purpose == FINE_TUNE:
-                plan = await self._plan(purpose) if self._plan else DEFAULT_PLAN
-                pii = await self._pii.scan(examples, plan)
-            pii_done = time.perf_counter()
+            units = await asyncio.to_thread(_example_units, examples)
+            printed = time.perf_counter()
+            segments = asyncio.ensure_future(asyncio.to_thread(_segments, examples, units))
+            tasks.append(segments)
+            match = asyncio.ensure_future(self._matcher.overlaps(units, more=segments))
+            tasks.append(match)
+            match.add_done_callback(lambda _: ended.setdefault("search", time.perf_counter()))
+            pii = await pii_scan
             overlaps, documents = await match
         finally:
-            # Cancelled when the PII scan failed; awaited either way, so that a failed
-            # match's exception is never left unretrieved.
-            for task in (match, segments):
+            # Cancelled when a step failed; awaited either way, so that a failed task's
+            # exception is never left unretrieved.
+            for task in tasks:
                 if not task.done():
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        searched = ended[0]
+        searched, pii_done = ended["search"], ended["pii"]
         done = max(searched, pii_done)
         return ScanResult(
             sha256=sha256,
@@ -143,12 +147,18 @@ class UploadScanner:
             timings_ms={
                 "parse": _ms(parsed - clock),
                 "fingerprint": _ms(printed - parsed),
-                # From the end of fingerprinting: the two run at the same time.
+                # From the end of fingerprinting resp. parsing: both overlap it.
                 "search": _ms(searched - printed),
-                "pii": _ms(pii_done - printed),
+                "pii": _ms(pii_done - parsed),
                 "total": _ms(done - clock),
             },
         )
+
+    async def _find_pii(self, examples: list[Example], purpose: str) -> list[PiiFinding]:
+        if not self._pii or purpose != FINE_TUNE:
+            return []
+        plan = await self._plan(purpose) if self._plan else DEFAULT_PLAN
+        return await self._pii.scan(examples, plan)
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         """The corpus match alone, against the corpus as it is now (at job creation)."""
@@ -170,13 +180,11 @@ class UploadScanner:
     ) -> tuple[list[Example] | None, ExampleUnits, float]:
         """Parse and fingerprint the examples (CPU-bound: run in a worker thread, off the
         event loop); also returns when parsing ended, for the timings."""
-        from gateway.finetune.units import example_units  # numpy: loaded on the first scan
-
         examples = read_examples(content, purpose)
         parsed = time.perf_counter()
         if examples is None:
             return None, ExampleUnits([], {}), parsed
-        return examples, ExampleUnits(*example_units(examples)), parsed
+        return examples, _example_units(examples), parsed
 
 
 class ExampleUnits(list[Unit]):
@@ -185,6 +193,12 @@ class ExampleUnits(list[Unit]):
     def __init__(self, units: list[Unit], letters_of: dict[str, str]) -> None:
         super().__init__(units)
         self.letters_of = letters_of
+
+
+def _example_units(examples: list[Example]) -> ExampleUnits:
+    from gateway.finetune.units import example_units  # numpy: loaded on the first scan
+
+    return ExampleUnits(*example_units(examples))
 
 
 def _segments(examples: list[Example], units: ExampleUnits) -> list[Unit]:

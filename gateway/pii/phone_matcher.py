@@ -5,15 +5,19 @@ inside it) with ``phonenumbers.parse``: on digit-dense text (dates, versions, am
 nearly all of the phone recognizer's time. A candidate's verdict depends only on its own
 characters, the region and, for a time stamp, whether ":MM" follows it; the same dates,
 versions and amounts recur across an upload, so the verdict is remembered per candidate
-(``CANDIDATE_CACHE_SIZE``). The search itself is ``PhoneNumberMatcher._find``'s loop,
-including its budget of failed tries: where the budget could run out, the matcher
-itself runs instead. Matches are the matcher's own: same spans, same order
-(``tests/unit/pii/test_phone_matcher.py`` checks this on generated text).
+(``CANDIDATE_CACHE_SIZE``). Most candidates in such text are too short to be a number
+of the region at all (years, amounts, versions): those are settled without parsing
+(``_too_short``), with the tries the matcher would have spent on them. The search
+itself is ``PhoneNumberMatcher._find``'s loop, including its budget of failed tries:
+where the budget could run out, the matcher itself runs instead. Matches are the
+matcher's own: same spans, same order (``tests/unit/pii/test_phone_matcher.py`` checks
+this on generated text).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 CANDIDATE_CACHE_SIZE = 65_536
@@ -78,6 +82,8 @@ def _verdict(candidate: str, region: str) -> tuple[Match | None, int]:
     """``PhoneNumberMatcher._extract_match`` for ``candidate`` alone (no time stamp
     suffix: the caller checked), as offsets in the candidate, and how many failed tries
     it spent on inner groups."""
+    if _too_short(candidate, region):
+        return None, _failed_tries(candidate)
     import phonenumbers
 
     matcher = phonenumbers.PhoneNumberMatcher(
@@ -88,6 +94,90 @@ def _verdict(candidate: str, region: str) -> tuple[Match | None, int]:
     if result is None:
         return None, used
     return (result.start, result.end, phonenumbers.is_valid_number(result.number)), used
+
+
+def _too_short(candidate: str, region: str) -> bool:
+    """Whether no part of ``candidate`` can parse as a possible number of ``region``,
+    by counting digits: every part the matcher tries (the candidate, then groups inside
+    it) is a substring, and without a plus sign, an international prefix or letters
+    (which ``phonenumbers`` reads as keypad digits) a number parsed from it has the
+    region's own calling code and a national number of at most its digits. If that
+    is fewer than the shortest length the region's metadata calls possible, the
+    matcher's "possible" test fails for every part. ASCII text only (other scripts'
+    digits are left to the matcher)."""
+    if not candidate.isascii() or "+" in candidate:
+        return False
+    digits = "".join(_NOT_DIGIT.split(candidate))
+    if len(digits) >= _shortest(region) or any(c.isalpha() for c in candidate):
+        return False
+    return _international_prefix(region).search(digits) is None
+
+
+_NOT_DIGIT = re.compile(r"[^0-9]+")
+
+
+@functools.cache
+def _shortest(region: str) -> int:
+    """The fewest digits of a national number ``is_possible_number`` accepts for a
+    number parsed in ``region`` (its calling code's main region's lengths, local-only
+    ones included, as ``_test_number_length`` reads them); 0 where unknown."""
+    import phonenumbers
+    from phonenumbers import phonenumberutil
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    code = None if metadata is None else metadata.country_code
+    if code is None:
+        return 0
+    main = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        code, phonenumbers.region_code_for_country_code(code)
+    )
+    desc = (
+        None
+        if main is None
+        else phonenumberutil._number_desc_by_type(main, phonenumbers.PhoneNumberType.UNKNOWN)
+    )
+    if desc is None:
+        return 0
+    lengths = [*desc.possible_length, *desc.possible_length_local_only]
+    if not lengths or min(lengths) < 1:
+        return 0
+    return min(lengths)
+
+
+@functools.cache
+def _international_prefix(region: str) -> re.Pattern[str]:
+    """Where ``phonenumbers`` could strip ``region``'s international (IDD) prefix and
+    read another calling code: such candidates are left to the matcher."""
+    import phonenumbers
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    prefix = None if metadata is None else metadata.international_prefix
+    return re.compile(prefix if prefix else "(?!)")
+
+
+@functools.lru_cache(maxsize=CANDIDATE_CACHE_SIZE)
+def _failed_tries(candidate: str) -> int:
+    """The failed tries ``PhoneNumberMatcher._extract_match`` spends on ``candidate``
+    when no part of it parses: the same for every region."""
+    import phonenumbers
+
+    matcher = _failing_matcher()(
+        candidate, "US", leniency=phonenumbers.Leniency.POSSIBLE, max_tries=MAX_TRIES
+    )
+    matcher._extract_match(candidate, 0)
+    return MAX_TRIES - int(matcher._max_tries)
+
+
+@functools.cache
+def _failing_matcher() -> Any:
+    """``PhoneNumberMatcher`` whose every parse fails: its search for inner groups alone."""
+    import phonenumbers
+
+    class FailingMatcher(phonenumbers.PhoneNumberMatcher):
+        def _parse_and_verify(self, candidate: str, offset: int) -> None:
+            return None
+
+    return FailingMatcher
 
 
 def _slow(text: str, region: str) -> list[Match]:

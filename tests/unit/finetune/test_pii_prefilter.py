@@ -86,3 +86,54 @@ def test_the_lane_finds_the_same_with_and_without_conditions(
     any mix of identifier-like pieces, digits of other scripts and context words."""
     fast, full = _lanes(types)
     assert fast.analyze(texts) == full.analyze(texts)
+
+
+_FLOOR_PIECES = st.sampled_from(
+    [
+        *"0123456789", " ", "-", ".", ":", "#", "\n", "a", "Q", "x", "\u0130", "\u212a",
+        "Q3", "FY2026", "p99", "A1234567", "AB123456", "1234567A", "123456789", "12345678",
+        "078-05-1120", "912-34-5678", "10.1.2.3", "3.14.2.7", "2001:db8::1",
+        "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "ann@example.com", "943 476 5919",
+        "license ", "LIC#", "public ", "driver ", "ssn ", "passport ", "IP ", "ships ",
+        "account ", "DEA ", "itin ", "nhs ", "bitcoin ",
+    ]
+)  # fmt: skip
+
+
+@functools.cache
+def _floored(types: tuple[str, ...] | None, floor: float) -> PatternAnalyzer:
+    return PatternAnalyzer(types, floor=floor)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(_FLOOR_PIECES, max_size=30).map("".join), min_size=1, max_size=5),
+    st.sampled_from([None, tuple(POLICY_TYPES)]),
+    st.sampled_from([0.5, 0.7, 0.4, 0.3, 0.65]),
+)
+def test_with_a_floor_the_lane_finds_the_same_at_or_above_it(
+    texts: list[str], types: tuple[str, ...] | None, floor: float
+) -> None:
+    """With a floor, the spans scoring at or above it are those Presidio's own
+    recognizers (no condition, no floor) give, in the same order, for text full of
+    licence look-alikes, context words and look-alikes of context words."""
+    fast, full = _floored(types, floor), _lanes(types)[1]
+    wanted = [[s for s in spans if s["score"] >= floor] for spans in full.analyze(texts)]
+    assert [[s for s in spans if s["score"] >= floor] for spans in fast.analyze(texts)] == wanted
+
+
+def test_a_floor_leaves_out_the_patterns_that_cannot_reach_it() -> None:
+    """At the scan's 0.5, the very weak patterns never run, the weak licence pattern
+    runs only where a context word occurs, and a validated pattern always runs."""
+    from gateway.finetune.pii_prefilter import Floor, floor_condition
+
+    floor = Floor(0.5, 0.35, 0.4)
+    never = floor_condition(*_recognizers()[("UsSsnRecognizer", "SSN4 (very weak)")], floor)
+    assert never is not None
+    assert not never("ssn 123456789")
+    licence = ("UsLicenseRecognizer", "Driver License - Alphanumeric (weak)")
+    weak = floor_condition(*_recognizers()[licence], floor)
+    assert weak is not None
+    assert not weak("Q3 revenue")
+    assert weak("LIC# A1234567")
+    assert floor_condition(*_recognizers()[("CryptoRecognizer", "Crypto (Medium)")], floor) is None

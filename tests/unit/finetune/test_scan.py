@@ -129,14 +129,17 @@ async def test_without_ner_types_the_pattern_lane_scans_and_the_pool_is_idle() -
 
 async def test_a_pattern_plan_goes_to_the_pool_pattern_engine_when_there_is_one() -> None:
     """With the pool's pattern lane given, candidate windows go there with the plan's
-    types (never to the NER pool or an in-process lane), and its spans are reported."""
-    asked: list[tuple[list[str], tuple[str, ...] | None]] = []
+    types and the scan's minimum score (never to the NER pool or an in-process lane),
+    and its spans are reported."""
+    asked: list[tuple[list[str], tuple[str, ...] | None, float]] = []
 
     async def never(texts: list[str]) -> list[list[PiiSpan]]:
         raise AssertionError("no NER in a pattern plan")
 
-    async def patterns(texts: list[str], types: tuple[str, ...] | None) -> list[list[PiiSpan]]:
-        asked.append((texts, types))
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
+        asked.append((texts, types, floor))
         return [
             [PiiSpan(type="EMAIL_ADDRESS", start=t.index("ann"), end=len(t), score=1.0)]
             for t in texts
@@ -145,7 +148,7 @@ async def test_a_pattern_plan_goes_to_the_pool_pattern_engine_when_there_is_one(
     scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
     plan = PiiPlan(scan=True, types=("EMAIL_ADDRESS",), ner=False)
     found = await scan.scan([Example(1, ("x",)), Example(2, ("mail ann@example.com",))], plan)
-    assert asked == [(["mail ann@example.com"], ("EMAIL_ADDRESS",))]
+    assert asked == [(["mail ann@example.com"], ("EMAIL_ADDRESS",), 0.5)]
     assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
 
 
@@ -160,7 +163,9 @@ async def test_a_large_scan_goes_to_the_pool_as_a_series_of_bounded_jobs(
     async def never(texts: list[str]) -> list[list[PiiSpan]]:
         raise AssertionError("no NER in a pattern plan")
 
-    async def patterns(texts: list[str], types: tuple[str, ...] | None) -> list[list[PiiSpan]]:
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
         jobs.append(texts)
         return [
             [PiiSpan(type="EMAIL_ADDRESS", start=0, end=5, score=1.0)] if "@" in t else []
@@ -286,3 +291,55 @@ def test_segments_equal_the_window_by_window_definition(
         assert unit.owners is not None
         got.append((unit.lines, unit.prints.tolist(), unit.owners.tolist()))
     assert got == _reference_segments(examples)
+
+
+async def test_the_pii_scan_starts_before_the_examples_are_fingerprinted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The PII lane gets its first windows while the examples are still being
+    fingerprinted (it needs only the parsed examples), and both results are kept."""
+    import asyncio
+    import threading
+    from typing import Any
+
+    from gateway.finetune import scan as scan_module
+    from gateway.finetune.scan import UploadScanner
+
+    asked = threading.Event()
+    original = scan_module._example_units
+
+    def fingerprint(examples: list[Example]) -> Any:
+        assert asked.wait(10), "fingerprinting ended before the PII scan began"
+        return original(examples)
+
+    monkeypatch.setattr(scan_module, "_example_units", fingerprint)
+
+    class Matcher:
+        async def overlaps(self, units: Any, since: Any = None, *, more: Any = None) -> Any:
+            if more is not None:
+                await more
+            return [], {}
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
+        asked.set()
+        await asyncio.sleep(0)
+        return [
+            [PiiSpan(type="EMAIL_ADDRESS", start=0, end=len(t), score=1.0)] if "@" in t else []
+            for t in texts
+        ]
+
+    scanner = UploadScanner(Matcher(), never, analyze_patterns=patterns)  # type: ignore[arg-type]
+    line = {
+        "messages": [
+            {"role": "user", "content": "Where?"},
+            {"role": "assistant", "content": "write to ann@example.com today"},
+        ]
+    }
+    result = await scanner.scan((json.dumps(line) + "\n").encode())
+    assert [(f.type, f.lines) for f in result.pii] == [("EMAIL_ADDRESS", (1,))]
+    assert result.overlaps == []

@@ -113,3 +113,31 @@ def test_a_budget_of_tries_too_small_falls_back_to_the_matcher(monkeypatch: obje
     monkeypatch.setattr(phone_matcher, "_slow", slow)
     assert phone_matches(text, "US") == _reference(text, "US")
     assert calls == ["US"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXT, st.sampled_from(PHONE_REGIONS))
+def test_candidates_settled_by_counting_digits_get_the_matchers_verdict(
+    text: str, region: str
+) -> None:
+    """A candidate too short for the region gets what the matcher's own parsing gives:
+    no match, and the same failed tries spent on groups inside it."""
+    pattern = phone_matcher._matcher_module()._PATTERN
+    for match in pattern.finditer(text):
+        candidate = match.group()
+        if not phone_matcher._too_short(candidate, region):
+            continue
+        matcher = phonenumbers.PhoneNumberMatcher(
+            candidate, region, leniency=phonenumbers.Leniency.POSSIBLE, max_tries=100
+        )
+        assert matcher._extract_match(candidate, 0) is None
+        assert phone_matcher._failed_tries(candidate) == 100 - matcher._max_tries
+
+
+def test_short_candidates_are_settled_without_parsing() -> None:
+    """Years, amounts and versions are too short for a US number: no parsing at all."""
+    assert phone_matcher._too_short("2026", "US")
+    assert phone_matcher._too_short("3.14.2", "US")
+    assert not phone_matcher._too_short("555-0100", "US")  # seven digits: local-only
+    assert not phone_matcher._too_short("+1 555", "US")
+    assert not phone_matcher._too_short("0114", "US")  # the international prefix
