@@ -31,6 +31,7 @@ from gateway.finetune.examples import Example
 from gateway.finetune.pii_patterns import PatternAnalyzer
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.pii.analyzer import PiiSpan
+from gateway.pii.normalize import view_text
 
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 AnalyzePatterns = Callable[
@@ -155,6 +156,9 @@ class PiiScan:
         ]
 
     def _pieces(self, text: str, ner: bool) -> list[str]:
+        # The analysis view: fullwidth digits and at signs, zero-width characters or
+        # combining marks inside a number would hide it from the candidates and patterns.
+        text = view_text(text)
         if ner:
             return [text] if text.strip() else []
         windows: list[list[int]] = []

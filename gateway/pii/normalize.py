@@ -12,10 +12,12 @@ inside it included, and redaction replaces those.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
 _DROPPED = frozenset({"Cf", "Mn", "Me"})
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +68,11 @@ def normalised(text: str) -> View | None:
         pieces.append(view)
         origin.extend([index] * len(view))
     return View("".join(pieces), tuple(origin), len(text))
+
+
+def view_text(text: str) -> str:
+    """The text of ``normalised(text)`` without its offset map, for an analysis that
+    reports no offsets (the upload scan): only the non-ASCII characters are visited."""
+    if text.isascii():
+        return text
+    return _NOT_ASCII.sub(lambda match: _char_view(match.group()), text)

@@ -127,6 +127,32 @@ async def test_without_ner_types_the_pattern_lane_scans_and_the_pool_is_idle() -
     assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
 
 
+def fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+async def test_identifiers_in_fullwidth_or_with_invisible_characters_are_found() -> None:
+    """An e-mail address in fullwidth letters, and a card number with zero-width spaces
+    between its digits, are found like their plain forms."""
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    scan = PiiScan(never, 0.5, ner=False)
+    plan = PiiPlan(scan=True, types=("EMAIL_ADDRESS", "CREDIT_CARD"), ner=False)
+    found = await scan.scan(
+        [
+            Example(1, (f"write to {fullwidth('john.doe@example.org')} today",)),
+            Example(2, ("card " + "\u200b".join("4111 1111 1111 1111") + " on file",)),
+        ],
+        plan,
+    )
+    assert sorted((f.type, f.lines) for f in found) == [
+        ("CREDIT_CARD", (2,)),
+        ("EMAIL_ADDRESS", (1,)),
+    ]
+
+
 async def test_a_pattern_plan_goes_to_the_pool_pattern_engine_when_there_is_one() -> None:
     """With the pool's pattern lane given, candidate windows go there with the plan's
     types and the scan's minimum score (never to the NER pool or an in-process lane),

@@ -3,7 +3,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.pii.normalize import normalised
+from gateway.pii.normalize import normalised, view_text
 
 
 def test_ascii_text_needs_no_view() -> None:
@@ -46,3 +46,10 @@ def test_every_view_span_maps_inside_the_original(text: str, data: st.DataObject
     shown = again.text if again is not None else text[orig_start:orig_end]
     assert view.text[start:end] in shown
     assert unicodedata.is_normalized("NFC", view.text) or True
+
+
+@given(st.text(max_size=200))
+def test_view_text_is_the_views_text(text: str) -> None:
+    """``view_text`` gives exactly the text of ``normalised`` (the text itself if ASCII)."""
+    view = normalised(text)
+    assert view_text(text) == (text if view is None else view.text)
