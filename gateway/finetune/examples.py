@@ -32,6 +32,9 @@ from gateway.pii.walker import walk
 # ``function`` message too (FineTuneChatRequestInput in its OpenAPI document).
 ROLES = frozenset(CHAT_ROLES)
 MAX_REPORTED = 20
+MAX_BAD_LINES = 1000
+"""Reading stops at this many bad lines: the file is refused anyway, and a file of
+millions of bad lines is answered at once, not after a minute of error messages."""
 MAX_DEPTH = 64
 TEXT_BLOCK = 4000
 """Plain-text uploads (not JSONL) are scanned in blocks of about this many characters."""
@@ -91,19 +94,23 @@ def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
                 _check_chat(record)
         except _LineProblem as exc:
             problems.append(f"line {number}: {exc}")
+            if len(problems) == MAX_BAD_LINES:
+                break
             continue
         examples.append(Example(number, _texts(record, plain)))
     if problems:
         shown = "; ".join(problems[:MAX_REPORTED])
         more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
+        if len(problems) == MAX_BAD_LINES:
+            more = f" (and more: reading stopped at {MAX_BAD_LINES} bad lines)"
         shape = (
             'a JSON object {"messages": [{"role": ..., "content": ...}, ...]}'
             if chat
             else "a JSON object"
         )
+        count = f"{len(problems)}" if len(problems) < MAX_BAD_LINES else f"{MAX_BAD_LINES}+"
         raise BadRequest(
-            f"Invalid JSONL file: {len(problems)} bad line(s): {shown}{more}. "
-            f"Each line must be {shape}.",
+            f"Invalid JSONL file: {count} bad line(s): {shown}{more}. Each line must be {shape}.",
             param="file",
             code="invalid_file_format",
         )

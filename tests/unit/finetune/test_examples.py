@@ -1,6 +1,7 @@
 """Parsing fine-tuning JSONL: bad lines reported by number, content never echoed."""
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -248,3 +249,21 @@ def test_ordinary_lines_take_the_fast_parse() -> None:
     assert examples_module._fast_load(line(("user", "a: 1"), ("assistant", "b")))[0]
     assert examples_module._fast_load(line(("user", 'say "a": 1'), ("assistant", "b")))[0] is None
     assert examples_module._fast_load('{"messages": [], "messages": []}')[0] is None
+
+
+def test_reading_stops_at_a_thousand_bad_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of many thousands of bad lines is refused after the first thousand,
+    saying so, without reading the rest."""
+    read: list[str] = []
+    record = examples_module._record
+
+    def counted(line: str) -> Any:
+        read.append(line)
+        return record(line)
+
+    monkeypatch.setattr(examples_module, "_record", counted)
+    with pytest.raises(BadRequest) as refused:
+        parse_examples(b"x\n" * 50_000)
+    assert len(read) == examples_module.MAX_BAD_LINES
+    assert "1000+ bad line(s)" in refused.value.message
+    assert "reading stopped at 1000 bad lines" in refused.value.message
