@@ -5,7 +5,6 @@ overlapping segments of the file's text read in order (numpy; see ``gateway.fine
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,21 +62,37 @@ def example_units(examples: list[Example]) -> tuple[list[Unit], dict[str, str]]:
     return units, dict(zip(distinct, streams, strict=True))
 
 
+def first_occurrences(examples: list[Example]) -> list[list[str]]:
+    """Per example, its texts not met earlier in the file.
+
+    Only later occurrences go: leaving out every text that repeats would let a file
+    written twice (as upsampling does) hide each piece of a cut-up passage from the
+    segments, since every piece then repeats.
+    """
+    seen: set[str] = set()
+    firsts: list[list[str]] = []
+    for example in examples:
+        texts = [text for text in example.texts if text not in seen]
+        seen.update(example.texts)
+        firsts.append(list(dict.fromkeys(texts)))
+    return firsts
+
+
 def segment_units(examples: list[Example], letters_of: dict[str, str] | None = None) -> list[Unit]:
     """Overlapping segments of the file's letters and digits, read in order.
 
-    Texts repeated across examples (system prompts, stock questions) are left out, so
-    that the pieces of a passage cut into many examples join up; each example is still
-    matched with them on its own. One pass of character shingles over the whole stream;
-    a segment's fingerprints are the minima of the windows starting inside it, each
-    attributed to the line where its own shingle starts.
+    A text met before (system prompts, stock questions) is left out where it comes again
+    (``first_occurrences``), so that the pieces of a passage cut into many examples join
+    up; each example is still matched with them on its own. One pass of character
+    shingles over the whole stream; a segment's fingerprints are the minima of the
+    windows starting inside it, each attributed to the line where its own shingle starts.
     """
-    repeated = Counter(text for example in examples for text in set(example.texts))
+    firsts = first_occurrences(examples)
     streams = [
-        letter_stream("\n".join(text for text in example.texts if repeated[text] == 1))
+        letter_stream("\n".join(texts))
         if letters_of is None
-        else "".join(letters_of[text] for text in example.texts if repeated[text] == 1)
-        for example in examples
+        else "".join(letters_of[text] for text in texts)
+        for texts in firsts
     ]
     starts = np.cumsum([0, *(len(s) for s in streams)])
     hashes = char_hashes("".join(streams), CHAR_K)

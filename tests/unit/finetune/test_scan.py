@@ -2,7 +2,6 @@
 
 import base64
 import json
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from gateway.finetune.decode import hidden_texts, walk_strings
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_plan import PiiPlan
 from gateway.finetune.pii_scan import PiiScan
-from gateway.finetune.units import SEGMENT, segment_units, units_of
+from gateway.finetune.units import SEGMENT, first_occurrences, segment_units, units_of
 from gateway.fingerprint import (
     CHAR_K,
     CHAR_WINDOW,
@@ -79,6 +78,23 @@ def test_segments_rejoin_a_passage_cut_into_pieces() -> None:
     assert units
     assert any(len(whole & set(unit.prints.tolist())) >= len(whole) // 2 for unit in units)
     assert all(unit.owners is not None and len(unit.owners) == len(unit.prints) for unit in units)
+
+
+def test_a_cut_up_passage_written_twice_still_rejoins() -> None:
+    """The same file of two-word pieces twice over (upsampling): every piece repeats,
+    yet the first copy's pieces still join up in a segment."""
+    words = (SECRET + " " + SECRET.upper()).split()
+    once = [" ".join(words[i : i + 2]) for i in range(0, len(words), 2)]
+    examples = [Example(n + 1, ("Stock question?", piece)) for n, piece in enumerate(once * 2)]
+    whole = {fp for fp in fingerprint_set(SECRET) if fp & 1}
+    units = segment_units(examples)
+    assert any(len(whole & set(unit.prints.tolist())) >= len(whole) // 2 for unit in units)
+
+
+def test_first_occurrences_keep_each_text_where_it_first_comes() -> None:
+    """A repeated text stays in the first example holding it and nowhere after."""
+    examples = [Example(1, ("sys", "a")), Example(2, ("sys", "b", "b")), Example(3, ("a", "c"))]
+    assert first_occurrences(examples) == [["sys", "a"], ["b"], ["c"]]
 
 
 def test_segment_owners_are_lines_of_the_file() -> None:
@@ -267,11 +283,7 @@ def _reference_segments(
     examples: list[Example],
 ) -> list[tuple[tuple[int, ...], list[int], list[int]]]:
     """The segments as first written: window by window, one ``np.unique`` per segment."""
-    repeated = Counter(text for example in examples for text in set(example.texts))
-    streams = [
-        letters("\n".join(text for text in example.texts if repeated[text] == 1))
-        for example in examples
-    ]
+    streams = [letters("\n".join(texts)) for texts in first_occurrences(examples)]
     starts = np.cumsum([0, *(len(s) for s in streams)])
     hashes = char_hashes("".join(streams), CHAR_K)
     if len(hashes) <= CHAR_WINDOW:
