@@ -46,6 +46,9 @@ K = WORD_K
 WINDOW = WORD_WINDOW
 
 _WORD = re.compile(r"[^\W_]+")
+# For ASCII text ``_WORD``'s words are the runs of ASCII letters and digits: every other
+# ASCII character becomes a space and ``str.split`` cuts there, about twice as fast.
+_ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 # Control characters go first: the skeleton would read DEL and backspace as deletions.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -113,7 +116,14 @@ def canonical(text: str) -> str:
 
 def normalize(text: str) -> list[str]:
     """The words of ``text``'s normalised form."""
-    return _WORD.findall(canonical(text))
+    return words_of(canonical(text))
+
+
+def words_of(form: str) -> list[str]:
+    """The words (``[^\\W_]+``) of a normalised form, in order."""
+    if form.isascii():
+        return form.translate(_ASCII_SPACES).split()
+    return _WORD.findall(form)
 
 
 def letters(text: str) -> str:
@@ -244,8 +254,7 @@ def char_prints(stream: str) -> NDArray[np.int64]:
 
 def fingerprint_array(text: str) -> NDArray[np.int64]:
     """Both signals' fingerprints of ``text``, sorted and distinct."""
-    form = canonical(text)
-    words = _WORD.findall(form)
+    words = words_of(canonical(text))
     return np.union1d(word_prints(words), char_prints("".join(words)))
 
 
@@ -304,7 +313,7 @@ def fingerprint_pairs(
 def _fingerprint_batch(
     texts: Sequence[str],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
-    word_lists = [_WORD.findall(canonical(text)) for text in texts]
+    word_lists = [words_of(canonical(text)) for text in texts]
     streams = ["".join(words) for words in word_lists]
     word_owner, word_values = _batch_word_prints(word_lists)
     char_owner, char_values = _batch_char_prints(streams)
