@@ -98,7 +98,7 @@ class _WordTable(dict[str, int]):
         """The value rows of ``words``, in order (their first ``width`` positions)."""
         self._scratch = []
         ids = np.fromiter(map(self.__getitem__, words), dtype=np.int64, count=len(words))
-        table: NDArray[np.int64] = self._rows[np.maximum(ids, 0), :width]
+        table: NDArray[np.int64] = self._rows[:, :width].take(np.maximum(ids, 0), axis=0)
         if self._scratch:
             spilled = ids < 0
             scratch = np.array(self._scratch, dtype=np.int64)[:, :width]
@@ -347,35 +347,40 @@ def ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
     return result
 
 
-def _positions(lengths: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """For the concatenation of items of these lengths: each item's owner and its
-    position inside its owner."""
-    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths), ranges(lengths)
-
-
 def _window_minima(
     hashes: NDArray[np.int64],
-    owner: NDArray[np.int64],
-    position: NDArray[np.int64],
+    starts: NDArray[np.int64],
     count: NDArray[np.int64],
     window: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """``winnow`` per owner over the concatenated hashes: ``hashes[p]`` is valid when
-    ``position[p] < count[owner[p]]``; owners with at most ``window`` hashes keep all."""
-    valid = position < count[owner]
-    few = valid & (count[owner] <= window)
-    owners, values = [owner[few]], [hashes[few]]
-    if len(hashes) >= window:
+    """``winnow`` per owner over the concatenated hashes: owner ``o``'s valid hashes are
+    ``hashes[starts[o]:starts[o] + count[o]]``; owners with at most ``window`` keep all.
+
+    Which windows lie inside one owner is marked at the owners' bounds (a cumulative sum
+    of the marks), never per hash: an owner is looked up only for the minima kept.
+    """
+    few = np.flatnonzero((count > 0) & (count <= window))
+    size = count[few]
+    owners = [np.repeat(few, size)]
+    values = [hashes[np.repeat(starts[few], size) + ranges(size)]]
+    full = np.flatnonzero(count > window)
+    if len(full):
         span = len(hashes) - window + 1
+        # +1 at an owner's first window, -1 after its last: the running sum is 1 inside
+        # an owner's windows; a second sum of the +1 alone numbers the owners.
+        marks = np.zeros(span + 1, dtype=np.int8)
+        marks[starts[full]] = 1
+        first = marks[:span].view(bool).copy()
+        number = np.cumsum(marks[:span], dtype=np.int64)
+        marks[starts[full] + count[full] - window + 1] -= 1
+        kept = np.cumsum(marks[:span], dtype=np.int8).view(bool)
+        # Neighbouring windows mostly share their minimum: an owner's window is kept when
+        # it is the owner's first or its minimum differs from the window before.
         minima = sliding_min(hashes, window)
-        lead = owner[:span]
-        full = (count[lead] > window) & (position[:span] <= count[lead] - window)
-        lead, minima = lead[full], minima[full]
-        # Neighbouring windows mostly share their minimum: drop the repeats early.
-        fresh = np.ones(len(minima), dtype=bool)
-        fresh[1:] = (minima[1:] != minima[:-1]) | (lead[1:] != lead[:-1])
-        owners.append(lead[fresh])
-        values.append(minima[fresh])
+        first[1:] |= minima[1:] != minima[:-1]
+        kept &= first
+        owners.append(full[number[kept] - 1])
+        values.append(minima[kept])
     return np.concatenate(owners), np.concatenate(values)
 
 
@@ -387,16 +392,17 @@ def _batch_word_prints(
     if not words:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     table = _WORDS.rows(words, WORD_K)
-    owner, position = _positions(lengths)
+    starts = np.cumsum(lengths) - lengths
     k = WORD_K
     # Texts shorter than k words: one hash, the XOR of each word's value at its position.
-    short = lengths[owner] < k
+    short = np.flatnonzero((lengths > 0) & (lengths < k))
     owners, values = [], []
-    if short.any():
-        rows = np.flatnonzero(short)
-        picked = table[rows, position[rows]]
-        firsts = np.flatnonzero(np.r_[True, owner[rows][1:] != owner[rows][:-1]])
-        owners.append(owner[rows][firsts])
+    if len(short):
+        size = lengths[short]
+        position = ranges(size)
+        picked = table[np.repeat(starts[short], size) + position, position]
+        firsts = np.cumsum(size) - size
+        owners.append(short)
         values.append(np.bitwise_xor.reduceat(picked, firsts) ^ np.int64(k))
     if len(words) >= k:
         span = len(words) - k + 1
@@ -404,7 +410,7 @@ def _batch_word_prints(
         for j in range(1, k):
             hashes ^= table[j : j + span, j]
         count = np.maximum(lengths - k + 1, 0)
-        found = _window_minima(hashes, owner[:span], position[:span], count, WORD_WINDOW)
+        found = _window_minima(hashes, starts, count, WORD_WINDOW)
         owners.append(found[0])
         values.append(found[1])
     if not owners:
@@ -423,11 +429,9 @@ def _batch_char_prints(streams: list[str]) -> tuple[NDArray[np.int64], NDArray[n
     stream = "".join(s if f else "" for s, f in zip(streams, full.tolist(), strict=True))
     if stream:
         kept = np.where(full, lengths, 0)
-        owner, position = _positions(kept)
         hashes = char_hashes(stream, CHAR_K)
-        span = len(hashes)
         count = np.maximum(kept - CHAR_K + 1, 0)
-        found = _window_minima(hashes, owner[:span], position[:span], count, CHAR_WINDOW)
+        found = _window_minima(hashes, np.cumsum(kept) - kept, count, CHAR_WINDOW)
         owners.append(found[0])
         values.append(found[1])
     return np.concatenate(owners), np.concatenate(values)
