@@ -242,6 +242,49 @@ def sliding_argmin(
     return result[:count], where[:count]
 
 
+def argmin_runs(
+    values: NDArray[np.int64], window: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The runs of consecutive windows to which ``sliding_argmin`` gives the same place:
+    each run's first window and that place (``len(values) >= window``).
+
+    From ``sliding_min`` alone: a place changes where the minimum does, and within a run
+    of equal minima only where that value occurs again further on (a repeated shingle,
+    rare in text); those runs alone are cut at each repeat. Cheaper than the places of
+    all windows, which take two ``where`` per doubling step.
+    """
+    count = len(values) - window + 1
+    minima = sliding_min(values, window)
+    start = np.flatnonzero(np.r_[True, minima[1:] != minima[:-1]])
+    end = np.r_[start[1:], count]
+    value = minima[start]
+    # The first place of each run's minimum in its first window.
+    place = np.empty(len(start), dtype=np.int64)
+    pending = np.arange(len(start), dtype=np.int64)
+    for offset in range(window):
+        at = start[pending] + offset
+        hit = values[at] == value[pending]
+        place[pending[hit]] = at[hit]
+        pending = pending[~hit]
+        if not len(pending):
+            break
+    # A run whose last window starts after that place holds later repeats of its value:
+    # window w takes the first repeat at or after w, so a new run starts after each.
+    cut = np.flatnonzero(place < end - 1)
+    if not len(cut):
+        return start, place
+    size = end[cut] - 1 + window - start[cut]
+    owner = np.repeat(cut, size)
+    at = np.repeat(start[cut], size) + ranges(size)
+    repeat = values[at] == value[owner]
+    owner, at = owner[repeat], at[repeat]
+    follows = np.flatnonzero((owner[1:] == owner[:-1]) & (at[:-1] + 1 < end[owner[:-1]]))
+    starts = np.r_[start, at[follows] + 1]
+    places = np.r_[place, at[follows + 1]]
+    order = np.argsort(starts, kind="stable")
+    return starts[order], places[order]
+
+
 def word_prints(words: list[str]) -> NDArray[np.int64]:
     """Winnowed word k-gram fingerprints (lowest bit 0)."""
     return winnow(word_hashes(words), WORD_WINDOW) & _WORD_MASK

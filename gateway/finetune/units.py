@@ -15,11 +15,11 @@ from gateway.finetune.matcher import Unit
 from gateway.fingerprint import (
     CHAR_K,
     CHAR_WINDOW,
+    argmin_runs,
     char_hashes,
     fingerprint_pairs,
     grouped_unique,
     ranges,
-    sliding_argmin,
     sorted_distinct,
 )
 from gateway.fingerprint import letters as letter_stream
@@ -87,15 +87,13 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     # the line its shingle starts in, not the line its window starts in, so that a window
     # reaching from a clean line into governed text does not name the clean line.
     count = len(hashes) - CHAR_WINDOW + 1
-    minima, chosen = sliding_argmin(hashes, CHAR_WINDOW)
-    minima |= np.int64(1)
     # Neighbouring windows mostly share their minimum: work on runs of windows with the
     # same chosen shingle (one value, one line) instead of on every window.
-    run_start = np.flatnonzero(np.r_[True, chosen[1:] != chosen[:-1]])
+    run_start, chosen = argmin_runs(hashes, CHAR_WINDOW)
     run_end = np.r_[run_start[1:], count]
     lines = np.array([example.line for example in examples], dtype=np.int64)
-    run_line = lines[np.searchsorted(starts, chosen[run_start], side="right") - 1]
-    run_value = minima[run_start]
+    run_line = lines[np.searchsorted(starts, chosen, side="right") - 1]
+    run_value = hashes[chosen] | np.int64(1)
     step, span = SEGMENT // 2, SEGMENT - CHAR_K - CHAR_WINDOW + 2
     segments = len(range(0, max(1, count - step), step))
     # Segment s holds the windows [s * step, s * step + span); each run is in a few.
