@@ -37,6 +37,10 @@ patterns rarely run. The characters are ASCII, so the UTF-8 bytes mapped to ``a`
 of them) or a space (anything else) hold a run of ``MIN_BLOB`` ``a`` exactly when the
 text does: a byte table and a substring search instead of a regex tried at every
 position."""
+_MARKED_RUN = re.compile(b"a{%d,}" % MIN_BLOB)
+"""The runs themselves: every blob match lies inside one (its characters are all of that
+set), so for ASCII text (byte offsets are character offsets) the blob patterns need
+only run over these, not be tried at every position of the text."""
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
 
 
@@ -93,20 +97,28 @@ def _layers(text: str) -> Iterator[str]:
             decoded = unquote(match.group(), errors="strict") if _utf8(match.group()) else ""
             if decoded and _printable(decoded):
                 yield decoded
-    if len(text) >= MIN_BLOB and _has_blob_run(text):
-        yield from _blobs(text)
+    if len(text) >= MIN_BLOB:
+        yield from _blobs(_blob_runs(text))
 
 
-def _has_blob_run(text: str) -> bool:
-    return _BLOB_RUN in text.encode("utf-8", "surrogatepass").translate(_BLOB_MARKS)
+def _blob_runs(text: str) -> list[str]:
+    """Where blobs can be in ``text``: its runs of ``MIN_BLOB`` or more blob characters
+    (the whole text when it is not ASCII), or nothing."""
+    marks = text.encode("utf-8", "surrogatepass").translate(_BLOB_MARKS)
+    if _BLOB_RUN not in marks:
+        return []
+    if len(marks) != len(text):
+        return [text]
+    return [text[run.start() : run.end()] for run in _MARKED_RUN.finditer(marks)]
 
 
-def _blobs(text: str) -> Iterator[str]:
-    for match in _HEX.finditer(text):
+def _blobs(runs: list[str]) -> Iterator[str]:
+    """The decoded blobs of ``runs``: hex ones first, then base64, each in text order."""
+    for match in (match for run in runs for match in _HEX.finditer(run)):
         decoded = _text(bytes.fromhex(match.group()))
         if decoded is not None:
             yield decoded
-    for match in _BASE64.finditer(text):
+    for match in (match for run in runs for match in _BASE64.finditer(run)):
         blob = match.group().rstrip("=")
         if _HEX.fullmatch(blob):
             continue
