@@ -114,11 +114,15 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     value = run_value[run]
     owner = run_line[run]
     bounds = np.searchsorted(segment, np.arange(segments + 1)).tolist()
-    units: list[Unit] = []
-    for begin, end in itertools.pairwise(bounds):
-        owners = owner[begin:end]
-        units.append(Unit(tuple(sorted_distinct(owners).tolist()), value[begin:end], owners))
-    return units
+    # Each segment's distinct lines, all in one sort of (segment, line) keys.
+    width = int(owner.max(initial=0)) + 1
+    keys = sorted_distinct(segment * width + owner)
+    named = np.searchsorted(keys // width, np.arange(segments + 1)).tolist()
+    line_of = (keys % width).tolist()
+    return [
+        Unit(tuple(line_of[named[n] : named[n + 1]]), value[begin:end], owner[begin:end])
+        for n, (begin, end) in enumerate(itertools.pairwise(bounds))
+    ]
 
 
 def _dense_rank(values: NDArray[np.int64]) -> NDArray[np.int64]:
