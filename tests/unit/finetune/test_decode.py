@@ -13,9 +13,7 @@ from gateway.finetune import decode
 
 def _blobs_before(text: str) -> Iterator[str]:
     """``decode._blobs`` as it was at f15b267: both patterns over the whole text."""
-    if decode._BLOB_RUN not in text.encode("utf-8", "surrogatepass").translate(
-        decode._BLOB_MARKS
-    ):
+    if decode._BLOB_RUN not in text.encode("utf-8", "surrogatepass").translate(decode._BLOB_MARKS):
         return
     for match in decode._HEX.finditer(text):
         decoded = decode._text(bytes.fromhex(match.group()))

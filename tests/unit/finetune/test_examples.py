@@ -1,6 +1,7 @@
 """Parsing fine-tuning JSONL: bad lines reported by number, content never echoed."""
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -259,7 +260,7 @@ _PLAIN_MESSAGES = st.lists(
 )
 
 
-def _problem(record: dict[str, object], plain: list[str] | None) -> str | None:
+def _problem(record: dict[str, Any], plain: list[str] | None) -> str | None:
     try:
         examples_module._check_chat(record, plain)
     except examples_module._LineProblem as exc:

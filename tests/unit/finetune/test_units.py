@@ -87,7 +87,8 @@ def _same(found: list[Unit], expected: list[Unit]) -> None:
     for unit, before in zip(found, expected, strict=True):
         assert unit.lines == before.lines
         assert unit.prints.tolist() == before.prints.tolist()
-        assert unit.owners is not None and before.owners is not None
+        assert unit.owners is not None
+        assert before.owners is not None
         assert unit.owners.tolist() == before.owners.tolist()
 
 
