@@ -49,6 +49,9 @@ K = WORD_K
 WINDOW = WORD_WINDOW
 
 _WORD = re.compile(r"[^\W_]+")
+# For ASCII text ``_WORD``'s words are the runs of ASCII letters and digits: every other
+# ASCII character becomes a space and ``str.split`` cuts there, about twice as fast.
+_ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 # Control characters go first: the skeleton would read DEL and backspace as deletions.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -99,7 +102,7 @@ class _WordTable(dict[str, int]):
         """The value rows of ``words``, in order (their first ``width`` positions)."""
         self._scratch = []
         ids = np.fromiter(map(self.__getitem__, words), dtype=np.int64, count=len(words))
-        table: NDArray[np.int64] = self._rows[np.maximum(ids, 0), :width]
+        table: NDArray[np.int64] = self._rows[:, :width].take(np.maximum(ids, 0), axis=0)
         if self._scratch:
             spilled = ids < 0
             scratch = np.array(self._scratch, dtype=np.int64)[:, :width]
@@ -130,7 +133,14 @@ def without_marks(form: str) -> str:
 
 def normalize(text: str) -> list[str]:
     """The words of ``text``'s normalised form."""
-    return _WORD.findall(canonical(text))
+    return words_of(canonical(text))
+
+
+def words_of(form: str) -> list[str]:
+    """The words (``[^\\W_]+``) of a normalised form, in order."""
+    if form.isascii():
+        return form.translate(_ASCII_SPACES).split()
+    return _WORD.findall(form)
 
 
 def letters(text: str) -> str:
@@ -249,6 +259,51 @@ def sliding_argmin(
     return result[:count], where[:count]
 
 
+_RUN_BLOCK = 1 << 16
+"""Runs whose windows are compared at once in ``argmin_runs`` (a few MB)."""
+
+
+def argmin_runs(
+    values: NDArray[np.int64], window: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The runs of consecutive windows to which ``sliding_argmin`` gives the same place:
+    each run's first window and that place (``len(values) >= window``).
+
+    From ``sliding_min`` alone: a place changes where the minimum does, and within a run
+    of equal minima only where that value occurs again further on (a repeated shingle,
+    rare in text); those runs alone are cut at each repeat. Less than half the cost of
+    the places of all windows, which take two ``where`` per doubling step.
+    """
+    count = len(values) - window + 1
+    minima = sliding_min(values, window)
+    start = np.flatnonzero(np.r_[True, minima[1:] != minima[:-1]])
+    end = np.r_[start[1:], count]
+    value = minima[start]
+    # The first place of each run's minimum in its first window: the windows' values
+    # compared with it, a block of runs at a time (bounded memory).
+    place = np.empty(len(start), dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(values, window)
+    for block in range(0, len(start), _RUN_BLOCK):
+        first = start[block : block + _RUN_BLOCK]
+        same = windows[first] == value[block : block + _RUN_BLOCK, None]
+        place[block : block + _RUN_BLOCK] = first + same.argmax(axis=1)
+    # A run whose last window starts after that place holds later repeats of its value:
+    # window w takes the first repeat at or after w, so a new run starts after each.
+    cut = np.flatnonzero(place < end - 1)
+    if not len(cut):
+        return start, place
+    size = end[cut] - 1 + window - start[cut]
+    owner = np.repeat(cut, size)
+    at = np.repeat(start[cut], size) + ranges(size)
+    repeat = values[at] == value[owner]
+    owner, at = owner[repeat], at[repeat]
+    follows = np.flatnonzero((owner[1:] == owner[:-1]) & (at[:-1] + 1 < end[owner[:-1]]))
+    starts = np.r_[start, at[follows] + 1]
+    places = np.r_[place, at[follows + 1]]
+    order = np.argsort(starts, kind="stable")
+    return starts[order], places[order]
+
+
 def word_prints(words: list[str]) -> NDArray[np.int64]:
     """Winnowed word k-gram fingerprints (lowest bit 0)."""
     return winnow(word_hashes(words), WORD_WINDOW) & _WORD_MASK
@@ -261,8 +316,7 @@ def char_prints(stream: str) -> NDArray[np.int64]:
 
 def fingerprint_array(text: str) -> NDArray[np.int64]:
     """Both signals' fingerprints of ``text``, sorted and distinct."""
-    form = canonical(text)
-    words = _WORD.findall(form)
+    words = words_of(canonical(text))
     return np.union1d(word_prints(words), char_prints("".join(words)))
 
 
@@ -321,7 +375,7 @@ def fingerprint_pairs(
 def _fingerprint_batch(
     texts: Sequence[str],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
-    word_lists = [_WORD.findall(canonical(text)) for text in texts]
+    word_lists = [words_of(canonical(text)) for text in texts]
     streams = ["".join(words) for words in word_lists]
     word_owner, word_values = _batch_word_prints(word_lists)
     char_owner, char_values = _batch_char_prints(streams)
@@ -355,35 +409,40 @@ def ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
     return result
 
 
-def _positions(lengths: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """For the concatenation of items of these lengths: each item's owner and its
-    position inside its owner."""
-    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths), ranges(lengths)
-
-
 def _window_minima(
     hashes: NDArray[np.int64],
-    owner: NDArray[np.int64],
-    position: NDArray[np.int64],
+    starts: NDArray[np.int64],
     count: NDArray[np.int64],
     window: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """``winnow`` per owner over the concatenated hashes: ``hashes[p]`` is valid when
-    ``position[p] < count[owner[p]]``; owners with at most ``window`` hashes keep all."""
-    valid = position < count[owner]
-    few = valid & (count[owner] <= window)
-    owners, values = [owner[few]], [hashes[few]]
-    if len(hashes) >= window:
+    """``winnow`` per owner over the concatenated hashes: owner ``o``'s valid hashes are
+    ``hashes[starts[o]:starts[o] + count[o]]``; owners with at most ``window`` keep all.
+
+    Which windows lie inside one owner is marked at the owners' bounds (a cumulative sum
+    of the marks), never per hash: an owner is looked up only for the minima kept.
+    """
+    few = np.flatnonzero((count > 0) & (count <= window))
+    size = count[few]
+    owners = [np.repeat(few, size)]
+    values = [hashes[np.repeat(starts[few], size) + ranges(size)]]
+    full = np.flatnonzero(count > window)
+    if len(full):
         span = len(hashes) - window + 1
+        # +1 at an owner's first window, -1 after its last: the running sum is 1 inside
+        # an owner's windows; a second sum of the +1 alone numbers the owners.
+        marks = np.zeros(span + 1, dtype=np.int8)
+        marks[starts[full]] = 1
+        first = marks[:span].view(bool).copy()
+        number = np.cumsum(marks[:span], dtype=np.int64)
+        marks[starts[full] + count[full] - window + 1] -= 1
+        kept = np.cumsum(marks[:span], dtype=np.int8).view(bool)
+        # Neighbouring windows mostly share their minimum: an owner's window is kept when
+        # it is the owner's first or its minimum differs from the window before.
         minima = sliding_min(hashes, window)
-        lead = owner[:span]
-        full = (count[lead] > window) & (position[:span] <= count[lead] - window)
-        lead, minima = lead[full], minima[full]
-        # Neighbouring windows mostly share their minimum: drop the repeats early.
-        fresh = np.ones(len(minima), dtype=bool)
-        fresh[1:] = (minima[1:] != minima[:-1]) | (lead[1:] != lead[:-1])
-        owners.append(lead[fresh])
-        values.append(minima[fresh])
+        first[1:] |= minima[1:] != minima[:-1]
+        kept &= first
+        owners.append(full[number[kept] - 1])
+        values.append(minima[kept])
     return np.concatenate(owners), np.concatenate(values)
 
 
@@ -395,16 +454,17 @@ def _batch_word_prints(
     if not words:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     table = _WORDS.rows(words, WORD_K)
-    owner, position = _positions(lengths)
+    starts = np.cumsum(lengths) - lengths
     k = WORD_K
     # Texts shorter than k words: one hash, the XOR of each word's value at its position.
-    short = lengths[owner] < k
+    short = np.flatnonzero((lengths > 0) & (lengths < k))
     owners, values = [], []
-    if short.any():
-        rows = np.flatnonzero(short)
-        picked = table[rows, position[rows]]
-        firsts = np.flatnonzero(np.r_[True, owner[rows][1:] != owner[rows][:-1]])
-        owners.append(owner[rows][firsts])
+    if len(short):
+        size = lengths[short]
+        position = ranges(size)
+        picked = table[np.repeat(starts[short], size) + position, position]
+        firsts = np.cumsum(size) - size
+        owners.append(short)
         values.append(np.bitwise_xor.reduceat(picked, firsts) ^ np.int64(k))
     if len(words) >= k:
         span = len(words) - k + 1
@@ -412,7 +472,7 @@ def _batch_word_prints(
         for j in range(1, k):
             hashes ^= table[j : j + span, j]
         count = np.maximum(lengths - k + 1, 0)
-        found = _window_minima(hashes, owner[:span], position[:span], count, WORD_WINDOW)
+        found = _window_minima(hashes, starts, count, WORD_WINDOW)
         owners.append(found[0])
         values.append(found[1])
     if not owners:
@@ -431,11 +491,9 @@ def _batch_char_prints(streams: list[str]) -> tuple[NDArray[np.int64], NDArray[n
     stream = "".join(s if f else "" for s, f in zip(streams, full.tolist(), strict=True))
     if stream:
         kept = np.where(full, lengths, 0)
-        owner, position = _positions(kept)
         hashes = char_hashes(stream, CHAR_K)
-        span = len(hashes)
         count = np.maximum(kept - CHAR_K + 1, 0)
-        found = _window_minima(hashes, owner[:span], position[:span], count, CHAR_WINDOW)
+        found = _window_minima(hashes, np.cumsum(kept) - kept, count, CHAR_WINDOW)
         owners.append(found[0])
         values.append(found[1])
     return np.concatenate(owners), np.concatenate(values)

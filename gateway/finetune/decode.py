@@ -42,6 +42,10 @@ patterns rarely run. The characters are ASCII, so the UTF-8 bytes mapped to ``a`
 of them) or a space (anything else) hold a run of ``MIN_BLOB`` ``a`` exactly when the
 text does: a byte table and a substring search instead of a regex tried at every
 position."""
+_MARKED_RUN = re.compile(b"a{%d,}" % MIN_BLOB)
+"""The runs themselves: every blob match lies inside one (its characters are all of that
+set), so for ASCII text (byte offsets are character offsets) the blob patterns need
+only run over these, not be tried at every position of the text."""
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
 _WRAP_LINE = 8
 _WRAPPED_MARK = b"a" * _WRAP_LINE + b"\n" + b"a" * _WRAP_LINE
@@ -141,11 +145,12 @@ def _blob_layers(text: str) -> Iterator[str]:
     """Base64, base32 and hex blobs, also wrapped or spaced (a quick byte-table pass
     first: most text has none)."""
     raw = text.encode("utf-8", "surrogatepass")
-    marks = raw.translate(_BLOB_MARKS, b"\r")
+    marks = raw.translate(_BLOB_MARKS)
     if _BLOB_RUN in marks:
-        yield from _blobs(text)
+        yield from _blobs(_blob_runs(text, marks))
+    # A line break between blob pieces, maybe after CR (marked as a space) or indented.
     if _WRAPPED_MARK in marks or (
-        b"\n " in marks and _WRAPPED_MARK in marks.replace(b" ", b"")  # indented
+        (b"\n " in marks or b" \n" in marks) and _WRAPPED_MARK in marks.replace(b" ", b"")
     ):
         for match in _WRAPPED.finditer(text):
             yield from _unwrapped(match.group().split())
@@ -160,18 +165,27 @@ def _blob_layers(text: str) -> Iterator[str]:
 def _unwrapped(lines: list[str]) -> Iterator[str]:
     """The blob the lines make, or, if that is not text, the one before a last line that
     may be a word after the blob."""
-    found = list(_blobs("".join(lines)))
+    found = list(_blobs(["".join(lines)]))
     if not found and len(lines) > 2:
-        found = list(_blobs("".join(lines[:-1])))
+        found = list(_blobs(["".join(lines[:-1])]))
     yield from found
 
 
-def _blobs(text: str) -> Iterator[str]:
-    for match in _HEX.finditer(text):
+def _blob_runs(text: str, marks: bytes) -> list[str]:
+    """Where blobs can be in ``text``: its runs of ``MIN_BLOB`` or more blob characters
+    (the whole text when it is not ASCII)."""
+    if len(marks) != len(text):
+        return [text]
+    return [text[run.start() : run.end()] for run in _MARKED_RUN.finditer(marks)]
+
+
+def _blobs(runs: list[str]) -> Iterator[str]:
+    """The decoded blobs of ``runs``: hex ones first, then base64, each in text order."""
+    for match in (match for run in runs for match in _HEX.finditer(run)):
         decoded = _text(bytes.fromhex(match.group()))
         if decoded is not None:
             yield decoded
-    for match in _BASE64.finditer(text):
+    for match in (match for run in runs for match in _BASE64.finditer(run)):
         blob = match.group().rstrip("=")
         if _HEX.fullmatch(blob):
             continue

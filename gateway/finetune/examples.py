@@ -85,19 +85,20 @@ def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
     decoded = _utf8(content)
     examples: list[Example] = []
     problems: list[str] = []
+    hidden: dict[str, list[str]] = {}
     for number, line in enumerate(decoded.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             record, plain = _record(line)
             if chat:
-                _check_chat(record)
+                _check_chat(record, plain)
         except _LineProblem as exc:
             problems.append(f"line {number}: {exc}")
             if len(problems) == MAX_BAD_LINES:
                 break
             continue
-        examples.append(Example(number, _texts(record, plain)))
+        examples.append(Example(number, _texts(record, plain, hidden)))
     if problems:
         shown = "; ".join(problems[:MAX_REPORTED])
         more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
@@ -244,10 +245,17 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _check_chat(record: dict[str, Any]) -> None:
+def _check_chat(record: dict[str, Any], plain: list[str] | None = None) -> None:
+    """``plain``: the record's contents when ``_plain_contents`` accepted its shape (every
+    message then has a known role and string content: only the list's size and the
+    assistant are left to check)."""
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _LineProblem("'messages' must be a non-empty list")
+    if plain is not None:
+        if not any(m["role"] == "assistant" for m in messages):
+            raise _LineProblem("no assistant message to train on")
+        return
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise _LineProblem(f"messages[{index}] is not an object")
@@ -271,7 +279,11 @@ def _valid_content(content: Any, message: dict[str, Any]) -> bool:
     return False
 
 
-def _texts(record: dict[str, Any], plain: list[str] | None = None) -> tuple[str, ...]:
+def _texts(
+    record: dict[str, Any],
+    plain: list[str] | None = None,
+    hidden: dict[str, list[str]] | None = None,
+) -> tuple[str, ...]:
     """Every string of the record and the text hidden in each (decoded layers).
 
     The chat body walker (``gateway.pii.walker``) gives the content sites, in document
@@ -279,7 +291,9 @@ def _texts(record: dict[str, Any], plain: list[str] | None = None) -> tuple[str,
     chat (identifiers such as tool names, keys of fixed-schema objects) is still text a
     trainer reads, so every other string of the line follows, less the formats' own
     structure words. ``plain``: the record's contents when it has the common shape
-    (``_plain_contents``), which the walker would give too.
+    (``_plain_contents``), which the walker would give too. ``hidden``: the decoded
+    layers of the texts met so far in this file, filled here (system prompts and stock
+    questions repeat on every line; each is decoded once).
     """
     texts: list[str] = []
     seen: set[str] = set()
@@ -293,8 +307,15 @@ def _texts(record: dict[str, Any], plain: list[str] | None = None) -> tuple[str,
             continue
         seen.add(text)
         texts.append(text)
-        if len(text) >= 8:
+        if len(text) < 8:
+            continue
+        if hidden is None:
             texts.extend(hidden_texts(text))
+            continue
+        layers = hidden.get(text)
+        if layers is None:
+            layers = hidden[text] = hidden_texts(text)
+        texts.extend(layers)
     return tuple(texts)
 
 

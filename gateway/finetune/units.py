@@ -14,11 +14,11 @@ from gateway.finetune.matcher import Unit
 from gateway.fingerprint import (
     CHAR_K,
     CHAR_WINDOW,
+    argmin_runs,
     char_hashes,
     fingerprint_pairs,
     grouped_unique,
     ranges,
-    sliding_argmin,
     sorted_distinct,
 )
 from gateway.fingerprint import letters as letter_stream
@@ -102,15 +102,13 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     # the line its shingle starts in, not the line its window starts in, so that a window
     # reaching from a clean line into governed text does not name the clean line.
     count = len(hashes) - CHAR_WINDOW + 1
-    minima, chosen = sliding_argmin(hashes, CHAR_WINDOW)
-    minima |= np.int64(1)
     # Neighbouring windows mostly share their minimum: work on runs of windows with the
     # same chosen shingle (one value, one line) instead of on every window.
-    run_start = np.flatnonzero(np.r_[True, chosen[1:] != chosen[:-1]])
+    run_start, chosen = argmin_runs(hashes, CHAR_WINDOW)
     run_end = np.r_[run_start[1:], count]
     lines = np.array([example.line for example in examples], dtype=np.int64)
-    run_line = lines[np.searchsorted(starts, chosen[run_start], side="right") - 1]
-    run_value = minima[run_start]
+    run_line = lines[np.searchsorted(starts, chosen, side="right") - 1]
+    run_value = hashes[chosen] | np.int64(1)
     step, span = SEGMENT // 2, SEGMENT - CHAR_K - CHAR_WINDOW + 2
     segments = len(range(0, max(1, count - step), step))
     # Segment s holds the windows [s * step, s * step + span); each run is in a few.
@@ -131,11 +129,15 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     value = run_value[run]
     owner = run_line[run]
     bounds = np.searchsorted(segment, np.arange(segments + 1)).tolist()
-    units: list[Unit] = []
-    for begin, end in itertools.pairwise(bounds):
-        owners = owner[begin:end]
-        units.append(Unit(tuple(sorted_distinct(owners).tolist()), value[begin:end], owners))
-    return units
+    # Each segment's distinct lines, all in one sort of (segment, line) keys.
+    width = int(owner.max(initial=0)) + 1
+    keys = sorted_distinct(segment * width + owner)
+    named = np.searchsorted(keys // width, np.arange(segments + 1)).tolist()
+    line_of = (keys % width).tolist()
+    return [
+        Unit(tuple(line_of[named[n] : named[n + 1]]), value[begin:end], owner[begin:end])
+        for n, (begin, end) in enumerate(itertools.pairwise(bounds))
+    ]
 
 
 def _dense_rank(values: NDArray[np.int64]) -> NDArray[np.int64]:

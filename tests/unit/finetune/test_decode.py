@@ -1,12 +1,16 @@
-"""Plain encodings the decoder undoes: wrapped, spaced, other alphabets and charsets."""
+"""Plain encodings the decoder undoes (wrapped, spaced, other alphabets and charsets),
+and blob decoding that looks only at the runs where a blob can be."""
 
 import base64
+import binascii
 import textwrap
+from collections.abc import Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.finetune import decode
 from gateway.finetune.decode import hidden_texts
 
 SECRET = "Severity 1 incidents page the on-call security engineer immediately."
@@ -62,3 +66,50 @@ def test_wrapped_binary_never_raises(raw: bytes, width: int) -> None:
     """Any bytes wrapped as base64 or spaced hex decode without error."""
     hidden_texts("\n".join(textwrap.wrap(b64(raw), width)))
     hidden_texts(" ".join(f"0x{byte:02x}" for byte in raw))
+
+
+def _blobs_before(text: str) -> Iterator[str]:
+    """``decode._blobs`` over the whole text, as at f15b267 (with base32 since)."""
+    if decode._BLOB_RUN not in text.encode("utf-8", "surrogatepass").translate(decode._BLOB_MARKS):
+        return
+    for match in decode._HEX.finditer(text):
+        decoded = decode._text(bytes.fromhex(match.group()))
+        if decoded is not None:
+            yield decoded
+    for match in decode._BASE64.finditer(text):
+        blob = match.group().rstrip("=")
+        if decode._HEX.fullmatch(blob):
+            continue
+        padded = blob + "=" * (-len(blob) % 4)
+        try:
+            raw = (
+                base64.urlsafe_b64decode(padded)
+                if "-" in blob or "_" in blob
+                else base64.b64decode(padded, validate=True)
+            )
+        except (binascii.Error, ValueError):
+            raw = b""
+        decoded = decode._text(raw) if raw else None
+        if decoded is None and decode._BASE32.fullmatch(blob):
+            decoded = decode._base32(blob)
+        if decoded is not None:
+            yield decoded
+
+
+_SECRET = st.text(alphabet="abc xyz.é\n", min_size=10, max_size=40)
+_PIECE = st.one_of(
+    _SECRET.map(lambda s: base64.b64encode(s.encode()).decode()),
+    _SECRET.map(lambda s: base64.urlsafe_b64encode(s.encode()).decode()),
+    _SECRET.map(lambda s: s.encode().hex()),
+    st.sampled_from(["toggle_code_context_event", "a-b_c", "==", "+/", " ", ".", "é", "\u200b"]),
+    st.text(alphabet="AZaz09+/=_-. ü", max_size=30),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECE, max_size=8).map("".join))
+def test_blobs_of_the_runs_are_the_blobs_of_the_whole_text(text: str) -> None:
+    """The same decoded blobs, in the same order, ASCII text or not."""
+    marks = text.encode("utf-8", "surrogatepass").translate(decode._BLOB_MARKS)
+    runs = decode._blob_runs(text, marks) if decode._BLOB_RUN in marks else []
+    assert list(decode._blobs(runs)) == list(_blobs_before(text))

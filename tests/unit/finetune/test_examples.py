@@ -160,7 +160,7 @@ def test_finetune_scan_reads_tool_calls_next_to_content() -> None:
 
 
 _CONTENT = st.text(max_size=40) | st.sampled_from(
-    ["", "user", "content", "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQh"]
+    ["", "user", "content", "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQh", "%68%65%6c%6c%6f"]
 )
 _MESSAGE = st.fixed_dictionaries(
     {"role": st.sampled_from(["system", "user", "assistant", "tool"]), "content": _CONTENT},
@@ -249,6 +249,46 @@ def test_ordinary_lines_take_the_fast_parse() -> None:
     assert examples_module._fast_load(line(("user", "a: 1"), ("assistant", "b")))[0]
     assert examples_module._fast_load(line(("user", 'say "a": 1'), ("assistant", "b")))[0] is None
     assert examples_module._fast_load('{"messages": [], "messages": []}')[0] is None
+
+
+_PLAIN_MESSAGES = st.lists(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(sorted(ROLES)), "content": _CONTENT},
+        optional={"weight": st.sampled_from([0, 1, None, True])},
+    ),
+    max_size=4,
+)
+
+
+def _problem(record: dict[str, Any], plain: list[str] | None) -> str | None:
+    try:
+        examples_module._check_chat(record, plain)
+    except examples_module._LineProblem as exc:
+        return str(exc)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PLAIN_MESSAGES)
+def test_plain_chat_lines_are_checked_as_any_other(messages: list[dict[str, object]]) -> None:
+    """Given its plain contents, the chat check finds the same problem (or none)."""
+    record = {"messages": messages}
+    plain = examples_module._plain_contents(record)
+    assert plain is not None
+    assert _problem(record, plain) == _problem(record, None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_MESSAGE, min_size=1, max_size=4), min_size=1, max_size=6))
+def test_decoded_layers_remembered_across_lines_change_nothing(
+    lines: list[list[dict[str, object]]],
+) -> None:
+    """Texts repeated on many lines are decoded once: every line's texts stay the same."""
+    hidden: dict[str, list[str]] = {}
+    for messages in lines:
+        record = {"messages": messages}
+        plain = examples_module._plain_contents(record)
+        assert examples_module._texts(record, plain, hidden) == examples_module._texts(record)
 
 
 def test_reading_stops_at_a_thousand_bad_lines(monkeypatch: pytest.MonkeyPatch) -> None:

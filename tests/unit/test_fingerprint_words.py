@@ -1,0 +1,32 @@
+"""The word split of a normalised form: a faster path for ASCII, the same words."""
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.fingerprint import canonical, words_of
+
+_WORD = re.compile(r"[^\W_]+")
+# Every ASCII character (controls, underscore, punctuation, whitespace of every kind) and
+# a few non-ASCII letters, digits and spaces that send a text down the regex path.
+_ASCII = st.text(alphabet=st.characters(max_codepoint=127), max_size=200)
+_ANY = st.text(
+    alphabet=st.characters(max_codepoint=127) | st.sampled_from("é٣ß\u00a0\u2028_\u200b\uff21"),
+    max_size=200,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ASCII | _ANY)
+def test_words_are_the_regex_words(form: str) -> None:
+    """``words_of`` gives ``[^\\W_]+``'s matches of any text, in order."""
+    assert words_of(form) == _WORD.findall(form)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_ASCII | _ANY)
+def test_words_of_canonical_forms_are_the_regex_words(text: str) -> None:
+    """The same on what the fingerprints actually split: normalised forms."""
+    form = canonical(text)
+    assert words_of(form) == _WORD.findall(form)
