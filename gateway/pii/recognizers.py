@@ -233,13 +233,21 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     score = 0.75 if valid else 0.4
     if not formatted and digits < 10:
         score = 0.3  # a bare short digit run: an order or build number unless a word says so
-    elif valid and not international and not (formatted and _grouped_as_phone(value)):
+    elif valid and not international and not (formatted and _phone_shaped(value)):
         # Valid in some region, but bare or grouped as no phone number is (a version
         # "10.0.19041.1", a ticket "2024-118934", a PO number): likely, not certain.
         score = 0.5
     if _PHONE_CONTEXT.search(text, max(0, start - 40), start):
         score = min(1.0, score + 0.35)
     return score
+
+
+def _phone_shaped(value: str) -> bool:
+    """Grouped as a phone number, and not as a decimal: one dot alone between two digit
+    runs is a build or a measurement ("97367.5454"), never how a phone is written."""
+    if value.count(".") == 1 and value.replace(".", "").isdigit():
+        return False
+    return _grouped_as_phone(value)
 
 
 @functools.lru_cache(maxsize=RUN_CACHE_SIZE)

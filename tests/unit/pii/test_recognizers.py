@@ -138,6 +138,7 @@ def test_a_context_word_lifts_a_bare_number() -> None:
         "Batch 240517-03 failed QA.",
         "Contract 2025/0193 renews in March.",
         "The SKU 4006381333931 is out of stock.",
+        "Build 97367.5454 fixed the driver.",
     ],
 )
 def test_reference_numbers_are_not_confident_phones(text: str) -> None:
