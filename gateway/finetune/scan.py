@@ -19,7 +19,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.errors import BadRequest
 from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
@@ -29,6 +29,7 @@ from gateway.finetune.pii_scan import AnalyzePatterns, PiiFinding, PiiScan
 from gateway.fingerprint_scheme import SCHEME
 from gateway.pii.analyzer import PiiSpan
 
+T = TypeVar("T")
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 PlanFor = Callable[[str], Awaitable[PiiPlan]]
 
@@ -114,17 +115,17 @@ class UploadScanner:
         # fingerprinted while the examples are matched (numpy lets go of the GIL for
         # much of both).
         ended: dict[str, float] = {}
-        pii_scan = asyncio.ensure_future(self._find_pii(examples, purpose))
-        pii_scan.add_done_callback(lambda _: ended.setdefault("pii", time.perf_counter()))
+        pii_scan = asyncio.ensure_future(_timed(ended, "pii", self._find_pii(examples, purpose)))
         tasks: list[asyncio.Future[Any]] = [pii_scan]
         try:
             units = await asyncio.to_thread(_example_units, examples)
             printed = time.perf_counter()
             segments = asyncio.ensure_future(asyncio.to_thread(_segments, examples, units))
             tasks.append(segments)
-            match = asyncio.ensure_future(self._matcher.overlaps(units, more=segments))
+            match = asyncio.ensure_future(
+                _timed(ended, "search", self._matcher.overlaps(units, more=segments))
+            )
             tasks.append(match)
-            match.add_done_callback(lambda _: ended.setdefault("search", time.perf_counter()))
             pii = await pii_scan
             overlaps, documents = await match
         finally:
@@ -217,6 +218,16 @@ def read_examples(content: bytes, purpose: str) -> list[Example] | None:
         return parse_text(content)
     except BadRequest:  # not UTF-8 text: whether such a file may pass is the policy's call
         return None
+
+
+async def _timed(ended: dict[str, float], key: str, work: Awaitable[T]) -> T:
+    """``work``'s result, its end time recorded in ``ended[key]`` before the task is done
+    (a done-callback would run later: after a scan that awaited both tasks resumed, when
+    they ended in the same turn of the event loop)."""
+    try:
+        return await work
+    finally:
+        ended[key] = time.perf_counter()
 
 
 def _ms(seconds: float) -> float:

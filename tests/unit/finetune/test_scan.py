@@ -1,5 +1,6 @@
 """The scan's pieces that need no services: decoding, segments, PII candidate windows."""
 
+import asyncio
 import base64
 import json
 
@@ -13,6 +14,7 @@ from gateway.finetune.decode import hidden_texts, walk_strings
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_plan import PiiPlan
 from gateway.finetune.pii_scan import PiiScan
+from gateway.finetune.scan import UploadScanner
 from gateway.finetune.units import SEGMENT, first_occurrences, segment_units, units_of
 from gateway.fingerprint import (
     CHAR_K,
@@ -381,3 +383,42 @@ async def test_the_pii_scan_starts_before_the_examples_are_fingerprinted(
     result = await scanner.scan((json.dumps(line) + "\n").encode())
     assert [(f.type, f.lines) for f in result.pii] == [("EMAIL_ADDRESS", (1,))]
     assert result.overlaps == []
+
+
+async def test_a_match_and_pii_scan_ending_in_the_same_turn_give_a_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The PII scan and the corpus match woken by the same event: the scan returns its
+    result and both stage times, never a KeyError for a time not yet recorded."""
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting: list[str] = []
+    both = asyncio.Event()
+
+    def wait_at_the_gate(who: str) -> None:
+        waiting.append(who)
+        if len(waiting) == 2:
+            both.set()
+
+    class Matcher:
+        async def overlaps(
+            self, units: object, *, more: asyncio.Future[object] | None = None
+        ) -> tuple[list[object], dict[str, object]]:
+            if more is not None:
+                more.cancel()
+            wait_at_the_gate("match")
+            await gate
+            return [], {}
+
+    async def pii(examples: object, purpose: str) -> list[object]:
+        wait_at_the_gate("pii")
+        await gate
+        return []
+
+    scanner = UploadScanner(Matcher(), None)  # type: ignore[arg-type]
+    monkeypatch.setattr(scanner, "_find_pii", pii)
+    line = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]}
+    scan = asyncio.ensure_future(scanner.scan(json.dumps(line).encode()))
+    await both.wait()
+    gate.set_result(None)
+    result = await scan
+    assert {"search", "pii", "total"} <= result.timings_ms.keys()
