@@ -209,6 +209,9 @@ _PHONE_CONTEXT = re.compile(
     r"ring|contact|reach|hotline)\b",
     re.IGNORECASE,
 )
+_BARE_PHONE_DIGITS = 12
+"""Bare digit runs up to this long that are valid numbers score as phones (a CRM export's
+"2025550143", "07911123456"); longer ones need a ``+`` or a phone word."""
 _TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
@@ -233,10 +236,13 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     score = 0.75 if valid else 0.4
     if not formatted and digits < 10:
         score = 0.3  # a bare short digit run: an order or build number unless a word says so
-    elif valid and not international and not (formatted and _phone_shaped(value)):
-        # Valid in some region, but bare or grouped as no phone number is (a version
-        # "10.0.19041.1", a ticket "2024-118934", a PO number): likely, not certain.
+    elif valid and formatted and not international and not _phone_shaped(value):
+        # Valid in some region, but grouped as no phone number is (a version
+        # "10.0.19041.1", a ticket "2024-118934", a build "19045.3803"): likely, not
+        # certain.
         score = 0.5
+    elif valid and not formatted and digits > _BARE_PHONE_DIGITS:
+        score = 0.5  # longer than a national number written bare: an EAN, an account
     if _PHONE_CONTEXT.search(text, max(0, start - 40), start):
         score = min(1.0, score + 0.35)
     return score

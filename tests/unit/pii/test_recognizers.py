@@ -150,10 +150,19 @@ def test_reference_numbers_are_not_confident_phones(text: str) -> None:
 
 @pytest.mark.parametrize(
     "number",
-    ["(415) 555-0134", "415-555-0134", "415.555.0134", "020 7946 0958", "030 901820"],
+    [
+        "(415) 555-0134",
+        "415-555-0134",
+        "415.555.0134",
+        "020 7946 0958",
+        "030 901820",
+        "2025550143",
+        "07911123456",
+    ],
 )
 def test_numbers_grouped_as_phones_are_confident(number: str) -> None:
-    """A valid number grouped as its region writes phone numbers scores 0.75 unprompted."""
+    """A valid number grouped as its region writes phone numbers, or written bare in a
+    national length, scores 0.75 unprompted."""
     text = f"Write to {number} today."
     assert any(
         text[s["start"] : s["end"]] == number and s["score"] >= 0.75 for s in find_phones(text)
