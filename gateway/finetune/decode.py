@@ -120,6 +120,11 @@ def hidden_texts(text: str, depth: int = MAX_DEPTH) -> list[str]:
 
 
 def _layers(text: str) -> Iterator[str]:
+    # Blobs first: they are small, and the layers of the whole text below (JSON,
+    # escapes, references) could otherwise use up the decoded-text budget of a huge
+    # string before its blobs are reached.
+    if len(text) >= MIN_BLOB:
+        yield from _blob_layers(text)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "[") and len(stripped) > 1:
         try:
@@ -137,8 +142,6 @@ def _layers(text: str) -> Iterator[str]:
                 yield decoded
     if "&#" in text and len(_CHARACTER_REFERENCE.findall(text)) >= _MIN_REFERENCES:
         yield html.unescape(text)
-    if len(text) >= MIN_BLOB:
-        yield from _blob_layers(text)
 
 
 def _blob_layers(text: str) -> Iterator[str]:
@@ -163,12 +166,18 @@ def _blob_layers(text: str) -> Iterator[str]:
 
 
 def _unwrapped(lines: list[str]) -> Iterator[str]:
-    """The blob the lines make, or, if that is not text, the one before a last line that
-    may be a word after the blob."""
-    found = list(_blobs(["".join(lines)]))
-    if not found and len(lines) > 2:
-        found = list(_blobs(["".join(lines[:-1])]))
-    yield from found
+    """The blob the lines make. Also tried: without a first or last line that may be a
+    word next to the blob ("Attachment", "thanks"), and from each of the next three
+    characters (a blob whose first line began after other text is off its 4-character
+    alignment)."""
+    variants = [lines, lines[1:], lines[:-1]] if len(lines) > 2 else [lines]
+    for variant in variants:
+        joined = "".join(variant)
+        for shift in range(4):
+            found = list(_blobs([joined[shift:]]))
+            if found:
+                yield from found
+                return
 
 
 def _blob_runs(text: str, marks: bytes) -> list[str]:

@@ -26,6 +26,7 @@ def b64(raw: bytes) -> str:
     [
         *("\n".join(textwrap.wrap(b64(UTF8), width)) for width in (8, 13, 16, 23, 76)),
         "see below:\r\n  " + "\r\n  ".join(textwrap.wrap(b64(UTF8), 16)) + "\r\nthanks",
+        "Attachment\n" + "\n".join(textwrap.wrap(b64(UTF8), 20)),
         "\n".join(textwrap.wrap(UTF8.hex(), 23)),
         " ".join(f"{byte:02x}" for byte in UTF8),
         ", ".join(f"0x{byte:02X}" for byte in UTF8),
@@ -113,3 +114,18 @@ def test_blobs_of_the_runs_are_the_blobs_of_the_whole_text(text: str) -> None:
     marks = text.encode("utf-8", "surrogatepass").translate(decode._BLOB_MARKS)
     runs = decode._blob_runs(text, marks) if decode._BLOB_RUN in marks else []
     assert list(decode._blobs(runs)) == list(_blobs_before(text))
+
+
+def test_a_huge_string_still_gives_its_blob() -> None:
+    """Layers of the whole text (escapes, references) of a string near the budget do not
+    crowd out the blob at its end."""
+    filler = "plain words \\u0041 and &#65;&#66;&#67;&#68; " * 100_000
+    assert any(SECRET in text for text in hidden_texts(filler + " " + b64(UTF8)))
+
+
+@pytest.mark.parametrize("width", [10, 14, 18, 22])
+def test_a_wrapped_blob_that_starts_after_other_text_is_decoded(width: int) -> None:
+    """``data: <base64>`` wrapped at a width that leaves the blob off its alignment: the
+    text from the second line on is still read (the first line's few bytes are lost)."""
+    wrapped = "\n".join(textwrap.wrap("data: " + b64(UTF8), width))
+    assert any(SECRET[width:] in text for text in hidden_texts(wrapped))
