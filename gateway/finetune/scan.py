@@ -163,8 +163,8 @@ class UploadScanner:
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         """The corpus match alone, against the corpus as it is now (at job creation)."""
-        found, units, _ = await asyncio.to_thread(self._prepare, content, purpose)
-        examples = found or []
+        examples = await asyncio.to_thread(read_examples, content, purpose) or []
+        units = await asyncio.to_thread(_example_units, examples)
         segments = await asyncio.to_thread(_segments, examples, units)
         overlaps, documents = await self._matcher.overlaps([*units, *segments])
         return ScanResult(
@@ -175,17 +175,6 @@ class UploadScanner:
             [],
             documents,
         )
-
-    def _prepare(
-        self, content: bytes, purpose: str
-    ) -> tuple[list[Example] | None, ExampleUnits, float]:
-        """Parse and fingerprint the examples (CPU-bound: run in a worker thread, off the
-        event loop); also returns when parsing ended, for the timings."""
-        examples = read_examples(content, purpose)
-        parsed = time.perf_counter()
-        if examples is None:
-            return None, ExampleUnits([], {}), parsed
-        return examples, _example_units(examples), parsed
 
 
 class ExampleUnits(list[Unit]):

@@ -58,7 +58,7 @@ from pathlib import Path
 import gateway.cli, gateway.serving.server, gateway.services
 from elasticsearch import AsyncElasticsearch
 from gateway.app import create_app
-from gateway.finetune import UploadScanner
+from gateway.finetune import UploadScanner, scan
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.settings import load_settings
 
@@ -70,7 +70,7 @@ settings = load_settings(
 create_app(settings)
 scanner = UploadScanner(CorpusMatcher(AsyncElasticsearch("http://127.0.0.1:9"), "chunks"), None)
 started = sorted(sys.modules)
-scanner._prepare(b"a plain text file to fingerprint\\n", "text")
+scan._example_units(scan.read_examples(b"a plain text file to fingerprint\\n", "text") or [])
 print(json.dumps({"started": started, "scanned": sorted(sys.modules)}))
 """
 
