@@ -103,6 +103,16 @@ def read_html(source: SourceFile, data: bytes) -> tuple[list[RawDocument], list[
 
 def read_pdf(source: SourceFile, data: bytes) -> tuple[list[RawDocument], list[Problem]]:
     """The PDF's text layer, pages separated by a blank line."""
+    text, title = _pdf_text_and_title(data)
+    return [_document(source, text, title)], []
+
+
+def pdf_text(data: bytes) -> str:
+    """The PDF's text layer, as ``read_pdf`` reads it (DocumentError when there is none)."""
+    return clean_text(_pdf_text_and_title(data)[0])
+
+
+def _pdf_text_and_title(data: bytes) -> tuple[str, str | None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PdfReadWarning)
         reader = _pdf_call(lambda: PdfReader(io.BytesIO(data)))
@@ -113,7 +123,7 @@ def read_pdf(source: SourceFile, data: bytes) -> tuple[list[RawDocument], list[P
     text = "\n\n".join(page.strip("\n") for page in pages)
     if not text.strip():
         raise DocumentError("no text layer (a scanned PDF needs OCR first)")
-    return [_document(source, text, title)], []
+    return text, title
 
 
 def _pdf_call(call: Callable[[], _T]) -> _T:
