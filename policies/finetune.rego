@@ -12,7 +12,7 @@
 #           "action": "files.create" | "files.read" | "fine_tuning.jobs.create" |
 #                     "fine_tuning.jobs.read",
 #           "purpose": "fine-tune" | "batch" | ...,                    (files.create)
-#           "scan": {"scanned", "text", "examples", "fingerprint_scheme",
+#           "scan": {"scanned", "text", "format", "examples", "fingerprint_scheme",
 #                    "matches": [{"line", "lines", "doc_id", "corpus", "classification",
 #                                 "score", "shared", "shared_chars", "visible"}],
 #                    "pii": [{"type", "score", "count", "lines", "ner"}]}, (files.create)
@@ -81,7 +81,7 @@ reasons contains msg if {
 	input.scan.scanned
 	input.scan.text == false
 	not input.purpose in config.binary_purposes
-	msg := sprintf("files with purpose %q must be UTF-8 text the gateway can scan", [input.purpose])
+	msg := sprintf("files with purpose %q must be text the gateway can read (in any text encoding, or a PDF with a text layer)", [input.purpose])
 }
 
 # The corpus matches that count: the scan's for an upload, the re-check's for a job.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,22 +121,27 @@ def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
     return examples
 
 
-def parse_text(content: bytes) -> list[Example]:
-    """A plain-text upload as blocks of whole lines (``line``: each block's first line)."""
-    decoded = _utf8(content)
-    if _SURROGATE.search(decoded):
-        raise BadRequest("The file is not valid UTF-8 text.", param="file", code="invalid_file")
+def text_blocks(text: str) -> list[Example]:
+    """``text`` as blocks of whole lines of about ``TEXT_BLOCK`` characters."""
+    return run_blocks(enumerate(text.split("\n"), start=1))
+
+
+def run_blocks(lines: Iterable[tuple[int, str]]) -> list[Example]:
+    """Numbered lines (or a binary file's readable runs) as blocks of about
+    ``TEXT_BLOCK`` characters, each numbered by its first line."""
     blocks: list[Example] = []
-    start, lines = 1, []
+    start, texts = 1, list[str]()
     size = 0
-    for number, line in enumerate(decoded.split("\n"), start=1):
-        lines.append(line)
+    for number, line in lines:
+        if not texts:
+            start = number
+        texts.append(line)
         size += len(line) + 1
         if size >= TEXT_BLOCK:
-            blocks.append(_block(start, lines))
-            start, lines, size = number + 1, [], 0
-    if any(line.strip() for line in lines):
-        blocks.append(_block(start, lines))
+            blocks.append(_block(start, texts))
+            texts, size = [], 0
+    if any(line.strip() for line in texts):
+        blocks.append(_block(start, texts))
     return blocks
 
 

@@ -21,8 +21,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from gateway.errors import BadRequest
-from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
+from gateway.finetune import file_text
+from gateway.finetune.examples import (
+    Example,
+    is_jsonl,
+    parse_examples,
+    run_blocks,
+    text_blocks,
+)
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import AnalyzePatterns, PiiFinding, PiiScan
@@ -46,9 +52,15 @@ class ScanResult:
     pii: list[PiiFinding]
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Governance fields of each overlapped document (never sent to the policy as is)."""
-    text: bool = True
-    """False when the file is not UTF-8 text and could not be scanned."""
+    format: str = "jsonl"
+    """How the file was read (``FileRead.format``)."""
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> bool:
+        """False when the file is not text the gateway could read (only its readable
+        runs were matched)."""
+        return self.format != "binary"
 
     def policy_input(self, visible: frozenset[str] = frozenset()) -> dict[str, Any]:
         """What the fine-tune policy sees: ids, scores, PII types and counts; no text.
@@ -58,6 +70,7 @@ class ScanResult:
         return {
             "scanned": True,
             "text": self.text,
+            "format": self.format,
             "fingerprint_scheme": SCHEME,
             "examples": self.examples,
             "matches": [match_fact(o, o.doc_id in visible) for o in self.overlaps],
@@ -105,9 +118,8 @@ class UploadScanner:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
         sha256 = hashlib.sha256(content).hexdigest()
-        examples = await asyncio.to_thread(read_examples, content, purpose)
-        if examples is None:
-            return ScanResult(sha256, len(content), 0, [], [], text=False)
+        read = await asyncio.to_thread(read_examples, content, purpose)
+        examples = read.examples
         parsed = time.perf_counter()
         # The PII scan starts as soon as the examples are parsed, and runs while they are
         # fingerprinted and matched: its work is mostly in the analysis workers'
@@ -145,6 +157,7 @@ class UploadScanner:
             overlaps=overlaps,
             pii=pii,
             documents=documents,
+            format=read.format,
             timings_ms={
                 "parse": _ms(parsed - clock),
                 "fingerprint": _ms(printed - parsed),
@@ -163,17 +176,18 @@ class UploadScanner:
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         """The corpus match alone, against the corpus as it is now (at job creation)."""
-        examples = await asyncio.to_thread(read_examples, content, purpose) or []
-        units = await asyncio.to_thread(_example_units, examples)
-        segments = await asyncio.to_thread(_segments, examples, units)
+        read = await asyncio.to_thread(read_examples, content, purpose)
+        units = await asyncio.to_thread(_example_units, read.examples)
+        segments = await asyncio.to_thread(_segments, read.examples, units)
         overlaps, documents = await self._matcher.overlaps([*units, *segments])
         return ScanResult(
             hashlib.sha256(content).hexdigest(),
             len(content),
-            len(examples),
+            len(read.examples),
             overlaps,
             [],
             documents,
+            format=read.format,
         )
 
 
@@ -197,16 +211,37 @@ def _segments(examples: list[Example], units: ExampleUnits) -> list[Unit]:
     return segment_units(examples, units.letters_of) if examples else []
 
 
-def read_examples(content: bytes, purpose: str) -> list[Example] | None:
-    """The file's examples (JSONL lines or text blocks); None when it is not UTF-8 text."""
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    examples: list[Example]
+    format: str
+    """``jsonl``, ``text`` (UTF-8 or another text encoding), ``pdf`` (its text layer) or
+    ``binary`` (its readable runs only: see ``gateway.finetune.file_text``)."""
+
+    @property
+    def text(self) -> bool:
+        return self.format != "binary"
+
+
+def read_examples(content: bytes, purpose: str) -> FileRead:
+    """The file's examples: JSONL lines, or blocks of its text or readable runs."""
     if purpose in JSONL_PURPOSES:
-        return parse_examples(content, chat=purpose == FINE_TUNE)
+        return FileRead(parse_examples(content, chat=purpose == FINE_TUNE), "jsonl")
     if is_jsonl(content):
-        return parse_examples(content, chat=False)
-    try:
-        return parse_text(content)
-    except BadRequest:  # not UTF-8 text: whether such a file may pass is the policy's call
-        return None
+        return FileRead(parse_examples(content, chat=False), "jsonl")
+    found = file_text.decoded(content)
+    if found is not None:
+        return FileRead(text_blocks(found[1]), found[0])
+    # Whether a file the gateway cannot read may pass is the policy's call
+    # (``binary_purposes``); what it can read of it is matched all the same.
+    return FileRead(run_blocks(file_text.readable_runs(content)), "binary")
+
+
+def check_format(content: bytes, purpose: str) -> None:
+    """BadRequest naming the bad lines of a JSONL upload: what the uploader is told at
+    once. Other files are read by the scan."""
+    if purpose in JSONL_PURPOSES or is_jsonl(content):
+        read_examples(content, purpose)
 
 
 async def _timed(ended: dict[str, float], key: str, work: Awaitable[T]) -> T:

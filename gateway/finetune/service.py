@@ -35,7 +35,7 @@ from gateway.finetune.jobs import (
 from gateway.finetune.listing import FILE_LIST_LIMITS, JOB_LIST_LIMITS, list_limit, own_list
 from gateway.finetune.processing import ScanRunner, settle_expired
 from gateway.finetune.registry import PROCESSED, UPLOADED, FileEntry, Registry
-from gateway.finetune.scan import ScanResult, UploadScanner, match_fact, read_examples
+from gateway.finetune.scan import ScanResult, UploadScanner, check_format, match_fact
 from gateway.finetune.upstream import FinetuneUpstream
 from gateway.policy import PolicyEngine
 
@@ -111,7 +111,7 @@ class FinetuneService:
             if not content:
                 raise BadRequest("The file is empty.", param="file", code="invalid_file_format")
             # Format errors are cheap to find and answered at once (400, lines named).
-            await asyncio.to_thread(read_examples, content, purpose)
+            await asyncio.to_thread(check_format, content, purpose)
             await self._ensure_index()
             now = time.time()
             entry = FileEntry(

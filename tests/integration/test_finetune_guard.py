@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import tempfile
+import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from gateway.elastic import ChunkIndex
 from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB
+from ..fixtures.ingest.support import make_pdf
 from .conftest import FakeUpstream, ingest_demo
 from .test_finetune import processed, refused_upload
 
@@ -196,6 +199,39 @@ async def test_other_purposes_are_matched_against_the_corpora(
     assert forwarded(fake_upstream) == []
     stored = await processed(sdk(ALICE), b"Plain notes.", purpose=purpose)
     assert stored.id.startswith("file-")
+
+
+def in_container(kind: str, text: str, tmp_path: Path) -> bytes:
+    """``text`` saved as another encoding, a PDF, or uncompressed inside an image."""
+    if kind == "pdf":
+        return make_pdf(tmp_path / "notes.pdf", [text]).read_bytes()
+    if kind == "image":
+        noise = zlib.compress(random.Random(3).randbytes(30_000))
+        return b"\x89PNG\r\n\x1a\n" + noise + b"tEXt" + text.encode() + b"\x00" + noise
+    return (text + " It\u2019s on the wiki.\n").encode(kind)
+
+
+@pytest.mark.parametrize("kind", ["utf-16", "utf-16-le", "cp1252", "pdf", "image"])
+async def test_governed_text_in_another_encoding_or_a_container_is_refused(
+    sdk: Sdk, fake_upstream: FakeUpstream, tmp_path: Path, kind: str
+) -> None:
+    """Not UTF-8 is not unreadable: refused even for ``vision``, whose policy lets
+    binary files through; nothing is forwarded."""
+    refused = await refused_upload(sdk(ALICE), in_container(kind, RUNBOOK, tmp_path), "vision")
+    assert "acme-incident-runbook" in refused
+    assert forwarded(fake_upstream) == []
+
+
+async def test_ordinary_pdfs_and_images_pass_where_the_policy_allows_them(
+    sdk: Sdk, tmp_path: Path
+) -> None:
+    """A PDF of ordinary notes is text for ``user_data``; an image passes for ``vision``
+    and is refused where only text may go."""
+    notes = in_container("pdf", "Plain notes about the team picnic on Friday.", tmp_path)
+    assert (await processed(sdk(ALICE), notes, purpose="user_data")).id.startswith("file-")
+    image = in_container("image", "", tmp_path)
+    assert (await processed(sdk(ALICE), image, purpose="vision")).id.startswith("file-")
+    assert "must be text" in await refused_upload(sdk(ALICE), image, purpose="assistants")
 
 
 async def test_hostile_lines_get_400_and_an_audit_record(

@@ -70,7 +70,7 @@ settings = load_settings(
 create_app(settings)
 scanner = UploadScanner(CorpusMatcher(AsyncElasticsearch("http://127.0.0.1:9"), "chunks"), None)
 started = sorted(sys.modules)
-scan._example_units(scan.read_examples(b"a plain text file to fingerprint\\n", "text") or [])
+scan._example_units(scan.read_examples(b"a plain text file to fingerprint\\n", "text").examples)
 print(json.dumps({"started": started, "scanned": sorted(sys.modules)}))
 """
 
