@@ -5,7 +5,8 @@ of a malformed upload is stored or forwarded. Lines are split at ``\\n`` only (a
 inside a JSON string is part of the string, as JSON says). A line is bad when it is not
 a JSON object, nests too deeply, repeats a key in one object (which of two ``messages``
 would the trainer read?), holds an unpaired UTF-16 surrogate escape, or (fine-tuning
-files) is not a chat example with an assistant message.
+files) is not a training example in one of OpenAI's formats: supervised chat (with an
+assistant message), preference (DPO) or reinforcement.
 
 Each example's ``texts`` are *every* string of the line, keys included, whatever key it
 sits under (``name``, ``weight``, ``tools``...): the chat body walker's sites first, then
@@ -57,6 +58,7 @@ STRUCTURE = frozenset(
         *("tool_calls", "tool_call_id", "function_call", "function", "arguments", "tools"),
         *("parameters", "properties", "required", "description", "parallel_tool_calls"),
         *("custom_id", "method", "url", "body", "model", "POST", "/v1/chat/completions"),
+        *("input", "preferred_output", "non_preferred_output"),
     }
 )
 """Keys and values of the formats themselves: the same in every file, never scanned."""
@@ -106,7 +108,9 @@ def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
         if len(problems) == MAX_BAD_LINES:
             more = f" (and more: reading stopped at {MAX_BAD_LINES} bad lines)"
         shape = (
-            'a JSON object {"messages": [{"role": ..., "content": ...}, ...]}'
+            'a JSON object {"messages": [{"role": ..., "content": ...}, ...]} (or a preference'
+            ' example: {"input": {"messages": [...]}, "preferred_output": [...],'
+            ' "non_preferred_output": [...]})'
             if chat
             else "a JSON object"
         )
@@ -252,27 +256,50 @@ def _depth(value: Any) -> int:
 
 
 def _check_chat(record: dict[str, Any], plain: list[str] | None = None) -> None:
-    """``plain``: the record's contents when ``_plain_contents`` accepted its shape (every
-    message then has a known role and string content: only the list's size and the
-    assistant are left to check)."""
+    """A training example in one of OpenAI's formats: supervised (``messages`` with an
+    assistant message), preference (``input.messages``, ``preferred_output``,
+    ``non_preferred_output``) or reinforcement (``messages``, the prompt, beside the
+    grader's reference fields). ``plain``: the record's contents when
+    ``_plain_contents`` accepted its shape (every message then has a known role and
+    string content: only the list's size and the assistant are left to check)."""
+    if "input" in record and "messages" not in record:
+        _check_preference(record)
+        return
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _LineProblem("'messages' must be a non-empty list")
-    if plain is not None:
-        if not any(m["role"] == "assistant" for m in messages):
-            raise _LineProblem("no assistant message to train on")
-        return
+        raise _LineProblem(
+            "'messages' must be a non-empty list ('input.messages' in a preference example)"
+        )
+    if plain is None:
+        _check_messages(messages, "messages")
+    # A reinforcement example's messages are the prompt: the answer is the grader's.
+    if len(record) == 1 and not any(m.get("role") == "assistant" for m in messages):
+        raise _LineProblem("no assistant message to train on")
+
+
+def _check_preference(record: dict[str, Any]) -> None:
+    source = record.get("input")
+    messages = source.get("messages") if isinstance(source, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise _LineProblem("'input.messages' must be a non-empty list")
+    _check_messages(messages, "input.messages")
+    for key in ("preferred_output", "non_preferred_output"):
+        output = record.get(key)
+        if not isinstance(output, list) or not output:
+            raise _LineProblem(f"'{key}' must be a non-empty list of assistant messages")
+        _check_messages(output, key)
+        if any(message.get("role") != "assistant" for message in output):
+            raise _LineProblem(f"'{key}' must hold assistant messages only")
+
+
+def _check_messages(messages: list[Any], where: str) -> None:
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
-            raise _LineProblem(f"messages[{index}] is not an object")
+            raise _LineProblem(f"{where}[{index}] is not an object")
         if message.get("role") not in ROLES:
-            raise _LineProblem(f"messages[{index}].role must be one of {', '.join(sorted(ROLES))}")
+            raise _LineProblem(f"{where}[{index}].role must be one of {', '.join(sorted(ROLES))}")
         if not _valid_content(message.get("content"), message):
-            raise _LineProblem(
-                f"messages[{index}].content must be a string or a list of text parts"
-            )
-    if not any(m.get("role") == "assistant" for m in messages):
-        raise _LineProblem("no assistant message to train on")
+            raise _LineProblem(f"{where}[{index}].content must be a string or a list of text parts")
 
 
 def _valid_content(content: Any, message: dict[str, Any]) -> bool:

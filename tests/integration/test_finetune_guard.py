@@ -201,6 +201,29 @@ async def test_other_purposes_are_matched_against_the_corpora(
     assert stored.id.startswith("file-")
 
 
+def preference(question: str, preferred: str, rejected: str) -> dict[str, Any]:
+    return {
+        "input": {"messages": [{"role": "user", "content": question}]},
+        "preferred_output": [{"role": "assistant", "content": preferred}],
+        "non_preferred_output": [{"role": "assistant", "content": rejected}],
+    }
+
+
+async def test_preference_files_are_scanned_and_trained_on(sdk: Sdk) -> None:
+    """A DPO file with governed text in its rejected answer is refused; an ordinary one
+    passes, and a DPO job on it reaches the upstream."""
+    bad = preference("What do we do first?", "Check the dashboards.", RUNBOOK)
+    assert "acme-incident-runbook" in await refused_upload(sdk(ALICE), jsonl(bad))
+    good = jsonl(*(preference(q, a, "I don't know.") for q, a in ORDINARY))
+    stored = await processed(sdk(ALICE), good)
+    job = await sdk(ALICE).fine_tuning.jobs.create(
+        model="gpt-4o-mini",
+        training_file=stored.id,
+        method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}},
+    )
+    assert job.training_file == stored.id
+
+
 def in_container(kind: str, text: str, tmp_path: Path) -> bytes:
     """``text`` saved as another encoding, a PDF, or uncompressed inside an image."""
     if kind == "pdf":

@@ -69,6 +69,44 @@ def test_a_function_message_is_accepted_and_scanned_as_in_chat() -> None:
     assert "Ann's number" in example.texts
 
 
+def preference(preferred: object, rejected: object, **extra: object) -> dict[str, Any]:
+    return {
+        "input": {"messages": [{"role": "user", "content": "q"}], "tools": [], **extra},
+        "preferred_output": preferred,
+        "non_preferred_output": rejected,
+    }
+
+
+def test_preference_and_reinforcement_examples_are_read_whole() -> None:
+    """OpenAI's preference (DPO) and reinforcement formats are training examples too,
+    and every string of them is scanned: both outputs, the grader's fields."""
+    dpo = preference([{"role": "assistant", "content": "good"}], [ANSWER])
+    rft = {"messages": [{"role": "user", "content": "q"}], "reference_answer": "42 lines"}
+    first, second = parse_examples(f"{json.dumps(dpo)}\n{json.dumps(rft)}\n".encode())
+    assert {"q", "good", "a"} <= set(first.texts)
+    assert "input" not in first.texts  # the format's own words are not scanned
+    assert {"q", "reference_answer", "42 lines"} <= set(second.texts)
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        (preference([], [ANSWER]), "'preferred_output' must be a non-empty list"),
+        (preference([ANSWER], [{"role": "user", "content": "x"}]), "assistant messages only"),
+        (preference([ANSWER], [{"role": "assistant", "content": 3}]), "content must be"),
+        ({"input": {"messages": []}, "preferred_output": [ANSWER]}, "'input.messages' must"),
+        ({"input": "q", "preferred_output": [ANSWER]}, "'input.messages' must"),
+        ({"messages": [{"role": "user", "content": "q"}]}, "no assistant message"),
+    ],
+)
+def test_malformed_preference_examples_are_named(record: dict[str, Any], problem: str) -> None:
+    """A preference example without both outputs of assistant messages, or a prompt
+    alone with no grader fields, is a bad line saying what is wrong."""
+    with pytest.raises(BadRequest) as refused:
+        parse_examples(record_line(record))
+    assert problem in refused.value.message
+
+
 @pytest.mark.parametrize("content", [b"", b"\n \n", b"\xff\xfe"])
 def test_empty_or_binary_files_are_refused(content: bytes) -> None:
     """No examples, or not UTF-8: a 400, not an empty training set."""
