@@ -17,8 +17,10 @@
 #                                 "score", "shared", "shared_chars", "visible"}],
 #                    "pii": [{"type", "score", "count", "lines", "ner"}]}, (files.create)
 #           "model": "...", "file": {"purpose", "status", "scan_passed"},
-#           "recheck": {"matches": [...]}}  (fine_tuning.jobs.create: the file's matches
+#           "recheck": {"matches": [...]},  (fine_tuning.jobs.create: the file's matches
 #                                            against the corpus as it is now)
+#           "job_request": {"matches": [...]}}  (fine_tuning.jobs.create: the matches of
+#                          the request's own text: suffix, metadata, integrations, grader)
 #   data: data.gateway.config.finetune (see policies/data.json)
 package gateway.finetune
 
@@ -220,6 +222,47 @@ reasons contains msg if {
 	input.action == "fine_tuning.jobs.create"
 	not input.model in config.models
 	msg := sprintf("model %q may not be fine-tuned through this gateway", [input.model])
+}
+
+# The job request's own text goes to the upstream too (suffix, metadata, integrations,
+# a reinforcement grader's prompts): governed text there is refused as in a file.
+request_offending contains m if {
+	input.action == "fine_tuning.jobs.create"
+	some m in object.get(input, ["job_request", "matches"], [])
+	significant(m)
+	not trainable(m.corpus, m.classification)
+}
+
+violations contains v if {
+	some doc_id in {m.doc_id | some m in request_offending}
+	docs := [m | some m in request_offending; m.doc_id == doc_id]
+	v := {
+		"kind": "request_overlap",
+		"doc_id": doc_id,
+		"corpus": docs[0].corpus,
+		"classification": docs[0].classification,
+		"visible": object.get(docs[0], "visible", false) == true,
+		"max_score": max({m.score | some m in docs}),
+	}
+}
+
+reasons contains msg if {
+	some v in violations
+	v.kind == "request_overlap"
+	v.visible
+	msg := sprintf(
+		"the job request's text overlaps document %q of corpus %q (classification %q), which may not be used for training",
+		[v.doc_id, v.corpus, v.classification],
+	)
+}
+
+reasons contains msg if {
+	hidden_in_request := [v | some v in violations; v.kind == "request_overlap"; not v.visible]
+	count(hidden_in_request) > 0
+	msg := sprintf(
+		"the job request's text overlaps %d governed document(s) that may not be used for training",
+		[count(hidden_in_request)],
+	)
 }
 
 decision := {"allow": allow, "reasons": reasons, "violations": violations}

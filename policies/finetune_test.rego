@@ -137,6 +137,32 @@ test_job_refused_when_recheck_finds_new_governed_overlap if {
 	v.doc_id == "acme-new-secret"
 }
 
+job_with_request(matches) := {
+	"subject": alice, "action": "fine_tuning.jobs.create", "model": "gpt-4o-mini",
+	"file": {"purpose": "fine-tune", "scan_passed": true},
+	"recheck": {"matches": []},
+	"job_request": {"matches": matches},
+}
+
+test_job_refused_when_its_request_text_is_governed if {
+	d := finetune.decision with input as job_with_request([match(1, "acme-key-accounts", "restricted", 0.9)])
+	not d.allow
+	"the job request's text overlaps document \"acme-key-accounts\" of corpus \"acme-handbook\" (classification \"restricted\"), which may not be used for training" in d.reasons
+}
+
+test_job_request_overlap_with_a_hidden_document_is_counted if {
+	hidden := object.union(match(1, "acme-key-accounts", "restricted", 0.9), {"visible": false})
+	d := finetune.decision with input as job_with_request([hidden])
+	not d.allow
+	"the job request's text overlaps 1 governed document(s) that may not be used for training" in d.reasons
+}
+
+test_job_request_text_from_a_trainable_corpus_or_too_small_passes if {
+	small := object.union(match(1, "acme-key-accounts", "restricted", 0.05), {"shared_chars": 2})
+	d := finetune.decision with input as job_with_request([small, match(1, "handbook", "public", 0.9)])
+	d.allow
+}
+
 test_ner_findings_are_reported_not_refused_by_default if {
 	d := finetune.decision with input as upload([], [pii("PERSON", 0.85), pii("LOCATION", 0.85)])
 	d.allow

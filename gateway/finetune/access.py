@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.audit import AuditLog
 from gateway.errors import DENIED_BY_POLICY, GatewayError, NotFound
-from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
+from gateway.finetune.decisions import AUDIT_KIND, OVERLAPS, Caller, decision_fields, refusal
 from gateway.policy import FinetuneDecision, PolicyEngine
 
 
@@ -66,7 +66,7 @@ class Access:
         documents the caller may retrieve marked ``visible`` (only those get named)."""
         decision = await self._policy.finetune(caller.principal, action, facts)
         refused = sorted(
-            {str(v.get("doc_id")) for v in decision.violations if v.get("kind") == "overlap"}
+            {str(v.get("doc_id")) for v in decision.violations if v.get("kind") in OVERLAPS}
         )
         governance = [documents[doc_id] for doc_id in refused if doc_id in documents]
         if decision.allow or not governance:
@@ -75,7 +75,7 @@ class Access:
         visible = {str(doc["doc_id"]) for doc, ok in zip(governance, verdicts, strict=True) if ok}
         if not visible:
             return decision
-        for key in ("scan", "recheck"):
+        for key in ("scan", "recheck", "job_request"):
             if key in facts:
                 facts[key] = {
                     **facts[key],

@@ -31,6 +31,10 @@ class Caller:
         }
 
 
+OVERLAPS = frozenset({"overlap", "request_overlap"})
+"""Violation kinds about governed documents (in a file, or in a job request's text)."""
+
+
 def decision_fields(decision: FinetuneDecision) -> dict[str, Any]:
     return {
         "allowed": decision.allow,
@@ -41,9 +45,9 @@ def decision_fields(decision: FinetuneDecision) -> dict[str, Any]:
 
 
 def refusal(decision: FinetuneDecision, prefix: str, param: str = "file") -> PolicyDenied:
-    governed = any(v.get("kind") in {"overlap", "pii"} for v in decision.violations)
+    governed = any(v.get("kind") in {*OVERLAPS, "pii"} for v in decision.violations)
     message = f"{prefix}: " + "; ".join(decision.reasons) + "."
-    if any(v.get("kind") == "overlap" for v in decision.violations):
+    if any(v.get("kind") in OVERLAPS for v in decision.violations):
         message += " " + SANCTIONED_USE  # about corpora: not for personal data alone
     return PolicyDenied(
         message, param=param, code="finetune_data_governed" if governed else "policy_denied"

@@ -125,6 +125,13 @@ def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
     return examples
 
 
+def request_example(record: dict[str, Any]) -> Example | None:
+    """Every string of a request body (a fine-tuning job's suffix, metadata,
+    integrations, a grader's prompts) and the text hidden in them, as one example."""
+    texts = _texts(record)
+    return Example(1, texts) if texts else None
+
+
 def text_blocks(text: str) -> list[Example]:
     """``text`` as blocks of whole lines of about ``TEXT_BLOCK`` characters."""
     return run_blocks(enumerate(text.split("\n"), start=1))

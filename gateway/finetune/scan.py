@@ -26,6 +26,7 @@ from gateway.finetune.examples import (
     Example,
     is_jsonl,
     parse_examples,
+    request_example,
     run_blocks,
     text_blocks,
 )
@@ -173,6 +174,15 @@ class UploadScanner:
             return []
         plan = await self._plan(purpose) if self._plan else DEFAULT_PLAN
         return await self._pii.scan(examples, plan)
+
+    async def match_request(self, body: dict[str, Any]) -> ScanResult:
+        """A request body's own text matched against the corpus: what a job request
+        sends the upstream besides its files (no segments: one example)."""
+        example = request_example(body)
+        examples = [example] if example else []
+        units = await asyncio.to_thread(_example_units, examples)
+        overlaps, documents = await self._matcher.overlaps(units)
+        return ScanResult("", 0, len(examples), overlaps, [], documents, format="json")
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         """The corpus match alone, against the corpus as it is now (at job creation)."""

@@ -209,8 +209,11 @@ class FinetuneService:
         try:
             model, files = job_request(body)
             base["model"] = model
+            request = await self._scanner.match_request(body)
             for param, file_id in files.items():
-                entries[param] = await self._check_job_file(caller, base, model, param, file_id)
+                entries[param] = await self._check_job_file(
+                    caller, base, model, param, file_id, request
+                )
         except GatewayError as exc:
             if not isinstance(exc, PolicyDenied) or exc.code == "finetune_file_refused":
                 await self.refused(caller, base, exc)  # policy decisions are audited already
@@ -235,10 +238,17 @@ class FinetuneService:
         return with_file_ids(job, {str(e.upstream_id): e.id for e in entries.values()})
 
     async def _check_job_file(
-        self, caller: Caller, base: dict[str, Any], model: str, param: str, file_id: str
+        self,
+        caller: Caller,
+        base: dict[str, Any],
+        model: str,
+        param: str,
+        file_id: str,
+        request: ScanResult,
     ) -> FileEntry:
         """The file must be the caller's, have passed the scan, and still pass it against
-        the corpus as it is now (the whole file is matched again)."""
+        the corpus as it is now (the whole file is matched again). ``request``: the job
+        request's own text matched (the policy refuses governed text there too)."""
         base[param] = file_id
         entry = await self._registry.file(caller.principal.subject, file_id)
         if entry is None:
@@ -249,11 +259,13 @@ class FinetuneService:
             "model": model,
             "file": {"purpose": entry.purpose, "scan_passed": entry.purpose == FINE_TUNE},
             "recheck": {"matches": []},
+            "job_request": {"matches": [match_fact(o, False) for o in request.overlaps]},
         }
-        documents: dict[str, dict[str, Any]] = {}
+        documents: dict[str, dict[str, Any]] = dict(request.documents)
         if entry.purpose == FINE_TUNE:
-            rechecked, documents = await self._recheck(entry)
+            rechecked, file_documents = await self._recheck(entry)
             facts["recheck"] = {"matches": rechecked}
+            documents.update(file_documents)
         decision = await self._access.decide(caller, "fine_tuning.jobs.create", facts, documents)
         await self._audit.append(
             AUDIT_KIND,

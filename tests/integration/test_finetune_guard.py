@@ -224,6 +224,29 @@ async def test_preference_files_are_scanned_and_trained_on(sdk: Sdk) -> None:
     assert job.training_file == stored.id
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"metadata": {"notes": RUNBOOK[:400]}},
+        {"method": {"type": "reinforcement", "reinforcement": {"grader": {"input": RUNBOOK}}}},
+        {"integrations": [{"type": "wandb", "wandb": {"project": "p", "tags": [RUNBOOK]}}]},
+    ],
+)
+async def test_governed_text_in_the_job_request_is_refused(
+    sdk: Sdk, fake_upstream: FakeUpstream, extra: dict[str, Any]
+) -> None:
+    """What a job request sends besides its file (metadata, a grader's prompt,
+    integration tags) is matched too: a 403 naming the document, nothing forwarded."""
+    stored = await processed(sdk(ALICE), jsonl(*(example(a, q) for q, a in ORDINARY)))
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        await sdk(ALICE).fine_tuning.jobs.create(
+            model="gpt-4o-mini", training_file=stored.id, extra_body=extra
+        )
+    assert "job request's text overlaps document" in str(refused.value)
+    assert "acme-incident-runbook" in str(refused.value)
+    assert not [r for r in forwarded(fake_upstream) if r["path"].startswith("/v1/fine_tuning")]
+
+
 def in_container(kind: str, text: str, tmp_path: Path) -> bytes:
     """``text`` saved as another encoding, a PDF, or uncompressed inside an image."""
     if kind == "pdf":
