@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -98,6 +99,36 @@ async def ingest_demo(index: Any) -> None:
         corpus="acme-handbook", manifest=load_manifest(manifest_path), exclude=(manifest_path,)
     )
     report = await run_ingest([DEMO_CORPUS], options, index=index, analyzer=shared_analyzer())
+    assert report.ok, report.to_dict()
+
+
+async def ingest_texts(
+    index: Any,
+    documents: dict[str, str],
+    *,
+    corpus: str = "ops",
+    prune: bool = False,
+    defaults: dict[str, Any] | None = None,
+) -> None:
+    """Ingest ``documents`` (file name -> text) through the pipeline, with the manifest
+    ``defaults`` (restricted text by default)."""
+    from gateway.ingest.manifest import Manifest
+    from gateway.ingest.pipeline import IngestOptions, run_ingest
+
+    from ..fixtures.ingest.support import shared_analyzer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in documents.items():
+            (Path(tmp) / name).write_text(text, encoding="utf-8")
+        manifest = Manifest.model_validate(
+            {"defaults": defaults or {"classification": "restricted"}}
+        )
+        report = await run_ingest(
+            [Path(tmp)],
+            IngestOptions(corpus=corpus, manifest=manifest, prune=prune),
+            index=index,
+            analyzer=shared_analyzer(),
+        )
     assert report.ok, report.to_dict()
 
 

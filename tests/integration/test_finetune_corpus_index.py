@@ -4,8 +4,6 @@ ingested, replaced or pruned after it was built are seen by the next scan."""
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +11,10 @@ import pytest
 from gateway.elastic import ChunkIndex
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.scan import UploadScanner
-from gateway.ingest.manifest import Manifest
-from gateway.ingest.pipeline import IngestOptions, run_ingest
 from gateway.settings import Settings
 
 from ..conftest import BOB
-from ..fixtures.ingest.support import shared_analyzer
+from .conftest import ingest_texts
 from .test_finetune import processed, refused_upload
 from .test_finetune_guard import Sdk, client, example, jsonl, sdk
 
@@ -56,23 +52,6 @@ def upload(*texts: str) -> bytes:
     ).encode()
 
 
-async def ingest(
-    index: ChunkIndex, documents: dict[str, str], *, corpus: str = "ops", prune: bool = False
-) -> None:
-    """Ingest ``documents`` (file name -> text) as restricted text, through the pipeline."""
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, text in documents.items():
-            (Path(tmp) / name).write_text(text, encoding="utf-8")
-        manifest = Manifest.model_validate({"defaults": {"classification": "restricted"}})
-        report = await run_ingest(
-            [Path(tmp)],
-            IngestOptions(corpus=corpus, manifest=manifest, prune=prune),
-            index=index,
-            analyzer=shared_analyzer(),
-        )
-    assert report.ok, report.to_dict()
-
-
 async def matched(scanner: UploadScanner, *texts: str) -> set[str]:
     """The documents the scan of an upload of ``texts`` overlaps."""
     scan = await scanner.scan(upload(*texts))
@@ -85,21 +64,21 @@ async def test_chunks_ingested_replaced_or_pruned_after_the_copy_are_seen(
     """New, changed and deleted documents after the first scan: each next scan agrees
     with the corpus as it is then, through the local copy."""
     async with ChunkIndex.from_settings(settings) as index:
-        await ingest(index, {"plan.txt": PLAN})
+        await ingest_texts(index, {"plan.txt": PLAN})
         matcher = CorpusMatcher(index.client, index.name)
         scanner = UploadScanner(matcher, None)
         assert await matched(scanner, PLAN, MEMO) == {"plan.txt"}
         assert matcher._local is not None
         assert matcher._local._snapshot is not None
         # Another corpus, after the copy was built.
-        await ingest(index, {"memo.txt": MEMO}, corpus="legal")
+        await ingest_texts(index, {"memo.txt": MEMO}, corpus="legal")
         assert await matched(scanner, PLAN, MEMO) == {"plan.txt", "memo.txt"}
         # The plan replaced by the runbook's text, in place (same document id).
-        await ingest(index, {"plan.txt": RUNBOOK})
+        await ingest_texts(index, {"plan.txt": RUNBOOK})
         assert await matched(scanner, PLAN, MEMO, RUNBOOK) == {"plan.txt", "memo.txt"}
         assert await matched(scanner, PLAN) == set()
         # The legal corpus pruned to nothing but a new document.
-        await ingest(index, {"other.txt": PLAN}, corpus="legal", prune=True)
+        await ingest_texts(index, {"other.txt": PLAN}, corpus="legal", prune=True)
         assert await matched(scanner, MEMO) == set()
         assert await matched(scanner, PLAN) == {"other.txt"}
 
@@ -108,7 +87,7 @@ async def test_a_chunk_rewritten_in_place_is_seen(settings: Settings) -> None:
     """Chunks updated outside the ingest pipeline keep their id, run and count; the next
     scan still reports the governance they have now, not the copy's."""
     async with ChunkIndex.from_settings(settings) as index:
-        await ingest(index, {"plan.txt": PLAN})
+        await ingest_texts(index, {"plan.txt": PLAN})
         scanner = UploadScanner(CorpusMatcher(index.client, index.name), None)
         first = await scanner.scan(upload(PLAN))
         assert first.documents["plan.txt"]["classification"] == "restricted"
@@ -130,11 +109,11 @@ async def test_a_rebuild_that_fails_never_leaves_the_old_copy_current(
     """A scan whose rebuild of the copy fails (or is cancelled) after fetching new chunks:
     the next scan does not match against the copy from before them."""
     async with ChunkIndex.from_settings(settings) as index:
-        await ingest(index, {"plan.txt": PLAN})
+        await ingest_texts(index, {"plan.txt": PLAN})
         matcher = CorpusMatcher(index.client, index.name)
         scanner = UploadScanner(matcher, None)
         assert await matched(scanner, PLAN, MEMO) == {"plan.txt"}
-        await ingest(index, {"memo.txt": MEMO}, corpus="legal")
+        await ingest_texts(index, {"memo.txt": MEMO}, corpus="legal")
         local = matcher._local
         assert local is not None
 
@@ -155,7 +134,7 @@ async def test_a_run_still_being_written_is_searched_not_fetched_again_and_again
     text, fetching the run at most once (then none while it grows); once it holds
     still, the copy is used again."""
     async with ChunkIndex.from_settings(settings) as index:
-        await ingest(index, {"plan.txt": PLAN})
+        await ingest_texts(index, {"plan.txt": PLAN})
         matcher = CorpusMatcher(index.client, index.name)
         scanner = UploadScanner(matcher, None)
         assert await matched(scanner, PLAN) == {"plan.txt"}
@@ -207,7 +186,7 @@ async def test_the_local_copy_and_the_search_find_the_same_overlaps(settings: Se
     """The same upload scanned through the local copy and through Elasticsearch's search
     (``local_max_prints=0``, also what a corpus beyond the bound gets): equal overlaps."""
     async with ChunkIndex.from_settings(settings) as index:
-        await ingest(index, {"plan.txt": PLAN, "memo.txt": MEMO, "runbook.txt": RUNBOOK})
+        await ingest_texts(index, {"plan.txt": PLAN, "memo.txt": MEMO, "runbook.txt": RUNBOOK})
         content = upload(PLAN, MEMO[:90], "Nothing governed here at all, just words.", RUNBOOK)
         local = await UploadScanner(CorpusMatcher(index.client, index.name), None).scan(content)
         searched = await UploadScanner(
@@ -236,6 +215,6 @@ async def test_text_ingested_after_an_upload_was_scanned_is_refused_on_upload(
     bob = sdk(BOB)
     await processed(bob, jsonl(example(MEMO)))
     async with ChunkIndex.from_settings(settings) as index:
-        await ingest(index, {"memo.txt": MEMO}, corpus="legal")
+        await ingest_texts(index, {"memo.txt": MEMO}, corpus="legal")
     details = await refused_upload(bob, jsonl(example(MEMO)))
     assert "governed document" in details

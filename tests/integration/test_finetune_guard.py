@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-import tempfile
 import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB
 from ..fixtures.ingest.support import make_pdf
-from .conftest import FakeUpstream, ingest_demo
+from .conftest import FakeUpstream, ingest_demo, ingest_texts
 from .test_finetune import processed, refused_upload
 
 pytestmark = pytest.mark.integration
@@ -352,30 +351,15 @@ async def test_a_job_is_refused_when_its_file_became_governed_after_upload(
     sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
 ) -> None:
     """Text ungoverned at upload and ingested as restricted since: the job is refused."""
-    from gateway.ingest.manifest import Manifest
-    from gateway.ingest.pipeline import IngestOptions, run_ingest
-
-    from ..fixtures.ingest.support import shared_analyzer
-
     memo = (
         "The merger with Globex closes on the ninth of March; the board approved a price "
         "of forty dollars per share and the deal team is sworn to silence until then."
     )
     bob = sdk(BOB)
     uploaded = await processed(bob, jsonl(example(memo)))
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "memo.txt").write_text(memo, encoding="utf-8")
-        manifest = Manifest.model_validate(
-            {"defaults": {"classification": "restricted", "allowed_groups": ["legal"]}}
-        )
-        async with ChunkIndex.from_settings(settings) as index:
-            report = await run_ingest(
-                [Path(tmp)],
-                IngestOptions(corpus="legal", manifest=manifest),
-                index=index,
-                analyzer=shared_analyzer(),
-            )
-        assert report.ok
+    async with ChunkIndex.from_settings(settings) as index:
+        legal = {"classification": "restricted", "allowed_groups": ["legal"]}
+        await ingest_texts(index, {"memo.txt": memo}, corpus="legal", defaults=legal)
     with pytest.raises(openai.PermissionDeniedError, match="overlap 1 governed document"):
         await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
     assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))
@@ -387,33 +371,18 @@ async def test_a_job_is_refused_when_text_of_a_long_ago_ingest_is_reclassified(
     """A trainable chunk from an ingest run that began a day before the scan, made
     restricted in place after the scan: the job is refused (the whole file is matched
     again, whatever the chunk's ``ingested_at``)."""
-    from gateway.ingest.manifest import Manifest
-    from gateway.ingest.pipeline import IngestOptions, run_ingest
-
-    from ..fixtures.ingest.support import shared_analyzer
-
     note = (
         "Our onboarding week pairs every new engineer with a buddy, walks them through "
         "the deploy pipeline on day two and ends with a small fix shipped to production."
     )
     bob = sdk(BOB)
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "onboarding.txt").write_text(note, encoding="utf-8")
-        manifest = Manifest.model_validate(
-            {"defaults": {"classification": "public", "allowed_groups": ["engineering"]}}
-        )
-        async with ChunkIndex.from_settings(settings) as index:
-            report = await run_ingest(
-                [Path(tmp)],
-                IngestOptions(corpus="acme-handbook", manifest=manifest),
-                index=index,
-                analyzer=shared_analyzer(),
-            )
-            assert report.ok
-            # As if its ingest run had begun a day before the scan.
-            await rewrite(index, note, {"ingested_at": "2020-01-01T00:00:00Z"})
-            uploaded = await processed(bob, jsonl(example(note)))  # public: trainable
-            await rewrite(index, note, {"classification": "restricted"})
+    async with ChunkIndex.from_settings(settings) as index:
+        public = {"classification": "public", "allowed_groups": ["engineering"]}
+        await ingest_texts(index, {"onboarding.txt": note}, corpus="acme-handbook", defaults=public)
+        # As if its ingest run had begun a day before the scan.
+        await rewrite(index, note, {"ingested_at": "2020-01-01T00:00:00Z"})
+        uploaded = await processed(bob, jsonl(example(note)))  # public: trainable
+        await rewrite(index, note, {"classification": "restricted"})
     with pytest.raises(openai.PermissionDeniedError, match="overlap 1 governed document"):
         await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
     assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))
