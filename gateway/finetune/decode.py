@@ -4,7 +4,9 @@ A training line can carry governed text that the fingerprints would not see as w
 JSON inside a string (tool-call ``arguments``), ``\\u``/``\\x`` escapes left in a string
 by double encoding, base64 (also wrapped in short lines), base32, hex (also as spaced or
 ``0x`` bytes), percent-encoded blobs and HTML character references; decoded bytes may be
-UTF-8 or UTF-16. ``hidden_texts`` returns the
+UTF-8 or UTF-16, and gzip or zlib compressed. Also: a JSON list of code points or byte
+values, and the text without its digits when most words carry one (``word3``,
+``3:word``). ``hidden_texts`` returns the
 decoded text of each such layer (the original string is scanned as it is, separately),
 recursively up to ``MAX_DEPTH`` layers. Blobs shorter than ``MIN_BLOB`` characters and
 decodings that are not mostly printable UTF-8 text are ignored: short tokens and binary
@@ -18,6 +20,8 @@ import binascii
 import html
 import json
 import re
+import string
+import zlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -47,6 +51,15 @@ _MARKED_RUN = re.compile(b"a{%d,}" % MIN_BLOB)
 set), so for ASCII text (byte offsets are character offsets) the blob patterns need
 only run over these, not be tried at every position of the text."""
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
+_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_MIN_ESCAPES = 4
+_DENSE_ESCAPES = 40
+"""Escapes this dense (one per 40 characters or more) get the whole text decoded."""
+_HAS_DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
+_EDGE = "0123456789" + string.punctuation
+_DIGITS = re.compile(r"\d+")
+_MIN_NUMBERED = 8
 _WRAP_LINE = 8
 _WRAPPED_MARK = b"a" * _WRAP_LINE + b"\n" + b"a" * _WRAP_LINE
 """Two blob-sized line pieces around a line break: a blob may be wrapped there."""
@@ -133,15 +146,64 @@ def _layers(text: str) -> Iterator[str]:
             inner = None
         if isinstance(inner, dict | list):
             yield "\n".join(walk_strings(inner))
+        if isinstance(inner, list) and (numbered := _code_points(inner)) is not None:
+            yield numbered
     if "\\" in text and _ESCAPE.search(text):
         yield _ESCAPE.sub(_unescape, text)
     if "%" in text:
-        for match in _PERCENT.finditer(text):
-            decoded = unquote(match.group(), errors="strict") if _utf8(match.group()) else ""
-            if decoded and _printable(decoded):
-                yield decoded
+        yield from _percent_layers(text)
+    if len(_DIGITS.findall(text, 0, 1 << 16)) >= _MIN_NUMBERED:
+        yield from _without_digits(text)
     if "&#" in text and len(_CHARACTER_REFERENCE.findall(text)) >= _MIN_REFERENCES:
         yield html.unescape(text)
+
+
+def _percent_layers(text: str) -> Iterator[str]:
+    """Percent-encoded runs; or the whole text when escapes are dense in it, as
+    ``urllib.parse.quote`` writes prose (``%20`` between plain words, no run of four)."""
+    escapes = len(_PERCENT_ESCAPE.findall(text))
+    if escapes >= _MIN_ESCAPES and escapes * _DENSE_ESCAPES >= len(text):
+        decoded = unquote(text, errors="replace")
+        if _printable(decoded):
+            yield decoded
+        return
+    for match in _PERCENT.finditer(text):
+        decoded = unquote(match.group(), errors="strict") if _utf8(match.group()) else ""
+        if decoded and _printable(decoded):
+            yield decoded
+
+
+def _without_digits(text: str) -> Iterator[str]:
+    """The text without its digits, when most of its words carry a number at their
+    edges or are one: a number glued to or put before every word (``word3``,
+    ``3:word``, ``(3) word``) breaks every fingerprint, and the words alone are the
+    passage. Tables (no words left) and blobs (digits inside tokens) are left alone."""
+    words = text.split()
+    numbered = sum(1 for word in words if _numbered_at_edges(word))
+    if numbered < _MIN_NUMBERED or numbered * 2 < len(words):
+        return
+    if sum(1 for word in words if _LETTER.search(word)) * 2 >= numbered:
+        yield _DIGITS.sub("", text)
+
+
+def _numbered_at_edges(word: str) -> bool:
+    core = word.strip(_EDGE)
+    return (
+        len(core) < len(word)
+        and _HAS_DIGIT.search(word) is not None
+        and (not _HAS_DIGIT.search(core))
+    )
+
+
+def _code_points(values: list[Any]) -> str | None:
+    """A JSON list of integers read as code points (or byte values), when it spells
+    printable text: ``[83, 101, 118, ...]``."""
+    if len(values) < MIN_BLOB or not all(type(v) is int and 9 <= v <= 0x10FFFF for v in values):
+        return None
+    if any(0xD800 <= v <= 0xDFFF for v in values):
+        return None
+    decoded = "".join(map(chr, values))
+    return decoded if _printable(decoded) else None
 
 
 def _blob_layers(text: str) -> Iterator[str]:
@@ -239,6 +301,8 @@ def _utf8(percent_encoded: str) -> bool:
 def _text(raw: bytes) -> str | None:
     """``raw`` as text if it is mostly printable UTF-8 (or UTF-16, which is half zero
     bytes for Latin text), else None."""
+    if _compressed(raw):
+        raw = _inflated(raw)
     encodings = ["utf-8"]
     if len(raw) % 2 == 0 and raw.count(0) * 4 >= len(raw):
         encodings += ["utf-16"] if raw[:2] in (b"\xfe\xff", b"\xff\xfe") else []
@@ -251,6 +315,22 @@ def _text(raw: bytes) -> str | None:
         if decoded and _printable(decoded):
             return decoded
     return None
+
+
+def _compressed(raw: bytes) -> bool:
+    """A gzip member or a zlib stream (a valid zlib header: deflate, checksum)."""
+    return raw[:2] == b"\x1f\x8b" or (
+        len(raw) > 2 and raw[0] & 0x0F == 8 and (raw[0] << 8 | raw[1]) % 31 == 0
+    )
+
+
+def _inflated(raw: bytes) -> bytes:
+    """``raw`` decompressed, at most ``MAX_HIDDEN_CHARS`` bytes of it (a bomb stops
+    there); empty when it does not inflate."""
+    try:
+        return zlib.decompressobj(wbits=47).decompress(raw, MAX_HIDDEN_CHARS)
+    except zlib.error:
+        return b""
 
 
 def _printable(text: str) -> bool:

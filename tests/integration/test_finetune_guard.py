@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import random
 import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import openai
 import pytest
@@ -142,6 +144,13 @@ DISGUISED: dict[str, list[dict[str, Any]]] = {
     "excerpt-in-long-example": [
         example(" ".join([*[PLANNING] * 40, RUNBOOK[:230], *[UPDATES] * 40]))
     ],
+    "numbered-words": [example(" ".join(f"{i}:{word}" for i, word in enumerate(RUNBOOK.split())))],
+    "digit-after-every-word": [
+        example(" ".join(f"{word}{i % 10}" for i, word in enumerate(RUNBOOK.split())))
+    ],
+    "url-quoted": [example(quote(RUNBOOK))],
+    "gzip-base64": [example(base64.b64encode(gzip.compress(RUNBOOK.encode())).decode())],
+    "code-points": [example(json.dumps([ord(c) for c in RUNBOOK]))],
     "three-word-pieces": [
         example(" ".join(RUNBOOK.split()[i : i + 3])) for i in range(0, len(RUNBOOK.split()), 3)
     ],

@@ -3,8 +3,12 @@ and blob decoding that looks only at the runs where a blob can be."""
 
 import base64
 import binascii
+import gzip
+import json
 import textwrap
+import zlib
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
@@ -129,3 +133,48 @@ def test_a_wrapped_blob_that_starts_after_other_text_is_decoded(width: int) -> N
     text from the second line on is still read (the first line's few bytes are lost)."""
     wrapped = "\n".join(textwrap.wrap("data: " + b64(UTF8), width))
     assert any(SECRET[width:] in text for text in hidden_texts(wrapped))
+
+
+def words_of(text: str) -> list[str]:
+    return "".join(c if c.isalpha() else " " for c in text).split()
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        " ".join(f"{word}{i % 10}" for i, word in enumerate(SECRET.split())),
+        " ".join(f"{i}:{word}" for i, word in enumerate(SECRET.split())),
+        " ".join(f"({i}) {word}" for i, word in enumerate(SECRET.split())),
+        quote(SECRET),
+        quote(SECRET, safe=""),
+        b64(gzip.compress(UTF8)),
+        b64(zlib.compress(UTF8)),
+        json.dumps([ord(c) for c in SECRET]),
+        json.dumps(list(SECRET.encode("utf-8"))),
+    ],
+)
+def test_numbered_quoted_compressed_and_listed_text_is_decoded(encoded: str) -> None:
+    """A number beside every word, ``urllib.parse.quote``, base64 of gzip or zlib, a
+    JSON list of code points: some layer holds the passage's words in order."""
+    wanted = words_of(SECRET)
+    assert any(words_of(layer) == wanted for layer in hidden_texts(encoded))
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "Release 1.4.2 fixed 3 bugs in 2 modules; 5 tests and 7 docs changed for 9 users.",
+        "| 2026-01 | 4411 | 3 | 12.50 | 99 | 7 | 8 | 10 | 11 | 12 | 13 | 14 |",
+        "Invoice 4411 for 3 units at 12.50 EUR, due 2026-03-01, PO 88123, ref 7 of 9.",
+        "See https://example.org/a%20b for the spec, section 4.",
+    ],
+)
+def test_ordinary_numbers_and_urls_add_no_layer(ordinary: str) -> None:
+    """Tables, figures and a URL with one escape are read as they are: no layer."""
+    assert hidden_texts(ordinary) == []
+
+
+def test_a_compression_bomb_inflates_to_the_budget_at_most() -> None:
+    """Decompression stops at ``MAX_HIDDEN_CHARS``."""
+    bomb = b64(zlib.compress(b"a b c " * 10_000_000))
+    assert sum(map(len, hidden_texts(bomb))) <= decode.MAX_HIDDEN_CHARS
