@@ -64,6 +64,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
+_MODEL_ID = re.compile(r"[A-Za-z0-9._:/@+-]{1,256}")
+
+
 def required_model(body: dict[str, Any]) -> str:
     """``body["model"]``, a non-empty string, or the 400 OpenAI gives (every endpoint)."""
     model = body.get("model")
@@ -72,6 +75,14 @@ def required_model(body: dict[str, Any]) -> str:
             "'model' is required and must be a non-empty string.",
             param="model",
             code="missing_required_parameter" if model is None else "invalid_type",
+        )
+    if not _MODEL_ID.fullmatch(model):
+        # Not echoed: the id goes into policy reasons, logs and the audit chain, so
+        # arbitrary text (or a megabyte of it) is refused before it gets there.
+        raise BadRequest(
+            "'model' must be a model id: at most 256 letters, digits and . _ : / @ + -",
+            param="model",
+            code="invalid_value",
         )
     return model
 

@@ -5,17 +5,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.chat_request import required_model
 from gateway.errors import BadRequest, GatewayError, PolicyDenied
 from gateway.finetune.registry import ERROR, UPLOADED, FileEntry
 
 JOB_FILE_FIELDS = ("training_file", "validation_file")
 
 
+JOB_FIELD_TYPES: dict[str, type] = {
+    "suffix": str,
+    "seed": int,
+    "metadata": dict,
+    "integrations": list,
+    "hyperparameters": dict,
+    "method": dict,
+}
+"""OpenAI's job fields besides the model and files, and their JSON types (each may be
+null): a wrong type is the 400 OpenAI would give, not forwarded."""
+MAX_SUFFIX = 64
+MAX_METADATA_KEYS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+
+
 def job_request(body: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """The model and the file ids of a job request, or BadRequest."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("'model' is required.", param="model", code="missing_required_parameter")
+    model = required_model(body)
+    _check_fields(body)
     files: dict[str, str] = {}
     for param in ("training_file", "validation_file"):
         value = body.get(param)
@@ -26,6 +42,39 @@ def job_request(body: dict[str, Any]) -> tuple[str, dict[str, str]]:
             raise BadRequest(f"'{param}' {problem}.", param=param, code="invalid_value")
         files[param] = value
     return model, files
+
+
+def _check_fields(body: dict[str, Any]) -> None:
+    for field, kind in JOB_FIELD_TYPES.items():
+        value = body.get(field)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise BadRequest(
+                f"'{field}' must be {_JSON_TYPES[kind]} or null.", param=field, code="invalid_type"
+            )
+    suffix, metadata = body.get("suffix"), body.get("metadata")
+    if isinstance(suffix, str) and len(suffix) > MAX_SUFFIX:
+        raise BadRequest(
+            f"'suffix' may be at most {MAX_SUFFIX} characters.",
+            param="suffix",
+            code="invalid_value",
+        )
+    if isinstance(metadata, dict) and (
+        len(metadata) > MAX_METADATA_KEYS
+        or any(len(key) > MAX_METADATA_KEY for key in metadata)
+        or any(not isinstance(v, str) or len(v) > MAX_METADATA_VALUE for v in metadata.values())
+    ):
+        raise BadRequest(
+            f"'metadata' must map at most {MAX_METADATA_KEYS} keys of up to {MAX_METADATA_KEY}"
+            f" characters to strings of up to {MAX_METADATA_VALUE}.",
+            param="metadata",
+            code="invalid_value",
+        )
+    method = body.get("method")
+    if isinstance(method, dict) and not isinstance(method.get("type"), str):
+        raise BadRequest("'method.type' must be a string.", param="method", code="invalid_type")
+
+
+_JSON_TYPES = {str: "a string", int: "an integer", dict: "an object", list: "an array"}
 
 
 def require_processed(entry: FileEntry, param: str) -> None:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from gateway.errors import BadRequest, GatewayError
-from gateway.finetune.decode import walk_strings
+from gateway.chat_request import parse_json_object
+from gateway.errors import GatewayError
 from gateway.http.files import caller
 from gateway.services import Services
 
 _LIST_PARAMS = ("after", "limit")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @post("/v1/fine_tuning/jobs", status_code=200)
@@ -33,15 +30,8 @@ async def create_job(
 
 
 def _job_body(raw: bytes) -> dict[str, Any]:
-    try:
-        body: Any = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest("The request body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    if any(_SURROGATE.search(text) for text in walk_strings(body)):
-        raise BadRequest("The request body holds an unpaired UTF-16 surrogate escape.")
-    return body
+    """The body as chat reads one: no NaN or Infinity, no lone surrogates, bounded depth."""
+    return parse_json_object(raw)
 
 
 @get("/v1/fine_tuning/jobs")

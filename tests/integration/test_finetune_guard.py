@@ -288,6 +288,32 @@ async def test_ordinary_pdfs_and_images_pass_where_the_policy_allows_them(
     assert "must be text" in await refused_upload(sdk(ALICE), image, purpose="assistants")
 
 
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"model": "gpt-4o-mini", "training_file": "file-x", "seed": NaN}', "invalid_json"),
+        (b'{"model": "Severity 1 incidents page", "training_file": "file-x"}', "invalid_value"),
+        (b'{"model": "gpt-4o-mini", "training_file": "file-x", "suffix": 5}', "invalid_type"),
+    ],
+)
+async def test_bad_job_bodies_get_400_audited_without_their_text(
+    client: AsyncTestClient[Any], settings: Settings, body: bytes, code: str
+) -> None:
+    """NaN, a model id in prose, a wrong type: a 400 in OpenAI's shape, audited as
+    refused, and the caller's text is neither echoed nor kept."""
+    response = await client.post(
+        "/v1/fine_tuning/jobs",
+        headers={"authorization": f"Bearer {BOB}", "content-type": "application/json"},
+        content=body,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+    assert "Severity" not in response.text
+    records = [r for r in audit(settings) if r["action"] == "fine_tuning.jobs.create"]
+    assert [(r["allowed"], r["refused"]) for r in records] == [(False, code)]
+    assert "Severity" not in json.dumps(records)
+
+
 async def test_hostile_lines_get_400_and_an_audit_record(
     client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
 ) -> None:

@@ -34,6 +34,8 @@ def test_valid_request_passes_unknown_fields_through() -> None:
         ),
         (b'{"messages": [{"role": "user"}]}', "model", "missing_required_parameter"),
         (b'{"model": 3, "messages": [{"role": "user"}]}', "model", "invalid_type"),
+        (b'{"model": "a model, said in prose", "messages": []}', "model", "invalid_value"),
+        (b'{"model": "' + b"m" * 257 + b'", "messages": []}', "model", "invalid_value"),
         (b'{"model": "m"}', "messages", "missing_required_parameter"),
         (b'{"model": "m", "messages": []}', "messages", "invalid_type"),
         (b'{"model": "m", "messages": ["hi"]}', "messages[0]", "invalid_type"),
