@@ -36,10 +36,18 @@ async def create_file(
     return await services.finetune.upload(who, filename, content, purpose)
 
 
+PURPOSES = frozenset({"assistants", "batch", "fine-tune", "vision", "user_data", "evals"})
+"""OpenAI's file purposes: another is a 400 at once (which of these may be uploaded is the
+policy's call, a 403 after the scan)."""
+MAX_FILENAME = 255
+
+
 async def _upload(request: Request[Any, Any, Any]) -> tuple[str, bytes, str]:
     """The uploaded file's name, bytes and purpose, or the 4xx that says what is wrong."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise BadRequest("Upload the file as multipart/form-data.", param="file")
+        raise BadRequest(
+            "Upload the file as multipart/form-data.", param="file", code="invalid_content_type"
+        )
     try:
         form = await request.form()
     except RequestEntityTooLarge as exc:
@@ -47,7 +55,12 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[str, bytes, str]:
             "The request body is larger than the upload limit.", param="file"
         ) from exc
     except ClientException as exc:
-        raise BadRequest("The multipart body could not be parsed.", param="file") from exc
+        raise BadRequest(
+            "The multipart body could not be parsed.", param="file", code="invalid_multipart"
+        ) from exc
+    for field in ("file", "purpose"):
+        if len(form.getall(field, [])) > 1:
+            raise BadRequest(f"Send one '{field}', not several.", param=field, code="invalid_value")
     upload = form.get("file")
     purpose = form.get("purpose")
     if not isinstance(upload, UploadFile):
@@ -56,7 +69,20 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[str, bytes, str]:
         raise BadRequest(
             "'purpose' is required.", param="purpose", code="missing_required_parameter"
         )
-    return upload.filename or "upload", await upload.read(), purpose
+    if purpose not in PURPOSES:
+        raise BadRequest(
+            f"'purpose' must be one of {', '.join(sorted(PURPOSES))}.",
+            param="purpose",
+            code="invalid_value",
+        )
+    filename = upload.filename or "upload"
+    if len(filename) > MAX_FILENAME:
+        raise BadRequest(
+            f"The file name may be at most {MAX_FILENAME} characters.",
+            param="file",
+            code="invalid_value",
+        )
+    return filename, await upload.read(), purpose
 
 
 @get("/v1/files")

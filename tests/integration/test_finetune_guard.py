@@ -314,6 +314,34 @@ async def test_bad_job_bodies_get_400_audited_without_their_text(
     assert "Severity" not in json.dumps(records)
 
 
+@pytest.mark.parametrize(
+    ("files", "data", "code"),
+    [
+        ([("file", ("t.txt", b"notes"))], {"purpose": "weights"}, "invalid_value"),
+        ([("file", ("t.txt", b"a")), ("file", ("u.txt", b"b"))], {"purpose": "assistants"}, None),
+        ([("file", ("n" * 300, b"notes"))], {"purpose": "assistants"}, "invalid_value"),
+        ([("notes", ("t.txt", b"notes"))], {"purpose": "assistants"}, "missing_required_parameter"),
+    ],
+)
+async def test_malformed_uploads_get_400_at_once_and_are_audited(
+    client: AsyncTestClient[Any],
+    settings: Settings,
+    files: list[Any],
+    data: dict[str, str],
+    code: str | None,
+) -> None:
+    """An unknown purpose, two files, a 300-character name, no ``file`` part: a 400 with a code,
+    at once (not a file that fails later), audited as refused with that code."""
+    response = await client.post(
+        "/v1/files", headers={"authorization": f"Bearer {BOB}"}, files=files, data=data
+    )
+    assert response.status_code == 400, response.text
+    got = response.json()["error"]["code"]
+    assert got == (code or "invalid_value")
+    records = [r for r in audit(settings) if r["action"] == "files.create"]
+    assert [(r["allowed"], r["refused"]) for r in records] == [(False, got)]
+
+
 async def test_hostile_lines_get_400_and_an_audit_record(
     client: AsyncTestClient[Any], settings: Settings, fake_upstream: FakeUpstream
 ) -> None:
