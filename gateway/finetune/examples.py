@@ -58,7 +58,7 @@ STRUCTURE = frozenset(
         *("tool_calls", "tool_call_id", "function_call", "function", "arguments", "tools"),
         *("parameters", "properties", "required", "description", "parallel_tool_calls"),
         *("custom_id", "method", "url", "body", "model", "POST", "/v1/chat/completions"),
-        *("input", "preferred_output", "non_preferred_output"),
+        *("input", "preferred_output", "non_preferred_output", "image_url", "detail"),
     }
 )
 """Keys and values of the formats themselves: the same in every file, never scanned."""
@@ -170,8 +170,9 @@ def _block(start: int, lines: list[str]) -> Example:
 
 
 def _utf8(content: bytes) -> str:
+    """UTF-8, a byte-order mark allowed (editors on Windows write one)."""
     try:
-        return content.decode("utf-8")
+        return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadRequest(
             "The file is not UTF-8 text (expected JSONL).",
@@ -306,7 +307,9 @@ def _check_messages(messages: list[Any], where: str) -> None:
         if message.get("role") not in ROLES:
             raise _LineProblem(f"{where}[{index}].role must be one of {', '.join(sorted(ROLES))}")
         if not _valid_content(message.get("content"), message):
-            raise _LineProblem(f"{where}[{index}].content must be a string or a list of text parts")
+            raise _LineProblem(
+                f"{where}[{index}].content must be a string or a list of text or image parts"
+            )
 
 
 def _valid_content(content: Any, message: dict[str, Any]) -> bool:
@@ -315,8 +318,23 @@ def _valid_content(content: Any, message: dict[str, Any]) -> bool:
     if isinstance(content, str):
         return True
     if isinstance(content, list) and content:
-        return all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in content)
+        return all(_valid_part(part) for part in content)
     return False
+
+
+def _valid_part(part: Any) -> bool:
+    """A text part, or an image part (vision fine-tuning): its URL is scanned like any
+    string, a data URL's image is not text."""
+    if not isinstance(part, dict):
+        return False
+    if isinstance(part.get("text"), str):
+        return True
+    image = part.get("image_url")
+    return (
+        part.get("type") == "image_url"
+        and isinstance(image, dict)
+        and isinstance(image.get("url"), str)
+    )
 
 
 def _texts(

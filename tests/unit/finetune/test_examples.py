@@ -60,6 +60,20 @@ def test_text_parts_and_tool_calls_are_accepted() -> None:
 ANSWER = {"role": "assistant", "content": "a"}
 
 
+def test_vision_examples_and_a_byte_order_mark_are_accepted() -> None:
+    """Image parts (OpenAI's vision fine-tuning format) are valid, their URL scanned as
+    text; a UTF-8 byte-order mark before the first line is not a bad line."""
+    image = {"type": "image_url", "image_url": {"url": "https://example.org/cat.png"}}
+    parts = {"role": "user", "content": [{"type": "text", "text": "What is it?"}, image]}
+    record = {"messages": [parts, {"role": "assistant", "content": "A cat."}]}
+    (example,) = parse_examples(b"\xef\xbb\xbf" + json.dumps(record).encode())
+    assert {"What is it?", "https://example.org/cat.png", "A cat."} <= set(example.texts)
+    assert "image_url" not in example.texts
+    broken = {"messages": [{"role": "user", "content": [{"type": "image_url"}]}, ANSWER]}
+    with pytest.raises(BadRequest, match="text or image parts"):
+        parse_examples(json.dumps(broken).encode())
+
+
 def test_a_function_message_is_accepted_and_scanned_as_in_chat() -> None:
     """Fine-tuning takes the roles chat does, ``function`` included, and scans its text."""
     assert set(CHAT_ROLES) == ROLES
