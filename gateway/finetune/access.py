@@ -43,8 +43,9 @@ class Access:
         if not owned:
             kind = "File object" if action.startswith("files.") else "fine-tuning job"
             param = "file_id" if action.startswith("files.") else "fine_tuning_job_id"
+            code = "file_not_found" if action.startswith("files.") else "not_found"
             missing = NotFound(
-                f"No such {kind}: {next(iter(ids.values()))}", param=param, code="not_found"
+                f"No such {kind}: {next(iter(ids.values()))}", param=param, code=code
             )
             await self.refused(caller, base, missing)
             raise missing

@@ -324,16 +324,20 @@ async def test_callers_see_only_their_own_files_and_jobs(
     job = await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
     assert (await alice.files.list()).data == []
     assert (await alice.fine_tuning.jobs.list()).data == []
-    with pytest.raises(openai.NotFoundError):
-        await alice.files.retrieve(uploaded.id)
-    with pytest.raises(openai.NotFoundError):
-        await alice.files.delete(uploaded.id)
-    with pytest.raises(openai.NotFoundError):
-        await alice.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id)
-    with pytest.raises(openai.NotFoundError):
-        await alice.fine_tuning.jobs.retrieve(job.id)
-    with pytest.raises(openai.NotFoundError):
-        await alice.fine_tuning.jobs.cancel(job.id)
+    for call, code in [
+        (alice.files.retrieve(uploaded.id), "file_not_found"),
+        (alice.files.delete(uploaded.id), "file_not_found"),
+        (alice.files.content(uploaded.id), "file_not_found"),
+        (
+            alice.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=uploaded.id),
+            "file_not_found",
+        ),
+        (alice.fine_tuning.jobs.retrieve(job.id), "not_found"),
+        (alice.fine_tuning.jobs.cancel(job.id), "not_found"),
+    ]:
+        with pytest.raises(openai.NotFoundError) as missing:
+            await call
+        assert missing.value.code == code  # as the README's error table says
     assert not any(r["path"].endswith("/cancel") for r in forwarded(fake_upstream))
 
 
