@@ -12,7 +12,7 @@
 #           "action": "files.create" | "files.read" | "fine_tuning.jobs.create" |
 #                     "fine_tuning.jobs.read",
 #           "purpose": "fine-tune" | "batch" | ...,                    (files.create)
-#           "scan": {"scanned", "text", "format", "examples", "fingerprint_scheme",
+#           "scan": {"scanned", "text", "format", "media_type", "examples", "fingerprint_scheme",
 #                    "matches": [{"line", "lines", "doc_id", "corpus", "classification",
 #                                 "score", "shared", "shared_chars", "visible"}],
 #                    "pii": [{"type", "score", "count", "lines", "ner"}]}, (files.create)
@@ -84,6 +84,19 @@ reasons contains msg if {
 	input.scan.text == false
 	not input.purpose in config.binary_purposes
 	msg := sprintf("files with purpose %q must be text the gateway can read (in any text encoding, or a PDF with a text layer)", [input.purpose])
+}
+
+# A binary file must also be of a type the policy lists, when it lists some (images for
+# vision): an archive or a compressed stream could hold anything.
+reasons contains msg if {
+	input.action == "files.create"
+	input.scan.scanned
+	input.scan.text == false
+	input.purpose in config.binary_purposes
+	types := object.get(config, "binary_media_types", [])
+	count(types) > 0
+	not object.get(input.scan, "media_type", null) in types
+	msg := sprintf("binary files with purpose %q must be one of %v", [input.purpose, types])
 }
 
 # The corpus matches that count: the scan's for an upload, the re-check's for a job.

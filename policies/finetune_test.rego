@@ -223,11 +223,20 @@ test_other_purposes_are_matched_against_the_corpora if {
 }
 
 test_binary_files_only_for_binary_purposes if {
-	binary := {"scanned": true, "text": false, "examples": 0, "matches": [], "pii": []}
+	binary := {"scanned": true, "text": false, "media_type": "image/png", "examples": 0, "matches": [], "pii": []}
 	d := finetune.decision with input as object.union(upload([], []), {"purpose": "assistants", "scan": binary})
 	not d.allow
 	v := finetune.decision with input as object.union(upload([], []), {"purpose": "vision", "scan": binary})
 	v.allow
+}
+
+test_binary_files_of_unlisted_types_refused_for_vision if {
+	archive := {"scanned": true, "text": false, "media_type": "application/zip", "examples": 0, "matches": [], "pii": []}
+	d := finetune.decision with input as object.union(upload([], []), {"purpose": "vision", "scan": archive})
+	not d.allow
+	unknown := object.remove(archive, ["media_type"])
+	u := finetune.decision with input as object.union(upload([], []), {"purpose": "vision", "scan": unknown})
+	not u.allow
 }
 
 test_job_on_unlisted_model_denied if {

@@ -50,6 +50,30 @@ def decoded(content: bytes) -> tuple[str, str] | None:
     return None
 
 
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"WEBP", 8, "image/webp"),
+    (b"PK\x03\x04", 0, "application/zip"),
+    (b"\x1f\x8b", 0, "application/gzip"),
+)
+
+
+def media_type(content: bytes) -> str | None:
+    """The type a binary file's first bytes announce (images, PDF, archives), else None:
+    what the policy can ask of a binary file (``binary_media_types``)."""
+    if is_pdf(content):
+        return "application/pdf"
+    for magic, offset, kind in _MAGIC:
+        if content[offset : offset + len(magic)] == magic and (
+            kind != "image/webp" or content[:4] == b"RIFF"
+        ):
+            return kind
+    return None
+
+
 def is_pdf(content: bytes) -> bool:
     return PDF_MAGIC in content[:_PDF_HEAD]
 

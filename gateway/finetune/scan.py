@@ -55,6 +55,8 @@ class ScanResult:
     """Governance fields of each overlapped document (never sent to the policy as is)."""
     format: str = "jsonl"
     """How the file was read (``FileRead.format``)."""
+    media_type: str | None = None
+    """What a binary file's first bytes announce (``file_text.media_type``)."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -72,6 +74,7 @@ class ScanResult:
             "scanned": True,
             "text": self.text,
             "format": self.format,
+            "media_type": self.media_type,
             "fingerprint_scheme": SCHEME,
             "examples": self.examples,
             "matches": [match_fact(o, o.doc_id in visible) for o in self.overlaps],
@@ -159,6 +162,7 @@ class UploadScanner:
             pii=pii,
             documents=documents,
             format=read.format,
+            media_type=file_text.media_type(content) if not read.text else None,
             timings_ms={
                 "parse": _ms(parsed - clock),
                 "fingerprint": _ms(printed - parsed),

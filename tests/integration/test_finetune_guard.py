@@ -280,12 +280,14 @@ async def test_ordinary_pdfs_and_images_pass_where_the_policy_allows_them(
     sdk: Sdk, tmp_path: Path
 ) -> None:
     """A PDF of ordinary notes is text for ``user_data``; an image passes for ``vision``
-    and is refused where only text may go."""
+    and is refused where only text may go; an archive is no image."""
     notes = in_container("pdf", "Plain notes about the team picnic on Friday.", tmp_path)
     assert (await processed(sdk(ALICE), notes, purpose="user_data")).id.startswith("file-")
     image = in_container("image", "", tmp_path)
     assert (await processed(sdk(ALICE), image, purpose="vision")).id.startswith("file-")
     assert "must be text" in await refused_upload(sdk(ALICE), image, purpose="assistants")
+    archive = gzip.compress(RUNBOOK.encode() * 3)  # compressed: no readable run
+    assert "must be one of" in await refused_upload(sdk(ALICE), archive, purpose="vision")
 
 
 @pytest.mark.parametrize(

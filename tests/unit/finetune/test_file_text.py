@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 import zlib
 from pathlib import Path
@@ -15,6 +16,7 @@ from gateway.finetune.file_text import (
     MIN_RUN,
     _runs,
     is_pdf,
+    media_type,
     other_encoding_text,
     pdf_text,
     readable_runs,
@@ -97,3 +99,22 @@ def test_runs_are_the_maximal_runs_long_enough(values: list[bool], minimum: int)
                 expected.append((start, index))
             start = None
     assert _runs(np.array(values, dtype=bool), minimum) == expected
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"GIF89a", "image/gif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"%PDF-1.7", "application/pdf"),
+        (b"PK\x03\x04", "application/zip"),
+        (gzip.compress(b"x")[:4], "application/gzip"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", None),
+        (b"\x00\x01\x02\x03", None),
+    ],
+)
+def test_media_type_from_the_first_bytes(head: bytes, kind: str | None) -> None:
+    """Images, PDFs and archives are told by their magic numbers; others are unknown."""
+    assert media_type(head + bytes(64)) == kind
