@@ -23,6 +23,7 @@ from typing import Any
 from gateway.finetune.pii_context import changeable
 from gateway.finetune.pii_prefilter import Floor, prefilter
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
+from gateway.pii.identifier_forms import by_form
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones
@@ -352,7 +353,7 @@ class PatternAnalyzer:
             starts.append(offset)
             offset += len(text) + len(_FENCE)
         found: list[list[PiiSpan]] = [[] for _ in texts]
-        for span in _original(view, presidio_spans(results)):
+        for span in _original(view, by_form(analysed, presidio_spans(results))):
             index = bisect.bisect_right(starts, span["start"]) - 1
             begin = starts[index]
             if span["end"] <= begin + len(texts[index]):
@@ -375,7 +376,7 @@ class PatternAnalyzer:
         for kind, recognizer in _OWN_RECOGNIZERS:
             if self._entities is None or kind in self._entities:
                 own.extend(recognizer(view.text if view else text))
-        spans = spans + _original(view, own)
+        spans = spans + _original(view, by_form(view.text if view else text, own))
         unique = {(s["type"], s["start"], s["end"]): s for s in spans if s["start"] < s["end"]}
         return sorted(unique.values(), key=lambda span: (span["start"], span["end"], span["type"]))
 
