@@ -50,6 +50,7 @@ def _stop_words() -> frozenset[str]:
     return frozenset(STOP_WORDS)
 
 
+@functools.lru_cache(maxsize=PARTS_CACHE_SIZE)
 def is_word(token: str) -> bool:
     """Whether a token counts as a word: not punctuation alone, not a stop word (nor
     "be", which Presidio drops too)."""
@@ -88,7 +89,11 @@ def context_parts(text: str, start: int) -> list[str]:
                 continue  # inside one long run: read further back
             lo = space.end()
         stretch = [match.group() for match in TOKEN.finditer(text, lo, end)]
-        words.extend(token for token in reversed(stretch) if is_word(token))
+        for token in reversed(stretch):
+            if len(words) == PREFIX_WORDS:
+                break
+            if is_word(token):
+                words.append(token)
         end = lo
     found = [part for word in reversed(words[:PREFIX_WORDS]) for part in parts(word)]
     if own is not None:
