@@ -92,7 +92,7 @@ class _Tokens:
             tokens=[t.group() for t in tokens],  # type: ignore[arg-type]
             tokens_indices=[t.start() for t in tokens],
             lemmas=[t.group().lower() for t in tokens],
-            nlp_engine=self,  # type: ignore[arg-type]
+            nlp_engine=self,
             language=language,
         )
 

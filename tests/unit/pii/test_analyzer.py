@@ -167,8 +167,8 @@ def test_lean_pipelines_default_tokenizer_is_the_models_own() -> None:
 
 
 def test_a_package_pinned_to_a_version_is_no_email_address() -> None:
-    """"lodash@4.17.21" has no domain (its last label is all digits): dropped; an address
-    on an internal domain is kept at the pattern's score."""
+    """A package pinned to a version ("lodash@4.17.21": the last label is all digits) is
+    dropped; an address on an internal domain is kept at the pattern's score."""
     from gateway.pii.analyzer import offline_email_recognizer
 
     recognizer = offline_email_recognizer()
