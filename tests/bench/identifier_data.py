@@ -36,6 +36,8 @@ _FIRST = ["anna", "li", "omar", "sofia", "jan", "priya", "tom", "mei", "lukas", 
 _LAST = ["schmidt", "nguyen", "garcia", "okafor", "jensen", "rossi", "kowalski", "tanaka"]
 _DOMAINS = ["acme-corp.com", "example-mail.de", "northwind.co.uk", "contoso.fr", "fabrikam.io"]
 _HEX = "0123456789abcdef"
+_IP_WORDS = ["installer script", "zip archive", "shipping manifest", "recipient list", "tooltip"]
+"""Words holding "ip" (Presidio's IP context word, as a substring)."""
 
 
 def _digits(rng: random.Random, count: int, *, lead: str = "123456789") -> str:
@@ -179,7 +181,8 @@ def _tracking(rng: random.Random) -> str:
 
 
 def _uuid(rng: random.Random) -> str:
-    return f"{_hex(rng, 8)}-{_hex(rng, 4)}-4{_hex(rng, 3)}-{rng.choice('89ab')}{_hex(rng, 3)}-{_hex(rng, 12)}"
+    variant = rng.choice("89ab") + _hex(rng, 3)
+    return f"{_hex(rng, 8)}-{_hex(rng, 4)}-4{_hex(rng, 3)}-{variant}-{_hex(rng, 12)}"
 
 
 def _long_id(rng: random.Random) -> str:
@@ -187,9 +190,18 @@ def _long_id(rng: random.Random) -> str:
 
 
 ORDINARY: dict[str, Line] = {
-    "order_tracking": lambda r: f"Order {_order(r)} was packed on {_date(r)}; tracking {_tracking(r)}.",
-    "tracking_only": lambda r: f"Tracking number {_tracking(r)} shows the parcel in {r.choice(_CITIES)}.",
-    "ean": lambda r: f"EAN {_ean13(r)} ({r.choice(_PRODUCTS)} {r.randint(2, 24)}-pack) lists at {_amount(r)}.",
+    "order_tracking": lambda r: (
+        f"Order {_order(r)} was packed "
+        f"on {_date(r)}; tracking {_tracking(r)}."
+    ),
+    "tracking_only": lambda r: (
+        f"Tracking number {_tracking(r)} "
+        f"shows the parcel in {r.choice(_CITIES)}."
+    ),
+    "ean": lambda r: (
+        f"EAN {_ean13(r)} ({r.choice(_PRODUCTS)} "
+        f"{r.randint(2, 24)}-pack) lists at {_amount(r)}."
+    ),
     "ean_bare": lambda r: f"Scanned barcodes: {_ean13(r)}, {_ean13(r)}, {_ean13(r)}.",
     "upc_gtin": lambda r: (
         f"UPC {_gs1(_digits(r, 11, lead=string.digits))} and GTIN "
@@ -212,37 +224,92 @@ ORDINARY: dict[str, Line] = {
         )
         + f", {r.randint(100, 900)} pages."
     ),
-    "uuid": lambda r: f"Request {_uuid(r)} failed with HTTP {r.choice([409, 429, 503])}; retry {_uuid(r)}.",
+    "uuid": lambda r: (
+        f"Request {_uuid(r)} failed with HTTP "
+        f"{r.choice([409, 429, 503])}; retry {_uuid(r)}."
+    ),
     "hashes": lambda r: f"Merged {_hex(r, 7)} into main; the release commit is {_hex(r, 40)}.",
     "digest": lambda r: f"Pull the image by digest sha256:{_hex(r, 64)} before {_date(r)}.",
-    "account_ref": lambda r: f"Posting reference {_account_ref(r)} was booked to cost centre {_digits(r, 4)}.",
-    "amounts_dates": lambda r: f"Paid {_amount(r)} on {_date(r)}; {_amount(r)} outstanding as of {_date(r)}.",
-    "serial": lambda r: f"Serial number {_serial(r)}, asset tag AT-{_digits(r, 6)}, warranty until {_date(r)}.",
+    "account_ref": lambda r: (
+        f"Posting reference {_account_ref(r)} "
+        f"was booked to cost centre {_digits(r, 4)}."
+    ),
+    "amounts_dates": lambda r: (
+        f"Paid {_amount(r)} on {_date(r)}; "
+        f"{_amount(r)} outstanding as of {_date(r)}."
+    ),
+    "serial": lambda r: (
+        f"Serial number {_serial(r)}, asset "
+        f"tag AT-{_digits(r, 6)}, warranty until {_date(r)}."
+    ),
     "serial_rma": lambda r: f"Device S/N {_serial(r)} was returned under RMA {_digits(r, 6)}.",
-    "part": lambda r: f"Part {_part(r)} replaces part {_part(r)} in the {r.choice(_PRODUCTS)} assembly.",
-    "semver": lambda r: f"Upgrade from {_semver(r)} to {_semver(r)}; {_semver(r)} is the candidate.",
+    "part": lambda r: (
+        f"Part {_part(r)} replaces part {_part(r)} "
+        f"in the {r.choice(_PRODUCTS)} assembly."
+    ),
+    "semver": lambda r: (
+        f"Upgrade from {_semver(r)} to "
+        f"{_semver(r)}; {_semver(r)} is the candidate."
+    ),
     "pip_pin": lambda r: f"pip install {r.choice(_LIBS)}=={_ip_version(r)} fixed the import error.",
-    "requirements_pin": lambda r: f"Pin {r.choice(_LIBS)}=={_ip_version(r)} in requirements.txt and rebuild.",
+    "requirements_pin": lambda r: (
+        f"Pin {r.choice(_LIBS)}=={_ip_version(r)} "
+        f"in requirements.txt and rebuild."
+    ),
     "ip_words": lambda r: (
-        f"The {r.choice(['installer script', 'zip archive', 'shipping manifest', 'recipient list', 'tooltip'])}"
+        f"The {r.choice(_IP_WORDS)}"
         f" carries {r.choice(_PRODUCTS)} {_ip_version(r)}."
     ),
-    "driver_version": lambda r: f"Driver {_ip_version(r)} for the {r.choice(_PRODUCTS)} chip ships in {r.choice(_MONTHS)}.",
-    "windows_build": lambda r: f"Windows 10 build 10.0.{_digits(r, 5)}.{_digits(r, 4)}; kernel 5.15.0-{_digits(r, 3)}-generic.",
-    "customer_ids": lambda r: f"Customer {_long_id(r)} and account {_long_id(r)} were merged into {_long_id(r)}.",
-    "message_id": lambda r: f"Message id {_digits(r, 19, lead='1')} was removed by the moderation bot.",
+    "driver_version": lambda r: (
+        f"Driver {_ip_version(r)} for the {r.choice(_PRODUCTS)} "
+        f"chip ships in {r.choice(_MONTHS)}."
+    ),
+    "windows_build": lambda r: (
+        f"Windows 10 build 10.0.{_digits(r, 5)}.{_digits(r, 4)}; "
+        f"kernel 5.15.0-{_digits(r, 3)}-generic."
+    ),
+    "customer_ids": lambda r: (
+        f"Customer {_long_id(r)} and account "
+        f"{_long_id(r)} were merged into {_long_id(r)}."
+    ),
+    "message_id": lambda r: (
+        f"Message id {_digits(r, 19, lead='1')} "
+        f"was removed by the moderation bot."
+    ),
     "transaction": lambda r: f"Transaction {_long_id(r)} settled on {_date(r)} for {_amount(r)}.",
-    "batch_lot": lambda r: f"Batch {_digits(r, 13)} of {r.choice(_PRODUCTS)} passed QA; lot L{_digits(r, 6)}.",
-    "invoice_po": lambda r: f"Invoice INV-{r.randint(2019, 2027)}-{_digits(r, 5)} and PO 45{_digits(r, 8, lead=string.digits)} are attached.",
-    "receipt": lambda r: f"Store {_digits(r, 4)} till {r.randint(1, 20)} receipt {_digits(r, 4)}-{_digits(r, 3)}-{_digits(r, 6)}.",
-    "git_remote": lambda r: f"Clone git@github.com:acme/{r.choice(_LIBS)}.git and check out {_hex(r, 7)}.",
-    "npm_pin": lambda r: f"npm install {r.choice(['lodash', 'react', '@types/node'])}@{_semver(r).lstrip('v')} --save-exact",
+    "batch_lot": lambda r: (
+        f"Batch {_digits(r, 13)} of {r.choice(_PRODUCTS)} "
+        f"passed QA; lot L{_digits(r, 6)}."
+    ),
+    "invoice_po": lambda r: (
+        f"Invoice INV-{r.randint(2019, 2027)}-{_digits(r, 5)} "
+        f"and PO 45{_digits(r, 8, lead=string.digits)} are attached."
+    ),
+    "receipt": lambda r: (
+        f"Store {_digits(r, 4)} till {r.randint(1, 20)} "
+        f"receipt {_digits(r, 4)}-{_digits(r, 3)}-{_digits(r, 6)}."
+    ),
+    "git_remote": lambda r: (
+        f"Clone git@github.com:acme/{r.choice(_LIBS)}.git "
+        f"and check out {_hex(r, 7)}."
+    ),
+    "npm_pin": lambda r: (
+        f"npm install {r.choice(['lodash', 'react', '@types/node'])}@{_semver(r).lstrip('v')} "
+        f"--save-exact"
+    ),
     "timestamps": lambda r: (
-        f"[{_date(r)[:4]}-0{r.randint(1, 9)}-1{r.randint(0, 9)}T{r.randint(10, 23)}:{r.randint(10, 59)}:"
+        f"[{_date(r)[:4]}-0{r.randint(1, 9)}-1{r.randint(0, 9)}"
+        f"T{r.randint(10, 23)}:{r.randint(10, 59)}:"
         f"{r.randint(10, 59)}.{_digits(r, 3)}Z] job {_digits(r, 8)} took {r.randint(1, 9999)} ms"
     ),
-    "coordinates": lambda r: f"The depot is at {r.uniform(-80, 80):.6f}, {r.uniform(-170, 170):.6f}.",
-    "ticket_year": lambda r: f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}.",
+    "coordinates": lambda r: (
+        f"The depot is at {r.uniform(-80, 80):.6f}, "
+        f"{r.uniform(-170, 170):.6f}."
+    ),
+    "ticket_year": lambda r: (
+        f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} "
+        f"was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}."
+    ),
 }  # fmt: skip
 """Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
 
@@ -312,6 +379,10 @@ def _phone(rng: random.Random) -> str:
             return text
 
 
+def _bare(phone: str) -> str:
+    return "".join(c for c in phone if c.isdigit() or c == "+")
+
+
 def _email(rng: random.Random) -> str:
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     local = rng.choice(
@@ -334,11 +405,14 @@ PERSONAL: dict[str, Line] = {
     "nhs_grouped": lambda r: f"Patient record: {' '.join([(n := _nhs(r))[:3], n[3:6], n[6:]])}",
     "nhs_with_word": lambda r: f"Her NHS number is {_nhs(r)}.",
     "iban": lambda r: f"Please pay the invoice to {_iban(r)} by Friday.",
-    "ssn_with_word": lambda r: f"{r.choice(['SSN', 'Social security number', 'His SSN is'])} {_ssn(r)}.",
+    "ssn_with_word": lambda r: (
+        f"{r.choice(['SSN', 'Social security number', 'His SSN is'])} "
+        f"{_ssn(r)}."
+    ),
     "email": lambda r: f"Send the contract to {_email(r)} before {r.choice(_MONTHS)}.",
     "phone": lambda r: f"Call {_phone(r)} to confirm the delivery.",
     "phone_no_word": lambda r: f"Contact details on file: {_phone(r)}.",
-    "phone_bare_with_word": lambda r: f"Her mobile: {''.join(c for c in _phone(r) if c.isdigit() or c == '+')}",
+    "phone_bare_with_word": lambda r: f"Her mobile: {_bare(_phone(r))}",
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""
 
