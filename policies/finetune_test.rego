@@ -174,6 +174,22 @@ test_ner_findings_refuse_when_policy_sets_a_score if {
 	not d.allow
 }
 
+# Checksum identifiers (cards, IBANs, NHS and DEA numbers) score 0.5 when written in no
+# usual form and with no word naming them nearby (gateway/pii/identifier_forms.py): an
+# EAN or an ISBN-10 passing the check by chance is reported, not refused.
+test_checksum_identifiers_in_no_usual_form_are_not_refused if {
+	some kind in ["CREDIT_CARD", "IBAN_CODE", "MEDICAL_LICENSE", "UK_NHS"]
+	d := finetune.decision with input as upload([], [pii(kind, 0.5)])
+	d.allow
+}
+
+test_checksum_identifiers_in_usual_form_are_refused if {
+	every kind in ["CREDIT_CARD", "IBAN_CODE", "MEDICAL_LICENSE", "UK_NHS"] {
+		d := finetune.decision with input as upload([], [pii(kind, 1)])
+		not d.allow
+	}
+}
+
 test_ip_address_without_context_is_not_refused if {
 	d := finetune.decision with input as upload([], [pii("IP_ADDRESS", 0.6)])
 	d.allow

@@ -1,111 +1,152 @@
-"""Which of a call's results Presidio's context enhancer can change, found cheaply.
+"""Context words in the fine-tune lane: whole words just before a match, found cheaply.
 
-The enhancer (``LemmaContextAwareEnhancer``) raises a result's score when one of its
-recognizer's context words ("ip", "license"...) is a substring of a keyword among the
-few words before the match. On digit-dense text nearly every window has a weak match
-(a version read as an IP address, "Q3" as a licence), and finding those words means
-tokenising, lemmatising and filtering the whole text: most of the enhancer's cost,
-although for most results no context word is anywhere near.
+Presidio's context enhancer (``LemmaContextAwareEnhancer``) raises a result's score by
+0.35 (to at least 0.4) when one of its recognizer's context words is a *substring* of a
+keyword near the match: "ip" counts inside "pip", "zip", "ship", "script" and
+"multiple", so ``pip install x==3.19.3.211`` reads as an IP address with context, and
+"lic" counts inside "public" and "duplicate". Finding those keywords also means
+tokenising and filtering the whole text of every call: most of the lane's enhancer cost.
 
-In the pattern lane (``gateway.finetune.pii_patterns``: tokens never hold whitespace,
-texts joined by a fence of six keywords, more than the enhancer looks back over), the
-words the enhancer reads for a match lie between the last fence before its token and
-the next fence after it (it also reads forward to the first keyword from the match's own
-token). If no context word of the recognizer occurs in that stretch of the text
-(lower-cased as the enhancer lowers its keywords), the enhancer cannot change the
-result, and it is left out; the others go to the enhancer as before. Scores are Presidio's own
-(``tests/unit/finetune/test_pii_context.py`` checks this on generated text).
+The lane departs from Presidio here, by a rule a security team can read: **a context
+word counts when a word among the match's own token and the five words before it equals
+it or starts with it.** Words are the lane's tokens (an address, a number or an
+identifier stays one token), stop words and punctuation skipped as Presidio skips them;
+each is lower-cased and split at anything not a letter or digit, so "server_ip",
+"ip:10.0.0.1" and "IPs" hold "ip", and "pip" does not. A context word of several words
+("health authority") counts when those words are consecutive there. The score then
+rises as Presidio raises it. The walk back reads a few hundred characters at most (the
+fence between joined texts holds six words, so it never reaches another text).
+``tests/unit/finetune/test_pii_context.py`` checks this scan against the rule applied to
+the whole tokenised text, and shows where it departs from Presidio.
 """
 
 from __future__ import annotations
 
-import bisect
+import functools
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-_RUNS = re.compile(r"\S+")
+PREFIX_WORDS = 5
+"""Words before the match read for context (Presidio's ``context_prefix_count``)."""
+TOKEN = re.compile(r"\w[\w.@:/+'-]*\w|\w|[^\w\s]")
+"""The lane's tokens: close to spaCy's where it matters for context (an address, number or
+identifier stays one token; surrounding punctuation is split off)."""
+PARTS_CACHE_SIZE = 4_096
+"""Distinct tokens whose parts are remembered (context words and the words around
+identifiers recur)."""
+_PARTS = re.compile(r"[^\W_]+")
+_SPACE = re.compile(r"\s")
+_LOOK_BACK = 96
+"""Characters read back first; doubled until enough words are found."""
 _RECOGNIZER_ID = "recognizer_identifier"  # RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+_ENHANCED = "is_score_enhanced_by_context"  # RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
 
 
-def changeable(
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS  # a word list; no model is loaded
+
+    return frozenset(STOP_WORDS)
+
+
+@functools.lru_cache(maxsize=PARTS_CACHE_SIZE)
+def is_word(token: str) -> bool:
+    """Whether a token counts as a word: not punctuation alone, not a stop word (nor
+    "be", which Presidio drops too)."""
+    lowered = token.lower()
+    return any(c.isalnum() for c in token) and lowered not in _stop_words() and lowered != "be"
+
+
+@functools.lru_cache(maxsize=PARTS_CACHE_SIZE)
+def parts(token: str) -> tuple[str, ...]:
+    """A token's lower-cased letter-and-digit runs: "Server_IP:10.0.0.1" -> server, ip,
+    10, 0, 0, 1."""
+    return tuple(_PARTS.findall(token.lower()))
+
+
+def context_parts(text: str, start: int) -> list[str]:
+    """The parts of the ``PREFIX_WORDS`` words before the match's own token (the first
+    token ending after ``start``) and of that token, in text order."""
+    run = _run_start(text, start)
+    own: re.Match[str] | None = None
+    before: list[str] = []
+    for match in TOKEN.finditer(text, run):
+        if match.end() > start:
+            own = match
+            break
+        before.append(match.group())
+    words = [token for token in reversed(before) if is_word(token)]
+    # Read back from the run holding the match, a stretch at a time, each stretch
+    # starting after a whitespace (tokens hold none, so none is cut).
+    end, back = run, _LOOK_BACK
+    while len(words) < PREFIX_WORDS and end > 0:
+        lo = max(0, end - back)
+        back *= 2
+        if lo > 0:
+            space = _SPACE.search(text, lo, end)
+            if space is None:
+                continue  # inside one long run: read further back
+            lo = space.end()
+        stretch = [match.group() for match in TOKEN.finditer(text, lo, end)]
+        for token in reversed(stretch):
+            if len(words) == PREFIX_WORDS:
+                break
+            if is_word(token):
+                words.append(token)
+        end = lo
+    found = [part for word in reversed(words[:PREFIX_WORDS]) for part in parts(word)]
+    if own is not None:
+        found.extend(parts(own.group()))
+    return found
+
+
+def _run_start(text: str, at: int) -> int:
+    """Where the whitespace-free run holding (or ending at) ``at`` begins."""
+    while at > 0 and not text[at - 1].isspace():
+        at -= 1
+    return at
+
+
+def supports(found: Sequence[str], context: Iterable[str]) -> str | None:
+    """The first context word some part equals or starts with (a context word of several
+    words: consecutive parts, the last one starting with its last word), or None."""
+    for word in context:
+        wanted = parts(str(word))
+        size = len(wanted)
+        if size == 0:
+            continue
+        for at in range(len(found) - size + 1):
+            if found[at + size - 1].startswith(wanted[-1]) and all(
+                found[at + i] == wanted[i] for i in range(size - 1)
+            ):
+                return str(word)
+    return None
+
+
+def enhance(
     text: str,
     results: list[Any],
     recognizers: list[Any],
-    fence: str,
+    factor: float,
+    least: float,
     context: list[str] | None = None,
 ) -> list[Any]:
-    """The results (in order) whose score the enhancer may change: those whose
-    recognizer has context words and one of them occurs before the match in its text.
-    Linear in the text plus log-time per result (the text is indexed once)."""
-    if context:
-        return list(results)  # words given for the whole call count for every result
+    """Raise, in place, the score of each result a context word supports (``factor``
+    added, at least ``least``, at most 1), as Presidio's enhancer does; ``context``:
+    words given for the whole call, which count for every result."""
     by_id = {recognizer.id: recognizer for recognizer in recognizers}
-    candidates = []
+    extra = [part for word in context or [] for part in parts(word)]
     for result in results:
         metadata = result.recognition_metadata or {}
         recognizer = by_id.get(metadata.get(_RECOGNIZER_ID))
-        if recognizer is not None and recognizer.context:
-            candidates.append((result, [str(word).lower() for word in recognizer.context]))
-    if not candidates:
-        return []  # the enhancer skips results without context words too
-    index = _Index(text, fence)
-    return [result for result, words in candidates if index.may_change(result.start, words)]
-
-
-class _Index:
-    """Where each whitespace-free run ends, where fences start and where each context
-    word occurs, in the text lowered as the enhancer lowers its keywords (three times:
-    lemma, keyword, match)."""
-
-    def __init__(self, text: str, fence: str) -> None:
-        lowered = text.lower().lower().lower()
-        # Each character lowered to one: positions in both agree, and an ASCII word in
-        # a lowered token is at the same place in the lowered text.
-        self._aligned = len(lowered) == len(text)
-        self._lowered = lowered
-        self._run_ends = [match.end() for match in _RUNS.finditer(text)]
-        self._fence = fence
-        self._fences = _starts(text, fence)
-        self._words: dict[str, list[int]] = {}
-
-    def may_change(self, start: int, words: list[str]) -> bool:
-        if not self._aligned or not all(word.isascii() for word in words):
-            return True  # the argument above needs both
-        run = bisect.bisect_right(self._run_ends, start)
-        if run == len(self._run_ends):
-            return True  # no token at the match: the enhancer's own error
-        end = self._run_ends[run]
-        # The last fence wholly before ``end`` (``str.rfind``'s answer): the enhancer's
-        # walk back over keywords stops inside it at the latest.
-        fence = bisect.bisect_right(self._fences, end - len(self._fence)) - 1
-        begin = self._fences[fence] if fence >= 0 else 0
-        # Forward, the walk takes the first keyword at or after the match's token
-        # (Presidio counts the match's own token as one of its words): it stops inside
-        # the next fence at the latest.
-        after = bisect.bisect_left(self._fences, start)
-        end = (
-            self._fences[after] + len(self._fence)
-            if after < len(self._fences)
-            else len(self._lowered)
-        )
-        return any(self._occurs(word, begin, end) for word in words)
-
-    def _occurs(self, word: str, begin: int, end: int) -> bool:
-        """Whether ``word`` occurs wholly within ``[begin, end)``."""
-        starts = self._words.get(word)
-        if starts is None:
-            starts = self._words[word] = _starts(self._lowered, word)
-        found = bisect.bisect_left(starts, begin)
-        return found < len(starts) and starts[found] + len(word) <= end
-
-
-def _starts(text: str, word: str) -> list[int]:
-    """Every position ``word`` starts at in ``text``, overlapping ones included."""
-    found: list[int] = []
-    if not word:
-        return found
-    at = text.find(word)
-    while at >= 0:
-        found.append(at)
-        at = text.find(word, at + 1)
-    return found
+        if recognizer is None or not recognizer.context or metadata.get(_ENHANCED):
+            continue
+        word = supports([*context_parts(text, result.start), *extra], recognizer.context)
+        if word is None:
+            continue
+        result.score = min(max(result.score + factor, least), 1.0)
+        if result.analysis_explanation is not None:
+            result.analysis_explanation.set_supportive_context_word(word)
+            result.analysis_explanation.set_improved_score(result.score)
+    return results

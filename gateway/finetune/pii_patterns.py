@@ -5,24 +5,26 @@ When the fine-tune policy blocks or reports no NER type (names, places: see
 structured identifier the policy cares about (e-mail, card, IBAN, phone, SSN, IP
 address, licence and passport numbers...) is found by a pattern with a checksum or
 validation. This analyzer runs Presidio's own ``AnalyzerEngine`` over those recognizers,
-with a regex tokenizer in place of spaCy, so Presidio's context words ("phone",
-"passport") still raise scores exactly as in the full pipeline (lemmas are the
-lower-cased tokens, as in the chat lane's lean pipeline), then adds the gateway's own
-recognizers and maps spans back from the normalised view (``gateway.pii.analyzer``'s
-``_finish``). Building it takes well under a second and no model is loaded.
+with no NLP engine: Presidio's context words ("passport", "ip") raise scores as in the
+full pipeline, but matched as whole words just before the match
+(``gateway.finetune.pii_context``: "ip" no longer counts inside "pip"). It then adds
+the gateway's own recognizers, judges checksum types by their form
+(``gateway.pii.identifier_forms``) and maps spans back from the normalised view
+(``gateway.pii.analyzer``'s ``_finish``). Building it takes well under a second and no
+model is loaded.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from gateway.finetune.pii_context import changeable
+from gateway.finetune.pii_context import PREFIX_WORDS, enhance, is_word
 from gateway.finetune.pii_prefilter import Floor, prefilter
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
+from gateway.pii.identifier_forms import by_form
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones
@@ -37,9 +39,6 @@ _LEFT_OUT = (
     "IbanRecognizer",
     "PhoneRecognizer",
 )
-# Close to spaCy's tokenizer where it matters for context: an address, number or
-# identifier stays one token, surrounding punctuation is split off.
-_TOKEN = re.compile(r"\w[\w.@:/+'-]*\w|\w|[^\w\s]")
 _OWN_RECOGNIZERS = (
     ("CREDIT_CARD", find_cards),
     ("IBAN_CODE", find_ibans),
@@ -50,53 +49,23 @@ _OWN_RECOGNIZERS = (
 those of wanted types run (the address parser is costly on long text)."""
 BATCH_CHARS = 16384
 """Texts are analysed joined, up to about this many characters per Presidio call: each
-call costs every recognizer a fixed ~0.1 ms, several times a short window's own cost.
-(With Presidio's own context lookup, cost grew with the square of a call's length:
-4,096 was the best trade then; see ``indexed_enhancer``.)"""
-KEYWORD_CACHE_SIZE = 65_536
-"""Distinct lemmas whose keyword parts are remembered."""
+call costs every recognizer a fixed ~0.1 ms, several times a short window's own cost."""
 _FENCE = "\n\n" + "zqx " * 6 + "\n\n"
-"""Between joined texts: more context words than Presidio looks back over (5), so no
-text's words raise another's scores, and no pattern spans it."""
+"""Between joined texts: more words than the context rule looks back over (5), so no
+text's words raise another's scores; a blank line, so no text's words name another's
+identifiers (``gateway.pii.identifier_forms``); and no pattern spans it."""
 
 
-class _Tokens(list[str]):
-    """The text's tokens, with where each ends: the enhancer finds a match's token by
-    binary search instead of a walk over every token before it."""
-
-    ends: list[int]
-
-
-class _Keywords(list[str]):
-    """Presidio's keyword list with set-speed membership: its enhancer asks ``word in
-    keywords`` for each word near each match, a walk over the whole text's words."""
-
-    def __init__(self, words: Iterable[str]) -> None:
-        super().__init__(words)
-        self._members = frozenset(self)
-
-    def __contains__(self, word: object) -> bool:
-        return word in self._members
-
-
-class _Owned(list[Any]):
-    """Results the enhancer may change in place: ``copy.deepcopy`` hands back the list
-    itself."""
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Owned:
-        return self
-
-
-def indexed_enhancer() -> Any:
-    """Presidio's ``LemmaContextAwareEnhancer`` (its defaults), finding a match's token by
-    binary search over ``_Tokens.ends``. Its own lookup walks every token before the
-    match, so a long text with many matches cost time quadratic in its length. It also
-    skips Presidio's deep copy of the results, and the results no context word can
-    change (``gateway.finetune.pii_context``)."""
+def word_context_enhancer() -> Any:
+    """Presidio's ``LemmaContextAwareEnhancer`` (its defaults: +0.35, at least 0.4, five
+    words back) with context words matched as whole words just before the match
+    (``gateway.finetune.pii_context``), without tokenising the whole text, and raising
+    scores in place (``AnalyzerEngine.analyze`` made the results for this call and keeps
+    only what this returns, so Presidio's deep copy is not needed)."""
     import_presidio()
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
-    class IndexedEnhancer(LemmaContextAwareEnhancer):
+    class WordContextEnhancer(LemmaContextAwareEnhancer):
         def enhance_using_context(
             self,
             text: str,
@@ -105,34 +74,16 @@ def indexed_enhancer() -> Any:
             recognizers: list[Any],
             context: list[str] | None = None,
         ) -> list[Any]:
-            # Presidio deep-copies the results before raising scores in place (a fifth
-            # of the lane's cost on digit-dense text). ``AnalyzerEngine.analyze`` made
-            # them for this call and keeps only what this returns: no copy is needed,
-            # and the results no context word can change need no tokens either.
-            needed = changeable(text, raw_results, recognizers, _FENCE, context)
-            if needed:
-                super().enhance_using_context(
-                    text, _Owned(needed), nlp_artifacts, recognizers, context
-                )
-            return raw_results
+            return enhance(
+                text,
+                raw_results,
+                recognizers,
+                self.context_similarity_factor,
+                self.min_score_with_context_similarity,
+                context,
+            )
 
-        @staticmethod
-        def _find_index_of_match_token(
-            word: str, start: int, tokens: list[str], tokens_indices: list[int]
-        ) -> int:
-            ends = getattr(tokens, "ends", None)
-            if ends is None:
-                index: int = LemmaContextAwareEnhancer._find_index_of_match_token(
-                    word, start, tokens, tokens_indices
-                )
-                return index
-            # Presidio takes the first token that starts at ``start`` or ends after it.
-            found = bisect.bisect_right(ends, start)
-            if found == len(ends):
-                raise ValueError("Did not find the match in the list of tokens")
-            return found
-
-    return IndexedEnhancer()
+    return WordContextEnhancer(context_prefix_count=PREFIX_WORDS)
 
 
 def _fixed_registry(base: type[Any]) -> type[Any]:
@@ -167,53 +118,10 @@ def _fixed_registry(base: type[Any]) -> type[Any]:
     return FixedRegistry
 
 
-class _LazyArtifacts:
-    """Presidio's ``NlpArtifacts``, built on first read. Only the context enhancer reads
-    them, and only for a text where some pattern matched: most candidate windows have
-    none, and tokenising them was half of the lane's cost."""
-
-    def __init__(self, build: Callable[[], Any]) -> None:
-        self._build = build
-        self._built: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._built is None:
-            self._built = self._build()
-        return getattr(self._built, name)
-
-
-class _TokenNlpEngine:
-    """Presidio's ``NlpEngine`` interface with a regex tokenizer: tokens, their offsets
-    and lower-cased lemmas for the context enhancer, and no entities."""
-
-    def __init__(self) -> None:
-        from presidio_analyzer.nlp_engine import NlpArtifacts
-        from spacy.lang.en.stop_words import STOP_WORDS  # a word list; no model is loaded
-
-        self._stop_words = STOP_WORDS
-        is_stopword, is_punct = self.is_stopword, self.is_punct
-
-        @functools.lru_cache(maxsize=KEYWORD_CACHE_SIZE)
-        def parts(lemma: str) -> tuple[str, ...]:
-            # Presidio's ``NlpArtifacts.set_keywords`` for one lemma: dropped if a stop
-            # word, punctuation, "-PRON-" or "be", else lower-cased and split at ":".
-            if (
-                is_stopword(lemma, LANGUAGE)
-                or is_punct(lemma, LANGUAGE)
-                or lemma in ("-PRON-", "be")
-            ):
-                return ()
-            return tuple(lemma.lower().split(":"))
-
-        class Artifacts(NlpArtifacts):
-            """Keywords as Presidio computes them, each distinct lemma judged once
-            (the fence's words and common words recur in every joined text)."""
-
-            @staticmethod
-            def set_keywords(nlp_engine: Any, lemmas: list[str], language: str) -> list[str]:
-                return _Keywords(part for lemma in lemmas for part in parts(lemma))
-
-        self._artifacts = Artifacts
+class _NoNlpEngine:
+    """Presidio's ``NlpEngine`` interface for recognizers that read no NLP artifacts:
+    pattern recognizers, and a context enhancer that reads the text itself
+    (``word_context_enhancer``). Every text gets empty artifacts."""
 
     def load(self) -> None:
         return None
@@ -222,24 +130,7 @@ class _TokenNlpEngine:
         return True
 
     def process_text(self, text: str, language: str) -> Any:
-        return _LazyArtifacts(lambda: self._artifacts_of(text, language))
-
-    def _artifacts_of(self, text: str, language: str) -> Any:
-        tokens, starts, ends = _Tokens(), [], []
-        for match in _TOKEN.finditer(text):
-            tokens.append(match.group())
-            starts.append(match.start())
-            ends.append(match.end())
-        tokens.ends = ends
-        artifacts = self._artifacts(
-            entities=[],
-            tokens=tokens,  # type: ignore[arg-type]  # the enhancer reads str tokens
-            tokens_indices=starts,
-            lemmas=[token.lower() for token in tokens],
-            nlp_engine=self,
-            language=language,
-        )
-        return artifacts
+        return _empty_artifacts(self, language)
 
     def process_batch(
         self, texts: Iterable[str], language: str, batch_size: int = 1, n_process: int = 1
@@ -248,16 +139,31 @@ class _TokenNlpEngine:
             yield text, self.process_text(text, language)
 
     def is_stopword(self, word: str, language: str) -> bool:
-        return word.lower() in self._stop_words
+        return not is_word(word) and any(c.isalnum() for c in word)
 
     def is_punct(self, word: str, language: str) -> bool:
-        return not any(ch.isalnum() for ch in word)
+        return not any(c.isalnum() for c in word)
 
     def get_supported_entities(self) -> list[str]:
         return []
 
     def get_supported_languages(self) -> list[str]:
         return [LANGUAGE]
+
+
+@functools.cache
+def _empty_artifacts(engine: _NoNlpEngine, language: str) -> Any:
+    """One ``NlpArtifacts`` of nothing, shared: nothing in the lane reads or changes it."""
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    return NlpArtifacts(
+        entities=[],
+        tokens=[],  # type: ignore[arg-type]  # a spaCy Doc in Presidio's full pipeline
+        tokens_indices=[],
+        lemmas=[],
+        nlp_engine=engine,
+        language=language,
+    )
 
 
 class PatternAnalyzer:
@@ -292,7 +198,7 @@ class PatternAnalyzer:
         for name in _LEFT_OUT:
             registry.remove_recognizer(name)
         registry.add_recognizer(offline_email_recognizer())
-        enhancer = indexed_enhancer()
+        enhancer = word_context_enhancer()
         if self._prefilter:
             floor = (
                 Floor(
@@ -313,7 +219,7 @@ class PatternAnalyzer:
             None if self._entities is None else [e for e in self._entities if e in supported]
         )
         self._engine = AnalyzerEngine(
-            nlp_engine=_TokenNlpEngine(),  # type: ignore[arg-type]  # duck-typed NlpEngine
+            nlp_engine=_NoNlpEngine(),  # type: ignore[arg-type]  # duck-typed NlpEngine
             registry=registry,
             supported_languages=[LANGUAGE],
             context_aware_enhancer=enhancer,
@@ -352,7 +258,7 @@ class PatternAnalyzer:
             starts.append(offset)
             offset += len(text) + len(_FENCE)
         found: list[list[PiiSpan]] = [[] for _ in texts]
-        for span in _original(view, presidio_spans(results)):
+        for span in _original(view, by_form(analysed, presidio_spans(results))):
             index = bisect.bisect_right(starts, span["start"]) - 1
             begin = starts[index]
             if span["end"] <= begin + len(texts[index]):
@@ -375,7 +281,7 @@ class PatternAnalyzer:
         for kind, recognizer in _OWN_RECOGNIZERS:
             if self._entities is None or kind in self._entities:
                 own.extend(recognizer(view.text if view else text))
-        spans = spans + _original(view, own)
+        spans = spans + _original(view, by_form(view.text if view else text, own))
         unique = {(s["type"], s["start"], s["end"]): s for s in spans if s["start"] < s["end"]}
         return sorted(unique.values(), key=lambda span: (span["start"], span["end"], span["type"]))
 

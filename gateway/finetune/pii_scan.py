@@ -51,13 +51,16 @@ PATTERN_JOB_CHARS = 131_072
 """Characters per job handed to the analysis pool: each job must be answered within the
 pool's request timeout, so a large upload goes as a series of jobs (about a second of a
 worker's time each) rather than one."""
-_CANDIDATE = re.compile(r"(?<!\S)(?=[^\s@]*@|(?:[^\s0-9]*[0-9]){4})\S+")
-"""A token (a run of non-spaces) with an ``@`` or at least four digits: every blocked
-structured identifier (e-mail, card, phone, SSN, IBAN, IP address, licence and passport
-numbers) has one. Anchored at a token's start and tested by a lookahead that cannot
-backtrack, so each token is read once: the unanchored ``\\S*@\\S*|\\S*(?:[0-9]\\S*){4}``
-retried every position of a long token without a match, a quarter of the gateway's CPU
-for a scan of technical text."""
+_CANDIDATE = re.compile(
+    r"(?<!\S)(?=[^\s@]*@|(?:[^\s0-9]*[0-9]){4}|\+?[0-9]{1,4}(?: [0-9]{1,4}){2} [0-9])\S+"
+)
+"""A token (a run of non-spaces) with an ``@`` or at least four digits, or the first of
+four digit groups split by single spaces (a phone written in pairs, "01 42 68 53 00",
+"+33 1 42 68 53 00"): every blocked structured identifier (e-mail, card, phone, SSN,
+IBAN, IP address, licence and passport numbers) has one. Anchored at a token's start
+and tested by a lookahead that cannot backtrack, so each token is read once: the
+unanchored ``\\S*@\\S*|\\S*(?:[0-9]\\S*){4}`` retried every position of a long token
+without a match, a quarter of the gateway's CPU for a scan of technical text."""
 
 
 @dataclass(frozen=True, slots=True)

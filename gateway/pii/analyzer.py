@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.pii.identifier_forms import by_form
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones, refine
@@ -150,14 +151,16 @@ def presidio_spans(found: Any) -> list[PiiSpan]:
 
 
 def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
-    """Presidio's results plus our recognizers, NER guesses refined, in original offsets."""
+    """Presidio's results plus our recognizers, NER guesses refined, checksum types judged by
+    their form (``gateway.pii.identifier_forms``), in original offsets."""
     spans = presidio_spans(found)
-    spans = (
+    spans = by_form(
+        text,
         refine(text, spans)
         + find_cards(text)
         + find_ibans(text)
         + find_phones(text)
-        + find_addresses(text)
+        + find_addresses(text),
     )
     if view is not None:
         mapped = []
@@ -226,6 +229,8 @@ def offline_email_recognizer() -> Any:
     Presidio drops an address whose suffix is not a public one; here it keeps the
     pattern's lower score instead, so addresses on internal domains (``acme.corp``,
     ``*.internal``) are still found: at ingest, a missed address is the costlier error.
+    A domain whose last label is all digits is no domain: ``lodash@4.17.21`` is a
+    package pinned to a version (npm, pnpm, Go modules), and is dropped.
     """
     import tldextract
     from presidio_analyzer.predefined_recognizers import EmailRecognizer
@@ -235,6 +240,8 @@ def offline_email_recognizer() -> Any:
 
     class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool | None:
-            return True if extract(pattern_text).fqdn else None
+            if extract(pattern_text).fqdn:
+                return True
+            return False if pattern_text.rpartition(".")[2].isdigit() else None
 
     return OfflineEmailRecognizer()

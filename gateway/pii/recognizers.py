@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import phonenumbers
 
+from gateway.pii.identifier_forms import IBAN_LENGTHS, in_longer_run
 from gateway.pii.phone_matcher import phone_matches
 from gateway.pii.types import NER_TYPES, PiiSpan
 
@@ -186,8 +187,11 @@ def find_ibans(text: str) -> list[PiiSpan]:
     for match in _IBAN.finditer(text):
         value = match.group()
         # The pattern is greedy: "DE89 3704 0044 0532 0130 00 is" stops at a word, but a
-        # trailing group of another number could join; shorten until the check passes.
-        for end in range(len(value), 14, -1):
+        # trailing group of another number or word could join ("... 1123 by Friday"
+        # passes mod 97 one time in 97): the country's registered length first, then
+        # shorten until the check passes.
+        registered = _registered_end(value)
+        for end in ([registered] if registered else []) + list(range(len(value), 14, -1)):
             if (end == len(value) or not value[end - 1].isspace()) and iban_valid(value[:end]):
                 if end < len(value) and value[end].isalnum():
                     continue
@@ -200,6 +204,17 @@ def find_ibans(text: str) -> list[PiiSpan]:
     return found
 
 
+def _registered_end(value: str) -> int | None:
+    """Where ``value`` holds as many letters and digits as its country's IBANs have."""
+    length = IBAN_LENGTHS.get(value[:2])
+    count = 0
+    for index, char in enumerate(value):
+        count += char.isalnum()
+        if count == length:
+            return index + 1
+    return None
+
+
 RUN_CACHE_SIZE = 8_192
 """Digit runs whose matches are remembered (~4 MB when full of dates)."""
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR", "IL", "IE")
@@ -209,9 +224,18 @@ _PHONE_CONTEXT = re.compile(
     r"ring|contact|reach|hotline)\b",
     re.IGNORECASE,
 )
+_OTHER_NUMBER = re.compile(
+    r"(?<![a-z])(?:isbn|issn|ean|upc|gtin|sku|asin|barcodes?|serial|tracking)(?![a-z])",
+    re.IGNORECASE,
+)
+"""Words naming a number that is not a phone: a valid-looking number within 40 characters
+after one scores at most 0.5 (an ISBN-10 "0306406152", a UPC "036000291452"), as does
+one continuing a longer run of digit groups (``identifier_forms.in_longer_run``)."""
 _BARE_PHONE_DIGITS = 12
-"""Bare digit runs up to this long that are valid numbers score as phones (a CRM export's
-"2025550143", "07911123456"); longer ones need a ``+`` or a phone word."""
+"""Bare digit runs up to this long, written with a national trunk prefix ``0``, that are
+valid numbers score as phones (a CRM export's "07911123456", "0301234567"); longer ones,
+and those without the ``0`` ("2025550143": as much an order, customer or PO number, an
+ISBN-10 or a UPC), need a ``+`` or a phone word."""
 _TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
@@ -241,8 +265,15 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         # "10.0.19041.1", a ticket "2024-118934", a build "19045.3803"): likely, not
         # certain.
         score = 0.5
-    elif valid and not formatted and digits > _BARE_PHONE_DIGITS:
-        score = 0.5  # longer than a national number written bare: an EAN, an account
+    elif valid and not formatted and (digits > _BARE_PHONE_DIGITS or not value.startswith("0")):
+        # Longer than a national number written bare (an EAN, an account), or bare
+        # without the trunk prefix most regions dial national numbers with: a customer,
+        # order or PO number, an ISBN-10 or a UPC is as likely.
+        score = 0.5
+    if _OTHER_NUMBER.search(text, max(0, start - 40), start) or (
+        formatted and in_longer_run(text, start, end)
+    ):
+        score = min(score, 0.5)
     if _PHONE_CONTEXT.search(text, max(0, start - 40), start):
         score = min(1.0, score + 0.35)
     return score
@@ -260,9 +291,15 @@ def _phone_shaped(value: str) -> bool:
 def _grouped_as_phone(value: str) -> bool:
     """Whether ``value`` is, whole, a valid number of some region whose digit groups
     stay within that region's formatting groups (phonenumbers' ``STRICT_GROUPING``:
-    "650 253 0000" or "650 2530000", not "65 02 53 00 00")."""
+    "650 253 0000" or "650 2530000", not "65 02 53 00 00"), and that does not start with
+    the region's calling code without a ``+`` or ``00`` ("4930-9275-3894" read as
+    +49 30 92753894, "9178-3646-1616" as +91: how serial and receipt numbers are grouped,
+    not how anyone writes a phone number)."""
     return any(
-        match.start == 0 and match.end == len(value)
+        match.start == 0
+        and match.end == len(value)
+        and phonenumbers.parse(value, region, keep_raw_input=True).country_code_source
+        != phonenumbers.CountryCodeSource.FROM_NUMBER_WITHOUT_PLUS_SIGN
         for region in PHONE_REGIONS
         for match in phonenumbers.PhoneNumberMatcher(
             value, region, leniency=phonenumbers.Leniency.STRICT_GROUPING
@@ -274,24 +311,28 @@ def find_phones(text: str) -> list[PiiSpan]:
     """Numbers ``phonenumbers`` finds in any of ``PHONE_REGIONS``, deduplicated.
 
     The whole text is matched once as US (NANP and every ``+`` number); the other
-    regions only look at the digit runs that pass left unmatched, so the cost does not
-    grow with the number of regions for ordinary text; their matches are remembered per
-    run (``_run_matches``).
+    regions only look at the digit runs that pass left without a valid match, so the
+    cost does not grow with the number of regions for ordinary text; their matches are
+    remembered per run (``_run_matches``). (A run the US reads as a possible but invalid
+    number, "0301234567", is still looked at: it may be valid in Germany.)
     """
     if not _PHONE_HINT.search(text):
         return []
     best: dict[tuple[int, int], float] = {}
+    valid_spans: list[tuple[int, int]] = []
 
     def match(lo: int, found: Iterable[tuple[int, int, bool]]) -> None:
         for start, end, valid in found:
             key = (lo + start, lo + end)
+            if valid:
+                valid_spans.append(key)
             if best.get(key, 0.0) >= 0.75:
                 continue
             best[key] = max(best.get(key, 0.0), _phone_score(text, *key, valid))
 
     match(0, _matches(text, PHONE_REGIONS[0]))
     for run in _DIGIT_RUN.finditer(text):
-        if any(s <= run.start() and run.end() <= e for s, e in best):
+        if any(s <= run.start() and run.end() <= e for s, e in valid_spans):
             continue  # wholly matched already; a partial match ("001-319" of a longer run) is not
         lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
         match(lo, _run_matches(text[lo:hi]))

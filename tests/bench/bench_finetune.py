@@ -43,6 +43,7 @@ from gateway.analysis import AnalysisPool
 from gateway.elastic import ChunkIndex
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.pii_plan import policy_plan
+from gateway.finetune.pii_scan import MAX_LINES
 from gateway.finetune.scan import UploadScanner
 from gateway.fingerprint import SCHEME
 from gateway.identity import Principal
@@ -53,7 +54,7 @@ from gateway.policy import PolicyEngine
 from gateway.settings import load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
-from tests.bench import finetune_data
+from tests.bench import finetune_data, identifier_data
 
 GOVERNED_PACKAGES = [
     "email", "http", "asyncio", "logging", "json", "unittest", "multiprocessing",
@@ -361,6 +362,11 @@ async def _pii_rows(
     # Its own random stream: the rows after this one scan the same files as before.
     own = random.Random(args.seed + 1)
     references = [finetune_data.reference_text(own) for _ in range(len(business))]
+    # Likewise: identifiers of ordinary data (order, tracking, EAN, ISBN, serial, IBAN-like
+    # references, versions...) and real personal identifiers (identifier_data).
+    kinds = random.Random(args.seed + 2)
+    identifiers = [identifier_data.ordinary_line(kinds) for _ in range(len(business))]
+    personal = [identifier_data.personal_line(kinds) for _ in range(len(business))]
     results: dict[str, Any] = {}
     matcher = CorpusMatcher(index.client, index.name)
     # What the gateway scans for: the default policy's plan (its blocked types, no NER).
@@ -372,6 +378,7 @@ async def _pii_rows(
         ("technical", technical),
         ("business", business),
         ("references", references),
+        ("identifiers", identifiers),
     ):
         content = to_jsonl([example(t, rng) for t in texts])
         scan = await scanner.scan(content)
@@ -386,6 +393,20 @@ async def _pii_rows(
             "refused_for_pii_pct": round(100 * len(pii_lines) / len(texts), 2),
             "pii_types": sorted({str(v["type"]) for v in decision.violations if "type" in v}),
         }
+    # Real personal identifiers, one a line: each line should be refused. A finding names
+    # its first 100 lines only (MAX_LINES), so files of 100 lines.
+    refused = 0
+    for first in range(0, len(personal), MAX_LINES):
+        content = to_jsonl([example(t, rng) for t in personal[first : first + MAX_LINES]])
+        scan = await scanner.scan(content)
+        decision = await policy.finetune(
+            BENCH, "files.create", {"purpose": "fine-tune", "scan": scan.policy_input()}
+        )
+        refused += len({ln for v in decision.violations if v["kind"] == "pii" for ln in v["lines"]})
+    results["pii_detection_personal_identifiers"] = {
+        "examples": len(personal),
+        "refused_for_pii_pct": round(100 * refused / len(personal), 2),
+    }
     # The default scan of a mixed file (docstring passages), the same forced through
     # NER, and the default scan of digit-dense business text (every sentence has
     # figures, dates or references: most of it lies in candidate windows).

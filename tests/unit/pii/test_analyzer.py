@@ -164,3 +164,14 @@ def test_lean_pipelines_default_tokenizer_is_the_models_own() -> None:
     saved = spacy.load(pii.spacy_model_path(), exclude=list(pii.SPACY_UNUSED_COMPONENTS))
     lean = pii._lean_spacy_pipeline(pii.spacy_model_path())
     assert lean.tokenizer.to_bytes() == saved.tokenizer.to_bytes()
+
+
+def test_a_package_pinned_to_a_version_is_no_email_address() -> None:
+    """A package pinned to a version ("lodash@4.17.21": the last label is all digits) is
+    dropped; an address on an internal domain is kept at the pattern's score."""
+    from gateway.pii.analyzer import offline_email_recognizer
+
+    recognizer = offline_email_recognizer()
+    assert recognizer.validate_result("lodash@4.17.21") is False
+    assert recognizer.validate_result("ann@build.acme.corp") is None
+    assert recognizer.validate_result("ann@example.com") is True

@@ -156,14 +156,33 @@ def test_reference_numbers_are_not_confident_phones(text: str) -> None:
         "415.555.0134",
         "020 7946 0958",
         "030 901820",
-        "2025550143",
         "07911123456",
+        "0301234567",
     ],
 )
 def test_numbers_grouped_as_phones_are_confident(number: str) -> None:
     """A valid number grouped as its region writes phone numbers, or written bare in a
-    national length, scores 0.75 unprompted."""
+    national length with its trunk prefix 0, scores 0.75 unprompted."""
     text = f"Write to {number} today."
     assert any(
         text[s["start"] : s["end"]] == number and s["score"] >= 0.75 for s in find_phones(text)
     )
+
+
+@pytest.mark.parametrize("number", ["2025550143", "9876543210", "441632960961"])
+def test_a_bare_number_without_a_trunk_prefix_needs_a_phone_word(number: str) -> None:
+    """Bare digits without a leading 0 or + (as much a customer or order number, an
+    ISBN-10 or a UPC) stay under 0.7 alone, and reach it after a phone word."""
+    alone, called = f"Customer {number} was merged.", f"Call {number} today."
+    assert all(s["score"] < 0.7 for s in find_phones(alone))
+    assert any(
+        called[s["start"] : s["end"]] == number and s["score"] >= 0.75 for s in find_phones(called)
+    )
+
+
+def test_an_iban_followed_by_words_ends_at_its_registered_length() -> None:
+    """The greedy pattern takes "by Friday" along, and that longer string passes mod 97
+    by chance: the country's registered length is tried first."""
+    text = "Please pay the invoice to GB76EHXA46465737661123 by Friday."
+    (span,) = find_ibans(text)
+    assert text[span["start"] : span["end"]] == "GB76EHXA46465737661123"

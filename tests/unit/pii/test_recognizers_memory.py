@@ -13,20 +13,23 @@ def _phones_without_memory(text: str) -> list[PiiSpan]:
     if not recognizers._PHONE_HINT.search(text):
         return []
     best: dict[tuple[int, int], float] = {}
+    valid_spans: list[tuple[int, int]] = []
 
     def match(region: str, lo: int, hi: int) -> None:
         for found in phonenumbers.PhoneNumberMatcher(
             text[lo:hi], region, leniency=phonenumbers.Leniency.POSSIBLE
         ):
             key = (lo + found.start, lo + found.end)
+            valid = phonenumbers.is_valid_number(found.number)
+            if valid:
+                valid_spans.append(key)
             if best.get(key, 0.0) >= 0.75:
                 continue
-            valid = phonenumbers.is_valid_number(found.number)
             best[key] = max(best.get(key, 0.0), recognizers._phone_score(text, *key, valid))
 
     match(recognizers.PHONE_REGIONS[0], 0, len(text))
     for run in recognizers._DIGIT_RUN.finditer(text):
-        if any(s <= run.start() and run.end() <= e for s, e in best):
+        if any(s <= run.start() and run.end() <= e for s, e in valid_spans):
             continue
         lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
         for region in recognizers.PHONE_REGIONS[1:]:

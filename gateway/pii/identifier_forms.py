@@ -1,0 +1,186 @@
+"""Checksum-valid numbers outside their identifier's usual form: likely, not certain.
+
+A checksum passes by chance: one number in ten passes Luhn, about one in eleven the NHS
+mod-11 check (every ISBN-10 passes it), one in ten a DEA number's, one in 97 an IBAN's.
+Ordinary data is full of numbers of those lengths: EAN and UPC barcodes, ISBNs, order,
+customer, PO and tracking numbers, serials, hashes. What tells the identifier apart is how
+it is written, or a word naming it nearby:
+
+===============  ==========================================  ===========================
+type             full score when written                     or near a word
+===============  ==========================================  ===========================
+CREDIT_CARD      grouped as printed (4-4-4-4; Amex 4-6-5;    card, credit, debit, visa,
+                 Diners 4-6-4; 19 digits 4-4-4-4-3) with     mastercard, amex, cvv,
+                 spaces or dashes, and not the tail or head  expiry..., or an expiry
+                 of a longer run of groups ("DE12 3456 7890  date (MM/YY)
+                 1234 5678" is an account reference)
+UK_NHS           3-3-4 with spaces or dashes                 nhs, national health...
+IBAN_CODE        at its country's registered length,         iban, bank, account...
+                 compact or in groups of four
+MEDICAL_LICENSE  (a DEA number looks like any serial)        dea, medical, prescriber...
+===============  ==========================================  ===========================
+
+Otherwise the finding scores ``UNUSUAL_FORM_SCORE`` (0.5): under the fine-tune policy's
+0.7 for these types, so it is reported but refuses no upload; chat redaction and ingest,
+which threshold none of these types, still act on it. A word counts within ``NEAR``
+characters either side in the same paragraph, as a whole word, case-insensitive
+("card_number" and "NHS-no" count; "discard", "Visakhapatnam", "pandas" and "CC94" do
+not).
+
+One more form is not an identifier at all: ``git@github.com:org/repo.git`` is a Git
+remote (every Git host serves SSH under the account ``git``), not an e-mail address.
+
+The check runs on the analysed view (``gateway.pii.normalize``): digits hidden by
+invisible characters or written fullwidth are judged by their plain form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from gateway.pii.types import PiiSpan
+
+UNUSUAL_FORM_SCORE = 0.5
+NEAR = 40
+"""Characters either side of a finding searched for a word naming its type."""
+
+_WORDS: dict[str, re.Pattern[str]] = {
+    kind: re.compile(rf"(?<![a-z0-9])(?:{words})(?![a-z0-9])", re.IGNORECASE)
+    for kind, words in {
+        "CREDIT_CARD": (
+            "cards?|creditcards?|credit|debit|visa|master ?card|amex|american express"
+            "|discover|maestro|jcb|diners|union ?pay|cc|ccn|pan|cvv2?|cvc|expiry|expires|exp"
+            "|(?<![0-9/])(?:0[1-9]|1[0-2])/(?:20)?[0-9]{2}(?![0-9/])"
+        ),
+        "UK_NHS": "nhs|national health|health service|health authority",
+        "IBAN_CODE": "iban|bank|account|acct|bic|swift|sepa",
+        "MEDICAL_LICENSE": "dea|medical|prescriber|prescription|physician|pharmacy",
+    }.items()
+}
+"""Words naming each type, whole: a letter or digit either side breaks them ("discard",
+"Visakhapatnam", "pandas" and "CC94" do not count; "card_number", "NHS-no" and "CC:"
+do). For cards, an expiry date ("04/28", "12/2027", not part of a longer date) counts
+as a word."""
+
+_SEPARATED = re.compile(r"[ -]")
+_GROUP_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z]*[0-9])[A-Za-z0-9]{1,4}([ -])\Z")
+_GROUP_AFTER = re.compile(r"([ -])[0-9]{4}(?![A-Za-z0-9/])")
+_CARD_GROUPS: dict[int, tuple[tuple[int, ...], ...]] = {
+    16: ((4, 4, 4, 4),),
+    15: ((4, 6, 5),),
+    14: ((4, 6, 4),),
+    19: ((4, 4, 4, 4, 3),),
+}
+_NHS_GROUPS = (3, 3, 4)
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28,
+    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23,
+    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24,
+    "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}  # fmt: skip
+"""Countries of the SWIFT IBAN registry (release 99, 2024) and their IBANs' lengths."""
+
+
+def by_form(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:
+    """``spans`` (offsets in ``text``) with the checksum types' scores capped at
+    ``UNUSUAL_FORM_SCORE`` where neither their form nor a nearby word says what they are,
+    and without Git remotes read as e-mail addresses."""
+    out: list[PiiSpan] = []
+    for span in spans:
+        kind, start, end = span["type"], span["start"], span["end"]
+        if kind == "EMAIL_ADDRESS" and _git_remote(text, start, end):
+            continue
+        if (
+            kind in _WORDS
+            and span["score"] > UNUSUAL_FORM_SCORE
+            and not (usual_form(kind, text[start:end]) and not in_longer_run(text, start, end))
+            and not word_near(kind, text, start, end)
+        ):
+            span = PiiSpan(type=kind, start=start, end=end, score=UNUSUAL_FORM_SCORE)
+        out.append(span)
+    return out
+
+
+def usual_form(kind: str, value: str) -> bool:
+    """Whether ``value`` is written as an identifier of ``kind`` usually is (the table in
+    the module docstring)."""
+    if kind == "CREDIT_CARD":
+        return _card_form(value)
+    if kind == "UK_NHS":
+        return _grouped(value, (_NHS_GROUPS,))
+    if kind == "IBAN_CODE":
+        return _iban_form(value)
+    return False  # MEDICAL_LICENSE: no form tells a DEA number from a serial
+
+
+def word_near(kind: str, text: str, start: int, end: int) -> bool:
+    """Whether a word naming ``kind`` starts within ``NEAR`` characters of
+    ``text[start:end]``, with no blank line in between."""
+    lo = max(0, start - NEAR)
+    blank = text.rfind("\n\n", lo, start)
+    if blank >= 0:
+        lo = blank + 2
+    hi = min(len(text), end + NEAR)
+    blank = text.find("\n\n", end, hi)
+    if blank >= 0:
+        hi = blank
+    pattern = _WORDS[kind]
+    return bool(pattern.search(text, lo, start) or pattern.search(text, end, hi))
+
+
+def _git_remote(text: str, start: int, end: int) -> bool:
+    """``git@<host>:<path>``: the account every Git host serves SSH remotes under
+    (GitHub, GitLab, Bitbucket), not a mailbox."""
+    return (
+        text.startswith("git@", start)
+        and text.startswith(":", end)
+        and end + 1 < len(text)
+        and not text[end + 1].isspace()
+    )
+
+
+def _card_form(value: str) -> bool:
+    digits = sum(c.isdigit() for c in value)
+    return _grouped(value, _CARD_GROUPS.get(digits, ()))
+
+
+def in_longer_run(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]``, digit groups, continues a longer run of groups: after
+    a group holding a digit, or before a group of four digits, with its separator
+    ("DE12 3456 7890 1234 5678": the groups after "DE12" are no card, no phone)."""
+    value = text[start:end]
+    separator = next((c for c in value if c in " -"), None)
+    if separator is None:
+        return False
+    before = _GROUP_BEFORE.search(text, max(0, start - 6), start)
+    if before is not None and before.group(1) == separator:
+        return True
+    after = _GROUP_AFTER.match(text, end)
+    return after is not None and after.group(1) == separator
+
+
+def _grouped(value: str, shapes: tuple[tuple[int, ...], ...]) -> bool:
+    """Whether ``value`` is digit groups of one of ``shapes``, split by one kind of
+    separator (a space or a dash)."""
+    separators = set(_SEPARATED.findall(value))
+    if len(separators) != 1:
+        return False
+    groups = tuple(len(group) for group in value.split(separators.pop()))
+    return groups in shapes and "".join(value.split()).replace("-", "").isdigit()
+
+
+def _iban_form(value: str) -> bool:
+    compact = "".join(value.split())
+    if compact.upper() != compact or IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    if compact == value:
+        return True
+    groups = value.split(" ")
+    return all(len(group) == 4 for group in groups[:-1]) and 0 < len(groups[-1]) <= 4

@@ -1,0 +1,425 @@
+"""Identifiers in ordinary business and technical lines, and real personal identifiers.
+
+Two generated sets for the fine-tune PII lane (``bench_finetune.py``'s false-refusal and
+detection rows, ``bench_pii_identifiers.py``'s per-kind table):
+
+* ``ORDINARY``: the reference numbers ordinary data carries, none of them personal: order,
+  tracking and invoice numbers, EAN/UPC/GTIN and ISBN codes (with their real check
+  digits), UUIDs and hashes, IBAN-shaped account references, dates and amounts, serial
+  and part numbers, semantic versions, four-part versions that read as IPv4 addresses
+  next to words holding "ip" (pip, zip, ship, script...), long numeric ids. Each kind
+  is a line template; checksums pass where the identifier has one, so the lines are
+  what a recognizer meets in a real export.
+* ``PERSONAL``: structured personal identifiers a fine-tune upload must be refused for:
+  card numbers grouped as printed or next to a card word, NHS numbers written 3-3-4 or
+  after "NHS", IBANs of real countries (compact and grouped), SSNs with a context word,
+  e-mail addresses and phone numbers.
+
+Deterministic for a ``random.Random``; values are drawn, not looked up.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable
+
+import phonenumbers
+
+Line = Callable[[random.Random], str]
+
+_PRODUCTS = ["Atlas", "Nimbus", "Orion", "Vega", "Quasar", "Helix", "Pioneer", "Summit"]
+_CITIES = ["Leipzig", "Rotterdam", "Lyon", "Leeds", "Austin", "Osaka", "Porto", "Gdansk"]
+_LIBS = ["requests", "httpx", "numpy", "pydantic", "boto3", "urllib3", "protobuf", "grpcio"]
+_MONTHS = ["January", "March", "May", "July", "September", "November"]
+_FIRST = ["anna", "li", "omar", "sofia", "jan", "priya", "tom", "mei", "lukas", "fatima"]
+_LAST = ["schmidt", "nguyen", "garcia", "okafor", "jensen", "rossi", "kowalski", "tanaka"]
+_DOMAINS = ["acme-corp.com", "example-mail.de", "northwind.co.uk", "contoso.fr", "fabrikam.io"]
+_HEX = "0123456789abcdef"
+_IP_WORDS = ["installer script", "zip archive", "shipping manifest", "recipient list", "tooltip"]
+"""Words holding "ip" (Presidio's IP context word, as a substring)."""
+
+
+def _digits(rng: random.Random, count: int, *, lead: str = "123456789") -> str:
+    """``count`` digits, the first one drawn from ``lead`` (no leading zero by default)."""
+    return rng.choice(lead) + "".join(rng.choice(string.digits) for _ in range(count - 1))
+
+
+def _hex(rng: random.Random, count: int) -> str:
+    return "".join(rng.choice(_HEX) for _ in range(count))
+
+
+def _gs1(body: str) -> str:
+    """``body`` with its GS1 check digit (EAN-13, UPC-A, GTIN-14: weights 3, 1 from the
+    right)."""
+    total = sum(int(c) * (3 if i % 2 == 0 else 1) for i, c in enumerate(reversed(body)))
+    return body + str(-total % 10)
+
+
+def _isbn10(body: str) -> str:
+    total = sum(int(c) * (10 - i) for i, c in enumerate(body))
+    check = -total % 11
+    return body + ("X" if check == 10 else str(check))
+
+
+def _luhn(body: str) -> str:
+    """``body`` with its Luhn check digit."""
+    total = 0
+    for index, char in enumerate(reversed(body)):
+        value = int(char)
+        if index % 2 == 0:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return body + str(-total % 10)
+
+
+def _ean13(rng: random.Random) -> str:
+    prefix = rng.choice(["400", "401", "405", "419", "426", "500", "506", "300", "340", "690"])
+    return _gs1(prefix + _digits(rng, 9, lead=string.digits))
+
+
+def _semver(rng: random.Random) -> str:
+    core = f"{rng.randint(0, 12)}.{rng.randint(0, 40)}.{rng.randint(0, 30)}"
+    return rng.choice(
+        [core, f"v{core}", f"{core}-rc.{rng.randint(1, 5)}", f"{core}+build.{_digits(rng, 4)}"]
+    )
+
+
+def _ip_version(rng: random.Random) -> str:
+    """A four-part version whose parts all fit an octet: IPv4-shaped."""
+    return ".".join(str(rng.randint(0, 255) if i else rng.randint(1, 12)) for i in range(4))
+
+
+def _amount(rng: random.Random) -> str:
+    value = rng.randint(100, 99_999_999)
+    cents = rng.randint(0, 99)
+    return rng.choice(
+        [
+            f"${value:,}.{cents:02d}",
+            f"USD {value:,}.{cents:02d}",
+            f"EUR {value:,}".replace(",", ".") + f",{cents:02d}",
+            f"{value:,}".replace(",", " ") + f",{cents:02d} €",
+            f"£{value:,}",
+        ]
+    )
+
+
+def _date(rng: random.Random) -> str:
+    year, month, day = rng.randint(2019, 2027), rng.randint(1, 12), rng.randint(1, 28)
+    return rng.choice(
+        [
+            f"{year}-{month:02d}-{day:02d}",
+            f"{day:02d}.{month:02d}.{year}",
+            f"{month}/{day}/{year}",
+            f"{day} {_MONTHS[month % 6]} {year}",
+            f"{year}{month:02d}{day:02d}",
+        ]
+    )
+
+
+def _serial(rng: random.Random) -> str:
+    upper = string.ascii_uppercase + string.digits
+    return rng.choice(
+        [
+            "".join(rng.choice(upper) for _ in range(12)),  # a laptop's serial
+            f"SN{_digits(rng, 10)}",
+            rng.choice("ABCDFGHKLMPRSTX") + rng.choice(string.ascii_uppercase) + _digits(rng, 7),
+            f"{_digits(rng, 4)}-{_digits(rng, 4)}-{_digits(rng, 4)}",
+            rng.choice(string.ascii_uppercase) + _digits(rng, 8),
+        ]
+    )
+
+
+def _part(rng: random.Random) -> str:
+    return rng.choice(
+        [
+            f"{_digits(rng, 4)}-{_digits(rng, 4)}-{rng.randint(1, 30):02d}",
+            f"{_digits(rng, 3)}-{_digits(rng, 4)}-{_digits(rng, 3)}",
+            f"P{_digits(rng, 8)}",
+            _digits(rng, 10),
+        ]
+    )
+
+
+def _account_ref(rng: random.Random) -> str:
+    """Shaped like an IBAN (country letters, two digits, groups), check digits drawn."""
+    country = rng.choice(["DE", "GB", "FR", "NL", "AC", "GL", "CC", "XR"])
+    groups = " ".join(_digits(rng, 4, lead=string.digits) for _ in range(rng.randint(3, 5)))
+    return rng.choice(
+        [
+            f"{country}{_digits(rng, 2, lead=string.digits)} {groups}",
+            f"{country}{_digits(rng, 2, lead=string.digits)}{groups.replace(' ', '')}",
+            f"{country}-{_digits(rng, 4)}-{_digits(rng, 6)}",
+        ]
+    )
+
+
+def _order(rng: random.Random) -> str:
+    return rng.choice(
+        [
+            f"#{_digits(rng, 7)}",
+            _digits(rng, 10),
+            f"ORD-{rng.randint(2019, 2027)}-{_digits(rng, 6)}",
+            f"{_digits(rng, 3)}-{_digits(rng, 7)}-{_digits(rng, 7)}",
+        ]
+    )
+
+
+def _tracking(rng: random.Random) -> str:
+    upper = string.ascii_uppercase + string.digits
+    usps = "9400" + _digits(rng, 18, lead=string.digits)
+    return rng.choice(
+        [
+            "1Z" + "".join(rng.choice(upper) for _ in range(6)) + _digits(rng, 10),
+            _digits(rng, 12),
+            _digits(rng, 15),
+            usps,
+            " ".join(usps[i : i + 4] for i in range(0, len(usps), 4)),
+            _digits(rng, 10),
+        ]
+    )
+
+
+def _uuid(rng: random.Random) -> str:
+    variant = rng.choice("89ab") + _hex(rng, 3)
+    return f"{_hex(rng, 8)}-{_hex(rng, 4)}-4{_hex(rng, 3)}-{variant}-{_hex(rng, 12)}"
+
+
+def _long_id(rng: random.Random) -> str:
+    return _digits(rng, rng.choice([10, 11, 12, 13, 14, 16, 17, 18, 19]))
+
+
+ORDINARY: dict[str, Line] = {
+    "order_tracking": lambda r: (
+        f"Order {_order(r)} was packed "
+        f"on {_date(r)}; tracking {_tracking(r)}."
+    ),
+    "tracking_only": lambda r: (
+        f"Tracking number {_tracking(r)} "
+        f"shows the parcel in {r.choice(_CITIES)}."
+    ),
+    "ean": lambda r: (
+        f"EAN {_ean13(r)} ({r.choice(_PRODUCTS)} "
+        f"{r.randint(2, 24)}-pack) lists at {_amount(r)}."
+    ),
+    "ean_bare": lambda r: f"Scanned barcodes: {_ean13(r)}, {_ean13(r)}, {_ean13(r)}.",
+    "upc_gtin": lambda r: (
+        f"UPC {_gs1(_digits(r, 11, lead=string.digits))} and GTIN "
+        f"{_gs1(str(r.randint(1, 8)) + _digits(r, 12, lead=string.digits))} are the same carton."
+    ),
+    "isbn": lambda r: (
+        f"ISBN {_gs1(r.choice(['978', '979']) + _digits(r, 9, lead=string.digits))} (paperback), "
+        f"ISBN-10 {_isbn10(_digits(r, 9, lead=string.digits))}; reprint due in {r.choice(_MONTHS)}."
+    ),
+    "isbn_hyphenated": lambda r: (
+        "The handbook is ISBN "
+        + "-".join(
+            [
+                "978",
+                str(r.randint(0, 9)),
+                _digits(r, 3),
+                _digits(r, 5),
+                _gs1("978" + _digits(r, 9, lead=string.digits))[-1],
+            ]
+        )
+        + f", {r.randint(100, 900)} pages."
+    ),
+    "uuid": lambda r: (
+        f"Request {_uuid(r)} failed with HTTP "
+        f"{r.choice([409, 429, 503])}; retry {_uuid(r)}."
+    ),
+    "hashes": lambda r: f"Merged {_hex(r, 7)} into main; the release commit is {_hex(r, 40)}.",
+    "digest": lambda r: f"Pull the image by digest sha256:{_hex(r, 64)} before {_date(r)}.",
+    "account_ref": lambda r: (
+        f"Posting reference {_account_ref(r)} "
+        f"was booked to cost centre {_digits(r, 4)}."
+    ),
+    "amounts_dates": lambda r: (
+        f"Paid {_amount(r)} on {_date(r)}; "
+        f"{_amount(r)} outstanding as of {_date(r)}."
+    ),
+    "serial": lambda r: (
+        f"Serial number {_serial(r)}, asset "
+        f"tag AT-{_digits(r, 6)}, warranty until {_date(r)}."
+    ),
+    "serial_rma": lambda r: f"Device S/N {_serial(r)} was returned under RMA {_digits(r, 6)}.",
+    "part": lambda r: (
+        f"Part {_part(r)} replaces part {_part(r)} "
+        f"in the {r.choice(_PRODUCTS)} assembly."
+    ),
+    "semver": lambda r: (
+        f"Upgrade from {_semver(r)} to "
+        f"{_semver(r)}; {_semver(r)} is the candidate."
+    ),
+    "pip_pin": lambda r: f"pip install {r.choice(_LIBS)}=={_ip_version(r)} fixed the import error.",
+    "requirements_pin": lambda r: (
+        f"Pin {r.choice(_LIBS)}=={_ip_version(r)} "
+        f"in requirements.txt and rebuild."
+    ),
+    "ip_words": lambda r: (
+        f"The {r.choice(_IP_WORDS)}"
+        f" carries {r.choice(_PRODUCTS)} {_ip_version(r)}."
+    ),
+    "driver_version": lambda r: (
+        f"Driver {_ip_version(r)} for the {r.choice(_PRODUCTS)} "
+        f"chip ships in {r.choice(_MONTHS)}."
+    ),
+    "windows_build": lambda r: (
+        f"Windows 10 build 10.0.{_digits(r, 5)}.{_digits(r, 4)}; "
+        f"kernel 5.15.0-{_digits(r, 3)}-generic."
+    ),
+    "customer_ids": lambda r: (
+        f"Customer {_long_id(r)} and account "
+        f"{_long_id(r)} were merged into {_long_id(r)}."
+    ),
+    "message_id": lambda r: (
+        f"Message id {_digits(r, 19, lead='1')} "
+        f"was removed by the moderation bot."
+    ),
+    "transaction": lambda r: f"Transaction {_long_id(r)} settled on {_date(r)} for {_amount(r)}.",
+    "batch_lot": lambda r: (
+        f"Batch {_digits(r, 13)} of {r.choice(_PRODUCTS)} "
+        f"passed QA; lot L{_digits(r, 6)}."
+    ),
+    "invoice_po": lambda r: (
+        f"Invoice INV-{r.randint(2019, 2027)}-{_digits(r, 5)} "
+        f"and PO 45{_digits(r, 8, lead=string.digits)} are attached."
+    ),
+    "receipt": lambda r: (
+        f"Store {_digits(r, 4)} till {r.randint(1, 20)} "
+        f"receipt {_digits(r, 4)}-{_digits(r, 3)}-{_digits(r, 6)}."
+    ),
+    "git_remote": lambda r: (
+        f"Clone git@github.com:acme/{r.choice(_LIBS)}.git "
+        f"and check out {_hex(r, 7)}."
+    ),
+    "npm_pin": lambda r: (
+        f"npm install {r.choice(['lodash', 'react', '@types/node'])}@{_semver(r).lstrip('v')} "
+        f"--save-exact"
+    ),
+    "timestamps": lambda r: (
+        f"[{_date(r)[:4]}-0{r.randint(1, 9)}-1{r.randint(0, 9)}"
+        f"T{r.randint(10, 23)}:{r.randint(10, 59)}:"
+        f"{r.randint(10, 59)}.{_digits(r, 3)}Z] job {_digits(r, 8)} took {r.randint(1, 9999)} ms"
+    ),
+    "coordinates": lambda r: (
+        f"The depot is at {r.uniform(-80, 80):.6f}, "
+        f"{r.uniform(-170, 170):.6f}."
+    ),
+    "ticket_year": lambda r: (
+        f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} "
+        f"was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}."
+    ),
+}  # fmt: skip
+"""Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
+
+
+def _card(rng: random.Random) -> tuple[str, int]:
+    """A Luhn-valid card number of a common brand, and its brand's grouping length."""
+    prefix, length = rng.choice(
+        [("4", 16), ("51", 16), ("55", 16), ("2221", 16), ("34", 15), ("37", 15),
+         ("6011", 16), ("65", 16), ("3530", 16), ("36", 14), ("62", 16)]
+    )  # fmt: skip
+    return _luhn(prefix + _digits(rng, length - len(prefix) - 1, lead=string.digits)), length
+
+
+def _grouped(number: str, separator: str) -> str:
+    if len(number) in (14, 15):
+        return separator.join([number[:4], number[4:10], number[10:]])
+    return separator.join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def _nhs(rng: random.Random) -> str:
+    while True:
+        body = _digits(rng, 9, lead="4")
+        check = 11 - sum(int(c) * (10 - i) for i, c in enumerate(body)) % 11
+        if check != 10:
+            return body + str(0 if check == 11 else check)
+
+
+_IBAN_LENGTHS = {"DE": 22, "GB": 22, "FR": 27, "NL": 18, "ES": 24, "IT": 27, "BE": 16}
+
+
+def _iban(rng: random.Random) -> str:
+    country = rng.choice(sorted(_IBAN_LENGTHS))
+    bban = _digits(rng, _IBAN_LENGTHS[country] - 4, lead=string.digits)
+    if country in ("GB", "NL"):
+        bank = "".join(rng.choice(string.ascii_uppercase) for _ in range(4))
+        bban = bank + bban[4:]
+    numeric = "".join(str(int(c, 36)) for c in bban + country + "00")
+    iban = f"{country}{98 - int(numeric) % 97:02d}{bban}"
+    return iban if rng.random() < 0.5 else " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
+def _ssn(rng: random.Random) -> str:
+    area = rng.choice([n for n in range(1, 900) if n != 666])
+    return rng.choice("- ").join(
+        [f"{area:03d}", f"{rng.randint(1, 99):02d}", f"{rng.randint(1, 9999):04d}"]
+    )
+
+
+def _phone(rng: random.Random) -> str:
+    region, shapes = rng.choice(
+        [
+            ("US", ["({a}) {b}-{c}", "{a}-{b}-{c}", "+1 {a} {b} {c}"]),
+            ("GB", ["+44 20 7{b} {c}", "020 7{b} {c}", "+44 7700 9{b}{d}"]),
+            ("DE", ["+49 30 {c}{h}", "030 {c}{h}", "0151 {c}{h}"]),
+            ("FR", ["+33 1 {d} {e} {f} {g}", "01 {d} {e} {f} {g}", "06 {d} {e} {f} {g}"]),
+        ]
+    )
+    while True:
+        text = rng.choice(shapes).format(
+            a=rng.choice(["212", "415", "617", "312", "646", "503"]),
+            b=_digits(rng, 3, lead="23456789"),
+            c=_digits(rng, 4, lead=string.digits),
+            h=_digits(rng, 4, lead=string.digits),
+            **{key: _digits(rng, 2, lead=string.digits) for key in "defg"},
+        )
+        if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
+            return text
+
+
+def _bare(phone: str) -> str:
+    return "".join(c for c in phone if c.isdigit() or c == "+")
+
+
+def _email(rng: random.Random) -> str:
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    local = rng.choice(
+        [f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}{rng.randint(1, 99)}"]
+    )
+    return f"{local}@{rng.choice(_DOMAINS)}"
+
+
+def _bare_card_with_word(rng: random.Random) -> str:
+    number, _ = _card(rng)
+    word = rng.choice(["card", "Visa", "credit card", "card number", "debit card", "Mastercard"])
+    return rng.choice(
+        [f"Charge the {word} {number} for the renewal.", f"My {word} is {number}, expiring 04/28."]
+    )
+
+
+PERSONAL: dict[str, Line] = {
+    "card_grouped": lambda r: f"The value on file is {_grouped(_card(r)[0], r.choice(' -'))}.",
+    "card_with_word": _bare_card_with_word,
+    "nhs_grouped": lambda r: f"Patient record: {' '.join([(n := _nhs(r))[:3], n[3:6], n[6:]])}",
+    "nhs_with_word": lambda r: f"Her NHS number is {_nhs(r)}.",
+    "iban": lambda r: f"Please pay the invoice to {_iban(r)} by Friday.",
+    "ssn_with_word": lambda r: (
+        f"{r.choice(['SSN', 'Social security number', 'His SSN is'])} "
+        f"{_ssn(r)}."
+    ),
+    "email": lambda r: f"Send the contract to {_email(r)} before {r.choice(_MONTHS)}.",
+    "phone": lambda r: f"Call {_phone(r)} to confirm the delivery.",
+    "phone_no_word": lambda r: f"Contact details on file: {_phone(r)}.",
+    "phone_bare_with_word": lambda r: f"Her mobile: {_bare(_phone(r))}",
+}  # fmt: skip
+"""Kind -> a line carrying one personal identifier of that kind."""
+
+
+def ordinary_line(rng: random.Random) -> str:
+    return ORDINARY[rng.choice(sorted(ORDINARY))](rng)
+
+
+def personal_line(rng: random.Random) -> str:
+    return PERSONAL[rng.choice(sorted(PERSONAL))](rng)
