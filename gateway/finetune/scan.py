@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from gateway.errors import BadRequest
 from gateway.finetune.examples import Example, is_jsonl, parse_examples, parse_text
+from gateway.finetune.helper import ScanHelper
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import AnalyzePatterns, PiiFinding, PiiScan
@@ -89,11 +90,15 @@ class UploadScanner:
         pii_ner: bool = False,
         pii_plan: PlanFor | None = None,
         analyze_patterns: AnalyzePatterns | None = None,
+        helper: ScanHelper | None = None,
     ) -> None:
         """``pii_plan``: what the PII scan looks for, per purpose (the policy's
         ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER.
-        ``analyze_patterns``: the pattern-only lane's analyzer (see ``PiiScan``)."""
+        ``analyze_patterns``: the pattern-only lane's analyzer (see ``PiiScan``).
+        ``helper``: a second process for large JSONL uploads (``gateway.finetune.halves``);
+        without it, everything runs in this one."""
         self._matcher = matcher
+        self._helper = helper
         self._pii = (
             PiiScan(analyze, pii_min_score, ner=pii_ner, analyze_patterns=analyze_patterns)
             if analyze
@@ -105,10 +110,11 @@ class UploadScanner:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
         sha256 = hashlib.sha256(content).hexdigest()
-        examples = await asyncio.to_thread(read_examples, content, purpose)
+        halves = await self._in_halves(content, purpose)
+        examples = halves[0] if halves else await asyncio.to_thread(read_examples, content, purpose)
         if examples is None:
             return ScanResult(sha256, len(content), 0, [], [], text=False)
-        parsed = time.perf_counter()
+        parsed = time.perf_counter()  # and fingerprinted, in halves
         # The PII scan starts as soon as the examples are parsed, and runs while they are
         # fingerprinted and matched: its work is mostly in the analysis workers'
         # processes, the match's in this one and Elasticsearch. The segments are
@@ -118,9 +124,11 @@ class UploadScanner:
         pii_scan = asyncio.ensure_future(_timed(ended, "pii", self._find_pii(examples, purpose)))
         tasks: list[asyncio.Future[Any]] = [pii_scan]
         try:
-            units = await asyncio.to_thread(_example_units, examples)
+            units = halves[1] if halves else await asyncio.to_thread(_example_units, examples)
             printed = time.perf_counter()
-            segments = asyncio.ensure_future(asyncio.to_thread(_segments, examples, units))
+            segments = asyncio.ensure_future(
+                self._segments(examples, units, in_helper=halves is not None)
+            )
             tasks.append(segments)
             match = asyncio.ensure_future(
                 _timed(ended, "search", self._matcher.overlaps(units, more=segments))
@@ -163,9 +171,14 @@ class UploadScanner:
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         """The corpus match alone, against the corpus as it is now (at job creation)."""
-        examples = await asyncio.to_thread(read_examples, content, purpose) or []
-        units = await asyncio.to_thread(_example_units, examples)
-        segments = await asyncio.to_thread(_segments, examples, units)
+        halves = await self._in_halves(content, purpose)
+        if halves:
+            examples, units = halves
+        else:
+            read = await asyncio.to_thread(read_examples, content, purpose)
+            examples = read or []
+            units = await asyncio.to_thread(_example_units, examples)
+        segments = await self._segments(examples, units, in_helper=halves is not None)
         overlaps, documents = await self._matcher.overlaps([*units, *segments])
         return ScanResult(
             hashlib.sha256(content).hexdigest(),
@@ -175,6 +188,31 @@ class UploadScanner:
             [],
             documents,
         )
+
+    async def _in_halves(
+        self, content: bytes, purpose: str
+    ) -> tuple[list[Example], ExampleUnits] | None:
+        """The examples and their units, parsed and fingerprinted in two processes; None
+        when this upload is not for that (no helper, a small or plain-text file)."""
+        if self._helper is None:
+            return None
+        from gateway.finetune.halves import SPLIT_MIN_BYTES, parse_in_halves  # numpy
+
+        chat = jsonl_chat(content, purpose)
+        if chat is None or len(content) < SPLIT_MIN_BYTES:
+            return None
+        examples, units, letters_of = await parse_in_halves(content, chat, self._helper)
+        return examples, ExampleUnits(units, letters_of)
+
+    async def _segments(
+        self, examples: list[Example], units: ExampleUnits, *, in_helper: bool
+    ) -> list[Unit]:
+        """The segments; fingerprinted in the helper when the examples were (halves)."""
+        if in_helper and self._helper is not None and examples:
+            from gateway.finetune.halves import segments_in_helper
+
+            return await segments_in_helper(examples, units.letters_of, self._helper)
+        return await asyncio.to_thread(_segments, examples, units)
 
 
 class ExampleUnits(list[Unit]):
@@ -199,14 +237,21 @@ def _segments(examples: list[Example], units: ExampleUnits) -> list[Unit]:
 
 def read_examples(content: bytes, purpose: str) -> list[Example] | None:
     """The file's examples (JSONL lines or text blocks); None when it is not UTF-8 text."""
-    if purpose in JSONL_PURPOSES:
-        return parse_examples(content, chat=purpose == FINE_TUNE)
-    if is_jsonl(content):
-        return parse_examples(content, chat=False)
+    chat = jsonl_chat(content, purpose)
+    if chat is not None:
+        return parse_examples(content, chat=chat)
     try:
         return parse_text(content)
     except BadRequest:  # not UTF-8 text: whether such a file may pass is the policy's call
         return None
+
+
+def jsonl_chat(content: bytes, purpose: str) -> bool | None:
+    """Whether the file is read as JSONL of chat examples (True), of any objects
+    (False), or as plain text (None)."""
+    if purpose in JSONL_PURPOSES:
+        return purpose == FINE_TUNE
+    return False if is_jsonl(content) else None
 
 
 async def _timed(ended: dict[str, float], key: str, work: Awaitable[T]) -> T:
