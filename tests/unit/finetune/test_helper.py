@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -103,3 +104,58 @@ async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch) -
             await scanner.scan(content)
         with pytest.raises(DependencyUnavailable):
             await scanner.recheck(content, "fine-tune")
+
+
+async def test_a_job_that_raises_fails_with_its_type_only() -> None:
+    """The job's exception type, never its message (it could quote the upload)."""
+    async with ScanHelper(nice=0) as helper:
+        with pytest.raises(DependencyUnavailable, match=r"\(ValueError\)") as failed:
+            await helper.run(int, "secret text")
+        assert "secret" not in str(failed.value)
+
+
+async def test_a_reply_of_another_class_is_refused() -> None:
+    """The gateway unpickles only the classes a reply holds: anything else fails the job."""
+    async with ScanHelper(nice=0) as helper:
+        with pytest.raises(DependencyUnavailable, match="unexpected reply"):
+            await helper.run(os.stat, "/")
+
+
+async def test_a_cancelled_job_stops_the_helper() -> None:
+    """Cancelled mid-job (a scan interrupted): the helper is killed, so its late answer
+    never reaches the next job."""
+    async with ScanHelper(nice=0) as helper:
+        pid = await helper.run(os.getpid)
+        job = asyncio.ensure_future(helper.run(time.sleep, 30))
+        await asyncio.sleep(0.2)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        assert await _gone(pid)
+        assert await helper.run(os.getpid) != pid
+
+
+_OWNER = """
+import asyncio, os, sys
+from gateway.finetune.helper import ScanHelper
+
+async def main():
+    helper = ScanHelper(nice=0)
+    print(await helper.run(os.getpid), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_the_helper_dies_with_a_gateway_that_is_killed() -> None:
+    """SIGKILL of the gateway (no lifespan end): the helper follows it."""
+    owner = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _OWNER, stdout=asyncio.subprocess.PIPE
+    )
+    assert owner.stdout is not None
+    pid = int(await asyncio.wait_for(owner.stdout.readline(), 60))
+    assert not _reaped(pid)
+    owner.kill()
+    await owner.wait()
+    assert await _gone(pid)
