@@ -7,8 +7,10 @@ large part of some segment. The result holds line numbers, document ids, scores 
 types with counts: never the examples' text, so it can go to the policy and the audit
 log as it is.
 
-The fingerprinting and the match's arithmetic are numpy (``gateway.finetune.units``,
-``gateway.finetune.overlaps``), imported on the first scan: the gateway starts without it.
+A large JSONL upload is parsed and fingerprinted in two halves, one in a helper process
+(``gateway.finetune.halves``), with the same result. The fingerprinting and the match's
+arithmetic are numpy (``gateway.finetune.units``, ``gateway.finetune.overlaps``),
+imported on the first scan: the gateway starts without it.
 """
 
 from __future__ import annotations
@@ -114,12 +116,13 @@ class UploadScanner:
         examples = halves[0] if halves else await asyncio.to_thread(read_examples, content, purpose)
         if examples is None:
             return ScanResult(sha256, len(content), 0, [], [], text=False)
-        parsed = time.perf_counter()  # and fingerprinted, in halves
-        # The PII scan starts as soon as the examples are parsed, and runs while they are
+        parsed = time.perf_counter()
+        # The PII scan starts as soon as the examples are parsed (in halves: and
+        # fingerprinted, so the ``fingerprint`` stage is ~0), and runs while they are
         # fingerprinted and matched: its work is mostly in the analysis workers'
         # processes, the match's in this one and Elasticsearch. The segments are
-        # fingerprinted while the examples are matched (numpy lets go of the GIL for
-        # much of both).
+        # fingerprinted while the examples are matched (in the helper, or in a thread:
+        # numpy lets go of the GIL for much of both).
         ended: dict[str, float] = {}
         pii_scan = asyncio.ensure_future(_timed(ended, "pii", self._find_pii(examples, purpose)))
         tasks: list[asyncio.Future[Any]] = [pii_scan]
