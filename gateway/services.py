@@ -23,6 +23,7 @@ from gateway.decision_cache import CachedDecisions
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
 from gateway.finetune import FinetuneService, Registry, UploadScanner
+from gateway.finetune.helper import ScanHelper
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.pii_plan import policy_plan
 from gateway.finetune.upstream import FinetuneUpstream
@@ -128,6 +129,8 @@ async def open_services(
                 connect_timeout_s=settings.upstream_connect_timeout_s,
             )
         )
+        # Entered before the service, so it stops after the scans were interrupted.
+        scan_helper = await stack.enter_async_context(ScanHelper())
         finetune = await stack.enter_async_context(
             FinetuneService(
                 scanner=UploadScanner(
@@ -142,6 +145,7 @@ async def open_services(
                     pii_ner=settings.finetune_pii_ner,
                     pii_plan=functools.partial(policy_plan, policy),
                     analyze_patterns=presidio.analyze_patterns if presidio else None,
+                    helper=scan_helper,
                 ),
                 registry=Registry(index.client, settings.index_prefix),
                 upstream=FinetuneUpstream(upstream),

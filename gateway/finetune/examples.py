@@ -85,11 +85,20 @@ def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
 
     ``chat``: each line must be a fine-tuning chat example; otherwise any JSON object.
     """
-    decoded = _utf8(content)
+    examples, problems = parse_lines(_utf8(content), chat=chat)
+    return checked(examples, problems, chat=chat)
+
+
+def parse_lines(decoded: str, *, chat: bool, first: int = 1) -> tuple[list[Example], list[str]]:
+    """The examples of a run of JSONL lines (``first``: the first one's number) and the
+    problems of its bad lines, at most ``MAX_BAD_LINES`` (``checked`` words them).
+
+    The problems of two consecutive runs, concatenated, are those of the two read as one.
+    """
     examples: list[Example] = []
     problems: list[str] = []
     hidden: dict[str, list[str]] = {}
-    for number, line in enumerate(decoded.split("\n"), start=1):
+    for number, line in enumerate(decoded.split("\n"), start=first):
         if not line.strip():
             continue
         try:
@@ -102,6 +111,12 @@ def parse_examples(content: bytes, *, chat: bool = True) -> list[Example]:
                 break
             continue
         examples.append(Example(number, _texts(record, plain, hidden)))
+    return examples, problems
+
+
+def checked(examples: list[Example], problems: list[str], *, chat: bool) -> list[Example]:
+    """``examples``, or BadRequest naming the first ``MAX_BAD_LINES`` of ``problems``."""
+    problems = problems[:MAX_BAD_LINES]
     if problems:
         shown = "; ".join(problems[:MAX_REPORTED])
         more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
@@ -174,11 +189,14 @@ def _utf8(content: bytes) -> str:
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadRequest(
-            "The file is not UTF-8 text (expected JSONL).",
-            param="file",
-            code="invalid_file_format",
-        ) from exc
+        raise not_utf8() from exc
+
+
+def not_utf8() -> BadRequest:
+    """The refusal of a JSONL upload that is not UTF-8."""
+    return BadRequest(
+        "The file is not UTF-8 text (expected JSONL).", param="file", code="invalid_file_format"
+    )
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

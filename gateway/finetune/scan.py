@@ -7,8 +7,10 @@ large part of some segment. The result holds line numbers, document ids, scores 
 types with counts: never the examples' text, so it can go to the policy and the audit
 log as it is.
 
-The fingerprinting and the match's arithmetic are numpy (``gateway.finetune.units``,
-``gateway.finetune.overlaps``), imported on the first scan: the gateway starts without it.
+A large JSONL upload is parsed and fingerprinted in two halves, one in a helper process
+(``gateway.finetune.halves``), with the same result. The fingerprinting and the match's
+arithmetic are numpy (``gateway.finetune.units``, ``gateway.finetune.overlaps``),
+imported on the first scan: the gateway starts without it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gateway.finetune.examples import (
     run_blocks,
     text_blocks,
 )
+from gateway.finetune.helper import ScanHelper
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import AnalyzePatterns, PiiFinding, PiiScan
@@ -106,11 +109,15 @@ class UploadScanner:
         pii_ner: bool = False,
         pii_plan: PlanFor | None = None,
         analyze_patterns: AnalyzePatterns | None = None,
+        helper: ScanHelper | None = None,
     ) -> None:
         """``pii_plan``: what the PII scan looks for, per purpose (the policy's
         ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER.
-        ``analyze_patterns``: the pattern-only lane's analyzer (see ``PiiScan``)."""
+        ``analyze_patterns``: the pattern-only lane's analyzer (see ``PiiScan``).
+        ``helper``: a second process for large JSONL uploads (``gateway.finetune.halves``);
+        without it, everything runs in this one."""
         self._matcher = matcher
+        self._helper = helper
         self._pii = (
             PiiScan(analyze, pii_min_score, ner=pii_ner, analyze_patterns=analyze_patterns)
             if analyze
@@ -122,21 +129,29 @@ class UploadScanner:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
         sha256 = hashlib.sha256(content).hexdigest()
-        read = await asyncio.to_thread(read_examples, content, purpose)
+        halves = await self._in_halves(content, purpose)
+        read = (
+            FileRead(halves[0], "jsonl")
+            if halves
+            else await asyncio.to_thread(read_examples, content, purpose)
+        )
         examples = read.examples
         parsed = time.perf_counter()
-        # The PII scan starts as soon as the examples are parsed, and runs while they are
+        # The PII scan starts as soon as the examples are parsed (in halves: and
+        # fingerprinted, so the ``fingerprint`` stage is ~0), and runs while they are
         # fingerprinted and matched: its work is mostly in the analysis workers'
         # processes, the match's in this one and Elasticsearch. The segments are
-        # fingerprinted while the examples are matched (numpy lets go of the GIL for
-        # much of both).
+        # fingerprinted while the examples are matched (in the helper, or in a thread:
+        # numpy lets go of the GIL for much of both).
         ended: dict[str, float] = {}
         pii_scan = asyncio.ensure_future(_timed(ended, "pii", self._find_pii(examples, purpose)))
         tasks: list[asyncio.Future[Any]] = [pii_scan]
         try:
-            units = await asyncio.to_thread(_example_units, examples)
+            units = halves[1] if halves else await asyncio.to_thread(_example_units, examples)
             printed = time.perf_counter()
-            segments = asyncio.ensure_future(asyncio.to_thread(_segments, examples, units))
+            segments = asyncio.ensure_future(
+                self._segments(examples, units, in_helper=halves is not None)
+            )
             tasks.append(segments)
             match = asyncio.ensure_future(
                 _timed(ended, "search", self._matcher.overlaps(units, more=segments))
@@ -190,9 +205,13 @@ class UploadScanner:
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         """The corpus match alone, against the corpus as it is now (at job creation)."""
-        read = await asyncio.to_thread(read_examples, content, purpose)
-        units = await asyncio.to_thread(_example_units, read.examples)
-        segments = await asyncio.to_thread(_segments, read.examples, units)
+        halves = await self._in_halves(content, purpose)
+        if halves:
+            read, units = FileRead(halves[0], "jsonl"), halves[1]
+        else:
+            read = await asyncio.to_thread(read_examples, content, purpose)
+            units = await asyncio.to_thread(_example_units, read.examples)
+        segments = await self._segments(read.examples, units, in_helper=halves is not None)
         overlaps, documents = await self._matcher.overlaps([*units, *segments])
         return ScanResult(
             hashlib.sha256(content).hexdigest(),
@@ -203,6 +222,31 @@ class UploadScanner:
             documents,
             format=read.format,
         )
+
+    async def _in_halves(
+        self, content: bytes, purpose: str
+    ) -> tuple[list[Example], ExampleUnits] | None:
+        """The examples and their units, parsed and fingerprinted in two processes; None
+        when this upload is not for that (no helper, a small or plain-text file)."""
+        if self._helper is None:
+            return None
+        from gateway.finetune.halves import SPLIT_MIN_BYTES, parse_in_halves  # numpy
+
+        chat = jsonl_chat(content, purpose)
+        if chat is None or len(content) < SPLIT_MIN_BYTES:
+            return None
+        examples, units, letters_of = await parse_in_halves(content, chat, self._helper)
+        return examples, ExampleUnits(units, letters_of)
+
+    async def _segments(
+        self, examples: list[Example], units: ExampleUnits, *, in_helper: bool
+    ) -> list[Unit]:
+        """The segments; fingerprinted in the helper when the examples were (halves)."""
+        if in_helper and self._helper is not None and examples:
+            from gateway.finetune.halves import segments_in_helper
+
+            return await segments_in_helper(examples, units.letters_of, self._helper)
+        return await asyncio.to_thread(_segments, examples, units)
 
 
 class ExampleUnits(list[Unit]):
@@ -239,10 +283,9 @@ class FileRead:
 
 def read_examples(content: bytes, purpose: str) -> FileRead:
     """The file's examples: JSONL lines, or blocks of its text or readable runs."""
-    if purpose in JSONL_PURPOSES:
-        return FileRead(parse_examples(content, chat=purpose == FINE_TUNE), "jsonl")
-    if is_jsonl(content):
-        return FileRead(parse_examples(content, chat=False), "jsonl")
+    chat = jsonl_chat(content, purpose)
+    if chat is not None:
+        return FileRead(parse_examples(content, chat=chat), "jsonl")
     found = file_text.decoded(content)
     if found is not None:
         return FileRead(text_blocks(found[1]), found[0])
@@ -254,8 +297,16 @@ def read_examples(content: bytes, purpose: str) -> FileRead:
 def check_format(content: bytes, purpose: str) -> None:
     """BadRequest naming the bad lines of a JSONL upload: what the uploader is told at
     once. Other files are read by the scan."""
-    if purpose in JSONL_PURPOSES or is_jsonl(content):
+    if jsonl_chat(content, purpose) is not None:
         read_examples(content, purpose)
+
+
+def jsonl_chat(content: bytes, purpose: str) -> bool | None:
+    """Whether the file is read as JSONL of chat examples (True), of any objects
+    (False), or as plain text (None)."""
+    if purpose in JSONL_PURPOSES:
+        return purpose == FINE_TUNE
+    return False if is_jsonl(content) else None
 
 
 async def _timed(ended: dict[str, float], key: str, work: Awaitable[T]) -> T:

@@ -87,6 +87,16 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     shingles over the whole stream; a segment's fingerprints are the minima of the
     windows starting inside it, each attributed to the line where its own shingle starts.
     """
+    stream, starts = segment_stream(examples, letters_of)
+    lines = np.array([example.line for example in examples], dtype=np.int64)
+    return segments_of(segment_arrays(stream, starts, lines))
+
+
+def segment_stream(
+    examples: list[Example], letters_of: dict[str, str] | None = None
+) -> tuple[str, NDArray[np.int64]]:
+    """The letters and digits the segments are cut from (each example's first
+    occurrences, in order), and where each example's part of them starts."""
     firsts = first_occurrences(examples)
     streams = [
         letter_stream("\n".join(texts))
@@ -95,9 +105,25 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
         for texts in firsts
     ]
     starts = np.cumsum([0, *(len(s) for s in streams)])
-    hashes = char_hashes("".join(streams), CHAR_K)
+    return "".join(streams), starts
+
+
+SegmentArrays = tuple[
+    NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]
+]
+"""The segments as flat arrays (cheap to send between processes): values and owning
+lines of all segments' fingerprints, each segment's bounds in them, each segment's
+bounds in the lines it names, and those lines."""
+
+
+def segment_arrays(
+    stream: str, starts: NDArray[np.int64], lines: NDArray[np.int64]
+) -> SegmentArrays | None:
+    """``segment_units``' work on its stream (``segment_stream``); ``lines``: each
+    example's line. None when the stream is shorter than one window."""
+    hashes = char_hashes(stream, CHAR_K)
     if len(hashes) <= CHAR_WINDOW:
-        return []
+        return None
     # Each window's minimum and where it is (the first place): a fingerprint belongs to
     # the line its shingle starts in, not the line its window starts in, so that a window
     # reaching from a clean line into governed text does not name the clean line.
@@ -106,7 +132,6 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     # same chosen shingle (one value, one line) instead of on every window.
     run_start, chosen = argmin_runs(hashes, CHAR_WINDOW)
     run_end = np.r_[run_start[1:], count]
-    lines = np.array([example.line for example in examples], dtype=np.int64)
     run_line = lines[np.searchsorted(starts, chosen, side="right") - 1]
     run_value = hashes[chosen] | np.int64(1)
     step, span = SEGMENT // 2, SEGMENT - CHAR_K - CHAR_WINDOW + 2
@@ -128,15 +153,23 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     run, segment = run[fresh], segment[fresh]
     value = run_value[run]
     owner = run_line[run]
-    bounds = np.searchsorted(segment, np.arange(segments + 1)).tolist()
+    bounds = np.searchsorted(segment, np.arange(segments + 1))
     # Each segment's distinct lines, all in one sort of (segment, line) keys.
     width = int(owner.max(initial=0)) + 1
     keys = sorted_distinct(segment * width + owner)
-    named = np.searchsorted(keys // width, np.arange(segments + 1)).tolist()
-    line_of = (keys % width).tolist()
+    named = np.searchsorted(keys // width, np.arange(segments + 1))
+    return value, owner, bounds, named, keys % width
+
+
+def segments_of(arrays: SegmentArrays | None) -> list[Unit]:
+    """The segments' units, from ``segment_arrays``."""
+    if arrays is None:
+        return []
+    value, owner, bounds, named, line_of = arrays
+    starts, names, lines = bounds.tolist(), named.tolist(), line_of.tolist()
     return [
-        Unit(tuple(line_of[named[n] : named[n + 1]]), value[begin:end], owner[begin:end])
-        for n, (begin, end) in enumerate(itertools.pairwise(bounds))
+        Unit(tuple(lines[names[n] : names[n + 1]]), value[begin:end], owner[begin:end])
+        for n, (begin, end) in enumerate(itertools.pairwise(starts))
     ]
 
 

@@ -41,6 +41,7 @@ from typing import Any
 
 from gateway.analysis import AnalysisPool
 from gateway.elastic import ChunkIndex
+from gateway.finetune.helper import ScanHelper
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.pii_plan import policy_plan
 from gateway.finetune.pii_scan import MAX_LINES
@@ -184,6 +185,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with (
         ChunkIndex.from_settings(settings) as index,
         PolicyEngine(str(settings.opa_url), 30.0) as policy,
+        ScanHelper() as helper,  # the gateway's: large files in two processes
     ):
         if args.reindex:
             await index.delete_index()
@@ -216,7 +218,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         edited = [edit(p, rng, vocabulary) for p in verbatim]
         other = [passage(rng.choice(unrelated), rng) for _ in range(args.examples)]
         scanner = UploadScanner(
-            CorpusMatcher(index.client, index.name, settings.finetune_search_batch), None
+            CorpusMatcher(index.client, index.name, settings.finetune_search_batch),
+            None,
+            helper=helper,
         )
         for name, texts in (("verbatim", verbatim), ("edited", edited), ("unrelated", other)):
             content = to_jsonl([example(t, rng) for t in texts])
@@ -249,10 +253,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         content = to_jsonl(mixed)
         runs = []
         for _ in range(3):
+            helper_cpu = await helper.run(time.process_time)
             started, cpu = time.perf_counter(), time.process_time()
             scan = await scanner.scan(content)
-            runs.append((time.perf_counter() - started, time.process_time() - cpu, scan.timings_ms))
-        seconds, cpu_s, timings = sorted(runs, key=lambda r: r[0])[1]
+            ended, cpu = time.perf_counter() - started, time.process_time() - cpu
+            helper_cpu = await helper.run(time.process_time) - helper_cpu
+            runs.append((ended, cpu, scan.timings_ms, helper_cpu))
+        seconds, cpu_s, timings, helper_cpu_s = sorted(runs, key=lambda r: r[0])[1]
         results["throughput_without_presidio"] = {
             "bytes": len(content),
             "examples": len(mixed),
@@ -260,10 +267,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "mb_per_s": round(len(content) / seconds / 1e6, 2),
             "process_cpu_s": round(cpu_s, 3),
             "mb_per_cpu_s": round(len(content) / cpu_s / 1e6, 2),
+            "helper_cpu_s": round(helper_cpu_s, 3),
             "load_average_1min": os.getloadavg()[0],
             "stages_ms": timings,
             "all_runs_s": [round(r[0], 3) for r in runs],
             "all_runs_cpu_s": [round(r[1], 3) for r in runs],
+            "all_runs_helper_cpu_s": [round(r[3], 3) for r in runs],
         }
         # The match again at job creation (the whole file, against the corpus as it is).
         rechecks = []

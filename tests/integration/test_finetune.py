@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -418,3 +419,42 @@ async def test_file_lists_page_over_the_callers_own_files(
     assert [f.id async for f in bob.files.list(limit=2)] == newest_first
     assert [f.id async for f in bob.files.list(limit=2, order="asc")] == mine
     assert [f.id async for f in bob.files.list(purpose="batch")] == []
+
+
+async def test_a_file_scanned_in_two_halves_is_refused_for_its_second_half(
+    sdk: Sdk, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Split between the gateway and its helper process (any size here): restricted text
+    in the helper's half is refused by its line in the file."""
+    from gateway.finetune import halves
+
+    monkeypatch.setattr(halves, "SPLIT_MIN_BYTES", 1)
+    content = jsonl(*[example(UNRELATED)] * 6, example(KEY_ACCOUNTS), example(UNRELATED))
+    message = await refused_upload(sdk(CAROL), content)
+    assert "lines [7]" in message
+    assert '"acme-key-accounts"' in message
+    assert forwarded(fake_upstream) == []
+
+
+async def test_a_scan_whose_helper_process_dies_ends_in_error(
+    sdk: Sdk, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: the helper gone mid-scan, the file ends ``error``, never
+    ``processed``, and nothing reaches the upstream."""
+    from gateway.finetune import halves
+    from gateway.finetune.helper import ScanHelper
+
+    run = ScanHelper.run
+
+    async def dying(self: ScanHelper, func: Any, *args: Any) -> Any:
+        return await run(self, os._exit, 1)
+
+    monkeypatch.setattr(halves, "SPLIT_MIN_BYTES", 1)
+    monkeypatch.setattr(ScanHelper, "run", dying)
+    uploaded = await sdk(BOB).files.create(
+        file=("train.jsonl", jsonl(*[example(UNRELATED)] * 4)), purpose="fine-tune"
+    )
+    done = await settled(sdk(BOB), uploaded.id)
+    assert done.status == "error"
+    assert "scan helper" in str(done.status_details)
+    assert forwarded(fake_upstream) == []

@@ -1,0 +1,161 @@
+"""The scan's helper process: started on demand, fails closed, gone when idle."""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from gateway.errors import DependencyUnavailable
+from gateway.finetune import halves
+from gateway.finetune.helper import ScanHelper
+from gateway.finetune.scan import UploadScanner
+
+
+def _reaped(pid: int) -> bool:
+    """No such process, not even a zombie."""
+    return not os.path.exists(f"/proc/{pid}")
+
+
+async def _gone(pid: int, within_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if _reaped(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_a_job_runs_in_another_process_started_on_demand() -> None:
+    """No process before the first job; the job runs in a child of this one."""
+    async with ScanHelper(nice=0) as helper:
+        assert not helper.running
+        pid = await helper.run(os.getpid)
+        assert helper.running
+        assert pid != os.getpid()
+        assert await helper.run(os.getppid) == os.getpid()
+    assert await _gone(pid)
+
+
+async def test_a_helper_killed_during_a_job_fails_the_job_and_the_next_job_runs() -> None:
+    """SIGKILL mid-job: DependencyUnavailable, never a result; a new helper takes the
+    next job."""
+    async with ScanHelper(nice=0) as helper:
+        pid = await helper.run(os.getpid)
+        job = asyncio.ensure_future(helper.run(time.sleep, 30))
+        await asyncio.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(DependencyUnavailable):
+            await asyncio.wait_for(job, 10)
+        assert await _gone(pid)
+        assert await helper.run(os.getpid) not in (pid, os.getpid())
+
+
+async def test_a_helper_that_died_while_idle_is_replaced() -> None:
+    """Killed between jobs: the next job starts a new helper instead of failing."""
+    async with ScanHelper(nice=0) as helper:
+        pid = await helper.run(os.getpid)
+        os.kill(pid, signal.SIGKILL)
+        assert await _gone(pid)
+        await asyncio.sleep(0.2)
+        assert await helper.run(os.getpid) != pid
+
+
+async def test_an_idle_helper_exits_and_is_reaped() -> None:
+    """``idle_s`` after its last job the helper is gone (not a zombie) and restarts on
+    the next job."""
+    async with ScanHelper(nice=0, idle_s=0.2) as helper:
+        pid = await helper.run(os.getpid)
+        assert await _gone(pid)
+        assert not helper.running
+        assert await helper.run(os.getpid) != pid
+
+
+async def test_the_helper_runs_at_a_lower_priority() -> None:
+    """``nice``: the helper yields the cores to the gateway's requests."""
+    async with ScanHelper(nice=5) as helper:
+        assert await helper.run(os.nice, 0) == os.nice(0) + 5
+
+
+async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: a helper lost while fingerprinting its half fails the scan (the file
+    ends ``error``), never a scan without that half."""
+    monkeypatch.setattr(halves, "SPLIT_MIN_BYTES", 1)
+
+    class Dying(ScanHelper):
+        async def run(self, func: Any, *args: Any) -> Any:
+            return await super().run(os._exit, 1)
+
+    class Matcher:
+        async def overlaps(self, units: Any, *, more: Any = None) -> Any:
+            if more is not None:
+                await more
+            return [], {}
+
+    line = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    content = ((json.dumps(line) + "\n") * 50).encode()
+    async with Dying(nice=0) as helper:
+        scanner = UploadScanner(Matcher(), None, helper=helper)  # type: ignore[arg-type]
+        with pytest.raises(DependencyUnavailable):
+            await scanner.scan(content)
+        with pytest.raises(DependencyUnavailable):
+            await scanner.recheck(content, "fine-tune")
+
+
+async def test_a_job_that_raises_fails_with_its_type_only() -> None:
+    """The job's exception type, never its message (it could quote the upload)."""
+    async with ScanHelper(nice=0) as helper:
+        with pytest.raises(DependencyUnavailable, match=r"\(ValueError\)") as failed:
+            await helper.run(int, "secret text")
+        assert "secret" not in str(failed.value)
+
+
+async def test_a_reply_of_another_class_is_refused() -> None:
+    """The gateway unpickles only the classes a reply holds: anything else fails the job."""
+    async with ScanHelper(nice=0) as helper:
+        with pytest.raises(DependencyUnavailable, match="unexpected reply"):
+            await helper.run(os.stat, "/")
+
+
+async def test_a_cancelled_job_stops_the_helper() -> None:
+    """Cancelled mid-job (a scan interrupted): the helper is killed, so its late answer
+    never reaches the next job."""
+    async with ScanHelper(nice=0) as helper:
+        pid = await helper.run(os.getpid)
+        job = asyncio.ensure_future(helper.run(time.sleep, 30))
+        await asyncio.sleep(0.2)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        assert await _gone(pid)
+        assert await helper.run(os.getpid) != pid
+
+
+_OWNER = """
+import asyncio, os, sys
+from gateway.finetune.helper import ScanHelper
+
+async def main():
+    helper = ScanHelper(nice=0)
+    print(await helper.run(os.getpid), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_the_helper_dies_with_a_gateway_that_is_killed() -> None:
+    """SIGKILL of the gateway (no lifespan end): the helper follows it."""
+    owner = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _OWNER, stdout=asyncio.subprocess.PIPE
+    )
+    assert owner.stdout is not None
+    pid = int(await asyncio.wait_for(owner.stdout.readline(), 60))
+    assert not _reaped(pid)
+    owner.kill()
+    await owner.wait()
+    assert await _gone(pid)
