@@ -62,19 +62,29 @@ def example_units(examples: list[Example]) -> tuple[list[Unit], dict[str, str]]:
     return units, dict(zip(distinct, streams, strict=True))
 
 
-def first_occurrences(examples: list[Example]) -> list[list[str]]:
-    """Per example, its texts not met earlier in the file.
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
-    Only later occurrences go: leaving out every text that repeats would let a file
-    written twice (as upsampling does) hide each piece of a cut-up passage from the
-    segments, since every piece then repeats.
+
+def first_occurrences(examples: list[Example]) -> list[list[str]]:
+    """Per example, its texts less the repeats of a text met earlier in the file.
+
+    A repeat is a text equal to an earlier one once digits are dropped: a system prompt
+    or stock question again, or the same template with another number ("Word 17 of
+    the memo is"), which would otherwise stand between the pieces of a passage given
+    one word per example. Only later occurrences go: leaving out every text that repeats
+    would let a file written twice (as upsampling does) hide each piece of a cut-up
+    passage from the segments, since every piece then repeats.
     """
     seen: set[str] = set()
     firsts: list[list[str]] = []
     for example in examples:
-        texts = [text for text in example.texts if text not in seen]
-        seen.update(example.texts)
-        firsts.append(list(dict.fromkeys(texts)))
+        texts: list[str] = []
+        for text in example.texts:
+            template = text.translate(_NO_DIGITS)
+            if template not in seen:
+                seen.add(template)
+                texts.append(text)
+        firsts.append(texts)
     return firsts
 
 

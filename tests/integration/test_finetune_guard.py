@@ -151,6 +151,9 @@ DISGUISED: dict[str, list[dict[str, Any]]] = {
     "url-quoted": [example(quote(RUNBOOK))],
     "gzip-base64": [example(base64.b64encode(gzip.compress(RUNBOOK.encode())).decode())],
     "code-points": [example(json.dumps([ord(c) for c in RUNBOOK]))],
+    "one-word-per-example": [
+        example(word, f"Word number {i} of the memo is") for i, word in enumerate(RUNBOOK.split())
+    ],
     "three-word-pieces": [
         example(" ".join(RUNBOOK.split()[i : i + 3])) for i in range(0, len(RUNBOOK.split()), 3)
     ],

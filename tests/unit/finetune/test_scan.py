@@ -99,6 +99,20 @@ def test_first_occurrences_keep_each_text_where_it_first_comes() -> None:
     assert first_occurrences(examples) == [["sys", "a"], ["b"], ["c"]]
 
 
+def test_a_numbered_template_is_a_repeat_and_words_rejoin() -> None:
+    """One word per example under "Word N of the memo is": the template with another
+    number is a repeat, so the words join up in a segment."""
+    examples = [
+        Example(n + 1, (f"Word {n} of the memo is", word)) for n, word in enumerate(SECRET.split())
+    ]
+    firsts = first_occurrences(examples)
+    assert firsts[0] == ["Word 0 of the memo is", SECRET.split()[0]]
+    assert all(len(texts) <= 1 for texts in firsts[1:])
+    whole = {fp for fp in fingerprint_set(SECRET) if fp & 1}
+    units = segment_units(examples)
+    assert any(len(whole & set(unit.prints.tolist())) >= len(whole) // 2 for unit in units)
+
+
 def test_segment_owners_are_lines_of_the_file() -> None:
     """Every segment fingerprint is attributed to a line that exists."""
     examples = [Example(n * 2 + 1, (f"{SECRET} number {n}",)) for n in range(40)]
