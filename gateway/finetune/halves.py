@@ -83,7 +83,9 @@ async def parse_in_halves(
     finally:
         if not remote.done():
             remote.cancel()
-    return merged(local, second, chat=chat)
+    # In a thread: for a large file the merge (a unit per example) takes seconds, and on
+    # the event loop it would stall chat and the scan's own policy calls (OPA timeouts).
+    return await asyncio.to_thread(merged, local, second, chat=chat)
 
 
 def merged(
@@ -111,7 +113,15 @@ def _units(half: Half) -> list[Unit]:
 async def segments_in_helper(
     examples: list[Example], letters_of: dict[str, str], helper: ScanHelper
 ) -> list[Unit]:
-    """``segment_units``, its arithmetic in the helper."""
+    """``segment_units``, its arithmetic in the helper (the stream is built and the units
+    made in threads, off the event loop, as ``parse_in_halves`` merges)."""
+    stream, starts, lines = await asyncio.to_thread(_segment_inputs, examples, letters_of)
+    arrays = await helper.run(segment_arrays, stream, starts, lines)
+    return await asyncio.to_thread(segments_of, arrays)
+
+
+def _segment_inputs(
+    examples: list[Example], letters_of: dict[str, str]
+) -> tuple[str, NDArray[np.int64], NDArray[np.int64]]:
     stream, starts = segment_stream(examples, letters_of)
-    lines = np.array([example.line for example in examples], dtype=np.int64)
-    return segments_of(await helper.run(segment_arrays, stream, starts, lines))
+    return stream, starts, np.array([example.line for example in examples], dtype=np.int64)

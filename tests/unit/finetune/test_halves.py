@@ -1,6 +1,8 @@
 """A large upload parsed and fingerprinted in two halves: the one-process result."""
 
 import json
+import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -127,3 +129,33 @@ async def test_a_bad_line_in_the_helper_s_half_refuses_the_file() -> None:
     async with ScanHelper(nice=0) as helper:
         with pytest.raises(BadRequest, match="1 bad line\\(s\\): line 15: "):
             await parse_in_halves(content.encode(), True, helper)
+
+
+async def test_the_merge_and_the_segment_stream_run_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """For a large file they take seconds: on the event loop they would stall chat and
+    time out the scan's own policy call (a 50 MB upload ended in "opa unavailable")."""
+    from gateway.finetune import halves
+
+    loop_thread = threading.get_ident()
+    ran_in: dict[str, int] = {}
+
+    def recorded(name: str, func: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            ran_in[name] = threading.get_ident()
+            return func(*args, **kwargs)
+
+        return call
+
+    for name in ("merged", "segment_stream", "segments_of"):
+        monkeypatch.setattr(halves, name, recorded(name, getattr(halves, name)))
+    good = json.dumps(
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b c"}]}
+    )
+    content = ((good + "\n") * 50).encode()
+    async with ScanHelper(nice=0) as helper:
+        examples, _, letters_of = await halves.parse_in_halves(content, True, helper)
+        await halves.segments_in_helper(examples, letters_of, helper)
+    assert set(ran_in) == {"merged", "segment_stream", "segments_of"}
+    assert loop_thread not in ran_in.values()
