@@ -65,10 +65,17 @@ def parts(token: str) -> tuple[str, ...]:
     return tuple(_PARTS.findall(token.lower()))
 
 
+MAX_LOOK_BACK = 256
+"""Context words are read at most this far before a match: in a run of thousands of
+matches without a space (``a@ex.co,a@ex.co,...``) reading back to its start for each
+match would make the scan quadratic."""
+
+
 def context_parts(text: str, start: int) -> list[str]:
     """The parts of the ``PREFIX_WORDS`` words before the match's own token (the first
     token ending after ``start``) and of that token, in text order."""
-    run = _run_start(text, start)
+    floor = max(0, start - MAX_LOOK_BACK)
+    run = _run_start(text, start, floor)
     own: re.Match[str] | None = None
     before: list[str] = []
     for match in TOKEN.finditer(text, run):
@@ -80,10 +87,10 @@ def context_parts(text: str, start: int) -> list[str]:
     # Read back from the run holding the match, a stretch at a time, each stretch
     # starting after a whitespace (tokens hold none, so none is cut).
     end, back = run, _LOOK_BACK
-    while len(words) < PREFIX_WORDS and end > 0:
-        lo = max(0, end - back)
+    while len(words) < PREFIX_WORDS and end > floor:
+        lo = max(floor, end - back)
         back *= 2
-        if lo > 0:
+        if lo > floor:
             space = _SPACE.search(text, lo, end)
             if space is None:
                 continue  # inside one long run: read further back
@@ -101,9 +108,9 @@ def context_parts(text: str, start: int) -> list[str]:
     return found
 
 
-def _run_start(text: str, at: int) -> int:
-    """Where the whitespace-free run holding (or ending at) ``at`` begins."""
-    while at > 0 and not text[at - 1].isspace():
+def _run_start(text: str, at: int, floor: int = 0) -> int:
+    """Where the whitespace-free run holding (or ending at) ``at`` begins, or ``floor``."""
+    while at > floor and not text[at - 1].isspace():
         at -= 1
     return at
 

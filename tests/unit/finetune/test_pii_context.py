@@ -161,3 +161,15 @@ def test_with_context_words_written_whole_scores_are_presidios(words: list[str])
     and scores are those Presidio's own enhancer gives."""
     text = " ".join(words)
     assert _scores(_lane()._engine, text) == _scores(_presidio(), text)
+
+
+def test_context_is_read_a_bounded_stretch_back() -> None:
+    """Words further back than ``MAX_LOOK_BACK`` inside one run without spaces are not
+    read: each match costs a bounded read, not one back to the run's start (a run of
+    thousands of e-mail addresses made the scan quadratic)."""
+    from gateway.finetune.pii_context import MAX_LOOK_BACK, context_parts
+
+    near = "ip:" + "x" * 10 + ",1.2.3.4"
+    far = "ip:" + "x" * (MAX_LOOK_BACK + 10) + ",1.2.3.4"
+    assert "ip" in context_parts(near, len(near) - 7)
+    assert "ip" not in context_parts(far, len(far) - 7)
