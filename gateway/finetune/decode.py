@@ -29,6 +29,8 @@ from urllib.parse import unquote
 MAX_DEPTH = 4
 MIN_BLOB = 24
 MIN_PRINTABLE = 0.9
+MAX_INFLATION = 128
+_SAMPLE = 4096
 MAX_HIDDEN_CHARS = 4_000_000
 """Decoded text per string beyond this is dropped (decodings only ever shrink, so this
 bounds a pathological line, never an honest one)."""
@@ -123,6 +125,8 @@ def hidden_texts(text: str, depth: int = MAX_DEPTH) -> list[str]:
         if left <= 0:
             continue
         for decoded in _layers(current):
+            if budget <= 0:
+                break  # the rest of this string's layers are not even decoded
             if not decoded.strip():
                 continue
             decoded = decoded[:budget]
@@ -302,7 +306,7 @@ def _text(raw: bytes) -> str | None:
     """``raw`` as text if it is mostly printable UTF-8 (or UTF-16, which is half zero
     bytes for Latin text), else None."""
     if _compressed(raw):
-        raw = _inflated(raw)
+        raw = _inflated(raw) or raw  # text can start like a zlib header: keep it then
     encodings = ["utf-8"]
     if len(raw) % 2 == 0 and raw.count(0) * 4 >= len(raw):
         encodings += ["utf-16"] if raw[:2] in (b"\xfe\xff", b"\xff\xfe") else []
@@ -325,14 +329,24 @@ def _compressed(raw: bytes) -> bool:
 
 
 def _inflated(raw: bytes) -> bytes:
-    """``raw`` decompressed, at most ``MAX_HIDDEN_CHARS`` bytes of it (a bomb stops
-    there); empty when it does not inflate."""
+    """``raw`` decompressed; empty when it does not inflate, or inflates more than
+    ``MAX_INFLATION`` times its size (text compresses a few times, a passage repeated
+    over and over some dozens; a bomb of zeros a thousand, and checking it would cost
+    far more than its bytes)."""
+    inflater = zlib.decompressobj(wbits=47)
     try:
-        return zlib.decompressobj(wbits=47).decompress(raw, MAX_HIDDEN_CHARS)
+        inflated = inflater.decompress(raw, min(MAX_HIDDEN_CHARS, MAX_INFLATION * len(raw)))
     except zlib.error:
         return b""
+    return b"" if inflater.unconsumed_tail else inflated
 
 
 def _printable(text: str) -> bool:
+    if len(text) > _SAMPLE and not _mostly_printable(text[:_SAMPLE]):
+        return False  # a large decoding that starts as binary: not checked whole
+    return _mostly_printable(text)
+
+
+def _mostly_printable(text: str) -> bool:
     good = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
     return good >= MIN_PRINTABLE * len(text)

@@ -197,7 +197,7 @@ class UploadScanner:
     async def match_request(self, body: dict[str, Any]) -> ScanResult:
         """A request body's own text matched against the corpus: what a job request
         sends the upstream besides its files (no segments: one example)."""
-        example = request_example(body)
+        example = await asyncio.to_thread(request_example, body)  # decoding: off the loop
         examples = [example] if example else []
         units = await asyncio.to_thread(_example_units, examples)
         overlaps, documents = await self._matcher.overlaps(units)

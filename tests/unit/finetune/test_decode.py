@@ -178,3 +178,18 @@ def test_a_compression_bomb_inflates_to_the_budget_at_most() -> None:
     """Decompression stops at ``MAX_HIDDEN_CHARS``."""
     bomb = b64(zlib.compress(b"a b c " * 10_000_000))
     assert sum(map(len, hidden_texts(bomb))) <= decode.MAX_HIDDEN_CHARS
+
+
+@pytest.mark.parametrize("start", ["HK", "x ", "80", "x^"])
+def test_text_that_starts_like_a_zlib_header_is_still_decoded(start: str) -> None:
+    """Two printable characters can form a valid zlib header: when the bytes do not
+    inflate, the blob's text is kept as it is."""
+    text = start + " team, the quarterly merger plan with Acme remains confidential."
+    assert text in hidden_texts(b64(text.encode()))
+
+
+def test_many_compression_bombs_in_one_string_cost_little() -> None:
+    """A blob that inflates far more than text does is not inflated: forty of them in
+    one string give nothing (each would be 4 MB to check)."""
+    bomb = b64(zlib.compress(bytes(4_000_000)))
+    assert hidden_texts(" ".join([bomb] * 40)) == []
