@@ -26,27 +26,31 @@ as the fingerprints' character shingle. Random binary data holds one or two per 
 a 50 MB image adds about 70 short runs to the match."""
 
 
-def decoded(content: bytes) -> tuple[str, str] | None:
-    """``("pdf", its text layer)`` or ``("text", the text)``; None for a binary file.
+def decoded(content: bytes) -> tuple[str, str, bool] | None:
+    """``("pdf", its text layer, False)`` or ``("text", the text, exact)``; None for a
+    binary file. ``exact``: the file is UTF-8 without NULs, read whole as it is; when
+    not (a PDF, a guessed encoding), the caller matches the file's readable runs too, so
+    that bytes outside what was read (text after a small PDF, a UTF-8 tail after a
+    UTF-16 head) are never left unread.
 
-    UTF-8 without NUL characters is text as it is. UTF-16 of ASCII text is valid UTF-8
-    too, with a NUL before or after every letter: a file holding NULs is decoded in the
-    encoding it is most likely in, else read as UTF-8 without them."""
+    UTF-16 of ASCII text is valid UTF-8 too, with a NUL before or after every letter: a
+    file holding NULs is decoded in the encoding it is most likely in, else read as
+    UTF-8 without them."""
     if is_pdf(content):
         layer = pdf_text(content)
         if layer is not None:
-            return "pdf", layer
+            return "pdf", layer, False
     try:
         text: str | None = content.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     if text is not None and "\x00" not in text:
-        return "text", text
+        return "text", text, True
     other = other_encoding_text(content)
     if other is not None:
-        return "text", other.replace("\x00", "")
+        return "text", other.replace("\x00", ""), False
     if text is not None:
-        return "text", text.replace("\x00", "")
+        return "text", text.replace("\x00", ""), False
     return None
 
 

@@ -288,7 +288,11 @@ def read_examples(content: bytes, purpose: str) -> FileRead:
         return FileRead(parse_examples(content, chat=chat), "jsonl")
     found = file_text.decoded(content)
     if found is not None:
-        return FileRead(text_blocks(found[1]), found[0])
+        kind, text, exact = found
+        blocks = text_blocks(text)
+        if not exact:
+            blocks += run_blocks(file_text.readable_runs(content))
+        return FileRead(blocks, kind)
     # Whether a file the gateway cannot read may pass is the policy's call
     # (``binary_purposes``); what it can read of it is matched all the same.
     return FileRead(run_blocks(file_text.readable_runs(content)), "binary")

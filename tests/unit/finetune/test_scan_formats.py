@@ -69,3 +69,20 @@ def test_check_format_reads_only_what_can_be_a_400(monkeypatch: pytest.MonkeyPat
     check_format(b"%PDF-1.7\n\x00\x01", "assistants")
     with pytest.raises(BadRequest):
         check_format(b'{"a": 1}\n{"a": \n', "assistants")
+
+
+def test_bytes_after_a_small_pdf_are_read_too(tmp_path: Path) -> None:
+    """A valid PDF head, then plain text: the text after it is scanned as well."""
+    head = make_pdf(tmp_path / "a.pdf", ["Team lunch on Friday."]).read_bytes()
+    found, text = scanned_text(head + b"\n" + PASSAGE.encode() * 3)
+    assert found == "pdf"
+    assert PASSAGE in text
+
+
+def test_a_utf8_tail_after_a_utf16_head_is_read_too() -> None:
+    """The encoding guessed from the head would garble a tail in another: the file's
+    readable runs are matched as well."""
+    head = ("Ordinary notes about the week. " * 200).encode("utf-16")
+    found, text = scanned_text(head + b"\n" + PASSAGE.encode() * 3)
+    assert found == "text"
+    assert PASSAGE in text
