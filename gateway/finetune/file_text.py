@@ -13,6 +13,7 @@ The heavy readers (pypdf, charset-normalizer) are imported on first use.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 PDF_MAGIC = b"%PDF-"
@@ -26,7 +27,9 @@ as the fingerprints' character shingle. Random binary data holds one or two per 
 a 50 MB image adds about 70 short runs to the match."""
 
 
-def decoded(content: bytes) -> tuple[str, str, bool] | None:
+def decoded(
+    content: bytes, read_pdf: Callable[[bytes], str | None] | None = None
+) -> tuple[str, str, bool] | None:
     """``("pdf", its text layer, False)`` or ``("text", the text, exact)``; None for a
     binary file. ``exact``: the file is UTF-8 without NULs, read whole as it is; when
     not (a PDF, a guessed encoding), the caller matches the file's readable runs too, so
@@ -35,9 +38,10 @@ def decoded(content: bytes) -> tuple[str, str, bool] | None:
 
     UTF-16 of ASCII text is valid UTF-8 too, with a NUL before or after every letter: a
     file holding NULs is decoded in the encoding it is most likely in, else read as
-    UTF-8 without them."""
+    UTF-8 without them. ``read_pdf``: how the text layer is read (the scan reads it in
+    its helper process, with a deadline)."""
     if is_pdf(content):
-        layer = pdf_text(content)
+        layer = (read_pdf or pdf_text)(content)
         if layer is not None:
             return "pdf", layer, False
     try:

@@ -44,6 +44,8 @@ AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
 PlanFor = Callable[[str], Awaitable[PiiPlan]]
 
 FINE_TUNE = "fine-tune"
+PDF_SECONDS = 60.0
+"""How long a PDF's text layer may take to read before the file counts as unreadable."""
 JSONL_PURPOSES = frozenset({FINE_TUNE, "batch", "evals"})
 
 
@@ -130,11 +132,11 @@ class UploadScanner:
         clock = time.perf_counter()
         sha256 = hashlib.sha256(content).hexdigest()
         halves = await self._in_halves(content, purpose)
-        read = (
-            FileRead(halves[0], "jsonl")
-            if halves
-            else await asyncio.to_thread(read_examples, content, purpose)
-        )
+        if halves:
+            read = FileRead(halves[0], "jsonl")
+        else:
+            layer = await self._pdf_layer(content, purpose)
+            read = await asyncio.to_thread(read_examples, content, purpose, layer)
         examples = read.examples
         parsed = time.perf_counter()
         # The PII scan starts as soon as the examples are parsed (in halves: and
@@ -223,6 +225,22 @@ class UploadScanner:
             format=read.format,
         )
 
+    async def _pdf_layer(self, content: bytes, purpose: str) -> str | bool | None:
+        """A PDF upload's text layer, read in the helper process within ``PDF_SECONDS``
+        (pypdf is pure Python: a small hostile PDF can take minutes); None when it
+        cannot be read in time (the file is then binary: the policy's call). True: not
+        a PDF, or no helper (read in a thread)."""
+        if self._helper is None or jsonl_chat(content, purpose) is not None:
+            return True
+        if not file_text.is_pdf(content):
+            return True
+        try:
+            return await asyncio.wait_for(
+                self._helper.run(file_text.pdf_text, content), PDF_SECONDS
+            )
+        except TimeoutError:
+            return None
+
     async def _in_halves(
         self, content: bytes, purpose: str
     ) -> tuple[list[Example], ExampleUnits] | None:
@@ -281,12 +299,14 @@ class FileRead:
         return self.format != "binary"
 
 
-def read_examples(content: bytes, purpose: str) -> FileRead:
-    """The file's examples: JSONL lines, or blocks of its text or readable runs."""
+def read_examples(content: bytes, purpose: str, pdf_layer: str | bool | None = True) -> FileRead:
+    """The file's examples: JSONL lines, or blocks of its text or readable runs.
+    ``pdf_layer``: a PDF's text layer read already (None: unreadable), or True to read
+    it here."""
     chat = jsonl_chat(content, purpose)
     if chat is not None:
         return FileRead(parse_examples(content, chat=chat), "jsonl")
-    found = file_text.decoded(content)
+    found = file_text.decoded(content, None if pdf_layer is True else (lambda _: pdf_layer or None))
     if found is not None:
         kind, text, exact = found
         blocks = text_blocks(text)

@@ -86,3 +86,23 @@ def test_a_utf8_tail_after_a_utf16_head_is_read_too() -> None:
     found, text = scanned_text(head + b"\n" + PASSAGE.encode() * 3)
     assert found == "text"
     assert PASSAGE in text
+
+
+async def test_a_pdf_is_read_in_the_helper_and_given_up_after_its_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pypdf is pure Python, and a small hostile PDF can take minutes: the text layer is
+    read in the helper process; past ``PDF_SECONDS`` the file is unreadable (binary,
+    the policy's call), and nothing waits on it."""
+    from gateway.finetune import scan as scan_module
+    from gateway.finetune.helper import ScanHelper
+
+    pdf = make_pdf(tmp_path / "a.pdf", [PASSAGE]).read_bytes()
+    async with ScanHelper(nice=0) as helper:
+        scanner = scan_module.UploadScanner(None, None, helper=helper)  # type: ignore[arg-type]
+        layer = await scanner._pdf_layer(pdf, "assistants")
+        assert isinstance(layer, str)
+        assert " ".join(PASSAGE.split()) in " ".join(layer.split())
+        monkeypatch.setattr(scan_module, "PDF_SECONDS", 0.0)
+        assert await scanner._pdf_layer(pdf, "assistants") is None
+    assert read_examples(pdf, "assistants", None).format == "binary"
