@@ -52,6 +52,15 @@ def _worker_pids(gateway: RunningGateway) -> set[int]:
     return {w["pid"] for w in check["workers"] if w["pid"]}
 
 
+def _ready_worker_pids(gateway: RunningGateway, count: int) -> set[int]:
+    """The workers' pids once ``count`` of them are ready: start-up returns when the
+    first one is, and a worker reports its pid only when its models are loaded."""
+    deadline = time.monotonic() + 180
+    while len(pids := _worker_pids(gateway)) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return pids
+
+
 def _gone_within(pids: set[int], seconds: float) -> set[int]:
     """Those of ``pids`` still alive after ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -111,7 +120,7 @@ def test_the_worker_started_ahead_is_adopted_or_stopped(
         workers = _analysis_workers_under(gateway.process.pid)
         assert len(workers) == expected
         if expected:
-            assert workers == _worker_pids(gateway)
+            assert workers == _ready_worker_pids(gateway, expected)
     finally:
         stop_gateway(gateway)
 
