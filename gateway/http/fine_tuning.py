@@ -22,16 +22,12 @@ async def create_job(
 ) -> dict[str, Any]:
     who = caller(request, services)
     try:
-        body = _job_body(await request.body())
+        # Parsed as chat parses a body: no NaN or Infinity, no lone surrogates, bounded depth.
+        body = parse_json_object(await request.body())
     except GatewayError as exc:
         await services.finetune.refused(who, {"action": "fine_tuning.jobs.create"}, exc)
         raise
     return await services.finetune.create_job(who, body)
-
-
-def _job_body(raw: bytes) -> dict[str, Any]:
-    """The body as chat reads one: no NaN or Infinity, no lone surrogates, bounded depth."""
-    return parse_json_object(raw)
 
 
 @get("/v1/fine_tuning/jobs")
