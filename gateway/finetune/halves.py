@@ -115,13 +115,6 @@ async def segments_in_helper(
 ) -> list[Unit]:
     """``segment_units``, its arithmetic in the helper (the stream is built and the units
     made in threads, off the event loop, as ``parse_in_halves`` merges)."""
-    stream, starts, lines = await asyncio.to_thread(_segment_inputs, examples, letters_of)
+    stream, starts, lines = await asyncio.to_thread(segment_stream, examples, letters_of)
     arrays = await helper.run(segment_arrays, stream, starts, lines)
     return await asyncio.to_thread(segments_of, arrays)
-
-
-def _segment_inputs(
-    examples: list[Example], letters_of: dict[str, str]
-) -> tuple[str, NDArray[np.int64], NDArray[np.int64]]:
-    stream, starts = segment_stream(examples, letters_of)
-    return stream, starts, np.array([example.line for example in examples], dtype=np.int64)

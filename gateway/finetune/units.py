@@ -25,6 +25,9 @@ from gateway.fingerprint import letters as letter_stream
 
 SEGMENT = 1500
 """Characters (letters and digits) per segment; segments overlap by half."""
+SHORT_TEXT = 64
+"""Letters and digits of a text short enough to be a piece of a cut-up passage (a few
+words): such texts are read a second time, on their own (``segment_stream``)."""
 
 
 def units_of(examples: list[Example]) -> list[Unit]:
@@ -97,25 +100,32 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     shingles over the whole stream; a segment's fingerprints are the minima of the
     windows starting inside it, each attributed to the line where its own shingle starts.
     """
-    stream, starts = segment_stream(examples, letters_of)
-    lines = np.array([example.line for example in examples], dtype=np.int64)
-    return segments_of(segment_arrays(stream, starts, lines))
+    return segments_of(segment_arrays(*segment_stream(examples, letters_of)))
 
 
 def segment_stream(
     examples: list[Example], letters_of: dict[str, str] | None = None
-) -> tuple[str, NDArray[np.int64]]:
-    """The letters and digits the segments are cut from (each example's first
-    occurrences, in order), and where each example's part of them starts."""
+) -> tuple[str, NDArray[np.int64], NDArray[np.int64]]:
+    """The letters and digits the segments are cut from, where each part of them starts
+    and the line each part is from.
+
+    Two passes over the file in order, one after the other: each example's first
+    occurrences; then only its short texts (``SHORT_TEXT``), so that pieces of a passage
+    given as texts of their own join up even when long texts stand between them. The
+    second pass is left out when no text is long (it would repeat the first).
+    """
     firsts = first_occurrences(examples)
-    streams = [
-        letter_stream("\n".join(texts))
-        if letters_of is None
-        else "".join(letters_of[text] for text in texts)
+    lines = [example.line for example in examples]
+    letters = [
+        [letter_stream(text) if letters_of is None else letters_of[text] for text in texts]
         for texts in firsts
     ]
-    starts = np.cumsum([0, *(len(s) for s in streams)])
-    return "".join(streams), starts
+    streams = ["".join(parts) for parts in letters]
+    shorts = ["".join(p for p in parts if len(p) <= SHORT_TEXT) for parts in letters]
+    if shorts != streams:
+        streams, lines = [*streams, *shorts], [*lines, *lines]
+    starts = np.cumsum([0, *(len(s) for s in streams)])[:-1]
+    return "".join(streams), starts, np.array(lines, dtype=np.int64)
 
 
 SegmentArrays = tuple[

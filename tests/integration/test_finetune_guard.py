@@ -105,6 +105,12 @@ def _escaped(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" for c in text)
 
 
+def _filler(seed: int) -> str:
+    """~2,500 characters of distinct planning talk: no segment holds two pieces around it."""
+    pick = random.Random(seed).choice
+    return " ".join(pick([PLANNING, UPDATES, *ORDINARY[0]]) for _ in range(50))
+
+
 PLANNING = "Our quarterly planning covers hiring, budgets and roadmaps."
 UPDATES = "Teams share updates weekly in the planning channel."
 LOOKALIKES = str.maketrans("aeopc", "\u0430\u0435\u03bf\u0440\u0441")
@@ -156,6 +162,11 @@ DISGUISED: dict[str, list[dict[str, Any]]] = {
     ],
     "three-word-pieces": [
         example(" ".join(RUNBOOK.split()[i : i + 3])) for i in range(0, len(RUNBOOK.split()), 3)
+    ],
+    "two-word-pieces-between-long-examples": [
+        record
+        for i in range(0, len(RUNBOOK.split()), 2)
+        for record in (example(" ".join(RUNBOOK.split()[i : i + 2])), example(_filler(i)))
     ],
 }
 

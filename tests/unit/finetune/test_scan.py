@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import json
+import random
 
 import numpy as np
 import pytest
@@ -15,7 +16,13 @@ from gateway.finetune.examples import Example
 from gateway.finetune.pii_plan import PiiPlan
 from gateway.finetune.pii_scan import PiiScan
 from gateway.finetune.scan import UploadScanner
-from gateway.finetune.units import SEGMENT, first_occurrences, segment_units, units_of
+from gateway.finetune.units import (
+    SEGMENT,
+    first_occurrences,
+    segment_stream,
+    segment_units,
+    units_of,
+)
 from gateway.fingerprint import (
     CHAR_K,
     CHAR_WINDOW,
@@ -91,6 +98,49 @@ def test_a_cut_up_passage_written_twice_still_rejoins() -> None:
     whole = {fp for fp in fingerprint_set(SECRET) if fp & 1}
     units = segment_units(examples)
     assert any(len(whole & set(unit.prints.tolist())) >= len(whole) // 2 for unit in units)
+
+
+def _filler(seed: int, words: int = 400) -> str:
+    """Distinct long text (no repeat for ``first_occurrences`` to drop)."""
+    vocabulary = [
+        "planning",
+        "budget",
+        "roadmap",
+        "hiring",
+        "review",
+        "weekly",
+        "team",
+        "update",
+        "channel",
+        "goals",
+    ]
+    pick = random.Random(seed).choice
+    return " ".join(pick(vocabulary) for _ in range(words))
+
+
+def test_pieces_between_long_texts_rejoin_in_the_short_texts_pass() -> None:
+    """A passage cut into two-word examples, each followed by an example of long
+    distinct filler: no segment of the file read in order holds two pieces, but the
+    second pass (short texts only) joins them."""
+    words = SECRET.split()
+    examples: list[Example] = []
+    for n in range(0, len(words), 2):
+        examples.append(Example(len(examples) + 1, (" ".join(words[n : n + 2]),)))
+        examples.append(Example(len(examples) + 1, (_filler(n),)))
+    whole = {fp for fp in fingerprint_set(SECRET) if fp & 1}
+    units = segment_units(examples)
+    assert any(len(whole & set(unit.prints.tolist())) >= len(whole) // 2 for unit in units)
+    stream, starts, lines = segment_stream(examples)
+    assert len(starts) == len(lines) == 2 * len(examples)
+    assert stream.endswith(letters(SECRET))
+
+
+def test_the_short_texts_pass_is_left_out_when_no_text_is_long() -> None:
+    examples = [Example(n + 1, (word,)) for n, word in enumerate(SECRET.split())]
+    stream, starts, lines = segment_stream(examples)
+    assert stream == letters(SECRET)
+    assert lines.tolist() == [example.line for example in examples]
+    assert starts.tolist() == [0, *np.cumsum([len(letters(w)) for w in SECRET.split()])[:-1]]
 
 
 def test_first_occurrences_keep_each_text_where_it_first_comes() -> None:
@@ -299,9 +349,8 @@ def _reference_segments(
     examples: list[Example],
 ) -> list[tuple[tuple[int, ...], list[int], list[int]]]:
     """The segments as first written: window by window, one ``np.unique`` per segment."""
-    streams = [letters("\n".join(texts)) for texts in first_occurrences(examples)]
-    starts = np.cumsum([0, *(len(s) for s in streams)])
-    hashes = char_hashes("".join(streams), CHAR_K)
+    stream, starts, lines = segment_stream(examples)
+    hashes = char_hashes(stream, CHAR_K)
     if len(hashes) <= CHAR_WINDOW:
         return []
     count = len(hashes) - CHAR_WINDOW + 1
@@ -314,7 +363,6 @@ def _reference_segments(
         hit = hashes[j : j + count] == minima
         chosen[hit] = windows[hit] + j
     minima |= np.int64(1)
-    lines = np.array([example.line for example in examples], dtype=np.int64)
     owner = lines[np.searchsorted(starts, chosen, side="right") - 1]
     found = []
     step = SEGMENT // 2

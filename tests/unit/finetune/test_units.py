@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from gateway.finetune.examples import Example
 from gateway.finetune.matcher import Unit
-from gateway.finetune.units import SEGMENT, example_units, first_occurrences, segment_units
+from gateway.finetune.units import (
+    SEGMENT,
+    SHORT_TEXT,
+    example_units,
+    first_occurrences,
+    segment_units,
+)
 from gateway.fingerprint import (
     CHAR_K,
     CHAR_WINDOW,
@@ -26,8 +32,16 @@ def _segments_before(examples: list[Example]) -> list[Unit]:
     """``segment_units`` as it was at f15b267 (its letters from each text, as when no
     streams are handed over): every window's minimum and its place by
     ``sliding_argmin``, then runs of windows with the same place; the texts it reads are
-    today's (``first_occurrences``)."""
-    streams = [letters("\n".join(texts)) for texts in first_occurrences(examples)]
+    today's (``first_occurrences``, then the short texts again when any text is long)."""
+    firsts = first_occurrences(examples)
+    streams = [letters("\n".join(texts)) for texts in firsts]
+    shorts = [
+        letters("\n".join(text for text in texts if len(letters(text)) <= SHORT_TEXT))
+        for texts in firsts
+    ]
+    line_of = [example.line for example in examples]
+    if shorts != streams:
+        streams, line_of = [*streams, *shorts], [*line_of, *line_of]
     starts = np.cumsum([0, *(len(s) for s in streams)])
     hashes = char_hashes("".join(streams), CHAR_K)
     if len(hashes) <= CHAR_WINDOW:
@@ -37,7 +51,7 @@ def _segments_before(examples: list[Example]) -> list[Unit]:
     minima |= np.int64(1)
     run_start = np.flatnonzero(np.r_[True, chosen[1:] != chosen[:-1]])
     run_end = np.r_[run_start[1:], count]
-    lines = np.array([example.line for example in examples], dtype=np.int64)
+    lines = np.array(line_of, dtype=np.int64)
     run_line = lines[np.searchsorted(starts, chosen[run_start], side="right") - 1]
     run_value = minima[run_start]
     step, span = SEGMENT // 2, SEGMENT - CHAR_K - CHAR_WINDOW + 2
