@@ -319,6 +319,9 @@ async def evasion(
     builders: dict[str, Callable[[str, random.Random], list[finetune_data.Record]]] = {
         **finetune_data.DISGUISES,
         "excerpt_in_long_example": lambda t, r: finetune_data.excerpt_in_long_example(t, r, filler),
+        "two_word_pieces_between_filler": lambda t, r: finetune_data.pieces_between_filler(
+            t, r, filler
+        ),
     }
     rates: dict[str, float] = {}
     for name, build in builders.items():

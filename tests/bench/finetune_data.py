@@ -80,6 +80,18 @@ def pieces(text: str, size: int = 3) -> list[Record]:
     return [chat(" ".join(words[i : i + size])) for i in range(0, len(words), size)]
 
 
+def pieces_between_filler(
+    text: str, rng: random.Random, filler: list[str], size: int = 2
+) -> list[Record]:
+    """Pieces of ``size`` words, each followed by an example of ~2,000 characters of
+    ordinary sentences: no 1,500-character window of the file holds two pieces."""
+    records: list[Record] = []
+    for piece in pieces(text, size):
+        records.append(piece)
+        records.append(chat(" ".join(rng.choice(filler) for _ in range(20))))
+    return records
+
+
 DISGUISES: dict[str, Callable[[str, random.Random], list[Record]]] = {
     "zero_width": lambda t, r: [chat("\u200b".join(t))],
     "soft_hyphens": lambda t, r: [chat("\u00ad".join(t))],
