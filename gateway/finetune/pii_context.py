@@ -37,6 +37,7 @@ PARTS_CACHE_SIZE = 4_096
 identifiers recur)."""
 _PARTS = re.compile(r"[^\W_]+")
 _SPACE = re.compile(r"\s")
+_NON_SPACE = re.compile(r"\S+")
 _LOOK_BACK = 96
 """Characters read back first; doubled until enough words are found."""
 _RECOGNIZER_ID = "recognizer_identifier"  # RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
@@ -115,6 +116,29 @@ def _run_start(text: str, at: int, floor: int = 0) -> int:
     return at
 
 
+def in_reach(text: str, start: int, lasts: Sequence[str]) -> bool:
+    """Whether one of ``lasts`` (ASCII, lower-case) occurs in the stretch ``context_parts``
+    reads for a match at ``start``: from ``MAX_LOOK_BACK`` before it to the end of the
+    first run of non-spaces at or after it. Every part it returns is lower-cased from a
+    token inside that stretch, so a context word whose last part occurs in none can
+    count for no part: a cheap test before the walk back, which most matches in
+    digit-dense text (version numbers read as IP addresses) fail."""
+    after = _NON_SPACE.search(text, start)
+    stretch = text[max(0, start - MAX_LOOK_BACK) : after.end() if after else len(text)].lower()
+    return any(last in stretch for last in lasts)
+
+
+@functools.lru_cache(maxsize=256)
+def last_parts(context: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The last part of each context word (the one ``supports`` matches as a word start),
+    or None where one is not ASCII (lower-casing a whole stretch could then differ
+    from lower-casing its tokens one by one)."""
+    found = [parts(word) for word in context]
+    if not all(word.isascii() for word in context):
+        return None
+    return tuple(wanted[-1] for wanted in found if wanted)
+
+
 def supports(found: Sequence[str], context: Iterable[str]) -> str | None:
     """The first context word some part equals or starts with (a context word of several
     words: consecutive parts, the last one starting with its last word), or None."""
@@ -148,6 +172,9 @@ def enhance(
         metadata = result.recognition_metadata or {}
         recognizer = by_id.get(metadata.get(_RECOGNIZER_ID))
         if recognizer is None or not recognizer.context or metadata.get(_ENHANCED):
+            continue
+        lasts = None if extra else last_parts(tuple(str(word) for word in recognizer.context))
+        if lasts is not None and not in_reach(text, result.start, lasts):
             continue
         word = supports([*context_parts(text, result.start), *extra], recognizer.context)
         if word is None:

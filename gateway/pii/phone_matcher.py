@@ -24,6 +24,12 @@ CANDIDATE_CACHE_SIZE = 65_536
 """Distinct (candidate, region) verdicts remembered (~10 MB when full)."""
 MAX_TRIES = 65_535
 """``PhoneNumberMatcher``'s default budget of failed tries per text."""
+TRIES_PER_CHAR = 13
+"""At most this many failed tries per character of a text: candidates do not overlap,
+and ``_extract_inner_match`` tries each of its six patterns at increasing positions of
+a candidate, at most two tries each, so a candidate costs at most twelve per character
+and one more for itself. In a text shorter than ``MAX_TRIES / TRIES_PER_CHAR`` (the
+fine-tune lane's windows) the budget cannot run out, so failed tries need no count."""
 
 Match = tuple[int, int, bool]
 """Start, end and whether ``phonenumbers.is_valid_number`` holds."""
@@ -44,6 +50,7 @@ def phone_matches(text: str, region: str) -> list[Match]:
     time_stamps, time_stamps_suffix = module._TIME_STAMPS, module._TIME_STAMPS_SUFFIX
     found: list[Match] = []
     tries = MAX_TRIES
+    counted = len(text) * TRIES_PER_CHAR >= MAX_TRIES
     index = 0
     while True:
         # ``PhoneNumberMatcher._find(index)``, with each candidate's verdict remembered.
@@ -61,7 +68,10 @@ def phone_matches(text: str, region: str) -> list[Match]:
                 ):
                     verdict, used = None, 0  # a time stamp: skipped, no inner tries
                 else:
-                    verdict, used = _verdict(candidate, region)
+                    verdict, spent = _verdict(candidate, region)
+                    used = spent if spent is not None else 0
+                    if spent is None and counted:
+                        used = _failed_tries(candidate)
                     if used >= tries:
                         return _slow(text, region)  # the budget could run out inside
                 tries -= used
@@ -78,12 +88,13 @@ def phone_matches(text: str, region: str) -> list[Match]:
 
 
 @functools.lru_cache(maxsize=CANDIDATE_CACHE_SIZE)
-def _verdict(candidate: str, region: str) -> tuple[Match | None, int]:
+def _verdict(candidate: str, region: str) -> tuple[Match | None, int | None]:
     """``PhoneNumberMatcher._extract_match`` for ``candidate`` alone (no time stamp
     suffix: the caller checked), as offsets in the candidate, and how many failed tries
-    it spent on inner groups."""
+    it spent on inner groups (None: not counted, for a candidate settled as too short:
+    ``_failed_tries`` counts them where the budget matters)."""
     if _too_short(candidate, region):
-        return None, _failed_tries(candidate)
+        return None, None
     import phonenumbers
 
     matcher = phonenumbers.PhoneNumberMatcher(

@@ -173,3 +173,40 @@ def test_context_is_read_a_bounded_stretch_back() -> None:
     far = "ip:" + "x" * (MAX_LOOK_BACK + 10) + ",1.2.3.4"
     assert "ip" in context_parts(near, len(near) - 7)
     assert "ip" not in context_parts(far, len(far) - 7)
+
+
+_CONTEXTS = st.sampled_from(
+    [("ip", "ipv4", "ipv6"), ("license", "driver"), ("health authority", "nhs"), ("ssn",)]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT, _CONTEXTS, st.data())
+def test_a_word_out_of_reach_never_counts(
+    text: str, context: tuple[str, ...], data: st.DataObject
+) -> None:
+    """Where the cheap test finds no context word's last part in reach of a match, the
+    walk back finds no context word either, from any position of any text."""
+    start = data.draw(st.integers(0, len(text)))
+    lasts = pii_context.last_parts(context)
+    assert lasts is not None
+    if not pii_context.in_reach(text, start, lasts):
+        assert pii_context.supports(context_parts(text, start), context) is None
+
+
+def test_matches_without_a_context_word_in_reach_are_not_walked_back(monkeypatch: Any) -> None:
+    """Version numbers read as IP addresses, far from any "ip", cost no walk back; one
+    next to "IP" is walked back and raised as before."""
+    walks: list[int] = []
+    real = pii_context.context_parts
+
+    def counted(text: str, start: int) -> list[str]:
+        walks.append(start)
+        return real(text, start)
+
+    monkeypatch.setattr(pii_context, "context_parts", counted)
+    lane = PatternAnalyzer(["IP_ADDRESS"])
+    far, near = lane.analyze(["release 3.12.4.1 ships today", "the server IP 10.1.2.3 now"])
+    assert len(walks) == 1
+    assert [s["score"] for s in far] == [0.6]
+    assert [s["score"] for s in near] == [0.95]

@@ -137,3 +137,23 @@ def test_a_floor_leaves_out_the_patterns_that_cannot_reach_it() -> None:
     assert not weak("Q3 revenue")
     assert weak("LIC# A1234567")
     assert floor_condition(*_recognizers()[("CryptoRecognizer", "Crypto (Medium)")], floor) is None
+
+
+def test_the_crypto_condition_holds_every_character_of_the_crypto_class() -> None:
+    """Every code point the crypto pattern's class matches under its recognizer's flags
+    (case folding brings in the Kelvin sign, a long s and a dotted capital I) is one the
+    cheaper condition counts, so a run of the class is always a run of the condition."""
+    import sys
+
+    import regex
+
+    recognizer, pattern = _recognizers()[("CryptoRecognizer", "Crypto (Medium)")]
+    assert "[a-zA-HJ-NP-Z0-9]{25,59}" in pattern.regex
+    klass = regex.compile("[a-zA-HJ-NP-Z0-9]", flags=recognizer.global_regex_flags)
+    check = condition(recognizer, pattern)
+    assert check is not None
+    chars = [chr(c) for c in range(sys.maxunicode + 1) if klass.fullmatch(chr(c))]
+    assert {"\u212a", "\u017f", "\u0130"} <= set(chars)
+    for char in chars:
+        assert check(char * 26), hex(ord(char))
+    assert not check("a" * 25 + " " + "a" * 25)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,3 +142,31 @@ def test_short_candidates_are_settled_without_parsing() -> None:
     assert not phone_matcher._too_short("555-0100", "US")  # seven digits: local-only
     assert not phone_matcher._too_short("+1 555", "US")
     assert not phone_matcher._too_short("0114", "US")  # the international prefix
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TEXT, max_size=8).map(" ".join), st.sampled_from(PHONE_REGIONS))
+def test_the_matcher_spends_at_most_thirteen_tries_per_character(text: str, region: str) -> None:
+    """The bound that lets short texts skip counting failed tries: the matcher's whole
+    search of a text spends at most ``TRIES_PER_CHAR`` tries per character of it."""
+    matcher = phonenumbers.PhoneNumberMatcher(
+        text, region, leniency=phonenumbers.Leniency.POSSIBLE, max_tries=10**9
+    )
+    list(matcher)
+    assert 10**9 - matcher._max_tries <= phone_matcher.TRIES_PER_CHAR * len(text)
+
+
+def test_a_short_text_does_not_count_failed_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Versions and amounts too short to be a number cost no count of failed tries in a
+    window-sized text, where the budget cannot run out; the matches are the matcher's."""
+    calls: list[str] = []
+    original = phone_matcher._failed_tries
+
+    def counted(candidate: str) -> int:
+        calls.append(candidate)
+        return original(candidate)
+
+    monkeypatch.setattr(phone_matcher, "_failed_tries", counted)
+    text = "release 7.31.4.9 ships with 8.2.6 (build 55.17) and fixes 3.9.9.77"
+    assert phone_matches(text, "GB") == _reference(text, "GB")
+    assert calls == []
