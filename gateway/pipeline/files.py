@@ -194,17 +194,7 @@ async def resolve_files(ports: Ports, authorized: Authorized, timer: StageTimer)
         if decision.allow:
             await _recheck(ports, authorized, refs, entries, used)
     if not decision.allow:
-        record = request_record(authorized, allowed=False)
-        record["denial_reasons"] = list(decision.reasons)
-        if decision.decision_id:
-            record["policy_decision_ids"] = [
-                *record.get("policy_decision_ids", []),
-                decision.decision_id,
-            ]
-        record["files"] = used
-        await ports.audit.append("request", dict(record))
-        ports.metrics.requests.labels(outcome="denied").inc()
-        raise PolicyDenied.because(decision.reasons)
+        await _deny(ports, authorized, PolicyDenied.because(decision.reasons), decision, used)
     upstream = {Site(ref.path, ref.file_id): str(entries[ref.file_id].upstream_id) for ref in refs}
     body = write_back(call.body, upstream)
     call = dataclasses.replace(call, body=body, files=tuple(used))
@@ -229,22 +219,35 @@ async def _recheck(
             continue
         label = next(ref.label for ref in refs if ref.file_id == file_id)
         refused = refusal(decision, "File input refused by policy", param=label)
-        record = request_record(authorized, allowed=False)
-        record["denial_reasons"] = list(decision.reasons)
+        await _deny(ports, authorized, refused, decision, used, file_id=file_id)
+
+
+async def _deny(
+    ports: Ports,
+    authorized: Authorized,
+    exc: PolicyDenied,
+    decision: FileDecision | FinetuneDecision,
+    used: list[FileInput],
+    file_id: str | None = None,
+) -> NoReturn:
+    """One request record for a policy's refusal over the files, then the error."""
+    record = request_record(authorized, allowed=False)
+    record["denial_reasons"] = list(decision.reasons)
+    if decision.decision_id:
+        record["policy_decision_ids"] = [
+            *record.get("policy_decision_ids", []),
+            decision.decision_id,
+        ]
+    record["files"] = used
+    if file_id is not None:  # the file re-checked and refused
         record["refused"], record["status"], record["file_id"] = (
-            refused.code,
-            refused.status_code,
+            exc.code,
+            exc.status_code,
             file_id,
         )
-        if decision.decision_id:
-            record["policy_decision_ids"] = [
-                *record.get("policy_decision_ids", []),
-                decision.decision_id,
-            ]
-        record["files"] = used
-        await ports.audit.append("request", dict(record))
-        ports.metrics.requests.labels(outcome="denied").inc()
-        raise refused
+    await ports.audit.append("request", dict(record))
+    ports.metrics.requests.labels(outcome="denied").inc()
+    raise exc
 
 
 def _unusable(entry: FileEntry, ref: FileRef) -> BadRequest | PolicyDenied | None:
