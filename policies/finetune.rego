@@ -10,7 +10,7 @@
 #   the retrieval policy); the others are counted.
 #   input: {"subject": {"id", "groups", "attributes"},
 #           "action": "files.create" | "files.read" | "fine_tuning.jobs.create" |
-#                     "fine_tuning.jobs.read",
+#                     "fine_tuning.jobs.read" | "files.use",
 #           "purpose": "fine-tune" | "batch" | ...,                    (files.create)
 #           "scan": {"scanned", "text", "format", "media_type", "examples", "fingerprint_scheme",
 #                    "matches": [{"line", "lines", "doc_id", "corpus", "classification",
@@ -19,8 +19,12 @@
 #           "model": "...", "file": {"purpose", "status", "scan_passed"},
 #           "recheck": {"matches": [...]},  (fine_tuning.jobs.create: the file's matches
 #                                            against the corpus as it is now)
-#           "job_request": {"matches": [...]}}  (fine_tuning.jobs.create: the matches of
+#           "job_request": {"matches": [...]},  (fine_tuning.jobs.create: the matches of
 #                          the request's own text: suffix, metadata, integrations, grader)
+#           "endpoint": "chat.completions" | "responses.create" | ...}  (files.use: a
+#                          stored file named as a model request's input; "model", "file"
+#                          and "recheck" as for a job; gateway.file_inputs decided its
+#                          purpose already)
 #   data: data.gateway.config.finetune (see policies/data.json)
 package gateway.finetune
 
@@ -28,7 +32,7 @@ import rego.v1
 
 config := data.gateway.config.finetune
 
-known_actions := {"files.create", "files.read", "fine_tuning.jobs.create", "fine_tuning.jobs.read"}
+known_actions := {"files.create", "files.read", "fine_tuning.jobs.create", "fine_tuning.jobs.read", "files.use"}
 
 # Never trainable, whatever the corpus settings say.
 never_trainable := {"restricted", "confidential"}
@@ -99,10 +103,12 @@ reasons contains msg if {
 	msg := sprintf("binary files with purpose %q must be one of %v", [input.purpose, types])
 }
 
-# The corpus matches that count: the scan's for an upload, the re-check's for a job.
+# The corpus matches that count: the scan's for an upload, the re-check's for a job or
+# for a stored file used as model input (the file against the corpus as it is now: text
+# ingested after the upload scan refuses it as it would have refused the upload).
 matches := input.scan.matches if input.action == "files.create"
 
-matches := input.recheck.matches if input.action == "fine_tuning.jobs.create"
+matches := input.recheck.matches if input.action in {"fine_tuning.jobs.create", "files.use"}
 
 # A match counts when enough of the part (or the chunk) is shared, or when a long enough
 # run of characters is shared whatever the sizes (an excerpt inside a long example).

@@ -300,3 +300,43 @@ test_pii_scan_skipped_for_purposes_without_pii_rules if {
 	plan := finetune.pii_scan with input as {"action": "files.create", "purpose": "assistants"}
 	not plan.scan
 }
+
+# -- a stored file as model input (files.use) ------------------------------------------
+
+use_with(matches) := {
+	"subject": alice, "action": "files.use", "endpoint": "chat.completions",
+	"model": "gpt-4o-mini", "file": {"purpose": "user_data", "status": "processed"},
+	"recheck": {"matches": matches},
+}
+
+test_file_use_without_governed_overlap_allowed if {
+	d := finetune.decision with input as use_with([])
+	d.allow
+	d.reasons == set()
+}
+
+test_file_use_refused_when_recheck_finds_new_governed_overlap if {
+	d := finetune.decision with input as use_with([match(3, "acme-new-secret", "restricted", 0.8)])
+	not d.allow
+	"lines [3] overlap document \"acme-new-secret\" of corpus \"acme-handbook\" (classification \"restricted\"), which may not be used for training" in d.reasons
+}
+
+test_file_use_overlap_with_a_hidden_document_is_counted if {
+	hidden := object.union(match(3, "acme-new-secret", "restricted", 0.8), {"visible": false})
+	d := finetune.decision with input as use_with([hidden])
+	not d.allow
+	d.reasons == {"lines [3] overlap 1 governed document(s) that may not be used for training"}
+}
+
+test_file_use_of_trainable_text_allowed if {
+	d := finetune.decision with input as use_with([match(1, "acme-handbook-intro", "public", 0.9)])
+	d.allow
+}
+
+test_file_use_ignores_the_upload_scan_and_the_model_list if {
+	d := finetune.decision with input as object.union(use_with([]), {
+		"model": "not-a-trainable-model",
+		"scan": {"matches": [match(1, "acme-new-secret", "restricted", 0.9)]},
+	})
+	d.allow
+}

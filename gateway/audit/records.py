@@ -239,8 +239,20 @@ class FinetuneRecord(TypedDict):
     model: NotRequired[Annotated[str, Field("Base model of a job.", KEYWORD)]]
     training_file: NotRequired[Annotated[str, Field("A job's training file id.")]]
     validation_file: NotRequired[Annotated[str, Field("A job's validation file id.")]]
-    file_sha256: NotRequired[Annotated[str, Field("SHA-256 of a job's file.")]]
+    file_sha256: NotRequired[
+        Annotated[str, Field("SHA-256 of a job's file, or of a file used as input.")]
+    ]
     file_id: NotRequired[Annotated[str, Field("The file concerned.", KEYWORD)]]
+    rematched: NotRequired[
+        Annotated[
+            bool,
+            Field(
+                "``files.use``: the file was matched against the corpus again (it changed "
+                "since the file's last match).",
+                BOOLEAN,
+            ),
+        ]
+    ]
     job_id: NotRequired[Annotated[str, Field("The fine-tuning job concerned.", KEYWORD)]]
     decision_audit_id: NotRequired[Annotated[str, Field("audit_id of the decision record.")]]
     file_status: NotRequired[

@@ -35,18 +35,19 @@ from elasticsearch import AsyncElasticsearch
 from numpy.typing import NDArray
 
 from gateway.elastic import IndexNotFound, elasticsearch_errors
+from gateway.finetune.corpus_state import (
+    NO_RUN,
+    RunState,
+    fingerprint_filter,
+    run_states,
+)
 from gateway.finetune.matcher import GOVERNANCE_FIELDS, PAGE, Chunk
 from gateway.finetune.overlaps import Holders
 from gateway.fingerprint import sorted_distinct
-from gateway.fingerprint_scheme import SCHEME
 
-MAX_RUNS = 10_000
-"""More distinct ingest runs than this: no local copy (the search is used)."""
 _REFETCH_ALL = 64
 """More stale runs than this are fetched as one query over the whole corpus."""
 _ATTEMPTS = 3
-_NO_RUN = 0
-"""The run key of chunks without ``ingested_at`` (written outside the ingest pipeline)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,6 @@ class _Held:
     prints: NDArray[np.int64]
     run: int
     seq_no: int
-
-
-RunState = tuple[int, int]
-"""A run's chunk count and the sum of its chunks' ``_seq_no``."""
 
 
 def stale_runs(held: Mapping[int, RunState], current: Mapping[int, RunState]) -> set[int]:
@@ -156,47 +153,12 @@ class CorpusIndex:
         ordered = sorted(self._held.values(), key=lambda h: h.chunk.chunk_id)
         return Snapshot(Holders.of([h.prints for h in ordered]), [h.chunk for h in ordered])
 
-    def _filter(self) -> list[dict[str, Any]]:
-        return [
-            {"exists": {"field": "fingerprints"}},
-            {"term": {"fingerprint_scheme": SCHEME}},
-        ]
-
     async def _count_runs(self) -> dict[int, RunState] | None:
-        """The state of each ingest run's chunks of the current scheme; None beyond
-        ``MAX_RUNS`` runs."""
-        try:
-            with elasticsearch_errors(f"fingerprint runs of {self._index} failed"):
-                response = await self._client.search(
-                    index=self._index,
-                    size=0,
-                    query={"bool": {"filter": self._filter()}},
-                    aggs={
-                        "runs": {
-                            "terms": {
-                                "field": "ingested_at",
-                                "size": MAX_RUNS,
-                                "missing": _NO_RUN,
-                            },
-                            "aggs": {"seq_nos": {"sum": {"field": "_seq_no"}}},
-                        }
-                    },
-                    track_total_hits=False,
-                )
-        except IndexNotFound:
-            return {}
-        runs = response["aggregations"]["runs"]
-        if runs.get("sum_other_doc_count"):
-            return None
-        # A sum is a double: past 2**53 it stops matching ours, and the scan searches.
-        return {
-            int(b["key"]): (int(b["doc_count"]), round(b["seq_nos"]["value"]))
-            for b in runs["buckets"]
-        }
+        return await run_states(self._client, self._index)
 
     async def _fetch(self, runs: set[int] | None) -> list[_Held] | None:
         """The chunks of ``runs`` (every chunk for None); None past ``max_prints``."""
-        query: dict[str, Any] = {"filter": self._filter()}
+        query: dict[str, Any] = {"filter": fingerprint_filter()}
         if runs is not None:
             if not runs:
                 return []
@@ -239,7 +201,7 @@ class CorpusIndex:
 
 
 def _run_query(run: int) -> dict[str, Any]:
-    if run == _NO_RUN:
+    if run == NO_RUN:
         return {"bool": {"must_not": [{"exists": {"field": "ingested_at"}}]}}
     return {"range": {"ingested_at": {"gte": run, "lte": run, "format": "epoch_millis"}}}
 
@@ -248,7 +210,7 @@ def _held(hit: Mapping[str, Any]) -> _Held:
     source = hit["_source"]
     prints = sorted_distinct(np.asarray(source.get("fingerprints") or [], dtype=np.int64))
     chars = int(np.count_nonzero(prints & 1))
-    stamps = (hit.get("fields") or {}).get("ingested_at") or [_NO_RUN]
+    stamps = (hit.get("fields") or {}).get("ingested_at") or [NO_RUN]
     chunk = Chunk(
         str(source["chunk_id"]),
         len(prints) - chars,

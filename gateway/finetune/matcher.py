@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import AsyncElasticsearch
 
 from gateway.elastic import IndexNotFound, elasticsearch_errors
-from gateway.errors import DependencyUnavailable
+from gateway.finetune.corpus_state import OtherScheme, digest, run_states
 from gateway.fingerprint_scheme import SCHEME
 
 if TYPE_CHECKING:
@@ -176,6 +176,13 @@ class CorpusMatcher:
         documents = {c.governance.get("doc_id", ""): c.governance for c in chunks.values()}
         return found, {str(k): v for k, v in documents.items()}
 
+    async def state(self) -> str | None:
+        """The corpus's state now (``gateway.finetune.corpus_state``); None when it has
+        too many ingest runs to name one. Read it before a match: the match then sees
+        this state or a later one, never an earlier."""
+        runs = await run_states(self._client, self._index)
+        return None if runs is None else digest(runs)
+
     def _local_index(self) -> CorpusIndex:
         from gateway.finetune.corpus_index import CorpusIndex  # numpy
 
@@ -196,12 +203,8 @@ class CorpusMatcher:
                 response = await self._client.count(index=self._index, query=query)
         except IndexNotFound:
             return  # no index yet: nothing is governed
-        if int(response.get("count", 0)):
-            raise DependencyUnavailable(
-                "elasticsearch",
-                f"{response['count']} chunk(s) hold fingerprints of an older scheme; "
-                "re-ingest the corpora (gateway ingest) before uploads can be scanned",
-            )
+        if count := int(response.get("count", 0)):
+            raise OtherScheme(count)
 
     async def _search(self, terms: list[int], seen: list[str]) -> AsyncIterator[dict[str, Any]]:
         """Every chunk holding one of ``terms``, except ``seen`` ones, paged by chunk_id.

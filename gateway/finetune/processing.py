@@ -33,6 +33,7 @@ from gateway.audit import AuditLog
 from gateway.elastic import timestamp
 from gateway.errors import GatewayError
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
+from gateway.finetune.recheck import corpus_check
 from gateway.finetune.registry import ERROR, PROCESSED, UPLOADED, FileEntry, Registry, Update
 from gateway.finetune.scan import UploadScanner, match_fact
 from gateway.finetune.upstream import FinetuneUpstream
@@ -152,6 +153,7 @@ class ScanRunner:
                 examples=scan.examples,
                 scanned_at=timestamp(started),
                 matches=matches,
+                corpus_check=corpus_check(scan),
                 lease_owner=None,
                 lease_until=0.0,
             )

@@ -87,6 +87,11 @@ class FileEntry:
     """When the scan started (chunks ingested after it are searched again at job time)."""
     matches: list[dict[str, Any]] = field(default_factory=list)
     """The corpus matches the policy saw (ids and scores, no text)."""
+    corpus_check: dict[str, Any] | None = None
+    """The latest corpus match of the whole file: ``{"state", "matches", "documents"}``
+    (the corpus state it holds for, match facts, the matched documents' governance
+    fields; no text). Written by the scan and by each re-check that matched again
+    (``gateway.finetune.recheck``); None for files scanned before it existed."""
     lease_owner: str | None = None
     """The replica scanning the file (while ``uploaded``)."""
     lease_until: float = 0.0
@@ -129,6 +134,7 @@ def registry_mapping() -> dict[str, Any]:
             "examples": {"type": "integer"},
             "scanned_at": keyword,
             "matches": {"type": "object", "enabled": False},
+            "corpus_check": {"type": "object", "enabled": False},
             "lease_owner": keyword,
             "lease_until": {"type": "double"},
             "file_id": keyword,
@@ -149,6 +155,11 @@ class Registry:
         await create_index_if_missing(
             self._client, self.index, registry_mapping(), refresh_interval="1s"
         )
+        # Fields added since an index was created (the mapping is strict): added in place.
+        with elasticsearch_errors(f"cannot update the mapping of {self.index}"):
+            await self._client.indices.put_mapping(
+                index=self.index, properties=registry_mapping()["properties"]
+            )
 
     # -- files ------------------------------------------------------------------------
 

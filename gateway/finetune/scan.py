@@ -63,6 +63,9 @@ class ScanResult:
     media_type: str | None = None
     """What a binary file's first bytes announce (``file_text.media_type``)."""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    corpus_state: str | None = None
+    """The corpus's state read before the match (``CorpusMatcher.state``): the match
+    holds for it; None when unknown (or for a request's text)."""
 
     @property
     def text(self) -> bool:
@@ -127,9 +130,14 @@ class UploadScanner:
         )
         self._plan = pii_plan
 
+    async def corpus_state(self) -> str | None:
+        """The corpus's state now (``CorpusMatcher.state``)."""
+        return await self._matcher.state()
+
     async def scan(self, content: bytes, purpose: str = FINE_TUNE) -> ScanResult:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
+        state = await self.corpus_state()
         sha256 = hashlib.sha256(content).hexdigest()
         halves = await self._in_halves(content, purpose)
         if halves:
@@ -188,6 +196,7 @@ class UploadScanner:
                 "pii": _ms(pii_done - parsed),
                 "total": _ms(done - clock),
             },
+            corpus_state=state,
         )
 
     async def _find_pii(self, examples: list[Example], purpose: str) -> list[PiiFinding]:
@@ -206,7 +215,8 @@ class UploadScanner:
         return ScanResult("", 0, len(examples), overlaps, [], documents, format="json")
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
-        """The corpus match alone, against the corpus as it is now (at job creation)."""
+        """The corpus match alone, against the corpus as it is now (a stored file used)."""
+        state = await self.corpus_state()
         halves = await self._in_halves(content, purpose)
         if halves:
             read, units = FileRead(halves[0], "jsonl"), halves[1]
@@ -223,6 +233,7 @@ class UploadScanner:
             [],
             documents,
             format=read.format,
+            corpus_state=state,
         )
 
     async def _pdf_layer(self, content: bytes, purpose: str) -> str | bool | None:

@@ -34,6 +34,7 @@ from gateway.finetune.jobs import (
 )
 from gateway.finetune.listing import FILE_LIST_LIMITS, JOB_LIST_LIMITS, list_limit, own_list
 from gateway.finetune.processing import ScanRunner, settle_expired
+from gateway.finetune.recheck import FileRecheck
 from gateway.finetune.registry import PROCESSED, UPLOADED, FileEntry, Registry
 from gateway.finetune.scan import ScanResult, UploadScanner, check_format, match_fact
 from gateway.finetune.upstream import FinetuneUpstream
@@ -67,6 +68,14 @@ class FinetuneService:
         self._max_bytes = max_upload_bytes
         self._index_ready = False
         self._access = Access(policy, audit)
+        self.recheck = FileRecheck(
+            scanner=scanner,
+            registry=registry,
+            upstream=upstream,
+            access=self._access,
+            audit=audit,
+        )
+        """The re-check of a stored file at each use (jobs here; model requests too)."""
         self.scans = ScanRunner(
             scanner=scanner,
             registry=registry,
@@ -247,7 +256,7 @@ class FinetuneService:
         request: ScanResult,
     ) -> FileEntry:
         """The file must be the caller's, have passed the scan, and still pass it against
-        the corpus as it is now (the whole file is matched again). ``request``: the job
+        the corpus as it is now (``gateway.finetune.recheck``). ``request``: the job
         request's own text matched (the policy refuses governed text there too)."""
         base[param] = file_id
         entry = await self._registry.file(caller.principal.subject, file_id)
@@ -263,9 +272,9 @@ class FinetuneService:
         }
         documents: dict[str, dict[str, Any]] = dict(request.documents)
         if entry.purpose == FINE_TUNE:
-            rechecked, file_documents = await self._recheck(entry)
-            facts["recheck"] = {"matches": rechecked}
-            documents.update(file_documents)
+            rechecked = await self.recheck.current(entry)
+            facts["recheck"] = {"matches": rechecked.matches}
+            documents.update(rechecked.documents)
         decision = await self._access.decide(caller, "fine_tuning.jobs.create", facts, documents)
         await self._audit.append(
             AUDIT_KIND,
@@ -279,22 +288,6 @@ class FinetuneService:
         if not decision.allow:
             raise refusal(decision, "Fine-tuning job refused by policy", param=param)
         return entry
-
-    async def _recheck(
-        self, entry: FileEntry
-    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        """The file's matches against the corpus as it is now.
-
-        The whole file is matched again, not only against chunks written since the scan:
-        no timestamp on a chunk says when it became what it is now (``ingested_at`` is
-        its ingest run's start, and a chunk reclassified in place keeps it), and with the
-        local copy of the corpus a full match costs little more than a partial one.
-        """
-        content, _ = await self._upstream.get_bytes(f"files/{entry.upstream_id}/content")
-        if hashlib.sha256(content).hexdigest() != entry.sha256:
-            raise GatewayError("The stored file differs from the one scanned; upload it again.")
-        fresh: ScanResult = await self._scanner.recheck(content, entry.purpose)
-        return [match_fact(o, False) for o in fresh.overlaps], fresh.documents
 
     async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         await self._access.read(caller, "fine_tuning.jobs.list")

@@ -31,7 +31,9 @@ def ports_of(services: Services) -> Ports:
         settle=functools.partial(settle, services),
         background=services.run_in_background,
         files=FileInputs(
-            Registry(services.index.client, services.settings.index_prefix), services.policy
+            Registry(services.index.client, services.settings.index_prefix),
+            services.policy,
+            services.finetune.recheck,
         ),
     )
 

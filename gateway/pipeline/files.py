@@ -15,6 +15,12 @@ caller's free-form map and names no file.
   / the scan's refusal (the caller knows the file exists; it is theirs).
 - ``gateway.file_inputs`` decides which purposes may be model input (403 otherwise,
   audited with the policy's reasons).
+- Each file is then re-checked against the corpus as it is now, as a fine-tuning job's
+  file is (``gateway.finetune.recheck``: the same code): text ingested as governed
+  after the file's upload scan refuses it here as it would have refused the upload
+  (403 ``finetune_data_governed``, reasons naming only documents the caller may
+  retrieve, audited with the file id). Nothing is matched again while the corpus is
+  unchanged since the file's last match.
 - Otherwise every id is replaced by the upstream's, and the request record lists the
   files (gateway id, upstream id, purpose).
 
@@ -32,13 +38,16 @@ from typing import Any, NoReturn, Protocol
 
 from gateway.audit.records import FileInput
 from gateway.errors import BadRequest, DependencyUnavailable, NotFound, PolicyDenied
+from gateway.finetune.decisions import Caller as FinetuneCaller
+from gateway.finetune.decisions import refusal
 from gateway.finetune.registry import ERROR, PROCESSED, UPLOADED, FileEntry
 from gateway.identity import Principal
 from gateway.metrics import StageTimer
 from gateway.pii.walker import Site, site_label, write_back
 from gateway.pipeline.audit import request_record
 from gateway.pipeline.ports import Ports
-from gateway.pipeline.values import Authorized, FileDecision
+from gateway.pipeline.values import Authorized, Caller, FileDecision
+from gateway.policy import FinetuneDecision
 
 PACKAGE = "gateway.file_inputs"
 _FREE_FORM = frozenset({"metadata"})
@@ -64,6 +73,14 @@ class FileStore(Protocol):
     async def file(self, owner: str, file_id: str) -> FileEntry | None: ...
 
 
+class Rechecker(Protocol):
+    """``gateway.finetune.recheck.FileRecheck``."""
+
+    async def use(
+        self, caller: FinetuneCaller, endpoint: str, model: str, entry: FileEntry
+    ) -> FinetuneDecision: ...
+
+
 class PolicyQuery(Protocol):
     """``gateway.policy.PolicyEngine.query``."""
 
@@ -78,6 +95,7 @@ class FileInputs:
 
     store: FileStore
     policy: PolicyQuery
+    rechecker: Rechecker
 
     async def file(self, owner: str, file_id: str) -> FileEntry | None:
         return await self.store.file(owner, file_id)
@@ -100,6 +118,12 @@ class FileInputs:
             reasons=tuple(sorted(str(r) for r in result.get("reasons") or ())),
             decision_id=response.get("decision_id"),
         )
+
+    async def recheck(
+        self, caller: Caller, endpoint: str, model: str, entry: FileEntry
+    ) -> FinetuneDecision:
+        finetune_caller = FinetuneCaller(caller.principal, caller.request_id)
+        return await self.rechecker.use(finetune_caller, endpoint, model, entry)
 
 
 def file_references(body: dict[str, Any]) -> list[FileRef]:
@@ -166,23 +190,64 @@ async def resolve_files(ports: Ports, authorized: Authorized, timer: StageTimer)
         decision = await ports.files.decide(
             authorized.caller.principal, call.endpoint.action, call.model, list(entries.values())
         )
-    used = [_file_input(entry) for entry in entries.values()]
+        used = [_file_input(entry) for entry in entries.values()]
+        if decision.allow:
+            await _recheck(ports, authorized, refs, entries, used)
     if not decision.allow:
-        record = request_record(authorized, allowed=False)
-        record["denial_reasons"] = list(decision.reasons)
-        if decision.decision_id:
-            record["policy_decision_ids"] = [
-                *record.get("policy_decision_ids", []),
-                decision.decision_id,
-            ]
-        record["files"] = used
-        await ports.audit.append("request", dict(record))
-        ports.metrics.requests.labels(outcome="denied").inc()
-        raise PolicyDenied.because(decision.reasons)
+        await _deny(ports, authorized, PolicyDenied.because(decision.reasons), decision, used)
     upstream = {Site(ref.path, ref.file_id): str(entries[ref.file_id].upstream_id) for ref in refs}
     body = write_back(call.body, upstream)
     call = dataclasses.replace(call, body=body, files=tuple(used))
     return dataclasses.replace(authorized, call=call)
+
+
+async def _recheck(
+    ports: Ports,
+    authorized: Authorized,
+    refs: list[FileRef],
+    entries: dict[str, FileEntry],
+    used: list[FileInput],
+) -> None:
+    """Each file against the corpus as it is now: an audited 403 for the first refused."""
+    assert ports.files is not None
+    call = authorized.call
+    for file_id, entry in entries.items():
+        decision = await ports.files.recheck(
+            authorized.caller, call.endpoint.action, call.model, entry
+        )
+        if decision.allow:
+            continue
+        label = next(ref.label for ref in refs if ref.file_id == file_id)
+        refused = refusal(decision, "File input refused by policy", param=label)
+        await _deny(ports, authorized, refused, decision, used, file_id=file_id)
+
+
+async def _deny(
+    ports: Ports,
+    authorized: Authorized,
+    exc: PolicyDenied,
+    decision: FileDecision | FinetuneDecision,
+    used: list[FileInput],
+    file_id: str | None = None,
+) -> NoReturn:
+    """One request record for a policy's refusal over the files, then the error."""
+    record = request_record(authorized, allowed=False)
+    record["denial_reasons"] = list(decision.reasons)
+    if decision.decision_id:
+        record["policy_decision_ids"] = [
+            *record.get("policy_decision_ids", []),
+            decision.decision_id,
+        ]
+    record["files"] = used
+    if file_id is not None:  # the file re-checked and refused
+        record["refused"], record["status"], record["file_id"] = (
+            exc.code,
+            exc.status_code,
+            file_id,
+        )
+    await ports.audit.append("request", dict(record))
+    ports.metrics.requests.labels(outcome="denied").inc()
+    raise exc
 
 
 def _unusable(entry: FileEntry, ref: FileRef) -> BadRequest | PolicyDenied | None:

@@ -13,8 +13,8 @@ from gateway.context import ScopedContext
 from gateway.finetune.registry import FileEntry
 from gateway.identity import Principal
 from gateway.metrics import GatewayMetrics, StageTimer
-from gateway.pipeline.values import FileDecision
-from gateway.policy import Decision
+from gateway.pipeline.values import Caller, FileDecision
+from gateway.policy import Decision, FinetuneDecision
 from gateway.redaction.placeholders import Placeholders
 from gateway.upstream import UpstreamResponse, UpstreamStream
 
@@ -46,6 +46,12 @@ class FileResolver(Protocol):
     async def decide(
         self, principal: Principal, action: str, model: str, files: list[FileEntry]
     ) -> FileDecision: ...
+
+    async def recheck(
+        self, caller: Caller, endpoint: str, model: str, entry: FileEntry
+    ) -> FinetuneDecision:
+        """The file against the corpus as it is now (``gateway.finetune.recheck``)."""
+        ...
 
 
 class ContextBuilder(Protocol):

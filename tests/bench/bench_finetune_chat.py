@@ -45,11 +45,13 @@ def training_file(megabytes: float, rng: random.Random) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def start_gateway(port: int, audit_dir: Path, max_bytes: int) -> subprocess.Popen[bytes]:
+def start_gateway(
+    port: int, audit_dir: Path, max_bytes: int, prefix: str = "gateway-bench-ft"
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "GATEWAY_PORT": str(port),
-        "GATEWAY_INDEX_PREFIX": "gateway-bench-ft",
+        "GATEWAY_INDEX_PREFIX": prefix,
         "GATEWAY_AUDIT_DIR": str(audit_dir),
         "GATEWAY_LOG_LEVEL": "warning",
         "GATEWAY_FINETUNE_MAX_UPLOAD_BYTES": str(max_bytes),

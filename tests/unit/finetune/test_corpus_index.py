@@ -5,7 +5,8 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.finetune.corpus_index import RunState, stale_runs
+from gateway.finetune.corpus_index import stale_runs
+from gateway.finetune.corpus_state import RunState
 
 Chunks = dict[str, tuple[int, int]]
 """chunk id -> (ingest run, _seq_no)."""

@@ -91,6 +91,10 @@ async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch) -
             return await super().run(os._exit, 1)
 
     class Matcher:
+        async def state(self) -> str | None:
+
+            return "state"
+
         async def overlaps(self, units: Any, *, more: Any = None) -> Any:
             if more is not None:
                 await more

@@ -417,6 +417,10 @@ async def test_the_pii_scan_starts_before_the_examples_are_fingerprinted(
     monkeypatch.setattr(scan_module, "_example_units", fingerprint)
 
     class Matcher:
+        async def state(self) -> str | None:
+
+            return "state"
+
         async def overlaps(self, units: Any, since: Any = None, *, more: Any = None) -> Any:
             if more is not None:
                 await more
@@ -462,6 +466,10 @@ async def test_a_match_and_pii_scan_ending_in_the_same_turn_give_a_result(
             both.set()
 
     class Matcher:
+        async def state(self) -> str | None:
+
+            return "state"
+
         async def overlaps(
             self, units: object, *, more: asyncio.Future[object] | None = None
         ) -> tuple[list[object], dict[str, object]]:

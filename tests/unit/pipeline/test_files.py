@@ -18,6 +18,7 @@ from gateway.pipeline import Caller, ModelCall, run
 from gateway.pipeline.chat import parse_chat
 from gateway.pipeline.files import file_references, resolve_files
 from gateway.pipeline.values import Authorized, FileDecision
+from gateway.policy import FinetuneDecision
 
 from ..test_pipeline import ALLOW, CALLER, Harness, chat_call
 
@@ -40,10 +41,17 @@ def entry(file_id: str, owner: str = "alice", **changes: Any) -> FileEntry:
 class FakeFiles:
     """The registry (owner-checked) and ``gateway.file_inputs`` (purposes)."""
 
-    def __init__(self, *entries: FileEntry, purposes: tuple[str, ...] = ("user_data",)) -> None:
+    def __init__(
+        self,
+        *entries: FileEntry,
+        purposes: tuple[str, ...] = ("user_data",),
+        governed: frozenset[str] = frozenset(),
+    ) -> None:
         self.entries = {e.id: e for e in entries}
         self.purposes = purposes
+        self.governed = governed
         self.asked: list[str] = []
+        self.rechecked: list[str] = []
 
     async def file(self, owner: str, file_id: str) -> FileEntry | None:
         self.asked.append(file_id)
@@ -55,6 +63,16 @@ class FakeFiles:
     ) -> FileDecision:
         bad = sorted({f.purpose for f in files if f.purpose not in self.purposes})
         return FileDecision(not bad, tuple(f"purpose {p}" for p in bad), "dec-files")
+
+    async def recheck(
+        self, caller: Caller, endpoint: str, model: str, entry: FileEntry
+    ) -> FinetuneDecision:
+        self.rechecked.append(entry.id)
+        if entry.id not in self.governed:
+            return FinetuneDecision(True, (), (), "dec-recheck")
+        overlap = {"kind": "overlap", "doc_id": "memo", "visible": False}
+        reasons = ("lines [1] overlap 1 governed document(s) that may not be used for training",)
+        return FinetuneDecision(False, reasons, (overlap,), "dec-recheck")
 
 
 def harness(files: FakeFiles | None) -> Harness:
@@ -209,3 +227,31 @@ async def test_a_body_without_files_asks_nothing() -> None:
     authorized = Authorized(Caller(CALLER.principal, "r"), call, ALLOW)
     assert await resolve_files(h.ports, authorized, StageTimer(h.ports.metrics)) is authorized
     assert files.asked == []
+
+
+async def test_a_file_governed_since_its_scan_is_refused_and_audited() -> None:
+    """A file the re-check refuses: 403 finetune_data_governed with the policy's reasons,
+    one request record naming the file, nothing upstream; files the purpose policy
+    refused are never re-checked."""
+    h = harness(FakeFiles(entry("file-a"), entry("file-b"), governed=frozenset({"file-b"})))
+    call = parts_call(file_part("file-a"), file_part("file-b"))
+    with pytest.raises(PolicyDenied) as caught:
+        await run(h.ports, CALLER, call, StageTimer(h.ports.metrics))
+    assert caught.value.code == "finetune_data_governed"
+    assert caught.value.param == "messages[0].content[2].file.file_id"
+    assert "overlap 1 governed document(s)" in caught.value.message
+    ((_, record),) = h.audit.records
+    assert record["allowed"] is False
+    assert record["file_id"] == "file-b"
+    assert record["status"] == 403
+    assert "dec-recheck" in record["policy_decision_ids"]
+    assert h.upstream.sent == []
+
+    training = harness(FakeFiles(entry("file-t", purpose="fine-tune")))
+    with pytest.raises(PolicyDenied):
+        await run(
+            training.ports, CALLER, parts_call(file_part("file-t")), StageTimer(h.ports.metrics)
+        )
+    assert training.ports.files is not None
+    assert isinstance(training.ports.files, FakeFiles)
+    assert training.ports.files.rechecked == []
