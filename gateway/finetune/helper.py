@@ -1,9 +1,9 @@
 """A helper process for the upload scan's CPU work, started on demand.
 
 The scan's parse and fingerprints are Python and numpy: in one process they use one
-core. A helper process takes half of a large upload (``gateway.finetune.halves``). It is
+core. A helper process takes part of a large upload (``gateway.finetune.halves``). It is
 spawned when a scan first asks for it (it loads numpy and the parser while the gateway
-parses its own half), stays ``idle_s`` after its last job for the next scan, then exits
+parses the first pieces), stays ``idle_s`` after its last job for the next scan, then exits
 and is reaped: nothing of it is resident at rest, and ``aclose`` (the lifespan's end)
 stops it. It runs ``nice``-d, so that requests served by the gateway come first, and it
 dies with the gateway however that ends (``die_with_parent``).

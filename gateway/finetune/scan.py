@@ -7,7 +7,7 @@ large part of some segment. The result holds line numbers, document ids, scores 
 types with counts: never the examples' text, so it can go to the policy and the audit
 log as it is.
 
-A large JSONL upload is parsed and fingerprinted in two halves, one in a helper process
+A large JSONL upload is parsed and fingerprinted in pieces shared with a helper process
 (``gateway.finetune.halves``), with the same result. The fingerprinting and the match's
 arithmetic are numpy (``gateway.finetune.units``, ``gateway.finetune.overlaps``),
 imported on the first scan: the gateway starts without it.
@@ -139,15 +139,15 @@ class UploadScanner:
         clock = time.perf_counter()
         state = await self.corpus_state()
         sha256 = hashlib.sha256(content).hexdigest()
-        halves = await self._in_halves(content, purpose)
-        if halves:
-            read = FileRead(halves[0], "jsonl")
+        pieces = await self._in_pieces(content, purpose)
+        if pieces:
+            read = FileRead(pieces[0], "jsonl")
         else:
             layer = await self._pdf_layer(content, purpose)
             read = await asyncio.to_thread(read_examples, content, purpose, layer)
         examples = read.examples
         parsed = time.perf_counter()
-        # The PII scan starts as soon as the examples are parsed (in halves: and
+        # The PII scan starts as soon as the examples are parsed (in pieces: and
         # fingerprinted, so the ``fingerprint`` stage is ~0), and runs while they are
         # fingerprinted and matched: its work is mostly in the analysis workers'
         # processes, the match's in this one and Elasticsearch. The segments are
@@ -157,10 +157,10 @@ class UploadScanner:
         pii_scan = asyncio.ensure_future(_timed(ended, "pii", self._find_pii(examples, purpose)))
         tasks: list[asyncio.Future[Any]] = [pii_scan]
         try:
-            units = halves[1] if halves else await asyncio.to_thread(_example_units, examples)
+            units = pieces[1] if pieces else await asyncio.to_thread(_example_units, examples)
             printed = time.perf_counter()
             segments = asyncio.ensure_future(
-                self._segments(examples, units, in_helper=halves is not None)
+                self._segments(examples, units, in_helper=pieces is not None)
             )
             tasks.append(segments)
             match = asyncio.ensure_future(
@@ -217,13 +217,13 @@ class UploadScanner:
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         """The corpus match alone, against the corpus as it is now (a stored file used)."""
         state = await self.corpus_state()
-        halves = await self._in_halves(content, purpose)
-        if halves:
-            read, units = FileRead(halves[0], "jsonl"), halves[1]
+        pieces = await self._in_pieces(content, purpose)
+        if pieces:
+            read, units = FileRead(pieces[0], "jsonl"), pieces[1]
         else:
             read = await asyncio.to_thread(read_examples, content, purpose)
             units = await asyncio.to_thread(_example_units, read.examples)
-        segments = await self._segments(read.examples, units, in_helper=halves is not None)
+        segments = await self._segments(read.examples, units, in_helper=pieces is not None)
         overlaps, documents = await self._matcher.overlaps([*units, *segments])
         return ScanResult(
             hashlib.sha256(content).hexdigest(),
@@ -252,25 +252,25 @@ class UploadScanner:
         except TimeoutError:
             return None
 
-    async def _in_halves(
+    async def _in_pieces(
         self, content: bytes, purpose: str
     ) -> tuple[list[Example], ExampleUnits] | None:
         """The examples and their units, parsed and fingerprinted in two processes; None
         when this upload is not for that (no helper, a small or plain-text file)."""
         if self._helper is None:
             return None
-        from gateway.finetune.halves import SPLIT_MIN_BYTES, parse_in_halves  # numpy
+        from gateway.finetune.halves import SPLIT_MIN_BYTES, parse_in_pieces  # numpy
 
         chat = jsonl_chat(content, purpose)
         if chat is None or len(content) < SPLIT_MIN_BYTES:
             return None
-        examples, units, letters_of = await parse_in_halves(content, chat, self._helper)
+        examples, units, letters_of = await parse_in_pieces(content, chat, self._helper)
         return examples, ExampleUnits(units, letters_of)
 
     async def _segments(
         self, examples: list[Example], units: ExampleUnits, *, in_helper: bool
     ) -> list[Unit]:
-        """The segments; fingerprinted in the helper when the examples were (halves)."""
+        """The segments; fingerprinted in the helper when the examples were (pieces)."""
         if in_helper and self._helper is not None and examples:
             from gateway.finetune.halves import segments_in_helper
 

@@ -425,11 +425,13 @@ async def test_a_file_scanned_in_two_halves_is_refused_for_its_second_half(
     sdk: Sdk, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Split between the gateway and its helper process (any size here): restricted text
-    in the helper's half is refused by its line in the file."""
+    in the helper's half (the second piece: the gateway takes the first) is refused by
+    its line in the file."""
     from gateway.finetune import halves
 
-    monkeypatch.setattr(halves, "SPLIT_MIN_BYTES", 1)
     content = jsonl(*[example(UNRELATED)] * 6, example(KEY_ACCOUNTS), example(UNRELATED))
+    monkeypatch.setattr(halves, "SPLIT_MIN_BYTES", 1)
+    monkeypatch.setattr(halves, "PIECE_BYTES", len(content) // 2)
     message = await refused_upload(sdk(CAROL), content)
     assert "lines [7]" in message
     assert '"acme-key-accounts"' in message

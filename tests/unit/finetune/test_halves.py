@@ -1,5 +1,8 @@
-"""A large upload parsed and fingerprinted in two halves: the one-process result."""
+"""A large upload parsed and fingerprinted in pieces by two processes: the one-process
+result."""
 
+import asyncio
+import itertools
 import json
 import threading
 from typing import Any
@@ -11,7 +14,13 @@ from hypothesis import strategies as st
 
 from gateway.errors import BadRequest
 from gateway.finetune.examples import parse_examples
-from gateway.finetune.halves import merged, parse_half, parse_in_halves, segments_in_helper
+from gateway.finetune.halves import (
+    cut_points,
+    merged,
+    parse_half,
+    parse_in_pieces,
+    segments_in_helper,
+)
 from gateway.finetune.helper import ScanHelper
 from gateway.finetune.units import example_units, segment_units
 
@@ -45,14 +54,14 @@ def _whole(content: bytes, chat: bool) -> tuple[object, object, object]:
     return examples, [(u.lines, u.prints.tolist()) for u in units], letters_of
 
 
-def _halves(content: bytes, cut: int, chat: bool) -> tuple[object, object, object]:
-    first = content.count(b"\n", 0, cut) + 1
+def _pieces(content: bytes, cuts: list[int], chat: bool) -> tuple[object, object, object]:
+    points = [0, *sorted(set(cuts)), len(content)]
+    parts = [
+        parse_half(memoryview(content)[begin:end], content.count(b"\n", 0, begin) + 1, chat)
+        for begin, end in itertools.pairwise(points)
+    ]
     try:
-        examples, units, letters_of = merged(
-            parse_half(memoryview(content)[:cut], 1, chat),
-            parse_half(content[cut:], first, chat),
-            chat=chat,
-        )
+        examples, units, letters_of = merged(parts, chat=chat)
     except BadRequest as exc:
         return "refused", exc.message, None
     return examples, [(u.lines, u.prints.tolist()) for u in units], letters_of
@@ -60,10 +69,10 @@ def _halves(content: bytes, cut: int, chat: bool) -> tuple[object, object, objec
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(_line, max_size=30), st.data(), st.booleans(), st.booleans(), st.booleans())
-def test_two_halves_give_the_whole_file_s_result(
+def test_pieces_give_the_whole_file_s_result(
     lines: list[str], data: st.DataObject, chat: bool, broken: bool, bom: bool
 ) -> None:
-    """Cut after any line (or the file refused: bad lines, not UTF-8), the two halves'
+    """Cut after any lines (or the file refused: bad lines, not UTF-8), the pieces'
     examples, fingerprints, letters or refusal message are the whole file's, a UTF-8
     byte-order mark at its start or not."""
     content = (b"\xef\xbb\xbf" if bom else b"") + "".join(line + "\n" for line in lines).encode()
@@ -71,18 +80,17 @@ def test_two_halves_give_the_whole_file_s_result(
         at = data.draw(st.integers(0, len(content) - 1))
         content = content[:at] + b"\xff" + content[at + 1 :]
     newlines = [i + 1 for i, byte in enumerate(content) if byte == 0x0A]
-    cut = data.draw(st.sampled_from([0, *newlines]))
-    assert _halves(content, cut, chat) == _whole(content, chat)
+    cuts = data.draw(st.lists(st.sampled_from([0, *newlines]), max_size=5))
+    assert _pieces(content, cuts, chat) == _whole(content, chat)
 
 
-def test_more_than_the_reported_bad_lines_in_both_halves_read_as_one_file() -> None:
-    """Bad lines past the reading limit, spread over both halves: the same message."""
+def test_more_than_the_reported_bad_lines_in_several_pieces_read_as_one_file() -> None:
+    """Bad lines past the reading limit, spread over several pieces: the same message."""
     content = b"nope\n" * 1500
-    cut = len(content) // 2
-    assert _halves(content, cut, True) == _whole(content, True)
+    assert _pieces(content, cut_points(content, 1000)[1:-1], True) == _whole(content, True)
 
 
-async def test_the_helper_s_half_and_segments_equal_the_one_process_result() -> None:
+async def test_the_pieces_and_segments_equal_the_one_process_result() -> None:
     """Through a real helper process: examples, units and segments as in one process."""
     lines = [
         json.dumps(
@@ -103,7 +111,7 @@ async def test_the_helper_s_half_and_segments_equal_the_one_process_result() -> 
     examples = parse_examples(content)
     units, letters_of = example_units(examples)
     async with ScanHelper(nice=0) as helper:
-        got, got_units, got_letters = await parse_in_halves(content, True, helper)
+        got, got_units, got_letters = await parse_in_pieces(content, True, helper, 2000)
         segments = await segments_in_helper(got, got_letters, helper)
     assert got == examples
     assert got_letters == letters_of
@@ -120,15 +128,15 @@ async def test_the_helper_s_half_and_segments_equal_the_one_process_result() -> 
         assert np.array_equal(have.owners, want.owners)
 
 
-async def test_a_bad_line_in_the_helper_s_half_refuses_the_file() -> None:
-    """The second half's bad line is reported with its line number in the file."""
+async def test_a_bad_line_in_a_later_piece_refuses_the_file() -> None:
+    """A later piece's bad line is reported with its line number in the file."""
     good = json.dumps(
         {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
     )
     content = (good + "\n") * 14 + "not json\n" + (good + "\n") * 6
     async with ScanHelper(nice=0) as helper:
         with pytest.raises(BadRequest, match="1 bad line\\(s\\): line 15: "):
-            await parse_in_halves(content.encode(), True, helper)
+            await parse_in_pieces(content.encode(), True, helper, 200)
 
 
 async def test_the_merge_and_the_segment_stream_run_off_the_event_loop(
@@ -155,7 +163,50 @@ async def test_the_merge_and_the_segment_stream_run_off_the_event_loop(
     )
     content = ((good + "\n") * 50).encode()
     async with ScanHelper(nice=0) as helper:
-        examples, _, letters_of = await halves.parse_in_halves(content, True, helper)
+        examples, _, letters_of = await halves.parse_in_pieces(content, True, helper)
         await halves.segments_in_helper(examples, letters_of, helper)
     assert set(ran_in) == {"merged", "segment_stream", "segments_of"}
     assert loop_thread not in ran_in.values()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=200).map(lambda b: b.replace(b"x", b"\n")), st.integers(1, 50))
+def test_cut_points_cut_after_newlines_into_nonempty_pieces(content: bytes, size: int) -> None:
+    """Every piece but the last ends with a newline, none is empty (unless the file is),
+    and together they are the file."""
+    points = cut_points(content, size)
+    assert points[0] == 0
+    assert points[-1] == len(content)
+    pieces = [content[a:b] for a, b in itertools.pairwise(points)]
+    assert b"".join(pieces) == content
+    assert all(piece.endswith(b"\n") for piece in pieces[:-1])
+    assert all(pieces) or pieces == [b""]
+
+
+class _SlowHelper(ScanHelper):
+    """A helper that answers its first job only after ``delay_s`` (a busy host), in this
+    process; it records how many pieces it was given."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.jobs = 0
+
+    async def run(self, func: Any, *args: Any) -> Any:
+        self.jobs += 1
+        if self.jobs == 1:
+            await asyncio.sleep(self.delay_s)
+        return func(*args)
+
+
+async def test_a_slow_helper_takes_fewer_pieces_and_the_result_is_the_same() -> None:
+    """While the helper is busy with one piece, this process parses the others: the
+    helper's share follows its speed, and the result is still the one-process one."""
+    line = json.dumps(
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b"}]}
+    )
+    content = "".join(line.replace("a b", f"a b {n}") + "\n" for n in range(400)).encode()
+    helper = _SlowHelper(delay_s=1.0)
+    got, units, letters_of = await parse_in_pieces(content, True, helper, len(content) // 8)
+    assert helper.jobs == 1
+    assert (got, [(u.lines, u.prints.tolist()) for u in units], letters_of) == _whole(content, True)
