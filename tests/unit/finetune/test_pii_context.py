@@ -15,14 +15,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.finetune import pii_context
-from gateway.finetune.pii_context import PREFIX_WORDS, TOKEN, context_parts, is_word, parts
+from gateway.finetune.pii_context import (
+    MAX_LOOK_BACK,
+    PREFIX_WORDS,
+    TOKEN,
+    context_parts,
+    is_word,
+    parts,
+)
 from gateway.finetune.pii_patterns import _FENCE, PatternAnalyzer
 
 
 def _rule_parts(text: str, start: int) -> list[str]:
-    """The rule as written: tokenise the whole text; the match's own token is the first
-    ending after ``start``; the five words (not stop words, not punctuation) before it."""
-    tokens = list(TOKEN.finditer(text))
+    """The rule as written: tokenise the text from ``MAX_LOOK_BACK`` before ``start`` on
+    (the lane's cap: a token reaching further back is read from there); the match's own
+    token is the first ending after ``start``; the five words (not stop words, not
+    punctuation) before it."""
+    tokens = list(TOKEN.finditer(text, max(0, start - MAX_LOOK_BACK)))
     own = next((i for i, t in enumerate(tokens) if t.end() > start), len(tokens))
     words = [t.group() for t in tokens[:own] if is_word(t.group())][-PREFIX_WORDS:]
     found = [part for word in words for part in parts(word)]
