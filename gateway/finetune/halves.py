@@ -26,9 +26,10 @@ from gateway.finetune.examples import Example, checked, not_utf8, parse_lines
 from gateway.finetune.helper import ScanHelper
 from gateway.finetune.matcher import Unit
 from gateway.finetune.units import (
+    SegmentArrays,
     example_units,
     segment_arrays,
-    segment_stream,
+    segment_passes,
     segments_of,
 )
 
@@ -150,8 +151,12 @@ def _units(half: Half) -> list[Unit]:
 async def segments_in_helper(
     examples: list[Example], letters_of: dict[str, str], helper: ScanHelper
 ) -> list[Unit]:
-    """``segment_units``, its arithmetic in the helper (the stream is built and the units
-    made in threads, off the event loop, as ``parse_in_pieces`` merges)."""
-    stream, starts, lines = await asyncio.to_thread(segment_stream, examples, letters_of)
-    arrays = await helper.run(segment_arrays, stream, starts, lines)
-    return await asyncio.to_thread(segments_of, arrays)
+    """``segment_units``, its arithmetic in the helper (the streams are built and the
+    units made in threads, off the event loop, as ``parse_in_pieces`` merges)."""
+    passes = await asyncio.to_thread(segment_passes, examples, letters_of)
+    arrays = [await helper.run(segment_arrays, *stream) for stream in passes]
+    return await asyncio.to_thread(_segments_of_passes, arrays)
+
+
+def _segments_of_passes(arrays: list[SegmentArrays | None]) -> list[Unit]:
+    return [unit for one in arrays for unit in segments_of(one)]

@@ -27,7 +27,7 @@ SEGMENT = 1500
 """Characters (letters and digits) per segment; segments overlap by half."""
 SHORT_TEXT = 64
 """Letters and digits of a text short enough to be a piece of a cut-up passage (a few
-words): such texts are read a second time, on their own (``segment_stream``)."""
+words): such texts are read a second time, on their own (``segment_passes``)."""
 
 
 def units_of(examples: list[Example]) -> list[Unit]:
@@ -100,32 +100,40 @@ def segment_units(examples: list[Example], letters_of: dict[str, str] | None = N
     shingles over the whole stream; a segment's fingerprints are the minima of the
     windows starting inside it, each attributed to the line where its own shingle starts.
     """
-    return segments_of(segment_arrays(*segment_stream(examples, letters_of)))
+    return [
+        unit
+        for stream in segment_passes(examples, letters_of)
+        for unit in segments_of(segment_arrays(*stream))
+    ]
 
 
-def segment_stream(
+SegmentStream = tuple[str, NDArray[np.int64], NDArray[np.int64]]
+"""Letters and digits the segments are cut from, where each part of them starts, and
+the line each part is from."""
+
+
+def segment_passes(
     examples: list[Example], letters_of: dict[str, str] | None = None
-) -> tuple[str, NDArray[np.int64], NDArray[np.int64]]:
-    """The letters and digits the segments are cut from, where each part of them starts
-    and the line each part is from.
-
-    Two passes over the file in order, one after the other: each example's first
-    occurrences; then only its short texts (``SHORT_TEXT``), so that pieces of a passage
-    given as texts of their own join up even when long texts stand between them. The
-    second pass is left out when no text is long (it would repeat the first).
+) -> list[SegmentStream]:
+    """The streams the segments are cut from, each on its own: the file read in order
+    (each example's first occurrences); then, when some text is long, its short texts
+    alone (``SHORT_TEXT``), so that pieces of a passage given as texts of their own join
+    up even when long texts stand between them. Segments of the second pass hold short
+    texts only: a piece-by-piece passage is not diluted by the long texts' letters.
     """
     firsts = first_occurrences(examples)
-    lines = [example.line for example in examples]
+    lines = np.array([example.line for example in examples], dtype=np.int64)
     letters = [
         [letter_stream(text) if letters_of is None else letters_of[text] for text in texts]
         for texts in firsts
     ]
     streams = ["".join(parts) for parts in letters]
     shorts = ["".join(p for p in parts if len(p) <= SHORT_TEXT) for parts in letters]
-    if shorts != streams:
-        streams, lines = [*streams, *shorts], [*lines, *lines]
-    starts = np.cumsum([0, *(len(s) for s in streams)])[:-1]
-    return "".join(streams), starts, np.array(lines, dtype=np.int64)
+    passes = [streams] if shorts == streams else [streams, shorts]
+    return [
+        ("".join(parts), np.cumsum([0, *(len(part) for part in parts)])[:-1], lines)
+        for parts in passes
+    ]
 
 
 SegmentArrays = tuple[
@@ -139,7 +147,7 @@ bounds in the lines it names, and those lines."""
 def segment_arrays(
     stream: str, starts: NDArray[np.int64], lines: NDArray[np.int64]
 ) -> SegmentArrays | None:
-    """``segment_units``' work on its stream (``segment_stream``); ``lines``: each
+    """``segment_units``' work on one stream (``segment_passes``); ``lines``: each
     example's line. None when the stream is shorter than one window."""
     hashes = char_hashes(stream, CHAR_K)
     if len(hashes) <= CHAR_WINDOW:

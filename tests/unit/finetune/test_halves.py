@@ -139,7 +139,7 @@ async def test_a_bad_line_in_a_later_piece_refuses_the_file() -> None:
             await parse_in_pieces(content.encode(), True, helper, 200)
 
 
-async def test_the_merge_and_the_segment_stream_run_off_the_event_loop(
+async def test_the_merge_and_the_segment_passes_run_off_the_event_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """For a large file they take seconds: on the event loop they would stall chat and
@@ -156,7 +156,7 @@ async def test_the_merge_and_the_segment_stream_run_off_the_event_loop(
 
         return call
 
-    for name in ("merged", "segment_stream", "segments_of"):
+    for name in ("merged", "segment_passes", "segments_of"):
         monkeypatch.setattr(halves, name, recorded(name, getattr(halves, name)))
     good = json.dumps(
         {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b c"}]}
@@ -165,7 +165,7 @@ async def test_the_merge_and_the_segment_stream_run_off_the_event_loop(
     async with ScanHelper(nice=0) as helper:
         examples, _, letters_of = await halves.parse_in_pieces(content, True, helper)
         await halves.segments_in_helper(examples, letters_of, helper)
-    assert set(ran_in) == {"merged", "segment_stream", "segments_of"}
+    assert set(ran_in) == {"merged", "segment_passes", "segments_of"}
     assert loop_thread not in ran_in.values()
 
 

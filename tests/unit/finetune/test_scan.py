@@ -19,7 +19,7 @@ from gateway.finetune.scan import UploadScanner
 from gateway.finetune.units import (
     SEGMENT,
     first_occurrences,
-    segment_stream,
+    segment_passes,
     segment_units,
     units_of,
 )
@@ -130,14 +130,15 @@ def test_pieces_between_long_texts_rejoin_in_the_short_texts_pass() -> None:
     whole = {fp for fp in fingerprint_set(SECRET) if fp & 1}
     units = segment_units(examples)
     assert any(len(whole & set(unit.prints.tolist())) >= len(whole) // 2 for unit in units)
-    stream, starts, lines = segment_stream(examples)
-    assert len(starts) == len(lines) == 2 * len(examples)
-    assert stream.endswith(letters(SECRET))
+    (first, _, _), (shorts, starts, lines) = segment_passes(examples)
+    assert letters(SECRET) not in first
+    assert shorts == letters(SECRET)  # the short texts' segments hold no filler
+    assert len(starts) == len(lines) == len(examples)
 
 
 def test_the_short_texts_pass_is_left_out_when_no_text_is_long() -> None:
     examples = [Example(n + 1, (word,)) for n, word in enumerate(SECRET.split())]
-    stream, starts, lines = segment_stream(examples)
+    ((stream, starts, lines),) = segment_passes(examples)
     assert stream == letters(SECRET)
     assert lines.tolist() == [example.line for example in examples]
     assert starts.tolist() == [0, *np.cumsum([len(letters(w)) for w in SECRET.split()])[:-1]]
@@ -348,29 +349,30 @@ def test_units_of_a_file_equal_the_per_text_computation(texts: list[list[str]]) 
 def _reference_segments(
     examples: list[Example],
 ) -> list[tuple[tuple[int, ...], list[int], list[int]]]:
-    """The segments as first written: window by window, one ``np.unique`` per segment."""
-    stream, starts, lines = segment_stream(examples)
-    hashes = char_hashes(stream, CHAR_K)
-    if len(hashes) <= CHAR_WINDOW:
-        return []
-    count = len(hashes) - CHAR_WINDOW + 1
-    minima = hashes[:count].copy()
-    for j in range(1, CHAR_WINDOW):
-        np.minimum(minima, hashes[j : j + count], out=minima)
-    windows = np.arange(count)
-    chosen = windows + (CHAR_WINDOW - 1)
-    for j in range(CHAR_WINDOW - 1, -1, -1):
-        hit = hashes[j : j + count] == minima
-        chosen[hit] = windows[hit] + j
-    minima |= np.int64(1)
-    owner = lines[np.searchsorted(starts, chosen, side="right") - 1]
+    """The segments as first written: window by window, one ``np.unique`` per segment
+    (of each pass, ``segment_passes``)."""
     found = []
-    step = SEGMENT // 2
-    for begin in range(0, max(1, count - step), step):
-        end = min(count, begin + SEGMENT - CHAR_K - CHAR_WINDOW + 2)
-        prints, first = np.unique(minima[begin:end], return_index=True)
-        owners = owner[begin:end][first]
-        found.append((tuple(sorted(set(owners.tolist()))), prints.tolist(), owners.tolist()))
+    for stream, starts, lines in segment_passes(examples):
+        hashes = char_hashes(stream, CHAR_K)
+        if len(hashes) <= CHAR_WINDOW:
+            continue
+        count = len(hashes) - CHAR_WINDOW + 1
+        minima = hashes[:count].copy()
+        for j in range(1, CHAR_WINDOW):
+            np.minimum(minima, hashes[j : j + count], out=minima)
+        windows = np.arange(count)
+        chosen = windows + (CHAR_WINDOW - 1)
+        for j in range(CHAR_WINDOW - 1, -1, -1):
+            hit = hashes[j : j + count] == minima
+            chosen[hit] = windows[hit] + j
+        minima |= np.int64(1)
+        owner = lines[np.searchsorted(starts, chosen, side="right") - 1]
+        step = SEGMENT // 2
+        for begin in range(0, max(1, count - step), step):
+            end = min(count, begin + SEGMENT - CHAR_K - CHAR_WINDOW + 2)
+            prints, first = np.unique(minima[begin:end], return_index=True)
+            owners = owner[begin:end][first]
+            found.append((tuple(sorted(set(owners.tolist()))), prints.tolist(), owners.tolist()))
     return found
 
 

@@ -32,7 +32,7 @@ def _segments_before(examples: list[Example]) -> list[Unit]:
     """``segment_units`` as it was at f15b267 (its letters from each text, as when no
     streams are handed over): every window's minimum and its place by
     ``sliding_argmin``, then runs of windows with the same place; the texts it reads are
-    today's (``first_occurrences``, then the short texts again when any text is long)."""
+    today's (``first_occurrences``; then, when any text is long, the short texts on their own)."""
     firsts = first_occurrences(examples)
     streams = [letters("\n".join(texts)) for texts in firsts]
     shorts = [
@@ -40,8 +40,11 @@ def _segments_before(examples: list[Example]) -> list[Unit]:
         for texts in firsts
     ]
     line_of = [example.line for example in examples]
-    if shorts != streams:
-        streams, line_of = [*streams, *shorts], [*line_of, *line_of]
+    passes = [streams] if shorts == streams else [streams, shorts]
+    return [unit for one in passes for unit in _stream_segments_before(one, line_of)]
+
+
+def _stream_segments_before(streams: list[str], line_of: list[int]) -> list[Unit]:
     starts = np.cumsum([0, *(len(s) for s in streams)])
     hashes = char_hashes("".join(streams), CHAR_K)
     if len(hashes) <= CHAR_WINDOW:
