@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -53,13 +53,25 @@ class MemoryOwners:
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[str, str | None]] = {}
+        self.files: dict[str, tuple[str, ...]] = {}
 
-    async def record(self, owner: str, response_id: str, body_sha256: str | None = None) -> None:
-        self.entries.setdefault(response_id, (owner, body_sha256))
+    async def record(
+        self,
+        owner: str,
+        response_id: str,
+        body_sha256: str | None = None,
+        files: Sequence[str] = (),
+    ) -> None:
+        if response_id not in self.entries:
+            self.entries[response_id] = (owner, body_sha256)
+            self.files[response_id] = tuple(files)
 
     async def owns(self, owner: str, response_id: str) -> bool:
+        return await self.held(owner, response_id) is not None
+
+    async def held(self, owner: str, response_id: str) -> tuple[str, ...] | None:
         entry = self.entries.get(response_id)
-        return entry is not None and entry[0] == owner
+        return self.files[response_id] if entry is not None and entry[0] == owner else None
 
     async def forget(self, owner: str, response_id: str) -> None:
         if await self.owns(owner, response_id):
@@ -153,9 +165,9 @@ async def test_owned_upstream_records_the_caller_of_each_id(owners: MemoryOwners
         async def stream_json(self, path: str, body: bytes) -> Any:
             raise AssertionError("not streamed")
 
-    wrapped = OwnedUpstream(Answering(), owners, "alice")
+    wrapped = OwnedUpstream(Answering(), owners, "alice", ("file-a",))
     await wrapped.post_json("responses", b"{}")
-    assert await owners.owns("alice", "resp_1")
+    assert await owners.held("alice", "resp_1") == ("file-a",)
     assert not await owners.owns("bob", "resp_1")
     assert owners.entries["resp_1"][1] == sha256_hex(b"{}")
 
