@@ -13,7 +13,7 @@ from gateway.hashing import sha256_hex
 from gateway.metrics import StageTimer
 from gateway.policy import PolicyEngine
 from gateway.responses.endpoint import compose_responses, parse_responses
-from gateway.responses.run import run_responses
+from gateway.responses.run import chain_files, run_responses
 from gateway.responses.upstream import OwnedUpstream
 from gateway.upstream import UpstreamResponse, UpstreamStream
 from tests.unit.test_pipeline import CALLER, FakeContext, Harness
@@ -170,6 +170,13 @@ async def test_owned_upstream_records_the_caller_of_each_id(owners: MemoryOwners
     assert await owners.held("alice", "resp_1") == ("file-a",)
     assert not await owners.owns("bob", "resp_1")
     assert owners.entries["resp_1"][1] == sha256_hex(b"{}")
+
+
+def test_a_conversation_holds_its_named_files_then_those_held_before() -> None:
+    """Each file once, this request's first; nothing named or held: none."""
+    assert chain_files(["b", "a", "b"], ["c", "a", "d"]) == ("b", "a", "c", "d")
+    assert chain_files([], ["c"]) == ("c",)
+    assert chain_files([], []) == ()
 
 
 async def test_a_streamed_id_is_recorded_before_its_event_is_relayed(
