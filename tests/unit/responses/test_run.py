@@ -182,8 +182,8 @@ def test_a_conversation_holds_its_named_files_then_those_held_before() -> None:
 async def test_a_streamed_id_is_recorded_before_its_event_is_relayed(
     owners: MemoryOwners,
 ) -> None:
-    """The caller gets the ``response.created`` event only once its id is recorded as theirs;
-    the bytes pass through unchanged."""
+    """The caller gets the ``response.created`` event only once its id is recorded as theirs
+    (with the files its conversation holds); the bytes pass through unchanged."""
     events = [
         f'event: {kind}\ndata: {{"type":"{kind}","response":{{"id":"resp_9"}}}}\n\n'.encode()
         for kind in ("response.created", "response.completed")
@@ -200,9 +200,10 @@ async def test_a_streamed_id_is_recorded_before_its_event_is_relayed(
         async def stream_json(self, path: str, body: bytes) -> Any:
             return UpstreamStream(200, {}, chunks())
 
-    stream = await OwnedUpstream(Streaming(), owners, "alice").stream_json("responses", b"{}")
+    owned = OwnedUpstream(Streaming(), owners, "alice", ("file-a",))
+    stream = await owned.stream_json("responses", b"{}")
     relayed = []
     async for chunk in stream.chunks:
-        assert await owners.owns("alice", "resp_9")
+        assert await owners.held("alice", "resp_9") == ("file-a",)
         relayed.append(chunk)
     assert b"".join(relayed) == b"".join(events)
