@@ -166,7 +166,8 @@ class RequestRecord(TypedDict):
             str,
             Field(
                 "A file id the body named that was refused: not the caller's or unknown "
-                "(404), or not usable yet.",
+                "(404), not usable yet, or governed since its scan; or one a continued "
+                "conversation holds (``previous_response_id``), refused so or deleted.",
                 KEYWORD,
             ),
         ]

@@ -27,7 +27,6 @@ from gateway.responses.access import authorize_read
 from gateway.responses.endpoint import ACTION, parse_responses
 from gateway.responses.run import run_responses
 from gateway.responses.shape import RESPONSES
-from gateway.responses.upstream import OwnedUpstream
 from gateway.services import Services
 
 _LIST_PARAMS = ("after", "before", "limit", "order", "include")
@@ -42,7 +41,6 @@ async def create_response(
     call, parsed = parse_responses(await request.body(), request.headers)
     ports = dataclasses.replace(
         ports_of(services),
-        upstream=OwnedUpstream(services.upstream, services.response_owners, principal.subject),
         build_context=functools.partial(
             build_context, dataclasses.replace(services.context_stages(), shape=RESPONSES)
         ),

@@ -21,6 +21,9 @@ caller's free-form map and names no file.
   (403 ``finetune_data_governed``, reasons naming only documents the caller may
   retrieve, audited with the file id). Nothing is matched again while the corpus is
   unchanged since the file's last match.
+- A Responses request continuing a conversation (``previous_response_id``) re-checks the
+  files that conversation holds from earlier turns the same way (``recheck_held``); one
+  deleted or unusable since is a 403 ``conversation_file_unavailable``, audited with its id.
 - Otherwise every id is replaced by the upstream's, and the request record lists the
   files (gateway id, upstream id, purpose).
 
@@ -32,7 +35,7 @@ unless the redaction policy allows binary content (``gateway.pii.walker``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
@@ -209,17 +212,53 @@ async def _recheck(
     used: list[FileInput],
 ) -> None:
     """Each file against the corpus as it is now: an audited 403 for the first refused."""
+    for file_id, entry in entries.items():
+        label = next(ref.label for ref in refs if ref.file_id == file_id)
+        await _recheck_one(ports, authorized, entry, label, used)
+
+
+async def _recheck_one(
+    ports: Ports, authorized: Authorized, entry: FileEntry, label: str, used: list[FileInput]
+) -> None:
     assert ports.files is not None
     call = authorized.call
-    for file_id, entry in entries.items():
-        decision = await ports.files.recheck(
-            authorized.caller, call.endpoint.action, call.model, entry
-        )
-        if decision.allow:
-            continue
-        label = next(ref.label for ref in refs if ref.file_id == file_id)
+    decision = await ports.files.recheck(authorized.caller, call.endpoint.action, call.model, entry)
+    if not decision.allow:
         refused = refusal(decision, "File input refused by policy", param=label)
-        await _deny(ports, authorized, refused, decision, used, file_id=file_id)
+        await _deny(ports, authorized, refused, decision, used, file_id=entry.id)
+
+
+async def recheck_held(
+    ports: Ports, authorized: Authorized, held: Sequence[str], param: str, timer: StageTimer
+) -> None:
+    """Files a continued conversation holds from earlier turns, re-checked as if named again.
+
+    The upstream keeps their text in the conversation, so each is matched against the
+    corpus as it is now (the same audited 403 as a named file; one named again by this
+    request was re-checked already). A held file deleted since, or not processed, cannot
+    be checked: an audited 403 asking for a new conversation (fail closed)."""
+    named = {file["file_id"] for file in authorized.call.files}
+    owner = authorized.caller.principal.subject
+    used = list(authorized.call.files)
+    with timer.stage("authorize"):
+        for file_id in held:
+            if file_id in named:
+                continue
+            entry = await ports.files.file(owner, file_id) if ports.files else None
+            if entry is None or entry.status != PROCESSED or not entry.upstream_id:
+                await _refuse(ports, authorized, _held_unusable(file_id, entry, param), file_id)
+            await _recheck_one(ports, authorized, entry, param, used)
+
+
+def _held_unusable(file_id: str, entry: FileEntry | None, param: str) -> PolicyDenied:
+    why = "was deleted" if entry is None else f"has status '{entry.status}'"
+    return PolicyDenied(
+        f"The file {file_id}, held by this conversation from an earlier turn, {why}, so its "
+        "text cannot be checked again; start a new conversation (without "
+        f"'{param}').",
+        param=param,
+        code="conversation_file_unavailable",
+    )
 
 
 async def _deny(

@@ -13,6 +13,9 @@ or continued through any other.
   without a refresh; so writes do not force one (a refresh per relayed response would
   cost every ``POST /v1/responses`` a new segment). Nothing here searches the index.
 - ``forget`` deletes the caller's own entry only, conditioned on the version it read.
+- Each entry lists the gateway file ids its conversation holds (``files``): the files its
+  request named and those its previous response held, so a continuation re-checks them
+  all without walking the chain. An entry written before the field existed holds none.
 
 Elasticsearch errors become DependencyUnavailable (``gateway.elastic.elasticsearch_errors``):
 a registry that cannot answer refuses the request, never shows another caller's response.
@@ -22,7 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Protocol, Self
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol, Self
 
 from elasticsearch import AsyncElasticsearch
 
@@ -43,10 +47,16 @@ class Owners(Protocol):
     """What the Responses endpoints need of the registry (``ResponseOwners``)."""
 
     async def record(
-        self, owner: str, response_id: str, body_sha256: str | None = None
+        self,
+        owner: str,
+        response_id: str,
+        body_sha256: str | None = None,
+        files: Sequence[str] = (),
     ) -> None: ...
 
     async def owns(self, owner: str, response_id: str) -> bool: ...
+
+    async def held(self, owner: str, response_id: str) -> tuple[str, ...] | None: ...
 
     async def forget(self, owner: str, response_id: str) -> None: ...
 
@@ -56,6 +66,13 @@ class OwnerConflict(DependencyUnavailable):
 
     def __init__(self) -> None:
         super().__init__(_DEPENDENCY, "the response id is recorded for another caller")
+
+
+class _Stored(NamedTuple):
+    owner: str
+    files: tuple[str, ...]
+    seq_no: int
+    primary_term: int
 
 
 def owners_mapping() -> dict[str, Any]:
@@ -68,6 +85,7 @@ def owners_mapping() -> dict[str, Any]:
             "owner": keyword,
             "created_at": {"type": "long"},
             "upstream_body_sha256": keyword,
+            "files": {"type": "keyword", "index": False},
         },
     }
 
@@ -96,11 +114,23 @@ class ResponseOwners:
         if self._index_ready:
             return
         await create_index_if_missing(self._client, self.index, owners_mapping())
+        # Fields added since an index was created (the mapping is strict): added in place.
+        with elasticsearch_errors(f"cannot update the mapping of {self.index}"):
+            await self._client.indices.put_mapping(
+                index=self.index, properties=owners_mapping()["properties"]
+            )
         self._index_ready = True
 
-    async def record(self, owner: str, response_id: str, body_sha256: str | None = None) -> None:
+    async def record(
+        self,
+        owner: str,
+        response_id: str,
+        body_sha256: str | None = None,
+        files: Sequence[str] = (),
+    ) -> None:
         """``owner`` owns ``response_id`` (the first owner recorded keeps it);
-        ``body_sha256`` links it to the request record (``upstream_body_sha256``).
+        ``body_sha256`` links it to the request record (``upstream_body_sha256``);
+        ``files`` are the gateway file ids its conversation holds.
 
         Recording the same owner again is a no-op; an id another caller owns raises
         OwnerConflict (503: the caller never sees a response id that is not theirs)."""
@@ -110,6 +140,7 @@ class ResponseOwners:
             "owner": owner,
             "created_at": int(time.time()),
             "upstream_body_sha256": body_sha256,
+            "files": list(files),
         }
         try:
             with elasticsearch_errors(f"cannot write {self.index}"):
@@ -123,19 +154,22 @@ class ResponseOwners:
         stored = await self._owner(response_id)
         if stored is None:  # forgotten in between: not recorded, so never readable
             raise DependencyUnavailable(_DEPENDENCY, "the response id changed concurrently")
-        if stored[0] != owner:
+        if stored.owner != owner:
             raise OwnerConflict
 
     async def owns(self, owner: str, response_id: str) -> bool:
+        return await self.held(owner, response_id) is not None
+
+    async def held(self, owner: str, response_id: str) -> tuple[str, ...] | None:
+        """The file ids ``owner``'s response's conversation holds; None: not theirs."""
         stored = await self._owner(response_id)
-        return stored is not None and stored[0] == owner
+        return stored.files if stored is not None and stored.owner == owner else None
 
     async def forget(self, owner: str, response_id: str) -> None:
         """Delete ``owner``'s entry for ``response_id``; another caller's stays."""
         stored = await self._owner(response_id)
-        if stored is None or stored[0] != owner:
+        if stored is None or stored.owner != owner:
             return
-        _, seq_no, primary_term = stored
         with (
             contextlib.suppress(VersionConflict, IndexNotFound),  # changed or gone since read
             elasticsearch_errors(f"cannot write {self.index}"),
@@ -143,21 +177,26 @@ class ResponseOwners:
             await self._client.delete(
                 index=self.index,
                 id=_doc_id(response_id),
-                if_seq_no=seq_no,
-                if_primary_term=primary_term,
+                if_seq_no=stored.seq_no,
+                if_primary_term=stored.primary_term,
             )
 
-    async def _owner(self, response_id: str) -> tuple[str, int, int] | None:
-        """The stored owner with the entry's version, or None (also without the index)."""
+    async def _owner(self, response_id: str) -> _Stored | None:
+        """The stored entry with its version, or None (also without the index)."""
         try:
             with elasticsearch_errors(f"cannot read {self.index}"):
                 response = await self._client.get(
-                    index=self.index, id=_doc_id(response_id), source_includes=["owner"]
+                    index=self.index, id=_doc_id(response_id), source_includes=["owner", "files"]
                 )
         except IndexNotFound:  # no such entry, or no index yet
             return None
-        owner = response["_source"].get("owner")
-        return str(owner), int(response["_seq_no"]), int(response["_primary_term"])
+        source = response["_source"]
+        return _Stored(
+            str(source.get("owner")),
+            tuple(str(f) for f in source.get("files") or ()),
+            int(response["_seq_no"]),
+            int(response["_primary_term"]),
+        )
 
 
 def _doc_id(response_id: str) -> str:

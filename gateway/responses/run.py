@@ -3,7 +3,12 @@
     authorize          model (``gateway.authz``, the pipeline's stage)
     authorize options  ``gateway.responses``: store, background, tool types; and
                        ``previous_response_id`` must be the caller's own (404 otherwise)
-    admit -> files -> prepare -> audit -> forward -> complete   the pipeline's stages
+    admit -> files     the pipeline's stages
+    held files         the files the previous response's conversation holds, re-checked
+                       as named ones are (``gateway.pipeline.files.recheck_held``)
+    prepare -> audit -> forward -> complete   the pipeline's stages; the relayed
+                       response id is recorded as the caller's, with the files its
+                       conversation holds (``gateway.responses.upstream``)
 
 Every refusal is audited before it is raised; nothing reaches the upstream unaudited.
 """
@@ -11,6 +16,7 @@ Every refusal is audited before it is raised; nothing reaches the upstream unaud
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from gateway.errors import PolicyDenied
 from gateway.metrics import StageTimer
@@ -18,7 +24,7 @@ from gateway.pipeline import Answer, Authorized, Caller, ModelCall, Ports, Strea
 from gateway.pipeline.audit import audit, record_denial, record_refusal, request_record
 from gateway.pipeline.authorize import authorize
 from gateway.pipeline.complete import complete
-from gateway.pipeline.files import resolve_files
+from gateway.pipeline.files import recheck_held, resolve_files
 from gateway.pipeline.forward import forward
 from gateway.pipeline.prepare import prepare
 from gateway.policy import PolicyEngine
@@ -27,6 +33,7 @@ from gateway.responses.access import not_found
 from gateway.responses.endpoint import ACTION, rate_limit_view
 from gateway.responses.owners import Owners
 from gateway.responses.request import ResponsesRequest
+from gateway.responses.upstream import OwnedUpstream
 
 
 async def run_responses(
@@ -39,9 +46,13 @@ async def run_responses(
     timer: StageTimer,
 ) -> Answer | StreamAnswer:
     authorized = await authorize(ports, caller, call, timer)
-    authorized = await authorize_options(ports, engine, owners, authorized, request, timer)
+    authorized, held = await authorize_options(ports, engine, owners, authorized, request, timer)
     await ports.admit(caller.principal, rate_limit_view(request))
     authorized = await resolve_files(ports, authorized, timer)
+    await recheck_held(ports, authorized, held, "previous_response_id", timer)
+    files = chain_files([file["file_id"] for file in authorized.call.files], held)
+    owned = OwnedUpstream(ports.upstream, owners, caller.principal.subject, files)
+    ports = dataclasses.replace(ports, upstream=owned)
     try:
         prepared = await prepare(ports, authorized, timer)
     except Exception as exc:
@@ -60,9 +71,10 @@ async def authorize_options(
     authorized: Authorized,
     request: ResponsesRequest,
     timer: StageTimer,
-) -> Authorized:
-    """The call as it may go on (``store: false`` where policy says so), or an audited
-    refusal: 403 with the policy's reasons; 404 for another caller's previous response."""
+) -> tuple[Authorized, tuple[str, ...]]:
+    """The call as it may go on (``store: false`` where policy says so) with the files
+    the previous response's conversation holds, or an audited refusal: 403 with the
+    policy's reasons; 404 for another caller's previous response."""
     principal = authorized.caller.principal
     with timer.stage("authorize"):
         options = await policy.decide(engine, principal, ACTION, policy.create_facts(request))
@@ -78,13 +90,21 @@ async def authorize_options(
         ports.metrics.requests.labels(outcome="denied").inc()
         raise PolicyDenied.because(options.reasons)
     previous = request.previous_response_id
-    if previous is not None and not await owners.owns(principal.subject, previous):
+    held = None if previous is None else await owners.held(principal.subject, previous)
+    if previous is not None and held is None:
         record = request_record(authorized, allowed=False)
         record["refused"], record["status"], record["response_id"] = "not_owner", 404, previous
         await ports.audit.append("request", dict(record))
         ports.metrics.requests.labels(outcome="denied").inc()
         raise not_found(previous, "previous_response_id")
+    held = held or ()
     if options.store or request.store is False:
-        return authorized
+        return authorized, held
     call = dataclasses.replace(authorized.call, body={**authorized.call.body, "store": False})
-    return dataclasses.replace(authorized, call=call)
+    return dataclasses.replace(authorized, call=call), held
+
+
+def chain_files(named: Sequence[str], held: Sequence[str]) -> tuple[str, ...]:
+    """The files a response's conversation holds: this request's, then those held before
+    (each once, in first-seen order)."""
+    return tuple(dict.fromkeys([*named, *held]))

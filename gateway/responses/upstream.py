@@ -3,7 +3,8 @@
 Wraps the pipeline's upstream (``gateway.pipeline.ports.Upstream``): a whole answer's
 ``id``, or a stream's ``response.created`` event, is recorded as the caller's (awaited)
 before the caller sees it, with the SHA-256 of the upstream body (the request record's
-``upstream_body_sha256``), which links a response id to its audit record.
+``upstream_body_sha256``), which links a response id to its audit record, and with the
+gateway file ids its conversation holds (``files``, see ``gateway.responses.owners``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class OwnedUpstream:
     upstream: Upstream
     owners: Owners
     owner: str
+    files: tuple[str, ...] = ()
+    """Gateway file ids the conversation holds: named by this request or held before."""
 
     async def post_json(self, path: str, body: bytes) -> UpstreamResponse:
         response = await self.upstream.post_json(path, body)
@@ -51,4 +54,4 @@ class OwnedUpstream:
             yield chunk
 
     async def _record(self, response_id: str, body: bytes) -> None:
-        await self.owners.record(self.owner, response_id, sha256_hex(body))
+        await self.owners.record(self.owner, response_id, sha256_hex(body), self.files)

@@ -13,7 +13,8 @@ from litestar.testing import AsyncTestClient
 from gateway.app import create_app
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
-from gateway.responses.owners import OwnerConflict, ResponseOwners
+from gateway.hashing import sha256_hex
+from gateway.responses.owners import OwnerConflict, ResponseOwners, owners_mapping
 from gateway.settings import Settings
 
 from ..conftest import ALICE, BOB
@@ -121,6 +122,28 @@ async def test_without_the_index_nothing_is_owned_and_record_creates_it(
         assert await owners.owns("alice", "resp_4")
         mapping = await index.client.indices.get_mapping(index=owners.index)
         assert mapping[owners.index]["mappings"]["dynamic"] == "strict"
+
+
+async def test_an_index_from_before_the_files_field_gains_it_in_place(
+    settings: Settings,
+) -> None:
+    """An index created with the mapping of old (no ``files``): its entries hold no files,
+    and on start the field is added in place, so new entries record theirs."""
+    async with ChunkIndex.from_settings(settings) as index:
+        owners = ResponseOwners(index.client, settings.index_prefix)
+        old = owners_mapping()
+        del old["properties"]["files"]
+        await index.client.indices.create(index=owners.index, mappings=old)
+        await index.client.index(
+            index=owners.index,
+            id=sha256_hex("resp_old"),
+            document={"response_id": "resp_old", "owner": "alice", "created_at": 1},
+        )
+        async with ResponseOwners(index.client, settings.index_prefix) as started:
+            assert await started.held("alice", "resp_old") == ()
+            await started.record("alice", "resp_new", files=["file-1", "file-2"])
+            assert await started.held("alice", "resp_new") == ("file-1", "file-2")
+            assert await started.held("bob", "resp_new") is None
 
 
 async def test_an_unreachable_cluster_fails_closed(settings_for: Any) -> None:

@@ -16,7 +16,7 @@ from gateway.identity import Principal
 from gateway.metrics import StageTimer
 from gateway.pipeline import Caller, ModelCall, run
 from gateway.pipeline.chat import parse_chat
-from gateway.pipeline.files import file_references, resolve_files
+from gateway.pipeline.files import file_references, recheck_held, resolve_files
 from gateway.pipeline.values import Authorized, FileDecision
 from gateway.policy import FinetuneDecision
 
@@ -255,3 +255,53 @@ async def test_a_file_governed_since_its_scan_is_refused_and_audited() -> None:
     assert training.ports.files is not None
     assert isinstance(training.ports.files, FakeFiles)
     assert training.ports.files.rechecked == []
+
+
+async def test_held_files_are_rechecked_once_and_a_governed_one_refuses() -> None:
+    """Files a continued conversation holds are re-checked unless this request named them
+    (re-checked already); a governed one is a 403 on the given param, audited with its id."""
+    files = FakeFiles(entry("file-a"), entry("file-b"), governed=frozenset({"file-b"}))
+    h = harness(files)
+    named = dataclasses.replace(
+        parts_call(),
+        files=({"file_id": "file-a", "upstream_file_id": "up-file-a", "purpose": "user_data"},),
+    )
+    authorized = Authorized(CALLER, named, ALLOW)
+    timer = StageTimer(h.ports.metrics)
+    await recheck_held(h.ports, authorized, ["file-a"], "previous_response_id", timer)
+    assert (files.rechecked, h.audit.records) == ([], [])
+    with pytest.raises(PolicyDenied) as caught:
+        await recheck_held(h.ports, authorized, ["file-b"], "previous_response_id", timer)
+    assert (caught.value.code, caught.value.param) == (
+        "finetune_data_governed",
+        "previous_response_id",
+    )
+    ((_, record),) = h.audit.records
+    assert (record["file_id"], record["refused"], record["status"]) == (
+        "file-b",
+        "finetune_data_governed",
+        403,
+    )
+    assert record["files"] == list(named.files)
+
+
+@pytest.mark.parametrize(
+    "held",
+    [None, entry("file-h", status=ERROR), entry("file-h", owner="bob")],
+    ids=["deleted", "error", "another owner's"],
+)
+async def test_a_held_file_that_cannot_be_checked_refuses(held: FileEntry | None) -> None:
+    """Deleted, refused or not the caller's: the held text cannot be checked, so a 403
+    asking for a new conversation, audited with the id; nothing re-checked."""
+    files = FakeFiles(*([held] if held else []))
+    h = harness(files)
+    authorized = Authorized(CALLER, parts_call(), ALLOW)
+    with pytest.raises(PolicyDenied) as caught:
+        await recheck_held(
+            h.ports, authorized, ["file-h"], "previous_response_id", StageTimer(h.ports.metrics)
+        )
+    assert caught.value.code == "conversation_file_unavailable"
+    assert "start a new conversation" in caught.value.message
+    ((_, record),) = h.audit.records
+    assert (record["file_id"], record["refused"]) == ("file-h", "conversation_file_unavailable")
+    assert files.rechecked == []

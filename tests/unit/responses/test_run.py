@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -13,7 +13,7 @@ from gateway.hashing import sha256_hex
 from gateway.metrics import StageTimer
 from gateway.policy import PolicyEngine
 from gateway.responses.endpoint import compose_responses, parse_responses
-from gateway.responses.run import run_responses
+from gateway.responses.run import chain_files, run_responses
 from gateway.responses.upstream import OwnedUpstream
 from gateway.upstream import UpstreamResponse, UpstreamStream
 from tests.unit.test_pipeline import CALLER, FakeContext, Harness
@@ -53,13 +53,25 @@ class MemoryOwners:
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[str, str | None]] = {}
+        self.files: dict[str, tuple[str, ...]] = {}
 
-    async def record(self, owner: str, response_id: str, body_sha256: str | None = None) -> None:
-        self.entries.setdefault(response_id, (owner, body_sha256))
+    async def record(
+        self,
+        owner: str,
+        response_id: str,
+        body_sha256: str | None = None,
+        files: Sequence[str] = (),
+    ) -> None:
+        if response_id not in self.entries:
+            self.entries[response_id] = (owner, body_sha256)
+            self.files[response_id] = tuple(files)
 
     async def owns(self, owner: str, response_id: str) -> bool:
+        return await self.held(owner, response_id) is not None
+
+    async def held(self, owner: str, response_id: str) -> tuple[str, ...] | None:
         entry = self.entries.get(response_id)
-        return entry is not None and entry[0] == owner
+        return self.files[response_id] if entry is not None and entry[0] == owner else None
 
     async def forget(self, owner: str, response_id: str) -> None:
         if await self.owns(owner, response_id):
@@ -153,18 +165,25 @@ async def test_owned_upstream_records_the_caller_of_each_id(owners: MemoryOwners
         async def stream_json(self, path: str, body: bytes) -> Any:
             raise AssertionError("not streamed")
 
-    wrapped = OwnedUpstream(Answering(), owners, "alice")
+    wrapped = OwnedUpstream(Answering(), owners, "alice", ("file-a",))
     await wrapped.post_json("responses", b"{}")
-    assert await owners.owns("alice", "resp_1")
+    assert await owners.held("alice", "resp_1") == ("file-a",)
     assert not await owners.owns("bob", "resp_1")
     assert owners.entries["resp_1"][1] == sha256_hex(b"{}")
+
+
+def test_a_conversation_holds_its_named_files_then_those_held_before() -> None:
+    """Each file once, this request's first; nothing named or held: none."""
+    assert chain_files(["b", "a", "b"], ["c", "a", "d"]) == ("b", "a", "c", "d")
+    assert chain_files([], ["c"]) == ("c",)
+    assert chain_files([], []) == ()
 
 
 async def test_a_streamed_id_is_recorded_before_its_event_is_relayed(
     owners: MemoryOwners,
 ) -> None:
-    """The caller gets the ``response.created`` event only once its id is recorded as theirs;
-    the bytes pass through unchanged."""
+    """The caller gets the ``response.created`` event only once its id is recorded as theirs
+    (with the files its conversation holds); the bytes pass through unchanged."""
     events = [
         f'event: {kind}\ndata: {{"type":"{kind}","response":{{"id":"resp_9"}}}}\n\n'.encode()
         for kind in ("response.created", "response.completed")
@@ -181,9 +200,10 @@ async def test_a_streamed_id_is_recorded_before_its_event_is_relayed(
         async def stream_json(self, path: str, body: bytes) -> Any:
             return UpstreamStream(200, {}, chunks())
 
-    stream = await OwnedUpstream(Streaming(), owners, "alice").stream_json("responses", b"{}")
+    owned = OwnedUpstream(Streaming(), owners, "alice", ("file-a",))
+    stream = await owned.stream_json("responses", b"{}")
     relayed = []
     async for chunk in stream.chunks:
-        assert await owners.owns("alice", "resp_9")
+        assert await owners.held("alice", "resp_9") == ("file-a",)
         relayed.append(chunk)
     assert b"".join(relayed) == b"".join(events)
