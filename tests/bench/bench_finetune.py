@@ -332,6 +332,17 @@ async def evasion(
                 continue
             refused += 1
         rates[f"{name}_refused_pct"] = round(100 * refused / len(passages), 1)
+    # Ungoverned passages cut the same way (their own draws): what the short-texts pass
+    # costs in false refusals, its pieces being segmented without the filler around them.
+    own = random.Random(args.seed + 13)
+    benign = [passage(own.choice(unrelated), own) for _ in range(args.evasion_passages)]
+    refused = 0
+    for text in benign:
+        records = finetune_data.pieces_between_filler(text, own, filler)
+        refused += await denied(scanner, policy, to_jsonl([finetune_data.chat("Hi."), *records]))
+    rates["benign_two_word_pieces_between_filler_refused_pct"] = round(
+        100 * refused / len(benign), 1
+    )
     return rates
 
 
