@@ -1,7 +1,7 @@
 """A helper process for the upload scan's CPU work, started on demand.
 
 The scan's parse and fingerprints are Python and numpy: in one process they use one
-core. A helper process takes part of a large upload (``gateway.finetune.halves``). It is
+core. A helper process takes part of a large upload (``gateway.finetune.pieces``). It is
 spawned when a scan first asks for it (it loads numpy and the parser while the gateway
 parses the first pieces), stays ``idle_s`` after its last job for the next scan, then exits
 and is reaped: nothing of it is resident at rest, and ``aclose`` (the lifespan's end)
@@ -45,7 +45,7 @@ _REPLY_CLASSES = frozenset(
         ("numpy", "dtype"),
         ("numpy._core.numeric", "_frombuffer"),
         ("numpy.core.numeric", "_frombuffer"),
-        ("gateway.finetune.halves", "Half"),
+        ("gateway.finetune.pieces", "Piece"),
         ("gateway.finetune.examples", "Example"),
     }
 )
@@ -81,7 +81,7 @@ class ScanHelper:
 
     async def run(self, func: Callable[..., R], *args: Any) -> R:
         """``func(*args)`` in the helper (an importable function; picklable arguments;
-        a result of builtins, numpy arrays, ``Half`` and ``Example``)."""
+        a result of builtins, numpy arrays, ``Piece`` and ``Example``)."""
         request = pickle.dumps((func, args), protocol=5)
         async with self._lock:
             if self._idle is not None:
@@ -191,7 +191,7 @@ def serve() -> None:
     die_with_parent(parent)
     if nice:
         os.nice(nice)
-    import gateway.finetune.halves  # noqa: F401  # numpy and the parser, before the first job
+    import gateway.finetune.pieces  # noqa: F401  # numpy and the parser, before the first job
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but replies on the reply stream

@@ -8,7 +8,7 @@ types with counts: never the examples' text, so it can go to the policy and the 
 log as it is.
 
 A large JSONL upload is parsed and fingerprinted in pieces shared with a helper process
-(``gateway.finetune.halves``), with the same result. The fingerprinting and the match's
+(``gateway.finetune.pieces``), with the same result. The fingerprinting and the match's
 arithmetic are numpy (``gateway.finetune.units``, ``gateway.finetune.overlaps``),
 imported on the first scan: the gateway starts without it.
 """
@@ -119,7 +119,7 @@ class UploadScanner:
         """``pii_plan``: what the PII scan looks for, per purpose (the policy's
         ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER.
         ``analyze_patterns``: the pattern-only lane's analyzer (see ``PiiScan``).
-        ``helper``: a second process for large JSONL uploads (``gateway.finetune.halves``);
+        ``helper``: a second process for large JSONL uploads (``gateway.finetune.pieces``);
         without it, everything runs in this one."""
         self._matcher = matcher
         self._helper = helper
@@ -259,7 +259,7 @@ class UploadScanner:
         when this upload is not for that (no helper, a small or plain-text file)."""
         if self._helper is None:
             return None
-        from gateway.finetune.halves import SPLIT_MIN_BYTES, parse_in_pieces  # numpy
+        from gateway.finetune.pieces import SPLIT_MIN_BYTES, parse_in_pieces  # numpy
 
         chat = jsonl_chat(content, purpose)
         if chat is None or len(content) < SPLIT_MIN_BYTES:
@@ -272,7 +272,7 @@ class UploadScanner:
     ) -> list[Unit]:
         """The segments; fingerprinted in the helper when the examples were (pieces)."""
         if in_helper and self._helper is not None and examples:
-            from gateway.finetune.halves import segments_in_helper
+            from gateway.finetune.pieces import segments_in_helper
 
             return await segments_in_helper(examples, units.letters_of, self._helper)
         return await asyncio.to_thread(_segments, examples, units)

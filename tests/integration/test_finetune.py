@@ -421,17 +421,17 @@ async def test_file_lists_page_over_the_callers_own_files(
     assert [f.id async for f in bob.files.list(purpose="batch")] == []
 
 
-async def test_a_file_scanned_in_two_halves_is_refused_for_its_second_half(
+async def test_a_file_scanned_in_two_pieces_is_refused_for_its_second_piece(
     sdk: Sdk, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Split between the gateway and its helper process (any size here): restricted text
-    in the helper's half (the second piece: the gateway takes the first) is refused by
+    in the helper's piece (the second piece: the gateway takes the first) is refused by
     its line in the file."""
-    from gateway.finetune import halves
+    from gateway.finetune import pieces
 
     content = jsonl(*[example(UNRELATED)] * 6, example(KEY_ACCOUNTS), example(UNRELATED))
-    monkeypatch.setattr(halves, "SPLIT_MIN_BYTES", 1)
-    monkeypatch.setattr(halves, "PIECE_BYTES", len(content) // 2)
+    monkeypatch.setattr(pieces, "SPLIT_MIN_BYTES", 1)
+    monkeypatch.setattr(pieces, "PIECE_BYTES", len(content) // 2)
     message = await refused_upload(sdk(CAROL), content)
     assert "lines [7]" in message
     assert '"acme-key-accounts"' in message
@@ -443,7 +443,7 @@ async def test_a_scan_whose_helper_process_dies_ends_in_error(
 ) -> None:
     """Fail closed: the helper gone mid-scan, the file ends ``error``, never
     ``processed``, and nothing reaches the upstream."""
-    from gateway.finetune import halves
+    from gateway.finetune import pieces
     from gateway.finetune.helper import ScanHelper
 
     run = ScanHelper.run
@@ -451,7 +451,7 @@ async def test_a_scan_whose_helper_process_dies_ends_in_error(
     async def dying(self: ScanHelper, func: Any, *args: Any) -> Any:
         return await run(self, os._exit, 1)
 
-    monkeypatch.setattr(halves, "SPLIT_MIN_BYTES", 1)
+    monkeypatch.setattr(pieces, "SPLIT_MIN_BYTES", 1)
     monkeypatch.setattr(ScanHelper, "run", dying)
     uploaded = await sdk(BOB).files.create(
         file=("train.jsonl", jsonl(*[example(UNRELATED)] * 4)), purpose="fine-tune"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import DependencyUnavailable
-from gateway.finetune import halves
+from gateway.finetune import pieces
 from gateway.finetune.helper import ScanHelper
 from gateway.finetune.scan import UploadScanner
 
@@ -82,9 +82,9 @@ async def test_the_helper_runs_at_a_lower_priority() -> None:
 
 
 async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail closed: a helper lost while fingerprinting its half fails the scan (the file
-    ends ``error``), never a scan without that half."""
-    monkeypatch.setattr(halves, "SPLIT_MIN_BYTES", 1)
+    """Fail closed: a helper lost while fingerprinting its piece fails the scan (the file
+    ends ``error``), never a scan without that piece."""
+    monkeypatch.setattr(pieces, "SPLIT_MIN_BYTES", 1)
 
     class Dying(ScanHelper):
         async def run(self, func: Any, *args: Any) -> Any:

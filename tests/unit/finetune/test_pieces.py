@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 
 from gateway.errors import BadRequest
 from gateway.finetune.examples import parse_examples
-from gateway.finetune.halves import (
+from gateway.finetune.helper import ScanHelper
+from gateway.finetune.pieces import (
     cut_points,
     merged,
-    parse_half,
     parse_in_pieces,
+    parse_piece,
     segments_in_helper,
 )
-from gateway.finetune.helper import ScanHelper
 from gateway.finetune.units import example_units, segment_units
 
 WORDS = ["alpha", "beta", "gamma", "delta", "Épée", "naïve", "x1", "42", "the", "Vault"]
@@ -57,7 +57,7 @@ def _whole(content: bytes, chat: bool) -> tuple[object, object, object]:
 def _pieces(content: bytes, cuts: list[int], chat: bool) -> tuple[object, object, object]:
     points = [0, *sorted(set(cuts)), len(content)]
     parts = [
-        parse_half(memoryview(content)[begin:end], content.count(b"\n", 0, begin) + 1, chat)
+        parse_piece(memoryview(content)[begin:end], content.count(b"\n", 0, begin) + 1, chat)
         for begin, end in itertools.pairwise(points)
     ]
     try:
@@ -144,7 +144,7 @@ async def test_the_merge_and_the_segment_passes_run_off_the_event_loop(
 ) -> None:
     """For a large file they take seconds: on the event loop they would stall chat and
     time out the scan's own policy call (a 50 MB upload ended in "opa unavailable")."""
-    from gateway.finetune import halves
+    from gateway.finetune import pieces
 
     loop_thread = threading.get_ident()
     ran_in: dict[str, int] = {}
@@ -157,14 +157,14 @@ async def test_the_merge_and_the_segment_passes_run_off_the_event_loop(
         return call
 
     for name in ("merged", "segment_passes", "segments_of"):
-        monkeypatch.setattr(halves, name, recorded(name, getattr(halves, name)))
+        monkeypatch.setattr(pieces, name, recorded(name, getattr(pieces, name)))
     good = json.dumps(
         {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b c"}]}
     )
     content = ((good + "\n") * 50).encode()
     async with ScanHelper(nice=0) as helper:
-        examples, _, letters_of = await halves.parse_in_pieces(content, True, helper)
-        await halves.segments_in_helper(examples, letters_of, helper)
+        examples, _, letters_of = await pieces.parse_in_pieces(content, True, helper)
+        await pieces.segments_in_helper(examples, letters_of, helper)
     assert set(ran_in) == {"merged", "segment_passes", "segments_of"}
     assert loop_thread not in ran_in.values()
 

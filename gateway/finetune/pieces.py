@@ -43,7 +43,7 @@ round trip to the helper, numpy's per-call overhead) stay a few percent."""
 
 
 @dataclass(frozen=True, slots=True)
-class Half:
+class Piece:
     """One piece's examples, fingerprinted (what the helper sends back)."""
 
     utf8: bool
@@ -68,20 +68,20 @@ def cut_points(content: bytes, size: int = PIECE_BYTES) -> list[int]:
     return [*points, len(content)]
 
 
-def parse_half(part: bytes | memoryview, first: int, chat: bool) -> Half:
+def parse_piece(part: bytes | memoryview, first: int, chat: bool) -> Piece:
     """The examples of ``part`` (lines ``first``...) and their fingerprints; none when it
     has bad lines (the file is refused) or is not UTF-8."""
     try:
         # A byte-order mark may start the file (``parse_examples`` allows one).
         decoded = str(part, "utf-8-sig" if first == 1 else "utf-8")
     except UnicodeDecodeError:
-        return Half(utf8=False)
+        return Piece(utf8=False)
     examples, problems = parse_lines(decoded, chat=chat, first=first)
     if problems or not examples:
-        return Half(True, examples, problems)
+        return Piece(True, examples, problems)
     units, letters_of = example_units(examples)
     sizes = [len(unit.prints) for unit in units]
-    return Half(True, examples, [], np.concatenate([u.prints for u in units]), sizes, letters_of)
+    return Piece(True, examples, [], np.concatenate([u.prints for u in units]), sizes, letters_of)
 
 
 async def parse_in_pieces(
@@ -94,18 +94,18 @@ async def parse_in_pieces(
     firsts = [1]
     for begin, end in itertools.pairwise(points[:-1]):
         firsts.append(firsts[-1] + content.count(b"\n", begin, end))
-    parts: list[Half | None] = [None] * len(firsts)
+    parts: list[Piece | None] = [None] * len(firsts)
     pending = iter(range(len(firsts)))  # shared: whichever side is free takes the next
 
     async def local() -> None:
         for n in pending:
             piece = memoryview(content)[points[n] : points[n + 1]]
-            parts[n] = await asyncio.to_thread(parse_half, piece, firsts[n], chat)
+            parts[n] = await asyncio.to_thread(parse_piece, piece, firsts[n], chat)
 
     async def remote() -> None:
         for n in pending:
             piece = content[points[n] : points[n + 1]]
-            parts[n] = await helper.run(parse_half, piece, firsts[n], chat)
+            parts[n] = await helper.run(parse_piece, piece, firsts[n], chat)
 
     workers = [asyncio.ensure_future(local()), asyncio.ensure_future(remote())]
     try:
@@ -122,7 +122,7 @@ async def parse_in_pieces(
 
 
 def merged(
-    parts: Sequence[Half], *, chat: bool
+    parts: Sequence[Piece], *, chat: bool
 ) -> tuple[list[Example], list[Unit], dict[str, str]]:
     """The whole file's examples, units and letters from its pieces' (in order); the
     file's BadRequest when any piece is not UTF-8 or has bad lines."""
@@ -140,11 +140,11 @@ def merged(
     return examples, units, letters_of
 
 
-def _units(half: Half) -> list[Unit]:
-    bounds = np.cumsum([0, *half.sizes]).tolist()
+def _units(piece: Piece) -> list[Unit]:
+    bounds = np.cumsum([0, *piece.sizes]).tolist()
     return [
-        Unit((example.line,), half.prints[bounds[n] : bounds[n + 1]])
-        for n, example in enumerate(half.examples)
+        Unit((example.line,), piece.prints[bounds[n] : bounds[n + 1]])
+        for n, example in enumerate(piece.examples)
     ]
 
 
