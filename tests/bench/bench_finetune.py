@@ -286,6 +286,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         if args.only == "match":
             return results
+        # Long ungoverned examples (four passages each): where common phrasing adds up, so
+        # what the policy's absolute measures (min_shared_chars, min_shared_total) cost.
+        # Their own draws: the rows after this one keep the draws of earlier runs.
+        own = random.Random(args.seed + 17)
+        long_other = [
+            " ".join(passage(own.choice(unrelated), own) for _ in range(4))
+            for _ in range(args.examples)
+        ]
+        lines, _ = await refused_lines(
+            scanner, policy, to_jsonl([example(t, own) for t in long_other])
+        )
+        results["unrelated_long"] = {
+            "examples": len(long_other),
+            "refused": len(lines),
+            "refused_pct": round(100 * len(lines) / len(long_other), 2),
+        }
         business = [finetune_data.business_text(rng) for _ in range(args.examples)]
         content = to_jsonl([example(t, rng) for t in business])
         lines, _ = await refused_lines(scanner, policy, content)
