@@ -119,6 +119,11 @@ significant(m) if {
 
 significant(m) if m.shared_chars >= config.min_shared_chars
 
+# Both signals together: a steadier measure of how much text is shared than either alone
+# (a 40-word excerpt shares ~40 fingerprints, a common phrase a few), for an excerpt whose
+# character shingles alone fall under min_shared_chars. Absent from the config: unused.
+significant(m) if m.shared >= config.min_shared_total
+
 offending contains m if {
 	some m in matches
 	significant(m)

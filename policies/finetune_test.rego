@@ -212,6 +212,25 @@ test_excerpt_refused_by_absolute_shared_characters if {
 	not d.allow
 }
 
+test_excerpt_refused_by_both_signals_together if {
+	m := object.union(match(1, "acme-key-accounts", "restricted", 0.15), {"shared": 34, "shared_chars": 18})
+	d := finetune.decision with input as upload([m], [])
+	not d.allow
+}
+
+test_a_common_phrase_under_every_measure_passes if {
+	m := object.union(match(1, "acme-key-accounts", "restricted", 0.15), {"shared": 29, "shared_chars": 23})
+	d := finetune.decision with input as upload([m], [])
+	d.allow
+}
+
+test_without_min_shared_total_only_the_other_measures_count if {
+	m := object.union(match(1, "acme-key-accounts", "restricted", 0.15), {"shared": 80, "shared_chars": 18})
+	d := finetune.decision with input as upload([m], [])
+		with data.gateway.config.finetune as object.remove(data.gateway.config.finetune, ["min_shared_total"])
+	d.allow
+}
+
 test_documents_the_uploader_cannot_retrieve_are_counted_not_named if {
 	hidden := object.union(match(2, "acme-secret-merger", "restricted", 0.9), {"visible": false})
 	d := finetune.decision with input as upload([hidden, match(5, "acme-key-accounts", "restricted", 0.9)], [])
