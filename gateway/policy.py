@@ -174,6 +174,12 @@ class PolicyEngine:
             decision_id=response.get("decision_id"),
         )
 
+    async def finetune_match_floor(self) -> Any:
+        """``gateway.finetune.match_floor``, or None when the policy states none."""
+        path = f"/v1/data/{FINETUNE_PACKAGE.replace('.', '/')}/match_floor"
+        response = await self._result(f"cannot evaluate {FINETUNE_PACKAGE}.match_floor", path, {})
+        return response.get("result") if isinstance(response, dict) else None
+
     async def allowed_models(self, principal: Principal) -> list[str]:
         """``gateway.authz.models``: what GET /v1/models lists for this caller."""
         input_data = {"subject": principal.as_policy_input(), "action": "models.list"}

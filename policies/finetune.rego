@@ -15,6 +15,8 @@
 #           "scan": {"scanned", "text", "format", "media_type", "examples", "fingerprint_scheme",
 #                    "matches": [{"line", "lines", "doc_id", "corpus", "classification",
 #                                 "score", "shared", "shared_chars", "visible"}],
+#                    "matches_left_out": n,  (matches under match_floor, not sent; also
+#                                             beside recheck and job_request matches)
 #                    "pii": [{"type", "score", "count", "lines", "ner"}]}, (files.create)
 #           "model": "...", "file": {"purpose", "status", "scan_passed"},
 #           "recheck": {"matches": [...]},  (fine_tuning.jobs.create: the file's matches
@@ -123,6 +125,19 @@ significant(m) if m.shared_chars >= config.min_shared_chars
 # (a 40-word excerpt shares ~40 fingerprints, a common phrase a few), for an excerpt whose
 # character shingles alone fall under min_shared_chars. Absent from the config: unused.
 significant(m) if m.shared >= config.min_shared_total
+
+# The weakest match any rule above can count: the gateway leaves out of its input every
+# match under all of these (scan.matches_left_out says how many), since a large benign
+# file has tens of thousands of weak matches, too many to send in a decision's time. A
+# rule that reads weaker matches must lower this; without match_floor, all are sent.
+match_floor := {measure: least |
+	some measure, least in {
+		"score": config.overlap_threshold,
+		"shared_chars": config.min_shared_chars,
+		"shared": object.get(config, "min_shared_total", null),
+	}
+	is_number(least)
+}
 
 offending contains m if {
 	some m in matches

@@ -231,6 +231,20 @@ test_without_min_shared_total_only_the_other_measures_count if {
 	d.allow
 }
 
+test_match_floor_is_the_least_each_rule_counts if {
+	finetune.match_floor == {"score": 0.2, "shared_chars": 24, "shared": 30}
+	under := object.union(match(1, "acme-key-accounts", "restricted", 0.19), {"shared": 29, "shared_chars": 23})
+	finetune.decision.allow with input as upload([under], [])
+	every at in [{"score": 0.2}, {"shared": 30}, {"shared_chars": 24}] {
+		not finetune.decision.allow with input as upload([object.union(under, at)], [])
+	}
+}
+
+test_match_floor_leaves_out_a_measure_the_config_does_not_set if {
+	floor := finetune.match_floor with data.gateway.config.finetune as object.remove(data.gateway.config.finetune, ["min_shared_total"])
+	floor == {"score": 0.2, "shared_chars": 24}
+}
+
 test_documents_the_uploader_cannot_retrieve_are_counted_not_named if {
 	hidden := object.union(match(2, "acme-secret-merger", "restricted", 0.9), {"visible": false})
 	d := finetune.decision with input as upload([hidden, match(5, "acme-key-accounts", "restricted", 0.9)], [])

@@ -12,6 +12,7 @@ from typing import Any
 from gateway.audit import AuditLog
 from gateway.errors import DENIED_BY_POLICY, GatewayError, NotFound
 from gateway.finetune.decisions import AUDIT_KIND, OVERLAPS, Caller, decision_fields, refusal
+from gateway.finetune.floor import MATCH_KEYS, MatchFloor, over_floor
 from gateway.policy import FinetuneDecision, PolicyEngine
 
 
@@ -63,8 +64,12 @@ class Access:
         facts: dict[str, Any],
         documents: dict[str, dict[str, Any]],
     ) -> FinetuneDecision:
-        """The policy's decision; when it refuses over documents, asked again with the
-        documents the caller may retrieve marked ``visible`` (only those get named)."""
+        """The policy's decision on the matches over its floor (``gateway.finetune.floor``);
+        when it refuses over documents, asked again with the documents the caller may
+        retrieve marked ``visible`` (only those get named)."""
+        if any(key in facts for key in MATCH_KEYS):
+            floor = MatchFloor.parse(await self._policy.finetune_match_floor())
+            facts = over_floor(facts, floor)
         decision = await self._policy.finetune(caller.principal, action, facts)
         refused = sorted(
             {str(v.get("doc_id")) for v in decision.violations if v.get("kind") in OVERLAPS}
@@ -76,7 +81,7 @@ class Access:
         visible = {str(doc["doc_id"]) for doc, ok in zip(governance, verdicts, strict=True) if ok}
         if not visible:
             return decision
-        for key in ("scan", "recheck", "job_request"):
+        for key in MATCH_KEYS:
             if key in facts:
                 facts[key] = {
                     **facts[key],
