@@ -36,7 +36,7 @@ from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refu
 from gateway.finetune.recheck import corpus_check
 from gateway.finetune.registry import ERROR, PROCESSED, UPLOADED, FileEntry, Registry, Update
 from gateway.finetune.scan import UploadScanner, match_fact
-from gateway.finetune.upstream import FinetuneUpstream
+from gateway.finetune.upstream import FinetuneUpstream, upstream_filename
 from gateway.policy import FinetuneDecision
 
 log = structlog.get_logger("gateway.finetune")
@@ -139,7 +139,9 @@ class ScanRunner:
             refused = refusal(decision, "Upload refused by policy")
             await self._settle(entry.id, _error(refused.message, refused.code, 403))
             return
-        stored = await self._upstream.upload(entry.filename, content, entry.purpose)
+        stored = await self._upstream.upload(
+            upstream_filename(entry.id, entry.filename), content, entry.purpose
+        )
         upstream_id = str(stored.get("id") or "")
         if not upstream_id:
             raise GatewayError("The upstream did not return a file id.")

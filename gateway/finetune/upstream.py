@@ -8,12 +8,24 @@ upstream traffic.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
 
 from gateway.errors import UpstreamError
 from gateway.upstream import UpstreamClient
+
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}\Z")
+
+
+def upstream_filename(file_id: str, filename: str) -> str:
+    """The name a stored file gets upstream: the gateway's file id and the caller's
+    extension (which the upstream may check: ``.jsonl`` for training). The caller's
+    name is not scanned, so it is never forwarded: 255 characters of it could carry a
+    governed passage past the scan. Callers still see their name (the registry's)."""
+    found = _EXTENSION.search(filename)
+    return file_id + (found.group(0).lower() if found else "")
 
 
 class FinetuneUpstream:

@@ -75,9 +75,14 @@ async def settled(client: openai.AsyncOpenAI, file_id: str, timeout_s: float = 6
     return found
 
 
-async def processed(client: openai.AsyncOpenAI, content: bytes, purpose: str = "fine-tune") -> Any:
+async def processed(
+    client: openai.AsyncOpenAI,
+    content: bytes,
+    purpose: str = "fine-tune",
+    name: str = "train.jsonl",
+) -> Any:
     """Upload and wait: the file object of a file that passed the scan."""
-    uploaded = await client.files.create(file=("train.jsonl", content), purpose=purpose)
+    uploaded = await client.files.create(file=(name, content), purpose=purpose)
     assert uploaded.status == "uploaded"
     done = await settled(client, uploaded.id)
     assert done.status == "processed", done.status_details
@@ -208,6 +213,20 @@ async def test_upload_answers_before_the_scan_and_jobs_wait_for_it(
     assert actions.index("files.create") < actions.index("files.scanned")
     assert actions.index("files.scanned") < actions.index("files.stored")
     assert actions.index("files.stored") < actions.index("fine_tuning.jobs.created")
+
+
+async def test_the_caller_s_file_name_never_goes_upstream(
+    sdk: Sdk, fake_upstream: FakeUpstream
+) -> None:
+    """A file name is not scanned, so it is not forwarded: the upstream gets the
+    gateway's file id and the extension; the caller still sees the name they gave."""
+    name = KEY_ACCOUNTS[:200] + ".JSONL"
+    bob = sdk(BOB)
+    done = await processed(bob, jsonl(example(UNRELATED)), name=name)
+    assert done.filename == name
+    assert (await bob.files.retrieve(done.id)).filename == name
+    [stored] = [r for r in forwarded(fake_upstream) if r["path"] == "/v1/files"]
+    assert stored["body"]["filename"] == f"{done.id}.jsonl"
 
 
 async def test_restricted_text_is_refused_without_echoing_it(
