@@ -29,7 +29,9 @@ async def create_file(
 ) -> dict[str, Any]:
     who = caller(request, services)
     try:
-        filename, content, purpose = await _upload(request)
+        filename, content, purpose = await _upload(
+            request, services.settings.finetune_max_upload_bytes
+        )
     except GatewayError as exc:
         await services.finetune.refused(who, {"action": "files.create"}, exc)
         raise
@@ -42,8 +44,9 @@ policy's call, a 403 after the scan)."""
 MAX_FILENAME = 255
 
 
-async def _upload(request: Request[Any, Any, Any]) -> tuple[str, bytes, str]:
-    """The uploaded file's name, bytes and purpose, or the 4xx that says what is wrong."""
+async def _upload(request: Request[Any, Any, Any], limit: int) -> tuple[str, bytes, str]:
+    """The uploaded file's name, bytes and purpose, or the 4xx that says what is wrong
+    (``limit``: the file's size limit, for the message of a body far over it)."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest(
             "Upload the file as multipart/form-data.", param="file", code="invalid_content_type"
@@ -52,7 +55,8 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[str, bytes, str]:
         form = await request.form()
     except RequestEntityTooLarge as exc:
         raise PayloadTooLarge(
-            "The request body is larger than the upload limit.", param="file"
+            f"The request body is larger than the upload limit of {limit} bytes.",
+            param="file",
         ) from exc
     except ClientException as exc:
         raise BadRequest(

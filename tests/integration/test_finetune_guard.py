@@ -386,8 +386,11 @@ async def test_a_line_separator_inside_a_string_is_one_line(sdk: Sdk) -> None:
 async def test_far_oversize_upload_is_413_and_audited(
     settings_for: Any, fake_upstream: FakeUpstream
 ) -> None:
-    """A body over the limit plus the multipart allowance is 413 (not 400), audited."""
-    settings = settings_for(finetune_max_upload_bytes=2048, finetune_pii_scan=False)
+    """A body over the limit plus the multipart allowance (cut off while it is read)
+    is 413 (not 400) naming the limit, audited."""
+    settings = settings_for(
+        finetune_max_upload_bytes=2048, max_request_bytes=4096, finetune_pii_scan=False
+    )
     async with AsyncTestClient(app=create_app(settings)) as client:
         response = await client.post(
             "/v1/files",
@@ -397,6 +400,7 @@ async def test_far_oversize_upload_is_413_and_audited(
         )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
+    assert "upload limit of 2048 bytes" in response.json()["error"]["message"]
     assert [r["allowed"] for r in audit(settings) if r["action"] == "files.create"] == [False]
     assert forwarded(fake_upstream) == []
 
