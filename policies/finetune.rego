@@ -170,7 +170,7 @@ reasons contains msg if {
 	v.kind == "overlap"
 	v.visible
 	msg := sprintf(
-		"lines %v overlap document %q of corpus %q (classification %q), which may not be used for training",
+		"lines %s overlap document %q of corpus %q (classification %q), which may not be used for training",
 		[shown(v.lines), v.doc_id, v.corpus, v.classification],
 	)
 }
@@ -181,7 +181,7 @@ reasons contains msg if {
 	count(hidden) > 0
 	lines := sort({line | some v in hidden; some line in v.lines})
 	msg := sprintf(
-		"lines %v overlap %d governed document(s) that may not be used for training",
+		"lines %s overlap %d governed document(s) that may not be used for training",
 		[shown(lines), count(hidden)],
 	)
 }
@@ -213,7 +213,7 @@ reasons contains msg if {
 	found := [v | some v in violations; v.kind == "pii"; v.type == kind]
 	lines := sort({line | some v in found; some line in v.lines})
 	msg := sprintf(
-		"lines %v contain personal data (%s, %d found)",
+		"lines %s contain personal data (%s, %d found)",
 		[shown(lines), kind, sum([v.count | some v in found])],
 	)
 }
@@ -239,8 +239,12 @@ pii_scan := {
 	"ner": count(pii_wanted & ner_types) > 0,
 }
 
-# The first 20 lines of a list, for messages.
-shown(lines) := array.slice(lines, 0, 20)
+# A list of lines for messages: the first 20, and how many more.
+shown(lines) := sprintf("%v", [lines]) if count(lines) <= 20
+
+shown(lines) := sprintf("%v and %d more", [array.slice(lines, 0, 20), count(lines) - 20]) if {
+	count(lines) > 20
+}
 
 # -- jobs ------------------------------------------------------------------------------
 

@@ -245,6 +245,14 @@ test_match_floor_leaves_out_a_measure_the_config_does_not_set if {
 	floor == {"score": 0.2, "shared_chars": 24}
 }
 
+test_long_line_lists_say_how_many_more if {
+	many := [{"type": "EMAIL_ADDRESS", "score": 1, "count": 60, "lines": numbers.range(1, 60), "ner": false}]
+	d := finetune.decision with input as upload([], many)
+	"lines [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20] and 40 more contain personal data (EMAIL_ADDRESS, 60 found)" in d.reasons
+	few := [{"type": "EMAIL_ADDRESS", "score": 1, "count": 2, "lines": [3, 9], "ner": false}]
+	"lines [3, 9] contain personal data (EMAIL_ADDRESS, 2 found)" in finetune.decision.reasons with input as upload([], few)
+}
+
 test_documents_the_uploader_cannot_retrieve_are_counted_not_named if {
 	hidden := object.union(match(2, "acme-secret-merger", "restricted", 0.9), {"visible": false})
 	d := finetune.decision with input as upload([hidden, match(5, "acme-key-accounts", "restricted", 0.9)], [])
