@@ -262,9 +262,15 @@ reasons contains msg if {
 }
 
 reasons contains msg if {
+	some v in violations
+	v.kind == "model"
+	msg := sprintf("model %q may not be fine-tuned through this gateway", [v.model])
+}
+
+# A violation of its own, so the refusal can name the request's "model" parameter.
+violations contains {"kind": "model", "model": input.model} if {
 	input.action == "fine_tuning.jobs.create"
 	not input.model in config.models
-	msg := sprintf("model %q may not be fine-tuned through this gateway", [input.model])
 }
 
 # The job request's own text goes to the upstream too (suffix, metadata, integrations,

@@ -302,6 +302,7 @@ test_job_on_unlisted_model_denied if {
 		"model": "gpt-4o", "file": {"purpose": "fine-tune", "scan_passed": true},
 	}
 	not d.allow
+	d.violations == {{"kind": "model", "model": "gpt-4o"}}
 }
 
 test_group_restriction_applies if {

@@ -286,7 +286,12 @@ class FinetuneService:
             },
         )
         if not decision.allow:
-            raise refusal(decision, "Fine-tuning job refused by policy", param=param)
+            only_model = {v.get("kind") for v in decision.violations} == {"model"}
+            raise refusal(
+                decision,
+                "Fine-tuning job refused by policy",
+                param="model" if only_model and len(decision.reasons) == 1 else param,
+            )
         return entry
 
     async def list_jobs(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:

@@ -364,13 +364,22 @@ async def test_callers_see_only_their_own_files_and_jobs(
 async def test_jobs_need_a_file_that_passed_the_scan(
     sdk: Sdk, settings: Settings, fake_upstream: FakeUpstream
 ) -> None:
-    """Unknown files get 404; files uploaded for another purpose get 403; all audited."""
+    """Unknown files get 404; files uploaded for another purpose get 403 (the file's
+    fault: ``param`` names it), as does a model the policy does not list (``param``:
+    ``model``); all audited."""
     bob = sdk(BOB)
     with pytest.raises(openai.NotFoundError):
         await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file="file-unknown")
     notes = await processed(bob, b"Plain notes.", purpose="assistants")
-    with pytest.raises(openai.PermissionDeniedError, match="cannot be used for training"):
+    with pytest.raises(openai.PermissionDeniedError, match="cannot be used for training") as bad:
         await bob.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=notes.id)
+    assert isinstance(bad.value.body, dict)
+    assert bad.value.body["param"] == "training_file"
+    train = await processed(bob, jsonl(example(UNRELATED)))
+    with pytest.raises(openai.PermissionDeniedError, match="may not be fine-tuned") as model:
+        await bob.fine_tuning.jobs.create(model="gpt-4o", training_file=train.id)
+    assert isinstance(model.value.body, dict)
+    assert model.value.body["param"] == "model"
     assert not any(r["path"] == "/v1/fine_tuning/jobs" for r in forwarded(fake_upstream))
     actions = [(r["action"], r.get("allowed")) for r in _audit(settings)]
     assert ("fine_tuning.jobs.create", False) in actions
