@@ -65,7 +65,7 @@ def example_units(examples: list[Example]) -> tuple[list[Unit], dict[str, str]]:
     return units, dict(zip(distinct, streams, strict=True))
 
 
-_NO_DIGITS = str.maketrans("", "", "0123456789")
+_DIGITS = b"0123456789"
 
 
 def first_occurrences(examples: list[Example]) -> list[list[str]]:
@@ -77,13 +77,17 @@ def first_occurrences(examples: list[Example]) -> list[list[str]]:
     one word per example. Only later occurrences go: leaving out every text that repeats
     would let a file written twice (as upsampling does) hide each piece of a cut-up
     passage from the segments, since every piece then repeats.
+
+    The template is the text's UTF-8 less its digit bytes (ASCII digits never occur
+    inside a multi-byte character, so two templates are equal exactly when the texts
+    less their digits are): ``bytes.translate`` is ~6x faster than ``str.translate``.
     """
-    seen: set[str] = set()
+    seen: set[bytes] = set()
     firsts: list[list[str]] = []
     for example in examples:
         texts: list[str] = []
         for text in example.texts:
-            template = text.translate(_NO_DIGITS)
+            template = text.encode("utf-8", "surrogatepass").translate(None, _DIGITS)
             if template not in seen:
                 seen.add(template)
                 texts.append(text)
