@@ -5,19 +5,21 @@ thread) and the helper (``gateway.finetune.helper``) each take the next piece no
 taken until none is left, each parsing it and fingerprinting its examples. So neither
 waits for the other: the helper runs ``nice``-d, and on a busy host it gets much less
 than half of the work done in the time this process takes for half (it then takes fewer
-pieces). The helper then fingerprints the file's segments while this process matches the
-examples. The result is the one-process result exactly: lines are split at ``\\n``
-either way, each example's fingerprints depend on its texts alone, and the bad lines of
-the pieces, in order, are those of the whole file. What crosses between the processes is
-the helper's pieces' bytes and examples, flat numpy arrays and the texts' letter streams.
+pieces). The segments' arithmetic is then shared the same way, in jobs of a stretch of
+the stream each (``segment_jobs``), while this process matches the examples. The result
+is the one-process result exactly: lines are split at ``\\n`` either way, each example's
+fingerprints depend on its texts alone, and the bad lines of the pieces, in order, are
+those of the whole file. What crosses between the processes is the helper's pieces'
+bytes and examples, flat numpy arrays and stretches of the texts' letter streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,8 +29,10 @@ from gateway.finetune.helper import ScanHelper
 from gateway.finetune.matcher import Unit
 from gateway.finetune.units import (
     SegmentArrays,
+    SegmentJob,
     example_units,
     segment_arrays,
+    segment_jobs,
     segment_passes,
     segments_of,
 )
@@ -107,13 +111,7 @@ async def parse_in_pieces(
             piece = content[points[n] : points[n + 1]]
             parts[n] = await helper.run(parse_piece, piece, firsts[n], chat)
 
-    workers = [asyncio.ensure_future(local()), asyncio.ensure_future(remote())]
-    try:
-        await asyncio.gather(*workers)
-    finally:
-        for worker in workers:
-            if not worker.done():
-                worker.cancel()
+    await _both(local(), remote())
     done = [part for part in parts if part is not None]
     assert len(done) == len(parts)
     # In a thread: for a large file the merge (a unit per example) takes seconds, and on
@@ -151,11 +149,38 @@ def _units(piece: Piece) -> list[Unit]:
 async def segments_in_helper(
     examples: list[Example], letters_of: dict[str, str], helper: ScanHelper
 ) -> list[Unit]:
-    """``segment_units``, its arithmetic in the helper (the streams are built and the
-    units made in threads, off the event loop, as ``parse_in_pieces`` merges)."""
-    passes = await asyncio.to_thread(segment_passes, examples, letters_of)
-    arrays = [await helper.run(segment_arrays, *stream) for stream in passes]
+    """``segment_units``, its arithmetic in jobs (``segment_jobs``) shared between the
+    helper and a thread of this process as the pieces are; the streams are built and
+    the units made in threads, off the event loop, as ``parse_in_pieces`` merges."""
+    jobs = await asyncio.to_thread(_jobs, examples, letters_of)
+    arrays: list[SegmentArrays | None] = [None] * len(jobs)
+    pending = iter(range(len(jobs)))  # shared: whichever side is free takes the next
+
+    async def local() -> None:
+        for n in pending:
+            arrays[n] = await asyncio.to_thread(segment_arrays, *jobs[n])
+
+    async def remote() -> None:
+        for n in pending:
+            arrays[n] = await helper.run(segment_arrays, *jobs[n])
+
+    await _both(local(), remote())
     return await asyncio.to_thread(_segments_of_passes, arrays)
+
+
+def _jobs(examples: list[Example], letters_of: dict[str, str]) -> list[SegmentJob]:
+    return [job for stream in segment_passes(examples, letters_of) for job in segment_jobs(stream)]
+
+
+async def _both(*work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` together; the others cancelled when one fails."""
+    workers = [asyncio.ensure_future(one) for one in work]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for worker in workers:
+            if not worker.done():
+                worker.cancel()
 
 
 def _segments_of_passes(arrays: list[SegmentArrays | None]) -> list[Unit]:

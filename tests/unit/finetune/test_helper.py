@@ -85,6 +85,7 @@ async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch) -
     """Fail closed: a helper lost while fingerprinting its piece fails the scan (the file
     ends ``error``), never a scan without that piece."""
     monkeypatch.setattr(pieces, "SPLIT_MIN_BYTES", 1)
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 200)  # several: the helper takes one
 
     class Dying(ScanHelper):
         async def run(self, func: Any, *args: Any) -> Any:

@@ -12,9 +12,14 @@ from gateway.finetune.matcher import Unit
 from gateway.finetune.units import (
     SEGMENT,
     SHORT_TEXT,
+    SegmentArrays,
     example_units,
     first_occurrences,
+    segment_arrays,
+    segment_jobs,
+    segment_passes,
     segment_units,
+    segments_of,
 )
 from gateway.fingerprint import (
     CHAR_K,
@@ -167,3 +172,22 @@ def test_first_occurrences_equal_the_str_translate_templates(texts: list[list[st
     included)."""
     examples = [Example(n + 1, tuple(t)) for n, t in enumerate(texts)]
     assert first_occurrences(examples) == _first_occurrences_before(examples)
+
+
+# Random letters (distinct shingles: each window's own minimum) and low-entropy pieces.
+_LONG_TEXT = st.text("abcdefghij", min_size=500, max_size=3000) | st.lists(
+    _PIECES, max_size=300
+).map("".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_LONG_TEXT, max_size=8), st.integers(1, 2000))
+def test_segment_jobs_give_the_whole_stream_s_segments(texts: list[str], size: int) -> None:
+    """Cut into jobs of any size, a stream's segments (values, owning lines, lines
+    named) are those of the whole stream."""
+    examples = [Example(2 * n + 1, (text,)) for n, text in enumerate(texts)]
+    for stream in segment_passes(examples):
+        jobs = segment_jobs(stream, size)
+        arrays: list[SegmentArrays | None] = [segment_arrays(*job) for job in jobs]
+        _same([u for one in arrays for u in segments_of(one)], segments_of(segment_arrays(*stream)))
+        assert len(jobs) == 1 or all(len(job[0]) < len(stream[0]) for job in jobs)
