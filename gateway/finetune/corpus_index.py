@@ -26,8 +26,9 @@ most one fetch of it), and the first scan after it ends searches too.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,8 @@ class Snapshot:
     holders: Holders
     chunks: list[Chunk]
     """Chunk ``n`` of ``holders.chunks``, in ``chunk_id`` order."""
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Names this snapshot in the scan helper, which keeps the last one it was sent."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ _REPLY_CLASSES = frozenset(
         ("numpy.core.numeric", "_frombuffer"),
         ("gateway.finetune.pieces", "Piece"),
         ("gateway.finetune.examples", "Example"),
+        ("gateway.finetune.matcher", "Overlap"),
     }
 )
 
@@ -81,7 +82,7 @@ class ScanHelper:
 
     async def run(self, func: Callable[..., R], *args: Any) -> R:
         """``func(*args)`` in the helper (an importable function; picklable arguments;
-        a result of builtins, numpy arrays, ``Piece`` and ``Example``)."""
+        a result of builtins, numpy arrays, ``Piece``, ``Example`` and ``Overlap``)."""
         request = pickle.dumps((func, args), protocol=5)
         async with self._lock:
             if self._idle is not None:

@@ -159,8 +159,8 @@ SegmentJob = tuple[str, NDArray[np.int64], NDArray[np.int64], int | None]
 (None: all); the arguments of ``segment_arrays``."""
 
 
-def segment_jobs(stream: SegmentStream, size: int = SEGMENT_JOB) -> list[SegmentJob]:
-    """``stream``'s segments in jobs of about ``size`` letters each, whose
+def segment_jobs(stream: SegmentStream, size: int | None = None) -> list[SegmentJob]:
+    """``stream``'s segments in jobs of about ``size`` (``SEGMENT_JOB``) letters each, whose
     ``segment_arrays``, in order, are the whole stream's.
 
     A job starting at segment ``a`` reads the stream from ``a * _STEP`` on (every
@@ -172,7 +172,7 @@ def segment_jobs(stream: SegmentStream, size: int = SEGMENT_JOB) -> list[Segment
     text, starts, lines = stream
     count = len(text) - CHAR_K + 1 - CHAR_WINDOW + 1  # windows, when above one window
     segments = len(range(0, max(1, count - _STEP), _STEP))
-    per_job = max(1, size // _STEP)
+    per_job = max(1, (size or SEGMENT_JOB) // _STEP)
     if segments <= per_job:
         return [(text, starts, lines, None)]
     jobs: list[SegmentJob] = []
