@@ -145,7 +145,6 @@ async def parse_in_pieces(
     default ``PIECE_BYTES``) shared between this process and the helper, each taking the
     next one when done with its last; given a ``corpus``, the examples' overlaps with it
     too (none without)."""
-    shared = await _share(corpus, helper) if corpus is not None else None
     points = cut_points(content, size or PIECE_BYTES)
     firsts = [1]
     for begin, end in itertools.pairwise(points[:-1]):
@@ -159,7 +158,11 @@ async def parse_in_pieces(
             parts[n] = await asyncio.to_thread(parse_piece, piece, firsts[n], chat, corpus)
 
     async def remote() -> None:
+        shared: Corpus = None
         for n in pending:
+            if corpus is not None and shared is None:
+                # With the helper's first piece (this process parses meanwhile).
+                shared = await _share(corpus, helper)
             piece = content[points[n] : points[n + 1]]
             parts[n] = await helper.run(parse_piece, piece, firsts[n], chat, shared)
 
