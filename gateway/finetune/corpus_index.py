@@ -43,7 +43,7 @@ from gateway.finetune.corpus_state import (
     run_states,
 )
 from gateway.finetune.matcher import GOVERNANCE_FIELDS, PAGE, Chunk
-from gateway.finetune.overlaps import Holders
+from gateway.finetune.overlaps import ChunkTable, Holders
 from gateway.fingerprint import sorted_distinct
 
 _REFETCH_ALL = 64
@@ -60,6 +60,11 @@ class Snapshot:
     """Chunk ``n`` of ``holders.chunks``, in ``chunk_id`` order."""
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Names this snapshot in the scan helper, which keeps the last one it was sent."""
+    table: ChunkTable = field(init=False)
+    """``chunks`` as scoring reads them (``all_overlaps``)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", ChunkTable.of(self.chunks))
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,7 +253,7 @@ def _local_overlaps(
     """The overlaps against the local copy, and the governance of each document named."""
     from gateway.finetune.overlaps import all_overlaps
 
-    found = all_overlaps(units, snapshot.holders, snapshot.chunks)
+    found = all_overlaps(units, snapshot.holders, snapshot.table)
     return found, local_documents(found, snapshot)
 
 

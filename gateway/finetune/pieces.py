@@ -131,7 +131,7 @@ def parse_piece(part: bytes | memoryview, first: int, chat: bool, corpus: Corpus
 
 def _matched(units: list[Unit], corpus: Snapshot | str) -> list[Overlap]:
     snapshot = _snapshot(corpus)
-    return all_overlaps(units, snapshot.holders, snapshot.chunks)
+    return all_overlaps(units, snapshot.holders, snapshot.table)
 
 
 async def parse_in_pieces(
