@@ -26,8 +26,9 @@ most one fetch of it), and the first scan after it ends searches too.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ from gateway.finetune.corpus_state import (
     run_states,
 )
 from gateway.finetune.matcher import GOVERNANCE_FIELDS, PAGE, Chunk
-from gateway.finetune.overlaps import Holders
+from gateway.finetune.overlaps import ChunkTable, Holders
 from gateway.fingerprint import sorted_distinct
 
 _REFETCH_ALL = 64
@@ -57,6 +58,13 @@ class Snapshot:
     holders: Holders
     chunks: list[Chunk]
     """Chunk ``n`` of ``holders.chunks``, in ``chunk_id`` order."""
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Names this snapshot in the scan helper, which keeps the last one it was sent."""
+    table: ChunkTable = field(init=False)
+    """``chunks`` as scoring reads them (``all_overlaps``)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", ChunkTable.of(self.chunks))
 
 
 @dataclass(frozen=True, slots=True)

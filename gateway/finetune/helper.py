@@ -47,6 +47,7 @@ _REPLY_CLASSES = frozenset(
         ("numpy.core.numeric", "_frombuffer"),
         ("gateway.finetune.pieces", "Piece"),
         ("gateway.finetune.examples", "Example"),
+        ("gateway.finetune.matcher", "Overlap"),
     }
 )
 
@@ -81,8 +82,10 @@ class ScanHelper:
 
     async def run(self, func: Callable[..., R], *args: Any) -> R:
         """``func(*args)`` in the helper (an importable function; picklable arguments;
-        a result of builtins, numpy arrays, ``Piece`` and ``Example``)."""
-        request = pickle.dumps((func, args), protocol=5)
+        a result of builtins, numpy arrays, ``Piece``, ``Example`` and ``Overlap``)."""
+        # In a thread: a job may carry the corpus's local copy (``pieces.hold_corpus``),
+        # up to ~100 MB, which would stall the event loop for a tenth of a second.
+        request = await asyncio.to_thread(pickle.dumps, (func, args), protocol=5)
         async with self._lock:
             if self._idle is not None:
                 self._idle.cancel()

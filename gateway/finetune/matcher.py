@@ -176,6 +176,15 @@ class CorpusMatcher:
         documents = {c.governance.get("doc_id", ""): c.governance for c in chunks.values()}
         return found, {str(k): v for k, v in documents.items()}
 
+    async def local_snapshot(self) -> Snapshot | None:
+        """The local copy of the corpus as Elasticsearch holds it now (the scheme checked
+        first), to match against with ``local_overlaps``; None when there is none to
+        trust (``overlaps`` then searches Elasticsearch)."""
+        await self._check_scheme()
+        if self._local_max_prints <= 0:
+            return None
+        return await self._local_index().current()
+
     async def state(self) -> str | None:
         """The corpus's state now (``gateway.finetune.corpus_state``); None when it has
         too many ingest runs to name one. Read it before a match: the match then sees
@@ -244,13 +253,18 @@ def _local_overlaps(
     """The overlaps against the local copy, and the governance of each document named."""
     from gateway.finetune.overlaps import all_overlaps
 
-    found = all_overlaps(units, snapshot.holders, snapshot.chunks)
+    found = all_overlaps(units, snapshot.holders, snapshot.table)
+    return found, local_documents(found, snapshot)
+
+
+def local_documents(found: Sequence[Overlap], snapshot: Snapshot) -> dict[str, dict[str, Any]]:
+    """The governance of each document ``found`` names (overlaps against ``snapshot``)."""
     documents: dict[str, dict[str, Any]] = {}
     for chunk_id in {overlap.chunk_id for overlap in found}:
         # The snapshot's chunks are in chunk_id order.
         chunk = snapshot.chunks[bisect_left(snapshot.chunks, chunk_id, key=_chunk_id)]
         documents[str(chunk.governance.get("doc_id", ""))] = chunk.governance
-    return found, documents
+    return documents
 
 
 def _chunk_id(chunk: Chunk) -> str:

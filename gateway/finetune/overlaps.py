@@ -103,7 +103,39 @@ class Holders:
         return where
 
 
-def all_overlaps(units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk]) -> list[Overlap]:
+@dataclass(frozen=True, slots=True)
+class ChunkTable:
+    """What scoring needs of each chunk, as arrays: built once per corpus copy (a scan
+    matches each piece and segment job against the same one)."""
+
+    chunks: list[Chunk]
+    words: NDArray[np.int64]
+    chars: NDArray[np.int64]
+    doc_ids: list[str]
+    doc: NDArray[np.int64]
+    """Each chunk's document's rank among the document ids (sorted)."""
+    corpora: list[str]
+    classes: list[str]
+
+    @classmethod
+    def of(cls, chunks: Sequence[Chunk]) -> ChunkTable:
+        found = list(chunks)
+        doc_ids = [str(c.governance.get("doc_id")) for c in found]
+        doc_rank = {doc_id: n for n, doc_id in enumerate(sorted(set(doc_ids)))}
+        return cls(
+            found,
+            np.array([c.words for c in found], dtype=np.int64),
+            np.array([c.chars for c in found], dtype=np.int64),
+            doc_ids,
+            np.array([doc_rank[d] for d in doc_ids], dtype=np.int64),
+            [str(c.governance.get("corpus")) for c in found],
+            [str(c.governance.get("classification")) for c in found],
+        )
+
+
+def all_overlaps(
+    units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk] | ChunkTable
+) -> list[Overlap]:
     """Every unit's overlaps (CPU-bound for large uploads: runs in a worker thread).
 
     All units at once: their fingerprints are looked up in the sorted table of held ones
@@ -114,6 +146,8 @@ def all_overlaps(units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk
     """
     if not units or not len(holders.prints):
         return []
+    table = chunks if isinstance(chunks, ChunkTable) else ChunkTable.of(chunks)
+    found_chunks = table.chunks
     offsets, holder = holders.offsets, holders.chunks
     fan_of = np.diff(offsets)
     sizes = np.fromiter((len(u.prints) for u in units), np.int64, len(units))
@@ -125,7 +159,7 @@ def all_overlaps(units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk
     row = np.repeat(rows, fan)
     pair = np.repeat(offsets[where[rows]], fan) + ranges(fan)
     # One key per (unit, chunk) pair: a single integer sort groups them.
-    key = unit_of[row] * len(chunks) + holder[pair]
+    key = unit_of[row] * len(found_chunks) + holder[pair]
     order = np.argsort(key, kind="stable")
     key, row, pair = key[order], row[order], pair[order]
     if not len(key):
@@ -139,28 +173,24 @@ def all_overlaps(units: Sequence[Unit], holders: Holders, chunks: Sequence[Chunk
     first = np.minimum.reduceat(pair, starts)[kept]
     group_start, group_end = starts[kept], np.r_[starts, len(key)][kept + 1]
     shared = shared[kept]
-    unit, chunk = key[group_start] // len(chunks), key[group_start] % len(chunks)
+    unit, chunk = key[group_start] // len(found_chunks), key[group_start] % len(found_chunks)
     unit_chars = np.bincount(unit_of, weights=prints & 1, minlength=len(units)).astype(np.int64)
-    found_chunks = list(chunks)
-    chunk_chars = np.array([c.chars for c in found_chunks], dtype=np.int64)
-    chunk_words = np.array([c.words for c in found_chunks], dtype=np.int64)
+    chunk_chars, chunk_words = table.chars, table.words
     score = np.maximum(
         (shared - chars)
         / np.maximum(1, np.minimum(sizes[unit] - unit_chars[unit], chunk_words[chunk])),
         chars / np.maximum(1, np.minimum(unit_chars[unit], chunk_chars[chunk])),
     )
     rounded = np.array([round(value, 4) for value in np.minimum(score, 1.0).tolist()])
-    doc_ids = [str(c.governance.get("doc_id")) for c in found_chunks]
-    doc_rank = {doc_id: n for n, doc_id in enumerate(sorted(set(doc_ids)))}
-    doc = np.array([doc_rank[d] for d in doc_ids], dtype=np.int64)[chunk]
+    doc_ids = table.doc_ids
+    doc = table.doc[chunk]
     # Per (unit, document): best first, then keep the first of each pair; output by unit,
     # then document id.
     best = np.lexsort((first, -shared, -rounded, doc, unit))
     lead = np.r_[True, (unit[best][1:] != unit[best][:-1]) | (doc[best][1:] != doc[best][:-1])]
     winners = best[lead]
     lines = _winner_lines(units, unit[winners], row, group_start[winners], group_end[winners])
-    corpora = [str(c.governance.get("corpus")) for c in found_chunks]
-    classes = [str(c.governance.get("classification")) for c in found_chunks]
+    corpora, classes = table.corpora, table.classes
     return [
         Overlap(
             lines=part_lines,

@@ -5,34 +5,44 @@ thread) and the helper (``gateway.finetune.helper``) each take the next piece no
 taken until none is left, each parsing it and fingerprinting its examples. So neither
 waits for the other: the helper runs ``nice``-d, and on a busy host it gets much less
 than half of the work done in the time this process takes for half (it then takes fewer
-pieces). The helper then fingerprints the file's segments while this process matches the
-examples. The result is the one-process result exactly: lines are split at ``\\n``
-either way, each example's fingerprints depend on its texts alone, and the bad lines of
-the pieces, in order, are those of the whole file. What crosses between the processes is
-the helper's pieces' bytes and examples, flat numpy arrays and the texts' letter streams.
+pieces). The segments' arithmetic is then shared the same way, in jobs of a stretch of
+the stream each (``segment_jobs``). Given the local copy of the corpus (sent to the
+helper once: ``hold_corpus``), each piece's examples and each job's segments are matched
+where they are made; without it this process matches the examples meanwhile. The result
+is the one-process result exactly: lines are split at ``\\n`` either way, each example's
+fingerprints depend on its texts alone, and the bad lines of the pieces, in order, are
+those of the whole file. What crosses between the processes is the helper's pieces'
+bytes and examples, flat numpy arrays and stretches of the texts' letter streams.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from gateway.finetune.corpus_index import Snapshot
 from gateway.finetune.examples import Example, checked, not_utf8, parse_lines
 from gateway.finetune.helper import ScanHelper
-from gateway.finetune.matcher import Unit
+from gateway.finetune.matcher import Overlap, Unit
+from gateway.finetune.overlaps import all_overlaps
 from gateway.finetune.units import (
     SegmentArrays,
+    SegmentJob,
     example_units,
     segment_arrays,
+    segment_jobs,
     segment_passes,
     segments_of,
 )
 
+R = TypeVar("R")
 SPLIT_MIN_BYTES = 1 << 20
 """Smaller uploads are scanned in this process alone: the helper's start and the
 transfers would cost more than half of their work."""
@@ -55,6 +65,37 @@ class Piece:
     """How many fingerprints each example has."""
     letters_of: dict[str, str] = field(default_factory=dict)
     """Each distinct text's letters (``example_units``)."""
+    overlaps: list[Overlap] = field(default_factory=list)
+    """The examples' overlaps, when the piece was matched too (``parse_piece``)."""
+
+
+Corpus = Snapshot | str | None
+"""What a job matches against: a snapshot; in the helper, the token of the one it holds
+(``hold_corpus``: sent once, not with every job); None: no match, fingerprints only."""
+_HELD: dict[str, Snapshot] = {}
+"""In the helper: the last snapshot sent, by its token."""
+
+
+def hold_corpus(snapshot: Snapshot) -> None:
+    """Keep ``snapshot`` for the jobs that name it (in the helper; the last one only)."""
+    _HELD.clear()
+    _HELD[snapshot.token] = snapshot
+
+
+def holds_corpus(token: str) -> bool:
+    return token in _HELD
+
+
+def _snapshot(corpus: Snapshot | str) -> Snapshot:
+    """A token unknown here (a helper restarted since it was sent) fails the job."""
+    return _HELD[corpus] if isinstance(corpus, str) else corpus
+
+
+async def _share(corpus: Snapshot, helper: ScanHelper) -> str:
+    """What the helper's jobs name for ``corpus``: its token, sent first if need be."""
+    if not await helper.run(holds_corpus, corpus.token):
+        await helper.run(hold_corpus, corpus)
+    return corpus.token
 
 
 def cut_points(content: bytes, size: int = PIECE_BYTES) -> list[int]:
@@ -68,9 +109,11 @@ def cut_points(content: bytes, size: int = PIECE_BYTES) -> list[int]:
     return [*points, len(content)]
 
 
-def parse_piece(part: bytes | memoryview, first: int, chat: bool) -> Piece:
-    """The examples of ``part`` (lines ``first``...) and their fingerprints; none when it
-    has bad lines (the file is refused) or is not UTF-8."""
+def parse_piece(part: bytes | memoryview, first: int, chat: bool, corpus: Corpus = None) -> Piece:
+    """The examples of ``part`` (lines ``first``...), their fingerprints and, given a
+    ``corpus``, their overlaps with it (each example is matched on its own, so the
+    pieces' overlaps in order are the whole file's); none when it has bad lines (the
+    file is refused) or is not UTF-8."""
     try:
         # A byte-order mark may start the file (``parse_examples`` allows one).
         decoded = str(part, "utf-8-sig" if first == 1 else "utf-8")
@@ -81,15 +124,27 @@ def parse_piece(part: bytes | memoryview, first: int, chat: bool) -> Piece:
         return Piece(True, examples, problems)
     units, letters_of = example_units(examples)
     sizes = [len(unit.prints) for unit in units]
-    return Piece(True, examples, [], np.concatenate([u.prints for u in units]), sizes, letters_of)
+    prints = np.concatenate([u.prints for u in units])
+    found = _matched(units, corpus) if corpus is not None else []
+    return Piece(True, examples, [], prints, sizes, letters_of, found)
+
+
+def _matched(units: list[Unit], corpus: Snapshot | str) -> list[Overlap]:
+    snapshot = _snapshot(corpus)
+    return all_overlaps(units, snapshot.holders, snapshot.table)
 
 
 async def parse_in_pieces(
-    content: bytes, chat: bool, helper: ScanHelper, size: int | None = None
-) -> tuple[list[Example], list[Unit], dict[str, str]]:
+    content: bytes,
+    chat: bool,
+    helper: ScanHelper,
+    size: int | None = None,
+    corpus: Snapshot | None = None,
+) -> tuple[list[Example], list[Unit], dict[str, str], list[Overlap]]:
     """``parse_examples`` then ``example_units``, ``content``'s pieces (of ``size``,
     default ``PIECE_BYTES``) shared between this process and the helper, each taking the
-    next one when done with its last."""
+    next one when done with its last; given a ``corpus``, the examples' overlaps with it
+    too (none without)."""
     points = cut_points(content, size or PIECE_BYTES)
     firsts = [1]
     for begin, end in itertools.pairwise(points[:-1]):
@@ -100,20 +155,18 @@ async def parse_in_pieces(
     async def local() -> None:
         for n in pending:
             piece = memoryview(content)[points[n] : points[n + 1]]
-            parts[n] = await asyncio.to_thread(parse_piece, piece, firsts[n], chat)
+            parts[n] = await asyncio.to_thread(parse_piece, piece, firsts[n], chat, corpus)
 
     async def remote() -> None:
+        shared: Corpus = None
         for n in pending:
+            if corpus is not None and shared is None:
+                # With the helper's first piece (this process parses meanwhile).
+                shared = await _share(corpus, helper)
             piece = content[points[n] : points[n + 1]]
-            parts[n] = await helper.run(parse_piece, piece, firsts[n], chat)
+            parts[n] = await helper.run(parse_piece, piece, firsts[n], chat, shared)
 
-    workers = [asyncio.ensure_future(local()), asyncio.ensure_future(remote())]
-    try:
-        await asyncio.gather(*workers)
-    finally:
-        for worker in workers:
-            if not worker.done():
-                worker.cancel()
+    await _both(local(), remote())
     done = [part for part in parts if part is not None]
     assert len(done) == len(parts)
     # In a thread: for a large file the merge (a unit per example) takes seconds, and on
@@ -123,9 +176,9 @@ async def parse_in_pieces(
 
 def merged(
     parts: Sequence[Piece], *, chat: bool
-) -> tuple[list[Example], list[Unit], dict[str, str]]:
-    """The whole file's examples, units and letters from its pieces' (in order); the
-    file's BadRequest when any piece is not UTF-8 or has bad lines."""
+) -> tuple[list[Example], list[Unit], dict[str, str], list[Overlap]]:
+    """The whole file's examples, units, letters and overlaps from its pieces' (in
+    order); the file's BadRequest when any piece is not UTF-8 or has bad lines."""
     if not all(part.utf8 for part in parts):
         raise not_utf8()
     examples = checked(
@@ -137,7 +190,7 @@ def merged(
     letters_of: dict[str, str] = {}
     for part in parts:
         letters_of.update(part.letters_of)
-    return examples, units, letters_of
+    return examples, units, letters_of, [found for part in parts for found in part.overlaps]
 
 
 def _units(piece: Piece) -> list[Unit]:
@@ -151,11 +204,78 @@ def _units(piece: Piece) -> list[Unit]:
 async def segments_in_helper(
     examples: list[Example], letters_of: dict[str, str], helper: ScanHelper
 ) -> list[Unit]:
-    """``segment_units``, its arithmetic in the helper (the streams are built and the
-    units made in threads, off the event loop, as ``parse_in_pieces`` merges)."""
-    passes = await asyncio.to_thread(segment_passes, examples, letters_of)
-    arrays = [await helper.run(segment_arrays, *stream) for stream in passes]
+    """``segment_units``, its arithmetic in jobs (``segment_jobs``) shared between the
+    helper and a thread of this process as the pieces are; the streams are built and
+    the units made in threads, off the event loop, as ``parse_in_pieces`` merges."""
+    arrays = await _shared_jobs(examples, letters_of, helper, segment_arrays, segment_arrays)
     return await asyncio.to_thread(_segments_of_passes, arrays)
+
+
+async def segment_overlaps_in_helper(
+    examples: list[Example], letters_of: dict[str, str], helper: ScanHelper, corpus: Snapshot
+) -> list[Overlap]:
+    """The segments' overlaps with ``corpus`` (``segments_in_helper``, each job's
+    segments matched where they are made: each segment is matched on its own)."""
+    shared = await _share(corpus, helper)
+    found = await _shared_jobs(
+        examples,
+        letters_of,
+        helper,
+        functools.partial(matched_segments, corpus=corpus),
+        functools.partial(matched_segments, corpus=shared),
+    )
+    return [overlap for one in found for overlap in one]
+
+
+def matched_segments(
+    stream: str,
+    starts: NDArray[np.int64],
+    lines: NDArray[np.int64],
+    limit: int | None,
+    *,
+    corpus: Snapshot | str,
+) -> list[Overlap]:
+    """A ``segment_jobs`` job's segments' overlaps with ``corpus``."""
+    return _matched(segments_of(segment_arrays(stream, starts, lines, limit)), corpus)
+
+
+async def _shared_jobs(
+    examples: list[Example],
+    letters_of: dict[str, str],
+    helper: ScanHelper,
+    here: Callable[..., R],
+    there: Callable[..., R],
+) -> list[R]:
+    """``here`` (in a thread) or ``there`` (in the helper) of each segment job, in order."""
+    jobs = await asyncio.to_thread(_jobs, examples, letters_of)
+    done: list[R | None] = [None] * len(jobs)
+    pending = iter(range(len(jobs)))  # shared: whichever side is free takes the next
+
+    async def local() -> None:
+        for n in pending:
+            done[n] = await asyncio.to_thread(here, *jobs[n])
+
+    async def remote() -> None:
+        for n in pending:
+            done[n] = await helper.run(there, *jobs[n])
+
+    await _both(local(), remote())
+    return done  # type: ignore[return-value]  # every job done
+
+
+def _jobs(examples: list[Example], letters_of: dict[str, str]) -> list[SegmentJob]:
+    return [job for stream in segment_passes(examples, letters_of) for job in segment_jobs(stream)]
+
+
+async def _both(*work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` together; the others cancelled when one fails."""
+    workers = [asyncio.ensure_future(one) for one in work]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for worker in workers:
+            if not worker.done():
+                worker.cancel()
 
 
 def _segments_of_passes(arrays: list[SegmentArrays | None]) -> list[Unit]:

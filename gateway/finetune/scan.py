@@ -8,7 +8,9 @@ types with counts: never the examples' text, so it can go to the policy and the 
 log as it is.
 
 A large JSONL upload is parsed and fingerprinted in pieces shared with a helper process
-(``gateway.finetune.pieces``), with the same result. The fingerprinting and the match's
+(``gateway.finetune.pieces``), with the same result; with a local copy of the corpus
+(``CorpusMatcher.local_snapshot``), each piece's examples and each job's segments are
+matched where they were made, so that both processes match too. The fingerprinting and the match's
 arithmetic are numpy (``gateway.finetune.units``, ``gateway.finetune.overlaps``),
 imported on the first scan: the gateway starts without it.
 """
@@ -21,7 +23,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.finetune import file_text
 from gateway.finetune.examples import (
@@ -33,11 +35,14 @@ from gateway.finetune.examples import (
     text_blocks,
 )
 from gateway.finetune.helper import ScanHelper
-from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit
+from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit, local_documents
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import AnalyzePatterns, PiiFinding, PiiScan
 from gateway.fingerprint_scheme import SCHEME
 from gateway.pii.analyzer import PiiSpan
+
+if TYPE_CHECKING:
+    from gateway.finetune.corpus_index import Snapshot
 
 T = TypeVar("T")
 AnalyzeBatch = Callable[[list[str]], Awaitable[list[list[PiiSpan]]]]
@@ -159,13 +164,15 @@ class UploadScanner:
         try:
             units = pieces[1] if pieces else await asyncio.to_thread(_example_units, examples)
             printed = time.perf_counter()
-            segments = asyncio.ensure_future(
-                self._segments(examples, units, in_helper=pieces is not None)
-            )
-            tasks.append(segments)
-            match = asyncio.ensure_future(
-                _timed(ended, "search", self._matcher.overlaps(units, more=segments))
-            )
+            if pieces is not None and pieces[2] is not None:
+                matched = self._matched_in_pieces(examples, units, pieces[2])
+            else:
+                segments = asyncio.ensure_future(
+                    self._segments(examples, units, in_helper=pieces is not None)
+                )
+                tasks.append(segments)
+                matched = self._matcher.overlaps(units, more=segments)
+            match = asyncio.ensure_future(_timed(ended, "search", matched))
             tasks.append(match)
             pii = await pii_scan
             overlaps, documents = await match
@@ -223,8 +230,11 @@ class UploadScanner:
         else:
             read = await asyncio.to_thread(read_examples, content, purpose)
             units = await asyncio.to_thread(_example_units, read.examples)
-        segments = await self._segments(read.examples, units, in_helper=pieces is not None)
-        overlaps, documents = await self._matcher.overlaps([*units, *segments])
+        if pieces is not None and pieces[2] is not None:
+            overlaps, documents = await self._matched_in_pieces(read.examples, units, pieces[2])
+        else:
+            segments = await self._segments(read.examples, units, in_helper=pieces is not None)
+            overlaps, documents = await self._matcher.overlaps([*units, *segments])
         return ScanResult(
             hashlib.sha256(content).hexdigest(),
             len(content),
@@ -254,9 +264,10 @@ class UploadScanner:
 
     async def _in_pieces(
         self, content: bytes, purpose: str
-    ) -> tuple[list[Example], ExampleUnits] | None:
-        """The examples and their units, parsed and fingerprinted in two processes; None
-        when this upload is not for that (no helper, a small or plain-text file)."""
+    ) -> tuple[list[Example], ExampleUnits, Matched | None] | None:
+        """The examples and their units, parsed and fingerprinted in two processes, and
+        matched there with the local copy of the corpus when there is one; None when
+        this upload is not for that (no helper, a small or plain-text file)."""
         if self._helper is None:
             return None
         from gateway.finetune.pieces import SPLIT_MIN_BYTES, parse_in_pieces  # numpy
@@ -264,8 +275,28 @@ class UploadScanner:
         chat = jsonl_chat(content, purpose)
         if chat is None or len(content) < SPLIT_MIN_BYTES:
             return None
-        examples, units, letters_of = await parse_in_pieces(content, chat, self._helper)
-        return examples, ExampleUnits(units, letters_of)
+        snapshot = await self._matcher.local_snapshot()
+        examples, units, letters_of, found = await parse_in_pieces(
+            content, chat, self._helper, corpus=snapshot
+        )
+        matched = Matched(snapshot, found) if snapshot is not None else None
+        return examples, ExampleUnits(units, letters_of), matched
+
+    async def _matched_in_pieces(
+        self, examples: list[Example], units: ExampleUnits, matched: Matched
+    ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
+        """The examples' overlaps found with the pieces, then the segments' (matched in
+        their jobs): what ``CorpusMatcher.overlaps`` gives for all units against the
+        same snapshot."""
+        from gateway.finetune.pieces import segment_overlaps_in_helper
+
+        assert self._helper is not None
+        found = list(matched.examples)
+        if examples:
+            found += await segment_overlaps_in_helper(
+                examples, units.letters_of, self._helper, matched.snapshot
+            )
+        return found, local_documents(found, matched.snapshot)
 
     async def _segments(
         self, examples: list[Example], units: ExampleUnits, *, in_helper: bool
@@ -276,6 +307,14 @@ class UploadScanner:
 
             return await segments_in_helper(examples, units.letters_of, self._helper)
         return await asyncio.to_thread(_segments, examples, units)
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """The examples' overlaps found as they were parsed, and the corpus they are with."""
+
+    snapshot: Snapshot
+    examples: list[Overlap]
 
 
 class ExampleUnits(list[Unit]):

@@ -8,11 +8,14 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 
 from gateway.errors import DependencyUnavailable
 from gateway.finetune import pieces
+from gateway.finetune.corpus_index import Snapshot
 from gateway.finetune.helper import ScanHelper
+from gateway.finetune.overlaps import Holders
 from gateway.finetune.scan import UploadScanner
 
 
@@ -81,10 +84,13 @@ async def test_the_helper_runs_at_a_lower_priority() -> None:
         assert await helper.run(os.nice, 0) == os.nice(0) + 5
 
 
-async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail closed: a helper lost while fingerprinting its piece fails the scan (the file
-    ends ``error``), never a scan without that piece."""
+@pytest.mark.parametrize("local", [False, True])
+async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch, local: bool) -> None:
+    """Fail closed: a helper lost while fingerprinting (and, with a local copy of the
+    corpus, matching) its piece fails the scan (the file ends ``error``), never a scan
+    without that piece."""
     monkeypatch.setattr(pieces, "SPLIT_MIN_BYTES", 1)
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 200)  # several: the helper takes one
 
     class Dying(ScanHelper):
         async def run(self, func: Any, *args: Any) -> Any:
@@ -94,6 +100,11 @@ async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch) -
         async def state(self) -> str | None:
 
             return "state"
+
+        async def local_snapshot(self) -> Snapshot | None:
+            if not local:
+                return None
+            return Snapshot(Holders.of([np.array([2, 4], dtype=np.int64)]), [])
 
         async def overlaps(self, units: Any, *, more: Any = None) -> Any:
             if more is not None:
@@ -142,6 +153,7 @@ async def test_a_cancelled_job_stops_the_helper() -> None:
 _OWNER = """
 import asyncio, os, sys
 from gateway.finetune.helper import ScanHelper
+from gateway.finetune.overlaps import Holders
 
 async def main():
     helper = ScanHelper(nice=0)

@@ -2,27 +2,36 @@
 result."""
 
 import asyncio
+import functools
 import itertools
 import json
 import threading
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, DependencyUnavailable
+from gateway.finetune import units as units_module
+from gateway.finetune.corpus_index import Snapshot
 from gateway.finetune.examples import parse_examples
 from gateway.finetune.helper import ScanHelper
+from gateway.finetune.matcher import Chunk, _local_overlaps, local_documents
+from gateway.finetune.overlaps import Holders
 from gateway.finetune.pieces import (
     cut_points,
+    matched_segments,
     merged,
     parse_in_pieces,
     parse_piece,
+    segment_overlaps_in_helper,
     segments_in_helper,
 )
-from gateway.finetune.units import example_units, segment_units
+from gateway.finetune.units import example_units, segment_jobs, segment_passes, segment_units
+from gateway.fingerprint import fingerprint_array
 
 WORDS = ["alpha", "beta", "gamma", "delta", "Épée", "naïve", "x1", "42", "the", "Vault"]
 _text = st.lists(st.sampled_from(WORDS), min_size=0, max_size=40).map(" ".join)
@@ -61,7 +70,7 @@ def _pieces(content: bytes, cuts: list[int], chat: bool) -> tuple[object, object
         for begin, end in itertools.pairwise(points)
     ]
     try:
-        examples, units, letters_of = merged(parts, chat=chat)
+        examples, units, letters_of, _ = merged(parts, chat=chat)
     except BadRequest as exc:
         return "refused", exc.message, None
     return examples, [(u.lines, u.prints.tolist()) for u in units], letters_of
@@ -111,7 +120,7 @@ async def test_the_pieces_and_segments_equal_the_one_process_result() -> None:
     examples = parse_examples(content)
     units, letters_of = example_units(examples)
     async with ScanHelper(nice=0) as helper:
-        got, got_units, got_letters = await parse_in_pieces(content, True, helper, 2000)
+        got, got_units, got_letters, _ = await parse_in_pieces(content, True, helper, 2000)
         segments = await segments_in_helper(got, got_letters, helper)
     assert got == examples
     assert got_letters == letters_of
@@ -126,6 +135,72 @@ async def test_the_pieces_and_segments_equal_the_one_process_result() -> None:
         assert have.owners is not None
         assert want.owners is not None
         assert np.array_equal(have.owners, want.owners)
+
+
+def _corpus(texts: list[str]) -> Snapshot:
+    """A local copy of a corpus of ``texts``, one chunk and document each."""
+    prints = [fingerprint_array(text) for text in texts]
+    chunks = [
+        Chunk(
+            f"c{n:03d}",
+            int(np.count_nonzero(p & 1 == 0)),
+            int(np.count_nonzero(p & 1)),
+            {"doc_id": f"d{n % 3}", "corpus": "c", "classification": "restricted"},
+        )
+        for n, p in enumerate(prints)
+    ]
+    return Snapshot(Holders.of(prints), chunks)
+
+
+async def test_pieces_matched_in_two_processes_give_the_one_process_overlaps() -> None:
+    """Examples matched in their pieces and segments in their jobs, by this process and
+    a real helper: the overlaps and documents of matching all units at once."""
+    passage = [" ".join(WORDS[(n * 7 + i) % 10] + str(i % 13) for i in range(80)) for n in range(4)]
+    corpus = _corpus(passage)
+    words = passage[0].split() + passage[2].split()
+    lines = [
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "You are a helpful assistant."},
+                    {"role": "user", "content": f"Word {n} please"},
+                    {"role": "assistant", "content": " ".join(words[n : n + 3 + n % 40])},
+                ]
+            }
+        )
+        for n in range(len(words))
+    ]
+    content = "".join(line + "\n" for line in lines).encode()
+    examples = parse_examples(content)
+    units, letters_of = example_units(examples)
+    expected = _local_overlaps([*units, *segment_units(examples, letters_of)], corpus)
+    with patch.object(units_module, "SEGMENT_JOB", 1500):  # several segment jobs
+        assert len(segment_jobs(segment_passes(examples, letters_of)[0])) > 3
+        async with ScanHelper(nice=0) as helper:
+            got, _, got_letters, found = await parse_in_pieces(content, True, helper, 3000, corpus)
+            found += await segment_overlaps_in_helper(got, got_letters, helper, corpus)
+            # A second scan with the same snapshot: the helper holds it already.
+            again = await parse_in_pieces(content, True, helper, 3000, corpus)
+    assert len(expected[0]) > 10
+    assert {len(o.lines) > 1 for o in expected[0]} == {True, False}
+    assert found == expected[0]
+    assert local_documents(found, corpus) == expected[1]
+    assert again[3] == found[: len(again[3])]
+
+
+async def test_a_helper_without_the_snapshot_a_job_names_fails_the_job() -> None:
+    """Fail closed: a job naming a snapshot the helper does not hold (it restarted)
+    fails, never matches against nothing."""
+    corpus = _corpus(["alpha beta gamma delta " * 20])
+    async with ScanHelper(nice=0) as helper:
+        with pytest.raises(DependencyUnavailable, match="KeyError"):
+            await helper.run(
+                functools.partial(matched_segments, corpus=corpus.token),
+                "ab" * 900,
+                np.zeros(1, np.int64),
+                np.ones(1, np.int64),
+                None,
+            )
 
 
 async def test_a_bad_line_in_a_later_piece_refuses_the_file() -> None:
@@ -163,7 +238,7 @@ async def test_the_merge_and_the_segment_passes_run_off_the_event_loop(
     )
     content = ((good + "\n") * 50).encode()
     async with ScanHelper(nice=0) as helper:
-        examples, _, letters_of = await pieces.parse_in_pieces(content, True, helper)
+        examples, _, letters_of, _ = await pieces.parse_in_pieces(content, True, helper)
         await pieces.segments_in_helper(examples, letters_of, helper)
     assert set(ran_in) == {"merged", "segment_passes", "segments_of"}
     assert loop_thread not in ran_in.values()
@@ -207,6 +282,6 @@ async def test_a_slow_helper_takes_fewer_pieces_and_the_result_is_the_same() -> 
     )
     content = "".join(line.replace("a b", f"a b {n}") + "\n" for n in range(400)).encode()
     helper = _SlowHelper(delay_s=1.0)
-    got, units, letters_of = await parse_in_pieces(content, True, helper, len(content) // 8)
+    got, units, letters_of, _ = await parse_in_pieces(content, True, helper, len(content) // 8)
     assert helper.jobs == 1
     assert (got, [(u.lines, u.prints.tolist()) for u in units], letters_of) == _whole(content, True)

@@ -12,9 +12,14 @@ from gateway.finetune.matcher import Unit
 from gateway.finetune.units import (
     SEGMENT,
     SHORT_TEXT,
+    SegmentArrays,
     example_units,
     first_occurrences,
+    segment_arrays,
+    segment_jobs,
+    segment_passes,
     segment_units,
+    segments_of,
 )
 from gateway.fingerprint import (
     CHAR_K,
@@ -137,3 +142,52 @@ def test_example_units_are_the_union_of_their_texts_fingerprints(
         assert unit.lines == (example.line,)
         assert unit.prints.tolist() == expected.tolist()
         assert all(letters_of[text] == letters(text) for text in example.texts)
+
+
+def _first_occurrences_before(examples: list[Example]) -> list[list[str]]:
+    """``first_occurrences`` as it was at 783240d: templates by ``str.translate``."""
+    seen: set[str] = set()
+    firsts: list[list[str]] = []
+    for example in examples:
+        texts = []
+        for text in example.texts:
+            template = text.translate(str.maketrans("", "", "0123456789"))
+            if template not in seen:
+                seen.add(template)
+                texts.append(text)
+        firsts.append(texts)
+    return firsts
+
+
+_ANY_TEXT = st.text(st.characters(codec=None), max_size=12) | st.sampled_from(
+    ["Word 17 of the memo", "Word 4 of the memo", "\ud800x1", "\ud800x2", "é9", "é", "٣"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_ANY_TEXT, min_size=1, max_size=4), max_size=12))
+def test_first_occurrences_equal_the_str_translate_templates(texts: list[list[str]]) -> None:
+    """Templates compared as UTF-8 less digit bytes drop exactly the texts that the
+    text-level templates drop (any characters, lone surrogates and non-ASCII digits
+    included)."""
+    examples = [Example(n + 1, tuple(t)) for n, t in enumerate(texts)]
+    assert first_occurrences(examples) == _first_occurrences_before(examples)
+
+
+# Random letters (distinct shingles: each window's own minimum) and low-entropy pieces.
+_LONG_TEXT = st.text("abcdefghij", min_size=500, max_size=3000) | st.lists(
+    _PIECES, max_size=300
+).map("".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_LONG_TEXT, max_size=8), st.integers(1, 2000))
+def test_segment_jobs_give_the_whole_stream_s_segments(texts: list[str], size: int) -> None:
+    """Cut into jobs of any size, a stream's segments (values, owning lines, lines
+    named) are those of the whole stream."""
+    examples = [Example(2 * n + 1, (text,)) for n, text in enumerate(texts)]
+    for stream in segment_passes(examples):
+        jobs = segment_jobs(stream, size)
+        arrays: list[SegmentArrays | None] = [segment_arrays(*job) for job in jobs]
+        _same([u for one in arrays for u in segments_of(one)], segments_of(segment_arrays(*stream)))
+        assert len(jobs) == 1 or all(len(job[0]) < len(stream[0]) for job in jobs)
