@@ -239,6 +239,11 @@ ISBN-10 or a UPC), need a ``+`` or a phone word."""
 _TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
+_RANGE = re.compile(r"^(\d{2,5}) ?[-\u2013] ?(\d{2,5})$")
+"""Two digit groups of one length joined by a hyphen or an en dash, the second larger:
+a range ("2019-2023", "RFC 2616-2617", "1000-2000 times"). No configured region writes
+a whole phone number as two equal groups, and some (Germany's open numbering) accept
+almost any eight digits as valid."""
 
 
 def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
@@ -252,19 +257,24 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     letters = re.sub(r"(?i)ext\.?|x", "", re.sub(r"[^A-Za-z]", "", token))
     if letters or _DATE_OR_TIME.search(value) or _DECIMAL.match(value.strip()):
         return 0.0
+    if _a_range(value.strip()):
+        return 0.0
     if before.endswith(("$", "€", "£", "¥", "#")):
         return 0.0
     international = value.startswith("+")
     formatted = international or any(c in value for c in " -.()/")
     digits = sum(c.isdigit() for c in value)
     score = 0.75 if valid else 0.4
+    grouped_otherwise = False
     if not formatted and digits < 10:
         score = 0.3  # a bare short digit run: an order or build number unless a word says so
     elif valid and formatted and not international and not _phone_shaped(value):
         # Valid in some region, but grouped as no phone number is (a version
         # "10.0.19041.1", a ticket "2024-118934", a build "19045.3803"): likely, not
-        # certain.
+        # certain. A phone word nearby does not make it one ("the handler is called
+        # 2024-118934 times", "contact the team; ticket 2024-118934").
         score = 0.5
+        grouped_otherwise = True
     elif valid and not formatted and (digits > _BARE_PHONE_DIGITS or not value.startswith("0")):
         # Longer than a national number written bare (an EAN, an account), or bare
         # without the trunk prefix most regions dial national numbers with: a customer,
@@ -274,9 +284,27 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         formatted and in_longer_run(text, start, end)
     ):
         score = min(score, 0.5)
-    if _PHONE_CONTEXT.search(text, max(0, start - 40), start):
+    if (
+        not grouped_otherwise
+        and _groups_as_a_phone_can(value)
+        and _PHONE_CONTEXT.search(text, max(0, start - 40), start)
+    ):
         score = min(1.0, score + 0.35)
     return score
+
+
+def _groups_as_a_phone_can(value: str) -> bool:
+    """No digit group after the first is a single digit: "1-800-555-0199" and "555 1234"
+    can be phones, a version "10.0.19041.1" near "API calls" cannot."""
+    return all(len(group) > 1 for group in re.findall(r"\d+", value)[1:])
+
+
+def _a_range(value: str) -> bool:
+    found = _RANGE.match(value)
+    if found is None:
+        return False
+    low, high = found.groups()
+    return len(low) == len(high) and int(low) < int(high)
 
 
 def _phone_shaped(value: str) -> bool:

@@ -149,6 +149,31 @@ def test_reference_numbers_are_not_confident_phones(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "The text covers the years 2019-2023.",
+        "The handler is called 1000-2000 times per second.",
+        "API calls from 2021-2024 are archived.",
+        "See the text of RFC 2616-2617.",
+        "Contact the team; ticket 2024-118934 tracks it.",
+        "Call volume: builds 10.0.19041.1 and 10.0.22621.2 differ.",
+        "Reach pages 120\u2013180 of the text.",
+    ],
+)
+def test_a_phone_word_does_not_make_a_range_or_a_reference_a_phone(text: str) -> None:
+    """ "call", "text", "contact" are ordinary words: a range of years, pages or RFCs is
+    no phone number, and a number grouped as no phone is stays under the fine-tune bar
+    (0.7) with one of them nearby."""
+    assert all(s["score"] < 0.7 for s in find_phones(text))
+
+
+@pytest.mark.parametrize("text", ["The years 2019-2023.", "Pages 1000\u20132000."])
+def test_ranges_are_not_phone_numbers_at_all(text: str) -> None:
+    """Chat redacts phones at 0.4: a range is not one, in chat either."""
+    assert find_phones(text) == []
+
+
+@pytest.mark.parametrize(
     "number",
     [
         "(415) 555-0134",
