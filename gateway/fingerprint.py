@@ -3,7 +3,8 @@
 Normalisation first, so that disguises do not change a fingerprint: the TR39 skeleton
 (``disarm.skeleton_key``: NFKC, invisible and zero-width characters and soft hyphens
 removed, confusable letters such as Cyrillic a (U+0430) or fullwidth r (U+FF52) folded to their
-prototype, case folded, whitespace collapsed), combining diacritical marks removed
+prototype, case folded, whitespace collapsed; a vertical bar between words stays a
+separator, not the letter l it resembles), combining diacritical marks removed
 (an accented or struck-through letter reads as the plain letter), then hyphens inside
 or across a line break between two words are dropped (``re-stricted`` and
 ``re- stricted`` read as
@@ -54,6 +55,12 @@ _WORD = re.compile(r"[^\W_]+")
 _ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 # Control characters go first: the skeleton would read DEL and backspace as deletions.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_BARS = re.compile("[|\u2223\u2502\u23d0\uff5c]")
+_LONE_BAR = re.compile(r"(?<![^\W_])\u00a6(?![^\W_])")
+"""A vertical bar not touching a letter or digit: a table's cell border or a separator.
+TR39 folds ``|`` to the letter ``l``, which would make it a word between every cell, so
+bars are set aside as ``¦`` (which it keeps) and read after it, invisible characters
+gone: alone, a space; touching a letter or digit (``he||o``), the ``l`` it imitates."""
 _NOT_WORD = re.compile(r"[\W_]+")
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # The skeleton has already folded hyphen look-alikes to ``-``; the pattern starts with
@@ -115,7 +122,9 @@ _WORDS = _WordTable()
 
 def canonical(text: str) -> str:
     """The normalised form both signals are taken from (see the module docstring)."""
-    form = skeleton_key(_CONTROL.sub("", text).casefold())
+    form = skeleton_key(_BARS.sub("\u00a6", _CONTROL.sub("", text)).casefold())
+    if "\u00a6" in form:
+        form = _LONE_BAR.sub(" ", form).replace("\u00a6", "l")
     if not form.isascii():
         form = without_marks(form)
     return _HYPHEN.sub("", form)

@@ -13,5 +13,5 @@ WORD_K = 3
 WORD_WINDOW = 3
 CHAR_K = 16
 CHAR_WINDOW = 12
-SCHEME = f"skel-w{WORD_K}x{WORD_WINDOW}-c{CHAR_K}x{CHAR_WINDOW}-v3"
+SCHEME = f"skel-w{WORD_K}x{WORD_WINDOW}-c{CHAR_K}x{CHAR_WINDOW}-v4"
 """Names the scheme; stored fingerprints are comparable only within one scheme."""

@@ -66,6 +66,18 @@ def test_disguises_keep_every_fingerprint() -> None:
         assert fingerprints(text) == fingerprints(PASSAGE), text
 
 
+def test_bars_between_words_are_separators_not_letters() -> None:
+    """A markdown table of two-word cells, or bars between words, keep every fingerprint
+    (TR39 alone reads each bar as the letter l, a word between every cell); a bar
+    between two letters still reads as that letter."""
+    words = PASSAGE.split()
+    cells = [" ".join(words[i : i + 2]) for i in range(0, len(words), 2)]
+    table = "| " + " |\n| ".join(" | ".join(cells[i : i + 2]) for i in range(0, len(cells), 2))
+    for text in (table + " |", " | ".join(cells), " \uff5c ".join(cells), "\t|\t".join(cells)):
+        assert fingerprints(text) == fingerprints(PASSAGE), text
+    assert normalize("he||o wor|d") == ["hello", "world"]
+
+
 def test_words_joined_without_spaces_keep_the_character_signal() -> None:
     """Without spaces the word k-grams are gone but every character shingle remains."""
     original = {fp for fp in fingerprint_set(PASSAGE) if is_char_print(fp)}
