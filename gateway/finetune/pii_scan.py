@@ -51,11 +51,6 @@ PATTERN_JOB_CHARS = 131_072
 """Characters per job handed to the analysis pool: each job must be answered within the
 pool's request timeout, so a large upload goes as a series of jobs (about a second of a
 worker's time each) rather than one."""
-JOBS_IN_FLIGHT = 2
-"""Pattern jobs handed to the pool at once: the one analysed and the next."""
-EXAMPLES_PER_STEP = 256
-"""Examples whose candidate windows are cut per hop to a thread, before their new
-windows go to the lane."""
 _CANDIDATE = re.compile(
     r"(?<!\S)(?=[^\s@]*@|(?:[^\s0-9]*[0-9]){4}|\+?[0-9]{1,4}(?: [0-9]{1,4}){2} [0-9])\S+"
 )
@@ -108,13 +103,15 @@ class PiiScan:
         if not plan.scan:
             return []
         ner = plan.ner or self._force_ner
+        pieces = await asyncio.to_thread(self._all_pieces, examples, ner)
+        distinct = sorted({piece for _, piece in pieces})
+        if not distinct:
+            return []
         if ner:
-            pieces = await asyncio.to_thread(self._all_pieces, examples, ner)
-            distinct = sorted({piece for _, piece in pieces})
             found = await _in_jobs(self._analyze, distinct, NER_JOB_CHARS)
-            spans = dict(zip(distinct, found, strict=True))
         else:
-            pieces, spans = await self._windows_found(examples, plan)
+            found = await self._patterns(distinct, plan)
+        spans = dict(zip(distinct, found, strict=True))
         groups: defaultdict[tuple[str, float], list[int]] = defaultdict(list)
         for line, piece in pieces:
             for span in spans[piece]:
@@ -128,67 +125,14 @@ class PiiScan:
             for (kind, score), lines in sorted(groups.items())
         ]
 
-    async def _windows_found(
-        self, examples: list[Example], plan: PiiPlan
-    ) -> tuple[list[tuple[int, str]], dict[str, list[PiiSpan]]]:
-        """The candidate windows of ``examples`` and the spans found in each distinct one.
-
-        Windows are cut a step of examples at a time (in a thread), and each job of new
-        distinct windows goes to the lane as soon as it is full, up to ``JOBS_IN_FLIGHT``
-        of them at once (the others wait here, not in the pool, whose request timeout
-        starts when a job is handed over): the workers start on the first while the rest
-        are cut, and have the next job queued when one ends. Cut all first and sent one
-        job at a time, the workers idled while the windows were cut and at every job's
-        end. Spans depend on a window alone, not on its job or order."""
-        analyze, job_chars, in_flight = self._patterns(plan)
-        pieces: list[tuple[int, str]] = []
-        spans: dict[str, list[PiiSpan]] = {}
-        seen: set[str] = set()
-        slots = asyncio.Semaphore(in_flight)
-
-        async def run(part: list[str]) -> None:
-            async with slots:
-                spans.update(zip(part, await analyze(part), strict=True))
-
-        jobs: list[asyncio.Task[None]] = []
-        try:
-            job: list[str] = []
-            size = 0
-            for first in range(0, len(examples), EXAMPLES_PER_STEP):
-                step = examples[first : first + EXAMPLES_PER_STEP]
-                cut = await asyncio.to_thread(self._all_pieces, step, False)
-                pieces.extend(cut)
-                for _, piece in cut:
-                    if piece in seen:
-                        continue
-                    seen.add(piece)
-                    job.append(piece)
-                    size += len(piece)
-                    if size >= job_chars:
-                        jobs.append(asyncio.ensure_future(run(job)))
-                        job, size = [], 0
-                for failed in (task for task in jobs if task.done() and task.exception()):
-                    await failed  # raises: the scan fails closed without cutting on
-            if job:
-                jobs.append(asyncio.ensure_future(run(job)))
-            await asyncio.gather(*jobs)
-        finally:
-            for task in jobs:
-                task.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)
-        return pieces, spans
-
-    def _patterns(self, plan: PiiPlan) -> tuple[AnalyzeBatch, int, int]:
-        """The pattern-only lane, its job size and how many jobs may be in flight: the
-        pool's workers (bounded batches behind chat, in another process), else bounded
-        hops to a worker thread of this one, one at a time."""
+    async def _patterns(self, texts: list[str], plan: PiiPlan) -> list[list[PiiSpan]]:
+        """The pattern-only lane: in the pool's workers (bounded batches behind chat, in
+        another process), else in bounded hops to a worker thread of this one."""
         if self._analyze_patterns is not None:
             pool_lane = self._analyze_patterns
-
-            async def in_pool(part: list[str]) -> list[list[PiiSpan]]:
-                return await pool_lane(part, plan.types, self._min_score)
-
-            return in_pool, PATTERN_JOB_CHARS, JOBS_IN_FLIGHT
+            return await _in_jobs(
+                lambda part: pool_lane(part, plan.types, self._min_score), texts, PATTERN_JOB_CHARS
+            )
         lane = self._pattern_lanes.get(plan.types)
         if lane is None:
             lane = self._pattern_lanes[plan.types] = PatternAnalyzer(
@@ -204,7 +148,7 @@ class PiiScan:
             await asyncio.sleep(time.perf_counter() - began)
             return found
 
-        return hop, PATTERN_BATCH_CHARS, 1
+        return await _in_jobs(hop, texts, PATTERN_BATCH_CHARS)
 
     def _all_pieces(self, examples: list[Example], ner: bool) -> list[tuple[int, str]]:
         return [
