@@ -23,6 +23,7 @@ from typing import Any
 
 from gateway.finetune.pii_context import PREFIX_WORDS, enhance, is_word
 from gateway.finetune.pii_prefilter import Floor, prefilter
+from gateway.finetune.pii_validators import quick_ip_check
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.identifier_forms import by_form
 from gateway.pii.normalize import View, normalised
@@ -177,7 +178,9 @@ class PatternAnalyzer:
         floor: float = 0.0,
     ) -> None:
         """``prefilter``: run each Presidio pattern only where it can match
-        (``gateway.finetune.pii_prefilter``; the same results, off for comparison).
+        (``gateway.finetune.pii_prefilter``) and check plain IP addresses without
+        ``ipaddress`` (``gateway.finetune.pii_validators``); the same results, off for
+        comparison.
         ``floor``: the least score wanted; with the prefilter, Presidio's patterns whose
         results cannot reach it are left out, so fewer spans below it are reported
         (those at or above it are the same)."""
@@ -211,6 +214,7 @@ class PatternAnalyzer:
             )
             for recognizer in registry.recognizers:
                 prefilter(recognizer, floor)
+                quick_ip_check(recognizer)
         # Only the types Presidio's recognizers here can find: the others are the
         # gateway's own (``_OWN_RECOGNIZERS``). Asked for them, Presidio logs a warning
         # per call, and raises when none of the wanted types is its own.

@@ -34,11 +34,24 @@ _ALNUM_RUN = r"[^\W_]{26}"
 class is one, whatever the recognizer's flags (case folding maps "k" to the Kelvin sign,
 still a letter). The class itself under ``regex``'s IGNORECASE cost four times the
 pattern it guards; this one, in the standard ``re``, a tenth of that."""
+_ALNUM_RUN_LENGTH = 26
 _PLAIN = frozenset({_COLON, "@"})
 """Conditions that are a literal character."""
 _STDLIB = frozenset({_ALNUM_RUN})
-"""Conditions compiled by the standard ``re`` without the recognizer's flags (they hold
-under any of them)."""
+"""Conditions found by the standard ``re`` without the recognizer's flags (they hold
+under any of them): ``alnum_run``."""
+
+
+def alnum_run(text: str) -> bool:
+    """Whether ``text`` holds ``_ALNUM_RUN``. Such a run holds no whitespace, so first
+    (in C, several times faster than the search on digit-dense text): is any
+    whitespace-free token that long?"""
+    if max(map(len, text.split()), default=0) < _ALNUM_RUN_LENGTH:
+        return False
+    return _ALNUM_RUN_PATTERN.search(text) is not None
+
+
+_ALNUM_RUN_PATTERN = re.compile(_ALNUM_RUN)
 CONDITIONS: dict[tuple[str, str], str] = {
     # Every alternative of these patterns holds a literal ":".
     ("IpRecognizer", "IPv4_mapped"): _COLON,
@@ -79,9 +92,8 @@ def condition(recognizer: Any, pattern: Any) -> Callable[[str], bool] | None:
         return None
     if known in _PLAIN:
         return lambda text: known in text
-    if known in _STDLIB:
-        plain = re.compile(known)
-        return lambda text: plain.search(text) is not None
+    if known == _ALNUM_RUN:
+        return alnum_run
     import regex  # type: ignore[import-untyped]  # Presidio's regex engine
 
     compiled = regex.compile(known, flags=recognizer.global_regex_flags)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 CANDIDATE_CACHE_SIZE = 65_536
@@ -42,9 +43,17 @@ def _matcher_module() -> Any:
     return phonenumbermatcher
 
 
-def phone_matches(text: str, region: str) -> list[Match]:
+def phone_matches(
+    text: str, region: str, passed_over: Callable[[str], bool] | None = None
+) -> list[Match]:
     """``PhoneNumberMatcher(text, region, leniency=POSSIBLE)``'s matches, in order: where,
-    and whether each number is valid."""
+    and whether each number is valid.
+
+    ``passed_over``: candidates the caller has no use for a match of, as a whole (a date:
+    whatever ``phonenumbers`` says of "2026-03-14", it is no phone). Such a candidate is
+    passed over unparsed where its match could only be the whole candidate
+    (``_whole_or_none``); the search goes on after it as after a match of it, so the
+    other matches are the matcher's own. Not where failed tries are counted."""
     module = _matcher_module()
     pattern, second_start = module._PATTERN, module._SECOND_NUMBER_START_PATTERN
     time_stamps, time_stamps_suffix = module._TIME_STAMPS, module._TIME_STAMPS_SUFFIX
@@ -67,6 +76,13 @@ def phone_matches(text: str, region: str) -> list[Match]:
                     text[start + len(candidate) :]
                 ):
                     verdict, used = None, 0  # a time stamp: skipped, no inner tries
+                elif (
+                    passed_over is not None
+                    and not counted
+                    and passed_over(candidate)
+                    and _whole_or_none(candidate)
+                ):
+                    verdict, used = None, 0  # no match of the whole is wanted
                 else:
                     verdict, spent = _verdict(candidate, region)
                     used = spent if spent is not None else 0
@@ -105,6 +121,14 @@ def _verdict(candidate: str, region: str) -> tuple[Match | None, int | None]:
     if result is None:
         return None, used
     return (result.start, result.end, phonenumbers.is_valid_number(result.number)), used
+
+
+@functools.lru_cache(maxsize=CANDIDATE_CACHE_SIZE)
+def _whole_or_none(candidate: str) -> bool:
+    """Whether ``PhoneNumberMatcher._extract_match`` can only match ``candidate`` whole:
+    none of its inner-group patterns (a slash, a bracket, a spaced or wide hyphen, a full
+    stop, a space) occurs in it, so no group inside it is tried."""
+    return not any(inner.search(candidate) for inner in _matcher_module()._INNER_MATCHES)
 
 
 def _too_short(candidate: str, region: str) -> bool:

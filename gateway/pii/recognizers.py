@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import phonenumbers
@@ -369,10 +369,20 @@ def find_phones(text: str) -> list[PiiSpan]:
     ]
 
 
-def _matches(text: str, region: str) -> list[tuple[int, int, bool]]:
+def _matches(
+    text: str, region: str, passed_over: Callable[[str], bool] | None = None
+) -> list[tuple[int, int, bool]]:
     """``phonenumbers``' matches in ``text`` for ``region``: where, and whether valid
     (each candidate judged once: ``gateway.pii.phone_matcher``)."""
-    return phone_matches(text, region)
+    return phone_matches(text, region, passed_over)
+
+
+def _scores_nothing(candidate: str) -> bool:
+    """Whether a match of the whole ``candidate`` scores 0 wherever it stands: it holds a
+    date or a time (``_phone_score``). In the regions after the first such a match is of
+    no use (only the first region's valid matches are used otherwise: ``valid_spans``),
+    and on business text parsing dates in every region was most of the phone cost."""
+    return _DATE_OR_TIME.search(candidate) is not None
 
 
 @functools.lru_cache(maxsize=RUN_CACHE_SIZE)
@@ -385,7 +395,11 @@ def _run_matches(piece: str) -> tuple[tuple[int, int, bool], ...]:
     order of finding or repeats, so the regions' matches are kept once each, in the
     order first found (the order spans are reported in)."""
     return tuple(
-        dict.fromkeys(found for region in PHONE_REGIONS[1:] for found in _matches(piece, region))
+        dict.fromkeys(
+            found
+            for region in PHONE_REGIONS[1:]
+            for found in _matches(piece, region, _scores_nothing)
+        )
     )
 
 

@@ -157,3 +157,20 @@ def test_the_crypto_condition_holds_every_character_of_the_crypto_class() -> Non
     for char in chars:
         assert check(char * 26), hex(ord(char))
     assert not check("a" * 25 + " " + "a" * 25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a" * 13, "7" * 13, "_", "-", " ", "\u00a0", "\u3000", "\x1c", "\u0663"]),
+        max_size=8,
+    ).map("".join)
+)
+def test_the_alnum_run_condition_is_its_search(text: str) -> None:
+    """Looking for a long whitespace-free token first changes no answer of the search for
+    26 letters or digits in a row, whatever the whitespace (any script's)."""
+    import re
+
+    from gateway.finetune.pii_prefilter import alnum_run
+
+    assert alnum_run(text) == (re.search(r"[^\W_]{26}", text) is not None)

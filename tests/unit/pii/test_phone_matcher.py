@@ -170,3 +170,41 @@ def test_a_short_text_does_not_count_failed_tries(monkeypatch: pytest.MonkeyPatc
     text = "release 7.31.4.9 ships with 8.2.6 (build 55.17) and fixes 3.9.9.77"
     assert phone_matches(text, "GB") == _reference(text, "GB")
     assert calls == []
+
+
+def _holds_a_date(candidate: str) -> bool:
+    return "-" in candidate and any(c.isdigit() for c in candidate)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXT, st.sampled_from(PHONE_REGIONS))
+def test_passed_over_candidates_lose_only_their_own_whole_matches(text: str, region: str) -> None:
+    """Passing over candidates leaves out only matches of such a candidate whole: every
+    other match is the matcher's, in its order."""
+    ours = phone_matches(text, region, _holds_a_date)
+    reference = _reference(text, region)
+    left_out = [found for found in reference if found not in ours]
+    assert [found for found in reference if found in ours] == ours
+    for start, end, _ in left_out:
+        assert _holds_a_date(text[start:end])
+        assert phone_matcher._whole_or_none(text[start:end])
+
+
+def test_dates_passed_over_are_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain date passed over costs no parse (not passed over, it is parsed, and in
+    Germany it is a possible number)."""
+    from phonenumbers import phonenumbermatcher
+
+    parsed: list[str] = []
+    original = phonenumbermatcher.parse  # type: ignore[attr-defined]
+
+    def parse(number: str, *args: object, **kwargs: object) -> object:
+        parsed.append(number)
+        return original(number, *args, **kwargs)
+
+    monkeypatch.setattr(phonenumbermatcher, "parse", parse)
+    phone_matcher._verdict.cache_clear()
+    assert phone_matches("shipped 2031-07-19, billed 2031-07-22", "DE", _holds_a_date) == []
+    assert parsed == []
+    assert phone_matches("shipped 2031-07-19, billed 2031-07-22", "DE") != []
+    assert parsed != []

@@ -1,10 +1,11 @@
 """Phone matches of digit runs, remembered, are those found without the memory."""
 
 import phonenumbers
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.pii import recognizers
+from gateway.pii import phone_matcher, recognizers
 from gateway.pii.types import PiiSpan
 
 
@@ -44,6 +45,7 @@ _PHONE_PIECES = st.sampled_from(
         "2026-08-15", "+44 20 7946 0958", "020 7946 0958", "(415) 555-0132", "4155550132",
         "0049 30 901820", "030 901820", "+91 98765 43210", "call", "tel:", "no.", "INV-",
         "$", "12,345.67", "1.2.3.4", " ", "; ", "x", "ext. 12", "0", "7", "-", "/", "(",
+        "1999-12-31", "2026-3-4", "T10:00:00Z", "20260314", "0301-234-5678", ":",
     ]
 )  # fmt: skip
 
@@ -57,3 +59,22 @@ def test_remembered_digit_runs_find_the_same_phones(pieces: list[str]) -> None:
     text = "".join(pieces)
     for variant in (text, "see " + text, text + " tel"):
         assert recognizers.find_phones(variant) == _phones_without_memory(variant)
+
+
+def test_dates_are_parsed_in_the_first_region_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A date scores nothing as a phone: after the first region, its digit run's
+    candidates that are dates are not parsed (on business text, most of the phone cost)."""
+    from phonenumbers import phonenumbermatcher
+
+    parsed: list[str] = []
+    original = phonenumbermatcher.parse  # type: ignore[attr-defined]
+
+    def parse(number: str, region: str, *args: object, **kwargs: object) -> object:
+        parsed.append(region)
+        return original(number, region, *args, **kwargs)
+
+    monkeypatch.setattr(phonenumbermatcher, "parse", parse)
+    phone_matcher._verdict.cache_clear()
+    recognizers._run_matches.cache_clear()
+    assert recognizers.find_phones("shipped on 2031-07-19 and billed on 2031-08-22") == []
+    assert set(parsed) == {recognizers.PHONE_REGIONS[0]}
