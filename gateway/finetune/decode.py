@@ -6,7 +6,9 @@ by double encoding, base64 (also wrapped in short lines), base32, hex (also as s
 ``0x`` bytes), percent-encoded blobs and HTML character references; decoded bytes may be
 UTF-8 or UTF-16, and gzip or zlib compressed. Also: a JSON list of code points or byte
 values, and the text without its digits when most words carry one (``word3``,
-``3:word``). ``hidden_texts`` returns the
+``3:word``). Also: Unicode tag characters (invisible "ASCII smuggling"), quoted-printable,
+base64 cut into space-separated groups, and base64 or hex written word by word.
+``hidden_texts`` returns the
 decoded text of each such layer (the original string is scanned as it is, separately),
 recursively up to ``MAX_DEPTH`` layers. Blobs shorter than ``MIN_BLOB`` characters and
 decodings that are not mostly printable UTF-8 text are ignored: short tokens and binary
@@ -93,6 +95,22 @@ _SPACED_HEX = re.compile(
 """Bytes written as separated hex pairs: ``53 65 76``, ``0x53, 0x65``, ``53:65:76``."""
 _HEX_PAIR = re.compile(r"(?:0[xX])?([0-9a-fA-F]{2})")
 _BASE32 = re.compile(r"[A-Z2-7]+")
+_TAG = re.compile("[\U000e0020-\U000e007e]")
+_TAGS = {0xE0000 + code: code for code in range(0x20, 0x7F)}
+"""Unicode tag characters: each is an ASCII character plus 0xE0000, and invisible."""
+_QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
+_MIN_QP_ESCAPES = 8
+_MIN_KEY_WORDS = 4
+"""A JSON key of this many words or more is text of its own; shorter ones are names."""
+_SPACED_GROUPS = re.compile(r"(?:[A-Za-z0-9+/]{4,} +){3,}[A-Za-z0-9+/]+={0,2}")
+_SPACED_PAIR = b"aaaaaaaa aaaaaaaa"
+_SPACED_MARKS = re.compile(rb"a{8,} a{8,} a{8,}")
+"""Three blob-character groups of eight or more, single-spaced: base64 may be cut so
+(the pair first: a substring search)."""
+_WORDS_ONLY = re.compile(r"[A-Za-z0-9+/=\s]+")
+_MIN_WORDS = 8
+_ALNUM = re.compile(r"[^\W_]")
+_HEX_WORD = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _CHARACTER_REFERENCE = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});")
 _MIN_REFERENCES = 4
 
@@ -149,7 +167,7 @@ def _layers(text: str) -> Iterator[str]:
         except (ValueError, RecursionError):
             inner = None
         if isinstance(inner, dict | list):
-            yield "\n".join(walk_strings(inner))
+            yield from _json_layers(inner)
         if isinstance(inner, list) and (numbered := _code_points(inner)) is not None:
             yield numbered
     if "\\" in text and _ESCAPE.search(text):
@@ -160,6 +178,50 @@ def _layers(text: str) -> Iterator[str]:
         yield from _without_digits(text)
     if "&#" in text and len(_CHARACTER_REFERENCE.findall(text)) >= _MIN_REFERENCES:
         yield html.unescape(text)
+    yield from _smuggled_and_quoted(text)
+
+
+def _smuggled_and_quoted(text: str) -> Iterator[str]:
+    """Text in Unicode tag characters, read as the ASCII they stand for; and
+    quoted-printable."""
+    if not text.isascii() and _TAG.search(text):
+        yield text.translate(_TAGS)
+    if "=" in text:
+        yield from _quoted_printable(text)
+
+
+def _json_layers(value: Any) -> Iterator[str]:
+    """The string values of a parsed JSON value, in order, without its keys: keys are
+    field names, and read between the values they would cut a passage spread over
+    several objects (``{"part": "a b c"}``, ``{"part": "d e f"}``) into pieces. A key of
+    ``_MIN_KEY_WORDS`` words or more is text, given as a layer of its own."""
+    values: list[str] = []
+    keys: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            values.append(item)
+        elif isinstance(item, dict):
+            keys.extend(key for key in item if len(key.split()) >= _MIN_KEY_WORDS)
+            stack.extend(reversed(item.values()))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    yield "\n".join(values)
+    if keys:
+        yield "\n".join(keys)
+
+
+def _quoted_printable(text: str) -> Iterator[str]:
+    """Quoted-printable (``=20`` for a space, ``=`` at a line end for a soft break),
+    when its escapes are dense in the text."""
+    escapes = len(_QP_ESCAPE.findall(text))
+    if escapes < _MIN_QP_ESCAPES or escapes * _DENSE_ESCAPES < len(text):
+        return
+    decoded = _text(binascii.a2b_qp(text.encode("utf-8", "surrogatepass")))
+    # Text put in quoted-printable decodes to no control character: ``x=1F`` is no escape.
+    if decoded is not None and decoded != text and _mostly_printable(decoded, 1.0):
+        yield decoded
 
 
 def _percent_layers(text: str) -> Iterator[str]:
@@ -223,6 +285,11 @@ def _blob_layers(text: str) -> Iterator[str]:
     ):
         for match in _WRAPPED.finditer(text):
             yield from _unwrapped(match.group().split())
+    if _SPACED_PAIR in marks and _SPACED_MARKS.search(marks):
+        for match in _SPACED_GROUPS.finditer(text):
+            yield from _grouped(match.group().split())
+    if len(text) < MAX_HIDDEN_CHARS and _WORDS_ONLY.fullmatch(text):
+        yield from _word_by_word(text.split())
     hex_marks = raw.translate(_HEX_MARKS)
     if _SPACED_HEX_MARK in hex_marks or hex_marks.count(_PREFIXED_HEX_MARK) >= MIN_BLOB // 2:
         for match in _SPACED_HEX.finditer(text):
@@ -244,6 +311,56 @@ def _unwrapped(lines: list[str]) -> Iterator[str]:
             if found:
                 yield from found
                 return
+
+
+def _grouped(groups: list[str]) -> Iterator[str]:
+    """A base64 blob cut into groups of one length (a multiple of four; the last may be
+    shorter), joined again. Hex ids in a row (``000f4243 000f42a4``) are left alone."""
+    size = len(groups[0])
+    if size % 4 or any(len(group) != size for group in groups[:-1]) or len(groups[-1]) > size:
+        return
+    joined = "".join(groups)
+    if not _HEX.fullmatch(joined):
+        yield from _blobs([joined])
+
+
+def _word_by_word(words: list[str]) -> Iterator[str]:
+    """Base64 or hex written one word per token: each token decoded on its own, when
+    most of them decode to a printable word."""
+    if len(words) < _MIN_WORDS:
+        return
+    for decode in (_hex_word, _base64_word):
+        decoded = [decode(word) for word in words]
+        if sum(1 for word in decoded if word is not None) * 4 >= len(words) * 3:
+            yield " ".join(
+                word if word is not None else original
+                for word, original in zip(decoded, words, strict=True)
+            )
+            return
+
+
+def _hex_word(token: str) -> str | None:
+    return _word(bytes.fromhex(token)) if _HEX_WORD.fullmatch(token) else None
+
+
+def _base64_word(token: str) -> str | None:
+    if len(token) % 4:
+        return None
+    try:
+        return _word(base64.b64decode(token, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _word(raw: bytes) -> str | None:
+    """``raw`` as one printable word with a letter or digit in it, else None."""
+    try:
+        word = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if word.isprintable() and not any(ch.isspace() for ch in word) and _ALNUM.search(word):
+        return word
+    return None
 
 
 def _blob_runs(text: str, marks: bytes) -> list[str]:
@@ -347,6 +464,6 @@ def _printable(text: str) -> bool:
     return _mostly_printable(text)
 
 
-def _mostly_printable(text: str) -> bool:
+def _mostly_printable(text: str, share: float = MIN_PRINTABLE) -> bool:
     good = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
-    return good >= MIN_PRINTABLE * len(text)
+    return good >= share * len(text)
