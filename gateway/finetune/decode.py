@@ -102,11 +102,14 @@ _QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
 _MIN_QP_ESCAPES = 8
 _MIN_KEY_WORDS = 4
 """A JSON key of this many words or more is text of its own; shorter ones are names."""
-_SPACED_GROUPS = re.compile(r"(?:[A-Za-z0-9+/]{4,} +){3,}[A-Za-z0-9+/]+={0,2}")
 _SPACED_PAIR = b"aaaaaaaa aaaaaaaa"
-_SPACED_MARKS = re.compile(rb"a{8,} a{8,} a{8,}")
-"""Three blob-character groups of eight or more, single-spaced: base64 may be cut so
-(the pair first: a substring search)."""
+"""Two blob-character groups of eight or more, spaced: a line may hold base64 cut into
+groups (one substring search; prose with two long words in a row pays a split)."""
+_SPACED_SIZES = tuple(b" " + (b"a" * size + b" ") * 3 for size in (8, 12, 16, 20))
+"""Three groups of one length between spaces (the widths base64 is usually cut at),
+searched for only where ``_SPACED_PAIR`` is: prose rarely has three words of one such
+length in a row."""
+_MIN_GROUPS = 5
 _WORDS_ONLY = re.compile(r"[A-Za-z0-9+/=\s]+")
 _MIN_WORDS = 8
 _ALNUM = re.compile(r"[^\W_]")
@@ -285,9 +288,8 @@ def _blob_layers(text: str) -> Iterator[str]:
     ):
         for match in _WRAPPED.finditer(text):
             yield from _unwrapped(match.group().split())
-    if _SPACED_PAIR in marks and _SPACED_MARKS.search(marks):
-        for match in _SPACED_GROUPS.finditer(text):
-            yield from _grouped(match.group().split())
+    if _SPACED_PAIR in marks and any(pair in marks for pair in _SPACED_SIZES):
+        yield from _spaced_groups(text)
     if len(text) < MAX_HIDDEN_CHARS and _WORDS_ONLY.fullmatch(text):
         yield from _word_by_word(text.split())
     hex_marks = raw.translate(_HEX_MARKS)
@@ -313,15 +315,30 @@ def _unwrapped(lines: list[str]) -> Iterator[str]:
                 return
 
 
-def _grouped(groups: list[str]) -> Iterator[str]:
-    """A base64 blob cut into groups of one length (a multiple of four; the last may be
-    shorter), joined again. Hex ids in a row (``000f4243 000f42a4``) are left alone."""
-    size = len(groups[0])
-    if size % 4 or any(len(group) != size for group in groups[:-1]) or len(groups[-1]) > size:
-        return
-    joined = "".join(groups)
-    if not _HEX.fullmatch(joined):
-        yield from _blobs([joined])
+def _spaced_groups(text: str) -> Iterator[str]:
+    """Base64 cut into space-separated groups of one length (a multiple of four; the
+    last may be shorter): each run of groups in a line, joined and decoded."""
+    for line in text.splitlines():
+        for run in _equal_runs(line.split()):
+            joined = "".join(run)
+            if not _HEX.fullmatch(joined):  # hex ids in a row: not base64
+                yield from _blobs([joined])
+
+
+def _equal_runs(tokens: list[str]) -> Iterator[list[str]]:
+    """Runs of ``_MIN_GROUPS`` or more tokens of one length (a multiple of four, eight
+    or more), the token after a run included when it is no longer (a blob's tail)."""
+    index = 0
+    while index < len(tokens):
+        size = len(tokens[index])
+        end = index + 1
+        while end < len(tokens) and len(tokens[end]) == size:
+            end += 1
+        if size >= 8 and size % 4 == 0 and end - index + 1 >= _MIN_GROUPS:
+            tail = 1 if end < len(tokens) and len(tokens[end]) < size else 0
+            if end - index + tail >= _MIN_GROUPS:
+                yield tokens[index : end + tail]
+        index = end
 
 
 def _word_by_word(words: list[str]) -> Iterator[str]:
