@@ -6,7 +6,9 @@ by double encoding, base64 (also wrapped in short lines), base32, hex (also as s
 ``0x`` bytes), percent-encoded blobs and HTML character references; decoded bytes may be
 UTF-8 or UTF-16, and gzip or zlib compressed. Also: a JSON list of code points or byte
 values, and the text without its digits when most words carry one (``word3``,
-``3:word``). ``hidden_texts`` returns the
+``3:word``). Also: Unicode tag characters (invisible "ASCII smuggling"), quoted-printable,
+base64 cut into space-separated groups, and base64 or hex written word by word.
+``hidden_texts`` returns the
 decoded text of each such layer (the original string is scanned as it is, separately),
 recursively up to ``MAX_DEPTH`` layers. Blobs shorter than ``MIN_BLOB`` characters and
 decodings that are not mostly printable UTF-8 text are ignored: short tokens and binary
@@ -93,6 +95,25 @@ _SPACED_HEX = re.compile(
 """Bytes written as separated hex pairs: ``53 65 76``, ``0x53, 0x65``, ``53:65:76``."""
 _HEX_PAIR = re.compile(r"(?:0[xX])?([0-9a-fA-F]{2})")
 _BASE32 = re.compile(r"[A-Z2-7]+")
+_TAG = re.compile("[\U000e0020-\U000e007e]")
+_TAGS = {0xE0000 + code: code for code in range(0x20, 0x7F)}
+"""Unicode tag characters: each is an ASCII character plus 0xE0000, and invisible."""
+_QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
+_MIN_QP_ESCAPES = 8
+_MIN_KEY_WORDS = 4
+"""A JSON key of this many words or more is text of its own; shorter ones are names."""
+_SPACED_PAIR = b"aaaaaaaa aaaaaaaa"
+"""Two blob-character groups of eight or more, spaced: a line may hold base64 cut into
+groups (one substring search; prose with two long words in a row pays a split)."""
+_SPACED_SIZES = tuple(b" " + (b"a" * size + b" ") * 3 for size in (8, 12, 16, 20))
+"""Three groups of one length between spaces (the widths base64 is usually cut at),
+searched for only where ``_SPACED_PAIR`` is: prose rarely has three words of one such
+length in a row."""
+_MIN_GROUPS = 5
+_WORDS_ONLY = re.compile(r"[A-Za-z0-9+/=\s]+")
+_MIN_WORDS = 8
+_ALNUM = re.compile(r"[^\W_]")
+_HEX_WORD = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _CHARACTER_REFERENCE = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});")
 _MIN_REFERENCES = 4
 
@@ -149,7 +170,7 @@ def _layers(text: str) -> Iterator[str]:
         except (ValueError, RecursionError):
             inner = None
         if isinstance(inner, dict | list):
-            yield "\n".join(walk_strings(inner))
+            yield from _json_layers(inner)
         if isinstance(inner, list) and (numbered := _code_points(inner)) is not None:
             yield numbered
     if "\\" in text and _ESCAPE.search(text):
@@ -160,6 +181,50 @@ def _layers(text: str) -> Iterator[str]:
         yield from _without_digits(text)
     if "&#" in text and len(_CHARACTER_REFERENCE.findall(text)) >= _MIN_REFERENCES:
         yield html.unescape(text)
+    yield from _smuggled_and_quoted(text)
+
+
+def _smuggled_and_quoted(text: str) -> Iterator[str]:
+    """Text in Unicode tag characters, read as the ASCII they stand for; and
+    quoted-printable."""
+    if not text.isascii() and _TAG.search(text):
+        yield text.translate(_TAGS)
+    if "=" in text:
+        yield from _quoted_printable(text)
+
+
+def _json_layers(value: Any) -> Iterator[str]:
+    """The string values of a parsed JSON value, in order, without its keys: keys are
+    field names, and read between the values they would cut a passage spread over
+    several objects (``{"part": "a b c"}``, ``{"part": "d e f"}``) into pieces. A key of
+    ``_MIN_KEY_WORDS`` words or more is text, given as a layer of its own."""
+    values: list[str] = []
+    keys: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            values.append(item)
+        elif isinstance(item, dict):
+            keys.extend(key for key in item if len(key.split()) >= _MIN_KEY_WORDS)
+            stack.extend(reversed(item.values()))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    yield "\n".join(values)
+    if keys:
+        yield "\n".join(keys)
+
+
+def _quoted_printable(text: str) -> Iterator[str]:
+    """Quoted-printable (``=20`` for a space, ``=`` at a line end for a soft break),
+    when its escapes are dense in the text."""
+    escapes = len(_QP_ESCAPE.findall(text))
+    if escapes < _MIN_QP_ESCAPES or escapes * _DENSE_ESCAPES < len(text):
+        return
+    decoded = _text(binascii.a2b_qp(text.encode("utf-8", "surrogatepass")))
+    # Text put in quoted-printable decodes to no control character: ``x=1F`` is no escape.
+    if decoded is not None and decoded != text and _mostly_printable(decoded, 1.0):
+        yield decoded
 
 
 def _percent_layers(text: str) -> Iterator[str]:
@@ -223,6 +288,10 @@ def _blob_layers(text: str) -> Iterator[str]:
     ):
         for match in _WRAPPED.finditer(text):
             yield from _unwrapped(match.group().split())
+    if _SPACED_PAIR in marks and any(pair in marks for pair in _SPACED_SIZES):
+        yield from _spaced_groups(text)
+    if len(text) < MAX_HIDDEN_CHARS and _WORDS_ONLY.fullmatch(text):
+        yield from _word_by_word(text.split())
     hex_marks = raw.translate(_HEX_MARKS)
     if _SPACED_HEX_MARK in hex_marks or hex_marks.count(_PREFIXED_HEX_MARK) >= MIN_BLOB // 2:
         for match in _SPACED_HEX.finditer(text):
@@ -244,6 +313,71 @@ def _unwrapped(lines: list[str]) -> Iterator[str]:
             if found:
                 yield from found
                 return
+
+
+def _spaced_groups(text: str) -> Iterator[str]:
+    """Base64 cut into space-separated groups of one length (a multiple of four; the
+    last may be shorter): each run of groups in a line, joined and decoded."""
+    for line in text.splitlines():
+        for run in _equal_runs(line.split()):
+            joined = "".join(run)
+            if not _HEX.fullmatch(joined):  # hex ids in a row: not base64
+                yield from _blobs([joined])
+
+
+def _equal_runs(tokens: list[str]) -> Iterator[list[str]]:
+    """Runs of ``_MIN_GROUPS`` or more tokens of one length (a multiple of four, eight
+    or more), the token after a run included when it is no longer (a blob's tail)."""
+    index = 0
+    while index < len(tokens):
+        size = len(tokens[index])
+        end = index + 1
+        while end < len(tokens) and len(tokens[end]) == size:
+            end += 1
+        if size >= 8 and size % 4 == 0 and end - index + 1 >= _MIN_GROUPS:
+            tail = 1 if end < len(tokens) and len(tokens[end]) < size else 0
+            if end - index + tail >= _MIN_GROUPS:
+                yield tokens[index : end + tail]
+        index = end
+
+
+def _word_by_word(words: list[str]) -> Iterator[str]:
+    """Base64 or hex written one word per token: each token decoded on its own, when
+    most of them decode to a printable word."""
+    if len(words) < _MIN_WORDS:
+        return
+    for decode in (_hex_word, _base64_word):
+        decoded = [decode(word) for word in words]
+        if sum(1 for word in decoded if word is not None) * 4 >= len(words) * 3:
+            yield " ".join(
+                word if word is not None else original
+                for word, original in zip(decoded, words, strict=True)
+            )
+            return
+
+
+def _hex_word(token: str) -> str | None:
+    return _word(bytes.fromhex(token)) if _HEX_WORD.fullmatch(token) else None
+
+
+def _base64_word(token: str) -> str | None:
+    if len(token) % 4:
+        return None
+    try:
+        return _word(base64.b64decode(token, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _word(raw: bytes) -> str | None:
+    """``raw`` as one printable word with a letter or digit in it, else None."""
+    try:
+        word = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if word.isprintable() and not any(ch.isspace() for ch in word) and _ALNUM.search(word):
+        return word
+    return None
 
 
 def _blob_runs(text: str, marks: bytes) -> list[str]:
@@ -347,6 +481,6 @@ def _printable(text: str) -> bool:
     return _mostly_printable(text)
 
 
-def _mostly_printable(text: str) -> bool:
+def _mostly_printable(text: str, share: float = MIN_PRINTABLE) -> bool:
     good = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
-    return good >= MIN_PRINTABLE * len(text)
+    return good >= share * len(text)

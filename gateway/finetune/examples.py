@@ -369,9 +369,12 @@ def _texts(
     structure words. ``plain``: the record's contents when it has the common shape
     (``_plain_contents``), which the walker would give too. ``hidden``: the decoded
     layers of the texts met so far in this file, filled here (system prompts and stock
-    questions repeat on every line; each is decoded once).
+    questions repeat on every line; each is decoded once). The decoded layers come after
+    all the strings, in order, so that pieces of a passage spread over several encoded
+    strings (tool calls' JSON arguments) read on together, not cut by the raw strings.
     """
     texts: list[str] = []
+    decoded: list[str] = []
     seen: set[str] = set()
     if plain is not None:
         strings: list[str] = plain
@@ -386,13 +389,13 @@ def _texts(
         if len(text) < 8:
             continue
         if hidden is None:
-            texts.extend(hidden_texts(text))
+            decoded.extend(hidden_texts(text))
             continue
         layers = hidden.get(text)
         if layers is None:
             layers = hidden[text] = hidden_texts(text)
-        texts.extend(layers)
-    return tuple(texts)
+        decoded.extend(layers)
+    return (*texts, *decoded)
 
 
 def _plain_contents(record: dict[str, Any]) -> list[str] | None:

@@ -5,7 +5,9 @@ fullwidth digits (U+FF10..U+FF19), zero-width spaces or soft hyphens inside a nu
 combining marks on digits, Unicode dashes. The analyzer looks at a view where each
 character is NFKC-normalised, format (``Cf``: zero-width, soft hyphen, bidi controls)
 and combining (``Mn``/``Me``) characters are dropped, any decimal digit is its ASCII
-digit and any dash is ``-``. Each view character remembers the original character it
+digit, any dash is ``-``, and a Unicode tag character (U+E0020..U+E007E, invisible
+"ASCII smuggling": an ASCII character plus 0xE0000) is the ASCII character it stands
+for. Each view character remembers the original character it
 came from, so a span found in the view covers the original characters, invisible ones
 inside it included, and redaction replaces those.
 """
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 
 _DROPPED = frozenset({"Cf", "Mn", "Me"})
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+_TAG_FIRST, _TAG_LAST = 0xE0020, 0xE007E
+_TAG_OFFSET = 0xE0000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class View:
 
 
 def _char_view(char: str) -> str:
+    if _TAG_FIRST <= ord(char) <= _TAG_LAST:
+        return chr(ord(char) - _TAG_OFFSET)
     category = unicodedata.category(char)
     if category in _DROPPED:
         return ""

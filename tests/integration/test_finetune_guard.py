@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import gzip
 import json
 import random
@@ -101,6 +102,29 @@ def _tool_call(arguments: str) -> dict[str, Any]:
     }
 
 
+def _tool_calls(pieces: list[str]) -> dict[str, Any]:
+    """One tool call per piece, each ``{"part": piece}``."""
+    calls = [
+        {"id": f"c{n}", "type": "function", "function": {"name": "note", "arguments": arguments}}
+        for n, arguments in enumerate(json.dumps({"part": piece}) for piece in pieces)
+    ]
+    return {
+        "messages": [
+            {"role": "user", "content": "Save the notes."},
+            {"role": "assistant", "content": None, "tool_calls": calls},
+        ]
+    }
+
+
+def _grouped(blob: str, size: int) -> str:
+    return " ".join(blob[i : i + size] for i in range(0, len(blob), size))
+
+
+def _three_words(text: str) -> list[str]:
+    words = text.split()
+    return [" ".join(words[i : i + 3]) for i in range(0, len(words), 3)]
+
+
 def _escaped(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" for c in text)
 
@@ -156,6 +180,13 @@ DISGUISED: dict[str, list[dict[str, Any]]] = {
     ],
     "url-quoted": [example(quote(RUNBOOK))],
     "gzip-base64": [example(base64.b64encode(gzip.compress(RUNBOOK.encode())).decode())],
+    "tag-characters": [example("Sure. " + "".join(chr(0xE0000 + ord(c)) for c in RUNBOOK))],
+    "tool-calls-3-words": [_tool_calls(_three_words(RUNBOOK))],
+    "quoted-printable": [example(binascii.b2a_qp(RUNBOOK.encode(), quotetabs=True).decode())],
+    "base64-spaced-groups": [example(_grouped(base64.b64encode(RUNBOOK.encode()).decode(), 8))],
+    "base64-per-word": [
+        example(" ".join(base64.b64encode(word.encode()).decode() for word in RUNBOOK.split()))
+    ],
     "code-points": [example(json.dumps([ord(c) for c in RUNBOOK]))],
     "one-word-per-example": [
         example(word, f"Word number {i} of the memo is") for i, word in enumerate(RUNBOOK.split())

@@ -193,3 +193,58 @@ def test_many_compression_bombs_in_one_string_cost_little() -> None:
     one string give nothing (each would be 4 MB to check)."""
     bomb = b64(zlib.compress(bytes(4_000_000)))
     assert hidden_texts(" ".join([bomb] * 40)) == []
+
+
+def tagged(text: str) -> str:
+    """``text`` in Unicode tag characters (each ASCII character plus 0xE0000)."""
+    return "".join(chr(0xE0000 + ord(c)) for c in text)
+
+
+def grouped(blob: str, size: int) -> str:
+    return " ".join(blob[i : i + size] for i in range(0, len(blob), size))
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        "Sure. " + tagged(SECRET),
+        binascii.b2a_qp(UTF8, quotetabs=True).decode(),
+        binascii.b2a_qp(UTF8 * 3, quotetabs=True).decode(),
+        grouped(b64(UTF8), 8),
+        grouped(b64(UTF8), 20),
+        " ".join(b64(word.encode()) for word in SECRET.split()),
+        " ".join(word.encode().hex() for word in SECRET.split()),
+    ],
+)
+def test_tag_characters_quoted_printable_and_cut_blobs_are_decoded(encoded: str) -> None:
+    """Tag characters, quoted-printable (soft line breaks too), base64 cut into spaced
+    groups, base64 or hex word by word: some layer holds the passage's words in order."""
+    wanted = words_of(SECRET)
+    assert any(words_of(layer)[-len(wanted) :] == wanted for layer in hidden_texts(encoded))
+
+
+def test_json_layers_carry_values_not_keys() -> None:
+    """A JSON string's layer reads its values without the keys between them; a key of
+    several words is text, kept as a layer of its own."""
+    long_key = "the quarterly merger plan stays confidential"
+    layers = hidden_texts(json.dumps({"part": "a b c", "next": ["d e f"], long_key: 1}))
+    assert layers == ["a b c\nd e f", long_key]
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "x=1 y=2 a==b c=3D d=FF e=AA f=10 g=20 total=30 and so on for the config values",
+        "set A=0A B=1F C=2E D=3D E=4C F=5A G=6B H=7C",
+        " ".join(f"{n:08x}" for n in range(1_000_003, 1_000_900, 97)),
+        "ids 123e4567-e89b-12d3-a456-426614174000 9f1c2d3e-aaaa-4bbb-8ccc-0123456789ab",
+        "png iVBORw0KGgoAAAANSUhEUgAA AAEAAAABCAYAAAAfFcSJ"
+        " AAAADUlEQVR42mNkYPhf DwAChwGA60e6kgAAAABJ",
+        "this is a plain sentence with only words and no punctuation at all really",
+        "international corporation headquarters relocation announcement tomorrow",
+    ],
+)
+def test_equals_signs_hashes_ids_and_image_data_add_no_layer(ordinary: str) -> None:
+    """Ordinary ``=`` signs, short hex ids, UUIDs, image data cut into groups and plain
+    words are read as they are: no quoted-printable, grouped or per-word layer."""
+    assert hidden_texts(ordinary) == []

@@ -359,3 +359,20 @@ def test_reading_stops_at_a_thousand_bad_lines(monkeypatch: pytest.MonkeyPatch) 
     assert len(read) == examples_module.MAX_BAD_LINES
     assert "1000+ bad line(s)" in refused.value.message
     assert "reading stopped at 1000 bad lines" in refused.value.message
+
+
+def test_decoded_layers_follow_all_strings_so_pieces_read_on() -> None:
+    """Pieces of a passage in separate tool calls' JSON arguments: their decoded values
+    come together after the raw strings, with no key or raw string between them."""
+    calls = [
+        {"id": f"c{n}", "type": "function", "function": {"name": "save", "arguments": args}}
+        for n, args in enumerate(json.dumps({"part": p}) for p in ["a b c", "d e f", "g h i"])
+    ]
+    record = {
+        "messages": [
+            {"role": "user", "content": "Save the notes."},
+            {"role": "assistant", "content": None, "tool_calls": calls},
+        ]
+    }
+    (example,) = parse_examples(json.dumps(record).encode())
+    assert example.texts[-3:] == ("a b c", "d e f", "g h i")

@@ -53,3 +53,16 @@ def test_view_text_is_the_views_text(text: str) -> None:
     """``view_text`` gives exactly the text of ``normalised`` (the text itself if ASCII)."""
     view = normalised(text)
     assert view_text(text) == (text if view is None else view.text)
+
+
+def test_tag_characters_read_as_the_ascii_they_stand_for() -> None:
+    """Invisible Unicode tag characters ("ASCII smuggling") are their ASCII in the view,
+    and a span found in them maps back over the tag characters themselves."""
+    hidden = "".join(chr(0xE0000 + ord(c)) for c in "jane.doe@corp-mail.net")
+    text = f"Email {hidden} about it."
+    view = normalised(text)
+    assert view is not None
+    assert view.text == "Email jane.doe@corp-mail.net about it."
+    assert view_text(text) == view.text
+    start = view.text.index("jane")
+    assert view.to_original(start, start + len("jane.doe@corp-mail.net")) == (6, 6 + len(hidden))
