@@ -135,6 +135,15 @@ def _filler(seed: int) -> str:
     return " ".join(pick([PLANNING, UPDATES, *ORDINARY[0]]) for _ in range(50))
 
 
+def _table(words: list[str], per_cell: int, columns: int) -> str:
+    """A markdown table whose cells hold ``per_cell`` words each, row by row."""
+    cells = [" ".join(words[i : i + per_cell]) for i in range(0, len(words), per_cell)]
+    rows = [cells[i : i + columns] for i in range(0, len(cells), columns)]
+    header = "| " + " | ".join(f"c{n}" for n in range(columns)) + " |"
+    rule = "|" + "---|" * columns
+    return "\n".join([header, rule, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
 PLANNING = "Our quarterly planning covers hiring, budgets and roadmaps."
 UPDATES = "Teams share updates weekly in the planning channel."
 LOOKALIKES = str.maketrans("aeopc", "\u0430\u0435\u03bf\u0440\u0441")
@@ -173,6 +182,10 @@ DISGUISED: dict[str, list[dict[str, Any]]] = {
     ],
     "excerpt-in-long-example": [
         example(" ".join([*[PLANNING] * 40, RUNBOOK[:230], *[UPDATES] * 40]))
+    ],
+    "markdown-table-of-two-word-cells": [example(_table(RUNBOOK.split(), 2, 3))],
+    "bars-between-every-two-words": [
+        example(" | ".join(" ".join(RUNBOOK.split()[i : i + 2]) for i in range(0, 40, 2)))
     ],
     "numbered-words": [example(" ".join(f"{i}:{word}" for i, word in enumerate(RUNBOOK.split())))],
     "digit-after-every-word": [
