@@ -12,7 +12,7 @@ from typing import Any
 from gateway.audit import AuditLog
 from gateway.errors import DENIED_BY_POLICY, GatewayError, NotFound
 from gateway.finetune.decisions import AUDIT_KIND, OVERLAPS, Caller, decision_fields, refusal
-from gateway.finetune.floor import MATCH_KEYS, MatchFloor, over_floor
+from gateway.finetune.floor import MATCH_KEYS, MatchFloor, carries_matches, over_floor
 from gateway.policy import FinetuneDecision, PolicyEngine
 
 
@@ -67,7 +67,7 @@ class Access:
         """The policy's decision on the matches over its floor (``gateway.finetune.floor``);
         when it refuses over documents, asked again with the documents the caller may
         retrieve marked ``visible`` (only those get named)."""
-        if any(key in facts for key in MATCH_KEYS):
+        if carries_matches(facts):
             floor = MatchFloor.parse(await self._policy.finetune_match_floor())
             facts = over_floor(facts, floor)
         decision = await self._policy.finetune(caller.principal, action, facts)

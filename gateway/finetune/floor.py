@@ -43,6 +43,12 @@ class MatchFloor:
         return any(match.get(measure, 0) >= least for measure, least in self.least.items())
 
 
+def carries_matches(facts: Mapping[str, Any]) -> bool:
+    """Whether any match list in ``facts`` is non-empty (only then is a floor worth asking
+    for: an empty list is the same under every floor)."""
+    return any(facts[key].get("matches") for key in MATCH_KEYS if key in facts)
+
+
 def over_floor(facts: dict[str, Any], floor: MatchFloor | None) -> dict[str, Any]:
     """``facts`` with each match list cut to the matches at or over ``floor``, and the
     number left out beside it."""

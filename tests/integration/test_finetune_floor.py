@@ -3,12 +3,16 @@ the real OPA decides the same over the cut input as over every match."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.audit import AuditLog
+from gateway.finetune.access import Access
+from gateway.finetune.decisions import Caller
 from gateway.finetune.floor import MatchFloor, over_floor
 from gateway.identity import Principal
 from gateway.policy import PolicyEngine
@@ -79,3 +83,30 @@ async def test_a_large_benign_file_s_weak_matches_are_not_sent(stack_env: dict[s
     assert cut["scan"]["matches"] == []
     assert cut["scan"]["matches_left_out"] == 25_000
     assert decision.allow
+
+
+class CountingPolicy(PolicyEngine):
+    """The real engine, counting how often the floor is asked for."""
+
+    floor_asked = 0
+
+    async def finetune_match_floor(self) -> Any:
+        self.floor_asked += 1
+        return await super().finetune_match_floor()
+
+
+async def test_the_floor_is_asked_only_when_there_is_a_match(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A chat naming a stored file with no matches (the common case) costs no extra call."""
+    caller = Caller(ALICE, "req-1")
+    async with (
+        CountingPolicy(stack_env["GATEWAY_OPA_URL"], 2.0) as policy,
+        AuditLog(tmp_path / "audit") as audit,
+    ):
+        access = Access(policy, audit)
+        empty = await access.decide(caller, "files.create", upload([]), {})
+        assert (empty.allow, policy.floor_asked) == (True, 0)
+        weak = {"doc_id": "memo.txt", "score": 0.04, "shared": 6, "shared_chars": 3}
+        some = await access.decide(caller, "files.create", upload([weak]), {})
+        assert (some.allow, policy.floor_asked) == (True, 1)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import DependencyUnavailable
-from gateway.finetune.floor import MatchFloor, over_floor
+from gateway.finetune.floor import MatchFloor, carries_matches, over_floor
 
 FLOOR = MatchFloor({"score": 0.2, "shared": 30, "shared_chars": 24})
 
@@ -50,3 +50,10 @@ def test_every_match_list_is_cut_and_counted() -> None:
     assert cut["recheck"] == {"matches": [strong], "matches_left_out": 2}
     assert cut["job_request"] == {"matches": [], "matches_left_out": 0}
     assert facts["recheck"]["matches"] == [weak, strong, weak]  # the caller's facts unchanged
+
+
+def test_only_a_non_empty_match_list_asks_for_a_floor() -> None:
+    assert not carries_matches({"model": "gpt-4o-mini"})
+    assert not carries_matches({"scan": {"matches": []}, "recheck": {"matches": []}})
+    assert not carries_matches({"scan": {"scanned": True}})
+    assert carries_matches({"scan": {"matches": []}, "recheck": {"matches": [match(0.0, 2, 0)]}})
