@@ -174,9 +174,11 @@ class CallerLimiter:
             count = _count(caller, kind, now)  # registered: the next sync reads it
             if count.known:
                 continue
-            previous, current, budget = self._usage(count, limit)
-            unsynced = self._synced_at is None
-            wait |= unsynced or estimate(previous, current, elapsed_fraction(now)) + cost > budget
+            fraction = elapsed_fraction(now)
+            wait |= self._synced_at is None or any(
+                estimate(previous, current, fraction) + cost > budget
+                for previous, current, budget in self._bounds(count, limit)
+            )
         return wait
 
     def admit(self, subject: str, limits: CallerLimits, tokens: int) -> Callable[[], None]:
@@ -238,32 +240,38 @@ class CallerLimiter:
         if limit is None:
             return None
         count = _count(caller, kind, now)
-        previous, current, budget = self._usage(count, limit)
         fraction = elapsed_fraction(now)
-        used = estimate(previous, current, fraction)
-        if used + cost <= budget:
+        over = [
+            (wait_s(previous, current, fraction, cost, budget), budget - used)
+            for previous, current, budget in self._bounds(count, limit)
+            if (used := estimate(previous, current, fraction)) + cost > budget
+        ]
+        if not over:
             return count
-        wait = wait_s(previous, current, fraction, cost, budget)
+        wait, remaining = max(over)
         error = TokensRateLimited if kind == "tokens" else RateLimited
         unit = "tokens per minute (TPM)" if kind == "tokens" else "requests per minute (RPM)"
         asked = f", requested {cost}" if kind == "tokens" else ""
         raise error(
             f"Rate limit reached for {unit}: limit {limit}{asked}. "
             f"Please try again in {_seconds(wait)}.",
-            _headers(kind, limit, budget - used, wait),
+            _headers(kind, limit, remaining, wait),
         )
 
-    def _usage(self, count: WindowCount, limit: int) -> tuple[float, float, float]:
-        """(previous, current, budget) as this replica may count them now."""
+    def _bounds(self, count: WindowCount, limit: int) -> list[tuple[float, float, float]]:
+        """Each (previous, current, budget) the request must fit, as this replica may
+        count them now.
+
+        Without a fresh view, this replica's own use is held to the even share; the
+        others' counts it last learned still bind with the whole limit (within a window
+        they only grow, so a stale count is a lower bound, never a reason to admit)."""
         if not self.shared:
-            return count.mine_previous, count.mine, float(limit)
+            return [(count.mine_previous, count.mine, float(limit))]
+        total = (count.mine_previous + count.others_previous, count.mine + count.others, limit)
         if count.known and self.view_is_fresh():
-            return (
-                count.mine_previous + count.others_previous,
-                count.mine + count.others,
-                float(limit),
-            )
-        return count.mine_previous, count.mine, limit / max(1, self.replicas)
+            return [total]
+        share = (count.mine_previous, count.mine, limit / max(1, self.replicas))
+        return [share, total] if count.known else [share]
 
     def charge(self, subject: str, tokens: int) -> None:
         """Correct the token count by what the upstream reported (may lower it)."""

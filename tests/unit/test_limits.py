@@ -234,6 +234,31 @@ def test_over_admission_is_bounded_by_one_sync_period(
     assert all(n <= bound for n in per_window.values()), per_window
 
 
+def test_a_stale_view_still_counts_the_others_it_learned() -> None:
+    """Without a sync for longer than stale_after_s, the share of the limit is not all
+    that binds: the other replicas' counts last learned (a lower bound within a window)
+    still count against the whole limit."""
+    clock = Clock()
+    store = _SharedCounts()
+    busy, idle = CallerLimiter(clock, shared=True), CallerLimiter(clock, shared=True)
+    limits = CallerLimits(requests_per_minute=6)
+    store.sync("busy", busy, 2)
+    store.sync("idle", idle, 2)
+    idle.admit("bob", limits, 0)()
+    for _ in range(3):  # the even share, before any sync covered the count
+        busy.admit("bob", limits, 0)()
+    for name, limiter in (("busy", busy), ("idle", idle), ("busy", busy)):
+        store.sync(name, limiter, 2)
+    for _ in range(2):  # a fresh view of idle's 1: the whole limit
+        busy.admit("bob", limits, 0)()
+    store.sync("busy", busy, 2)
+    store.sync("idle", idle, 2)  # learns busy's 5: 6 of 6 used
+    clock.now += 6  # the view goes stale, the minute is the same
+    assert not idle.view_is_fresh()
+    with pytest.raises(RateLimited):
+        idle.admit("bob", limits, 0)  # within its share (1 of 3), not within the limit
+
+
 def test_without_a_fresh_view_a_replica_keeps_to_its_share() -> None:
     """Syncs failing for longer than stale_after_s: limit / replicas of local use only."""
     clock = Clock()
