@@ -57,6 +57,10 @@ class Access:
         if not decision.allow:
             raise refusal(decision, DENIED_BY_POLICY)
 
+    async def match_floor(self) -> MatchFloor | None:
+        """The fine-tune policy's ``match_floor`` as it is now (one OPA call)."""
+        return MatchFloor.parse(await self._policy.finetune_match_floor())
+
     async def decide(
         self,
         caller: Caller,
@@ -68,8 +72,7 @@ class Access:
         when it refuses over documents, asked again with the documents the caller may
         retrieve marked ``visible`` (only those get named)."""
         if carries_matches(facts):
-            floor = MatchFloor.parse(await self._policy.finetune_match_floor())
-            facts = over_floor(facts, floor)
+            facts = over_floor(facts, await self.match_floor())
         decision = await self._policy.finetune(caller.principal, action, facts)
         refused = sorted(
             {str(v.get("doc_id")) for v in decision.violations if v.get("kind") in OVERLAPS}

@@ -43,6 +43,16 @@ class MatchFloor:
         return any(match.get(measure, 0) >= least for measure, least in self.least.items())
 
 
+def cut_to_floor(
+    matches: list[dict[str, Any]], floor: MatchFloor | None
+) -> tuple[list[dict[str, Any]], int]:
+    """The matches at or over ``floor`` and how many were left out."""
+    if floor is None:
+        return matches, 0
+    kept = [m for m in matches if floor.reached(m)]
+    return kept, len(matches) - len(kept)
+
+
 def carries_matches(facts: Mapping[str, Any]) -> bool:
     """Whether any match list in ``facts`` is non-empty (only then is a floor worth asking
     for: an empty list is the same under every floor)."""
@@ -58,7 +68,6 @@ def over_floor(facts: dict[str, Any], floor: MatchFloor | None) -> dict[str, Any
     for key in MATCH_KEYS:
         if key not in facts or "matches" not in facts[key]:
             continue
-        matches = facts[key]["matches"]
-        kept = [m for m in matches if floor.reached(m)]
-        cut[key] = {**facts[key], "matches": kept, "matches_left_out": len(matches) - len(kept)}
+        kept, left_out = cut_to_floor(facts[key]["matches"], floor)
+        cut[key] = {**facts[key], "matches": kept, "matches_left_out": left_out}
     return cut

@@ -22,28 +22,25 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
 from gateway.audit import AuditLog
 from gateway.elastic import timestamp
 from gateway.errors import GatewayError
+from gateway.finetune.access import Access
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
+from gateway.finetune.floor import cut_to_floor
 from gateway.finetune.recheck import corpus_check
 from gateway.finetune.registry import ERROR, PROCESSED, UPLOADED, FileEntry, Registry, Update
 from gateway.finetune.scan import UploadScanner, match_fact
 from gateway.finetune.upstream import FinetuneUpstream, upstream_filename
-from gateway.policy import FinetuneDecision
 
 log = structlog.get_logger("gateway.finetune")
 
-Decide = Callable[
-    [Caller, str, dict[str, Any], dict[str, dict[str, Any]]], Awaitable[FinetuneDecision]
-]
 INTERRUPTED = (
     "The scan of this file was interrupted before it finished (the gateway replica "
     "scanning it stopped); upload the file again."
@@ -65,7 +62,7 @@ class ScanRunner:
         registry: Registry,
         upstream: FinetuneUpstream,
         audit: AuditLog,
-        decide: Decide,
+        access: Access,
         lease_s: float,
         concurrency: int,
     ) -> None:
@@ -73,7 +70,7 @@ class ScanRunner:
         self._registry = registry
         self._upstream = upstream
         self._audit = audit
-        self._decide = decide
+        self._access = access
         self.lease_s = lease_s
         self.replica = replica_id()
         self._slots = asyncio.Semaphore(concurrency)
@@ -133,7 +130,7 @@ class ScanRunner:
             pii_found=[finding.fact() for finding in scan.pii],
         )
         facts = {"purpose": entry.purpose, "scan": scan.policy_input()}
-        decision = await self._decide(caller, "files.create", facts, scan.documents)
+        decision = await self._access.decide(caller, "files.create", facts, scan.documents)
         audit_id = await self._audit.append(AUDIT_KIND, {**base, **decision_fields(decision)})
         if not decision.allow:
             refused = refusal(decision, "Upload refused by policy")
@@ -145,7 +142,8 @@ class ScanRunner:
         upstream_id = str(stored.get("id") or "")
         if not upstream_id:
             raise GatewayError("The upstream did not return a file id.")
-        matches = [match_fact(o, False) for o in scan.overlaps]
+        floor = await self._access.match_floor()
+        matches, _ = cut_to_floor([match_fact(o, False) for o in scan.overlaps], floor)
 
         def processed(current: FileEntry) -> FileEntry:
             return replace(
@@ -155,7 +153,7 @@ class ScanRunner:
                 examples=scan.examples,
                 scanned_at=timestamp(started),
                 matches=matches,
-                corpus_check=corpus_check(scan),
+                corpus_check=corpus_check(scan, floor),
                 lease_owner=None,
                 lease_until=0.0,
             )

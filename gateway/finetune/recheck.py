@@ -7,7 +7,8 @@ decides over the file's matches against the corpus as it is at that use:
 
 - the corpus state (``gateway.finetune.corpus_state``, one aggregation) is read first;
 - equal to the state of the file's last match (``FileEntry.corpus_check``): that match
-  still holds, and nothing is fetched or matched again;
+  still holds, and nothing is fetched or matched again (when the record was cut to the
+  policy's ``match_floor``, only while the policy states the same floor);
 - otherwise the file is fetched from the upstream (its SHA-256 checked against the
   scanned one) and matched whole, and that match is recorded with the state read before
   it, whatever the policy then says (the next use under the same corpus reuses it).
@@ -31,6 +32,7 @@ from gateway.audit import AuditLog
 from gateway.errors import DependencyUnavailable, GatewayError
 from gateway.finetune.access import Access
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields
+from gateway.finetune.floor import MatchFloor, cut_to_floor
 from gateway.finetune.registry import FileEntry, Registry
 from gateway.finetune.scan import ScanResult, UploadScanner, match_fact
 from gateway.finetune.upstream import FinetuneUpstream
@@ -52,14 +54,22 @@ class Rechecked:
     """Whether the file was matched again (False: the recorded match still held)."""
 
 
-def corpus_check(result: ScanResult) -> dict[str, Any] | None:
-    """What a file's entry records of a whole-file match (None: no state to hold for)."""
+def corpus_check(result: ScanResult, floor: MatchFloor | None) -> dict[str, Any] | None:
+    """What a file's entry records of a whole-file match (None: no state to hold for).
+
+    Only the matches at or over the policy's floor are kept, with the floor and the number
+    left out: a large benign file has tens of thousands of weak matches, megabytes read
+    back at every use of the file."""
     if result.corpus_state is None:
         return None
+    matches, left_out = cut_to_floor([match_fact(o, False) for o in result.overlaps], floor)
+    named = {str(m.get("doc_id")) for m in matches}
     return {
         "state": result.corpus_state,
-        "matches": [match_fact(o, False) for o in result.overlaps],
-        "documents": result.documents,
+        "matches": matches,
+        "left_out": left_out,
+        "floor": None if floor is None else dict(floor.least),
+        "documents": {k: v for k, v in result.documents.items() if k in named},
     }
 
 
@@ -82,13 +92,17 @@ class FileRecheck:
     async def current(self, entry: FileEntry) -> Rechecked:
         """The processed file's matches against the corpus as it is now."""
         check = entry.corpus_check
-        if check is not None and check.get("state") == await self._scanner.corpus_state():
+        if (
+            check is not None
+            and check.get("state") == await self._scanner.corpus_state()
+            and await self._cut_still_holds(check)
+        ):
             return Rechecked(list(check["matches"]), dict(check["documents"]), matched=False)
         content, _ = await self._upstream.get_bytes(f"files/{entry.upstream_id}/content")
         if hashlib.sha256(content).hexdigest() != entry.sha256:
             raise GatewayError("The stored file differs from the one scanned; upload it again.")
         fresh = await self._scanner.recheck(content, entry.purpose)
-        recorded = corpus_check(fresh)
+        recorded = corpus_check(fresh, await self._access.match_floor())
         if recorded is not None:
             try:
                 await self._registry.update_file(entry.id, _recorded(entry.sha256, recorded))
@@ -96,6 +110,14 @@ class FileRecheck:
                 log.warning("file_match_not_recorded", file_id=entry.id, error=exc.message)
         matches = [match_fact(o, False) for o in fresh.overlaps]
         return Rechecked(matches, fresh.documents, matched=True)
+
+    async def _cut_still_holds(self, check: dict[str, Any]) -> bool:
+        """Whether a recorded match is whole, or was cut to the floor the policy states now
+        (a lowered floor counts matches the record left out: match again)."""
+        if not check.get("left_out"):
+            return True
+        floor = await self._access.match_floor()
+        return floor is not None and dict(floor.least) == check.get("floor")
 
     async def use(
         self, caller: Caller, endpoint: str, model: str, entry: FileEntry

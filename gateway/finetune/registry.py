@@ -86,11 +86,13 @@ class FileEntry:
     scanned_at: str | None = None
     """When the scan started (chunks ingested after it are searched again at job time)."""
     matches: list[dict[str, Any]] = field(default_factory=list)
-    """The corpus matches the policy saw (ids and scores, no text)."""
+    """The corpus matches at or over the policy's ``match_floor`` (ids and scores, no
+    text): those the policy saw."""
     corpus_check: dict[str, Any] | None = None
-    """The latest corpus match of the whole file: ``{"state", "matches", "documents"}``
-    (the corpus state it holds for, match facts, the matched documents' governance
-    fields; no text). Written by the scan and by each re-check that matched again
+    """The latest corpus match of the whole file: ``{"state", "matches", "left_out",
+    "floor", "documents"}`` (the corpus state it holds for, the match facts at or over
+    ``floor``, how many were left out, the matched documents' governance fields; no
+    text). Written by the scan and by each re-check that matched again
     (``gateway.finetune.recheck``); None for files scanned before it existed."""
     lease_owner: str | None = None
     """The replica scanning the file (while ``uploaded``)."""

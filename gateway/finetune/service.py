@@ -81,7 +81,7 @@ class FinetuneService:
             registry=registry,
             upstream=upstream,
             audit=audit,
-            decide=self._access.decide,
+            access=self._access,
             lease_s=scan_lease_s,
             concurrency=scan_concurrency,
         )

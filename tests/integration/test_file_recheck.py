@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.elastic import ChunkIndex
+from gateway.finetune.registry import Registry
 from gateway.settings import Settings
 
 from ..conftest import BOB
@@ -153,3 +154,25 @@ async def test_a_corpus_that_cannot_be_matched_fails_closed(
     assert refused.status_code == 503, refused.text
     assert "older scheme" in refused.json()["error"]["message"]
     assert model_calls(fake_upstream) == []
+
+
+async def test_a_file_s_record_keeps_only_the_matches_over_the_policy_s_floor(
+    demo_client: AsyncTestClient[Any], settings: Settings
+) -> None:
+    """A benign file sharing a short phrase with a governed document: the re-check's
+    record keeps no match under the policy's ``match_floor``, only how many it left out
+    (a large benign file's weak matches were megabytes read back at every use)."""
+    text = UNRELATED.strip() + " Meanwhile the board approved a price for the new chairs.\n"
+    file_id = await upload(demo_client, BOB, text.encode(), "user_data")
+    async with ChunkIndex.from_settings(settings) as index:
+        await ingest_texts(index, {"memo.txt": MEMO}, corpus="legal", defaults=LEGAL)
+        ok = await demo_client.post(CHAT, json=chat_with_file(file_id), headers=auth(BOB))
+        assert ok.status_code == 200, ok.text
+        registry = Registry(index.client, settings.index_prefix)
+        entry = await registry.get_file(file_id)
+    assert entry is not None
+    assert entry.corpus_check is not None
+    assert entry.corpus_check["matches"] == []
+    assert entry.corpus_check["left_out"] >= 1
+    assert entry.corpus_check["floor"] == {"score": 0.2, "shared": 30, "shared_chars": 24}
+    assert entry.corpus_check["documents"] == {}

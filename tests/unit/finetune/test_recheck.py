@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 
 from gateway.errors import GatewayError
+from gateway.finetune.floor import MatchFloor
 from gateway.finetune.matcher import Overlap
 from gateway.finetune.recheck import FileRecheck
 from gateway.finetune.registry import PROCESSED, FileEntry, Update
@@ -17,6 +18,8 @@ from gateway.finetune.scan import ScanResult
 
 CONTENT = b"meeting notes\n"
 MATCH = Overlap((1,), "memo", "legal", "restricted", "c1", 0.9, 5, 3)
+WEAK = Overlap((2,), "plan", "legal", "restricted", "c2", 0.05, 4, 1)
+FLOOR = MatchFloor({"score": 0.2, "shared": 30, "shared_chars": 24})
 
 
 class Scanner:
@@ -29,8 +32,24 @@ class Scanner:
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         self.rechecked += 1
-        documents = {"memo": {"doc_id": "memo", "classification": "restricted"}}
-        return ScanResult("", len(content), 1, [MATCH], [], documents, corpus_state=self.state)
+        documents = {
+            doc: {"doc_id": doc, "classification": "restricted"} for doc in ("memo", "plan")
+        }
+        return ScanResult(
+            "", len(content), 1, [MATCH, WEAK], [], documents, corpus_state=self.state
+        )
+
+
+class Access:
+    """The policy's floor as the test sets it (asked how often)."""
+
+    def __init__(self, floor: MatchFloor | None = FLOOR) -> None:
+        self.floor = floor
+        self.asked = 0
+
+    async def match_floor(self) -> MatchFloor | None:
+        self.asked += 1
+        return self.floor
 
 
 class Upstream:
@@ -69,12 +88,14 @@ def stored(check: dict[str, Any] | None) -> FileEntry:
     )
 
 
-def recheck(scanner: Scanner, upstream: Upstream, registry: Registry) -> FileRecheck:
+def recheck(
+    scanner: Scanner, upstream: Upstream, registry: Registry, access: Access | None = None
+) -> FileRecheck:
     return FileRecheck(
         scanner=cast(Any, scanner),
         registry=cast(Any, registry),
         upstream=cast(Any, upstream),
-        access=cast(Any, None),
+        access=cast(Any, access or Access()),
         audit=cast(Any, None),
     )
 
@@ -95,9 +116,13 @@ async def test_a_changed_corpus_matches_again_and_records_the_new_state() -> Non
     registry = Registry(stored({"state": "s1", "matches": [], "documents": {}}))
     found = await recheck(scanner, upstream, registry).current(registry.entry)
     assert found.matched
-    assert [m["doc_id"] for m in found.matches] == ["memo"]
+    assert [m["doc_id"] for m in found.matches] == ["memo", "plan"]  # the policy cuts them
     assert registry.entry.corpus_check is not None
     assert registry.entry.corpus_check["state"] == "s2"
+    assert [m["doc_id"] for m in registry.entry.corpus_check["matches"]] == ["memo"]
+    assert registry.entry.corpus_check["left_out"] == 1  # the weak match is only counted
+    assert registry.entry.corpus_check["floor"] == dict(FLOOR.least)
+    assert list(registry.entry.corpus_check["documents"]) == ["memo"]
     assert (scanner.rechecked, upstream.fetched) == (1, 1)
 
 
@@ -118,3 +143,33 @@ async def test_a_stored_file_that_differs_from_the_scanned_one_is_refused() -> N
     checker = recheck(Scanner("s1"), Upstream(b"other bytes\n"), Registry(entry))
     with pytest.raises(GatewayError, match="differs"):
         await checker.current(replace(entry))
+
+
+def cut(floor: dict[str, float]) -> dict[str, Any]:
+    return {"state": "s1", "matches": [], "left_out": 3, "floor": floor, "documents": {}}
+
+
+async def test_a_record_cut_to_the_same_floor_is_reused() -> None:
+    scanner, upstream, access = Scanner("s1"), Upstream(), Access()
+    entry = stored(cut(dict(FLOOR.least)))
+    found = await recheck(scanner, upstream, Registry(entry), access).current(entry)
+    assert (found.matched, scanner.rechecked, access.asked) == (False, 0, 1)
+
+
+@pytest.mark.parametrize(
+    "floor", [MatchFloor({"score": 0.1, "shared": 30, "shared_chars": 24}), None]
+)
+async def test_a_record_cut_to_another_floor_is_matched_again(floor: MatchFloor | None) -> None:
+    """A lowered floor (or none: every match counts) needs what the record left out."""
+    scanner, upstream = Scanner("s1"), Upstream()
+    entry = stored(cut(dict(FLOOR.least)))
+    found = await recheck(scanner, upstream, Registry(entry), Access(floor)).current(entry)
+    assert found.matched
+    assert scanner.rechecked == 1
+
+
+async def test_a_whole_record_is_reused_without_asking_for_the_floor() -> None:
+    scanner, access = Scanner("s1"), Access()
+    entry = stored({"state": "s1", "matches": [], "left_out": 0, "floor": None, "documents": {}})
+    found = await recheck(scanner, Upstream(), Registry(entry), access).current(entry)
+    assert (found.matched, access.asked) == (False, 0)
