@@ -322,7 +322,8 @@ def _check_messages(messages: list[Any], where: str) -> None:
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise _LineProblem(f"{where}[{index}] is not an object")
-        if message.get("role") not in ROLES:
+        role = message.get("role")
+        if not isinstance(role, str) or role not in ROLES:  # a list or object is unhashable
             raise _LineProblem(f"{where}[{index}].role must be one of {', '.join(sorted(ROLES))}")
         if not _valid_content(message.get("content"), message):
             raise _LineProblem(

@@ -176,10 +176,13 @@ def test_encoded_text_is_decoded_for_the_scan() -> None:
         (b"[" * 100_000 + b"\n", "line 1: nested too deeply"),
         (b'{"messages": [{"role": "user", "content": "\\ud800"}]}\n', "line 1: holds an unpaired"),
         (b'{"messages": [], "messages": []}\n', 'line 1: the key "messages" appears twice'),
+        (b'{"messages": [{"role": [], "content": "x"}]}\n', r"line 1: messages\[0\]\.role"),
+        (b'{"input": {"messages": [{"role": {}}]}}\n', r"line 1: input\.messages\[0\]\.role"),
     ],
 )
 def test_hostile_lines_are_bad_lines_not_crashes(content: bytes, problem: str) -> None:
-    """Deep nesting, lone surrogates and duplicate keys are 400s naming the line."""
+    """Deep nesting, lone surrogates, duplicate keys and a role that is a list or an
+    object are 400s naming the line."""
     with pytest.raises(BadRequest, match=problem):
         parse_examples(content)
 
