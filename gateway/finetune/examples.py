@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from gateway.chat_schema import ROLES as CHAT_ROLES
 from gateway.errors import BadRequest
@@ -50,6 +51,8 @@ _KEY_END = re.compile(r'"[ \t\n\r]*:')
 holding ``\\":`` adds one more), so a line with no more matches than the keys its
 parsed object kept has no repeated key."""
 _DECODE = msgspec.json.Decoder().decode
+_NO_MESSAGES = "'messages' must be a non-empty list ('input.messages' in a preference example)"
+_NO_ASSISTANT = "no assistant message to train on"
 _PLAIN_MESSAGE_KEYS = frozenset({"role", "content", "weight"})
 STRUCTURE = frozenset(
     {
@@ -101,10 +104,17 @@ def parse_lines(decoded: str, *, chat: bool, first: int = 1) -> tuple[list[Examp
     for number, line in enumerate(decoded.split("\n"), start=first):
         if not line.strip():
             continue
+        plain: list[str] | None
         try:
-            record, plain = _record(line)
-            if chat:
-                _check_chat(record, plain)
+            fast = _plain_line(line)
+            if fast is not None:
+                record, plain = _NO_RECORD, fast[0]
+                if chat:
+                    _check_plain(*fast)
+            else:
+                record, plain = _record(line)
+                if chat:
+                    _check_chat(record, plain)
         except _LineProblem as exc:
             problems.append(f"line {number}: {exc}")
             if len(problems) == MAX_BAD_LINES:
@@ -244,6 +254,54 @@ def _fast_load(line: str) -> tuple[dict[str, Any] | None, list[str] | None]:
     return record, plain
 
 
+class _Message(msgspec.Struct, forbid_unknown_fields=True):
+    role: str
+    content: str
+    weight: int | float | bool | UnsetType | None = UNSET
+
+
+class _Plain(msgspec.Struct, forbid_unknown_fields=True):
+    messages: list[_Message]
+
+
+_DECODE_PLAIN = msgspec.json.Decoder(_Plain).decode
+_NO_RECORD: dict[str, Any] = {}
+"""The record ``_texts`` is given with a plain line's contents (it reads only those)."""
+
+
+def _plain_line(line: str) -> tuple[list[str], bool] | None:
+    """A line of the common shape (``_plain_contents``) decoded straight into its
+    contents, and whether it has an assistant message; None for anything else (the
+    general path then decides). Typed decoding checks the shape in msgspec, not per
+    message in Python: about four times faster than ``_fast_load`` for such lines,
+    with the same answer (a property test holds the two paths equal). A lone surrogate
+    escape or a possible repeated key goes the general way."""
+    try:
+        messages = _DECODE_PLAIN(line).messages
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    contents: list[str] = []
+    keys, assistant = 1, False
+    for message in messages:
+        role = message.role
+        if role not in ROLES:
+            return None
+        assistant = assistant or role == "assistant"
+        contents.append(message.content)
+        keys += 2 if message.weight is UNSET else 3
+    if keys != len(_KEY_END.findall(line)) or _SURROGATE_ESCAPE.search(line):
+        return None
+    return contents, assistant
+
+
+def _check_plain(contents: list[str], assistant: bool) -> None:
+    """``_check_chat`` of a plain line (``_plain_line``)."""
+    if not contents:
+        raise _LineProblem(_NO_MESSAGES)
+    if not assistant:
+        raise _LineProblem(_NO_ASSISTANT)
+
+
 def _key_count(value: Any) -> int:
     count, stack = 0, [value]
     while stack:
@@ -293,14 +351,12 @@ def _check_chat(record: dict[str, Any], plain: list[str] | None = None) -> None:
         return
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _LineProblem(
-            "'messages' must be a non-empty list ('input.messages' in a preference example)"
-        )
+        raise _LineProblem(_NO_MESSAGES)
     if plain is None:
         _check_messages(messages, "messages")
     # A reinforcement example's messages are the prompt: the answer is the grader's.
     if len(record) == 1 and not any(m.get("role") == "assistant" for m in messages):
-        raise _LineProblem("no assistant message to train on")
+        raise _LineProblem(_NO_ASSISTANT)
 
 
 def _check_preference(record: dict[str, Any]) -> None:
@@ -322,7 +378,8 @@ def _check_messages(messages: list[Any], where: str) -> None:
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise _LineProblem(f"{where}[{index}] is not an object")
-        if message.get("role") not in ROLES:
+        role = message.get("role")
+        if not isinstance(role, str) or role not in ROLES:  # a list or object is unhashable
             raise _LineProblem(f"{where}[{index}].role must be one of {', '.join(sorted(ROLES))}")
         if not _valid_content(message.get("content"), message):
             raise _LineProblem(

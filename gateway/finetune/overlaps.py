@@ -181,7 +181,7 @@ def all_overlaps(
         / np.maximum(1, np.minimum(sizes[unit] - unit_chars[unit], chunk_words[chunk])),
         chars / np.maximum(1, np.minimum(unit_chars[unit], chunk_chars[chunk])),
     )
-    rounded = np.array([round(value, 4) for value in np.minimum(score, 1.0).tolist()])
+    rounded = rounded4(np.minimum(score, 1.0))
     doc_ids = table.doc_ids
     doc = table.doc[chunk]
     # Per (unit, document): best first, then keep the first of each pair; output by unit,
@@ -211,6 +211,28 @@ def all_overlaps(
             strict=True,
         )
     ]
+
+
+_NEAR_HALF = 1e-6
+"""How close to a half ``value * 1e4`` may be before ``rounded4`` asks Python: far more
+than the product's rounding error (under 1e-12 for values up to 1)."""
+
+
+def rounded4(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``round(value, 4)`` of each of ``values`` (in [0, 1]), in numpy.
+
+    Python's ``round`` rounds the exact value to the nearest integer count of 1e-4 and
+    returns the double nearest that count's quotient; ``rint(value * 1e4) / 1e4`` gives
+    the same count and quotient except where the product lies within its rounding error
+    of a half: those few are given to ``round`` itself. (A Python loop over every
+    candidate pair cost ~0.1 CPU-s per 5 MB upload.)
+    """
+    scaled = values * 1e4
+    result: NDArray[np.float64] = np.rint(scaled) / 1e4
+    near = np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < _NEAR_HALF)
+    for index in near.tolist():
+        result[index] = round(float(values[index]), 4)
+    return result
 
 
 def _winner_lines(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -157,16 +157,16 @@ async def parse_in_pieces(
             piece = memoryview(content)[points[n] : points[n + 1]]
             parts[n] = await asyncio.to_thread(parse_piece, piece, firsts[n], chat, corpus)
 
-    async def remote() -> None:
-        shared: Corpus = None
-        for n in pending:
-            if corpus is not None and shared is None:
-                # With the helper's first piece (this process parses meanwhile).
-                shared = await _share(corpus, helper)
-            piece = content[points[n] : points[n + 1]]
-            parts[n] = await helper.run(parse_piece, piece, firsts[n], chat, shared)
+    shared: list[Corpus] = []
 
-    await _both(local(), remote())
+    async def job(n: int) -> tuple[Callable[..., Piece], tuple[Any, ...]]:
+        if corpus is not None and not shared:
+            # With the helper's first piece (this process parses meanwhile).
+            shared.append(await _share(corpus, helper))
+        piece = content[points[n] : points[n + 1]]
+        return parse_piece, (piece, firsts[n], chat, shared[0] if shared else None)
+
+    await _both(local(), _in_helper(helper, pending, job, parts))
     done = [part for part in parts if part is not None]
     assert len(done) == len(parts)
     # In a thread: for a large file the merge (a unit per example) takes seconds, and on
@@ -255,12 +255,37 @@ async def _shared_jobs(
         for n in pending:
             done[n] = await asyncio.to_thread(here, *jobs[n])
 
-    async def remote() -> None:
-        for n in pending:
-            done[n] = await helper.run(there, *jobs[n])
+    async def job(n: int) -> tuple[Callable[..., R], tuple[Any, ...]]:
+        return there, jobs[n]
 
-    await _both(local(), remote())
+    await _both(local(), _in_helper(helper, pending, job, done))
     return done  # type: ignore[return-value]  # every job done
+
+
+async def _in_helper(
+    helper: ScanHelper,
+    pending: Iterator[int],
+    job: Callable[[int], Awaitable[tuple[Callable[..., R], tuple[Any, ...]]]],
+    done: list[R | None],
+) -> None:
+    """The helper's side of a shared queue: job ``n`` (the function and arguments
+    ``job(n)`` gives) for each ``n`` it takes from ``pending``, its result into
+    ``done[n]``. Each reply is decoded in a thread of this process while the helper
+    already does its next job (``ScanHelper.submit``): waiting for it, the helper idled
+    some 10 % of a large scan."""
+    replies: list[tuple[int, asyncio.Future[R]]] = []
+    try:
+        for n in pending:
+            func, args = await job(n)
+            replies.append((n, await helper.submit(func, *args)))
+        for n, reply in replies:
+            done[n] = await reply
+    finally:
+        for _, reply in replies:
+            if not reply.done():
+                reply.cancel()
+            elif not reply.cancelled():
+                reply.exception()  # retrieved: a failed job fails the scan above
 
 
 def _jobs(examples: list[Example], letters_of: dict[str, str]) -> list[SegmentJob]:

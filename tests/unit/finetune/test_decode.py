@@ -248,3 +248,12 @@ def test_equals_signs_hashes_ids_and_image_data_add_no_layer(ordinary: str) -> N
     """Ordinary ``=`` signs, short hex ids, UUIDs, image data cut into groups and plain
     words are read as they are: no quoted-printable, grouped or per-word layer."""
     assert hidden_texts(ordinary) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab 1234\u0663\u0664\u00e9-\n", max_size=60))
+def test_the_digit_count_shortcut_agrees_with_counting_numbers(text: str) -> None:
+    """An ASCII text with few digits skips the count of numbers with the same answer;
+    other digits (Arabic-Indic) are still counted by the pattern."""
+    counted = len(decode._DIGITS.findall(text, 0, 1 << 16)) >= decode._MIN_NUMBERED
+    assert decode._numbered(text, text.encode("utf-8", "surrogatepass")) == counted

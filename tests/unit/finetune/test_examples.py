@@ -176,10 +176,13 @@ def test_encoded_text_is_decoded_for_the_scan() -> None:
         (b"[" * 100_000 + b"\n", "line 1: nested too deeply"),
         (b'{"messages": [{"role": "user", "content": "\\ud800"}]}\n', "line 1: holds an unpaired"),
         (b'{"messages": [], "messages": []}\n', 'line 1: the key "messages" appears twice'),
+        (b'{"messages": [{"role": [], "content": "x"}]}\n', r"line 1: messages\[0\]\.role"),
+        (b'{"input": {"messages": [{"role": {}}]}}\n', r"line 1: input\.messages\[0\]\.role"),
     ],
 )
 def test_hostile_lines_are_bad_lines_not_crashes(content: bytes, problem: str) -> None:
-    """Deep nesting, lone surrogates and duplicate keys are 400s naming the line."""
+    """Deep nesting, lone surrogates, duplicate keys and a role that is a list or an
+    object are 400s naming the line."""
     with pytest.raises(BadRequest, match=problem):
         parse_examples(content)
 
@@ -376,3 +379,79 @@ def test_decoded_layers_follow_all_strings_so_pieces_read_on() -> None:
     }
     (example,) = parse_examples(json.dumps(record).encode())
     assert example.texts[-3:] == ("a b c", "d e f", "g h i")
+
+
+_VALUES: st.SearchStrategy[object] = st.sampled_from(
+    [
+        "user",
+        "assistant",
+        "boss",
+        "a: 1",
+        'say "a": 1',
+        "\ud800 x",
+        "",
+        "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQh",
+    ]
+) | st.sampled_from([0, 1.5, None, True, 10**30, []])
+_PAIR = st.tuples(st.sampled_from(["role", "content", "weight", "name"]), _VALUES)
+_WELL_FORMED = st.tuples(
+    st.tuples(st.just("role"), st.sampled_from(["user", "assistant", "tool", "boss"])),
+    st.tuples(st.just("content"), _CONTENT),
+    st.lists(st.tuples(st.just("weight"), st.sampled_from([0, 1.5, None, True])), max_size=1),
+).map(lambda parts: [parts[0], parts[1], *parts[2]])
+_ANY_MESSAGE = (
+    _WELL_FORMED
+    | _WELL_FORMED
+    | _WELL_FORMED.flatmap(
+        lambda pairs: st.lists(_PAIR, max_size=1).map(lambda more: [*pairs, *more])
+    )
+    | st.lists(_PAIR, max_size=4)
+)
+_ANY_RECORD = st.lists(_ANY_MESSAGE, max_size=3).map(
+    lambda messages: [("messages", messages)]
+) | st.lists(
+    st.tuples(st.sampled_from(["messages", "input"]), st.lists(_ANY_MESSAGE, max_size=3)),
+    min_size=1,
+    max_size=2,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ANY_RECORD, st.booleans())
+def test_the_typed_fast_path_gives_the_general_path_s_examples_and_problems(
+    records: list[tuple[str, list[list[tuple[str, object]]]]], chat: bool
+) -> None:
+    """Lines of the plain chat shape decoded straight into their contents give the same
+    examples and the same problems as the general path, whatever keys repeat, roles or
+    weights they hold."""
+    text = "{" + ", ".join(f"{json.dumps(k)}: {_render(v)}" for k, v in records) + "}"
+    fast = examples_module.parse_lines(text, chat=chat)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(examples_module, "_plain_line", lambda line: None)
+        general = examples_module.parse_lines(text, chat=chat)
+    assert fast == general
+
+
+def test_ordinary_chat_lines_take_the_typed_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain chat line never reaches the general parse; a weight that is text does."""
+
+    def general(line: str) -> object:
+        raise AssertionError("general path")
+
+    monkeypatch.setattr(examples_module, "_record", general)
+    weighted = json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": "q", "weight": 0},
+                {"role": "assistant", "content": "a"},
+            ]
+        }
+    )
+    assert [e.texts for e in parse_examples(f"{GOOD}\n{weighted}\n".encode())] == [
+        ("hi", "hello"),
+        ("q", "a"),
+    ]
+    with pytest.raises(AssertionError, match="general path"):
+        parse_examples(
+            json.dumps({"messages": [{"role": "user", "content": "q", "weight": "w"}]}).encode()
+        )

@@ -93,8 +93,8 @@ async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch, l
     monkeypatch.setattr(pieces, "PIECE_BYTES", 200)  # several: the helper takes one
 
     class Dying(ScanHelper):
-        async def run(self, func: Any, *args: Any) -> Any:
-            return await super().run(os._exit, 1)
+        async def submit(self, func: Any, *args: Any) -> asyncio.Future[Any]:
+            return await super().submit(os._exit, 1)
 
     class Matcher:
         async def state(self) -> str | None:

@@ -5,6 +5,7 @@ import asyncio
 import functools
 import itertools
 import json
+import operator
 import threading
 from typing import Any
 from unittest.mock import patch
@@ -22,6 +23,7 @@ from gateway.finetune.helper import ScanHelper
 from gateway.finetune.matcher import Chunk, _local_overlaps, local_documents
 from gateway.finetune.overlaps import Holders
 from gateway.finetune.pieces import (
+    _in_helper,
     cut_points,
     matched_segments,
     merged,
@@ -267,11 +269,13 @@ class _SlowHelper(ScanHelper):
         self.delay_s = delay_s
         self.jobs = 0
 
-    async def run(self, func: Any, *args: Any) -> Any:
+    async def submit(self, func: Any, *args: Any) -> asyncio.Future[Any]:
         self.jobs += 1
         if self.jobs == 1:
             await asyncio.sleep(self.delay_s)
-        return func(*args)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(func(*args))
+        return done
 
 
 async def test_a_slow_helper_takes_fewer_pieces_and_the_result_is_the_same() -> None:
@@ -285,3 +289,41 @@ async def test_a_slow_helper_takes_fewer_pieces_and_the_result_is_the_same() -> 
     got, units, letters_of, _ = await parse_in_pieces(content, True, helper, len(content) // 8)
     assert helper.jobs == 1
     assert (got, [(u.lines, u.prints.tolist()) for u in units], letters_of) == _whole(content, True)
+
+
+class _DecodedLate(ScanHelper):
+    """Jobs run in this process; each reply is decoded only when the next job is sent
+    (or, for the last one, after ``late_s``): which of the two it was is recorded."""
+
+    def __init__(self, late_s: float = 0.2) -> None:
+        super().__init__()
+        self.late_s = late_s
+        self.open: list[tuple[asyncio.Future[Any], Any]] = []
+        self.decoded_by: list[str] = []
+
+    async def submit(self, func: Any, *args: Any) -> asyncio.Future[Any]:
+        self._decode("next job")
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.open.append((reply, func(*args)))
+        asyncio.get_running_loop().call_later(self.late_s, self._decode, "timer")
+        return reply
+
+    def _decode(self, by: str) -> None:
+        for reply, result in self.open:
+            if not reply.done():
+                reply.set_result(result)
+                self.decoded_by.append(by)
+
+
+async def test_the_helper_gets_its_next_job_before_its_last_reply_is_decoded() -> None:
+    """The helper never idles while this process decodes its last reply: the next job
+    is sent first, and every result still lands in its place."""
+    helper = _DecodedLate()
+    done: list[int | None] = [None] * 3
+
+    async def job(n: int) -> tuple[Any, tuple[Any, ...]]:
+        return operator.mul, (n, 10)
+
+    await _in_helper(helper, iter(range(3)), job, done)
+    assert done == [0, 10, 20]
+    assert helper.decoded_by == ["next job", "next job", "timer"]
