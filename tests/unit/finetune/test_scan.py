@@ -293,6 +293,78 @@ async def test_a_large_scan_goes_to_the_pool_as_a_series_of_bounded_jobs(
     assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", tuple(range(3, 31, 3)))]
 
 
+def _orders(count: int) -> list[Example]:
+    return [
+        Example(n, (f"order {n:05d} shipped" if n % 3 else f"mail u{n}@example.com",))
+        for n in range(1, count + 1)
+    ]
+
+
+async def test_the_next_pattern_job_waits_in_the_pool_while_one_is_analysed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pool holds the next job while one is analysed (so its workers do not drain
+    at a job's end), never more than ``PATTERN_JOBS_IN_FLIGHT``; the findings are the
+    same."""
+    monkeypatch.setattr(pii_scan, "PATTERN_JOB_CHARS", 100)
+    in_flight, most = 0, 0
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return [
+            [PiiSpan(type="EMAIL_ADDRESS", start=0, end=5, score=1.0)] if "@" in t else []
+            for t in texts
+        ]
+
+    scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
+    found = await scan.scan(_orders(60), PiiPlan(scan=True, types=None, ner=False))
+    assert most == pii_scan.PATTERN_JOBS_IN_FLIGHT == 2
+    assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", tuple(range(3, 61, 3)))]
+
+
+async def test_a_failed_pattern_job_fails_the_scan_with_its_own_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job the pool cannot answer fails the scan (closed) with the pool's error, and
+    no job is left running."""
+    from gateway.analysis import AnalysisFailed
+
+    monkeypatch.setattr(pii_scan, "PATTERN_JOB_CHARS", 100)
+    calls, waiting, cancelled = 0, 0, 0
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
+        nonlocal calls, waiting, cancelled
+        calls += 1
+        if calls == 2:
+            raise AnalysisFailed("not analysed within 120 s")
+        waiting += 1
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+        return [[] for _ in texts]
+
+    scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
+    with pytest.raises(AnalysisFailed):
+        await scan.scan(_orders(60), PiiPlan(scan=True, types=None, ner=False))
+    assert cancelled == waiting >= 1
+
+
 def test_pattern_lane_windows_surround_candidates_only() -> None:
     """Without NER, text with no digit or @ is never analysed; windows are bounded."""
     scan = PiiScan(None, 0.5, ner=False)  # type: ignore[arg-type]
