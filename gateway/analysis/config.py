@@ -52,31 +52,21 @@ class PoolConfig:
     ``chat_quiet_s``: the one it analyses and the next, already sent, so it does not wait
     for the gateway's event loop between batches (on a busy loop, most of a small batch's
     round trip). While chat comes, one: a chat text waits for at most one bulk batch."""
-    pattern_bulk_in_flight: int = 4
-    """The same for pattern-engine batches (a few milliseconds each): at two held, the
-    worker idled for about a sixth of a digit-dense megabyte's scan while the gateway's
-    event loop, busy with the scan's own fingerprinting and matching, collected answers
-    late. The first chat after a quiet spell waits for at most this many."""
     chat_quiet_s: float = 1.0
     """How long after the last chat job bulk batches go one at a time again."""
 
-    def bulk_batches_held(self, patterns: bool = False) -> int:
-        """``bulk_in_flight`` (``pattern_bulk_in_flight`` for pattern-engine batches), or
-        fewer when the batches waiting behind the one analysed
-        might not fit in a worker's input pipe unread: sending one would then wait for
-        the worker to finish the batch before (no timeout runs yet), and a worker writing
-        a large answer meanwhile would wait for the gateway to read it (a deadlock)."""
+    def bulk_batches_held(self) -> int:
+        """``bulk_in_flight``, or 1 when a bulk batch might not fit in a worker's input
+        pipe unread: sending it would then wait for the worker to finish the batch before
+        (no timeout runs yet), and a worker writing a large answer meanwhile would wait
+        for the gateway to read it (a deadlock)."""
         largest = max(self.batch_max_chars, self.pattern_batch_quiet_chars)
         texts = max(self.batch_max_texts, self.pattern_batch_max_texts)
         frame = largest * JSON_BYTES_PER_CHAR + texts * JSON_BYTES_PER_TEXT + FRAME_OVERHEAD_BYTES
-        wanted = self.pattern_bulk_in_flight if patterns else self.bulk_in_flight
-        return max(1, min(wanted, 1 + PIPE_SAFE_BYTES // frame))
+        return self.bulk_in_flight if frame <= PIPE_SAFE_BYTES else 1
 
-    pattern_batch_max_texts: int = 256
-    """Most texts in one pattern-engine batch: candidate windows are at least ~80
-    characters (``CONTEXT`` either side of a token), so a batch meets its character
-    bound first unless the texts are tiny; a low bound keeps the frame's worst case
-    small enough for ``pattern_bulk_in_flight`` batches in the pipe."""
+    pattern_batch_max_texts: int = 2048
+    """Most texts in one pattern-engine batch (candidate windows are short)."""
     batch_timeout_s: float = 30.0
     """A worker silent this long on one batch is hung: it is killed and replaced."""
     start_timeout_s: float = 120.0

@@ -3,11 +3,10 @@
 Callers submit a job (texts) to a lane. Texts are cut into bounded segments
 (``segments.py``); each free worker takes its next batch from the chat lane, and from the
 bulk lane only when no chat work waits. While no chat has come for ``chat_quiet_s``, a
-worker holds up to ``bulk_in_flight`` bulk batches (``pattern_bulk_in_flight`` of the
-short pattern-engine ones: the one it analyses and the next ones, already in its input),
-so it does not idle while the gateway collects an answer; while chat comes, one. So bulk
-work delays a chat text by at most one batch per worker (the first after a quiet spell:
-those held). Within a lane, jobs take turns segment
+worker holds up to ``bulk_in_flight`` bulk batches (the one it analyses and the next,
+already in its input), so it does not idle while the gateway collects an answer; while
+chat comes, one. So bulk work delays a chat text by at most one batch per worker (the
+first after a quiet spell: ``bulk_in_flight``). Within a lane, jobs take turns segment
 by segment, so one large job cannot hold back a small one either.
 
 A batch whose worker dies or hangs (``batch_timeout_s``) has its worker killed and
@@ -252,7 +251,7 @@ class AnalysisPool:
 
     async def _serve_until_lost(self, process: WorkerProcess, death: asyncio.Task[None]) -> str:
         # Batches sent to the worker and not yet answered, oldest first: at most one,
-        # or ``bulk_batches_held`` while all of them are bulk work (the worker reads the
+        # or ``bulk_in_flight`` while all of them are bulk work (the worker reads the
         # next while the gateway collects the last answer; chat then waits for at most
         # that many bulk batches).
         sent: deque[tuple[Lane, list[Item], Sent]] = deque()
@@ -297,11 +296,11 @@ class AnalysisPool:
     async def _send_more_bulk(
         self, process: WorkerProcess, sent: deque[tuple[Lane, list[Item], Sent]]
     ) -> str | None:
-        """Behind bulk batches already sent, more bulk ones up to ``bulk_batches_held``,
+        """Behind bulk batches already sent, more bulk ones up to ``bulk_in_flight``,
         unless chat work waits (it goes next, on its own) or came within
         ``chat_quiet_s`` (then a chat text waits for at most one bulk batch)."""
         quiet_since = self._chat_at + self._config.chat_quiet_s
-        while len(sent) < self._held(sent) and sent[-1][0] is self._bulk:
+        while len(sent) < self._config.bulk_batches_held() and sent[-1][0] is self._bulk:
             if self._chat.jobs or self._chat.retries or time.monotonic() < quiet_since:
                 return None
             batch = self._bulk.take(quiet=True)
@@ -311,11 +310,6 @@ class AnalysisPool:
             if lost is not None:
                 return lost
         return None
-
-    def _held(self, sent: deque[tuple[Lane, list[Item], Sent]]) -> int:
-        """How many bulk batches the worker may hold: more while all are pattern ones."""
-        patterns = all(batch[0].job.engine.startswith("patterns:") for _, batch, _ in sent)
-        return self._config.bulk_batches_held(patterns)
 
     async def _send(
         self,

@@ -52,10 +52,6 @@ PATTERN_JOB_CHARS = 131_072
 """Characters per job handed to the analysis pool: each job must be answered within the
 pool's request timeout, so a large upload goes as a series of jobs (about a second of a
 worker's time each) rather than one."""
-PATTERN_JOBS_IN_FLIGHT = 2
-"""Pattern jobs handed to the pool at once: the one analysed and the next, so that the
-workers have work queued when a job ends (one at a time, they drained at every job's
-end and waited for the event loop to hand over the next)."""
 _CANDIDATE = re.compile(
     r"(?<!\S)(?=[^\s@]*@|(?:[^\s0-9]*[0-9]){4}|\+?[0-9]{1,4}(?: [0-9]{1,4}){2} [0-9])\S+"
 )
@@ -142,10 +138,7 @@ class PiiScan:
         if self._analyze_patterns is not None:
             pool_lane = self._analyze_patterns
             return await _in_jobs(
-                lambda part: pool_lane(part, plan.types, self._min_score),
-                texts,
-                PATTERN_JOB_CHARS,
-                PATTERN_JOBS_IN_FLIGHT,
+                lambda part: pool_lane(part, plan.types, self._min_score), texts, PATTERN_JOB_CHARS
             )
         lane = self._pattern_lanes.get(plan.types)
         if lane is None:
@@ -188,38 +181,15 @@ class PiiScan:
         return [text[start:end] for start, end in windows]
 
 
-async def _in_jobs(
-    analyze: AnalyzeBatch, texts: list[str], job_chars: int, in_flight: int = 1
-) -> list[list[PiiSpan]]:
-    """``analyze`` over ``texts`` as consecutive jobs of about ``job_chars`` characters,
-    up to ``in_flight`` of them at once (the others wait here, not in the pool, whose
-    request timeout starts when a job is handed over). A failed job fails the whole and
-    cancels the others."""
-    slots = asyncio.Semaphore(in_flight)
-
-    async def run(part: list[str]) -> list[list[PiiSpan]]:
-        async with slots:
-            return await analyze(part)
-
-    jobs = [asyncio.ensure_future(run(part)) for part in _parts(texts, job_chars)]
-    try:
-        found = await asyncio.gather(*jobs)
-    finally:
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
-    return [spans for part in found for spans in part]
-
-
-def _parts(texts: list[str], job_chars: int) -> list[list[str]]:
-    """``texts`` in consecutive runs of about ``job_chars`` characters (at least one)."""
-    parts: list[list[str]] = []
+async def _in_jobs(analyze: AnalyzeBatch, texts: list[str], job_chars: int) -> list[list[PiiSpan]]:
+    """``analyze`` over ``texts`` as consecutive jobs of about ``job_chars`` characters."""
+    found: list[list[PiiSpan]] = []
     start = 0
     while start < len(texts):
         end, size = start, 0
         while end < len(texts) and (end == start or size < job_chars):
             size += len(texts[end])
             end += 1
-        parts.append(texts[start:end])
+        found.extend(await analyze(texts[start:end]))
         start = end
-    return parts
+    return found
