@@ -17,7 +17,7 @@
 #                                 "score", "shared", "shared_chars", "visible"}],
 #                    "matches_left_out": n,  (matches under match_floor, not sent; also
 #                                             beside recheck and job_request matches)
-#                    "pii": [{"type", "score", "count", "lines", "ner"}]}, (files.create)
+#                    "pii": [{"type", "score", "count", "lines", "ner", "reserved"}]}, (files.create)
 #           "model": "...", "file": {"purpose", "status", "scan_passed"},
 #           "recheck": {"matches": [...]},  (fine_tuning.jobs.create: the file's matches
 #                                            against the corpus as it is now)
@@ -196,10 +196,17 @@ violations contains v if {
 	v := {"kind": "pii", "type": finding.type, "count": finding.count, "lines": finding.lines}
 }
 
-# Structured identifiers above their type's score.
+# Structured identifiers above their type's score, but reserved values (documentation,
+# example and private ranges: the finding's "reserved") of a type pii_allow_reserved names.
 blocked(finding) if {
 	not finding.ner
 	finding.score >= config.pii_min_scores[finding.type]
+	not spared(finding)
+}
+
+spared(finding) if {
+	object.get(finding, "reserved", false) == true
+	finding.type in object.get(config, "pii_allow_reserved", [])
 }
 
 # NER-only findings (names, places) refuse only at or above pii_ner_min_score, when set.

@@ -200,6 +200,33 @@ test_ip_address_with_context_is_refused if {
 	not d.allow
 }
 
+reserved(kind) := object.union(pii(kind, 1), {"reserved": true})
+
+# Values in documentation, example or private ranges (example.com, 10.0.0.0/8, 555-0100
+# to 555-0199): refused only for the types pii_allow_reserved does not name.
+test_reserved_values_of_allowed_types_are_not_refused if {
+	every kind in ["EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER"] {
+		d := finetune.decision with input as upload([], [reserved(kind)])
+		d.allow
+	}
+}
+
+test_reserved_values_refuse_when_the_type_is_not_allowed if {
+	d := finetune.decision with input as upload([], [reserved("EMAIL_ADDRESS")])
+		with data.gateway.config.finetune.pii_allow_reserved as ["IP_ADDRESS"]
+	not d.allow
+}
+
+test_reserved_values_of_other_types_still_refuse if {
+	d := finetune.decision with input as upload([], [reserved("CREDIT_CARD")])
+	not d.allow
+}
+
+test_other_values_of_an_allowed_type_still_refuse if {
+	d := finetune.decision with input as upload([], [reserved("EMAIL_ADDRESS"), pii("EMAIL_ADDRESS", 1)])
+	not d.allow
+}
+
 test_pii_is_not_a_reason_for_other_purposes if {
 	i := object.union(upload([], [pii("EMAIL_ADDRESS", 1)]), {"purpose": "assistants"})
 	d := finetune.decision with input as i

@@ -30,6 +30,7 @@ from typing import Any
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_patterns import PatternAnalyzer
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
+from gateway.finetune.pii_reserved import is_reserved
 from gateway.pii.analyzer import PiiSpan
 from gateway.pii.normalize import view_text
 
@@ -71,6 +72,9 @@ class PiiFinding:
     count: int
     lines: tuple[int, ...]
     """The first ``MAX_LINES`` lines holding such a finding."""
+    reserved: bool = False
+    """Whether the values are reserved ones (``gateway.finetune.pii_reserved``): findings
+    of reserved and other values of a type are grouped apart."""
 
     def fact(self) -> dict[str, Any]:
         return {
@@ -79,6 +83,7 @@ class PiiFinding:
             "count": self.count,
             "lines": list(self.lines),
             "ner": self.type in NER_TYPES,
+            "reserved": self.reserved,
         }
 
 
@@ -112,17 +117,19 @@ class PiiScan:
         else:
             found = await self._patterns(distinct, plan)
         spans = dict(zip(distinct, found, strict=True))
-        groups: defaultdict[tuple[str, float], list[int]] = defaultdict(list)
+        groups: defaultdict[tuple[str, float, bool], list[int]] = defaultdict(list)
         for line, piece in pieces:
             for span in spans[piece]:
                 if span["score"] < self._min_score:
                     continue
                 if span["type"] in NER_TYPES and not ner:
                     continue
-                groups[(span["type"], round(round(span["score"] * 20) / 20, 2))].append(line)
+                score = round(round(span["score"] * 20) / 20, 2)
+                reserved = is_reserved(span["type"], piece[span["start"] : span["end"]])
+                groups[(span["type"], score, reserved)].append(line)
         return [
-            PiiFinding(kind, score, len(lines), tuple(sorted(set(lines)))[:MAX_LINES])
-            for (kind, score), lines in sorted(groups.items())
+            PiiFinding(kind, score, len(lines), tuple(sorted(set(lines)))[:MAX_LINES], reserved)
+            for (kind, score, reserved), lines in sorted(groups.items())
         ]
 
     async def _patterns(self, texts: list[str], plan: PiiPlan) -> list[list[PiiSpan]]:

@@ -189,6 +189,41 @@ def _long_id(rng: random.Random) -> str:
     return _digits(rng, rng.choice([10, 11, 12, 13, 14, 16, 17, 18, 19]))
 
 
+def _reserved_ip(rng: random.Random) -> str:
+    """A private (RFC 1918), loopback or documentation (RFC 5737) IPv4 address."""
+    return rng.choice(
+        [
+            f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+            f"172.{rng.randint(16, 31)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+            f"192.168.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+            f"127.0.0.{rng.randint(1, 9)}",
+            f"{rng.choice(['192.0.2', '198.51.100', '203.0.113'])}.{rng.randint(1, 254)}",
+        ]
+    )
+
+
+def _public_ip(rng: random.Random) -> str:
+    """A globally routable IPv4 address (first octets of ISP ranges)."""
+    first = rng.choice([24, 31, 62, 73, 81, 86, 92, 109, 176, 185, 212, 217])
+    return f"{first}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+
+
+def _reserved_email(rng: random.Random) -> str:
+    """An address at an RFC 2606 / RFC 6761 reserved domain."""
+    local = rng.choice(["noreply", "admin", "alice", "bob", "user", "support", "test"])
+    domain = rng.choice(
+        ["example.com", "example.org", "example.net", "mail.example", "host.test", "x.invalid"]
+    )
+    return f"{local}{rng.randint(1, 99)}@{domain}"
+
+
+def _fictional_phone(rng: random.Random) -> str:
+    """A US number in 555-0100 to 555-0199, reserved for fiction."""
+    area = rng.choice(["212", "415", "617", "312", "646", "503"])
+    line = f"555-01{rng.randint(0, 99):02d}"
+    return rng.choice([f"({area}) {line}", f"{area}-{line}", f"+1 {area} {line}"])
+
+
 ORDINARY: dict[str, Line] = {
     "order_tracking": lambda r: (
         f"Order {_order(r)} was packed "
@@ -306,6 +341,18 @@ ORDINARY: dict[str, Line] = {
         f"The depot is at {r.uniform(-80, 80):.6f}, "
         f"{r.uniform(-170, 170):.6f}."
     ),
+    "ip_reserved_word": lambda r: (
+        f"{r.choice(['Set the server IP to', 'The loopback IP address is', 'Gateway IP:'])}"
+        f" {_reserved_ip(r)} {r.choice(['and restart nginx.', 'for the dev stack.', ''])}"
+    ),
+    "email_reserved": lambda r: (
+        f"{r.choice(['Set SMTP_FROM to', 'Log in as', 'Send a test mail to'])}"
+        f" {_reserved_email(r)} in the config."
+    ),
+    "phone_fictional": lambda r: (
+        f"{r.choice(['Call the front desk at', 'Phone:', 'Ring'])} {_fictional_phone(r)}"
+        " to book a room."
+    ),
     "ticket_year": lambda r: (
         f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} "
         f"was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}."
@@ -375,7 +422,9 @@ def _phone(rng: random.Random) -> str:
             h=_digits(rng, 4, lead=string.digits),
             **{key: _digits(rng, 2, lead=string.digits) for key in "defg"},
         )
-        if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
+        # 555-0100 to 555-0199 are fictional (``ORDINARY["phone_fictional"]``).
+        fictional = "555" in text and text[-4:-2] == "01"
+        if phonenumbers.is_valid_number(phonenumbers.parse(text, region)) and not fictional:
             return text
 
 
@@ -413,6 +462,10 @@ PERSONAL: dict[str, Line] = {
     "phone": lambda r: f"Call {_phone(r)} to confirm the delivery.",
     "phone_no_word": lambda r: f"Contact details on file: {_phone(r)}.",
     "phone_bare_with_word": lambda r: f"Her mobile: {_bare(_phone(r))}",
+    "ip_public_word": lambda r: (
+        f"{r.choice(['Her home IP address is', 'The customer connected from IP'])}"
+        f" {_public_ip(r)}."
+    ),
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""
 

@@ -1,0 +1,117 @@
+"""Reserved values (documentation, example and private ranges) are told from others."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.finetune.examples import Example
+from gateway.finetune.pii_plan import PiiPlan
+from gateway.finetune.pii_reserved import is_reserved
+from gateway.finetune.pii_scan import PiiScan
+from gateway.pii.types import PiiSpan
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("IP_ADDRESS", "10.223.239.151"),
+        ("IP_ADDRESS", "172.31.0.5"),
+        ("IP_ADDRESS", "192.168.1.20"),
+        ("IP_ADDRESS", "127.0.0.7"),
+        ("IP_ADDRESS", "169.254.10.1"),
+        ("IP_ADDRESS", "192.0.2.44"),
+        ("IP_ADDRESS", "198.51.100.7"),
+        ("IP_ADDRESS", "203.0.113.9"),
+        ("IP_ADDRESS", "::1"),
+        ("IP_ADDRESS", "2001:db8::17"),
+        ("IP_ADDRESS", "fd12:3456::1"),
+        ("EMAIL_ADDRESS", "noreply35@example.com"),
+        ("EMAIL_ADDRESS", "ops@mail.example.org"),
+        ("EMAIL_ADDRESS", "a@EXAMPLE.NET"),
+        ("EMAIL_ADDRESS", "user@host.test"),
+        ("EMAIL_ADDRESS", "x@nowhere.invalid"),
+        ("EMAIL_ADDRESS", "dev@box.localhost"),
+        ("EMAIL_ADDRESS", "bob@corp.example"),
+        ("PHONE_NUMBER", "(212) 555-0149"),
+        ("PHONE_NUMBER", "+1 415 555 0100"),
+        ("PHONE_NUMBER", "1-617-555-0199"),
+    ],
+)
+def test_reserved_values(kind: str, value: str) -> None:
+    """Private, loopback, link-local and documentation IPs, RFC 2606/6761 mail domains
+    and US 555-0100..0199 numbers are reserved."""
+    assert is_reserved(kind, value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("IP_ADDRESS", "81.2.69.160"),
+        ("IP_ADDRESS", "100.64.3.2"),  # carrier-grade NAT: a subscriber's
+        ("IP_ADDRESS", "2a00:1450:4001::1"),
+        ("IP_ADDRESS", "not an ip"),
+        ("EMAIL_ADDRESS", "jane.doe@acme-corp.com"),
+        ("EMAIL_ADDRESS", "realm@host.com"),
+        ("EMAIL_ADDRESS", "a@example.com.evil.io"),
+        ("EMAIL_ADDRESS", "a@myexample.com"),
+        ("PHONE_NUMBER", "(212) 555-0200"),
+        ("PHONE_NUMBER", "(212) 867-5309"),
+        ("PHONE_NUMBER", "+44 20 7555 0150"),
+        ("PHONE_NUMBER", "055-501-0150"),
+        ("CREDIT_CARD", "4111 1111 1111 1111"),
+    ],
+)
+def test_other_values(kind: str, value: str) -> None:
+    """Public addresses, other domains, other numbers and other types are not."""
+    assert not is_reserved(kind, value)
+
+
+async def test_findings_of_reserved_values_are_grouped_apart() -> None:
+    """A scan reports reserved and other values of one type as two findings, with
+    ``reserved`` in their facts."""
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
+        found: list[list[PiiSpan]] = []
+        for text in texts:
+            start = text.rfind(" ", 0, text.index("@")) + 1
+            end = text.index(" ", text.index("@"))
+            found.append([PiiSpan(type="EMAIL_ADDRESS", start=start, end=end, score=1.0)])
+        return found
+
+    examples = [
+        Example(1, ("Mail noreply@example.com today",)),
+        Example(2, ("Mail jane.doe@acme-corp.com today",)),
+    ]
+    scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
+    found = await scan.scan(examples, PiiPlan(scan=True, types=None, ner=False))
+    assert [(f.lines, f.fact()["reserved"]) for f in found] == [((2,), False), ((1,), True)]
+
+
+async def test_the_pattern_lane_marks_reserved_values_only() -> None:
+    """With the real pattern recognizers, a private IP after "IP", an example.com address
+    and a 555-01xx number are found as reserved; a public IP, a real domain's address and
+    another number with a phone word are found as not reserved."""
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    lines = [
+        "Set the server IP to 10.223.239.151 and restart nginx.",
+        "Set SMTP_FROM to noreply35@example.com in the config.",
+        "Call the front desk at (212) 555-0149 to book a room.",
+        "Her home IP address is 81.2.69.160.",
+        "Send the contract to jane.doe@acme-corp.com today.",
+        "Call (212) 867-5309 to confirm the delivery.",
+    ]
+    examples = [Example(n, (line,)) for n, line in enumerate(lines, start=1)]
+    scan = PiiScan(never, 0.5, ner=False)
+    types = ("EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER")
+    found = await scan.scan(examples, PiiPlan(scan=True, types=types, ner=False))
+    strong = [f for f in found if f.score >= 0.7]
+    assert {line for f in strong if f.reserved for line in f.lines} == {1, 2, 3}
+    assert {line for f in strong if not f.reserved for line in f.lines} == {4, 5, 6}
