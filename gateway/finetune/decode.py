@@ -7,7 +7,8 @@ by double encoding, base64 (also wrapped in short lines), base32, hex (also as s
 UTF-8 or UTF-16, and gzip or zlib compressed. Also: a JSON list of code points or byte
 values, and the text without its digits when most words carry one (``word3``,
 ``3:word``). Also: Unicode tag characters (invisible "ASCII smuggling"), quoted-printable,
-base64 cut into space-separated groups, and base64 or hex written word by word.
+base64 cut into space-separated groups, base64 or hex written word by word, and Base85
+or Ascii85 blobs.
 ``hidden_texts`` returns the
 decoded text of each such layer (the original string is scanned as it is, separately),
 recursively up to ``MAX_DEPTH`` layers. Blobs shorter than ``MIN_BLOB`` characters and
@@ -115,6 +116,16 @@ _WORDS_ONLY = re.compile(r"[A-Za-z0-9+/=\s]+")
 _MIN_WORDS = 8
 _ALNUM = re.compile(r"[^\W_]")
 _HEX_WORD = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_BASE85_BYTES = (
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~"
+)
+_ASCII85_BYTES = bytes(range(0x21, 0x76)) + b"z"
+_BASE85_MARKS = bytes(
+    0x61 if byte in _BASE85_BYTES or byte in _ASCII85_BYTES else 0x20 for byte in range(256)
+)
+"""Base85 (``base64.b85encode``, git's and Mercurial's alphabet) and Ascii85 (``!`` to
+``u``, Adobe's ``<~ ~>``) blobs: runs of ``MIN_BLOB`` or more of their characters, not
+all of them base64's (those are tried as base64)."""
 _CHARACTER_REFERENCE = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});")
 _MIN_REFERENCES = 4
 
@@ -303,6 +314,9 @@ def _blob_layers(text: str, raw: bytes) -> Iterator[str]:
             yield from _unwrapped(match.group().split())
     if _SPACED_PAIR in marks and any(pair in marks for pair in _SPACED_SIZES):
         yield from _spaced_groups(text)
+    base85_marks = raw.translate(_BASE85_MARKS)
+    if _BLOB_RUN in base85_marks:
+        yield from _base85(raw, base85_marks)
     if len(text) < MAX_HIDDEN_CHARS and _WORDS_ONLY.fullmatch(text):
         yield from _word_by_word(text.split())
     hex_marks = raw.translate(_HEX_MARKS)
@@ -311,6 +325,27 @@ def _blob_layers(text: str, raw: bytes) -> Iterator[str]:
             pairs = "".join(_HEX_PAIR.findall(match.group()))
             if (spaced := _text(bytes.fromhex(pairs))) is not None:
                 yield spaced
+
+
+def _base85(raw: bytes, marks: bytes) -> Iterator[str]:
+    """The Base85 or Ascii85 blobs of ``raw`` (its bytes; ``marks``: ``_BASE85_MARKS``)."""
+    for match in _MARKED_RUN.finditer(marks):
+        run = raw[match.start() : match.end()]
+        if not run.translate(None, _BLOB_BYTES):
+            continue  # base64's characters only: decoded as base64
+        for decode in (base64.b85decode, _ascii85):
+            try:
+                decoded = _text(decode(run))
+            except ValueError:
+                continue
+            if decoded is not None:
+                yield decoded
+                break
+
+
+def _ascii85(run: bytes) -> bytes:
+    framed = run.startswith(b"<~") and run.endswith(b"~>")
+    return base64.a85decode(run, adobe=framed)
 
 
 def _unwrapped(lines: list[str]) -> Iterator[str]:
