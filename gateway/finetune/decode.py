@@ -6,14 +6,13 @@ by double encoding, base64 (also wrapped in short lines), base32, hex (also as s
 ``0x`` bytes), percent-encoded blobs and HTML character references; decoded bytes may be
 UTF-8 or UTF-16, and gzip or zlib compressed. Also: a JSON list of code points or byte
 values, and the text without its digits when most words carry one (``word3``,
-``3:word``). Also: Unicode tag characters (invisible "ASCII smuggling"), quoted-printable,
-base64 cut into space-separated groups, base64 or hex written word by word, and Base85
-or Ascii85 blobs.
-``hidden_texts`` returns the
-decoded text of each such layer (the original string is scanned as it is, separately),
-recursively up to ``MAX_DEPTH`` layers. Blobs shorter than ``MIN_BLOB`` characters and
-decodings that are not mostly printable UTF-8 text are ignored: short tokens and binary
-data (hashes, keys, images) carry no trainable prose.
+``3:word``). Also: Unicode tag characters (invisible "ASCII smuggling"),
+regional-indicator letters, quoted-printable, base64 cut into space-separated groups,
+base64 or hex written word by word, and Base85 or Ascii85 blobs. ``hidden_texts``
+returns the decoded text of each such layer (the original string is scanned as it is,
+separately), recursively up to ``MAX_DEPTH`` layers. Blobs shorter than ``MIN_BLOB``
+characters and decodings that are not mostly printable UTF-8 text are ignored: short
+tokens and binary data (hashes, keys, images) carry no trainable prose.
 """
 
 from __future__ import annotations
@@ -100,6 +99,10 @@ _BASE32 = re.compile(r"[A-Z2-7]+")
 _TAG = re.compile("[\U000e0020-\U000e007e]")
 _TAGS = {0xE0000 + code: code for code in range(0x20, 0x7F)}
 """Unicode tag characters: each is an ASCII character plus 0xE0000, and invisible."""
+_REGIONAL = re.compile("[\U0001f1e6-\U0001f1ff]")
+_REGIONAL_LETTERS = {0x1F1E6 + n: ord("a") + n for n in range(26)}
+"""Regional-indicator symbols (U+1F1E6 to U+1F1FF): the letters a to z, shown as flags
+in pairs and as boxed letters alone, so a passage written in them reads back."""
 _QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
 _MIN_QP_ESCAPES = 8
 _MIN_KEY_WORDS = 4
@@ -198,10 +201,13 @@ def _layers(text: str) -> Iterator[str]:
 
 
 def _smuggled_and_quoted(text: str) -> Iterator[str]:
-    """Text in Unicode tag characters, read as the ASCII they stand for; and
-    quoted-printable."""
-    if not text.isascii() and _TAG.search(text):
-        yield text.translate(_TAGS)
+    """Text in Unicode tag characters, read as the ASCII they stand for; in
+    regional-indicator symbols, read as letters; and quoted-printable."""
+    if not text.isascii():
+        if _TAG.search(text):
+            yield text.translate(_TAGS)
+        if _REGIONAL.search(text):
+            yield text.translate(_REGIONAL_LETTERS)
     if "=" in text:
         yield from _quoted_printable(text)
 

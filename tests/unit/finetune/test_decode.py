@@ -200,6 +200,11 @@ def tagged(text: str) -> str:
     return "".join(chr(0xE0000 + ord(c)) for c in text)
 
 
+def regional(text: str) -> str:
+    """``text``'s letters as regional-indicator symbols (U+1F1E6 is a)."""
+    return "".join(chr(0x1F1E6 + ord(c) - ord("a")) if "a" <= c <= "z" else c for c in text)
+
+
 def grouped(blob: str, size: int) -> str:
     return " ".join(blob[i : i + size] for i in range(0, len(blob), size))
 
@@ -208,6 +213,10 @@ def grouped(blob: str, size: int) -> str:
     "encoded",
     [
         "Sure. " + tagged(SECRET),
+        regional(SECRET.lower()),  # the letters a to z
+        base64.b85encode(UTF8).decode(),
+        base64.a85encode(UTF8).decode(),
+        base64.a85encode(UTF8, adobe=True).decode(),
         binascii.b2a_qp(UTF8, quotetabs=True).decode(),
         binascii.b2a_qp(UTF8 * 3, quotetabs=True).decode(),
         grouped(b64(UTF8), 8),
@@ -217,10 +226,11 @@ def grouped(blob: str, size: int) -> str:
     ],
 )
 def test_tag_characters_quoted_printable_and_cut_blobs_are_decoded(encoded: str) -> None:
-    """Tag characters, quoted-printable (soft line breaks too), base64 cut into spaced
-    groups, base64 or hex word by word: some layer holds the passage's words in order."""
-    wanted = words_of(SECRET)
-    assert any(words_of(layer)[-len(wanted) :] == wanted for layer in hidden_texts(encoded))
+    """Tag characters, regional-indicator letters, Base85 and Ascii85, quoted-printable
+    (soft line breaks too), base64 cut into spaced groups, base64 or hex word by word:
+    some layer holds the passage's words in order."""
+    wanted = words_of(SECRET.lower())  # regional indicators have no case
+    assert any(words_of(layer.lower())[-len(wanted) :] == wanted for layer in hidden_texts(encoded))
 
 
 def test_json_layers_carry_values_not_keys() -> None:
