@@ -332,11 +332,17 @@ async def evasion(
         if len(text.split()) >= 30:
             passages.append(text)
     filler = [s for t in unrelated for s in _SENTENCE.split(t) if 40 < len(s) < 200]
+    vocabulary = sorted({w.strip(".,;:()`'\"").lower() for s in filler for w in s.split()})
+    vocabulary = [w for w in vocabulary if w.isalpha()]
     builders: dict[str, Callable[[str, random.Random], list[finetune_data.Record]]] = {
         **finetune_data.DISGUISES,
         "excerpt_in_long_example": lambda t, r: finetune_data.excerpt_in_long_example(t, r, filler),
         "two_word_pieces_between_filler": lambda t, r: finetune_data.pieces_between_filler(
             t, r, filler
+        ),
+        **{name: finetune_data.scrambled(name) for name in finetune_data.SCRAMBLES},
+        "two_real_two_random_words": lambda t, r: finetune_data.two_real_two_random(
+            t, r, vocabulary
         ),
     }
     rates: dict[str, float] = {}
@@ -359,6 +365,53 @@ async def evasion(
     rates["benign_two_word_pieces_between_filler_refused_pct"] = round(
         100 * refused / len(benign), 1
     )
+    rates.update(await benign_for_views(scanner, policy, unrelated, args))
+    return rates
+
+
+async def benign_for_views(
+    scanner: UploadScanner,
+    policy: PolicyEngine,
+    unrelated: list[str],
+    args: argparse.Namespace,
+) -> dict[str, float]:
+    """Refused lines of ordinary text where a reading of scrambled-looking text back
+    could misfire: other languages, code, tables of figures; and ungoverned passages
+    scrambled each way (a scramble read back alone must not refuse)."""
+    from faker import Faker  # a dev dependency: word lists of other languages
+
+    own = random.Random(args.seed + 23)
+    texts: dict[str, list[str]] = {}
+    for name, locale in (("french", "fr_FR"), ("german", "de_DE"), ("spanish", "es_ES")):
+        fake = Faker(locale)
+        fake.seed_instance(args.seed)
+        texts[name] = [fake.paragraph(nb_sentences=own.randint(3, 8)) for _ in range(args.examples)]
+    chinese = Faker("zh_CN")
+    chinese.seed_instance(args.seed)
+    texts["chinese"] = [chinese.paragraph(nb_sentences=6) for _ in range(args.examples)]
+    lines = [
+        line
+        for root in package_roots(UNRELATED_PACKAGES, Path(sysconfig.get_paths()["purelib"]))
+        for path in sorted(root.rglob("*.py"))[:40]
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+    ]
+    code = []
+    for _ in range(args.examples):
+        start = own.randrange(max(1, len(lines) - 30))
+        code.append("\n".join(lines[start : start + own.randint(8, 30)]))
+    texts["code"] = code
+    texts["number_tables"] = [finetune_data.number_table(own) for _ in range(args.examples)]
+    scrambles = list(finetune_data.SCRAMBLES.values())
+    texts["scrambled_unrelated"] = [
+        own.choice(scrambles)(passage(own.choice(unrelated), own), own)
+        for _ in range(args.examples)
+    ]
+    rates: dict[str, float] = {}
+    for name, rows in texts.items():
+        lines_refused, _ = await refused_lines(
+            scanner, policy, to_jsonl([example(t, own) for t in rows])
+        )
+        rates[f"benign_{name}_refused_pct"] = round(100 * len(lines_refused) / len(rows), 2)
     return rates
 
 

@@ -8,6 +8,7 @@ scan (figures, version numbers, dates, product and tool names, capitalised terms
 from __future__ import annotations
 
 import base64
+import codecs
 import json
 import random
 from collections.abc import Callable
@@ -107,6 +108,69 @@ DISGUISES: dict[str, Callable[[str, random.Random], list[Record]]] = {
     "in_tools": _in_key("tools"),
     "three_word_examples": lambda t, r: pieces(t),
 }
+
+_LEET = str.maketrans("aeiostlAEIOSTL", "4310571431057|")
+_LEET_LIGHT = str.maketrans("aeoAEO", "430430")
+
+
+def _caesar(text: str, shift: int) -> str:
+    return "".join(
+        chr((ord(c) - 97 + shift) % 26 + 97) if "a" <= c <= "z" else c for c in text.lower()
+    )
+
+
+def _regional(text: str) -> str:
+    return "".join(
+        chr(0x1F1E6 + ord(c) - 97) + "\u200c" if "a" <= c <= "z" else c for c in text.lower()
+    )
+
+
+def _groups(words: list[str], size: int) -> list[str]:
+    return [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
+
+
+def two_real_two_random(text: str, rng: random.Random, vocabulary: list[str]) -> list[Record]:
+    """Two words of the passage, then two random words, and so on."""
+    pairs = _groups(text.split(), 2)
+    return [chat(" ".join(f"{p} {rng.choice(vocabulary)} {rng.choice(vocabulary)}" for p in pairs))]
+
+
+SCRAMBLES: dict[str, Callable[[str, random.Random], str]] = {
+    "leetspeak": lambda t, r: t.translate(_LEET),
+    "leet_light": lambda t, r: t.translate(_LEET_LIGHT),
+    "each_word_reversed": lambda t, r: " ".join(w[::-1] for w in t.split()),
+    "word_order_reversed": lambda t, r: " ".join(t.split()[::-1]),
+    "whole_text_reversed": lambda t, r: t[::-1],
+    "rtl_override_reversed": lambda t, r: "\u202e" + t[::-1] + "\u202c",
+    "rot13": lambda t, r: codecs.encode(t, "rot13"),
+    "caesar3": lambda t, r: _caesar(t, 3),
+    "base85": lambda t, r: base64.b85encode(t.encode()).decode(),
+    "ascii85": lambda t, r: base64.a85encode(t.encode(), adobe=True).decode(),
+    "regional_indicators": lambda t, r: _regional(t),
+    "noise_letter_after_each": lambda t, r: " ".join(
+        "".join(c + r.choice("qxzj") for c in w) for w in t.split()
+    ),
+    "constant_token_every_2w": lambda t, r: " xx ".join(_groups(t.split(), 2)),
+    "constant_token_every_3w": lambda t, r: " xx ".join(_groups(t.split(), 3)),
+}
+"""Mechanical scrambles a trainer could undo (issue 13), each of a whole answer. Most are
+not read back yet: the rows measure the gap (tests/bench/README.md)."""
+
+
+def scrambled(name: str) -> Callable[[str, random.Random], list[Record]]:
+    return lambda t, r: [chat(SCRAMBLES[name](t, r))]
+
+
+def number_table(rng: random.Random) -> str:
+    """A markdown table of figures: digits and separators, few letters."""
+    columns = rng.randint(3, 7)
+    rows = ["| " + " | ".join(f"c{n}" for n in range(columns)) + " |"]
+    rows.append("|" + "---|" * columns)
+    for _ in range(rng.randint(4, 12)):
+        cells = [f"{rng.uniform(-1e4, 1e4):.{rng.randint(0, 3)}f}" for _ in range(columns)]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
 
 _PRODUCTS = ["Atlas", "Nimbus", "Orion", "Vega", "Quasar", "Helix", "Pioneer", "Summit"]
 _TOOLS = ["Python", "Raises", "git describe", "Kubernetes", "PostgreSQL", "Terraform", "Redis"]
