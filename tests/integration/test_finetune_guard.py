@@ -207,6 +207,11 @@ DISGUISED: dict[str, list[dict[str, Any]]] = {
     "three-word-pieces": [
         example(" ".join(RUNBOOK.split()[i : i + 3])) for i in range(0, len(RUNBOOK.split()), 3)
     ],
+    "base85": [example(base64.b85encode(RUNBOOK.encode()).decode())],
+    "ascii85": [example(base64.a85encode(RUNBOOK.encode(), adobe=True).decode())],
+    "regional-indicators": [
+        example("".join(chr(0x1F1E6 + ord(c) - 97) if "a" <= c <= "z" else c for c in RUNBOOK))
+    ],
     "two-word-pieces-between-long-examples": [
         record
         for i in range(0, len(RUNBOOK.split()), 2)
@@ -237,7 +242,7 @@ async def test_ordinary_technical_and_business_text_is_accepted(
 async def test_structured_identifiers_are_refused(sdk: Sdk, fake_upstream: FakeUpstream) -> None:
     """An e-mail address hidden in base64 under an unknown key is still personal data
     (and the refusal does not talk about governed corpora)."""
-    hidden = base64.b64encode(b"write to jordan.mills@example.org for a refund").decode()
+    hidden = base64.b64encode(b"write to jordan.mills@fastmail.com for a refund").decode()
     content = jsonl({**example("ok"), "meta": hidden})
     reason = await refused_upload(sdk(BOB), content)
     assert "EMAIL_ADDRESS" in reason
