@@ -278,12 +278,22 @@ async def test_personal_data_is_refused_by_type_never_value(
     sdk: Sdk, fake_upstream: FakeUpstream
 ) -> None:
     """An e-mail address in an example is refused, naming its type and line, not its value."""
-    leaky = example("Write to jordan.mills@example.org for a refund.")
+    leaky = example("Write to jordan.mills@fastmail.com for a refund.")
     refused = await refused_upload(sdk(BOB), jsonl(example(UNRELATED), leaky))
     assert "EMAIL_ADDRESS" in refused
     assert "lines [2]" in refused
     assert "jordan.mills" not in refused
     assert forwarded(fake_upstream) == []
+
+
+async def test_reserved_addresses_do_not_refuse_a_file(sdk: Sdk) -> None:
+    """Values no person can hold (RFC 2606 domains, documentation and private IP ranges,
+    555-01xx numbers) are spared by the default policy's ``pii_allow_reserved``."""
+    reserved = example(
+        "Set SMTP_FROM to noreply@example.com, bind the dev server to 10.0.0.12 and "
+        "give callers (212) 555-0149 in the sample page."
+    )
+    await processed(sdk(BOB), jsonl(example(UNRELATED), reserved))
 
 
 @pytest.mark.parametrize(

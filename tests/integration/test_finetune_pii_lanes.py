@@ -21,7 +21,7 @@ UPLOADER = Principal("uploader", ("engineering",), {})
 
 LINES = [
     ("Who wrote the release notes?", "Margaret Hamilton wrote them in Houston last spring."),
-    ("How do I reach support?", "Write to ann.smith@example.com with the ticket number."),
+    ("How do I reach support?", "Write to ann.smith@fastmail.com with the ticket number."),
 ]
 CONTENT = "".join(
     json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
