@@ -224,7 +224,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         for name, texts in (("verbatim", verbatim), ("edited", edited), ("unrelated", other)):
             content = to_jsonl([example(t, rng) for t in texts])
-            if args.only == "match":
+            if args.only is not None:
                 continue  # the same random draws as a full run, so the same 5 MB file
             lines, scores = await refused_lines(scanner, policy, content)
             results[name] = {
@@ -303,6 +303,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "refused_pct": round(100 * len(lines) / len(long_other), 2),
         }
         business = [finetune_data.business_text(rng) for _ in range(args.examples)]
+        if args.only == "pii":
+            results.update(await with_presidio(index, policy, other, business, mixed, rng, args))
+            return results
         content = to_jsonl([example(t, rng) for t in business])
         lines, _ = await refused_lines(scanner, policy, content)
         results["business"] = {
@@ -568,8 +571,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
         "--only",
-        choices=["match"],
-        help="match: only the corpus-match throughput row (no detection or PII rows)",
+        choices=["match", "pii"],
+        help="match: only the corpus-match throughput row (no detection or PII rows); "
+        "pii: only the throughput rows with the PII scan",
     )
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
