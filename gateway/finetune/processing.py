@@ -142,7 +142,8 @@ class ScanRunner:
         upstream_id = str(stored.get("id") or "")
         if not upstream_id:
             raise GatewayError("The upstream did not return a file id.")
-        floor = await self._access.match_floor()
+        # No match: nothing to cut, and no policy call on a benign upload's path.
+        floor = await self._access.match_floor() if scan.overlaps else None
         matches, _ = cut_to_floor([match_fact(o, False) for o in scan.overlaps], floor)
 
         def processed(current: FileEntry) -> FileEntry:

@@ -102,7 +102,8 @@ class FileRecheck:
         if hashlib.sha256(content).hexdigest() != entry.sha256:
             raise GatewayError("The stored file differs from the one scanned; upload it again.")
         fresh = await self._scanner.recheck(content, entry.purpose)
-        recorded = corpus_check(fresh, await self._access.match_floor())
+        floor = await self._access.match_floor() if fresh.overlaps else None
+        recorded = corpus_check(fresh, floor)
         if recorded is not None:
             try:
                 await self._registry.update_file(entry.id, _recorded(entry.sha256, recorded))
