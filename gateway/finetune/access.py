@@ -12,7 +12,14 @@ from typing import Any
 from gateway.audit import AuditLog
 from gateway.errors import DENIED_BY_POLICY, GatewayError, NotFound
 from gateway.finetune.decisions import AUDIT_KIND, OVERLAPS, Caller, decision_fields, refusal
-from gateway.finetune.floor import MATCH_KEYS, MatchFloor, carries_matches, over_floor
+from gateway.finetune.floor import (
+    MATCH_KEYS,
+    UNASKED,
+    MatchFloor,
+    Unasked,
+    carries_matches,
+    over_floor,
+)
 from gateway.policy import FinetuneDecision, PolicyEngine
 
 
@@ -67,12 +74,19 @@ class Access:
         action: str,
         facts: dict[str, Any],
         documents: dict[str, dict[str, Any]],
+        *,
+        floor: MatchFloor | Unasked | None = UNASKED,
     ) -> FinetuneDecision:
         """The policy's decision on the matches over its floor (``gateway.finetune.floor``);
         when it refuses over documents, asked again with the documents the caller may
-        retrieve marked ``visible`` (only those get named)."""
+        retrieve marked ``visible`` (only those get named).
+
+        ``floor``: the floor the caller already asked for (it cuts its stored record to
+        the same one); asked here only when unknown and there is a match to cut."""
         if carries_matches(facts):
-            facts = over_floor(facts, await self.match_floor())
+            if floor is UNASKED:
+                floor = await self.match_floor()
+            facts = over_floor(facts, floor)
         decision = await self._policy.finetune(caller.principal, action, facts)
         refused = sorted(
             {str(v.get("doc_id")) for v in decision.violations if v.get("kind") in OVERLAPS}

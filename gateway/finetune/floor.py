@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from gateway.errors import DependencyUnavailable
@@ -19,6 +20,15 @@ from gateway.errors import DependencyUnavailable
 MEASURES = ("score", "shared", "shared_chars")
 MATCH_KEYS = ("scan", "recheck", "job_request")
 """The facts that carry corpus matches (``gateway.finetune.scan.match_fact``)."""
+
+
+class Unasked(Enum):
+    """The floor was not asked for yet (there was nothing to cut)."""
+
+    UNASKED = "unasked"
+
+
+UNASKED = Unasked.UNASKED
 
 
 @dataclass(frozen=True, slots=True)

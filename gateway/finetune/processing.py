@@ -130,7 +130,11 @@ class ScanRunner:
             pii_found=[finding.fact() for finding in scan.pii],
         )
         facts = {"purpose": entry.purpose, "scan": scan.policy_input()}
-        decision = await self._access.decide(caller, "files.create", facts, scan.documents)
+        # One floor for the decision and the record; none asked for a benign upload.
+        floor = await self._access.match_floor() if scan.overlaps else None
+        decision = await self._access.decide(
+            caller, "files.create", facts, scan.documents, floor=floor
+        )
         audit_id = await self._audit.append(AUDIT_KIND, {**base, **decision_fields(decision)})
         if not decision.allow:
             refused = refusal(decision, "Upload refused by policy")
@@ -142,9 +146,9 @@ class ScanRunner:
         upstream_id = str(stored.get("id") or "")
         if not upstream_id:
             raise GatewayError("The upstream did not return a file id.")
-        # No match: nothing to cut, and no policy call on a benign upload's path.
-        floor = await self._access.match_floor() if scan.overlaps else None
-        matches, _ = cut_to_floor([match_fact(o, False) for o in scan.overlaps], floor)
+        all_matches = [match_fact(o, False) for o in scan.overlaps]
+        check = corpus_check(scan, all_matches, floor)
+        matches = check["matches"] if check is not None else cut_to_floor(all_matches, floor)[0]
 
         def processed(current: FileEntry) -> FileEntry:
             return replace(
@@ -154,7 +158,7 @@ class ScanRunner:
                 examples=scan.examples,
                 scanned_at=timestamp(started),
                 matches=matches,
-                corpus_check=corpus_check(scan, floor),
+                corpus_check=check,
                 lease_owner=None,
                 lease_until=0.0,
             )

@@ -32,7 +32,7 @@ from gateway.audit import AuditLog
 from gateway.errors import DependencyUnavailable, GatewayError
 from gateway.finetune.access import Access
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields
-from gateway.finetune.floor import MatchFloor, cut_to_floor
+from gateway.finetune.floor import UNASKED, MatchFloor, Unasked, cut_to_floor
 from gateway.finetune.registry import FileEntry, Registry
 from gateway.finetune.scan import ScanResult, UploadScanner, match_fact
 from gateway.finetune.upstream import FinetuneUpstream
@@ -52,21 +52,25 @@ class Rechecked:
     """Governance fields of each matched document (to know which the caller may see)."""
     matched: bool
     """Whether the file was matched again (False: the recorded match still held)."""
+    floor: MatchFloor | Unasked | None = UNASKED
+    """The policy's floor if it was asked for on the way (``Access.decide`` reuses it)."""
 
 
-def corpus_check(result: ScanResult, floor: MatchFloor | None) -> dict[str, Any] | None:
+def corpus_check(
+    result: ScanResult, matches: list[dict[str, Any]], floor: MatchFloor | None
+) -> dict[str, Any] | None:
     """What a file's entry records of a whole-file match (None: no state to hold for).
 
-    Only the matches at or over the policy's floor are kept, with the floor and the number
-    left out: a large benign file has tens of thousands of weak matches, megabytes read
-    back at every use of the file."""
+    ``matches`` are ``result``'s match facts; only those at or over the policy's floor
+    are kept, with the floor and the number left out: a large benign file has tens of
+    thousands of weak matches, megabytes read back at every use of the file."""
     if result.corpus_state is None:
         return None
-    matches, left_out = cut_to_floor([match_fact(o, False) for o in result.overlaps], floor)
-    named = {str(m.get("doc_id")) for m in matches}
+    kept, left_out = cut_to_floor(matches, floor)
+    named = {str(m.get("doc_id")) for m in kept}
     return {
         "state": result.corpus_state,
-        "matches": matches,
+        "matches": kept,
         "left_out": left_out,
         "floor": None if floor is None else dict(floor.least),
         "documents": {k: v for k, v in result.documents.items() if k in named},
@@ -92,33 +96,29 @@ class FileRecheck:
     async def current(self, entry: FileEntry) -> Rechecked:
         """The processed file's matches against the corpus as it is now."""
         check = entry.corpus_check
-        if (
-            check is not None
-            and check.get("state") == await self._scanner.corpus_state()
-            and await self._cut_still_holds(check)
-        ):
-            return Rechecked(list(check["matches"]), dict(check["documents"]), matched=False)
+        floor: MatchFloor | Unasked | None = UNASKED
+        if check is not None and check.get("state") == await self._scanner.corpus_state():
+            if not check.get("left_out"):  # a whole record holds under every floor
+                return Rechecked(list(check["matches"]), dict(check["documents"]), False)
+            # Cut to a floor: it holds only under the same one (a lowered floor counts
+            # matches the record left out).
+            floor = await self._access.match_floor()
+            if floor is not None and dict(floor.least) == check.get("floor"):
+                return Rechecked(list(check["matches"]), dict(check["documents"]), False, floor)
         content, _ = await self._upstream.get_bytes(f"files/{entry.upstream_id}/content")
         if hashlib.sha256(content).hexdigest() != entry.sha256:
             raise GatewayError("The stored file differs from the one scanned; upload it again.")
         fresh = await self._scanner.recheck(content, entry.purpose)
-        floor = await self._access.match_floor() if fresh.overlaps else None
-        recorded = corpus_check(fresh, floor)
+        matches = [match_fact(o, False) for o in fresh.overlaps]
+        if matches and floor is UNASKED:
+            floor = await self._access.match_floor()
+        recorded = corpus_check(fresh, matches, None if floor is UNASKED else floor)
         if recorded is not None:
             try:
                 await self._registry.update_file(entry.id, _recorded(entry.sha256, recorded))
             except DependencyUnavailable as exc:  # the next use matches again: no harm
                 log.warning("file_match_not_recorded", file_id=entry.id, error=exc.message)
-        matches = [match_fact(o, False) for o in fresh.overlaps]
-        return Rechecked(matches, fresh.documents, matched=True)
-
-    async def _cut_still_holds(self, check: dict[str, Any]) -> bool:
-        """Whether a recorded match is whole, or was cut to the floor the policy states now
-        (a lowered floor counts matches the record left out: match again)."""
-        if not check.get("left_out"):
-            return True
-        floor = await self._access.match_floor()
-        return floor is not None and dict(floor.least) == check.get("floor")
+        return Rechecked(matches, fresh.documents, matched=True, floor=floor)
 
     async def use(
         self, caller: Caller, endpoint: str, model: str, entry: FileEntry
@@ -135,7 +135,9 @@ class FileRecheck:
             "file": {"purpose": entry.purpose, "status": entry.status},
             "recheck": {"matches": rechecked.matches},
         }
-        decision = await self._access.decide(caller, USE, facts, rechecked.documents)
+        decision = await self._access.decide(
+            caller, USE, facts, rechecked.documents, floor=rechecked.floor
+        )
         if rechecked.matched or not decision.allow:
             await self._audit.append(
                 AUDIT_KIND,

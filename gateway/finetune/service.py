@@ -26,6 +26,7 @@ from gateway.audit import AuditLog
 from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, PolicyDenied
 from gateway.finetune.access import Access
 from gateway.finetune.decisions import AUDIT_KIND, Caller, decision_fields, refusal
+from gateway.finetune.floor import UNASKED, MatchFloor, Unasked
 from gateway.finetune.jobs import (
     JOB_FILE_FIELDS,
     job_request,
@@ -271,11 +272,15 @@ class FinetuneService:
             "job_request": {"matches": [match_fact(o, False) for o in request.overlaps]},
         }
         documents: dict[str, dict[str, Any]] = dict(request.documents)
+        floor: MatchFloor | Unasked | None = UNASKED
         if entry.purpose == FINE_TUNE:
             rechecked = await self.recheck.current(entry)
             facts["recheck"] = {"matches": rechecked.matches}
             documents.update(rechecked.documents)
-        decision = await self._access.decide(caller, "fine_tuning.jobs.create", facts, documents)
+            floor = rechecked.floor
+        decision = await self._access.decide(
+            caller, "fine_tuning.jobs.create", facts, documents, floor=floor
+        )
         await self._audit.append(
             AUDIT_KIND,
             {

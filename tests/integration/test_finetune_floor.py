@@ -110,3 +110,6 @@ async def test_the_floor_is_asked_only_when_there_is_a_match(
         weak = {"doc_id": "memo.txt", "score": 0.04, "shared": 6, "shared_chars": 3}
         some = await access.decide(caller, "files.create", upload([weak]), {})
         assert (some.allow, policy.floor_asked) == (True, 1)
+        floor = MatchFloor.parse(await policy.finetune_match_floor())
+        given = await access.decide(caller, "files.create", upload([weak]), {}, floor=floor)
+        assert (given.allow, policy.floor_asked) == (True, 2)  # only the call just above

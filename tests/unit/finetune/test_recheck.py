@@ -154,6 +154,7 @@ async def test_a_record_cut_to_the_same_floor_is_reused() -> None:
     entry = stored(cut(dict(FLOOR.least)))
     found = await recheck(scanner, upstream, Registry(entry), access).current(entry)
     assert (found.matched, scanner.rechecked, access.asked) == (False, 0, 1)
+    assert found.floor == FLOOR  # handed on: the decision does not ask again
 
 
 @pytest.mark.parametrize(
@@ -163,9 +164,15 @@ async def test_a_record_cut_to_another_floor_is_matched_again(floor: MatchFloor 
     """A lowered floor (or none: every match counts) needs what the record left out."""
     scanner, upstream = Scanner("s1"), Upstream()
     entry = stored(cut(dict(FLOOR.least)))
-    found = await recheck(scanner, upstream, Registry(entry), Access(floor)).current(entry)
+    access, registry = Access(floor), Registry(entry)
+    found = await recheck(scanner, upstream, registry, access).current(entry)
     assert found.matched
     assert scanner.rechecked == 1
+    # Asked once: the same floor decides whether the record holds, cuts the new record
+    # and goes with the matches to the decision.
+    assert (access.asked, found.floor) == (1, floor)
+    assert registry.entry.corpus_check is not None
+    assert registry.entry.corpus_check["floor"] == (None if floor is None else dict(floor.least))
 
 
 async def test_a_whole_record_is_reused_without_asking_for_the_floor() -> None:
