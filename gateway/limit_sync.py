@@ -102,6 +102,7 @@ class LimitSync:
         self._interval_s = interval_s
         self._clock = clock
         self._wake = asyncio.Event()
+        self._one_round = asyncio.Lock()
         self._next_round: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._index_ready = False
@@ -144,7 +145,14 @@ class LimitSync:
                 await self.round()
 
     async def round(self) -> None:
-        """One sync: heartbeat when due, write and read the live counts, clean up."""
+        """One sync: heartbeat when due, write and read the live counts, clean up.
+
+        Rounds never overlap: one started beside the loop's (a test, a benchmark) waits for
+        it, so a late write of an old window cannot land after a newer round swept it."""
+        async with self._one_round:
+            await self._locked_round()
+
+    async def _locked_round(self) -> None:
         finished, self._next_round = self._next_round, asyncio.get_running_loop().create_future()
         try:
             await self._round()
