@@ -22,6 +22,10 @@ from gateway.governance_schema import BUILTIN_SCHEMA, GovernanceSchema, load_sch
 from gateway.settings import Settings
 
 MAPPING_VERSION = 1
+BULK_BYTES = 512 * 1024
+"""Most bytes in one bulk request the gateway builds: aiohttp (3.13+) writes a body over
+1 MiB in one go on the event loop and warns about it (``ResourceWarning``); many small
+bulks keep the loop free and cost little on a local cluster."""
 
 
 class IndexNotFound(DependencyUnavailable):
@@ -225,7 +229,10 @@ class ChunkIndex:
         )
         with elasticsearch_errors(f"bulk indexing into {self.name} failed"):
             written, _ = await async_bulk(
-                self._client, actions, refresh="wait_for" if refresh else False
+                self._client,
+                actions,
+                refresh="wait_for" if refresh else False,
+                max_chunk_bytes=BULK_BYTES,
             )
         return written
 

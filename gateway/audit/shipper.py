@@ -25,7 +25,12 @@ from elasticsearch import AsyncElasticsearch
 
 from gateway.audit.records import payload_mapping
 from gateway.audit.spool import Batch, Spool
-from gateway.elastic import IndexAlreadyExists, elasticsearch_client, elasticsearch_errors
+from gateway.elastic import (
+    BULK_BYTES,
+    IndexAlreadyExists,
+    elasticsearch_client,
+    elasticsearch_errors,
+)
 from gateway.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
@@ -150,7 +155,9 @@ class AuditShipper:
             shipped = 0
             cursor = await asyncio.to_thread(self.spool.load_cursor)
             while True:
-                batch = await asyncio.to_thread(self.spool.read, cursor, self._batch_size)
+                batch = await asyncio.to_thread(
+                    self.spool.read, cursor, self._batch_size, BULK_BYTES
+                )
                 if batch.end == batch.start:
                     return shipped
                 if batch.records:

@@ -15,7 +15,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
-from gateway.elastic import ChunkIndex, elasticsearch_errors
+from gateway.elastic import BULK_BYTES, ChunkIndex, elasticsearch_errors
 
 _PAGE = 1000
 
@@ -141,7 +141,13 @@ class ChunkStore:
             ]
             await self._call(
                 "cannot delete chunks",
-                async_bulk(self._client, actions, refresh=False, ignore_status=(404,)),
+                async_bulk(
+                    self._client,
+                    actions,
+                    refresh=False,
+                    ignore_status=(404,),
+                    max_chunk_bytes=BULK_BYTES,
+                ),
             )
             deleted += len(hits)
             after = hits[-1]["sort"]

@@ -114,6 +114,24 @@ async def test_records_ship_to_the_audit_index(
     assert await count(settings, stack_env, {"range": {"time": {"gte": "now-1h"}}}) == 15
 
 
+async def test_megabytes_of_records_ship_in_small_bulks(
+    settings_for: Any, stack_env: dict[str, str]
+) -> None:
+    """~3.5 MB of records (40 chunks each) ship whole, in bulks under aiohttp's 1 MiB
+    body (over it, aiohttp blocks the loop on one write and warns: an error here)."""
+    settings = settings_for(audit_hmac_key=KEY)
+    async with AuditLog.from_settings(settings) as audit:
+        for n in range(300):
+            record = request_record(n)
+            record["chunks"] = record["chunks"] * 40
+            await audit.append("request", record)
+    async with aclosing(AuditShipper.from_settings(settings)) as shipper:
+        shipped = await shipper.ship_pending()
+    assert shipped == len(local_ids(settings.audit_dir)) >= 300
+    assert sum(path.stat().st_size for path in list_segments(settings.audit_dir)) > 3 << 20
+    assert len(await indexed(settings, stack_env)) == shipped
+
+
 async def test_outage_loses_nothing_and_backfills_exactly_once(
     settings_for: Any, stack_env: dict[str, str]
 ) -> None:

@@ -288,3 +288,23 @@ async def test_documents_shared_with_thousands_are_retrieved(settings_for: Any) 
     assert {c["doc_id"] for c in result.chunks} == {f"shared-{n}" for n in range(5)}
     assert result.dropped_chunk_ids == []
     assert denied.chunks == []
+
+
+async def test_megabytes_of_chunks_are_written_in_small_bulks(settings_for: Any) -> None:
+    """3 MiB in one call: written whole, in bulks under aiohttp's 1 MiB body (over it,
+    aiohttp blocks the loop on one write and warns: an error under this suite's filter)."""
+    chunks = [
+        {
+            "chunk_id": f"bulk-{n}",
+            "doc_id": f"bulk-{n}",
+            "title": "bulk",
+            "tenant": "acme",
+            "classification": "internal",
+            "allowed_groups": ["sales"],
+            "text": f"part {n} " + "quarterly figures " * 6000,
+        }
+        for n in range(30)
+    ]
+    async with ChunkIndex.from_settings(settings_for()) as index:
+        await index.ensure_index()
+        assert await index.index_chunks(chunks) == len(chunks)
