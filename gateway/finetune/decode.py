@@ -277,6 +277,11 @@ def _without_digits(text: str) -> Iterator[str]:
     ``3:word``, ``(3) word``) breaks every fingerprint, and the words alone are the
     passage. Tables (no words left) and blobs (digits inside tokens) are left alone."""
     words = text.split()
+    # Each numbered word holds a run of digits of its own: too few runs, and the words
+    # need not be looked at one by one (most texts with numbers are prose).
+    runs = len(_DIGITS.findall(text))
+    if runs < _MIN_NUMBERED or runs * 2 < len(words):
+        return
     numbered = sum(1 for word in words if _numbered_at_edges(word))
     if numbered < _MIN_NUMBERED or numbered * 2 < len(words):
         return
@@ -318,7 +323,7 @@ def _blob_layers(text: str, raw: bytes) -> Iterator[str]:
     ):
         for match in _WRAPPED.finditer(text):
             yield from _unwrapped(match.group().split())
-    if _SPACED_PAIR in marks and any(pair in marks for pair in _SPACED_SIZES):
+    if _SPACED_PAIR in marks and any(map(marks.__contains__, _SPACED_SIZES)):
         yield from _spaced_groups(text)
     base85_marks = raw.translate(_BASE85_MARKS)
     if _BLOB_RUN in base85_marks:

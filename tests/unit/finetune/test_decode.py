@@ -309,3 +309,26 @@ def test_base85_runs_skip_only_decoders_that_would_refuse_them(text: str) -> Non
     raw = text.encode()
     marks = raw.translate(decode._BASE85_MARKS)
     assert list(decode._base85(raw, marks)) == list(_every_base85_decoding(raw, marks))
+
+
+def _every_word_without_digits(text: str) -> Iterator[str]:
+    """``decode._without_digits`` as it was: every word looked at."""
+    words = text.split()
+    numbered = sum(1 for word in words if decode._numbered_at_edges(word))
+    if numbered < decode._MIN_NUMBERED or numbered * 2 < len(words):
+        return
+    if sum(1 for word in words if decode._LETTER.search(word)) * 2 >= numbered:
+        yield decode._DIGITS.sub("", text)
+
+
+_NUMBERED_TEXT = st.lists(
+    st.sampled_from(["word", "3", "17:", "(4)", "x9", "9x", "a1b", "1 2", "٣", "--", "\u2028"]),
+    max_size=40,
+).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_NUMBERED_TEXT)
+def test_texts_with_too_few_numbers_skip_the_word_by_word_look(text: str) -> None:
+    """Counting runs of digits first leaves the digit-free layer as it was."""
+    assert list(decode._without_digits(text)) == list(_every_word_without_digits(text))
