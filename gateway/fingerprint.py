@@ -52,10 +52,15 @@ WINDOW = WORD_WINDOW
 _WORD = re.compile(r"[^\W_]+")
 # For ASCII text ``_WORD``'s words are the runs of ASCII letters and digits: every other
 # ASCII character becomes a space and ``str.split`` cuts there, about twice as fast.
-_ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+_ASCII_SPACES = bytes(c if chr(c).isalnum() else 0x20 for c in range(128)) + bytes(range(128, 256))
+"""The same as a byte table: ``bytes.translate`` of the encoded form is ~3x faster than
+``str.translate`` with a mapping."""
 # Control characters go first: the skeleton would read DEL and backspace as deletions.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BARS = re.compile("[|\u2223\u2502\u23d0\uff5c]")
+_ASCII_CONTROL = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+"""``_CONTROL``'s ASCII members (of ``_BARS``: ``|`` alone), for a faster path for ASCII
+text: deleted by ``bytes.translate`` instead of a regex pass, with the same result."""
 _LONE_BAR = re.compile(r"(?<![^\W_])\u00a6(?![^\W_])")
 """A vertical bar not touching a letter or digit: a table's cell border or a separator.
 TR39 folds ``|`` to the letter ``l``, which would make it a word between every cell, so
@@ -122,12 +127,20 @@ _WORDS = _WordTable()
 
 def canonical(text: str) -> str:
     """The normalised form both signals are taken from (see the module docstring)."""
-    form = skeleton_key(_BARS.sub("\u00a6", _CONTROL.sub("", text)).casefold())
+    form = skeleton_key(_without_controls(text).casefold())
     if "\u00a6" in form:
         form = _LONE_BAR.sub(" ", form).replace("\u00a6", "l")
     if not form.isascii():
         form = without_marks(form)
     return _HYPHEN.sub("", form)
+
+
+def _without_controls(text: str) -> str:
+    """``text`` without control characters, its vertical bars set aside as ``¦``."""
+    if not text.isascii():
+        return _BARS.sub("\u00a6", _CONTROL.sub("", text))
+    kept = text.encode("ascii").translate(None, _ASCII_CONTROL).decode("ascii")
+    return kept.replace("|", "\u00a6") if "|" in kept else kept
 
 
 def without_marks(form: str) -> str:
@@ -148,7 +161,7 @@ def normalize(text: str) -> list[str]:
 def words_of(form: str) -> list[str]:
     """The words (``[^\\W_]+``) of a normalised form, in order."""
     if form.isascii():
-        return form.translate(_ASCII_SPACES).split()
+        return form.encode("ascii").translate(_ASCII_SPACES).decode("ascii").split()
     return _WORD.findall(form)
 
 

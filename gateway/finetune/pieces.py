@@ -1,6 +1,7 @@
 """A large JSONL upload parsed and fingerprinted in pieces, by this process and a helper.
 
-The file is cut into pieces of about ``PIECE_BYTES`` at line ends; this process (a
+The file is cut into pieces of about ``PIECE_BYTES`` at line ends (smaller ones at its
+end, so that both finish close together: ``cut_points``); this process (a
 thread) and the helper (``gateway.finetune.helper``) each take the next piece not yet
 taken until none is left, each parsing it and fingerprinting its examples. So neither
 waits for the other: the helper runs ``nice``-d, and on a busy host it gets much less
@@ -33,6 +34,9 @@ from gateway.finetune.helper import ScanHelper
 from gateway.finetune.matcher import Overlap, Unit
 from gateway.finetune.overlaps import all_overlaps
 from gateway.finetune.units import (
+    TAIL_FROM,
+    TAIL_PARTS,
+    TAIL_SPLIT,
     SegmentArrays,
     SegmentJob,
     example_units,
@@ -47,9 +51,9 @@ SPLIT_MIN_BYTES = 1 << 20
 """Smaller uploads are scanned in this process alone: the helper's start and the
 transfers would cost more than half of their work."""
 PIECE_BYTES = 1 << 19
-"""About this many bytes per piece: small enough that the process that finishes last
-waits at most ~0.1 s (5 MB in 10 pieces), large enough that a piece's fixed costs (a
-round trip to the helper, numpy's per-call overhead) stay a few percent."""
+"""About this many bytes per piece (a quarter of that at the end of a large file:
+``TAIL_SPLIT``): large enough that a piece's fixed costs (a round trip to the helper,
+numpy's per-call overhead) stay a few percent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +104,22 @@ async def _share(corpus: Snapshot, helper: ScanHelper) -> str:
 
 def cut_points(content: bytes, size: int = PIECE_BYTES) -> list[int]:
     """Where each piece starts, and the file's end: after the first newline from every
-    ``size`` bytes on (one piece: the file is one line, or smaller than ``size``)."""
+    ``size`` bytes on (one piece: the file is one line, or smaller than ``size``); in a
+    file of more than ``TAIL_FROM`` pieces, from every ``size // TAIL_SPLIT`` bytes on
+    in its last ``TAIL_PARTS`` pieces' worth (``tail_start``)."""
     points = [0]
-    while (cut := content.find(b"\n", points[-1] + max(1, size) - 1)) >= 0 and cut + 1 < len(
-        content
-    ):
+    tail = tail_start(len(content), size)
+    while True:
+        step = size if points[-1] < tail else size // TAIL_SPLIT
+        cut = content.find(b"\n", points[-1] + max(1, step) - 1)
+        if cut < 0 or cut + 1 >= len(content):
+            return [*points, len(content)]
         points.append(cut + 1)
-    return [*points, len(content)]
+
+
+def tail_start(length: int, size: int) -> int:
+    """Where the small pieces of a file of ``length`` bytes start (``cut_points``)."""
+    return length - TAIL_PARTS * size if length > TAIL_FROM * size else length
 
 
 def parse_piece(part: bytes | memoryview, first: int, chat: bool, corpus: Corpus = None) -> Piece:

@@ -149,8 +149,9 @@ bounds in the lines it names, and those lines."""
 
 
 SEGMENT_JOB = 1 << 18
-"""About this many letters per ``segment_jobs`` job (~30 ms of work): small enough
-that two processes sharing a stream's jobs end within a job of each other."""
+"""About this many letters per ``segment_jobs`` job (~30 ms of work; a quarter of that
+at the end of a long stream: ``_job_bounds``): small enough that two processes sharing a
+stream's jobs end close together."""
 _STEP, _SPAN = SEGMENT // 2, SEGMENT - CHAR_K - CHAR_WINDOW + 2
 """Segment ``s`` holds the windows ``[s * _STEP, s * _STEP + _SPAN)``."""
 
@@ -176,8 +177,7 @@ def segment_jobs(stream: SegmentStream, size: int | None = None) -> list[Segment
     if segments <= per_job:
         return [(text, starts, lines, None)]
     jobs: list[SegmentJob] = []
-    for first in range(0, segments, per_job):
-        stop = min(segments, first + per_job)
+    for first, stop in itertools.pairwise(_job_bounds(segments, per_job)):
         begin = first * _STEP
         end = (
             len(text) if stop == segments else (stop - 1) * _STEP + _SPAN + CHAR_WINDOW + CHAR_K - 2
@@ -195,6 +195,26 @@ def segment_jobs(stream: SegmentStream, size: int | None = None) -> list[Segment
             )
         )
     return jobs
+
+
+TAIL_FROM, TAIL_PARTS, TAIL_SPLIT = 4, 2, 4
+"""Work of more than ``TAIL_FROM`` parts (a stream's jobs, a file's pieces) ends in
+``TAIL_PARTS`` parts' worth of parts a ``TAIL_SPLIT``-th the size: the process that
+finishes last then waits for at most a quarter part of the other's (a whole piece is
+~0.1 s on a quiet host; on a busy one, where the ``nice``-d helper is slowed most,
+several times that), for a few more round trips."""
+
+
+def _job_bounds(segments: int, per_job: int) -> list[int]:
+    """Where each job's segments start, and ``segments``: ``per_job`` each; as the
+    pieces of a file are (``gateway.finetune.pieces.cut_points``), a quarter of that
+    in the last two jobs' worth of a stream of more than four."""
+    tail = segments - TAIL_PARTS * per_job if segments > TAIL_FROM * per_job else segments
+    bounds = [0]
+    while bounds[-1] < segments:
+        step = per_job if bounds[-1] < tail else max(1, per_job // TAIL_SPLIT)
+        bounds.append(min(segments, bounds[-1] + step))
+    return bounds
 
 
 def segment_arrays(

@@ -5,7 +5,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.fingerprint import canonical, words_of
+from gateway.fingerprint import _BARS, _CONTROL, _without_controls, canonical, words_of
 
 _WORD = re.compile(r"[^\W_]+")
 # Every ASCII character (controls, underscore, punctuation, whitespace of every kind) and
@@ -30,3 +30,10 @@ def test_words_of_canonical_forms_are_the_regex_words(text: str) -> None:
     """The same on what the fingerprints actually split: normalised forms."""
     form = canonical(text)
     assert words_of(form) == _WORD.findall(form)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ASCII | _ANY)
+def test_controls_and_bars_go_as_the_regexes_take_them(text: str) -> None:
+    """The ASCII path before the skeleton gives what the two regex passes give."""
+    assert _without_controls(text) == _BARS.sub("\u00a6", _CONTROL.sub("", text))

@@ -267,3 +267,68 @@ def test_the_digit_count_shortcut_agrees_with_counting_numbers(text: str) -> Non
     other digits (Arabic-Indic) are still counted by the pattern."""
     counted = len(decode._DIGITS.findall(text, 0, 1 << 16)) >= decode._MIN_NUMBERED
     assert decode._numbered(text, text.encode("utf-8", "surrogatepass")) == counted
+
+
+def _every_base85_decoding(raw: bytes, marks: bytes) -> Iterator[str]:
+    """``decode._base85`` as it was: both decoders tried on every run."""
+    for match in decode._MARKED_RUN.finditer(marks):
+        run = raw[match.start() : match.end()]
+        if not run.translate(None, decode._BLOB_BYTES):
+            continue
+        for decoder in (base64.b85decode, decode._ascii85):
+            try:
+                decoded = decode._text(decoder(run))
+            except ValueError:
+                continue
+            if decoded is not None:
+                yield decoded
+                break
+
+
+_BASE85_TEXT = st.lists(
+    st.sampled_from(
+        [
+            *(chr(c) for c in sorted({*decode._BASE85_BYTES, *decode._ASCII85_BYTES})),
+            " ",
+            "<~",
+            "~>",
+            base64.b85encode(UTF8).decode(),
+            base64.a85encode(UTF8).decode(),
+            base64.a85encode(UTF8, adobe=True).decode(),
+        ]
+    ),
+    max_size=80,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_BASE85_TEXT)
+def test_base85_runs_skip_only_decoders_that_would_refuse_them(text: str) -> None:
+    """Leaving out a decoder whose alphabet lacks a character of the run finds the same
+    decodings as trying both on every run."""
+    raw = text.encode()
+    marks = raw.translate(decode._BASE85_MARKS)
+    assert list(decode._base85(raw, marks)) == list(_every_base85_decoding(raw, marks))
+
+
+def _every_word_without_digits(text: str) -> Iterator[str]:
+    """``decode._without_digits`` as it was: every word looked at."""
+    words = text.split()
+    numbered = sum(1 for word in words if decode._numbered_at_edges(word))
+    if numbered < decode._MIN_NUMBERED or numbered * 2 < len(words):
+        return
+    if sum(1 for word in words if decode._LETTER.search(word)) * 2 >= numbered:
+        yield decode._DIGITS.sub("", text)
+
+
+_NUMBERED_TEXT = st.lists(
+    st.sampled_from(["word", "3", "17:", "(4)", "x9", "9x", "a1b", "1 2", "٣", "--", "\u2028"]),
+    max_size=40,
+).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_NUMBERED_TEXT)
+def test_texts_with_too_few_numbers_skip_the_word_by_word_look(text: str) -> None:
+    """Counting runs of digits first leaves the digit-free layer as it was."""
+    assert list(decode._without_digits(text)) == list(_every_word_without_digits(text))

@@ -260,6 +260,16 @@ def test_cut_points_cut_after_newlines_into_nonempty_pieces(content: bytes, size
     assert all(pieces) or pieces == [b""]
 
 
+def test_a_large_file_ends_in_quarter_pieces() -> None:
+    """The last two pieces' worth of a file of many pieces is cut into quarters, so that
+    the process finishing last waits for at most a quarter piece of the other's; a file
+    of a few pieces is cut as before."""
+    line = b"x" * 99 + b"\n"
+    sizes = [b - a for a, b in itertools.pairwise(cut_points(line * 100, 1000))]
+    assert sizes == [1000] * 8 + [300] * 6 + [200]
+    assert [b - a for a, b in itertools.pairwise(cut_points(line * 40, 1000))] == [1000] * 4
+
+
 class _SlowHelper(ScanHelper):
     """A helper that answers its first job only after ``delay_s`` (a busy host), in this
     process; it records how many pieces it was given."""

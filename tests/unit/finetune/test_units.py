@@ -2,6 +2,7 @@
 straightforward algorithm they replace, for any list of examples."""
 
 import itertools
+import random
 
 import numpy as np
 from hypothesis import given, settings
@@ -191,3 +192,16 @@ def test_segment_jobs_give_the_whole_stream_s_segments(texts: list[str], size: i
         arrays: list[SegmentArrays | None] = [segment_arrays(*job) for job in jobs]
         _same([u for one in arrays for u in segments_of(one)], segments_of(segment_arrays(*stream)))
         assert len(jobs) == 1 or all(len(job[0]) < len(stream[0]) for job in jobs)
+
+
+def test_a_long_stream_ends_in_quarter_jobs() -> None:
+    """The last two jobs' worth of a stream of many jobs is cut into quarter jobs (both
+    processes then end within a quarter job of each other), with the same segments."""
+    rng = random.Random(7)
+    text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(40_000))
+    stream = segment_passes([Example(1, (text,))])[0]
+    jobs = segment_jobs(stream, 8 * 750)  # eight segments a job
+    # 53 segments: five jobs of eight, then from segment 40 (past 53 - 16) jobs of two.
+    assert [job[3] for job in jobs] == [8] * 5 + [2] * 6 + [None]
+    arrays = [segment_arrays(*job) for job in jobs]
+    _same([u for one in arrays for u in segments_of(one)], segments_of(segment_arrays(*stream)))
