@@ -224,7 +224,39 @@ def _fictional_phone(rng: random.Random) -> str:
     return rng.choice([f"({area}) {line}", f"{area}-{line}", f"+1 {area} {line}"])
 
 
+_LABELLED_LINES = [
+    "Item {n} is back in stock.",
+    "Order {n} shipped on {date}.",
+    "Part no. {n} replaces the old bracket in the {prod} assembly.",
+    "Reorder {n}: {k} units left at the {city} depot.",
+    "Model {n} ships with the new firmware.",
+    "SKU: {n} ({prod}, {k}-pack).",
+]
+"""Product, part and order numbers named by the word right before them, no phone word."""
+
+
+def _labelled_reference(groups: tuple[int, ...]) -> Line:
+    """Lines naming a reference number of ``groups`` digits joined by dashes (some of them
+    valid phone numbers of some region, a few passing the NHS checksum)."""
+
+    def line(rng: random.Random) -> str:
+        number = "-".join(_digits(rng, count) for count in groups)
+        return rng.choice(_LABELLED_LINES).format(
+            n=number,
+            date=_date(rng),
+            prod=rng.choice(_PRODUCTS),
+            k=rng.randint(2, 48),
+            city=rng.choice(_CITIES),
+        )
+
+    return line
+
+
 ORDINARY: dict[str, Line] = {
+    "reference_3_4_2": _labelled_reference((3, 4, 2)),
+    "reference_2_4_4": _labelled_reference((2, 4, 4)),
+    "reference_4_3_3": _labelled_reference((4, 3, 3)),
+    "reference_3_3_4": _labelled_reference((3, 3, 4)),
     "order_tracking": lambda r: (
         f"Order {_order(r)} was packed "
         f"on {_date(r)}; tracking {_tracking(r)}."
@@ -462,6 +494,12 @@ PERSONAL: dict[str, Line] = {
     "phone": lambda r: f"Call {_phone(r)} to confirm the delivery.",
     "phone_no_word": lambda r: f"Contact details on file: {_phone(r)}.",
     "phone_bare_with_word": lambda r: f"Her mobile: {_bare(_phone(r))}",
+    "phone_labelled_with_word": lambda r: (
+        f"{r.choice(['Call about order', 'Ring the item desk, item'])} {_phone(r)}."
+    ),
+    "nhs_labelled_with_word": lambda r: (
+        f"NHS ref {'-'.join([(n := _nhs(r))[:3], n[3:6], n[6:]])} is on the referral."
+    ),
     "ip_public_word": lambda r: (
         f"{r.choice(['Her home IP address is', 'The customer connected from IP'])}"
         f" {_public_ip(r)}."
