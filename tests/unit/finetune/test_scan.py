@@ -261,6 +261,22 @@ async def test_a_pattern_plan_goes_to_the_pool_pattern_engine_when_there_is_one(
     assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
 
 
+def _emails_at_signs(texts: list[str]) -> list[list[PiiSpan]]:
+    """A stand-in pattern lane: an e-mail span in each text holding an ``@``."""
+    return [
+        [PiiSpan(type="EMAIL_ADDRESS", start=0, end=5, score=1.0)] if "@" in t else []
+        for t in texts
+    ]
+
+
+def _orders_and_mails(count: int) -> list[Example]:
+    """Lines 1 to ``count``: an e-mail address on every third, an order number else."""
+    return [
+        Example(n, (f"order {n:05d} shipped" if n % 3 else f"mail u{n}@example.com",))
+        for n in range(1, count + 1)
+    ]
+
+
 async def test_a_large_scan_goes_to_the_pool_as_a_series_of_bounded_jobs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -276,15 +292,9 @@ async def test_a_large_scan_goes_to_the_pool_as_a_series_of_bounded_jobs(
         texts: list[str], types: tuple[str, ...] | None, floor: float
     ) -> list[list[PiiSpan]]:
         jobs.append(texts)
-        return [
-            [PiiSpan(type="EMAIL_ADDRESS", start=0, end=5, score=1.0)] if "@" in t else []
-            for t in texts
-        ]
+        return _emails_at_signs(texts)
 
-    examples = [
-        Example(n, (f"order {n:05d} shipped" if n % 3 else f"mail u{n}@example.com",))
-        for n in range(1, 31)
-    ]
+    examples = _orders_and_mails(30)
     scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
     plan = PiiPlan(scan=True, types=None, ner=False)
     found = await scan.scan(examples, plan)
@@ -312,15 +322,9 @@ async def test_the_next_pool_job_is_submitted_while_the_last_is_analysed(
         most = max(most, running)
         await asyncio.sleep(0.01 * random.random())
         running -= 1
-        return [
-            [PiiSpan(type="EMAIL_ADDRESS", start=0, end=5, score=1.0)] if "@" in t else []
-            for t in texts
-        ]
+        return _emails_at_signs(texts)
 
-    examples = [
-        Example(n, (f"order {n:05d} shipped" if n % 3 else f"mail u{n}@example.com",))
-        for n in range(1, 61)
-    ]
+    examples = _orders_and_mails(60)
     scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
     found = await scan.scan(examples, PiiPlan(scan=True, types=None, ner=False))
     assert most == 2
