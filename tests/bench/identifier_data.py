@@ -7,13 +7,17 @@ detection rows, ``bench_pii_identifiers.py``'s per-kind table):
   tracking and invoice numbers, EAN/UPC/GTIN and ISBN codes (with their real check
   digits), UUIDs and hashes, IBAN-shaped account references, dates and amounts, serial
   and part numbers, semantic versions, four-part versions that read as IPv4 addresses
-  next to words holding "ip" (pip, zip, ship, script...), long numeric ids. Each kind
+  next to words holding "ip" (pip, zip, ship, script...), long numeric ids, product,
+  part and order numbers grouped 3-4-2, 2-4-4, 4-3-3 or 3-3-4 after the word naming
+  them ("Item 784-9912-16": valid phone numbers of some region, or passing the NHS
+  checksum, by chance). Each kind
   is a line template; checksums pass where the identifier has one, so the lines are
   what a recognizer meets in a real export.
 * ``PERSONAL``: structured personal identifiers a fine-tune upload must be refused for:
   card numbers grouped as printed or next to a card word, NHS numbers written 3-3-4 or
   after "NHS", IBANs of real countries (compact and grouped), SSNs with a context word,
-  e-mail addresses and phone numbers.
+  e-mail addresses and phone numbers (also right after a reference word, with a phone or
+  NHS word near).
 
 Deterministic for a ``random.Random``; values are drawn, not looked up.
 """
@@ -253,10 +257,6 @@ def _labelled_reference(groups: tuple[int, ...]) -> Line:
 
 
 ORDINARY: dict[str, Line] = {
-    "reference_3_4_2": _labelled_reference((3, 4, 2)),
-    "reference_2_4_4": _labelled_reference((2, 4, 4)),
-    "reference_4_3_3": _labelled_reference((4, 3, 3)),
-    "reference_3_3_4": _labelled_reference((3, 3, 4)),
     "order_tracking": lambda r: (
         f"Order {_order(r)} was packed "
         f"on {_date(r)}; tracking {_tracking(r)}."
@@ -389,6 +389,10 @@ ORDINARY: dict[str, Line] = {
         f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} "
         f"was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}."
     ),
+    "reference_3_4_2": _labelled_reference((3, 4, 2)),
+    "reference_2_4_4": _labelled_reference((2, 4, 4)),
+    "reference_4_3_3": _labelled_reference((4, 3, 3)),
+    "reference_3_3_4": _labelled_reference((3, 3, 4)),
 }  # fmt: skip
 """Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
 
@@ -494,15 +498,15 @@ PERSONAL: dict[str, Line] = {
     "phone": lambda r: f"Call {_phone(r)} to confirm the delivery.",
     "phone_no_word": lambda r: f"Contact details on file: {_phone(r)}.",
     "phone_bare_with_word": lambda r: f"Her mobile: {_bare(_phone(r))}",
+    "ip_public_word": lambda r: (
+        f"{r.choice(['Her home IP address is', 'The customer connected from IP'])}"
+        f" {_public_ip(r)}."
+    ),
     "phone_labelled_with_word": lambda r: (
         f"{r.choice(['Call about order', 'Ring the item desk, item'])} {_phone(r)}."
     ),
     "nhs_labelled_with_word": lambda r: (
         f"NHS ref {'-'.join([(n := _nhs(r))[:3], n[3:6], n[6:]])} is on the referral."
-    ),
-    "ip_public_word": lambda r: (
-        f"{r.choice(['Her home IP address is', 'The customer connected from IP'])}"
-        f" {_public_ip(r)}."
     ),
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""

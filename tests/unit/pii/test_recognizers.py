@@ -174,11 +174,13 @@ def test_numbers_a_reference_word_names_are_not_confident_phones(text: str) -> N
         "Ring the item desk, item 020 7946 0958.",
         "Order 12 shipped; my mobile is 212-555-0187.",
         "Contact details on file: 212-555-0187.",
+        "Call about order +33 1 85 31 94 13.",
     ],
 )
 def test_a_phone_word_still_makes_a_labelled_number_a_phone(text: str) -> None:
     """A reference word right before the number does not spare it when a phone word is
-    near, nor does one earlier in the line."""
+    near, nor does one earlier in the line, nor one before a number with its country
+    code."""
     assert max(s["score"] for s in find_phones(text)) >= 0.7
 
 
