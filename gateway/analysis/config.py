@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -15,6 +16,13 @@ def default_workers() -> int:
     """One worker per core beyond the first (the event loop's), at least 1, at most 4."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(4, (cores or 1) - 1))
+
+
+def pattern_engine(types: Sequence[str] | None, floor: float = 0.0) -> str:
+    """The worker engine name of the pattern-only analyzer for ``types`` (None: all),
+    wanting scores from ``floor`` up (``PatternAnalyzer``'s)."""
+    name = "patterns:" + ("*" if types is None else ",".join(sorted(types)))
+    return f"{name}@{floor!r}" if floor > 0 else name
 
 
 PIPE_SAFE_BYTES = 48 * 1024

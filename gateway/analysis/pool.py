@@ -30,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from gateway.analysis.config import PoolConfig
+from gateway.analysis.config import PoolConfig, pattern_engine
 from gateway.analysis.lanes import AnalysisFailed, Item, Job, Lane
 from gateway.analysis.process import Sent, WorkerError, WorkerLost, WorkerProcess
 from gateway.pii.analyzer import PiiSpan
@@ -38,13 +38,6 @@ from gateway.pii.analyzer import PiiSpan
 log = structlog.get_logger("gateway.analysis")
 
 _RESTART_BACKOFF_S = (0.2, 1.0, 5.0, 30.0)
-
-
-def pattern_engine(types: Sequence[str] | None, floor: float = 0.0) -> str:
-    """The worker engine name of the pattern-only analyzer for ``types`` (None: all),
-    wanting scores from ``floor`` up (``PatternAnalyzer``'s)."""
-    name = "patterns:" + ("*" if types is None else ",".join(sorted(types)))
-    return f"{name}@{floor!r}" if floor > 0 else name
 
 
 @dataclass

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from gateway.analysis.config import PoolConfig, default_workers
+from gateway.analysis.config import PoolConfig, default_workers, pattern_engine
 from gateway.analysis.launch import send_preload, spawn
 
 if TYPE_CHECKING:
@@ -38,8 +38,18 @@ def pool_config(settings: Settings) -> PoolConfig:
         start_timeout_s=settings.pii_worker_start_timeout_s,
         request_timeout_s=settings.pii_request_timeout_s,
         # Only chat needs an engine at once; the full one loads on the first bulk job.
-        preload=("lean",) if settings.message_pii_analysis else ("full",),
+        preload=(("lean",) if settings.message_pii_analysis else ("full",))
+        + _scan_preload(settings),
     )
+
+
+def _scan_preload(settings: Settings) -> tuple[str, ...]:
+    """The pattern engine (every type, at the scan's score floor) when uploads are
+    scanned without forced NER: warm before ready, it serves the types the policy names
+    (``gateway.analysis.worker``), so the first upload after a start pays no set-up."""
+    if not settings.finetune_pii_scan or settings.finetune_pii_ner:
+        return ()
+    return (pattern_engine(None, settings.finetune_pii_min_score),)
 
 
 _ahead: list[subprocess.Popen[bytes]] = []

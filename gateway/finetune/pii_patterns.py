@@ -188,6 +188,7 @@ class PatternAnalyzer:
         self._prefilter = prefilter
         self._floor = floor
         self._presidio_entities: list[str] | None = None
+        self._supported: frozenset[str] = frozenset()
         self._engine: Any = None
 
     def load(self) -> None:
@@ -218,16 +219,29 @@ class PatternAnalyzer:
         # Only the types Presidio's recognizers here can find: the others are the
         # gateway's own (``_OWN_RECOGNIZERS``). Asked for them, Presidio logs a warning
         # per call, and raises when none of the wanted types is its own.
-        supported = set(registry.get_supported_entities(languages=[LANGUAGE]))
-        self._presidio_entities = (
-            None if self._entities is None else [e for e in self._entities if e in supported]
-        )
+        self._supported = frozenset(registry.get_supported_entities(languages=[LANGUAGE]))
+        self._presidio_entities = self._presidio_types(self._entities)
         self._engine = AnalyzerEngine(
             nlp_engine=_NoNlpEngine(),  # type: ignore[arg-type]  # duck-typed NlpEngine
             registry=registry,
             supported_languages=[LANGUAGE],
             context_aware_enhancer=enhancer,
         )
+
+    def _presidio_types(self, entities: list[str] | None) -> list[str] | None:
+        return None if entities is None else [e for e in entities if e in self._supported]
+
+    def restricted(self, entities: Sequence[str]) -> PatternAnalyzer:
+        """This analyzer for ``entities`` only, sharing its loaded engine: what a new
+        ``PatternAnalyzer(entities, floor=...)`` finds, without building (and warming)
+        Presidio's recognizers again. The engine takes the wanted types per call, and
+        its registry answers per set of types."""
+        self.load()
+        narrow = PatternAnalyzer(entities, prefilter=self._prefilter, floor=self._floor)
+        narrow._supported = self._supported
+        narrow._presidio_entities = narrow._presidio_types(narrow._entities)
+        narrow._engine = self._engine
+        return narrow
 
     def analyze(self, texts: Sequence[str]) -> list[list[PiiSpan]]:
         """Spans in original offsets, found in each text's normalised view."""

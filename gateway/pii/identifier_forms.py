@@ -14,7 +14,9 @@ CREDIT_CARD      grouped as printed (4-4-4-4; Amex 4-6-5;    card, credit, debit
                  spaces or dashes, and not the tail or head  expiry..., or an expiry
                  of a longer run of groups ("DE12 3456 7890  date (MM/YY)
                  1234 5678" is an account reference)
-UK_NHS           3-3-4 with spaces or dashes                 nhs, national health...
+UK_NHS           3-3-4 with spaces or dashes, not named as   nhs, national health...
+                 a reference ("Item 943-476-5919": see
+                 ``labelled``)
 IBAN_CODE        at its country's registered length,         iban, bank, account...
                  compact or in groups of four
 MEDICAL_LICENSE  (a DEA number looks like any serial)        dea, medical, prescriber...
@@ -100,12 +102,32 @@ def by_form(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:
         if (
             kind in _WORDS
             and span["score"] > UNUSUAL_FORM_SCORE
-            and not (usual_form(kind, text[start:end]) and not in_longer_run(text, start, end))
+            and not (
+                usual_form(kind, text[start:end])
+                and not in_longer_run(text, start, end)
+                and not (kind == "UK_NHS" and labelled(text, start))
+            )
             and not word_near(kind, text, start, end)
         ):
             span = PiiSpan(type=kind, start=start, end=end, score=UNUSUAL_FORM_SCORE)
         out.append(span)
     return out
+
+
+_REFERENCE_LABEL = re.compile(
+    r"(?<![a-z])(?:item|part|order|reorder|model|product|article|catalog|catalogue|ref|"
+    r"reference|invoice|po|ticket|batch|sku)s?(?:\s*(?:no\.?|nr\.?|number|num\.?|id))?\s*:?\s*$",
+    re.IGNORECASE,
+)
+
+
+def labelled(text: str, start: int) -> bool:
+    """Whether a word right before ``start`` names the number there as a reference of
+    ordinary data: "Item 784-9912-16", "Order no. 12-3456-7890", "Part: 1234-567-890".
+    Such a number is not in a phone's or an NHS number's usual setting: it scores at most
+    ``UNUSUAL_FORM_SCORE`` unless a word naming the type is near (a phone word for a
+    phone: ``gateway.pii.recognizers``)."""
+    return _REFERENCE_LABEL.search(text, max(0, start - 24), start) is not None
 
 
 def usual_form(kind: str, value: str) -> bool:

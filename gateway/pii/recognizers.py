@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import phonenumbers
 
-from gateway.pii.identifier_forms import IBAN_LENGTHS, in_longer_run
+from gateway.pii.identifier_forms import IBAN_LENGTHS, in_longer_run, labelled
 from gateway.pii.phone_matcher import phone_matches
 from gateway.pii.types import NER_TYPES, PiiSpan
 
@@ -230,7 +230,9 @@ _OTHER_NUMBER = re.compile(
 )
 """Words naming a number that is not a phone: a valid-looking number within 40 characters
 after one scores at most 0.5 (an ISBN-10 "0306406152", a UPC "036000291452"), as does
-one continuing a longer run of digit groups (``identifier_forms.in_longer_run``)."""
+one continuing a longer run of digit groups (``identifier_forms.in_longer_run``) or one
+a reference word names ("Item 784-9912-16": ``identifier_forms.labelled``), unless it is
+written with its country code ("+33 1 85 31 94 13": no part number starts with ``+``)."""
 _BARE_PHONE_DIGITS = 12
 """Bare digit runs up to this long, written with a national trunk prefix ``0``, that are
 valid numbers score as phones (a CRM export's "07911123456", "0301234567"); longer ones,
@@ -280,8 +282,10 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         # without the trunk prefix most regions dial national numbers with: a customer,
         # order or PO number, an ISBN-10 or a UPC is as likely.
         score = 0.5
-    if _OTHER_NUMBER.search(text, max(0, start - 40), start) or (
-        formatted and in_longer_run(text, start, end)
+    if (
+        _OTHER_NUMBER.search(text, max(0, start - 40), start)
+        or (labelled(text, start) and not international)
+        or (formatted and in_longer_run(text, start, end))
     ):
         score = min(score, 0.5)
     if (

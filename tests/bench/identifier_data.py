@@ -7,13 +7,17 @@ detection rows, ``bench_pii_identifiers.py``'s per-kind table):
   tracking and invoice numbers, EAN/UPC/GTIN and ISBN codes (with their real check
   digits), UUIDs and hashes, IBAN-shaped account references, dates and amounts, serial
   and part numbers, semantic versions, four-part versions that read as IPv4 addresses
-  next to words holding "ip" (pip, zip, ship, script...), long numeric ids. Each kind
+  next to words holding "ip" (pip, zip, ship, script...), long numeric ids, product,
+  part and order numbers grouped 3-4-2, 2-4-4, 4-3-3 or 3-3-4 after the word naming
+  them ("Item 784-9912-16": valid phone numbers of some region, or passing the NHS
+  checksum, by chance). Each kind
   is a line template; checksums pass where the identifier has one, so the lines are
   what a recognizer meets in a real export.
 * ``PERSONAL``: structured personal identifiers a fine-tune upload must be refused for:
   card numbers grouped as printed or next to a card word, NHS numbers written 3-3-4 or
   after "NHS", IBANs of real countries (compact and grouped), SSNs with a context word,
-  e-mail addresses and phone numbers.
+  e-mail addresses and phone numbers (also right after a reference word, with a phone or
+  NHS word near).
 
 Deterministic for a ``random.Random``; values are drawn, not looked up.
 """
@@ -224,6 +228,34 @@ def _fictional_phone(rng: random.Random) -> str:
     return rng.choice([f"({area}) {line}", f"{area}-{line}", f"+1 {area} {line}"])
 
 
+_LABELLED_LINES = [
+    "Item {n} is back in stock.",
+    "Order {n} shipped on {date}.",
+    "Part no. {n} replaces the old bracket in the {prod} assembly.",
+    "Reorder {n}: {k} units left at the {city} depot.",
+    "Model {n} ships with the new firmware.",
+    "SKU: {n} ({prod}, {k}-pack).",
+]
+"""Product, part and order numbers named by the word right before them, no phone word."""
+
+
+def _labelled_reference(groups: tuple[int, ...]) -> Line:
+    """Lines naming a reference number of ``groups`` digits joined by dashes (some of them
+    valid phone numbers of some region, a few passing the NHS checksum)."""
+
+    def line(rng: random.Random) -> str:
+        number = "-".join(_digits(rng, count) for count in groups)
+        return rng.choice(_LABELLED_LINES).format(
+            n=number,
+            date=_date(rng),
+            prod=rng.choice(_PRODUCTS),
+            k=rng.randint(2, 48),
+            city=rng.choice(_CITIES),
+        )
+
+    return line
+
+
 ORDINARY: dict[str, Line] = {
     "order_tracking": lambda r: (
         f"Order {_order(r)} was packed "
@@ -357,6 +389,10 @@ ORDINARY: dict[str, Line] = {
         f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} "
         f"was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}."
     ),
+    "reference_3_4_2": _labelled_reference((3, 4, 2)),
+    "reference_2_4_4": _labelled_reference((2, 4, 4)),
+    "reference_4_3_3": _labelled_reference((4, 3, 3)),
+    "reference_3_3_4": _labelled_reference((3, 3, 4)),
 }  # fmt: skip
 """Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
 
@@ -465,6 +501,12 @@ PERSONAL: dict[str, Line] = {
     "ip_public_word": lambda r: (
         f"{r.choice(['Her home IP address is', 'The customer connected from IP'])}"
         f" {_public_ip(r)}."
+    ),
+    "phone_labelled_with_word": lambda r: (
+        f"{r.choice(['Call about order', 'Ring the item desk, item'])} {_phone(r)}."
+    ),
+    "nhs_labelled_with_word": lambda r: (
+        f"NHS ref {'-'.join([(n := _nhs(r))[:3], n[3:6], n[6:]])} is on the referral."
     ),
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""

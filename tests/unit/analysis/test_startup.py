@@ -34,11 +34,20 @@ def test_spawn_early_starts_nothing_when_analysis_is_off(tmp_path: Path) -> None
 
 def test_workers_preload_the_engine_their_first_job_needs(tmp_path: Path) -> None:
     """Chat analysis on: the lean engine loads before ready; only fine-tune scans: the
-    full one; the configured worker count is kept."""
-    assert pool_config(_settings(tmp_path, pii_workers=2)).preload == ("lean",)
+    full one; either way, with uploads scanned, the pattern engine of every type at the
+    scan's floor; the configured worker count is kept."""
+    assert pool_config(_settings(tmp_path, pii_workers=2)).preload == ("lean", "patterns:*@0.5")
     assert pool_config(_settings(tmp_path, pii_workers=2)).workers == 2
-    scan_only = _settings(tmp_path, message_pii_analysis=False)
-    assert pool_config(scan_only).preload == ("full",)
+    scan_only = _settings(tmp_path, message_pii_analysis=False, finetune_pii_min_score=0.6)
+    assert pool_config(scan_only).preload == ("full", "patterns:*@0.6")
+
+
+def test_no_pattern_engine_is_preloaded_when_uploads_are_not_pattern_scanned(
+    tmp_path: Path,
+) -> None:
+    """No fine-tune PII scan, or one forced through NER: only the chat engine loads."""
+    assert pool_config(_settings(tmp_path, finetune_pii_scan=False)).preload == ("lean",)
+    assert pool_config(_settings(tmp_path, finetune_pii_ner=True)).preload == ("lean",)
 
 
 @pytest.fixture
@@ -67,12 +76,12 @@ def test_the_worker_started_ahead_is_told_its_engines_and_counted(
     monkeypatch.setattr(startup, "spawn", lambda python, preload: spawned.append(preload))
     workers = spawn_early(_settings(tmp_path, pii_workers=2))
     assert workers[0] is ahead
-    assert spawned == [("lean",)]
+    assert spawned == [("lean", "patterns:*@0.5")]
     assert startup.take_ahead() == []
     assert ahead.stdin is not None
     ahead.stdin.close()
     assert ahead.stdout is not None
-    assert ahead.stdout.read() == encode({"preload": ["lean"]})
+    assert ahead.stdout.read() == encode({"preload": ["lean", "patterns:*@0.5"]})
 
 
 def test_the_worker_started_ahead_is_stopped_when_analysis_is_off(

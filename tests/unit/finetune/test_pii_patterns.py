@@ -43,6 +43,45 @@ def test_only_wanted_types_are_reported() -> None:
     }
 
 
+FLOORED = PatternAnalyzer(floor=0.5)
+_RESTRICT_TYPES = ["EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "IP_ADDRESS", "UK_NHS"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "jo@example.com",
+                "call",
+                "212-555-0123",
+                "SSN",
+                "078-05-1120",
+                "IP",
+                "10.1.2.3",
+                "4111 1111 1111 1111",
+                "NHS",
+                "943 476 5919",
+                "word",
+                "+44 20 7946 0958",
+                ".",
+            ]
+        ),
+        max_size=14,
+    ),
+    st.sets(st.sampled_from(_RESTRICT_TYPES), min_size=1),
+)
+def test_a_restricted_lane_finds_what_a_lane_built_for_its_types_finds(
+    words: list[str], types: set[str]
+) -> None:
+    """The every-type lane restricted to some types (the worker's shared engine) reports
+    what a lane built for those types at the same floor reports."""
+    wanted = sorted(types)
+    text = " ".join(words)
+    built = PatternAnalyzer(wanted, floor=0.5)
+    assert FLOORED.restricted(wanted).analyze([text]) == built.analyze([text])
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     st.lists(

@@ -261,6 +261,22 @@ async def test_a_pattern_plan_goes_to_the_pool_pattern_engine_when_there_is_one(
     assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", (2,))]
 
 
+def _emails_at_signs(texts: list[str]) -> list[list[PiiSpan]]:
+    """A stand-in pattern lane: an e-mail span in each text holding an ``@``."""
+    return [
+        [PiiSpan(type="EMAIL_ADDRESS", start=0, end=5, score=1.0)] if "@" in t else []
+        for t in texts
+    ]
+
+
+def _orders_and_mails(count: int) -> list[Example]:
+    """Lines 1 to ``count``: an e-mail address on every third, an order number else."""
+    return [
+        Example(n, (f"order {n:05d} shipped" if n % 3 else f"mail u{n}@example.com",))
+        for n in range(1, count + 1)
+    ]
+
+
 async def test_a_large_scan_goes_to_the_pool_as_a_series_of_bounded_jobs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -276,21 +292,73 @@ async def test_a_large_scan_goes_to_the_pool_as_a_series_of_bounded_jobs(
         texts: list[str], types: tuple[str, ...] | None, floor: float
     ) -> list[list[PiiSpan]]:
         jobs.append(texts)
-        return [
-            [PiiSpan(type="EMAIL_ADDRESS", start=0, end=5, score=1.0)] if "@" in t else []
-            for t in texts
-        ]
+        return _emails_at_signs(texts)
 
-    examples = [
-        Example(n, (f"order {n:05d} shipped" if n % 3 else f"mail u{n}@example.com",))
-        for n in range(1, 31)
-    ]
+    examples = _orders_and_mails(30)
     scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
     plan = PiiPlan(scan=True, types=None, ner=False)
     found = await scan.scan(examples, plan)
     assert len(jobs) > 3
     assert all(sum(map(len, job)) < 100 + 60 for job in jobs)
     assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", tuple(range(3, 31, 3)))]
+
+
+async def test_the_next_pool_job_is_submitted_while_the_last_is_analysed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two jobs of one upload are in the pool at once (the worker does not idle between
+    them), never more; the spans still come back to the right lines."""
+    monkeypatch.setattr(pii_scan, "PATTERN_JOB_CHARS", 100)
+    running, most = 0, 0
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01 * random.random())
+        running -= 1
+        return _emails_at_signs(texts)
+
+    examples = _orders_and_mails(60)
+    scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
+    found = await scan.scan(examples, PiiPlan(scan=True, types=None, ner=False))
+    assert most == 2
+    assert [(f.type, f.lines) for f in found] == [("EMAIL_ADDRESS", tuple(range(3, 61, 3)))]
+
+
+async def test_a_failed_pool_job_cancels_the_one_submitted_behind_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scan fails with the first job's error and leaves no job of its own running."""
+    monkeypatch.setattr(pii_scan, "PATTERN_JOB_CHARS", 100)
+    cancelled: list[bool] = []
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    async def patterns(
+        texts: list[str], types: tuple[str, ...] | None, floor: float
+    ) -> list[list[PiiSpan]]:
+        if not cancelled:
+            cancelled.append(False)
+            raise RuntimeError("worker lost")
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return [[] for _ in texts]
+
+    examples = [Example(n, (f"order {n:05d} shipped",)) for n in range(1, 31)]
+    scan = PiiScan(never, 0.5, ner=False, analyze_patterns=patterns)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        await scan.scan(examples, PiiPlan(scan=True, types=None, ner=False))
+    assert cancelled == [False, True]
 
 
 def test_pattern_lane_windows_surround_candidates_only() -> None:

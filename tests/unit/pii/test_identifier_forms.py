@@ -23,6 +23,8 @@ def _score(text: str, value: str, kind: str) -> float:
         ("card_number=4000123412341234", "4000123412341234", "CREDIT_CARD"),
         ("Patient 943 476 5919 seen", "943 476 5919", "UK_NHS"),
         ("NHS no: 9434765919", "9434765919", "UK_NHS"),
+        ("NHS ref 943-476-5919 on file", "943-476-5919", "UK_NHS"),
+        ("Order 4111 1111 1111 1111 paid", "4111 1111 1111 1111", "CREDIT_CARD"),
         ("Pay DE89370400440532013000", "DE89370400440532013000", "IBAN_CODE"),
         ("Pay DE89 3704 0044 0532 0130 00", "DE89 3704 0044 0532 0130 00", "IBAN_CODE"),
         ("DEA number AB1234563", "AB1234563", "MEDICAL_LICENSE"),
@@ -46,6 +48,9 @@ def test_usual_forms_and_naming_words_keep_the_full_score(text: str, value: str,
         ("Ref XR12 3456 7890 1234 56", "XR12 3456 7890 1234 56", "IBAN_CODE"),
         ("Serial AB1234563 returned", "AB1234563", "MEDICAL_LICENSE"),
         ("last year's card\n\n4111111111111111", "4111111111111111", "CREDIT_CARD"),
+        ("Item 943-476-5919 is back in stock.", "943-476-5919", "UK_NHS"),
+        ("Part no. 943 476 5919 replaces it", "943 476 5919", "UK_NHS"),
+        ("SKU: 943-476-5919 (12-pack)", "943-476-5919", "UK_NHS"),
     ],
 )
 def test_other_forms_without_a_word_score_under_the_fine_tune_bar(

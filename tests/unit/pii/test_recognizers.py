@@ -151,6 +151,42 @@ def test_reference_numbers_are_not_confident_phones(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "Item 784-9912-16 is back in stock.",
+        "Order 12-3456-7890 shipped today.",
+        "Part no. 1234-567-890 replaces the old bracket.",
+        "Reorder 784-991-2163 before Friday.",
+        "Model: 212-555-0187 ships with the new firmware.",
+        "SKU 34-5678-9012, 40 units left.",
+    ],
+)
+def test_numbers_a_reference_word_names_are_not_confident_phones(text: str) -> None:
+    """A product, part or order number named by the word right before it stays under the
+    fine-tune bar (0.7), whatever region's phone grouping it happens to match."""
+    found = find_phones(text)
+    assert found
+    assert all(s["score"] < 0.7 for s in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call about order 212-555-0187 tomorrow.",
+        "Ring the item desk, item 020 7946 0958.",
+        "Order 12 shipped; my mobile is 212-555-0187.",
+        "Contact details on file: 212-555-0187.",
+        "Call about order +33 1 85 31 94 13.",
+    ],
+)
+def test_a_phone_word_still_makes_a_labelled_number_a_phone(text: str) -> None:
+    """A reference word right before the number does not spare it when a phone word is
+    near, nor does one earlier in the line, nor one before a number with its country
+    code."""
+    assert max(s["score"] for s in find_phones(text)) >= 0.7
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "The text covers the years 2019-2023.",
         "The handler is called 1000-2000 times per second.",
         "API calls from 2021-2024 are archived.",
