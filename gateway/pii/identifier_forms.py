@@ -55,7 +55,7 @@ _WORDS: dict[str, re.Pattern[str]] = {
             "|discover|maestro|jcb|diners|union ?pay|cc|ccn|pan|cvv2?|cvc|expiry|expires|exp"
             "|(?<![0-9/])(?:0[1-9]|1[0-2])/(?:20)?[0-9]{2}(?![0-9/])"
         ),
-        "UK_NHS": "nhs|national health|health service|health authority",
+        "UK_NHS": "nhs|national health|health service|health authority|patients?",
         "IBAN_CODE": "iban|bank|account|acct|bic|swift|sepa",
         "MEDICAL_LICENSE": "dea|medical|prescriber|prescription|physician|pharmacy",
     }.items()

@@ -282,9 +282,13 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         # without the trunk prefix most regions dial national numbers with: a customer,
         # order or PO number, an ISBN-10 or a UPC is as likely.
         score = 0.5
+    # A national number dialled with its trunk prefix and grouped as a phone ("07700
+    # 900123", "020 7946 0958") is how people write phones, not parts: a label before it
+    # ("Customer ref:", "Order no.") is a customer keyed by their number.
+    dialled = valid and value.lstrip("(").startswith("0") and _phone_shaped(value)
     if (
         _OTHER_NUMBER.search(text, max(0, start - 40), start)
-        or (labelled(text, start) and not international)
+        or (labelled(text, start) and not international and not dialled)
         or (formatted and in_longer_run(text, start, end))
     ):
         score = min(score, 0.5)

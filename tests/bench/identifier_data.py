@@ -464,6 +464,13 @@ def _phone(rng: random.Random) -> str:
             return text
 
 
+def _dialled_phone(rng: random.Random) -> str:
+    """A national number written with its trunk prefix ("020 7946 0958", "06 12 34 56 78")."""
+    while not (phone := _phone(rng)).startswith("0"):
+        pass
+    return phone
+
+
 def _bare(phone: str) -> str:
     return "".join(c for c in phone if c.isdigit() or c == "+")
 
@@ -507,6 +514,9 @@ PERSONAL: dict[str, Line] = {
     ),
     "nhs_labelled_with_word": lambda r: (
         f"NHS ref {'-'.join([(n := _nhs(r))[:3], n[3:6], n[6:]])} is on the referral."
+    ),
+    "phone_dialled_labelled": lambda r: (
+        f"{r.choice(['Customer ref:', 'Order no.', 'Ticket', 'Ref'])} {_dialled_phone(r)}"
     ),
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""

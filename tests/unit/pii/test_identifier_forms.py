@@ -24,6 +24,7 @@ def _score(text: str, value: str, kind: str) -> float:
         ("Patient 943 476 5919 seen", "943 476 5919", "UK_NHS"),
         ("NHS no: 9434765919", "9434765919", "UK_NHS"),
         ("NHS ref 943-476-5919 on file", "943-476-5919", "UK_NHS"),
+        ("Patient ref: 943 476 5919", "943 476 5919", "UK_NHS"),
         ("Order 4111 1111 1111 1111 paid", "4111 1111 1111 1111", "CREDIT_CARD"),
         ("Pay DE89370400440532013000", "DE89370400440532013000", "IBAN_CODE"),
         ("Pay DE89 3704 0044 0532 0130 00", "DE89 3704 0044 0532 0130 00", "IBAN_CODE"),

@@ -175,12 +175,17 @@ def test_numbers_a_reference_word_names_are_not_confident_phones(text: str) -> N
         "Order 12 shipped; my mobile is 212-555-0187.",
         "Contact details on file: 212-555-0187.",
         "Call about order +33 1 85 31 94 13.",
+        "Customer ref: 07700 900123",
+        "Order no. 07911 123456 paid in full.",
+        "Ticket: 020 7946 0958",
+        "Ref 07911 123456 (mobile)",
     ],
 )
 def test_a_phone_word_still_makes_a_labelled_number_a_phone(text: str) -> None:
     """A reference word right before the number does not spare it when a phone word is
     near, nor does one earlier in the line, nor one before a number with its country
-    code."""
+    code or dialled with its trunk prefix in a phone's grouping (a customer keyed by
+    their phone number)."""
     assert max(s["score"] for s in find_phones(text)) >= 0.7
 
 
