@@ -17,7 +17,8 @@
 #                                 "score", "shared", "shared_chars", "visible"}],
 #                    "matches_left_out": n,  (matches under match_floor, not sent; also
 #                                             beside recheck and job_request matches)
-#                    "pii": [{"type", "score", "count", "lines", "ner", "reserved"}]}, (files.create)
+#                    "pii": [{"type", "score", "count", "lines", "ner", "reserved", "role"}]},
+#                                                                          (files.create)
 #           "model": "...", "file": {"purpose", "status", "scan_passed"},
 #           "recheck": {"matches": [...]},  (fine_tuning.jobs.create: the file's matches
 #                                            against the corpus as it is now)
@@ -197,7 +198,8 @@ violations contains v if {
 }
 
 # Structured identifiers above their type's score, but reserved values (documentation,
-# example and private ranges: the finding's "reserved") of a type pii_allow_reserved names.
+# example and private ranges, published test cards: the finding's "reserved") of a type
+# pii_allow_reserved names.
 blocked(finding) if {
 	not finding.ner
 	finding.score >= config.pii_min_scores[finding.type]
@@ -207,6 +209,14 @@ blocked(finding) if {
 spared(finding) if {
 	object.get(finding, "reserved", false) == true
 	finding.type in object.get(config, "pii_allow_reserved", [])
+}
+
+# Role mailboxes (RFC 2142's postmaster, abuse, security, support, sales... and no-reply
+# senders: the finding's "role") of a type pii_allow_role names: a company's address,
+# not a person's.
+spared(finding) if {
+	object.get(finding, "role", false) == true
+	finding.type in object.get(config, "pii_allow_role", [])
 }
 
 # NER-only findings (names, places) refuse only at or above pii_ner_min_score, when set.

@@ -205,7 +205,7 @@ reserved(kind) := object.union(pii(kind, 1), {"reserved": true})
 # Values in documentation, example or private ranges (example.com, 10.0.0.0/8, 555-0100
 # to 555-0199): refused only for the types pii_allow_reserved does not name.
 test_reserved_values_of_allowed_types_are_not_refused if {
-	every kind in ["EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER"] {
+	every kind in ["CREDIT_CARD", "EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER"] {
 		d := finetune.decision with input as upload([], [reserved(kind)])
 		d.allow
 	}
@@ -218,7 +218,32 @@ test_reserved_values_refuse_when_the_type_is_not_allowed if {
 }
 
 test_reserved_values_of_other_types_still_refuse if {
-	d := finetune.decision with input as upload([], [reserved("CREDIT_CARD")])
+	d := finetune.decision with input as upload([], [reserved("IBAN_CODE")])
+	not d.allow
+}
+
+role(kind) := object.union(pii(kind, 1), {"role": true})
+
+# Role mailboxes (support@, security@, no-reply@...): refused only for the types
+# pii_allow_role does not name, and never spared as reserved values.
+test_role_mailboxes_are_not_refused if {
+	d := finetune.decision with input as upload([], [role("EMAIL_ADDRESS")])
+	d.allow
+}
+
+test_role_mailboxes_refuse_when_the_policy_does_not_allow_them if {
+	d := finetune.decision with input as upload([], [role("EMAIL_ADDRESS")])
+		with data.gateway.config.finetune.pii_allow_role as []
+	not d.allow
+}
+
+test_role_does_not_spare_another_type if {
+	d := finetune.decision with input as upload([], [role("PHONE_NUMBER")])
+	not d.allow
+}
+
+test_a_personal_address_beside_a_role_mailbox_still_refuses if {
+	d := finetune.decision with input as upload([], [role("EMAIL_ADDRESS"), pii("EMAIL_ADDRESS", 1)])
 	not d.allow
 }
 

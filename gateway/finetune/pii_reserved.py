@@ -14,6 +14,16 @@ spares the upload is the policy's call, per type (``pii_allow_reserved`` in
   .localhost): no such mailbox can exist.
 - US phone numbers 555-0100 to 555-0199 in any area code: the NANP reserves them for
   fiction.
+- Card numbers the payment processors publish for testing (Stripe, Adyen, Braintree,
+  PayPal, Cybersource, Worldpay): no account is issued under them, and payment
+  integration guides quote them on every page.
+
+Apart from these, ``is_role_mailbox`` tells an e-mail address of a role rather than a
+person: the mailbox names RFC 2142 sets for common services (``postmaster``,
+``abuse``, ``security``, ``support``, ``sales``...) and the no-reply senders. Such an
+address is a company's, not anyone's personal data, but it does name a real mailbox,
+so it is reported apart from reserved values and the policy decides on it separately
+(``pii_allow_role``).
 """
 
 from __future__ import annotations
@@ -24,6 +34,36 @@ import re
 _EXAMPLE_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
 _RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
 _NON_DIGIT = re.compile(r"[^0-9]")
+_NON_LETTER = re.compile(r"[^a-z]")
+_TEST_CARDS = frozenset((
+    "4242424242424242", "4000056655665556", "5555555555554444", "2223003122003222",
+    "5200828282828210", "5105105105105100", "378282246310005", "371449635398431",
+    "6011111111111117", "6011000990139424", "6011981111111113", "3056930009020004",
+    "36227206271667", "3566002020360505", "6200000000000005", "4111111111111111",
+    "4012888888881881", "4222222222222", "5431111111111111", "5454545454545454",
+    "378734493671000", "30569309025904", "38520000023237", "3530111333300000", "3566111111111113",
+    "6011000000000004", "4007000000027", "4012888818888", "4444333322221111", "5500000000000004",
+    "2221000000000009", "5425233430109903", "2223000048410010", "4263982640269299",
+    "4917484589897107", "374245455400126", "6011000000000012", "4005519200000004",
+    "4009348888881881", "4012000033330026", "4012000077777777", "4217651111111119",
+    "4500600000000061", "5424000000000015", "340000000000009", "370000000000002",
+    "4000002500003155", "4000002760003184", "4000000000003220", "4000000000009235",
+    "4000000000009987", "4000000000009979", "4000000000009995", "4000000000000002",
+    "4000000000000010", "4000000000000028", "4000000000000036", "4000000000000044",
+    "4000000000000069", "4000000000000077", "4000000000000093", "4000000000000101",
+    "4000000000000119", "4000000000000127", "4000000000000259", "4000000000000267",
+    "4000000000000275", "4000000000000283", "4000000000000341",
+))  # fmt: skip
+"""Published test card numbers (digits only), each Luhn-valid."""
+_ROLE_MAILBOXES = frozenset((
+    "postmaster", "hostmaster", "webmaster", "abuse", "noc", "security", "info", "marketing",
+    "sales", "support", "usenet", "news", "www", "uucp", "ftp", "noreply", "donotreply",
+    "mailerdaemon", "notifications", "help", "helpdesk", "contact", "billing", "privacy", "legal",
+    "press", "careers", "jobs",
+))  # fmt: skip
+"""RFC 2142's mailbox names, the no-reply senders and the desks most sites publish;
+matched on the local part's letters (``no-reply``, ``do_not_reply``, ``MAILER-DAEMON``)
+without a ``+`` tag."""
 
 
 def is_reserved(kind: str, value: str) -> bool:
@@ -34,7 +74,19 @@ def is_reserved(kind: str, value: str) -> bool:
         return _reserved_email(value)
     if kind == "PHONE_NUMBER":
         return _fictional_phone(value)
+    if kind == "CREDIT_CARD":
+        return _NON_DIGIT.sub("", value) in _TEST_CARDS
     return False
+
+
+def is_role_mailbox(kind: str, value: str) -> bool:
+    """Whether ``value``, found as a ``kind``, is the e-mail address of a role."""
+    if kind != "EMAIL_ADDRESS":
+        return False
+    local, at, _ = value.rpartition("@")
+    if not at:
+        return False
+    return _NON_LETTER.sub("", local.partition("+")[0].lower()) in _ROLE_MAILBOXES
 
 
 def _reserved_ip(value: str) -> bool:

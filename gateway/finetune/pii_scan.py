@@ -31,7 +31,7 @@ from typing import Any
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_patterns import PatternAnalyzer
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
-from gateway.finetune.pii_reserved import is_reserved
+from gateway.finetune.pii_reserved import is_reserved, is_role_mailbox
 from gateway.pii.analyzer import PiiSpan
 from gateway.pii.normalize import view_text
 
@@ -81,6 +81,9 @@ class PiiFinding:
     reserved: bool = False
     """Whether the values are reserved ones (``gateway.finetune.pii_reserved``): findings
     of reserved and other values of a type are grouped apart."""
+    role: bool = False
+    """Whether the values are role mailboxes (``pii_reserved.is_role_mailbox``), grouped
+    apart likewise."""
 
     def fact(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,7 @@ class PiiFinding:
             "lines": list(self.lines),
             "ner": self.type in NER_TYPES,
             "reserved": self.reserved,
+            "role": self.role,
         }
 
 
@@ -123,7 +127,7 @@ class PiiScan:
         else:
             found = await self._patterns(distinct, plan)
         spans = dict(zip(distinct, found, strict=True))
-        groups: defaultdict[tuple[str, float, bool], list[int]] = defaultdict(list)
+        groups: defaultdict[tuple[str, float, bool, bool], list[int]] = defaultdict(list)
         for line, piece in pieces:
             for span in spans[piece]:
                 if span["score"] < self._min_score:
@@ -131,11 +135,12 @@ class PiiScan:
                 if span["type"] in NER_TYPES and not ner:
                     continue
                 score = round(round(span["score"] * 20) / 20, 2)
-                reserved = is_reserved(span["type"], piece[span["start"] : span["end"]])
-                groups[(span["type"], score, reserved)].append(line)
+                value = piece[span["start"] : span["end"]]
+                standing = (is_reserved(span["type"], value), is_role_mailbox(span["type"], value))
+                groups[(span["type"], score, *standing)].append(line)
         return [
-            PiiFinding(kind, score, len(lines), tuple(sorted(set(lines)))[:MAX_LINES], reserved)
-            for (kind, score, reserved), lines in sorted(groups.items())
+            PiiFinding(kind, score, len(lines), tuple(sorted(set(lines)))[:MAX_LINES], *standing)
+            for (kind, score, *standing), lines in sorted(groups.items())
         ]
 
     async def _patterns(self, texts: list[str], plan: PiiPlan) -> list[list[PiiSpan]]:

@@ -5,7 +5,8 @@
 No services needed: the fine-tune scan's pattern lane (``gateway.finetune.pii_scan``, run
 in this process) over lines of ``identifier_data.ORDINARY`` and ``PERSONAL`` kinds, judged
 with the thresholds of ``policies/data.json`` (``pii_min_scores``, and
-``pii_allow_reserved`` for reserved values), as the default
+``pii_allow_reserved`` and ``pii_allow_role`` for reserved values and role mailboxes),
+as the default
 ``gateway.finetune`` policy judges them. For each kind: the share of lines a finding
 would refuse, and by which types. Ordinary kinds should be near 0 %, personal ones 100 %.
 Not a test: numbers go to stdout (and ``--json``).
@@ -38,10 +39,11 @@ def thresholds() -> dict[str, float]:
     return {str(k): float(v) for k, v in config["pii_min_scores"].items()}
 
 
-def allowed_reserved() -> frozenset[str]:
-    """The types whose reserved values (``gateway.finetune.pii_reserved``) do not refuse."""
+def allowed(setting: str) -> frozenset[str]:
+    """The types whose reserved values or role mailboxes (``pii_allow_reserved``,
+    ``pii_allow_role``; ``gateway.finetune.pii_reserved``) do not refuse."""
     config = json.loads(POLICY_DATA.read_text())["gateway"]["config"]["finetune"]
-    return frozenset(str(kind) for kind in config.get("pii_allow_reserved", []))
+    return frozenset(str(kind) for kind in config.get(setting, []))
 
 
 async def refusals(lines: list[str], minimum: dict[str, float]) -> tuple[float, Counter[str]]:
@@ -54,7 +56,9 @@ async def refusals(lines: list[str], minimum: dict[str, float]) -> tuple[float, 
     # A finding names its first MAX_LINES lines only: scan that many at a time.
     for start in range(0, len(examples), MAX_LINES):
         for finding in await scan.scan(examples[start : start + MAX_LINES], plan):
-            spared = finding.reserved and finding.type in allowed_reserved()
+            spared = (finding.reserved and finding.type in allowed("pii_allow_reserved")) or (
+                finding.role and finding.type in allowed("pii_allow_role")
+            )
             if finding.score >= minimum.get(finding.type, 2.0) and not spared:
                 refused.update(finding.lines)
                 types[finding.type] += finding.count

@@ -10,14 +10,15 @@ detection rows, ``bench_pii_identifiers.py``'s per-kind table):
   next to words holding "ip" (pip, zip, ship, script...), long numeric ids, product,
   part and order numbers grouped 3-4-2, 2-4-4, 4-3-3 or 3-3-4 after the word naming
   them ("Item 784-9912-16": valid phone numbers of some region, or passing the NHS
-  checksum, by chance). Each kind
+  checksum, by chance), the test card numbers payment processors publish, and role
+  mailboxes (support@, security@, no-reply@... at real-looking domains). Each kind
   is a line template; checksums pass where the identifier has one, so the lines are
   what a recognizer meets in a real export.
 * ``PERSONAL``: structured personal identifiers a fine-tune upload must be refused for:
   card numbers grouped as printed or next to a card word, NHS numbers written 3-3-4 or
   after "NHS", IBANs of real countries (compact and grouped), SSNs with a context word,
-  e-mail addresses and phone numbers (also right after a reference word, with a phone or
-  NHS word near).
+  e-mail addresses (also a person's name beside a role word: ``support.jan@``) and phone
+  numbers (also right after a reference word, with a phone or NHS word near).
 
 Deterministic for a ``random.Random``; values are drawn, not looked up.
 """
@@ -221,6 +222,32 @@ def _reserved_email(rng: random.Random) -> str:
     return f"{local}{rng.randint(1, 99)}@{domain}"
 
 
+_TEST_CARDS = [
+    "4242424242424242", "4000056655665556", "5555555555554444", "2223003122003222",
+    "378282246310005", "6011111111111117", "3566002020360505", "4111111111111111",
+    "4012888888881881", "5105105105105100", "371449635398431", "4000000000000002",
+]  # fmt: skip
+"""Test card numbers from the processors' documentation (Stripe, Braintree, PayPal)."""
+
+
+def _test_card(rng: random.Random) -> str:
+    number = rng.choice(_TEST_CARDS)
+    grouping = rng.choice(["", " ", "-"])
+    return _grouped(number, grouping) if grouping else number
+
+
+_ROLES = ["support", "security", "no-reply", "noreply", "billing", "info", "sales", "abuse",
+          "privacy", "postmaster", "Support", "do-not-reply", "helpdesk", "careers"]  # fmt: skip
+
+
+_ROLE_LEADS = ["Send vulnerability reports to", "Questions about invoices go to",
+               "Mails come from", "Contact us at"]  # fmt: skip
+
+
+def _role_email(rng: random.Random) -> str:
+    return f"{rng.choice(_ROLES)}@{rng.choice(_DOMAINS)}"
+
+
 def _fictional_phone(rng: random.Random) -> str:
     """A US number in 555-0100 to 555-0199, reserved for fiction."""
     area = rng.choice(["212", "415", "617", "312", "646", "503"])
@@ -389,6 +416,14 @@ ORDINARY: dict[str, Line] = {
         f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} "
         f"was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}."
     ),
+    "card_test": lambda r: (
+        f"{r.choice(['In test mode, pay with', 'Use the test card', 'The sandbox accepts'])}"
+        f" {_test_card(r)} {r.choice(['with any future expiry.', 'and CVC 123.', ''])}"
+    ),
+    "email_role": lambda r: (
+        f"{r.choice(_ROLE_LEADS)}"
+        f" {_role_email(r)}{r.choice(['.', ' on weekdays.', ', not to a person.'])}"
+    ),
     "reference_3_4_2": _labelled_reference((3, 4, 2)),
     "reference_2_4_4": _labelled_reference((2, 4, 4)),
     "reference_4_3_3": _labelled_reference((4, 3, 3)),
@@ -502,6 +537,10 @@ PERSONAL: dict[str, Line] = {
         f"{_ssn(r)}."
     ),
     "email": lambda r: f"Send the contract to {_email(r)} before {r.choice(_MONTHS)}.",
+    "email_name_and_role": lambda r: (
+        f"Ask {(n := r.choice(_FIRST))} directly at "
+        f"{r.choice(['support', 'sales', 'billing'])}.{n}@{r.choice(_DOMAINS)}."
+    ),
     "phone": lambda r: f"Call {_phone(r)} to confirm the delivery.",
     "phone_no_word": lambda r: f"Contact details on file: {_phone(r)}.",
     "phone_bare_with_word": lambda r: f"Her mobile: {_bare(_phone(r))}",

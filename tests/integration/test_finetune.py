@@ -296,6 +296,28 @@ async def test_reserved_addresses_do_not_refuse_a_file(sdk: Sdk) -> None:
     await processed(sdk(BOB), jsonl(example(UNRELATED), reserved))
 
 
+async def test_test_cards_and_role_mailboxes_do_not_refuse_a_file(sdk: Sdk) -> None:
+    """A payment guide's published test card and a company's role mailboxes are spared
+    (``pii_allow_reserved``, ``pii_allow_role``)."""
+    guide = example(
+        "In test mode, pay with 4242 4242 4242 4242 and any future expiry. Report "
+        "problems to support@acme-corp.com; receipts come from no-reply@acme-corp.com."
+    )
+    await processed(sdk(BOB), jsonl(example(UNRELATED), guide))
+
+
+async def test_a_real_card_or_address_beside_spared_ones_still_refuses(sdk: Sdk) -> None:
+    """The spared values do not spare a real card or a person's address in the file."""
+    guide = example("Pay with 4242 4242 4242 4242 or write to support@acme-corp.com.")
+    for leak, kind in (
+        ("Her card is 4539 1488 0343 6467.", "CREDIT_CARD"),
+        ("Or ask jordan.mills@acme-corp.com.", "EMAIL_ADDRESS"),
+    ):
+        refused = await refused_upload(sdk(BOB), jsonl(guide, example(leak)))
+        assert kind in refused
+        assert "lines [2]" in refused
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

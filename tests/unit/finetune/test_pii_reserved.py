@@ -1,4 +1,5 @@
-"""Reserved values (documentation, example and private ranges) are told from others."""
+"""Reserved values (documentation, example and private ranges, published test cards) and
+role mailboxes are told from others."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_plan import PiiPlan
-from gateway.finetune.pii_reserved import is_reserved
+from gateway.finetune.pii_reserved import is_reserved, is_role_mailbox
 from gateway.finetune.pii_scan import PiiScan
 from gateway.pii.types import PiiSpan
 
@@ -35,11 +36,16 @@ from gateway.pii.types import PiiSpan
         ("PHONE_NUMBER", "(212) 555-0149"),
         ("PHONE_NUMBER", "+1 415 555 0100"),
         ("PHONE_NUMBER", "1-617-555-0199"),
+        ("CREDIT_CARD", "4242 4242 4242 4242"),
+        ("CREDIT_CARD", "4111-1111-1111-1111"),
+        ("CREDIT_CARD", "5555555555554444"),
+        ("CREDIT_CARD", "3782 822463 10005"),
+        ("CREDIT_CARD", "4000 0000 0000 0002"),
     ],
 )
 def test_reserved_values(kind: str, value: str) -> None:
-    """Private, loopback, link-local and documentation IPs, RFC 2606/6761 mail domains
-    and US 555-0100..0199 numbers are reserved."""
+    """Private, loopback, link-local and documentation IPs, RFC 2606/6761 mail domains,
+    US 555-0100..0199 numbers and published test cards are reserved."""
     assert is_reserved(kind, value)
 
 
@@ -58,12 +64,53 @@ def test_reserved_values(kind: str, value: str) -> None:
         ("PHONE_NUMBER", "(212) 867-5309"),
         ("PHONE_NUMBER", "+44 20 7555 0150"),
         ("PHONE_NUMBER", "055-501-0150"),
-        ("CREDIT_CARD", "4111 1111 1111 1111"),
+        ("CREDIT_CARD", "4539 1488 0343 6467"),  # Luhn-valid, not a test number
+        ("CREDIT_CARD", "4242 4242 4242 4241"),  # one digit off a test number
+        ("EMAIL_ADDRESS", "support@acme-corp.com"),  # a role, not reserved
+        ("US_SSN", "4242424242424242"),
     ],
 )
 def test_other_values(kind: str, value: str) -> None:
     """Public addresses, other domains, other numbers and other types are not."""
     assert not is_reserved(kind, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "support@acme-corp.com",
+        "Security@Acme-Corp.com",
+        "no-reply@github.com",
+        "do_not_reply@mail.bank.co.uk",
+        "MAILER-DAEMON@mx.acme.io",
+        "postmaster@acme.io",
+        "abuse@isp.net",
+        "sales+eu@contoso.io",
+        "info2@contoso.io",
+    ],
+)
+def test_role_mailboxes(value: str) -> None:
+    """RFC 2142's mailbox names and no-reply senders, in any case or separator, with a
+    ``+`` tag or a number, are roles."""
+    assert is_role_mailbox("EMAIL_ADDRESS", value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("EMAIL_ADDRESS", "jane.doe@acme-corp.com"),
+        ("EMAIL_ADDRESS", "support.jane@acme-corp.com"),
+        ("EMAIL_ADDRESS", "jane+support@acme-corp.com"),
+        ("EMAIL_ADDRESS", "supporter@acme-corp.com"),
+        ("EMAIL_ADDRESS", "steve.jobs@apple.com"),
+        ("EMAIL_ADDRESS", "support"),
+        ("PHONE_NUMBER", "support@acme-corp.com"),
+    ],
+)
+def test_personal_mailboxes(kind: str, value: str) -> None:
+    """A person's name beside a role word, a role in the tag only, a longer word, and
+    other types are not roles."""
+    assert not is_role_mailbox(kind, value)
 
 
 async def test_findings_of_reserved_values_are_grouped_apart() -> None:
@@ -92,10 +139,28 @@ async def test_findings_of_reserved_values_are_grouped_apart() -> None:
     assert [(f.lines, f.fact()["reserved"]) for f in found] == [((2,), False), ((1,), True)]
 
 
+async def test_findings_of_role_mailboxes_are_grouped_apart() -> None:
+    """A role mailbox and a person's address are two findings, ``role`` in their facts."""
+
+    async def never(texts: list[str]) -> list[list[PiiSpan]]:
+        raise AssertionError("no NER in a pattern plan")
+
+    examples = [
+        Example(1, ("Mail jane.doe@acme-corp.com today",)),
+        Example(2, ("Write to support@acme-corp.com for help",)),
+    ]
+    scan = PiiScan(never, 0.5, ner=False)
+    plan = PiiPlan(scan=True, types=("EMAIL_ADDRESS",), ner=False)
+    found = await scan.scan(examples, plan)
+    facts = [(f.lines, f.fact()["role"], f.fact()["reserved"]) for f in found]
+    assert sorted(facts) == [((1,), False, False), ((2,), True, False)]
+
+
 async def test_the_pattern_lane_marks_reserved_values_only() -> None:
-    """With the real pattern recognizers, a private IP after "IP", an example.com address
-    and a 555-01xx number are found as reserved; a public IP, a real domain's address and
-    another number with a phone word are found as not reserved."""
+    """With the real pattern recognizers, a private IP after "IP", an example.com address,
+    a 555-01xx number and a test card are found as reserved; a public IP, a real domain's
+    address, another number with a phone word and another card are found as not
+    reserved."""
 
     async def never(texts: list[str]) -> list[list[PiiSpan]]:
         raise AssertionError("no NER in a pattern plan")
@@ -107,11 +172,13 @@ async def test_the_pattern_lane_marks_reserved_values_only() -> None:
         "Her home IP address is 81.2.69.160.",
         "Send the contract to jane.doe@acme-corp.com today.",
         "Call (212) 867-5309 to confirm the delivery.",
+        "Pay with the test card 4242 4242 4242 4242 in the sandbox.",
+        "Her card number is 4539 1488 0343 6467.",
     ]
     examples = [Example(n, (line,)) for n, line in enumerate(lines, start=1)]
     scan = PiiScan(never, 0.5, ner=False)
-    types = ("EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER")
+    types = ("CREDIT_CARD", "EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER")
     found = await scan.scan(examples, PiiPlan(scan=True, types=types, ner=False))
     strong = [f for f in found if f.score >= 0.7]
-    assert {line for f in strong if f.reserved for line in f.lines} == {1, 2, 3}
-    assert {line for f in strong if not f.reserved for line in f.lines} == {4, 5, 6}
+    assert {line for f in strong if f.reserved for line in f.lines} == {1, 2, 3, 7}
+    assert {line for f in strong if not f.reserved for line in f.lines} == {4, 5, 6, 8}
