@@ -241,6 +241,10 @@ ISBN-10 or a UPC), need a ``+`` or a phone word."""
 _TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
+_ZIP_PLUS_FOUR = re.compile(r"[0-9]{5}-[0-9]{4}")
+"""A US ZIP+4 code ("94105-1804"). A third of them are valid Spanish numbers, whose
+groups ("941 05 18 04") join to 5-4 under ``STRICT_GROUPING``, but no region writes a
+phone number as five digits, a dash and four."""
 _RANGE = re.compile(r"^(\d{2,5}) ?[-\u2013] ?(\d{2,5})$")
 """Two digit groups of one length joined by a hyphen or an en dash, the second larger:
 a range ("2019-2023", "RFC 2616-2617", "1000-2000 times"). No configured region writes
@@ -282,6 +286,9 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         # without the trunk prefix most regions dial national numbers with: a customer,
         # order or PO number, an ISBN-10 or a UPC is as likely.
         score = 0.5
+    if _ZIP_PLUS_FOUR.fullmatch(value):
+        score = min(score, 0.5)
+        grouped_otherwise = True  # no phone word makes it one ("Contact: CA 94105-1804")
     # A national number dialled with its trunk prefix and grouped as a phone ("07700
     # 900123", "020 7946 0958") is how people write phones, not parts: a label before it
     # ("Customer ref:", "Order no.") is a customer keyed by their number.

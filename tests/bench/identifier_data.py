@@ -10,8 +10,10 @@ detection rows, ``bench_pii_identifiers.py``'s per-kind table):
   next to words holding "ip" (pip, zip, ship, script...), long numeric ids, product,
   part and order numbers grouped 3-4-2, 2-4-4, 4-3-3 or 3-3-4 after the word naming
   them ("Item 784-9912-16": valid phone numbers of some region, or passing the NHS
-  checksum, by chance), the test card numbers payment processors publish, and role
-  mailboxes (support@, security@, no-reply@... at real-looking domains). Each kind
+  checksum, by chance), the test card numbers payment processors publish, role
+  mailboxes (support@, security@, no-reply@... at real-looking domains), and US
+  addresses with a ZIP+4 code ("Austin, TX 78701-2047": a third are valid Spanish
+  numbers). Each kind
   is a line template; checksums pass where the identifier has one, so the lines are
   what a recognizer meets in a real export.
 * ``PERSONAL``: structured personal identifiers a fine-tune upload must be refused for:
@@ -222,6 +224,8 @@ def _reserved_email(rng: random.Random) -> str:
     return f"{local}{rng.randint(1, 99)}@{domain}"
 
 
+_STREETS = ["Market St", "Main Street", "Elm Ave", "Congress Ave", "5th Avenue", "Oak Rd"]
+_US_CITIES = ["San Francisco, CA", "Austin, TX", "Springfield, IL", "Denver, CO", "Boston, MA"]
 _TEST_CARDS = [
     "4242424242424242", "4000056655665556", "5555555555554444", "2223003122003222",
     "378282246310005", "6011111111111117", "3566002020360505", "4111111111111111",
@@ -415,6 +419,11 @@ ORDINARY: dict[str, Line] = {
     "ticket_year": lambda r: (
         f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} "
         f"was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}."
+    ),
+    "zip_plus_four": lambda r: (
+        f"{r.choice(['Ship to', 'Our office:', 'Contact: billing,', 'Return address:'])}"
+        f" {r.randint(1, 999)} {r.choice(_STREETS)}, {r.choice(_US_CITIES)}"
+        f" {_digits(r, 5, lead=string.digits)}-{_digits(r, 4, lead=string.digits)}."
     ),
     "card_test": lambda r: (
         f"{r.choice(['In test mode, pay with', 'Use the test card', 'The sandbox accepts'])}"

@@ -208,6 +208,30 @@ def test_a_phone_word_does_not_make_a_range_or_a_reference_a_phone(text: str) ->
     assert all(s["score"] < 0.7 for s in find_phones(text))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ship to ZIP 94105-1804 by Friday.",
+        "Contact: 1 Market St, CA 94105-1804.",
+        "Call us or write to PO Box 12, Austin, TX 78701-2047.",
+        "Postal codes 28001-1234 and 94105-1804 are in the export.",
+    ],
+)
+def test_zip_plus_four_codes_are_not_refusable_phones(text: str) -> None:
+    """A US ZIP+4 code ("94105-1804") is often a valid Spanish number whose groups join
+    to 5-4, but no one writes a phone so: under the fine-tune bar, phone word or not."""
+    assert all(s["score"] < 0.7 for s in find_phones(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["Llame al 941 05 18 04 hoy.", "Tel. 941 051 804", "Phone: +34 94105-1804"]
+)
+def test_spanish_numbers_as_written_are_still_phones(text: str) -> None:
+    """The same digits written as a Spanish number is, or with the country code, stay a
+    phone at or over the fine-tune bar."""
+    assert max(s["score"] for s in find_phones(text)) >= 0.7
+
+
 @pytest.mark.parametrize("text", ["The years 2019-2023.", "Pages 1000\u20132000."])
 def test_ranges_are_not_phone_numbers_at_all(text: str) -> None:
     """Chat redacts phones at 0.4: a range is not one, in chat either."""
