@@ -224,11 +224,13 @@ test_reserved_values_of_other_types_still_refuse if {
 
 role(kind) := object.union(pii(kind, 1), {"role": true})
 
-# Role mailboxes (support@, security@, no-reply@...): refused only for the types
-# pii_allow_role does not name, and never spared as reserved values.
-test_role_mailboxes_are_not_refused if {
-	d := finetune.decision with input as upload([], [role("EMAIL_ADDRESS")])
-	d.allow
+# Role mailboxes (support@, security@, no-reply@...) and toll-free numbers: refused only
+# for the types pii_allow_role does not name.
+test_role_mailboxes_and_toll_free_numbers_are_not_refused if {
+	every kind in ["EMAIL_ADDRESS", "PHONE_NUMBER"] {
+		d := finetune.decision with input as upload([], [role(kind)])
+		d.allow
+	}
 }
 
 test_role_mailboxes_refuse_when_the_policy_does_not_allow_them if {
@@ -238,7 +240,7 @@ test_role_mailboxes_refuse_when_the_policy_does_not_allow_them if {
 }
 
 test_role_does_not_spare_another_type if {
-	d := finetune.decision with input as upload([], [role("PHONE_NUMBER")])
+	d := finetune.decision with input as upload([], [role("CREDIT_CARD")])
 	not d.allow
 }
 

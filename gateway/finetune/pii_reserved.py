@@ -18,18 +18,22 @@ spares the upload is the policy's call, per type (``pii_allow_reserved`` in
   PayPal, Cybersource, Worldpay): no account is issued under them, and payment
   integration guides quote them on every page.
 
-Apart from these, ``is_role_mailbox`` tells an e-mail address of a role rather than a
-person: the mailbox names RFC 2142 sets for common services (``postmaster``,
-``abuse``, ``security``, ``support``, ``sales``...) and the no-reply senders. Such an
-address is a company's, not anyone's personal data, but it does name a real mailbox,
-so it is reported apart from reserved values and the policy decides on it separately
-(``pii_allow_role``).
+Apart from these, ``is_role`` tells an address or number of a role or service rather
+than a person: an e-mail address at one of the mailbox names RFC 2142 sets for common
+services (``postmaster``, ``abuse``, ``security``, ``support``, ``sales``...) or a
+no-reply sender, and a toll-free number (NANP 800, 833, 844, 855, 866, 877, 888;
+freephone 0800, 0808, 1800; any other with its country code that ``phonenumbers``
+types as toll-free). Such an address or number is a company's, not anyone's personal
+data, but it does reach a real mailbox or line, so it is reported apart from reserved
+values and the policy decides on it separately (``pii_allow_role``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+
+import phonenumbers
 
 _EXAMPLE_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
 _RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
@@ -64,6 +68,12 @@ _ROLE_MAILBOXES = frozenset((
 """RFC 2142's mailbox names, the no-reply senders and the desks most sites publish;
 matched on the local part's letters (``no-reply``, ``do_not_reply``, ``MAILER-DAEMON``)
 without a ``+`` tag."""
+_NATIONAL_TOLL_FREE = re.compile(
+    r"1?8(?:00|33|44|55|66|77|88)[2-9][0-9]{6}|08(?:00|08)[0-9]{4,8}|1800[0-9]{6}"
+)
+"""Toll-free numbers written without a country code: NANP's (``1-800-275-2273``) and
+the freephone ranges of the UK, Germany, France, the Netherlands (0800, 0808), Ireland
+and Australia (1800)."""
 
 
 def is_reserved(kind: str, value: str) -> bool:
@@ -79,14 +89,32 @@ def is_reserved(kind: str, value: str) -> bool:
     return False
 
 
-def is_role_mailbox(kind: str, value: str) -> bool:
-    """Whether ``value``, found as a ``kind``, is the e-mail address of a role."""
-    if kind != "EMAIL_ADDRESS":
-        return False
+def is_role(kind: str, value: str) -> bool:
+    """Whether ``value``, found as a ``kind``, is a role's e-mail address or a toll-free
+    number."""
+    if kind == "EMAIL_ADDRESS":
+        return _role_mailbox(value)
+    if kind == "PHONE_NUMBER":
+        return _toll_free(value)
+    return False
+
+
+def _role_mailbox(value: str) -> bool:
     local, at, _ = value.rpartition("@")
     if not at:
         return False
     return _NON_LETTER.sub("", local.partition("+")[0].lower()) in _ROLE_MAILBOXES
+
+
+def _toll_free(value: str) -> bool:
+    digits = _NON_DIGIT.sub("", value)
+    if value.lstrip().startswith("+"):
+        try:
+            number = phonenumbers.parse(value)
+        except phonenumbers.NumberParseException:
+            return False
+        return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
+    return _NATIONAL_TOLL_FREE.fullmatch(digits) is not None
 
 
 def _reserved_ip(value: str) -> bool:

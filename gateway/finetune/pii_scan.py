@@ -31,7 +31,7 @@ from typing import Any
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_patterns import PatternAnalyzer
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
-from gateway.finetune.pii_reserved import is_reserved, is_role_mailbox
+from gateway.finetune.pii_reserved import is_reserved, is_role
 from gateway.pii.analyzer import PiiSpan
 from gateway.pii.normalize import view_text
 
@@ -82,8 +82,8 @@ class PiiFinding:
     """Whether the values are reserved ones (``gateway.finetune.pii_reserved``): findings
     of reserved and other values of a type are grouped apart."""
     role: bool = False
-    """Whether the values are role mailboxes (``pii_reserved.is_role_mailbox``), grouped
-    apart likewise."""
+    """Whether the values are a role's or service's (``pii_reserved.is_role``: role
+    mailboxes, toll-free numbers), grouped apart likewise."""
 
     def fact(self) -> dict[str, Any]:
         return {
@@ -136,7 +136,7 @@ class PiiScan:
                     continue
                 score = round(round(span["score"] * 20) / 20, 2)
                 value = piece[span["start"] : span["end"]]
-                standing = (is_reserved(span["type"], value), is_role_mailbox(span["type"], value))
+                standing = (is_reserved(span["type"], value), is_role(span["type"], value))
                 groups[(span["type"], score, *standing)].append(line)
         return [
             PiiFinding(kind, score, len(lines), tuple(sorted(set(lines)))[:MAX_LINES], *standing)

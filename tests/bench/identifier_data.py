@@ -11,7 +11,8 @@ detection rows, ``bench_pii_identifiers.py``'s per-kind table):
   part and order numbers grouped 3-4-2, 2-4-4, 4-3-3 or 3-3-4 after the word naming
   them ("Item 784-9912-16": valid phone numbers of some region, or passing the NHS
   checksum, by chance), the test card numbers payment processors publish, role
-  mailboxes (support@, security@, no-reply@... at real-looking domains), and US
+  mailboxes (support@, security@, no-reply@... at real-looking domains), toll-free
+  numbers (NANP 800..888, freephone 0800), and US
   addresses with a ZIP+4 code ("Austin, TX 78701-2047": a third are valid Spanish
   numbers). Each kind
   is a line template; checksums pass where the identifier has one, so the lines are
@@ -240,6 +241,20 @@ def _test_card(rng: random.Random) -> str:
     return _grouped(number, grouping) if grouping else number
 
 
+def _toll_free(rng: random.Random) -> str:
+    code = rng.choice(["800", "833", "844", "855", "866", "877", "888"])
+    line = f"{_digits(rng, 3, lead='23456789')}-{_digits(rng, 4, lead=string.digits)}"
+    return rng.choice(
+        [
+            f"1-{code}-{line}",
+            f"({code}) {line}",
+            f"{code}.{line.replace('-', '.')}",
+            f"0800 {_digits(rng, 3, lead=string.digits)} {_digits(rng, 4, lead=string.digits)}",
+            f"+44 800 {_digits(rng, 3, lead=string.digits)} {_digits(rng, 4, lead=string.digits)}",
+        ]
+    )
+
+
 _ROLES = ["support", "security", "no-reply", "noreply", "billing", "info", "sales", "abuse",
           "privacy", "postmaster", "Support", "do-not-reply", "helpdesk", "careers"]  # fmt: skip
 
@@ -424,6 +439,10 @@ ORDINARY: dict[str, Line] = {
         f"{r.choice(['Ship to', 'Our office:', 'Contact: billing,', 'Return address:'])}"
         f" {r.randint(1, 999)} {r.choice(_STREETS)}, {r.choice(_US_CITIES)}"
         f" {_digits(r, 5, lead=string.digits)}-{_digits(r, 4, lead=string.digits)}."
+    ),
+    "phone_toll_free": lambda r: (
+        f"{r.choice(['Call our support line at', 'Questions? Call', 'Freephone:'])}"
+        f" {_toll_free(r)} {r.choice(['on weekdays.', '(24/7).', 'to reorder.'])}"
     ),
     "card_test": lambda r: (
         f"{r.choice(['In test mode, pay with', 'Use the test card', 'The sandbox accepts'])}"

@@ -297,11 +297,12 @@ async def test_reserved_addresses_do_not_refuse_a_file(sdk: Sdk) -> None:
 
 
 async def test_test_cards_and_role_mailboxes_do_not_refuse_a_file(sdk: Sdk) -> None:
-    """A payment guide's published test card and a company's role mailboxes are spared
-    (``pii_allow_reserved``, ``pii_allow_role``)."""
+    """A payment guide's published test card, a company's role mailboxes and toll-free
+    number are spared (``pii_allow_reserved``, ``pii_allow_role``)."""
     guide = example(
         "In test mode, pay with 4242 4242 4242 4242 and any future expiry. Report "
-        "problems to support@acme-corp.com; receipts come from no-reply@acme-corp.com."
+        "problems to support@acme-corp.com or call (800) 275-2273; receipts come from "
+        "no-reply@acme-corp.com."
     )
     await processed(sdk(BOB), jsonl(example(UNRELATED), guide))
 
@@ -312,6 +313,7 @@ async def test_a_real_card_or_address_beside_spared_ones_still_refuses(sdk: Sdk)
     for leak, kind in (
         ("Her card is 4539 1488 0343 6467.", "CREDIT_CARD"),
         ("Or ask jordan.mills@acme-corp.com.", "EMAIL_ADDRESS"),
+        ("Or call Jordan on (415) 555-2671.", "PHONE_NUMBER"),
     ):
         refused = await refused_upload(sdk(BOB), jsonl(guide, example(leak)))
         assert kind in refused

@@ -7,7 +7,7 @@ import pytest
 
 from gateway.finetune.examples import Example
 from gateway.finetune.pii_plan import PiiPlan
-from gateway.finetune.pii_reserved import is_reserved, is_role_mailbox
+from gateway.finetune.pii_reserved import is_reserved, is_role
 from gateway.finetune.pii_scan import PiiScan
 from gateway.pii.types import PiiSpan
 
@@ -92,7 +92,46 @@ def test_other_values(kind: str, value: str) -> None:
 def test_role_mailboxes(value: str) -> None:
     """RFC 2142's mailbox names and no-reply senders, in any case or separator, with a
     ``+`` tag or a number, are roles."""
-    assert is_role_mailbox("EMAIL_ADDRESS", value)
+    assert is_role("EMAIL_ADDRESS", value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1-800-275-2273",
+        "(800) 275-2273",
+        "888.555.2671",
+        "1 (877) 246-9753",
+        "0800 123 4567",
+        "0808 157 0192",
+        "1800 123 456",
+        "+1 866 555 2671",
+        "+44 800 123 4567",
+        "+49 800 1234567",
+    ],
+)
+def test_toll_free_numbers_are_roles(value: str) -> None:
+    """NANP toll-free codes, freephone 0800/0808/1800, and any number with its country
+    code that the numbering plan types as toll-free."""
+    assert is_role("PHONE_NUMBER", value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "(415) 555-2671",
+        "(812) 555-2671",  # an Indiana area code next to the toll-free ones
+        "020 7946 0958",
+        "07700 900123",
+        "+44 20 7946 0958",
+        "+1 415 555 2671",
+        "+49 30 901820",
+        "0900 123 456",  # premium rate: a business, but not free; left to the policy
+        "1-800-275",
+    ],
+)
+def test_personal_numbers_are_not_roles(value: str) -> None:
+    assert not is_role("PHONE_NUMBER", value)
 
 
 @pytest.mark.parametrize(
@@ -110,7 +149,7 @@ def test_role_mailboxes(value: str) -> None:
 def test_personal_mailboxes(kind: str, value: str) -> None:
     """A person's name beside a role word, a role in the tag only, a longer word, and
     other types are not roles."""
-    assert not is_role_mailbox(kind, value)
+    assert not is_role(kind, value)
 
 
 async def test_findings_of_reserved_values_are_grouped_apart() -> None:
