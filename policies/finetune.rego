@@ -212,8 +212,8 @@ spared(finding) if {
 }
 
 # Role mailboxes (RFC 2142's postmaster, abuse, security, support, sales... and no-reply
-# senders) and toll-free numbers (the finding's "role") of a type pii_allow_role names:
-# a company's address or line, not a person's.
+# senders), toll-free numbers and public DNS resolvers (the finding's "role") of a type
+# pii_allow_role names: a company's or service's address, line or host, not a person's.
 spared(finding) if {
 	object.get(finding, "role", false) == true
 	finding.type in object.get(config, "pii_allow_role", [])

@@ -224,10 +224,10 @@ test_reserved_values_of_other_types_still_refuse if {
 
 role(kind) := object.union(pii(kind, 1), {"role": true})
 
-# Role mailboxes (support@, security@, no-reply@...) and toll-free numbers: refused only
-# for the types pii_allow_role does not name.
+# Role mailboxes (support@, security@, no-reply@...), toll-free numbers and public DNS
+# resolvers: refused only for the types pii_allow_role does not name.
 test_role_mailboxes_and_toll_free_numbers_are_not_refused if {
-	every kind in ["EMAIL_ADDRESS", "PHONE_NUMBER"] {
+	every kind in ["EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER"] {
 		d := finetune.decision with input as upload([], [role(kind)])
 		d.allow
 	}

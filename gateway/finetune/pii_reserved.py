@@ -23,9 +23,11 @@ than a person: an e-mail address at one of the mailbox names RFC 2142 sets for c
 services (``postmaster``, ``abuse``, ``security``, ``support``, ``sales``...) or a
 no-reply sender, and a toll-free number (NANP 800, 833, 844, 855, 866, 877, 888;
 freephone 0800, 0808, 1800; any other with its country code that ``phonenumbers``
-types as toll-free). Such an address or number is a company's, not anyone's personal
-data, but it does reach a real mailbox or line, so it is reported apart from reserved
-values and the policy decides on it separately (``pii_allow_role``).
+types as toll-free), and the addresses of the public DNS resolvers (Google, Cloudflare,
+Quad9, OpenDNS) that network guides name. Such an address or number is a company's or
+a service's, not anyone's personal data, but it does reach a real mailbox, line or
+host, so it is reported apart from reserved values and the policy decides on it
+separately (``pii_allow_role``).
 """
 
 from __future__ import annotations
@@ -75,6 +77,17 @@ _NATIONAL_TOLL_FREE = re.compile(
 the freephone ranges of the UK, Germany, France, the Netherlands (0800, 0808), Ireland
 and Australia (1800)."""
 
+_PUBLIC_RESOLVERS = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844",
+        "1.1.1.1", "1.0.0.1", "2606:4700:4700::1111", "2606:4700:4700::1001",
+        "9.9.9.9", "149.112.112.112", "2620:fe::fe", "2620:fe::9",
+        "208.67.222.222", "208.67.220.220", "2620:119:35::35", "2620:119:53::53",
+    )
+)  # fmt: skip
+"""Google Public DNS, Cloudflare, Quad9 and OpenDNS: anycast services, nobody's host."""
+
 
 def is_reserved(kind: str, value: str) -> bool:
     """Whether ``value``, found as a ``kind`` (Presidio's type), is a reserved one."""
@@ -96,7 +109,16 @@ def is_role(kind: str, value: str) -> bool:
         return _role_mailbox(value)
     if kind == "PHONE_NUMBER":
         return _toll_free(value)
+    if kind == "IP_ADDRESS":
+        return _public_resolver(value)
     return False
+
+
+def _public_resolver(value: str) -> bool:
+    try:
+        return ipaddress.ip_address(value.strip("[]")) in _PUBLIC_RESOLVERS
+    except ValueError:
+        return False
 
 
 def _role_mailbox(value: str) -> bool:

@@ -12,7 +12,7 @@ detection rows, ``bench_pii_identifiers.py``'s per-kind table):
   them ("Item 784-9912-16": valid phone numbers of some region, or passing the NHS
   checksum, by chance), the test card numbers payment processors publish, role
   mailboxes (support@, security@, no-reply@... at real-looking domains), toll-free
-  numbers (NANP 800..888, freephone 0800), and US
+  numbers (NANP 800..888, freephone 0800), public DNS resolvers after "IP", and US
   addresses with a ZIP+4 code ("Austin, TX 78701-2047": a third are valid Spanish
   numbers). Each kind
   is a line template; checksums pass where the identifier has one, so the lines are
@@ -439,6 +439,10 @@ ORDINARY: dict[str, Line] = {
         f"{r.choice(['Ship to', 'Our office:', 'Contact: billing,', 'Return address:'])}"
         f" {r.randint(1, 999)} {r.choice(_STREETS)}, {r.choice(_US_CITIES)}"
         f" {_digits(r, 5, lead=string.digits)}-{_digits(r, 4, lead=string.digits)}."
+    ),
+    "ip_public_resolver": lambda r: (
+        f"{r.choice(['Point the resolver at IP', 'If lookups fail, set the DNS server IP to'])}"
+        f" {r.choice(['8.8.8.8', '1.1.1.1', '9.9.9.9', '8.8.4.4', '208.67.222.222'])}."
     ),
     "phone_toll_free": lambda r: (
         f"{r.choice(['Call our support line at', 'Questions? Call', 'Freephone:'])}"

@@ -135,6 +135,26 @@ def test_personal_numbers_are_not_roles(value: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "role"),
+    [
+        ("8.8.8.8", True),
+        ("1.1.1.1", True),
+        ("9.9.9.9", True),
+        ("208.67.222.222", True),
+        ("2606:4700:4700::1111", True),
+        ("[2001:4860:4860::8888]", True),
+        ("8.8.8.9", False),
+        ("81.2.69.160", False),
+        ("1.1.1.2", False),
+        ("not an ip", False),
+    ],
+)
+def test_public_resolvers_are_roles(value: str, role: bool) -> None:
+    """The public DNS resolvers' addresses are a service's; a neighbour is not."""
+    assert is_role("IP_ADDRESS", value) is role
+
+
+@pytest.mark.parametrize(
     ("kind", "value"),
     [
         ("EMAIL_ADDRESS", "jane.doe@acme-corp.com"),
