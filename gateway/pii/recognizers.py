@@ -243,8 +243,9 @@ _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
 _ZIP_PLUS_FOUR = re.compile(r"[0-9]{5}-[0-9]{4}")
 """A US ZIP+4 code ("94105-1804"). A third of them are valid Spanish numbers, whose
-groups ("941 05 18 04") join to 5-4 under ``STRICT_GROUPING``, but no region writes a
-phone number as five digits, a dash and four."""
+groups ("941 05 18 04") join to 5-4, and no region writes a phone number as five
+digits, a dash and four: not a phone even with a phone word near ("Contact: CA
+94105-1804", which the US reads as a possible number)."""
 _RANGE = re.compile(r"^(\d{2,5}) ?[-\u2013] ?(\d{2,5})$")
 """Two digit groups of one length joined by a hyphen or an en dash, the second larger:
 a range ("2019-2023", "RFC 2616-2617", "1000-2000 times"). No configured region writes
@@ -332,9 +333,12 @@ def _phone_shaped(value: str) -> bool:
 
 @functools.lru_cache(maxsize=RUN_CACHE_SIZE)
 def _grouped_as_phone(value: str) -> bool:
-    """Whether ``value`` is, whole, a valid number of some region whose digit groups
-    stay within that region's formatting groups (phonenumbers' ``STRICT_GROUPING``:
-    "650 253 0000" or "650 2530000", not "65 02 53 00 00"), and that does not start with
+    """Whether ``value`` is, whole, a valid number of some region grouped as that region
+    formats it, or as one block (phonenumbers' ``EXACT_GROUPING``: "650 253 0000" or
+    "6502530000", not "650 2530000" nor "65 02 53 00 00"). ``STRICT_GROUPING``, which
+    lets groups be joined, took a third of all nine-digit figures written in two groups
+    ("98-7654321" as an EIN, "123-456789", "1234567-89") for Spanish numbers ("941 05
+    18 04" joined), and no one writes a phone's groups joined. Also, it must not start with
     the region's calling code without a ``+`` or ``00`` ("4930-9275-3894" read as
     +49 30 92753894, "9178-3646-1616" as +91: how serial and receipt numbers are grouped,
     not how anyone writes a phone number)."""
@@ -345,7 +349,7 @@ def _grouped_as_phone(value: str) -> bool:
         != phonenumbers.CountryCodeSource.FROM_NUMBER_WITHOUT_PLUS_SIGN
         for region in PHONE_REGIONS
         for match in phonenumbers.PhoneNumberMatcher(
-            value, region, leniency=phonenumbers.Leniency.STRICT_GROUPING
+            value, region, leniency=phonenumbers.Leniency.EXACT_GROUPING
         )
     )
 

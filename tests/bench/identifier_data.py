@@ -12,7 +12,9 @@ detection rows, ``bench_pii_identifiers.py``'s per-kind table):
   them ("Item 784-9912-16": valid phone numbers of some region, or passing the NHS
   checksum, by chance), the test card numbers payment processors publish, role
   mailboxes (support@, security@, no-reply@... at real-looking domains), toll-free
-  numbers (NANP 800..888, freephone 0800), public DNS resolvers after "IP", and US
+  numbers (NANP 800..888, freephone 0800), public DNS resolvers after "IP", nine
+  digits in two dash-joined groups no phone is written in (2-7 as an EIN, 3-6, 6-3,
+  7-2, 4-5: a Spanish number's groups joined), and US
   addresses with a ZIP+4 code ("Austin, TX 78701-2047": a third are valid Spanish
   numbers). Each kind
   is a line template; checksums pass where the identifier has one, so the lines are
@@ -434,6 +436,14 @@ ORDINARY: dict[str, Line] = {
     "ticket_year": lambda r: (
         f"Ticket {r.randint(2019, 2027)}-{_digits(r, 6)} "
         f"was merged into {r.randint(2019, 2027)}-{_digits(r, 6)}."
+    ),
+    "nine_digits_joined": lambda r: (
+        f"{r.choice(['The record shows', 'Tax ID', 'Figure', 'The ledger holds'])} "
+        + "-".join(
+            _digits(r, n, lead=string.digits if i else "123456789")
+            for i, n in enumerate(r.choice([(2, 7), (3, 6), (6, 3), (7, 2), (4, 5)]))
+        )
+        + f" {r.choice(['for this quarter.', 'on the header.', ''])}"
     ),
     "zip_plus_four": lambda r: (
         f"{r.choice(['Ship to', 'Our office:', 'Contact: billing,', 'Return address:'])}"

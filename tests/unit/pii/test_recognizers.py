@@ -224,6 +224,15 @@ def test_zip_plus_four_codes_are_not_refusable_phones(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "number", ["98-7654321", "123-456789", "941051-804", "9410518-04", "6123-45678"]
+)
+def test_a_phone_of_joined_groups_is_not_refusable(number: str) -> None:
+    """Nine digits in two groups no region writes a phone in (a Spanish number's groups
+    joined: an EIN, a ledger figure) stay under the fine-tune bar."""
+    assert all(s["score"] < 0.7 for s in find_phones(f"The record shows {number} today."))
+
+
+@pytest.mark.parametrize(
     "text", ["Llame al 941 05 18 04 hoy.", "Tel. 941 051 804", "Phone: +34 94105-1804"]
 )
 def test_spanish_numbers_as_written_are_still_phones(text: str) -> None:
