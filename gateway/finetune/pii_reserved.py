@@ -1,4 +1,4 @@
-"""Values reserved for documentation, examples and private use: nobody's identifier.
+"""Values that are nobody's personal identifier: reserved ones, and a role's.
 
 A finding whose value lies in such a range is reported with ``reserved`` set; whether that
 spares the upload is the policy's call, per type (``pii_allow_reserved`` in
@@ -14,8 +14,8 @@ spares the upload is the policy's call, per type (``pii_allow_reserved`` in
   .localhost): no such mailbox can exist.
 - US phone numbers 555-0100 to 555-0199 in any area code: the NANP reserves them for
   fiction.
-- Card numbers the payment processors publish for testing (Stripe, Adyen, Braintree,
-  PayPal, Cybersource, Worldpay): no account is issued under them, and payment
+- Card numbers the payment processors publish for testing (Stripe, Braintree, PayPal,
+  Adyen and others): no account is issued under them, and payment
   integration guides quote them on every page.
 
 Apart from these, ``is_role`` tells an address or number of a role or service rather
@@ -103,8 +103,8 @@ def is_reserved(kind: str, value: str) -> bool:
 
 
 def is_role(kind: str, value: str) -> bool:
-    """Whether ``value``, found as a ``kind``, is a role's e-mail address or a toll-free
-    number."""
+    """Whether ``value``, found as a ``kind``, is a role's e-mail address, a toll-free
+    number or a public DNS resolver's address."""
     if kind == "EMAIL_ADDRESS":
         return _role_mailbox(value)
     if kind == "PHONE_NUMBER":
