@@ -51,10 +51,15 @@ class PoolConfig:
     worker ~0.9 CPU-ms warm (1,024 characters: ~1.6; 2,048: ~3.1; a quarter of it
     Presidio's fixed cost per call). 1,024 scanned faster but measured a worse chat p50
     while a 5 MB upload was scanned (one run each on a loaded machine)."""
-    pattern_batch_quiet_chars: int = 2048
+    pattern_batch_quiet_chars: int = 6144
     """The bound on a pattern-engine batch while no chat work came for ``chat_quiet_s``:
-    nothing waits behind it, and Presidio's fixed cost per call (~0.23 ms) is paid four
-    times less often than at 512."""
+    nothing waits behind it, and Presidio's fixed cost per call (~0.23 ms) is paid twelve
+    times less often than at 512. A batch takes a worker ~7 ms on digit-dense text: at
+    2,048 (~2.5 ms) the two batches a worker holds ran out while the gateway's event loop
+    ran 10 to 40 ms late (the corpus match's threads hold the GIL during the same
+    upload), and the worker idled for most of the match. 6,144 is about the most whose
+    frame still fits a worker's input pipe unread (``bulk_batches_held``); the first chat
+    text after a quiet spell waits for up to two such batches."""
     bulk_in_flight: int = 2
     """Bulk batches a worker may hold at once while no chat work came for
     ``chat_quiet_s``: the one it analyses and the next, already sent, so it does not wait

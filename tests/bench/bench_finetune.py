@@ -521,22 +521,38 @@ async def _pii_rows(
             analyze_patterns=pool.analyze_patterns,
             pii_plan=plan,
         )
-        workers = pool.pids()
-        worker_cpu = sum(_cpu_s(pid) for pid in workers)
-        started, cpu = time.perf_counter(), time.process_time()
-        scan = await timed.scan(content)
-        seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+        # A scan of 1 MB is a 1 to 2 s sample whose spread on a shared host is larger
+        # than a change to the lane: the pattern-lane rows report a median of runs.
+        runs = [
+            await _timed_scan(timed, content, pool.pids())
+            for _ in range(1 if ner else args.pii_runs)
+        ]
+        seconds, cpu_s, worker_cpu_s, stages = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
         results[f"throughput_with_presidio_{label}"] = {
             "bytes": len(content),
             "seconds": round(seconds, 3),
             "mb_per_s": round(len(content) / seconds / 1e6, 3),
             "process_cpu_s": round(cpu_s, 3),
             "mb_per_cpu_s": round(len(content) / cpu_s / 1e6, 3),
-            "worker_cpu_s": round(sum(_cpu_s(pid) for pid in workers) - worker_cpu, 3),
+            "worker_cpu_s": round(worker_cpu_s, 3),
             "load_average_1min": os.getloadavg()[0],
-            "stages_ms": scan.timings_ms,
+            "stages_ms": stages,
+            "all_runs_s": [round(run[0], 3) for run in runs],
+            "all_runs_pii_ms": [run[3]["pii"] for run in runs],
+            "all_runs_worker_cpu_s": [round(run[2], 3) for run in runs],
         }
     return results
+
+
+async def _timed_scan(
+    scanner: UploadScanner, content: bytes, workers: list[int]
+) -> tuple[float, float, float, dict[str, float]]:
+    """Wall seconds, this process's and the workers' CPU-s, and the stages of one scan."""
+    worker_cpu = sum(_cpu_s(pid) for pid in workers)
+    started, cpu = time.perf_counter(), time.process_time()
+    scan = await scanner.scan(content)
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    return seconds, cpu_s, sum(_cpu_s(pid) for pid in workers) - worker_cpu, scan.timings_ms
 
 
 def _first_mb(records: list[dict[str, Any]], megabytes: float) -> list[dict[str, Any]]:
@@ -563,6 +579,12 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=5.0, help="size of the throughput file")
     parser.add_argument("--presidio-mb", type=float, default=1.0)
     parser.add_argument("--no-presidio", action="store_true")
+    parser.add_argument(
+        "--pii-runs",
+        type=int,
+        default=5,
+        help="scans per pattern-lane throughput row (the median is reported)",
+    )
     parser.add_argument("--evasion-passages", type=int, default=50)
     parser.add_argument("--reindex", action="store_true")
     parser.add_argument(
