@@ -85,6 +85,20 @@ class Overlap:
     def line(self) -> int:
         return self.lines[0]
 
+    def __reduce__(self) -> tuple[type[Overlap], tuple[Any, ...]]:
+        # The scan helper's replies carry tens of thousands: a slotted dataclass's own
+        # pickling calls ``fields()`` per object, several times slower than this.
+        return Overlap, (
+            self.lines,
+            self.doc_id,
+            self.corpus,
+            self.classification,
+            self.chunk_id,
+            self.score,
+            self.shared,
+            self.shared_chars,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
