@@ -39,6 +39,7 @@ from gateway.elastic import IndexNotFound, elasticsearch_errors
 from gateway.finetune.corpus_state import (
     NO_RUN,
     RunState,
+    digest,
     fingerprint_filter,
     run_states,
 )
@@ -58,6 +59,9 @@ class Snapshot:
     holders: Holders
     chunks: list[Chunk]
     """Chunk ``n`` of ``holders.chunks``, in ``chunk_id`` order."""
+    state: str | None = None
+    """The corpus state it holds (``corpus_state.digest`` of its runs): a scan matched
+    against it needs no second count to name it."""
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Names this snapshot in the scan helper, which keeps the last one it was sent."""
     table: ChunkTable = field(init=False)
@@ -126,7 +130,7 @@ class CorpusIndex:
                 self._snapshot = None
                 states = self._states()
                 if states == runs:
-                    snapshot = await asyncio.to_thread(self._build)
+                    snapshot = await asyncio.to_thread(self._build, runs)
                     self._runs, self._snapshot, self._moving = runs, snapshot, {}
                     return snapshot
                 # An ingest wrote between the count and the fetch: count again.
@@ -157,9 +161,11 @@ class CorpusIndex:
         for held in fetched:
             self._held[held.chunk.chunk_id] = held
 
-    def _build(self) -> Snapshot:
+    def _build(self, runs: Mapping[int, RunState]) -> Snapshot:
         ordered = sorted(self._held.values(), key=lambda h: h.chunk.chunk_id)
-        return Snapshot(Holders.of([h.prints for h in ordered]), [h.chunk for h in ordered])
+        return Snapshot(
+            Holders.of([h.prints for h in ordered]), [h.chunk for h in ordered], digest(runs)
+        )
 
     async def _count_runs(self) -> dict[int, RunState] | None:
         return await run_states(self._client, self._index)

@@ -78,6 +78,10 @@ class Example:
     def text(self) -> str:
         return "\n".join(self.texts)
 
+    def __reduce__(self) -> tuple[type[Example], tuple[int, tuple[str, ...]]]:
+        # As ``Overlap.__reduce__``: the scan helper sends every example back.
+        return Example, (self.line, self.texts)
+
 
 class _LineProblem(ValueError):
     pass

@@ -85,6 +85,20 @@ class Overlap:
     def line(self) -> int:
         return self.lines[0]
 
+    def __reduce__(self) -> tuple[type[Overlap], tuple[Any, ...]]:
+        # The scan helper's replies carry tens of thousands: a slotted dataclass's own
+        # pickling calls ``fields()`` per object, several times slower than this.
+        return Overlap, (
+            self.lines,
+            self.doc_id,
+            self.corpus,
+            self.classification,
+            self.chunk_id,
+            self.score,
+            self.shared,
+            self.shared_chars,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
@@ -145,8 +159,8 @@ class CorpusMatcher:
     ) -> tuple[list[Overlap], dict[str, dict[str, Any]]]:
         from gateway.finetune import overlaps as engine  # numpy: loaded on first use
 
-        await self._check_scheme()
         if self._local_max_prints > 0:
+            # Its count of the runs fails closed on another scheme (``run_states``).
             snapshot = await self._local_index().current()
             if snapshot is not None:
                 found, documents = await asyncio.to_thread(_local_overlaps, units, snapshot)
@@ -156,6 +170,8 @@ class CorpusMatcher:
                     _local_overlaps, await more, snapshot
                 )
                 return found + rest, {**documents, **rest_documents}
+        else:
+            await self._check_scheme()
         if more is not None:
             units = [*units, *await more]
         wanted = engine.wanted_prints(units)
@@ -180,10 +196,10 @@ class CorpusMatcher:
         """The local copy of the corpus as Elasticsearch holds it now (the scheme checked
         first), to match against with ``local_overlaps``; None when there is none to
         trust (``overlaps`` then searches Elasticsearch)."""
-        await self._check_scheme()
         if self._local_max_prints <= 0:
+            await self._check_scheme()
             return None
-        return await self._local_index().current()
+        return await self._local_index().current()  # checks the scheme (``run_states``)
 
     async def state(self) -> str | None:
         """The corpus's state now (``gateway.finetune.corpus_state``); None when it has

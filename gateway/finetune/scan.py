@@ -142,9 +142,9 @@ class UploadScanner:
     async def scan(self, content: bytes, purpose: str = FINE_TUNE) -> ScanResult:
         """BadRequest for a malformed file; DependencyUnavailable if a search fails."""
         clock = time.perf_counter()
-        state = await self.corpus_state()
         sha256 = hashlib.sha256(content).hexdigest()
         pieces = await self._in_pieces(content, purpose)
+        state = await self._state_before_match(pieces)
         if pieces:
             read = FileRead(pieces[0], "jsonl")
         else:
@@ -223,8 +223,8 @@ class UploadScanner:
 
     async def recheck(self, content: bytes, purpose: str) -> ScanResult:
         """The corpus match alone, against the corpus as it is now (a stored file used)."""
-        state = await self.corpus_state()
         pieces = await self._in_pieces(content, purpose)
+        state = await self._state_before_match(pieces)
         if pieces:
             read, units = FileRead(pieces[0], "jsonl"), pieces[1]
         else:
@@ -245,6 +245,16 @@ class UploadScanner:
             format=read.format,
             corpus_state=state,
         )
+
+    async def _state_before_match(
+        self, pieces: tuple[list[Example], ExampleUnits, Matched | None] | None
+    ) -> str | None:
+        """The corpus state the match holds for: the local copy's when the pieces were
+        matched with it (exactly the state matched against), else read now, before the
+        match (which then sees this state or a later one)."""
+        if pieces is not None and pieces[2] is not None:
+            return pieces[2].snapshot.state
+        return await self.corpus_state()
 
     async def _pdf_layer(self, content: bytes, purpose: str) -> str | bool | None:
         """A PDF upload's text layer, read in the helper process within ``PDF_SECONDS``

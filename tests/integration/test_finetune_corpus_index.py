@@ -117,7 +117,7 @@ async def test_a_rebuild_that_fails_never_leaves_the_old_copy_current(
         local = matcher._local
         assert local is not None
 
-        def fail() -> None:
+        def fail(*_: object) -> None:
             raise MemoryError
 
         monkeypatch.setattr(local, "_build", fail)
@@ -218,3 +218,59 @@ async def test_text_ingested_after_an_upload_was_scanned_is_refused_on_upload(
         await ingest_texts(index, {"memo.txt": MEMO}, corpus="legal")
     details = await refused_upload(bob, jsonl(example(MEMO)))
     assert "governed document" in details
+
+
+async def test_a_scan_in_pieces_counts_the_corpus_once_and_sees_each_change(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large upload (in pieces, with the helper) asks Elasticsearch one question about
+    the corpus (its runs: ``run_states``), and the state it names is the one it matched
+    against; text ingested between two uploads is matched by the second, under a new
+    state; a chunk of another scheme fails the next scan closed."""
+    from gateway.finetune import pieces
+    from gateway.finetune.corpus_state import OtherScheme, digest, run_states
+    from gateway.finetune.helper import ScanHelper
+
+    monkeypatch.setattr(pieces, "SPLIT_MIN_BYTES", 1)
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 200)
+    async with ChunkIndex.from_settings(settings) as index, ScanHelper() as helper:
+        await ingest_texts(index, {"plan.txt": PLAN, "memo.txt": MEMO})
+        asked: list[str] = []
+        search, count = index.client.search, index.client.count
+
+        async def counted_search(**kwargs: Any) -> Any:
+            asked.append("runs" if "aggs" in kwargs else "search")
+            return await search(**kwargs)
+
+        async def counted_count(**kwargs: Any) -> Any:
+            asked.append("count")
+            return await count(**kwargs)
+
+        monkeypatch.setattr(index.client, "search", counted_search)
+        monkeypatch.setattr(index.client, "count", counted_count)
+        scanner = UploadScanner(CorpusMatcher(index.client, index.name), None, helper=helper)
+        content = upload(PLAN, "Nothing governed here at all, just words.", RUNBOOK, MEMO)
+        first = await scanner.scan(content)  # builds the local copy
+        asked.clear()
+        again = await scanner.scan(content)
+        assert asked == ["runs"]
+        runs = await run_states(index.client, index.name)
+        assert runs is not None
+        assert again.corpus_state == first.corpus_state == digest(runs)
+        assert {o.doc_id for o in again.overlaps} == {"plan.txt", "memo.txt"}
+
+        await ingest_texts(index, {"runbook.txt": RUNBOOK})
+        after = await scanner.scan(content)
+        assert {o.doc_id for o in after.overlaps} == {"plan.txt", "memo.txt", "runbook.txt"}
+        runs = await run_states(index.client, index.name)
+        assert runs is not None
+        assert after.corpus_state == digest(runs) != first.corpus_state
+
+        await index.client.index(
+            index=index.name,
+            id="old-scheme",
+            document={"chunk_id": "old-scheme", "fingerprints": [1, 2], "fingerprint_scheme": "v0"},
+            refresh=True,
+        )
+        with pytest.raises(OtherScheme):
+            await scanner.scan(content)

@@ -3,6 +3,8 @@
 import asyncio
 import json
 import os
+import pickle
+import pickletools
 import signal
 import sys
 import time
@@ -14,7 +16,9 @@ import pytest
 from gateway.errors import DependencyUnavailable
 from gateway.finetune import pieces
 from gateway.finetune.corpus_index import Snapshot
-from gateway.finetune.helper import ScanHelper
+from gateway.finetune.examples import Example
+from gateway.finetune.helper import ScanHelper, _load_reply
+from gateway.finetune.matcher import Overlap
 from gateway.finetune.overlaps import Holders
 from gateway.finetune.scan import UploadScanner
 
@@ -175,3 +179,20 @@ async def test_the_helper_dies_with_a_gateway_that_is_killed() -> None:
     owner.kill()
     await owner.wait()
     assert await _gone(pid)
+
+
+def test_replies_of_examples_and_overlaps_are_rebuilt_by_their_constructors() -> None:
+    """The helper sends back every example and tens of thousands of overlaps: each is
+    pickled as its fields and rebuilt by its class (no per-object ``__setstate__``, the
+    slow path of slotted dataclasses), equal field by field, through the gateway's
+    restricted unpickler."""
+    found = [
+        Overlap((3, 4), "doc-a", "legal", "restricted", "c1", 0.75, 12, 5),
+        Overlap((9,), "doc-b", "ops", "internal", "c2", 1.0, 40, 0),
+    ]
+    examples = [Example(1, ("a", "b")), Example(7, ())]
+    body = pickle.dumps((True, [found, examples]), protocol=5)
+    assert "BUILD" not in {op.name for op, _, _ in pickletools.genops(body)}
+    ok, value = _load_reply(body)
+    assert ok is True
+    assert value == [found, examples]
