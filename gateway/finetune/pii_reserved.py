@@ -34,13 +34,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 
 import phonenumbers
+
+from gateway.pii.recognizers import PHONE_REGIONS
 
 _EXAMPLE_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
 _RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
 _NON_DIGIT = re.compile(r"[^0-9]")
-_NON_LETTER = re.compile(r"[^a-z]")
+_SEPARATORS = re.compile(r"[_-]")
 _TEST_CARDS = frozenset((
     "4242424242424242", "4000056655665556", "5555555555554444", "2223003122003222",
     "5200828282828210", "5105105105105100", "378282246310005", "371449635398431",
@@ -68,14 +71,24 @@ _ROLE_MAILBOXES = frozenset((
     "press", "careers", "jobs",
 ))  # fmt: skip
 """RFC 2142's mailbox names, the no-reply senders and the desks most sites publish;
-matched on the local part's letters (``no-reply``, ``do_not_reply``, ``MAILER-DAEMON``)
-without a ``+`` tag."""
+matched on the local part without ``-``, ``_`` (``no-reply``, ``do_not_reply``,
+``MAILER-DAEMON``) and a ``+`` tag."""
+_FREE_MAIL = frozenset((
+    "gmail.com", "googlemail.com", "yahoo.com", "ymail.com", "outlook.com", "hotmail.com",
+    "live.com", "msn.com", "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com",
+    "gmx.de", "gmx.net", "gmx.com", "web.de", "t-online.de", "orange.fr", "free.fr",
+    "laposte.net", "libero.it", "yandex.ru", "mail.ru", "qq.com", "163.com", "zoho.com",
+    "fastmail.com", "hey.com", "tutanota.com",
+))  # fmt: skip
+"""Free mail providers: an address there is a person's, whatever its name."""
 _NATIONAL_TOLL_FREE = re.compile(
     r"1?8(?:00|33|44|55|66|77|88)[2-9][0-9]{6}|08(?:00|08)[0-9]{4,8}|1800[0-9]{6}"
 )
-"""Toll-free numbers written without a country code: NANP's (``1-800-275-2273``) and
-the freephone ranges of the UK, Germany, France, the Netherlands (0800, 0808), Ireland
-and Australia (1800)."""
+"""The digits of toll-free numbers written without a country code: NANP's
+(``1-800-275-2273``) and the freephone ranges of the UK, Germany, France, the
+Netherlands (0800, 0808), Ireland and Australia (1800). A quick test only: the number
+must also be written as one (``_toll_free``)."""
+_TOLL_FREE = phonenumbers.PhoneNumberType.TOLL_FREE
 
 _PUBLIC_RESOLVERS = frozenset(
     ipaddress.ip_address(address)
@@ -91,27 +104,15 @@ _PUBLIC_RESOLVERS = frozenset(
 
 def is_reserved(kind: str, value: str) -> bool:
     """Whether ``value``, found as a ``kind`` (Presidio's type), is a reserved one."""
-    if kind == "IP_ADDRESS":
-        return _reserved_ip(value)
-    if kind == "EMAIL_ADDRESS":
-        return _reserved_email(value)
-    if kind == "PHONE_NUMBER":
-        return _fictional_phone(value)
-    if kind == "CREDIT_CARD":
-        return _NON_DIGIT.sub("", value) in _TEST_CARDS
-    return False
+    check = _RESERVED.get(kind)
+    return check is not None and check(value)
 
 
 def is_role(kind: str, value: str) -> bool:
     """Whether ``value``, found as a ``kind``, is a role's e-mail address, a toll-free
     number or a public DNS resolver's address."""
-    if kind == "EMAIL_ADDRESS":
-        return _role_mailbox(value)
-    if kind == "PHONE_NUMBER":
-        return _toll_free(value)
-    if kind == "IP_ADDRESS":
-        return _public_resolver(value)
-    return False
+    check = _ROLE.get(kind)
+    return check is not None and check(value)
 
 
 def _public_resolver(value: str) -> bool:
@@ -122,21 +123,38 @@ def _public_resolver(value: str) -> bool:
 
 
 def _role_mailbox(value: str) -> bool:
-    local, at, _ = value.rpartition("@")
-    if not at:
+    """The local part less a ``+`` tag and the separators ``-``, ``_`` is a role's name
+    exactly, at a domain of its own: ``info1987@gmail.com``, ``le.gal@acme.fr`` (a dot
+    joins names, not a role's words) and ``support@gmail.com`` are a person's."""
+    local, at, domain = value.rpartition("@")
+    if not at or domain.rstrip(".").lower() in _FREE_MAIL:
         return False
-    return _NON_LETTER.sub("", local.partition("+")[0].lower()) in _ROLE_MAILBOXES
+    return _SEPARATORS.sub("", local.partition("+")[0].lower()) in _ROLE_MAILBOXES
 
 
 def _toll_free(value: str) -> bool:
-    digits = _NON_DIGIT.sub("", value)
-    if value.lstrip().startswith("+"):
+    """A ``+`` number its plan types as toll-free; a national one only when written as a
+    toll-free number is (its region's own groups: "(800) 275-2273", "0800 123 4567"),
+    since the same digits are personal lines elsewhere ("88823 45678", an Indian mobile;
+    "(83) 3216-7000", a landline in Paraíba; "08081 123456", one in Bavaria)."""
+    value = value.strip()
+    if value.startswith("+"):
         try:
             number = phonenumbers.parse(value)
         except phonenumbers.NumberParseException:
             return False
-        return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
-    return _NATIONAL_TOLL_FREE.fullmatch(digits) is not None
+        return phonenumbers.number_type(number) == _TOLL_FREE
+    if _NATIONAL_TOLL_FREE.fullmatch(_NON_DIGIT.sub("", value)) is None or value.isdigit():
+        return False  # a bare run of digits is as much an order or account number
+    return any(
+        match.start == 0
+        and match.end == len(value)
+        and phonenumbers.number_type(match.number) == _TOLL_FREE
+        for region in PHONE_REGIONS
+        for match in phonenumbers.PhoneNumberMatcher(
+            value, region, leniency=phonenumbers.Leniency.EXACT_GROUPING
+        )
+    )
 
 
 def _reserved_ip(value: str) -> bool:
@@ -172,3 +190,20 @@ def _fictional_phone(value: str) -> bool:
         and digits[3:6] == "555"
         and 100 <= int(digits[6:]) <= 199
     )
+
+
+def _test_card(value: str) -> bool:
+    return _NON_DIGIT.sub("", value) in _TEST_CARDS
+
+
+_RESERVED: dict[str, Callable[[str], bool]] = {
+    "IP_ADDRESS": _reserved_ip,
+    "EMAIL_ADDRESS": _reserved_email,
+    "PHONE_NUMBER": _fictional_phone,
+    "CREDIT_CARD": _test_card,
+}
+_ROLE: dict[str, Callable[[str], bool]] = {
+    "EMAIL_ADDRESS": _role_mailbox,
+    "PHONE_NUMBER": _toll_free,
+    "IP_ADDRESS": _public_resolver,
+}

@@ -86,12 +86,11 @@ def test_other_values(kind: str, value: str) -> None:
         "postmaster@acme.io",
         "abuse@isp.net",
         "sales+eu@contoso.io",
-        "info2@contoso.io",
     ],
 )
 def test_role_mailboxes(value: str) -> None:
     """RFC 2142's mailbox names and no-reply senders, in any case or separator, with a
-    ``+`` tag or a number, are roles."""
+    ``+`` tag, are roles."""
     assert is_role("EMAIL_ADDRESS", value)
 
 
@@ -128,6 +127,11 @@ def test_toll_free_numbers_are_roles(value: str) -> None:
         "+49 30 901820",
         "0900 123 456",  # premium rate: a business, but not free; left to the policy
         "1-800-275",
+        "88823 45678",  # an Indian mobile (toll-free digits in the US)
+        "8447123456",  # bare: as much an order number
+        "(83) 3216-7000",  # a landline in Paraíba
+        "08081 123456",  # a landline in Bavaria
+        "080 8123 4567",  # Bangalore
     ],
 )
 def test_personal_numbers_are_not_roles(value: str) -> None:
@@ -162,12 +166,20 @@ def test_public_resolvers_are_roles(value: str, role: bool) -> None:
         ("EMAIL_ADDRESS", "jane+support@acme-corp.com"),
         ("EMAIL_ADDRESS", "supporter@acme-corp.com"),
         ("EMAIL_ADDRESS", "steve.jobs@apple.com"),
+        ("EMAIL_ADDRESS", "info1987@gmail.com"),
+        ("EMAIL_ADDRESS", "info2@contoso.io"),
+        ("EMAIL_ADDRESS", "le.gal@acme.fr"),
+        ("EMAIL_ADDRESS", "jo.bs@acme.fr"),
+        ("EMAIL_ADDRESS", "noé.c@acme.fr"),
+        ("EMAIL_ADDRESS", "support@gmail.com"),
+        ("EMAIL_ADDRESS", "Info@Yahoo.com"),
         ("EMAIL_ADDRESS", "support"),
         ("PHONE_NUMBER", "support@acme-corp.com"),
     ],
 )
 def test_personal_mailboxes(kind: str, value: str) -> None:
-    """A person's name beside a role word, a role in the tag only, a longer word, and
+    """A person's name beside a role word, a role in the tag only, a longer word, digits
+    or other letters beside a role's name, a role's name at a free mail provider, and
     other types are not roles."""
     assert not is_role(kind, value)
 
