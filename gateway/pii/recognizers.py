@@ -218,6 +218,13 @@ def _registered_end(value: str) -> int | None:
 RUN_CACHE_SIZE = 8_192
 """Digit runs whose matches are remembered (~4 MB when full of dates)."""
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "ES", "IT", "NL", "BR", "IL", "IE")
+_GROUPING = {
+    region: phonenumbers.Leniency.EXACT_GROUPING
+    if region == "ES"
+    else phonenumbers.Leniency.STRICT_GROUPING
+    for region in PHONE_REGIONS
+}
+"""The grouping a number must be written in to be phone-shaped (``_grouped_as_phone``)."""
 _PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
 _PHONE_CONTEXT = re.compile(
     r"\b(?:phone|tel|telephone|call|calls|called|mobile|cell|fax|whatsapp|sms|text|dial|"
@@ -333,24 +340,27 @@ def _phone_shaped(value: str) -> bool:
 
 @functools.lru_cache(maxsize=RUN_CACHE_SIZE)
 def _grouped_as_phone(value: str) -> bool:
-    """Whether ``value`` is, whole, a valid number of some region grouped as that region
-    formats it, or as one block (phonenumbers' ``EXACT_GROUPING``: "650 253 0000" or
-    "6502530000", not "650 2530000" nor "65 02 53 00 00"). ``STRICT_GROUPING``, which
-    lets groups be joined, took a third of all nine-digit figures written in two groups
-    ("98-7654321" as an EIN, "123-456789", "1234567-89") for Spanish numbers ("941 05
-    18 04" joined), and no one writes a phone's groups joined. Also, it must not start with
+    """Whether ``value`` is, whole, a valid number of some region whose digit groups
+    stay within that region's formatting groups (phonenumbers' ``STRICT_GROUPING``:
+    "650 253 0000" or "650 2530000", not "65 02 53 00 00"), and that does not start with
     the region's calling code without a ``+`` or ``00`` ("4930-9275-3894" read as
     +49 30 92753894, "9178-3646-1616" as +91: how serial and receipt numbers are grouped,
-    not how anyone writes a phone number)."""
+    not how anyone writes a phone number).
+
+    Spain alone is held to its own groups or one block (``EXACT_GROUPING``: "941 05 18
+    04", "612 345 678", "941051804"): its nine-digit numbers have no trunk prefix, so
+    strict grouping took a third of all nine-digit figures written in two dash-joined
+    groups ("98-7654321" as an EIN, "123-456789", "1234567-89") for Spanish numbers,
+    and nobody writes one so. Elsewhere the area code and the rest in one block is how
+    people write numbers ("050-1234567" in Israel, "347 1234567" in Italy, "020-1234567"
+    in the Netherlands), which exact grouping would not take."""
     return any(
         match.start == 0
         and match.end == len(value)
         and phonenumbers.parse(value, region, keep_raw_input=True).country_code_source
         != phonenumbers.CountryCodeSource.FROM_NUMBER_WITHOUT_PLUS_SIGN
         for region in PHONE_REGIONS
-        for match in phonenumbers.PhoneNumberMatcher(
-            value, region, leniency=phonenumbers.Leniency.EXACT_GROUPING
-        )
+        for match in phonenumbers.PhoneNumberMatcher(value, region, leniency=_GROUPING[region])
     )
 
 

@@ -23,7 +23,9 @@ detection rows, ``bench_pii_identifiers.py``'s per-kind table):
   card numbers grouped as printed or next to a card word, NHS numbers written 3-3-4 or
   after "NHS", IBANs of real countries (compact and grouped), SSNs with a context word,
   e-mail addresses (also a person's name beside a role word: ``support.jan@``) and phone
-  numbers (also right after a reference word, with a phone or NHS word near).
+  numbers (also right after a reference word, with a phone or NHS word near, and the
+  area code then the rest in one block, as Israel, Italy, the Netherlands and Ireland
+  write them).
 
 Deterministic for a ``random.Random``; values are drawn, not looked up.
 """
@@ -541,6 +543,19 @@ def _phone(rng: random.Random) -> str:
             return text
 
 
+def _area_then_rest(rng: random.Random) -> str:
+    """An Israeli, Italian, Dutch or Irish number as people there write it: the area
+    code with its trunk prefix, then the rest in one block ("050-1234567")."""
+    while True:
+        region, area, size = rng.choice(
+            [("IL", "050", 7), ("IL", "03", 7), ("IT", "347", 7), ("NL", "020", 7),
+             ("IE", "087", 7), ("IE", "01", 7)]
+        )  # fmt: skip
+        text = f"{area}{rng.choice('- ')}{_digits(rng, size, lead='23456789')}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
+            return text
+
+
 def _dialled_phone(rng: random.Random) -> str:
     """A national number written with its trunk prefix ("020 7946 0958", "06 12 34 56 78")."""
     while not (phone := _phone(rng)).startswith("0"):
@@ -596,6 +611,7 @@ PERSONAL: dict[str, Line] = {
     "nhs_labelled_with_word": lambda r: (
         f"NHS ref {'-'.join([(n := _nhs(r))[:3], n[3:6], n[6:]])} is on the referral."
     ),
+    "phone_area_then_rest": lambda r: f"{r.choice(_FIRST).title()}, {_area_then_rest(r)}",
     "phone_dialled_labelled": lambda r: (
         f"{r.choice(['Customer ref:', 'Order no.', 'Ticket', 'Ref'])} {_dialled_phone(r)}"
     ),

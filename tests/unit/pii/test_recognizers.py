@@ -224,6 +224,30 @@ def test_zip_plus_four_codes_are_not_refusable_phones(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Dana Cohen, 050-1234567",
+        "My number is 03-1234567.",
+        "054-7654321",
+        "050 1234567",
+        "My number is 347 1234567.",
+        "347/1234567",
+        "020-1234567",
+        "087-1234567",
+        "(01) 2345678",
+        "04 1234 5678",
+        "Llame al 941 05 18 04 hoy.",
+        "My number is 612 345 678.",
+    ],
+)
+def test_area_code_then_the_rest_is_how_phones_are_written(text: str) -> None:
+    """The area code and the subscriber number in one block (Israel, Italy, the
+    Netherlands, Ireland, Australia) or Spain's own groups, with no phone word: a phone
+    at or over the fine-tune bar."""
+    assert max(s["score"] for s in find_phones(text)) >= 0.7
+
+
+@pytest.mark.parametrize(
     "number", ["98-7654321", "123-456789", "941051-804", "9410518-04", "6123-45678"]
 )
 def test_a_phone_of_joined_groups_is_not_refusable(number: str) -> None:
