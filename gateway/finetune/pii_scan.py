@@ -83,7 +83,7 @@ class PiiFinding:
     of reserved and other values of a type are grouped apart."""
     role: bool = False
     """Whether the values are a role's or service's (``pii_reserved.is_role``: role
-    mailboxes, toll-free numbers), grouped apart likewise."""
+    mailboxes, toll-free numbers, public DNS resolvers), grouped apart likewise."""
 
     def fact(self) -> dict[str, Any]:
         return {
@@ -128,6 +128,9 @@ class PiiScan:
             found = await self._patterns(distinct, plan)
         spans = dict(zip(distinct, found, strict=True))
         groups: defaultdict[tuple[str, float, bool, bool], list[int]] = defaultdict(list)
+        # Whether a value is reserved or a role's, once per distinct value: a toll-free
+        # number on every line of a support transcript is parsed once, not per line.
+        standings: dict[tuple[str, str], tuple[bool, bool]] = {}
         for line, piece in pieces:
             for span in spans[piece]:
                 if span["score"] < self._min_score:
@@ -135,8 +138,10 @@ class PiiScan:
                 if span["type"] in NER_TYPES and not ner:
                     continue
                 score = round(round(span["score"] * 20) / 20, 2)
-                value = piece[span["start"] : span["end"]]
-                standing = (is_reserved(span["type"], value), is_role(span["type"], value))
+                typed = (span["type"], piece[span["start"] : span["end"]])
+                standing = standings.get(typed)
+                if standing is None:
+                    standing = standings[typed] = (is_reserved(*typed), is_role(*typed))
                 groups[(span["type"], score, *standing)].append(line)
         return [
             PiiFinding(kind, score, len(lines), tuple(sorted(set(lines)))[:MAX_LINES], *standing)
