@@ -114,20 +114,62 @@ def by_form(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:
     return out
 
 
-_REFERENCE_LABEL = re.compile(
-    r"(?<![a-z])(?:item|part|order|reorder|model|product|article|catalog|catalogue|ref|"
-    r"reference|invoice|po|ticket|batch|sku)s?(?:\s*(?:no\.?|nr\.?|number|num\.?|id))?\s*:?\s*$",
-    re.IGNORECASE,
+LINE_BREAK = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+"""What ``str.splitlines`` breaks a line at."""
+_SPACE_IN_LINE = r"[^\S\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*"
+_LABEL = (
+    r"(?:item|part|order|reorder|model|product|article|catalog|catalogue|ref|"
+    r"reference|invoice|po|ticket|batch|sku)s?"
+    rf"(?:{_SPACE_IN_LINE}(?:no\.?|nr\.?|number|num\.?|id))?{_SPACE_IN_LINE}:?{_SPACE_IN_LINE}"
 )
+_REFERENCE_LABEL = re.compile(rf"(?<![a-z]){_LABEL}\Z", re.IGNORECASE)
+_LABEL_ALONE = re.compile(rf"{_SPACE_IN_LINE}{_LABEL}", re.IGNORECASE)
+_LABEL_LINE_CHARS = 48
+"""A line before a number this long or longer is no label alone on its line."""
 
 
 def labelled(text: str, start: int) -> bool:
     """Whether a word right before ``start`` names the number there as a reference of
-    ordinary data: "Item 784-9912-16", "Order no. 12-3456-7890", "Part: 1234-567-890".
-    Such a number is not in a phone's or an NHS number's usual setting: it scores at most
-    ``UNUSUAL_FORM_SCORE`` unless a word naming the type is near (a phone word for a
-    phone: ``gateway.pii.recognizers``)."""
-    return _REFERENCE_LABEL.search(text, max(0, start - 24), start) is not None
+    ordinary data: "Item 784-9912-16", "Order no. 12-3456-7890", "Part: 1234-567-890",
+    or a form's "Part no.:" alone on the line before. Such a number is not in a phone's
+    or an NHS number's usual setting: it scores at most ``UNUSUAL_FORM_SCORE`` unless a
+    word naming the type is near (a phone word for a phone: ``gateway.pii.recognizers``).
+    A sentence ending in such a word on the line before names nothing ("Thanks, we got
+    your order" then a phone number)."""
+    line = line_start(text, start, 24)
+    if _REFERENCE_LABEL.search(text, line, start):
+        return True
+    return _label_line_before(text, start)
+
+
+def _label_line_before(text: str, start: int) -> bool:
+    """Whether ``text[start]`` starts its line (spaces aside) and the line before holds a
+    reference label alone."""
+    lo = max(0, start - _LABEL_LINE_CHARS)
+    breaks = [(m.start(), m.end()) for m in LINE_BREAK.finditer(text, lo, start)]
+    if not breaks or text[breaks[-1][1] : start].strip():
+        return False
+    end = breaks[-1][0]
+    if text.startswith("\r\n", end - 1) and len(breaks) > 1 and breaks[-2][0] == end - 1:
+        end -= 1  # one line break, written CR LF
+        breaks.pop()
+    if len(breaks) > 1:
+        begin = breaks[-2][1]
+    elif lo == 0:
+        begin = 0
+    else:
+        return False  # the line before is longer than any label alone
+    return _LABEL_ALONE.fullmatch(text, begin, end) is not None
+
+
+def line_start(text: str, at: int, within: int) -> int:
+    """Where the line holding ``text[at]`` starts, or ``at - within`` if later: words
+    that make a number *less* likely an identifier count on its own line only (the line
+    before may end in "your order", and a phone number starts the next)."""
+    lo = max(0, at - within)
+    for found in LINE_BREAK.finditer(text, lo, at):
+        lo = found.end()
+    return lo
 
 
 def usual_form(kind: str, value: str) -> bool:

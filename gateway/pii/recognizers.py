@@ -28,7 +28,13 @@ from typing import Any, Literal
 
 import phonenumbers
 
-from gateway.pii.identifier_forms import IBAN_LENGTHS, in_longer_run, labelled
+from gateway.pii.identifier_forms import (
+    IBAN_LENGTHS,
+    LINE_BREAK,
+    in_longer_run,
+    labelled,
+    line_start,
+)
 from gateway.pii.phone_matcher import phone_matches
 from gateway.pii.types import NER_TYPES, PiiSpan
 
@@ -245,7 +251,9 @@ _BARE_PHONE_DIGITS = 12
 valid numbers score as phones (a CRM export's "07911123456", "0301234567"); longer ones,
 and those without the ``0`` ("2025550143": as much an order, customer or PO number, an
 ISBN-10 or a UPC), need a ``+`` or a phone word."""
+_DELIMITERS = ",;()[]{}<>\"'`"
 _TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
+
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
 _ZIP_PLUS_FOUR = re.compile(r"[0-9]{5}-[0-9]{4}")
@@ -263,17 +271,16 @@ almost any eight digits as valid."""
 def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     """0 for what only looks like a number inside something else, else a confidence."""
     value = text[start:end]
-    before = text[:start].rstrip()
     # Part of a longer token: a hash, a UUID, "INV-96317514", "1Z6541...", "T01:15".
-    left = re.search(r"[^\s,;()\[\]{}<>\"'`]*$", text[:start])
+    left = _token_start(text, start)
     right = _TOKEN_EDGE.match(text, end)
-    token = (left.group() if left else "") + value + (right.group() if right else "")
+    token = text[left:start] + value + (right.group() if right else "")
     letters = re.sub(r"(?i)ext\.?|x", "", re.sub(r"[^A-Za-z]", "", token))
     if letters or _DATE_OR_TIME.search(value) or _DECIMAL.match(value.strip()):
         return 0.0
     if _a_range(value.strip()):
         return 0.0
-    if before.endswith(("$", "€", "£", "¥", "#")):
+    if _sign_before(text, start) in ("$", "€", "£", "¥", "#"):
         return 0.0
     international = value.startswith("+")
     formatted = international or any(c in value for c in " -.()/")
@@ -302,7 +309,7 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     # ("Customer ref:", "Order no.") is a customer keyed by their number.
     dialled = valid and value.lstrip("(").startswith("0") and _phone_shaped(value)
     if (
-        _OTHER_NUMBER.search(text, max(0, start - 40), start)
+        _OTHER_NUMBER.search(text, line_start(text, start, 40), start)
         or (labelled(text, start) and not international and not dialled)
         or (formatted and in_longer_run(text, start, end))
     ):
@@ -314,6 +321,23 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     ):
         score = min(1.0, score + 0.35)
     return score
+
+
+def _sign_before(text: str, at: int) -> str:
+    """The last character before ``text[at]`` on its line, spaces passed over ("" when
+    none): "$ 1234567" is an amount, a "$" ending the line before is not its sign."""
+    while at and text[at - 1].isspace() and not LINE_BREAK.match(text[at - 1]):
+        at -= 1
+    return text[at - 1] if at and not text[at - 1].isspace() else ""
+
+
+def _token_start(text: str, at: int) -> int:
+    """Where the token ending at ``text[at]`` starts (``_TOKEN_EDGE``'s characters, back
+    to a space or a delimiter; ``at`` when none)."""
+    start = at
+    while start and not (text[start - 1].isspace() or text[start - 1] in _DELIMITERS):
+        start -= 1
+    return start
 
 
 def _groups_as_a_phone_can(value: str) -> bool:

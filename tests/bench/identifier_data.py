@@ -306,6 +306,13 @@ def _labelled_reference(groups: tuple[int, ...]) -> Line:
     return line
 
 
+def _reference_next_line(rng: random.Random) -> str:
+    """A reference number on the line after the word naming it (a form's layout)."""
+    groups = rng.choice([(3, 4, 2), (2, 4, 4), (4, 3, 3), (3, 3, 4)])
+    label = rng.choice(["Part no.:", "Order number", "Item", "SKU:"])
+    return label + "\n" + "-".join(_digits(rng, count) for count in groups)
+
+
 ORDINARY: dict[str, Line] = {
     "order_tracking": lambda r: (
         f"Order {_order(r)} was packed "
@@ -472,6 +479,7 @@ ORDINARY: dict[str, Line] = {
     "reference_2_4_4": _labelled_reference((2, 4, 4)),
     "reference_4_3_3": _labelled_reference((4, 3, 3)),
     "reference_3_3_4": _labelled_reference((3, 3, 4)),
+    "reference_next_line": _reference_next_line,
 }  # fmt: skip
 """Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
 
@@ -583,6 +591,19 @@ def _bare_card_with_word(rng: random.Random) -> str:
     )
 
 
+_LINE_BREAKS = ["\n", "\r\n", "\u2028"]
+
+
+def _on_next_line(rng: random.Random) -> str:
+    """A phone or NHS number starting the line after a word (a contact block, a reply):
+    a line break is no part of the number's token, and a word ending the line before
+    names nothing about it."""
+    nhs = _nhs(rng)
+    value = rng.choice([_phone(rng), _dialled_phone(rng), f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}"])
+    before = rng.choice(["Thanks, we got your order", "Contact", rng.choice(_FIRST).title()])
+    return before + rng.choice(_LINE_BREAKS) + value
+
+
 PERSONAL: dict[str, Line] = {
     "card_grouped": lambda r: f"The value on file is {_grouped(_card(r)[0], r.choice(' -'))}.",
     "card_with_word": _bare_card_with_word,
@@ -612,6 +633,7 @@ PERSONAL: dict[str, Line] = {
         f"NHS ref {'-'.join([(n := _nhs(r))[:3], n[3:6], n[6:]])} is on the referral."
     ),
     "phone_area_then_rest": lambda r: f"{r.choice(_FIRST).title()}, {_area_then_rest(r)}",
+    "on_next_line": _on_next_line,
     "phone_dialled_labelled": lambda r: (
         f"{r.choice(['Customer ref:', 'Order no.', 'Ticket', 'Ref'])} {_dialled_phone(r)}"
     ),

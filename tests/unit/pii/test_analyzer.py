@@ -175,3 +175,11 @@ def test_a_package_pinned_to_a_version_is_no_email_address() -> None:
     assert recognizer.validate_result("lodash@4.17.21") is False
     assert recognizer.validate_result("ann@build.acme.corp") is None
     assert recognizer.validate_result("ann@example.com") is True
+
+
+def test_a_phone_starting_a_line_is_found_for_chat(analyzer: PresidioAnalyzer) -> None:
+    """Chat's redaction sees a phone number that starts a line (a signature, an address
+    block): the word ending the line before is no part of it."""
+    text = "Best wishes,\nAnna Smith\n+44 7911 123456\nLeeds"
+    [spans] = analyzer.analyze([text])
+    assert found(text, [dict(s) for s in spans]).get("PHONE_NUMBER") == "+44 7911 123456"

@@ -1,5 +1,8 @@
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+from gateway.pii.identifier_forms import labelled
 from gateway.pii.recognizers import (
     card_number,
     find_addresses,
@@ -309,3 +312,61 @@ def test_an_iban_followed_by_words_ends_at_its_registered_length() -> None:
     text = "Please pay the invoice to GB76EHXA46465737661123 by Friday."
     (span,) = find_ibans(text)
     assert text[span["start"] : span["end"]] == "GB76EHXA46465737661123"
+
+
+_LINE_BREAKS = ["\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\v", "\f"]
+_NUMBERS_ON_THEIR_LINE = [
+    "+44 7911 123456",
+    "07911 123456",
+    "(415) 555-2671",
+    "415-867-5309",
+    "+49 30 901820",
+    "06 12 34 56 78",
+]
+
+
+@given(
+    before=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30),
+    line_break=st.sampled_from(_LINE_BREAKS),
+    number=st.sampled_from(_NUMBERS_ON_THEIR_LINE),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_number_starting_a_line_scores_as_on_a_line_of_its_own(
+    before: str, line_break: str, number: str
+) -> None:
+    """A line break ends the token before a number and the words that lower its score: a
+    phone starting a line scores at least as on its own, whatever the line before holds
+    (a phone word there may lift it; a label alone on it is a form's "Item:")."""
+    alone = {s["score"] for s in find_phones(number)}
+    text = before + line_break + number
+    assume(not labelled(text, len(text) - len(number)))
+    scores = [s["score"] for s in find_phones(text) if s["start"] == len(text) - len(number)]
+    assert scores
+    assert max(scores) >= max(alone)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Anna Smith\n+44 7911 123456\nLeeds",
+        "Thanks, we got your order\n07911 123456",
+        "Thanks\n(415) 555-2671",
+        "Tracking: 1Z999AA10123456784 delivered\n415-867-5309 is my cell",
+        "Total: $\n415-867-5309",
+        "see ticket\u2028415-867-5309",
+    ],
+)
+def test_a_phone_after_a_line_break_is_a_confident_phone(text: str) -> None:
+    """The line before a phone number is no part of its token, its sign or its label."""
+    assert max(s["score"] for s in find_phones(text)) >= 0.75
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Part no.:\n784-9912-16", "  SKU:  \r\n  34-5678-9012", "Order number\n12-3456-7890"],
+)
+def test_a_label_alone_on_the_line_before_names_a_reference(text: str) -> None:
+    """A form's label on its own line names the number under it, as on the same line."""
+    found = find_phones(text)
+    assert found
+    assert all(s["score"] < 0.7 for s in found)
