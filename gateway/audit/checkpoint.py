@@ -94,7 +94,7 @@ def head_writers(directory: Path) -> set[str | None]:
         return set()
     return {
         match.group("writer")
-        for match in (HEAD_PATTERN.match(path.name) for path in directory.iterdir())
+        for match in (HEAD_PATTERN.fullmatch(path.name) for path in directory.iterdir())
         if match is not None
     }
 

@@ -25,7 +25,7 @@ _BLOCK = 64 * 1024
 
 def check_writer(writer: str | None) -> str | None:
     """``writer`` if it is a valid writer id (or None, the legacy writer); else ValueError."""
-    if writer is not None and not WRITER_PATTERN.match(writer):
+    if writer is not None and not WRITER_PATTERN.fullmatch(writer):
         raise ValueError(
             f"invalid audit writer id {writer!r}: 1-64 letters, digits, '_', '.' or '-'"
         )
@@ -39,7 +39,7 @@ def segment_name(number: int, writer: str | None = None) -> str:
 
 def parse_segment(name: str) -> tuple[str | None, int] | None:
     """(writer, number) of a segment file name; None if it is not one."""
-    match = SEGMENT_PATTERN.match(name)
+    match = SEGMENT_PATTERN.fullmatch(name)
     if match is None:
         return None
     return match.group("writer"), int(match.group("number"))

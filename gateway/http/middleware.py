@@ -62,7 +62,7 @@ class RequestContextMiddleware:
             method=scope["method"],
             path=scope["path"],
             client_address=safe_address(client[0]) if client else None,
-            client_request_id=incoming if _VALID_REQUEST_ID.match(incoming) else None,
+            client_request_id=incoming if _VALID_REQUEST_ID.fullmatch(incoming) else None,
             user_agent=headers.get("user-agent"),
         )
         scope.setdefault("state", {})["request_id"] = request.request_id

@@ -159,7 +159,7 @@ def _dotted(ref: Any, *, drop_root: bool = False) -> str | None:
         if not isinstance(term, Mapping) or term.get("type") != "string":
             return None
         part = term.get("value")
-        if not isinstance(part, str) or not _IDENTIFIER.match(part):
+        if not isinstance(part, str) or not _IDENTIFIER.fullmatch(part):
             return None
         parts.append(part)
     if drop_root:

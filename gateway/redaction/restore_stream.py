@@ -11,7 +11,7 @@ import re
 
 from gateway.redaction.placeholders import Placeholders
 
-_PARTIAL = re.compile(r"<[A-Z0-9_]*$")
+_PARTIAL = re.compile(r"<[A-Z0-9_]*\Z")
 MAX_TOKEN_LENGTH = 64
 
 

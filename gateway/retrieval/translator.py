@@ -208,14 +208,14 @@ def _date_clause(name: str, operator: Any, value: Any) -> dict[str, Any]:
     if operator == "in" and not isinstance(value, list):
         raise PolicyUntranslatable(f"'in' on date field {name!r} needs a list")
     for item in values:
-        if not isinstance(item, str) or not (_TIMESTAMP.match(item) or _DAY.match(item)):
+        if not isinstance(item, str) or not (_TIMESTAMP.fullmatch(item) or _DAY.fullmatch(item)):
             raise PolicyUntranslatable(
                 f"{operator!r} on date field {name!r} needs a canonical UTC timestamp "
                 "(2026-06-01T00:00:00.000Z) or a day (2026-06-01)"
             )
     if operator == "in":
-        return _typed_clause(name, "in", [v for v in values if _TIMESTAMP.match(v)])
-    if _TIMESTAMP.match(value):
+        return _typed_clause(name, "in", [v for v in values if _TIMESTAMP.fullmatch(v)])
+    if _TIMESTAMP.fullmatch(value):
         return _typed_clause(name, operator, value)
     midnight = f"{value}T00:00:00.000Z"
     if operator in {"lt", "lte"}:

@@ -214,6 +214,13 @@ def test_restore_in_plain_and_json_text() -> None:
     }
 
 
+def test_a_line_break_ends_what_may_be_a_placeholder() -> None:
+    """No placeholder holds a line break: "<B\\n" is emitted at once, not held back."""
+    restorer = StreamRestorer(Placeholders(b"k"))
+    assert restorer.feed("a <B\n") == "a <B\n"
+    assert not restorer.pending
+
+
 @given(st.text(alphabet="ab <>_PERSON12", max_size=30), st.data())
 def test_streamed_restoration_equals_whole_restoration(prefix: str, data: st.DataObject) -> None:
     """However the answer is split into deltas, the restored stream equals restoring it whole."""

@@ -55,11 +55,16 @@ def test_segment_names_parse_back_to_writer_and_number(writer: str, number: int)
     assert parse_segment(segment_name(number)) == (None, number)
 
 
-@pytest.mark.parametrize("bad", ["", "-w", "a/b", "a b", "x" * 65, "../w1"])
+@pytest.mark.parametrize("bad", ["", "-w", "a/b", "a b", "x" * 65, "../w1", "w1\n"])
 def test_invalid_writer_ids_are_refused(bad: str) -> None:
     """A writer id that could escape the directory or confuse the names is refused."""
     with pytest.raises(ValueError, match="writer id"):
         check_writer(bad)
+
+
+def test_a_name_with_a_line_break_after_it_is_no_segment() -> None:
+    """``$`` would match before a final newline: names must match whole."""
+    assert parse_segment(segment_name(1) + "\n") is None
 
 
 def test_each_writer_has_its_own_segments_head_and_envelope(two_workers: Path) -> None:
