@@ -251,8 +251,9 @@ _BARE_PHONE_DIGITS = 12
 valid numbers score as phones (a CRM export's "07911123456", "0301234567"); longer ones,
 and those without the ``0`` ("2025550143": as much an order, customer or PO number, an
 ISBN-10 or a UPC), need a ``+`` or a phone word."""
-_DELIMITERS = ",;()[]{}<>\"'`"
-_TOKEN_EDGE = re.compile(r"[^\s,;()\[\]{}<>\"'`]*")
+_DELIMITERS = ",;|()[]{}<>\"'`"
+_KEY_ENDS = ":="
+_TOKEN_EDGE = re.compile(r"[^\s,;|()\[\]{}<>\"'`]*")
 
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
@@ -333,9 +334,18 @@ def _sign_before(text: str, at: int) -> str:
 
 def _token_start(text: str, at: int) -> int:
     """Where the token ending at ``text[at]`` starts (``_TOKEN_EDGE``'s characters, back
-    to a space or a delimiter; ``at`` when none)."""
+    to a space or a delimiter; ``at`` when none). A key's ``:`` or ``=`` right after its
+    letters ends a token too: "Tel:07911 123456", "tel:+14155552671" and
+    "mobile=+44..." are a label and a number, as with a space between ("T01:15",
+    "2001:db8::1" stay one token)."""
     start = at
-    while start and not (text[start - 1].isspace() or text[start - 1] in _DELIMITERS):
+    while start and not (
+        text[start - 1].isspace()
+        or text[start - 1] in _DELIMITERS
+        or (
+            start == at and text[start - 1] in _KEY_ENDS and start > 1 and text[start - 2].isalpha()
+        )
+    ):
         start -= 1
     return start
 

@@ -480,6 +480,10 @@ ORDINARY: dict[str, Line] = {
     "reference_4_3_3": _labelled_reference((4, 3, 3)),
     "reference_3_3_4": _labelled_reference((3, 3, 4)),
     "reference_next_line": _reference_next_line,
+    "key_value_ids": lambda r: (
+        f"ts={r.randint(1_600_000_000, 1_800_000_000)} user_id={_digits(r, 10)} "
+        f"order:{_digits(r, 8)} status={r.choice([200, 201, 404])}"
+    ),
 }  # fmt: skip
 """Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
 
@@ -604,6 +608,18 @@ def _on_next_line(rng: random.Random) -> str:
     return before + rng.choice(_LINE_BREAKS) + value
 
 
+def _phone_written_tight(rng: random.Random) -> str:
+    """A phone number right after its key and ":" or "=" (a vCard's TEL, a tel: link, a
+    query string), or in a row of "|"-separated fields."""
+    key = rng.choice(["Tel:", "Phone:", "TEL;TYPE=CELL:", "mobile=", "tel:"])
+    # A bare number in a row is as much an order or customer number as in prose (it
+    # needs a phone word there too: ``PERSONAL["phone_bare_with_word"]``).
+    row = f"{rng.choice(_FIRST).title()}|{rng.choice(_LAST).title()}|{_phone(rng)}|"
+    return rng.choice(
+        [key + rng.choice([_phone(rng), _bare(_phone(rng))]), row + rng.choice(_CITIES)]
+    )
+
+
 PERSONAL: dict[str, Line] = {
     "card_grouped": lambda r: f"The value on file is {_grouped(_card(r)[0], r.choice(' -'))}.",
     "card_with_word": _bare_card_with_word,
@@ -634,6 +650,7 @@ PERSONAL: dict[str, Line] = {
     ),
     "phone_area_then_rest": lambda r: f"{r.choice(_FIRST).title()}, {_area_then_rest(r)}",
     "on_next_line": _on_next_line,
+    "phone_written_tight": _phone_written_tight,
     "phone_dialled_labelled": lambda r: (
         f"{r.choice(['Customer ref:', 'Order no.', 'Ticket', 'Ref'])} {_dialled_phone(r)}"
     ),

@@ -370,3 +370,27 @@ def test_a_label_alone_on_the_line_before_names_a_reference(text: str) -> None:
     found = find_phones(text)
     assert found
     assert all(s["score"] < 0.7 for s in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tel:07911 123456",
+        "Phone:415-867-5309",
+        '<a href="tel:+14155552671">call us</a>',
+        "TEL;TYPE=CELL:+1 415 555 2671",
+        "contact?mobile=+44 7911 123456",
+        "Anna|Smith|07911 123456|Leeds",
+    ],
+)
+def test_a_number_after_a_key_and_its_colon_is_a_phone(text: str) -> None:
+    """A key's ":" or "=" ends the token before a number, as a space would, and "|"
+    separates fields: a vCard's TEL, a tel: link, "Phone:" written tight and a field of
+    a pipe-separated row are phones, not one token with letters."""
+    assert max(s["score"] for s in find_phones(text)) >= 0.75
+
+
+@pytest.mark.parametrize("text", ["Started T14:2207911 123456", "fe80::1ff:fe23:4155552671"])
+def test_a_colon_after_digits_still_joins_a_token(text: str) -> None:
+    """Only a key of letters ends at its colon: a time or an address runs on."""
+    assert all(s["score"] < 0.4 for s in find_phones(text))
