@@ -7,7 +7,9 @@ character is NFKC-normalised, format (``Cf``: zero-width, soft hyphen, bidi cont
 and combining (``Mn``/``Me``) characters are dropped, any decimal digit is its ASCII
 digit, any dash is ``-``, and a Unicode tag character (U+E0020..U+E007E, invisible
 "ASCII smuggling": an ASCII character plus 0xE0000) is the ASCII character it stands
-for. Each view character remembers the original character it
+for. A literal escape ("\\n", "\\t": in code, or in JSON encoded twice) is the white
+space it stands for, so that its letter does not join what follows to the word before
+("Anna\\n07911 123456"). Each view character remembers the original character it
 came from, so a span found in the view covers the original characters, invisible ones
 inside it included, and redaction replaces those.
 """
@@ -22,6 +24,8 @@ _DROPPED = frozenset({"Cf", "Mn", "Me"})
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 _TAG_FIRST, _TAG_LAST = 0xE0020, 0xE007E
 _TAG_OFFSET = 0xE0000
+_LITERAL_ESCAPE = re.compile(r"\\[nrtfvb]")
+_ESCAPE_AS_SPACE = "  "
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,9 @@ def _char_view(char: str) -> str:
 def normalised(text: str) -> View | None:
     """The analysis view of ``text``, or None when it is already plain ASCII."""
     if text.isascii():
-        return None
+        if "\\" not in text or not _LITERAL_ESCAPE.search(text):
+            return None
+        return View(_unescaped(text), tuple(range(len(text))), len(text))
     pieces: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
@@ -73,12 +79,19 @@ def normalised(text: str) -> View | None:
         view = _char_view(char)
         pieces.append(view)
         origin.extend([index] * len(view))
-    return View("".join(pieces), tuple(origin), len(text))
+    return View(_unescaped("".join(pieces)), tuple(origin), len(text))
 
 
 def view_text(text: str) -> str:
     """The text of ``normalised(text)`` without its offset map, for an analysis that
     reports no offsets (the upload scan): only the non-ASCII characters are visited."""
-    if text.isascii():
+    if not text.isascii():
+        text = _NOT_ASCII.sub(lambda match: _char_view(match.group()), text)
+    return _unescaped(text)
+
+
+def _unescaped(text: str) -> str:
+    """``text`` with each literal escape as two spaces (the same length)."""
+    if "\\" not in text:
         return text
-    return _NOT_ASCII.sub(lambda match: _char_view(match.group()), text)
+    return _LITERAL_ESCAPE.sub(_ESCAPE_AS_SPACE, text)

@@ -251,9 +251,9 @@ _BARE_PHONE_DIGITS = 12
 valid numbers score as phones (a CRM export's "07911123456", "0301234567"); longer ones,
 and those without the ``0`` ("2025550143": as much an order, customer or PO number, an
 ISBN-10 or a UPC), need a ``+`` or a phone word."""
-_DELIMITERS = ",;|()[]{}<>\"'`"
+_DELIMITERS = ",;|&()[]{}<>\"'`"
 _KEY_ENDS = ":="
-_TOKEN_EDGE = re.compile(r"[^\s,;|()\[\]{}<>\"'`]*")
+_TOKEN_EDGE = re.compile(r"(?:[^\s,;|&()\[\]{}<>\"'`.]|\.(?!\.))*")
 
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
@@ -337,15 +337,13 @@ def _token_start(text: str, at: int) -> int:
     to a space or a delimiter; ``at`` when none). A key's ``:`` or ``=`` right after its
     letters ends a token too: "Tel:07911 123456", "tel:+14155552671" and
     "mobile=+44..." are a label and a number, as with a space between ("T01:15",
-    "2001:db8::1" stay one token)."""
-    start = at
-    while start and not (
-        text[start - 1].isspace()
-        or text[start - 1] in _DELIMITERS
-        or (
-            start == at and text[start - 1] in _KEY_ENDS and start > 1 and text[start - 2].isalpha()
-        )
+    "2001:db8::1" stay one token); so does an ellipsis ("call me...07911 123456")."""
+    if text.endswith("..", 0, at) or (
+        at > 1 and text[at - 1] in _KEY_ENDS and text[at - 2].isalpha()
     ):
+        return at
+    start = at
+    while start and not (text[start - 1].isspace() or text[start - 1] in _DELIMITERS):
         start -= 1
     return start
 

@@ -620,6 +620,20 @@ def _phone_written_tight(rng: random.Random) -> str:
     )
 
 
+def _phone_in_code_or_url(rng: random.Random) -> str:
+    """A phone number after a literal escape (code, JSON encoded twice), as a query
+    string's value, or after an ellipsis."""
+    name, phone = rng.choice(_FIRST).title(), _phone(rng)
+    return rng.choice(
+        [
+            f'print("{name}\\n{phone}")',
+            f'{{"note": "Call {name}\\t{phone}"}}',
+            f"https://example.org/cb?phone={_bare(phone)}&lang=en",
+            f"call {name}...{phone}",
+        ]
+    )
+
+
 PERSONAL: dict[str, Line] = {
     "card_grouped": lambda r: f"The value on file is {_grouped(_card(r)[0], r.choice(' -'))}.",
     "card_with_word": _bare_card_with_word,
@@ -651,6 +665,7 @@ PERSONAL: dict[str, Line] = {
     "phone_area_then_rest": lambda r: f"{r.choice(_FIRST).title()}, {_area_then_rest(r)}",
     "on_next_line": _on_next_line,
     "phone_written_tight": _phone_written_tight,
+    "phone_in_code_or_url": _phone_in_code_or_url,
     "phone_dialled_labelled": lambda r: (
         f"{r.choice(['Customer ref:', 'Order no.', 'Ticket', 'Ref'])} {_dialled_phone(r)}"
     ),

@@ -183,3 +183,11 @@ def test_a_phone_starting_a_line_is_found_for_chat(analyzer: PresidioAnalyzer) -
     text = "Best wishes,\nAnna Smith\n+44 7911 123456\nLeeds"
     [spans] = analyzer.analyze([text])
     assert found(text, [dict(s) for s in spans]).get("PHONE_NUMBER") == "+44 7911 123456"
+
+
+def test_a_phone_after_a_literal_escape_is_found_for_chat(analyzer: PresidioAnalyzer) -> None:
+    """A prompt quoting code or twice-encoded JSON: the escape's letter is no part of
+    the number after it."""
+    text = 'Fix this: print("Anna\\n+44 7911 123456")'
+    [spans] = analyzer.analyze([text])
+    assert found(text, [dict(s) for s in spans]).get("PHONE_NUMBER") == "+44 7911 123456"

@@ -381,12 +381,15 @@ def test_a_label_alone_on_the_line_before_names_a_reference(text: str) -> None:
         "TEL;TYPE=CELL:+1 415 555 2671",
         "contact?mobile=+44 7911 123456",
         "Anna|Smith|07911 123456|Leeds",
+        "https://example.org/cb?phone=+447911123456&lang=en",
+        "call me...07911 123456...or write",
     ],
 )
 def test_a_number_after_a_key_and_its_colon_is_a_phone(text: str) -> None:
-    """A key's ":" or "=" ends the token before a number, as a space would, and "|"
-    separates fields: a vCard's TEL, a tel: link, "Phone:" written tight and a field of
-    a pipe-separated row are phones, not one token with letters."""
+    """A key's ":" or "=" ends the token before a number, as a space would; "|" and "&"
+    separate fields, and an ellipsis words: a vCard's TEL, a tel: link, "Phone:" written
+    tight, a field of a pipe-separated row or of a query string are phones, not one
+    token with letters."""
     assert max(s["score"] for s in find_phones(text)) >= 0.75
 
 
