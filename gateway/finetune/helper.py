@@ -63,6 +63,7 @@ class ScanHelper:
         self._lock = asyncio.Lock()
         self._idle: asyncio.TimerHandle | None = None
         self._reaping: set[asyncio.Task[None]] = set()
+        self._answered = False
 
     async def __aenter__(self) -> ScanHelper:
         return self
@@ -79,6 +80,21 @@ class ScanHelper:
     def running(self) -> bool:
         """Whether a helper process is up."""
         return self._process is not None and self._process.returncode is None
+
+    @property
+    def pid(self) -> int | None:
+        """The helper process's id, when one is up."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
+    def ready(self) -> bool:
+        """Whether a helper process is up and has answered a job (it loaded numpy)."""
+        return self.running and self._answered
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job is being sent or done."""
+        return self._lock.locked()
 
     async def run(self, func: Callable[..., R], *args: Any) -> R:
         """``func(*args)`` in the helper (an importable function; picklable arguments;
@@ -109,6 +125,7 @@ class ScanHelper:
                 await process.stdin.drain()
                 (size,) = _HEADER.unpack(await process.stdout.readexactly(_HEADER.size))
                 body = await process.stdout.readexactly(size)
+                self._answered = True
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 self._discard(process)
                 raise DependencyUnavailable("scan helper", "the helper process stopped") from exc
@@ -132,6 +149,7 @@ class ScanHelper:
             await asyncio.gather(*self._reaping, return_exceptions=True)
 
     async def _start(self) -> asyncio.subprocess.Process:
+        self._answered = False
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
