@@ -41,6 +41,7 @@ from typing import Any
 
 from gateway.analysis import AnalysisPool
 from gateway.elastic import ChunkIndex
+from gateway.finetune.helper import NICE
 from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.pii_plan import policy_plan
@@ -185,7 +186,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with (
         ChunkIndex.from_settings(settings) as index,
         PolicyEngine(str(settings.opa_url), 30.0) as policy,
-        ScanHelpers(args.helpers, thread=args.thread) as helper,  # the gateway's
+        ScanHelpers(args.helpers, thread=args.thread, nice=args.nice) as helper,
     ):
         if args.reindex:
             await index.delete_index()
@@ -611,6 +612,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
         "--helpers", type=int, default=None, help="scan helper processes (default: the cores')"
+    )
+    parser.add_argument(
+        "--nice", type=int, default=NICE, help="the helpers' niceness (the gateway's: 5)"
     )
     parser.add_argument(
         "--thread",
