@@ -110,7 +110,11 @@ class ScanHelper:
         thread here holds the GIL)."""
         # In a thread: a job may carry the corpus's local copy (``pieces.hold_corpus``),
         # up to ~100 MB, which would stall the event loop for a tenth of a second.
-        request = await asyncio.to_thread(pickle.dumps, (func, args), protocol=5)
+        return await self.submit_request(await asyncio.to_thread(request, func, *args))
+
+    async def submit_request(self, job: bytes) -> asyncio.Future[Any]:
+        """``submit`` of a job pickled already (``request``): a corpus copy sent to
+        several helpers is pickled once."""
         async with self._lock:
             if self._idle is not None:
                 self._idle.cancel()
@@ -121,7 +125,7 @@ class ScanHelper:
             assert process.stdin is not None
             assert process.stdout is not None
             try:
-                process.stdin.write(_HEADER.pack(len(request)) + request)
+                process.stdin.write(_HEADER.pack(len(job)) + job)
                 await process.stdin.drain()
                 (size,) = _HEADER.unpack(await process.stdout.readexactly(_HEADER.size))
                 body = await process.stdout.readexactly(size)
@@ -177,6 +181,11 @@ class ScanHelper:
         task = asyncio.get_running_loop().create_task(_reap(process, kill=kill))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
+
+
+def request(func: Callable[..., Any], *args: Any) -> bytes:
+    """``func(*args)`` as a job a helper reads (``ScanHelper.submit_request``)."""
+    return pickle.dumps((func, args), protocol=5)
 
 
 async def _reap(process: asyncio.subprocess.Process, *, kill: bool) -> None:

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from gateway.finetune.corpus_index import Snapshot
 from gateway.finetune.examples import Example, checked, not_utf8, parse_lines
-from gateway.finetune.helper import ScanHelper
+from gateway.finetune.helper import ScanHelper, request
 from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import Overlap, Unit
 from gateway.finetune.overlaps import all_overlaps
@@ -101,11 +101,28 @@ def _snapshot(corpus: Snapshot | str) -> Snapshot:
     return _HELD[corpus] if isinstance(corpus, str) else corpus
 
 
-async def _share(corpus: Snapshot, helper: ScanHelper) -> str:
-    """What the helper's jobs name for ``corpus``: its token, sent first if need be."""
-    if not await helper.run(holds_corpus, corpus.token):
-        await helper.run(hold_corpus, corpus)
-    return corpus.token
+class _Sharing:
+    """Sends ``corpus`` to each of ``helpers`` that lacks it, pickled once for all (at
+    the local copy's largest, ~150 MB of pickle: each more pickling of it was a CPU-s
+    and as much memory again in this process), kept until each has it."""
+
+    def __init__(self, corpus: Snapshot, helpers: int) -> None:
+        self._corpus = corpus
+        self._left = helpers
+        self._job: asyncio.Future[bytes] | None = None
+
+    async def to(self, helper: ScanHelper) -> str:
+        """What ``helper``'s jobs name for the corpus: its token, sent first if need be."""
+        if not await helper.run(holds_corpus, self._corpus.token):
+            if self._job is None:
+                self._job = asyncio.ensure_future(
+                    asyncio.to_thread(request, hold_corpus, self._corpus)
+                )
+            await (await helper.submit_request(await asyncio.shield(self._job)))
+        self._left -= 1
+        if self._left <= 0:
+            self._job = None
+        return self._corpus.token
 
 
 def cut_points(content: bytes, size: int = PIECE_BYTES) -> list[int]:
@@ -175,13 +192,15 @@ async def parse_in_pieces(
         piece = memoryview(content)[points[n] : points[n + 1]]
         return parse_piece(piece, firsts[n], chat, corpus)
 
+    sharing = _Sharing(corpus, len(_pool(helper)[0])) if corpus is not None else None
+
     def there(one: ScanHelper) -> Callable[[int], Awaitable[_Job[Piece]]]:
         shared: list[Corpus] = []
 
         async def job(n: int) -> _Job[Piece]:
-            if corpus is not None and not shared:
+            if sharing is not None and not shared:
                 # With the helper's first piece (the others parse meanwhile).
-                shared.append(await _share(corpus, one))
+                shared.append(await sharing.to(one))
             piece = content[points[n] : points[n + 1]]
             return parse_piece, (piece, firsts[n], chat, shared[0] if shared else None)
 
@@ -237,7 +256,9 @@ async def segment_overlaps_in_helper(
 ) -> list[Overlap]:
     """The segments' overlaps with ``corpus`` (``segments_in_helper``, each job's
     segments matched where they are made: each segment is matched on its own)."""
-    shared = (await asyncio.gather(*(_share(corpus, one) for one in _pool(helper)[0])))[0]
+    helpers = _pool(helper)[0]
+    sharing = _Sharing(corpus, len(helpers))
+    shared = (await asyncio.gather(*(sharing.to(one) for one in helpers)))[0]
     found = await _shared_jobs(
         examples,
         letters_of,

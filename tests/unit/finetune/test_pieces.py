@@ -425,3 +425,33 @@ async def test_without_the_thread_this_process_parses_while_the_helpers_start(
     assert where.count("helper") == 2
     assert where.count("thread") > 4
     assert (got, [(u.lines, u.prints.tolist()) for u in units], letters_of) == _whole(content, True)
+
+
+async def test_a_corpus_sent_to_two_helpers_is_pickled_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The local copy of a large corpus is ~150 MB of pickle: both helpers of a pool get
+    the same bytes, and hold the corpus after."""
+    from gateway.finetune import pieces
+    from gateway.finetune.helper import request
+
+    pickled: list[object] = []
+
+    def counted(func: Any, *args: Any) -> bytes:
+        if func is pieces.hold_corpus:
+            pickled.append(args[0])
+        return request(func, *args)
+
+    monkeypatch.setattr("gateway.finetune.pieces.request", counted)
+    corpus = _corpus(["alpha beta gamma delta " * 20])
+    async with ScanHelpers(2, nice=0) as pool:
+        await asyncio.gather(
+            *(one.run(operator.add, 1, 1) for one in pool.helpers)  # both up
+        )
+        examples = parse_examples(_lines(30))
+        await segment_overlaps_in_helper(examples, example_units(examples)[1], pool, corpus)
+        assert pickled == [corpus]
+        assert [await one.run(pieces.holds_corpus, corpus.token) for one in pool.helpers] == [
+            True,
+            True,
+        ]
