@@ -23,7 +23,7 @@ from gateway.decision_cache import CachedDecisions
 from gateway.elastic import ChunkIndex
 from gateway.errors import DependencyUnavailable
 from gateway.finetune import FinetuneService, Registry, UploadScanner
-from gateway.finetune.helper import ScanHelper
+from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.pii_plan import policy_plan
 from gateway.finetune.upstream import FinetuneUpstream
@@ -130,7 +130,7 @@ async def open_services(
             )
         )
         # Entered before the service, so it stops after the scans were interrupted.
-        scan_helper = await stack.enter_async_context(ScanHelper())
+        scan_helper = await stack.enter_async_context(ScanHelpers(settings.finetune_scan_helpers))
         finetune = await stack.enter_async_context(
             FinetuneService(
                 scanner=UploadScanner(

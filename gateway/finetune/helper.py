@@ -63,6 +63,7 @@ class ScanHelper:
         self._lock = asyncio.Lock()
         self._idle: asyncio.TimerHandle | None = None
         self._reaping: set[asyncio.Task[None]] = set()
+        self._answered = False
 
     async def __aenter__(self) -> ScanHelper:
         return self
@@ -80,6 +81,21 @@ class ScanHelper:
         """Whether a helper process is up."""
         return self._process is not None and self._process.returncode is None
 
+    @property
+    def pid(self) -> int | None:
+        """The helper process's id, when one is up."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
+    def ready(self) -> bool:
+        """Whether a helper process is up and has answered a job (it loaded numpy)."""
+        return self.running and self._answered
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job is being sent or done."""
+        return self._lock.locked()
+
     async def run(self, func: Callable[..., R], *args: Any) -> R:
         """``func(*args)`` in the helper (an importable function; picklable arguments;
         a result of builtins, numpy arrays, ``Piece``, ``Example`` and ``Overlap``)."""
@@ -94,7 +110,11 @@ class ScanHelper:
         thread here holds the GIL)."""
         # In a thread: a job may carry the corpus's local copy (``pieces.hold_corpus``),
         # up to ~100 MB, which would stall the event loop for a tenth of a second.
-        request = await asyncio.to_thread(pickle.dumps, (func, args), protocol=5)
+        return await self.submit_request(await asyncio.to_thread(request, func, *args))
+
+    async def submit_request(self, job: bytes) -> asyncio.Future[Any]:
+        """``submit`` of a job pickled already (``request``): a corpus copy sent to
+        several helpers is pickled once."""
         async with self._lock:
             if self._idle is not None:
                 self._idle.cancel()
@@ -105,10 +125,11 @@ class ScanHelper:
             assert process.stdin is not None
             assert process.stdout is not None
             try:
-                process.stdin.write(_HEADER.pack(len(request)) + request)
+                process.stdin.write(_HEADER.pack(len(job)) + job)
                 await process.stdin.drain()
                 (size,) = _HEADER.unpack(await process.stdout.readexactly(_HEADER.size))
                 body = await process.stdout.readexactly(size)
+                self._answered = True
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 self._discard(process)
                 raise DependencyUnavailable("scan helper", "the helper process stopped") from exc
@@ -132,6 +153,7 @@ class ScanHelper:
             await asyncio.gather(*self._reaping, return_exceptions=True)
 
     async def _start(self) -> asyncio.subprocess.Process:
+        self._answered = False
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -159,6 +181,11 @@ class ScanHelper:
         task = asyncio.get_running_loop().create_task(_reap(process, kill=kill))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
+
+
+def request(func: Callable[..., Any], *args: Any) -> bytes:
+    """``func(*args)`` as a job a helper reads (``ScanHelper.submit_request``)."""
+    return pickle.dumps((func, args), protocol=5)
 
 
 async def _reap(process: asyncio.subprocess.Process, *, kill: bool) -> None:

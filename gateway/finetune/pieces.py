@@ -1,13 +1,13 @@
-"""A large JSONL upload parsed and fingerprinted in pieces, by this process and a helper.
+"""A large JSONL upload parsed and fingerprinted in pieces, by helper processes.
 
 The file is cut into pieces of about ``PIECE_BYTES`` at line ends (smaller ones at its
-end, so that both finish close together: ``cut_points``); this process (a
-thread) and the helper (``gateway.finetune.helper``) each take the next piece not yet
-taken until none is left, each parsing it and fingerprinting its examples. So neither
-waits for the other: the helper runs ``nice``-d, and on a busy host it gets much less
-than half of the work done in the time this process takes for half (it then takes fewer
-pieces). The segments' arithmetic is then shared the same way, in jobs of a stretch of
-the stream each (``segment_jobs``). Given the local copy of the corpus (sent to the
+end, so that all finish close together: ``cut_points``); the helpers
+(``gateway.finetune.helpers``) and, with a single helper, this process (a thread) each
+take the next piece not yet taken until none is left, each parsing it and fingerprinting
+its examples. So none waits for another: the helpers run ``nice``-d, and on a busy host
+one may get much less done than another (it then takes fewer pieces). The segments'
+arithmetic is then shared the same way, in jobs of a stretch of the stream each
+(``segment_jobs``). Given the local copy of the corpus (sent to each
 helper once: ``hold_corpus``), each piece's examples and each job's segments are matched
 where they are made; without it this process matches the examples meanwhile. The result
 is the one-process result exactly: lines are split at ``\\n`` either way, each example's
@@ -30,7 +30,8 @@ from numpy.typing import NDArray
 
 from gateway.finetune.corpus_index import Snapshot
 from gateway.finetune.examples import Example, checked, not_utf8, parse_lines
-from gateway.finetune.helper import ScanHelper
+from gateway.finetune.helper import ScanHelper, request
+from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import Overlap, Unit
 from gateway.finetune.overlaps import all_overlaps
 from gateway.finetune.units import (
@@ -47,6 +48,11 @@ from gateway.finetune.units import (
 )
 
 R = TypeVar("R")
+_Job = tuple[Callable[..., R], tuple[Any, ...]]
+"""A job for a helper: an importable function and its (picklable) arguments."""
+Workers = ScanHelper | ScanHelpers
+"""Who takes the pieces besides this process's thread: one helper (and the thread), or a
+pool (and the thread as ``ScanHelpers.thread`` says)."""
 SPLIT_MIN_BYTES = 1 << 20
 """Smaller uploads are scanned in this process alone: the helper's start and the
 transfers would cost more than half of their work."""
@@ -95,11 +101,28 @@ def _snapshot(corpus: Snapshot | str) -> Snapshot:
     return _HELD[corpus] if isinstance(corpus, str) else corpus
 
 
-async def _share(corpus: Snapshot, helper: ScanHelper) -> str:
-    """What the helper's jobs name for ``corpus``: its token, sent first if need be."""
-    if not await helper.run(holds_corpus, corpus.token):
-        await helper.run(hold_corpus, corpus)
-    return corpus.token
+class _Sharing:
+    """Sends ``corpus`` to each of ``helpers`` that lacks it, pickled once for all (at
+    the local copy's largest, ~150 MB of pickle: each more pickling of it was a CPU-s
+    and as much memory again in this process), kept until each has it."""
+
+    def __init__(self, corpus: Snapshot, helpers: int) -> None:
+        self._corpus = corpus
+        self._left = helpers
+        self._job: asyncio.Future[bytes] | None = None
+
+    async def to(self, helper: ScanHelper) -> str:
+        """What ``helper``'s jobs name for the corpus: its token, sent first if need be."""
+        if not await helper.run(holds_corpus, self._corpus.token):
+            if self._job is None:
+                self._job = asyncio.ensure_future(
+                    asyncio.to_thread(request, hold_corpus, self._corpus)
+                )
+            await (await helper.submit_request(await asyncio.shield(self._job)))
+        self._left -= 1
+        if self._left <= 0:
+            self._job = None
+        return self._corpus.token
 
 
 def cut_points(content: bytes, size: int = PIECE_BYTES) -> list[int]:
@@ -150,14 +173,14 @@ def _matched(units: list[Unit], corpus: Snapshot | str) -> list[Overlap]:
 async def parse_in_pieces(
     content: bytes,
     chat: bool,
-    helper: ScanHelper,
+    helper: Workers,
     size: int | None = None,
     corpus: Snapshot | None = None,
 ) -> tuple[list[Example], list[Unit], dict[str, str], list[Overlap]]:
     """``parse_examples`` then ``example_units``, ``content``'s pieces (of ``size``,
-    default ``PIECE_BYTES``) shared between this process and the helper, each taking the
-    next one when done with its last; given a ``corpus``, the examples' overlaps with it
-    too (none without)."""
+    default ``PIECE_BYTES``) shared between the helpers and this process's thread
+    (``Workers``), each taking the next one when done with its last; given a ``corpus``,
+    the examples' overlaps with it too (none without)."""
     points = cut_points(content, size or PIECE_BYTES)
     firsts = [1]
     for begin, end in itertools.pairwise(points[:-1]):
@@ -165,21 +188,25 @@ async def parse_in_pieces(
     parts: list[Piece | None] = [None] * len(firsts)
     pending = iter(range(len(firsts)))  # shared: whichever side is free takes the next
 
-    async def local() -> None:
-        for n in pending:
-            piece = memoryview(content)[points[n] : points[n + 1]]
-            parts[n] = await asyncio.to_thread(parse_piece, piece, firsts[n], chat, corpus)
+    def here(n: int) -> Piece:
+        piece = memoryview(content)[points[n] : points[n + 1]]
+        return parse_piece(piece, firsts[n], chat, corpus)
 
-    shared: list[Corpus] = []
+    sharing = _Sharing(corpus, len(_pool(helper)[0])) if corpus is not None else None
 
-    async def job(n: int) -> tuple[Callable[..., Piece], tuple[Any, ...]]:
-        if corpus is not None and not shared:
-            # With the helper's first piece (this process parses meanwhile).
-            shared.append(await _share(corpus, helper))
-        piece = content[points[n] : points[n + 1]]
-        return parse_piece, (piece, firsts[n], chat, shared[0] if shared else None)
+    def there(one: ScanHelper) -> Callable[[int], Awaitable[_Job[Piece]]]:
+        shared: list[Corpus] = []
 
-    await _both(local(), _in_helper(helper, pending, job, parts))
+        async def job(n: int) -> _Job[Piece]:
+            if sharing is not None and not shared:
+                # With the helper's first piece (the others parse meanwhile).
+                shared.append(await sharing.to(one))
+            piece = content[points[n] : points[n + 1]]
+            return parse_piece, (piece, firsts[n], chat, shared[0] if shared else None)
+
+        return job
+
+    await _queue(helper, pending, here, there, parts)
     done = [part for part in parts if part is not None]
     assert len(done) == len(parts)
     # In a thread: for a large file the merge (a unit per example) takes seconds, and on
@@ -215,7 +242,7 @@ def _units(piece: Piece) -> list[Unit]:
 
 
 async def segments_in_helper(
-    examples: list[Example], letters_of: dict[str, str], helper: ScanHelper
+    examples: list[Example], letters_of: dict[str, str], helper: Workers
 ) -> list[Unit]:
     """``segment_units``, its arithmetic in jobs (``segment_jobs``) shared between the
     helper and a thread of this process as the pieces are; the streams are built and
@@ -225,11 +252,13 @@ async def segments_in_helper(
 
 
 async def segment_overlaps_in_helper(
-    examples: list[Example], letters_of: dict[str, str], helper: ScanHelper, corpus: Snapshot
+    examples: list[Example], letters_of: dict[str, str], helper: Workers, corpus: Snapshot
 ) -> list[Overlap]:
     """The segments' overlaps with ``corpus`` (``segments_in_helper``, each job's
     segments matched where they are made: each segment is matched on its own)."""
-    shared = await _share(corpus, helper)
+    helpers = _pool(helper)[0]
+    sharing = _Sharing(corpus, len(helpers))
+    shared = (await asyncio.gather(*(sharing.to(one) for one in helpers)))[0]
     found = await _shared_jobs(
         examples,
         letters_of,
@@ -255,30 +284,61 @@ def matched_segments(
 async def _shared_jobs(
     examples: list[Example],
     letters_of: dict[str, str],
-    helper: ScanHelper,
+    helper: Workers,
     here: Callable[..., R],
     there: Callable[..., R],
 ) -> list[R]:
-    """``here`` (in a thread) or ``there`` (in the helper) of each segment job, in order."""
+    """``here`` (in a thread) or ``there`` (in a helper) of each segment job, in order."""
     jobs = await asyncio.to_thread(_jobs, examples, letters_of)
     done: list[R | None] = [None] * len(jobs)
-    pending = iter(range(len(jobs)))  # shared: whichever side is free takes the next
+
+    def local(n: int) -> R:
+        return here(*jobs[n])
+
+    def remote(_: ScanHelper) -> Callable[[int], Awaitable[_Job[R]]]:
+        async def job(n: int) -> _Job[R]:
+            return there, jobs[n]
+
+        return job
+
+    await _queue(helper, iter(range(len(jobs))), local, remote, done)
+    return done  # type: ignore[return-value]  # every job done
+
+
+def _pool(workers: Workers) -> tuple[list[ScanHelper], bool]:
+    """The helpers, and whether this process's thread takes jobs all along."""
+    if isinstance(workers, ScanHelper):
+        return [workers], True
+    return workers.helpers, workers.thread
+
+
+async def _queue(
+    workers: Workers,
+    pending: Iterator[int],
+    here: Callable[[int], R],
+    there: Callable[[ScanHelper], Callable[[int], Awaitable[_Job[R]]]],
+    done: list[R | None],
+) -> None:
+    """Each job ``n`` of ``pending`` taken by whichever worker is free: this process's
+    thread (``here(n)``; without ``thread``, only while no helper has answered yet) or a
+    helper (the function and arguments ``there(helper)(n)`` gives); results in
+    ``done[n]``."""
+    helpers, thread = _pool(workers)
 
     async def local() -> None:
-        for n in pending:
-            done[n] = await asyncio.to_thread(here, *jobs[n])
+        while thread or not any(one.ready for one in helpers):
+            n = next(pending, None)
+            if n is None:
+                return
+            done[n] = await asyncio.to_thread(here, n)
 
-    async def job(n: int) -> tuple[Callable[..., R], tuple[Any, ...]]:
-        return there, jobs[n]
-
-    await _both(local(), _in_helper(helper, pending, job, done))
-    return done  # type: ignore[return-value]  # every job done
+    await _both(local(), *(_in_helper(one, pending, there(one), done) for one in helpers))
 
 
 async def _in_helper(
     helper: ScanHelper,
     pending: Iterator[int],
-    job: Callable[[int], Awaitable[tuple[Callable[..., R], tuple[Any, ...]]]],
+    job: Callable[[int], Awaitable[_Job[R]]],
     done: list[R | None],
 ) -> None:
     """The helper's side of a shared queue: job ``n`` (the function and arguments

@@ -7,10 +7,10 @@ large part of some segment. The result holds line numbers, document ids, scores 
 types with counts: never the examples' text, so it can go to the policy and the audit
 log as it is.
 
-A large JSONL upload is parsed and fingerprinted in pieces shared with a helper process
+A large JSONL upload is parsed and fingerprinted in pieces shared among helper processes
 (``gateway.finetune.pieces``), with the same result; with a local copy of the corpus
 (``CorpusMatcher.local_snapshot``), each piece's examples and each job's segments are
-matched where they were made, so that both processes match too. The fingerprinting and the match's
+matched where they were made, so that the helpers match too. The fingerprinting and the match's
 arithmetic are numpy (``gateway.finetune.units``, ``gateway.finetune.overlaps``),
 imported on the first scan: the gateway starts without it.
 """
@@ -35,6 +35,7 @@ from gateway.finetune.examples import (
     text_blocks,
 )
 from gateway.finetune.helper import ScanHelper
+from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit, local_documents
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
 from gateway.finetune.pii_scan import AnalyzePatterns, PiiFinding, PiiScan
@@ -119,13 +120,13 @@ class UploadScanner:
         pii_ner: bool = False,
         pii_plan: PlanFor | None = None,
         analyze_patterns: AnalyzePatterns | None = None,
-        helper: ScanHelper | None = None,
+        helper: ScanHelper | ScanHelpers | None = None,
     ) -> None:
         """``pii_plan``: what the PII scan looks for, per purpose (the policy's
         ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER.
         ``analyze_patterns``: the pattern-only lane's analyzer (see ``PiiScan``).
-        ``helper``: a second process for large JSONL uploads (``gateway.finetune.pieces``);
-        without it, everything runs in this one."""
+        ``helper``: helper processes for large JSONL uploads (``gateway.finetune.pieces``);
+        without, everything runs in this one."""
         self._matcher = matcher
         self._helper = helper
         self._pii = (

@@ -41,7 +41,8 @@ from typing import Any
 
 from gateway.analysis import AnalysisPool
 from gateway.elastic import ChunkIndex
-from gateway.finetune.helper import ScanHelper
+from gateway.finetune.helper import NICE
+from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import CorpusMatcher
 from gateway.finetune.pii_plan import policy_plan
 from gateway.finetune.pii_scan import MAX_LINES
@@ -185,7 +186,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with (
         ChunkIndex.from_settings(settings) as index,
         PolicyEngine(str(settings.opa_url), 30.0) as policy,
-        ScanHelper() as helper,  # the gateway's: large files in two processes
+        ScanHelpers(args.helpers, thread=args.thread, nice=args.nice) as helper,
     ):
         if args.reindex:
             await index.delete_index()
@@ -253,13 +254,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         content = to_jsonl(mixed)
         runs = []
         for _ in range(3):
-            helper_cpu = await helper.run(time.process_time)
+            helper_cpu = await _helpers_cpu_s(helper)
             started, cpu = time.perf_counter(), time.process_time()
             scan = await scanner.scan(content)
             ended, cpu = time.perf_counter() - started, time.process_time() - cpu
-            helper_cpu = await helper.run(time.process_time) - helper_cpu
+            helper_cpu = [
+                b - a for a, b in zip(helper_cpu, await _helpers_cpu_s(helper), strict=True)
+            ]
             runs.append((ended, cpu, scan.timings_ms, helper_cpu))
-        seconds, cpu_s, timings, helper_cpu_s = sorted(runs, key=lambda r: r[0])[1]
+        seconds, cpu_s, timings, helpers_cpu_s = sorted(runs, key=lambda r: r[0])[1]
         results["throughput_without_presidio"] = {
             "bytes": len(content),
             "examples": len(mixed),
@@ -267,12 +270,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "mb_per_s": round(len(content) / seconds / 1e6, 2),
             "process_cpu_s": round(cpu_s, 3),
             "mb_per_cpu_s": round(len(content) / cpu_s / 1e6, 2),
-            "helper_cpu_s": round(helper_cpu_s, 3),
+            "helper_cpu_s": round(sum(helpers_cpu_s), 3),
+            "helpers_cpu_s": [round(one, 3) for one in helpers_cpu_s],
+            "helpers": len(helper.helpers),
+            "thread": helper.thread,
             "load_average_1min": os.getloadavg()[0],
             "stages_ms": timings,
             "all_runs_s": [round(r[0], 3) for r in runs],
             "all_runs_cpu_s": [round(r[1], 3) for r in runs],
-            "all_runs_helper_cpu_s": [round(r[3], 3) for r in runs],
+            "all_runs_helper_cpu_s": [round(sum(r[3]), 3) for r in runs],
+            "helpers_peak_rss_mb": [_peak_rss_mb(one.pid) for one in helper.helpers if one.pid],
+            "gateway_peak_rss_mb": _peak_rss_mb(os.getpid()),
         }
         # The match again at job creation (the whole file, against the corpus as it is).
         rechecks = []
@@ -567,6 +575,17 @@ def _first_mb(records: list[dict[str, Any]], megabytes: float) -> list[dict[str,
     return sample
 
 
+async def _helpers_cpu_s(helpers: ScanHelpers) -> list[float]:
+    """Each helper's CPU seconds so far (starting it if it is not up)."""
+    return [await one.run(time.process_time) for one in helpers.helpers]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Process ``pid``'s peak resident memory (Linux ``/proc``: ``VmHWM``)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return round(int(re.search(r"VmHWM:\s+(\d+)", status)[1]) / 1024, 1)  # type: ignore[index]
+
+
 def _cpu_s(pid: int) -> float:
     """User and system CPU seconds of process ``pid`` (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -591,6 +610,18 @@ def main() -> None:
         "--all-stdlib", action="store_true", help="govern every standard-library docstring"
     )
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--helpers", type=int, default=None, help="scan helper processes (default: the cores')"
+    )
+    parser.add_argument(
+        "--nice", type=int, default=NICE, help="the helpers' niceness (the gateway's: 5)"
+    )
+    parser.add_argument(
+        "--thread",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether the gateway's thread takes pieces too (default: with one helper only)",
+    )
     parser.add_argument(
         "--only",
         choices=["match", "pii"],

@@ -18,6 +18,7 @@ from gateway.finetune import pieces
 from gateway.finetune.corpus_index import Snapshot
 from gateway.finetune.examples import Example
 from gateway.finetune.helper import ScanHelper, _load_reply
+from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import Overlap
 from gateway.finetune.overlaps import Holders
 from gateway.finetune.scan import UploadScanner
@@ -88,11 +89,14 @@ async def test_the_helper_runs_at_a_lower_priority() -> None:
         assert await helper.run(os.nice, 0) == os.nice(0) + 5
 
 
+@pytest.mark.parametrize("pool", [False, True], ids=["helper", "pool"])
 @pytest.mark.parametrize("local", [False, True])
-async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch, local: bool) -> None:
+async def test_a_scan_whose_helper_dies_fails(
+    monkeypatch: pytest.MonkeyPatch, local: bool, pool: bool
+) -> None:
     """Fail closed: a helper lost while fingerprinting (and, with a local copy of the
     corpus, matching) its piece fails the scan (the file ends ``error``), never a scan
-    without that piece."""
+    without that piece; in a pool too, whose other helper lives."""
     monkeypatch.setattr(pieces, "SPLIT_MIN_BYTES", 1)
     monkeypatch.setattr(pieces, "PIECE_BYTES", 200)  # several: the helper takes one
 
@@ -117,7 +121,10 @@ async def test_a_scan_whose_helper_dies_fails(monkeypatch: pytest.MonkeyPatch, l
 
     line = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
     content = ((json.dumps(line) + "\n") * 50).encode()
-    async with Dying(nice=0) as helper:
+    workers = ScanHelpers(2, thread=False, nice=0) if pool else Dying(nice=0)
+    if isinstance(workers, ScanHelpers):
+        workers.helpers[1] = Dying(nice=0)
+    async with workers as helper:
         scanner = UploadScanner(Matcher(), None, helper=helper)  # type: ignore[arg-type]
         with pytest.raises(DependencyUnavailable):
             await scanner.scan(content)
@@ -154,6 +161,51 @@ async def test_a_cancelled_job_stops_the_helper() -> None:
         assert await helper.run(os.getpid) != pid
 
 
+async def test_a_cancelled_scan_stops_every_busy_helper_of_a_pool() -> None:
+    """A scan interrupted while both helpers work: both are killed (their late answers
+    never reach the next scan), and the pool serves the next job."""
+    async with ScanHelpers(2, thread=False, nice=0) as pool:
+        pids = [await one.run(os.getpid) for one in pool.helpers]
+        work = asyncio.ensure_future(
+            pieces._queue(pool, iter(range(4)), time.sleep, _sleeps, [None] * 4)
+        )
+        await asyncio.sleep(0.5)
+        assert all(one.busy for one in pool.helpers)
+        work.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await work
+        assert all([await _gone(pid) for pid in pids])
+        assert await pool.run(os.getpid) not in pids
+
+
+def _sleeps(_: ScanHelper) -> Any:
+    async def job(n: int) -> tuple[Any, tuple[Any, ...]]:
+        return time.sleep, (30,)
+
+    return job
+
+
+async def test_a_pool_starts_its_helpers_on_demand_and_stops_them_all() -> None:
+    """No process before a job; leaving the pool reaps every helper, none of which is
+    this process, each ``nice``-d."""
+    async with ScanHelpers(2, nice=5) as pool:
+        assert not any(one.running for one in pool.helpers)
+        pids = [await one.run(os.getpid) for one in pool.helpers]
+        assert len(set(pids)) == 2
+        assert os.getpid() not in pids
+        assert [await one.run(os.nice, 0) for one in pool.helpers] == [os.nice(0) + 5] * 2
+    assert all([await _gone(pid) for pid in pids])
+
+
+def test_a_pool_takes_the_thread_along_only_with_one_helper() -> None:
+    """One helper: the gateway's thread works too (as before pools); more: it only
+    coordinates, unless told otherwise."""
+    assert ScanHelpers(1).thread
+    assert not ScanHelpers(2).thread
+    assert ScanHelpers(2, thread=True).thread
+    assert len(ScanHelpers().helpers) >= 1
+
+
 _OWNER = """
 import asyncio, os, sys
 from gateway.finetune.helper import ScanHelper
@@ -168,17 +220,34 @@ asyncio.run(main())
 """
 
 
-async def test_the_helper_dies_with_a_gateway_that_is_killed() -> None:
-    """SIGKILL of the gateway (no lifespan end): the helper follows it."""
+_POOL_OWNER = """
+import asyncio, os
+from gateway.finetune.helpers import ScanHelpers
+
+async def main():
+    pool = ScanHelpers(2, nice=0)
+    for one in pool.helpers:
+        print(await one.run(os.getpid), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("owner_code", [_OWNER, _POOL_OWNER], ids=["helper", "pool"])
+async def test_the_helper_dies_with_a_gateway_that_is_killed(owner_code: str) -> None:
+    """SIGKILL of the gateway (no lifespan end): the helper (every helper of a pool)
+    follows it."""
     owner = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _OWNER, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", owner_code, stdout=asyncio.subprocess.PIPE
     )
     assert owner.stdout is not None
-    pid = int(await asyncio.wait_for(owner.stdout.readline(), 60))
-    assert not _reaped(pid)
+    helpers = 2 if owner_code is _POOL_OWNER else 1
+    pids = [int(await asyncio.wait_for(owner.stdout.readline(), 60)) for _ in range(helpers)]
+    assert not any(_reaped(pid) for pid in pids)
     owner.kill()
     await owner.wait()
-    assert await _gone(pid)
+    assert all([await _gone(pid) for pid in pids])
 
 
 def test_replies_of_examples_and_overlaps_are_rebuilt_by_their_constructors() -> None:

@@ -20,6 +20,7 @@ from gateway.finetune import units as units_module
 from gateway.finetune.corpus_index import Snapshot
 from gateway.finetune.examples import parse_examples
 from gateway.finetune.helper import ScanHelper
+from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import Chunk, _local_overlaps, local_documents
 from gateway.finetune.overlaps import Holders
 from gateway.finetune.pieces import (
@@ -154,9 +155,19 @@ def _corpus(texts: list[str]) -> Snapshot:
     return Snapshot(Holders.of(prints), chunks)
 
 
-async def test_pieces_matched_in_two_processes_give_the_one_process_overlaps() -> None:
-    """Examples matched in their pieces and segments in their jobs, by this process and
-    a real helper: the overlaps and documents of matching all units at once."""
+_WORKERS = {
+    "a helper and this process": lambda: ScanHelper(nice=0),
+    "two helpers": lambda: ScanHelpers(2, thread=False, nice=0),
+    "two helpers and this process": lambda: ScanHelpers(2, thread=True, nice=0),
+}
+
+
+@pytest.mark.parametrize("workers", _WORKERS.values(), ids=_WORKERS.keys())
+async def test_pieces_matched_in_several_processes_give_the_one_process_overlaps(
+    workers: Any,
+) -> None:
+    """Examples matched in their pieces and segments in their jobs, by real helpers (and
+    this process): the overlaps and documents of matching all units at once."""
     passage = [" ".join(WORDS[(n * 7 + i) % 10] + str(i % 13) for i in range(80)) for n in range(4)]
     corpus = _corpus(passage)
     words = passage[0].split() + passage[2].split()
@@ -178,7 +189,7 @@ async def test_pieces_matched_in_two_processes_give_the_one_process_overlaps() -
     expected = _local_overlaps([*units, *segment_units(examples, letters_of)], corpus)
     with patch.object(units_module, "SEGMENT_JOB", 1500):  # several segment jobs
         assert len(segment_jobs(segment_passes(examples, letters_of)[0])) > 3
-        async with ScanHelper(nice=0) as helper:
+        async with workers() as helper:
             got, _, got_letters, found = await parse_in_pieces(content, True, helper, 3000, corpus)
             found += await segment_overlaps_in_helper(got, got_letters, helper, corpus)
             # A second scan with the same snapshot: the helper holds it already.
@@ -337,3 +348,110 @@ async def test_the_helper_gets_its_next_job_before_its_last_reply_is_decoded() -
     await _in_helper(helper, iter(range(3)), job, done)
     assert done == [0, 10, 20]
     assert helper.decoded_by == ["next job", "next job", "timer"]
+
+
+class _Here(ScanHelper):
+    """A helper that runs its jobs on this process's event loop, up and answering
+    (``ready``) from the first job on, or after its first job when ``cold_s`` (it then
+    takes that long, as a helper loading numpy would)."""
+
+    def __init__(self, cold_s: float = 0.0) -> None:
+        super().__init__()
+        self.cold_s = cold_s
+        self.answered = False
+
+    @property
+    def ready(self) -> bool:
+        return self.answered or not self.cold_s
+
+    async def submit(self, func: Any, *args: Any) -> asyncio.Future[Any]:
+        if not self.answered:
+            await asyncio.sleep(self.cold_s)
+        self.answered = True
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(func(*args))
+        return done
+
+
+def _where_parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records, for each piece parsed, whether it was on the event loop (a ``_Here``
+    helper) or in a thread (this process's worker)."""
+    from gateway.finetune import pieces
+
+    loop_thread = threading.get_ident()
+    where: list[str] = []
+    parse = pieces.parse_piece
+
+    def recorded(*args: Any) -> Any:
+        where.append("helper" if threading.get_ident() == loop_thread else "thread")
+        return parse(*args)
+
+    monkeypatch.setattr(pieces, "parse_piece", recorded)
+    return where
+
+
+def _lines(count: int) -> bytes:
+    line = json.dumps(
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b"}]}
+    )
+    return "".join(line.replace("a b", f"a b {n}") + "\n" for n in range(count)).encode()
+
+
+async def test_without_the_thread_helpers_that_are_up_take_every_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pool without the thread: once its helpers answer, this process only
+    coordinates (its GIL stays free for the event loop); the result is the same."""
+    where = _where_parsed(monkeypatch)
+    content = _lines(400)
+    pool = ScanHelpers(2, thread=False)
+    pool.helpers = [_Here(), _Here()]
+    got, units, letters_of, _ = await parse_in_pieces(content, True, pool, len(content) // 8)
+    assert set(where) == {"helper"}
+    assert len(where) > 8
+    assert (got, [(u.lines, u.prints.tolist()) for u in units], letters_of) == _whole(content, True)
+
+
+async def test_without_the_thread_this_process_parses_while_the_helpers_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Helpers not up yet (numpy loading): this process's thread takes pieces until one
+    answers, so a first upload does not wait for their start; the result is the same."""
+    where = _where_parsed(monkeypatch)
+    content = _lines(400)
+    pool = ScanHelpers(2, thread=False)
+    pool.helpers = [_Here(cold_s=1.0), _Here(cold_s=1.0)]
+    got, units, letters_of, _ = await parse_in_pieces(content, True, pool, len(content) // 8)
+    assert where.count("helper") == 2
+    assert where.count("thread") > 4
+    assert (got, [(u.lines, u.prints.tolist()) for u in units], letters_of) == _whole(content, True)
+
+
+async def test_a_corpus_sent_to_two_helpers_is_pickled_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The local copy of a large corpus is ~150 MB of pickle: both helpers of a pool get
+    the same bytes, and hold the corpus after."""
+    from gateway.finetune import pieces
+    from gateway.finetune.helper import request
+
+    pickled: list[object] = []
+
+    def counted(func: Any, *args: Any) -> bytes:
+        if func is pieces.hold_corpus:
+            pickled.append(args[0])
+        return request(func, *args)
+
+    monkeypatch.setattr("gateway.finetune.pieces.request", counted)
+    corpus = _corpus(["alpha beta gamma delta " * 20])
+    async with ScanHelpers(2, nice=0) as pool:
+        await asyncio.gather(
+            *(one.run(operator.add, 1, 1) for one in pool.helpers)  # both up
+        )
+        examples = parse_examples(_lines(30))
+        await segment_overlaps_in_helper(examples, example_units(examples)[1], pool, corpus)
+        assert pickled == [corpus]
+        assert [await one.run(pieces.holds_corpus, corpus.token) for one in pool.helpers] == [
+            True,
+            True,
+        ]
