@@ -61,6 +61,7 @@ _BARS = re.compile("[|\u2223\u2502\u23d0\uff5c]")
 _ASCII_CONTROL = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 """``_CONTROL``'s ASCII members (of ``_BARS``: ``|`` alone), for a faster path for ASCII
 text: deleted by ``bytes.translate`` instead of a regex pass, with the same result."""
+_ASCII_LOWER = bytes(range(256)).lower()
 _LONE_BAR = re.compile(r"(?<![^\W_])\u00a6(?![^\W_])")
 """A vertical bar not touching a letter or digit: a table's cell border or a separator.
 TR39 folds ``|`` to the letter ``l``, which would make it a word between every cell, so
@@ -71,6 +72,9 @@ _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20
 # The skeleton has already folded hyphen look-alikes to ``-``; the pattern starts with
 # the literal so that the engine only stops at hyphens.
 _HYPHEN = re.compile(r"-(?<=[^\W_]-)-* ?(?=[^\W_])")
+_ASCII_HYPHEN = re.compile(rb"-(?<=[a-z0-9]-)-*[ \t\n\r]*(?=[a-z0-9])")
+"""``_HYPHEN`` on folded ASCII text before the skeleton collapsed its whitespace (the
+only whitespace left by then: a run of it becomes the one space ``_HYPHEN`` allows)."""
 _MAX_K = 8
 _MAX_WORDS = 500_000
 _CHAR_MIN = 8
@@ -154,8 +158,27 @@ def without_marks(form: str) -> str:
 
 
 def normalize(text: str) -> list[str]:
-    """The words of ``text``'s normalised form."""
+    """The words of ``text``'s normalised form: ``words_of(canonical(text))``, for ASCII
+    text (most of it) in three byte passes (``_ascii_words``)."""
+    if text.isascii() and "|" not in text:
+        return _ascii_words(text)
     return words_of(canonical(text))
+
+
+def _ascii_words(text: str) -> list[str]:
+    """``normalize`` of ASCII text without a vertical bar, without the skeleton.
+
+    On such text, controls gone and case folded, the skeleton only collapses
+    whitespace and reads a double quote as two single ones and a backtick as one (no
+    other ASCII character is confusable with another: checked on every string of up to
+    three of them): none of it changes a word, and a whitespace run read as one space
+    is what ``_ASCII_HYPHEN`` allows after a hyphen. A property test holds this equal
+    to the general path; about three times faster (no skeleton, no collapsed copy).
+    """
+    folded = text.encode("ascii").translate(_ASCII_LOWER, _ASCII_CONTROL)
+    if b"-" in folded:
+        folded = _ASCII_HYPHEN.sub(b"", folded)
+    return folded.translate(_ASCII_SPACES).decode("ascii").split()
 
 
 def words_of(form: str) -> list[str]:
@@ -338,7 +361,7 @@ def char_prints(stream: str) -> NDArray[np.int64]:
 
 def fingerprint_array(text: str) -> NDArray[np.int64]:
     """Both signals' fingerprints of ``text``, sorted and distinct."""
-    words = words_of(canonical(text))
+    words = normalize(text)
     return np.union1d(word_prints(words), char_prints("".join(words)))
 
 
@@ -397,7 +420,7 @@ def fingerprint_pairs(
 def _fingerprint_batch(
     texts: Sequence[str],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
-    word_lists = [words_of(canonical(text)) for text in texts]
+    word_lists = [normalize(text) for text in texts]
     streams = ["".join(words) for words in word_lists]
     word_owner, word_values = _batch_word_prints(word_lists)
     char_owner, char_values = _batch_char_prints(streams)
