@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from gateway.finetune.pii_context import PREFIX_WORDS, enhance, is_word
-from gateway.finetune.pii_prefilter import Floor, prefilter
+from gateway.finetune.pii_prefilter import Floor, TextChecks, prefilter
 from gateway.finetune.pii_validators import quick_ip_check
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.identifier_forms import by_form
@@ -213,8 +213,9 @@ class PatternAnalyzer:
                 if self._floor > 0
                 else None
             )
+            shared = TextChecks()
             for recognizer in registry.recognizers:
-                prefilter(recognizer, floor)
+                prefilter(recognizer, floor, shared)
                 quick_ip_check(recognizer)
         # Only the types Presidio's recognizers here can find: the others are the
         # gateway's own (``_OWN_RECOGNIZERS``). Asked for them, Presidio logs a warning

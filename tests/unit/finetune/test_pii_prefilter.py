@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.finetune.pii_patterns import PatternAnalyzer
-from gateway.finetune.pii_prefilter import CONDITIONS, condition
+from gateway.finetune.pii_prefilter import CONDITIONS, TextChecks, condition
 
 POLICY_TYPES = [
     "CREDIT_CARD", "CRYPTO", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "MEDICAL_LICENSE",
@@ -55,12 +55,51 @@ def test_each_condition_holds_inside_every_match_of_its_pattern(
 
     compiled = regex.compile(pattern.regex, flags=recognizer.global_regex_flags)
     check = condition(recognizer, pattern)
+    shared = condition(recognizer, pattern, TextChecks())
     assert check is not None
+    assert shared is not None
     core = data.draw(st.from_regex(pattern.regex.replace("(?<![\\w:])", ""), fullmatch=True))
     noise = st.text(alphabet="0123456789abcdefABCDEF:@-./ \u0663\uff17x", max_size=12)
     text = data.draw(noise) + core + data.draw(noise)
     for match in compiled.finditer(text):
         assert check(match.group())
+        assert shared(match.group())
+
+
+class _Counted(TextChecks):
+    def __init__(self) -> None:
+        super().__init__()
+        self.searched: list[str] = []
+
+    def answer(self, key: tuple[str, int], text: str, check: Any) -> bool:
+        def counted(text: str) -> bool:
+            self.searched.append(key[0])
+            found: bool = check(text)
+            return found
+
+        return super().answer(key, text, counted)
+
+
+def test_conditions_share_their_searches_of_one_text() -> None:
+    """The five conditions that need six digits in a row ask once for them in a text
+    without, and a condition two patterns share is searched once per text."""
+    shared = _Counted()
+    wanting = [
+        ("UsBankRecognizer", "Bank Account (weak)"),
+        ("UsPassportRecognizer", "Passport (very weak)"),
+        ("UsPassportRecognizer", "Passport Next Generation (very weak)"),
+        ("UsLicenseRecognizer", "Driver License - Digits (very weak)"),
+        ("MedicalLicenseRecognizer", "USA DEA Certificate Number (weak)"),
+        ("UsSsnRecognizer", "SSN2 (very weak)"),
+        ("UsSsnRecognizer", "SSN4 (very weak)"),
+    ]
+    checks = [condition(*_recognizers()[key], shared) for key in wanting]
+    text = "Invoice 2024-88123 of 15.03.2026: 1,250.00 EUR, ref 12345."
+    assert [check(text) if check else None for check in checks] == [False] * len(wanting)
+    assert shared.searched == [r"\d{6}"]
+    digits = "Account 12345678 at branch 0042."
+    assert [check(digits) if check else None for check in checks[:3]] == [True, True, True]
+    assert shared.searched[1:] == [r"\d{6}", "[0-9]{8}"]
 
 
 _PIECES = st.sampled_from(
