@@ -155,19 +155,20 @@ is warm; only a gateway that scans uploads preloads a pattern engine."""
 def serve(stdin: BinaryIO, stdout: BinaryIO, preload: list[str]) -> None:
     engines = _Engines()
     started = time.perf_counter()
+    warm_after_ready = []
     for name in preload:
-        engines.get(name)
-    for name in preload:
+        engine = engines.get(name)
         if name.startswith("patterns:"):
-            engines.get(name).analyze([PATTERN_WARM_UP_TEXT])
+            engine.analyze([PATTERN_WARM_UP_TEXT])
+        else:
+            warm_after_ready.append(engine)
     release_free_heap()
     write_frame(
         stdout,
         {"ready": True, "load_s": round(time.perf_counter() - started, 3), "pid": os.getpid()},
     )
-    for name in preload:
-        if not name.startswith("patterns:"):
-            engines.get(name).analyze([WARM_UP_TEXT])
+    for engine in warm_after_ready:
+        engine.analyze([WARM_UP_TEXT])
     while (job := read_frame(stdin)) is not None:
         try:
             spans = engines.get(str(job["engine"])).analyze(job["texts"])
