@@ -44,10 +44,11 @@ def test_heap_is_released_before_ready(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_engines_are_warmed_once_more_after_ready(monkeypatch: pytest.MonkeyPatch) -> None:
     """After reporting ready the worker analyses a warm-up text with each preloaded
-    engine, so our own recognizers' first-use set-up is not paid by the first chat."""
+    engine, so our own recognizers' first-use set-up is not paid by the first chat; the
+    engines are looked up once, in one pass over the preload."""
     events, _ = _serve_recording(monkeypatch)
-    assert events[:5] == ["get lean", "trim", "ready", "get lean", "analyze lean"]
-    assert set(events[5:]) == {"stdin read"}
+    assert events[:4] == ["get lean", "trim", "ready", "analyze lean"]
+    assert set(events[4:]) == {"stdin read"}
 
 
 def _serve_recording(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], io.BytesIO]:
