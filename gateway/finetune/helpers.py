@@ -12,7 +12,6 @@ which a scan thread here slowed by ~0.5 CPU-s per 5 MB (and chat with it).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -22,26 +21,19 @@ from gateway.finetune.helper import IDLE_S, NICE, ScanHelper
 R = TypeVar("R")
 
 
-def default_helpers() -> int:
-    """One helper per core this process may use, at least one, at most four."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(4, cores or 1))
-
-
 class ScanHelpers:
     """``count`` helpers (an async context manager: leaving it stops them all)."""
 
     def __init__(
         self,
-        count: int | None = None,
+        count: int = 1,
         *,
         thread: bool | None = None,
         idle_s: float = IDLE_S,
         nice: int = NICE,
     ) -> None:
-        """``count``: default ``default_helpers()``. ``thread``: whether this process's
-        thread takes pieces all along; default only with a single helper."""
-        count = default_helpers() if count is None else count
+        """``thread``: whether this process's thread takes pieces all along; default
+        only with a single helper."""
         if count < 1:
             raise ValueError("a pool has at least one helper")
         self.helpers = [ScanHelper(idle_s=idle_s, nice=nice) for _ in range(count)]

@@ -611,7 +611,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
-        "--helpers", type=int, default=None, help="scan helper processes (default: the cores')"
+        "--helpers", type=int, default=1, help="scan helper processes (the gateway's: 1)"
     )
     parser.add_argument(
         "--nice", type=int, default=NICE, help="the helpers' niceness (the gateway's: 5)"

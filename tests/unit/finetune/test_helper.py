@@ -198,12 +198,12 @@ async def test_a_pool_starts_its_helpers_on_demand_and_stops_them_all() -> None:
 
 
 def test_a_pool_takes_the_thread_along_only_with_one_helper() -> None:
-    """One helper: the gateway's thread works too (as before pools); more: it only
+    """One helper (the default): the gateway's thread works too; more: it only
     coordinates, unless told otherwise."""
-    assert ScanHelpers(1).thread
+    assert ScanHelpers().thread
+    assert len(ScanHelpers().helpers) == 1
     assert not ScanHelpers(2).thread
     assert ScanHelpers(2, thread=True).thread
-    assert len(ScanHelpers().helpers) >= 1
 
 
 _OWNER = """
