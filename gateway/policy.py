@@ -284,7 +284,7 @@ class PolicyEngine:
         """
         if not documents:
             return []
-        if not _PACKAGE.match(package):
+        if not _PACKAGE.fullmatch(package):
             raise ValueError(f"invalid package {package!r}")
         query = (
             "verdicts := [verdict | some document in input.documents; "

@@ -8,8 +8,8 @@ and combining (``Mn``/``Me``) characters are dropped, any decimal digit is its A
 digit, any dash is ``-``, and a Unicode tag character (U+E0020..U+E007E, invisible
 "ASCII smuggling": an ASCII character plus 0xE0000) is the ASCII character it stands
 for. A literal escape ("\\n", "\\t": in code, or in JSON encoded twice) is the white
-space it stands for, so that its letter does not join what follows to the word before
-("Anna\\n07911 123456"). Each view character remembers the original character it
+space it stands for and a space, so that its letter does not join what follows to the
+word before ("Anna\\n07911 123456"). Each view character remembers the original character it
 came from, so a span found in the view covers the original characters, invisible ones
 inside it included, and redaction replaces those.
 """
@@ -25,7 +25,9 @@ _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 _TAG_FIRST, _TAG_LAST = 0xE0020, 0xE007E
 _TAG_OFFSET = 0xE0000
 _LITERAL_ESCAPE = re.compile(r"\\[nrtfvb]")
-_ESCAPE_AS_SPACE = "  "
+_ESCAPED = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "v": "\v", "b": " "}
+"""What each literal escape stands for, then a space (the same length): a line break
+stays one, so that numbers on escaped lines never join ("415\\n867\\n5309")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,7 @@ def view_text(text: str) -> str:
 
 
 def _unescaped(text: str) -> str:
-    """``text`` with each literal escape as two spaces (the same length)."""
+    """``text`` with each literal escape as what it stands for and a space."""
     if "\\" not in text:
         return text
-    return _LITERAL_ESCAPE.sub(_ESCAPE_AS_SPACE, text)
+    return _LITERAL_ESCAPE.sub(lambda found: _ESCAPED[found.group()[1]] + " ", text)

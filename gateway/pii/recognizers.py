@@ -33,7 +33,6 @@ from gateway.pii.identifier_forms import (
     LINE_BREAK,
     in_longer_run,
     labelled,
-    line_start,
 )
 from gateway.pii.phone_matcher import phone_matches
 from gateway.pii.types import NER_TYPES, PiiSpan
@@ -253,6 +252,15 @@ and those without the ``0`` ("2025550143": as much an order, customer or PO numb
 ISBN-10 or a UPC), need a ``+`` or a phone word."""
 _DELIMITERS = ",;|&()[]{}<>\"'`"
 _KEY_ENDS = ":="
+_PHONE_KEY = re.compile(
+    r"(?<![A-Za-z])(?:tel|telephone|phone|mobile|mob|cell|cellphone|fax|msisdn|whatsapp|sms)\Z",
+    re.IGNORECASE,
+)
+"""A key naming a phone, written tight before its ":" or "=" ("Tel:", "mobile=",
+"TYPE=CELL:"); another key's number stays one token with it ("id=6260181590")."""
+_TOKEN_REACH = 64
+"""How far a token is followed either side of a number: what is longer is no phone's
+setting, and an unbounded walk made long lines without spaces quadratic."""
 _TOKEN_EDGE = re.compile(r"(?:[^\s,;|&()\[\]{}<>\"'`.]|\.(?!\.))*")
 
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
@@ -274,7 +282,7 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     value = text[start:end]
     # Part of a longer token: a hash, a UUID, "INV-96317514", "1Z6541...", "T01:15".
     left = _token_start(text, start)
-    right = _TOKEN_EDGE.match(text, end)
+    right = _TOKEN_EDGE.match(text, end, end + _TOKEN_REACH)
     token = text[left:start] + value + (right.group() if right else "")
     letters = re.sub(r"(?i)ext\.?|x", "", re.sub(r"[^A-Za-z]", "", token))
     if letters or _DATE_OR_TIME.search(value) or _DECIMAL.match(value.strip()):
@@ -310,7 +318,7 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     # ("Customer ref:", "Order no.") is a customer keyed by their number.
     dialled = valid and value.lstrip("(").startswith("0") and _phone_shaped(value)
     if (
-        _OTHER_NUMBER.search(text, line_start(text, start, 40), start)
+        _OTHER_NUMBER.search(text, max(0, start - 40), start)
         or (labelled(text, start) and not international and not dialled)
         or (formatted and in_longer_run(text, start, end))
     ):
@@ -335,15 +343,16 @@ def _sign_before(text: str, at: int) -> str:
 def _token_start(text: str, at: int) -> int:
     """Where the token ending at ``text[at]`` starts (``_TOKEN_EDGE``'s characters, back
     to a space or a delimiter; ``at`` when none). A key's ``:`` or ``=`` right after its
-    letters ends a token too: "Tel:07911 123456", "tel:+14155552671" and
-    "mobile=+44..." are a label and a number, as with a space between ("T01:15",
-    "2001:db8::1" stay one token); so does an ellipsis ("call me...07911 123456")."""
+    phone key ends a token too: "Tel:07911 123456", "tel:+14155552671" and
+    "mobile=+44..." are a label and a number, as with a space between ("id=6260181590",
+    "T01:15", "2001:db8::1" stay one token); so does an ellipsis ("call
+    me...07911 123456")."""
     if text.endswith("..", 0, at) or (
-        at > 1 and text[at - 1] in _KEY_ENDS and text[at - 2].isalpha()
+        at > 1 and text[at - 1] in _KEY_ENDS and _PHONE_KEY.search(text, max(0, at - 12), at - 1)
     ):
         return at
-    start = at
-    while start and not (text[start - 1].isspace() or text[start - 1] in _DELIMITERS):
+    start, stop = at, max(0, at - _TOKEN_REACH)
+    while start > stop and not (text[start - 1].isspace() or text[start - 1] in _DELIMITERS):
         start -= 1
     return start
 

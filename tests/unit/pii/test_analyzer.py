@@ -191,3 +191,11 @@ def test_a_phone_after_a_literal_escape_is_found_for_chat(analyzer: PresidioAnal
     text = 'Fix this: print("Anna\\n+44 7911 123456")'
     [spans] = analyzer.analyze([text])
     assert found(text, [dict(s) for s in spans]).get("PHONE_NUMBER") == "+44 7911 123456"
+
+
+def test_numbers_on_escaped_lines_do_not_join(analyzer: PresidioAnalyzer) -> None:
+    """Three numbers on three escaped lines are not one phone number."""
+    text = 'rows = "415\\n867\\n5309"'
+    [spans] = analyzer.analyze([text])
+    phones = [s for s in spans if s["type"] == "PHONE_NUMBER"]
+    assert all(s["end"] - s["start"] <= 4 and s["score"] < 0.4 for s in phones)
