@@ -7,15 +7,18 @@ character is NFKC-normalised, format (``Cf``: zero-width, soft hyphen, bidi cont
 and combining (``Mn``/``Me``) characters are dropped, any decimal digit is its ASCII
 digit, any dash is ``-``, and a Unicode tag character (U+E0020..U+E007E, invisible
 "ASCII smuggling": an ASCII character plus 0xE0000) is the ASCII character it stands
-for. A literal escape ("\\n", "\\t": in code, or in JSON encoded twice) is the white
-space it stands for and a space, so that its letter does not join what follows to the
-word before ("Anna\\n07911 123456"). Each view character remembers the original character it
-came from, so a span found in the view covers the original characters, invisible ones
-inside it included, and redaction replaces those.
+for. An escape written out as text is the character it stands for: a literal "\\n" or
+"\\t" (code, JSON encoded twice), a "\\u00a0" or "\\x2b", a URL's "%2B", an HTML
+"&#43;" or "&nbsp;" (``_ESCAPE``). Its letters would otherwise join what follows to the
+word before ("Anna\\n07911 123456") or hide the character ("tel=%2B447911123456").
+Each view character remembers the original character it came from (a decoded one, its
+escape's first), so a span found in the view covers the original characters, invisible
+ones and whole escapes inside it included, and redaction replaces those.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -24,10 +27,35 @@ _DROPPED = frozenset({"Cf", "Mn", "Me"})
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 _TAG_FIRST, _TAG_LAST = 0xE0020, 0xE007E
 _TAG_OFFSET = 0xE0000
-_LITERAL_ESCAPE = re.compile(r"\\[nrtfvb]")
-_ESCAPED = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "v": "\v", "b": " "}
-"""What each literal escape stands for, then a space (the same length): a line break
-stays one, so that numbers on escaped lines never join ("415\\n867\\n5309")."""
+_ESCAPE = re.compile(
+    r"\\[nrtfvb]"
+    r"|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    r"|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}"
+    r"|%(?:[2-6][0-9a-fA-F]|7[0-9a-eA-E])"
+    r"|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|nbsp|plus|commat|period|hyphen|dash|lpar|rpar);"
+)
+"""Escapes written out as text: a backslash escape of code or JSON (a surrogate pair as
+one), a URL's percent-encoded printable ASCII character, an HTML character reference."""
+_ESCAPE_HINT = re.compile(r"[\\%&]")
+_BACKSLASHED = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "v": "\v", "b": " "}
+
+
+def _decoded(escape: str) -> str:
+    """What ``escape`` (a ``_ESCAPE`` match) stands for; a lone surrogate stands for
+    nothing (it cannot be analysed as text)."""
+    if escape[0] == "%":
+        return chr(int(escape[1:], 16))
+    if escape[0] == "&":
+        return html.unescape(escape)
+    if escape[1] in _BACKSLASHED:
+        return _BACKSLASHED[escape[1]]
+    if len(escape) == 12:  # a surrogate pair
+        return (
+            chr(int(escape[2:6], 16)).encode("utf-16", "surrogatepass")
+            + chr(int(escape[8:], 16)).encode("utf-16-le", "surrogatepass")
+        ).decode("utf-16")
+    char = chr(int(escape[2:], 16))
+    return "" if 0xD800 <= ord(char) <= 0xDFFF else char
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +95,35 @@ def _char_view(char: str) -> str:
 
 def normalised(text: str) -> View | None:
     """The analysis view of ``text``, or None when it is already plain ASCII."""
-    if text.isascii():
-        if "\\" not in text or not _LITERAL_ESCAPE.search(text):
-            return None
-        return View(_unescaped(text), tuple(range(len(text))), len(text))
+    escapes = list(_ESCAPE.finditer(text)) if _ESCAPE_HINT.search(text) else []
+    if not escapes and text.isascii():
+        return None
+    plain = text.isascii()
     pieces: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(text):
+    done = 0
+    for escape in escapes:
+        _add_view(text, done, escape.start(), plain, pieces, origin)
+        for char in _decoded(escape.group()):
+            view = char if char.isascii() else _char_view(char)
+            pieces.append(view)
+            origin.extend([escape.start()] * len(view))
+        done = escape.end()
+    _add_view(text, done, len(text), plain, pieces, origin)
+    return View("".join(pieces), tuple(origin), len(text))
+
+
+def _add_view(
+    text: str, start: int, end: int, plain: bool, pieces: list[str], origin: list[int]
+) -> None:
+    """The view of ``text[start:end]``, which holds no escape, with each character's
+    origin (``plain``: ``text`` is ASCII)."""
+    if plain or text[start:end].isascii():
+        pieces.append(text[start:end])
+        origin.extend(range(start, end))
+        return
+    for index in range(start, end):
+        char = text[index]
         if char.isascii():
             pieces.append(char)
             origin.append(index)
@@ -81,19 +131,14 @@ def normalised(text: str) -> View | None:
         view = _char_view(char)
         pieces.append(view)
         origin.extend([index] * len(view))
-    return View(_unescaped("".join(pieces)), tuple(origin), len(text))
 
 
 def view_text(text: str) -> str:
     """The text of ``normalised(text)`` without its offset map, for an analysis that
-    reports no offsets (the upload scan): only the non-ASCII characters are visited."""
+    reports no offsets (the upload scan): only escapes and non-ASCII characters are
+    visited."""
+    if _ESCAPE_HINT.search(text):
+        text = _ESCAPE.sub(lambda found: _decoded(found.group()), text)
     if not text.isascii():
         text = _NOT_ASCII.sub(lambda match: _char_view(match.group()), text)
-    return _unescaped(text)
-
-
-def _unescaped(text: str) -> str:
-    """``text`` with each literal escape as what it stands for and a space."""
-    if "\\" not in text:
-        return text
-    return _LITERAL_ESCAPE.sub(lambda found: _ESCAPED[found.group()[1]] + " ", text)
+    return text

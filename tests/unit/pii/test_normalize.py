@@ -1,5 +1,6 @@
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -44,9 +45,7 @@ def test_every_view_span_maps_inside_the_original(text: str, data: st.DataObject
     assert 0 <= orig_start < orig_end <= len(text)
     again = normalised(text[orig_start:orig_end])
     shown = again.text if again is not None else text[orig_start:orig_end]
-    # A literal escape ("\\n") is a line break and a space: a span cutting one in half
-    # shows one of those for the "\\" or the "n".
-    assert view.text[start:end] in shown or "\\" in text[max(0, orig_start - 1) : orig_end + 1]
+    assert view.text[start:end] in shown
     assert unicodedata.is_normalized("NFC", view.text) or True
 
 
@@ -71,14 +70,51 @@ def test_tag_characters_read_as_the_ascii_they_stand_for() -> None:
 
 
 def test_a_literal_escape_is_white_space_in_the_view() -> None:
-    """A literal escape ("\\n", "\\t") in code or in JSON encoded twice is what it
-    stands for and a space (offsets stay): its letter joins no number to the word
-    before, and numbers on escaped lines do not join each other."""
+    """A literal escape ("\\n", "\\t") in code or in JSON encoded twice is the white
+    space it stands for: its letter joins no number to the word before, and a span maps
+    back over whole escapes."""
     text = "msg = 'Anna\\n07911 123456\\tLeeds' \\\\"
     view = normalised(text)
     assert view is not None
-    assert view.text == "msg = 'Anna\n 07911 123456\t Leeds' \\\\"
+    assert view.text == "msg = 'Anna\n07911 123456\tLeeds' \\\\"
     assert view_text(text) == view.text
     start = view.text.index("07911")
-    assert view.to_original(start, start + 12) == (start, start + 12)
+    assert view.to_original(start, start + 12) == (start + 1, start + 13)
+    assert view.to_original(start - 1, start) == (start - 1, start + 1)
     assert normalised("C:\\\\ and 5\\\\") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "seen"),
+    [
+        ('{"note": "call 07911\\u00a0123456"}', '{"note": "call 07911 123456"}'),
+        ("Call \\u002B44 7911 123456", "Call +44 7911 123456"),
+        ("b'\\x2b44 7911 123456'", "b'+44 7911 123456'"),
+        (
+            "https://x.org/?tel=%2B447911123456&to=anna%40mail.org",
+            "https://x.org/?tel=+447911123456&to=anna@mail.org",
+        ),
+        ("<p>&#43;44&nbsp;7911&#x20;123456</p>", "<p>+44 7911 123456</p>"),
+        ("digits \\uff10\\uff17\\u200b911", "digits 07911"),
+        ("a pair \\ud83d\\ude00, a lone \\ud800 half", "a pair \U0001f600, a lone  half"),
+    ],
+)
+def test_escaped_characters_are_what_they_stand_for(text: str, seen: str) -> None:
+    """JSON, Python and C escapes, URL percent-encoding and HTML character references
+    are decoded in the view (a hidden "+", space or "@" found), the decoded character
+    viewed as any other (a fullwidth digit is its digit, a zero-width space nothing),
+    and a span maps back over the whole escapes."""
+    view = normalised(text)
+    assert view is not None
+    assert view.text == seen
+    assert view_text(text) == seen
+    if "+" in seen:
+        start = seen.index("+")
+        begin, end = view.to_original(start, start + 3)
+        assert text[begin] in "\\%&"
+        assert text[begin:end].endswith("44")
+
+
+def test_ordinary_percent_and_ampersand_stay() -> None:
+    """A percentage, "R&D" or a percent sign before letters is no escape."""
+    assert normalised("up 20% in R&D, 100%zz & 5 %") is None
