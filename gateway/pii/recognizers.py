@@ -233,9 +233,13 @@ _GROUPING = {
 _PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
 _PHONE_CONTEXT = re.compile(
     r"\b(?:phone|tel|telephone|call|calls|called|mobile|cell|fax|whatsapp|sms|text|dial|"
-    r"ring|contact|reach|hotline)\b",
+    r"ring|contact|reach|hotline|"
+    r"tel[eé]fono|telefon|telefone|telefoon|t[eé]l[eé]phone|t[eé]l|tlf|tfno|m[oó]vil|mobil|"
+    r"mobiel|celular|cellulare)\b",
     re.IGNORECASE,
 )
+"""Words that say a number near them is a phone, in English and in the languages of
+``PHONE_REGIONS`` ("Móvil: 612 345 678", "Telefon 030 1234567")."""
 _OTHER_NUMBER = re.compile(
     r"(?<![a-z])(?:isbn|issn|ean|upc|gtin|sku|asin|barcodes?|serial|tracking)(?![a-z])",
     re.IGNORECASE,
@@ -252,19 +256,37 @@ and those without the ``0`` ("2025550143": as much an order, customer or PO numb
 ISBN-10 or a UPC), need a ``+`` or a phone word."""
 _DELIMITERS = ",;|&()[]{}<>\"'`"
 _KEY_ENDS = ":="
+_KEY = re.compile(r"(?<![^\W_])[^\W\d_][\w.-]{0,31}\Z")
+"""A key written tight before its number: a letter, then letters, digits, "_", "." or
+"-" ("Tel", "Tel.", "tel2", "phone_number", "Telefon-Nr.", "Anna")."""
 _PHONE_KEY = re.compile(
-    r"(?<![A-Za-z])(?:tel|telephone|phone|mobile|mob|cell|cellphone|fax|msisdn|whatsapp|sms)\Z",
-    re.IGNORECASE,
+    r"(?:(?<![^\W\d_])(?i:tel|telephone|telefon|tel[eé]fono|telefone|telefoon|t[eé]l[eé]phone|"
+    r"t[eé]l|phone|ph|mobile|mobil|mobiel|m[oó]vil|mob|cell|cellphone|cellulare|celular|"
+    r"handy|portable|fax|msisdn|whatsapp|viber|callto|facetime|sms|tlf|tfno)"
+    r"|(?<=[a-z])(?:Tel|Phone|Mobile|Cell|Fax))"
+    r"(?i:[_.-]?(?:no|nr|num|number|nummer|numero|n[uú]mero|[0-9]{1,2}))?\.?\Z"
 )
-"""A key naming a phone, written tight before its ":" or "=" ("Tel:", "mobile=",
-"TYPE=CELL:"); another key's number stays one token with it ("id=6260181590")."""
+_DIAL_LINK = re.compile(r"(?<![\w.-])(?:wa|t)\.me/\Z", re.IGNORECASE)
+"""WhatsApp's and Telegram's links to a chat with a number: "wa.me/447911123456",
+"t.me/+447911123456"."""
+"""A key naming a phone (``_KEY``), in English or in the languages of ``PHONE_REGIONS``,
+abbreviated, numbered or in a compound ("Tel.", "tel2", "home_phone", "mobileNumber",
+"Telefon-Nr."): the number written tight after its ":", "=" or abbreviating "." is a
+phone ("Tel.:07911 123456", "Mob.07911 123456", "tel2:+14155552671")."""
 _TOKEN_REACH = 64
 """How far a token is followed either side of a number: what is longer is no phone's
 setting, and an unbounded walk made long lines without spaces quadratic."""
-_TOKEN_EDGE = re.compile(r"(?:[^\s,;|&()\[\]{}<>\"'`.]|\.(?!\.))*")
+_TOKEN_EDGE = re.compile(r"(?:[^\s,;|&()\[\]{}<>\"'`.?]|\.(?!\.))*")
+"""The rest of a number's token: up to a space, a delimiter, an ellipsis or a "?" (a
+link's query after the number: "wa.me/447911123456?text=Hi")."""
 
+_SEPARATED = re.compile(r"[ ().-]")
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
+_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}([ .,])[0-9]{3}(?:\1[0-9]{3})*")
+"""A number grouped as thousands are ("612 345 678", "712.345.678"): Spain writes its
+nine-digit numbers so, and much of Europe its amounts and counts ("Revenue: 612 345 678
+EUR"). Likely, not certain, unless a phone word or key says so."""
 _ZIP_PLUS_FOUR = re.compile(r"[0-9]{5}-[0-9]{4}")
 """A US ZIP+4 code ("94105-1804"). A third of them are valid Spanish numbers, whose
 groups ("941 05 18 04") join to 5-4, and no region writes a phone number as five
@@ -281,7 +303,13 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     """0 for what only looks like a number inside something else, else a confidence."""
     value = text[start:end]
     # Part of a longer token: a hash, a UUID, "INV-96317514", "1Z6541...", "T01:15".
-    left = _token_start(text, start)
+    international = value.startswith("+")
+    # Written as a phone, with a "+" or in phone groups: a key's ":" or "=" before it ends
+    # its token ("Anna:07911 123456"); a bare run stays one with it ("id=06260181590").
+    keyed = international or (
+        valid and _SEPARATED.search(value) is not None and _phone_shaped(value)
+    )
+    left = _token_start(text, start, keyed)
     right = _TOKEN_EDGE.match(text, end, end + _TOKEN_REACH)
     token = text[left:start] + value + (right.group() if right else "")
     letters = re.sub(r"(?i)ext\.?|x", "", re.sub(r"[^A-Za-z]", "", token))
@@ -291,7 +319,6 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         return 0.0
     if _sign_before(text, start) in ("$", "€", "£", "¥", "#"):
         return 0.0
-    international = value.startswith("+")
     formatted = international or any(c in value for c in " -.()/")
     digits = sum(c.isdigit() for c in value)
     score = 0.75 if valid else 0.4
@@ -310,6 +337,8 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         # without the trunk prefix most regions dial national numbers with: a customer,
         # order or PO number, an ISBN-10 or a UPC is as likely.
         score = 0.5
+    if not international and _THOUSANDS.fullmatch(value):
+        score = min(score, 0.5)  # a phone word still makes it one ("Móvil: 612 345 678")
     if _ZIP_PLUS_FOUR.fullmatch(value):
         score = min(score, 0.5)
         grouped_otherwise = True  # no phone word makes it one ("Contact: CA 94105-1804")
@@ -326,7 +355,9 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     if (
         not grouped_otherwise
         and _groups_as_a_phone_can(value)
-        and _PHONE_CONTEXT.search(text, max(0, start - 40), start)
+        and (
+            _PHONE_CONTEXT.search(text, max(0, start - 40), start) or _phone_key_before(text, start)
+        )
     ):
         score = min(1.0, score + 0.35)
     return score
@@ -340,21 +371,39 @@ def _sign_before(text: str, at: int) -> str:
     return text[at - 1] if at and not text[at - 1].isspace() else ""
 
 
-def _token_start(text: str, at: int) -> int:
+def _token_start(text: str, at: int, keyed: bool = False) -> int:
     """Where the token ending at ``text[at]`` starts (``_TOKEN_EDGE``'s characters, back
-    to a space or a delimiter; ``at`` when none). A key's ``:`` or ``=`` right after its
-    phone key ends a token too: "Tel:07911 123456", "tel:+14155552671" and
-    "mobile=+44..." are a label and a number, as with a space between ("id=6260181590",
-    "T01:15", "2001:db8::1" stay one token); so does an ellipsis ("call
-    me...07911 123456")."""
-    if text.endswith("..", 0, at) or (
-        at > 1 and text[at - 1] in _KEY_ENDS and _PHONE_KEY.search(text, max(0, at - 12), at - 1)
-    ):
+    to a space or a delimiter; ``at`` when none). A phone key right before ``at``
+    (``_phone_key_before``) ends a token too: "Tel:07911 123456", "tel:+14155552671",
+    "Mob.07911 123456" and "mobile=+44..." are a label and a number, as with a space
+    between; so does any key's ":" or "=" when the number is ``keyed`` (written as a
+    phone: "Anna:07911 123456"), and an ellipsis ("call me...07911 123456"). A bare
+    number stays one token with another key ("id=6260181590", "T01:15", "2001:db8::1")."""
+    if text.endswith("..", 0, at) or _phone_key_before(text, at):
         return at
+    if keyed and at > 1 and text[at - 1] in _KEY_ENDS:
+        key = _KEY.search(text, max(0, at - 33), at - 1)
+        if key and key.group()[-1].isalpha():
+            return at
     start, stop = at, max(0, at - _TOKEN_REACH)
     while start > stop and not (text[start - 1].isspace() or text[start - 1] in _DELIMITERS):
         start -= 1
     return start
+
+
+def _phone_key_before(text: str, at: int) -> bool:
+    """Whether a key naming a phone (``_PHONE_KEY``) is written tight before ``text[at]``,
+    with its ":" or "=" ("Tel:", "tel2=", "Tel.:") or abbreviated by a "." ("Mob."), or
+    a link that dials the number after it ("wa.me/447911123456")."""
+    if at < 2:
+        return False
+    if text[at - 1] == "/":
+        return _DIAL_LINK.search(text, max(0, at - 6), at) is not None
+    end = at - 1 if text[at - 1] in _KEY_ENDS else at
+    if end == at and text[at - 1] != ".":
+        return False
+    key = _KEY.search(text, max(0, end - 32), end)
+    return key is not None and _PHONE_KEY.search(key.group()) is not None
 
 
 def _groups_as_a_phone_can(value: str) -> bool:
@@ -417,6 +466,7 @@ def find_phones(text: str) -> list[PiiSpan]:
     if not _PHONE_HINT.search(text):
         return []
     best: dict[tuple[int, int], float] = {}
+    scored: set[tuple[int, int, bool]] = set()
     valid_spans: list[tuple[int, int]] = []
 
     def match(lo: int, found: Iterable[tuple[int, int, bool]]) -> None:
@@ -424,8 +474,9 @@ def find_phones(text: str) -> list[PiiSpan]:
             key = (lo + start, lo + end)
             if valid:
                 valid_spans.append(key)
-            if best.get(key, 0.0) >= 0.75:
-                continue
+            if (*key, valid) in scored:
+                continue  # the same span, as valid or not, scores the same again
+            scored.add((*key, valid))
             best[key] = max(best.get(key, 0.0), _phone_score(text, *key, valid))
 
     match(0, _matches(text, PHONE_REGIONS[0]))

@@ -421,3 +421,69 @@ def test_a_long_line_without_spaces_is_no_slower_per_number() -> None:
     text = "a0301234567" * 2000
     assert all(s["score"] == 0 for s in find_phones(text[:2200]))
     assert _token_start(text, len(text) - 5) >= len(text) - 5 - 64
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tel.:07911 123456",
+        "Mob.07911 123456",
+        "tel2:+14155552671",
+        "Ph.:4155552671",
+        "home_phone=07911 123456",
+        "mobileNumber:07911 123456",
+        "Telefon-Nr.:030 1234567",
+        "Anna:07911 123456",
+        "Anna Smith,Leeds,notes:+44 7911 123456",
+        "https://wa.me/447911123456?text=Hi",
+        "https://t.me/+447911123456",
+        "callto:+14155552671",
+    ],
+)
+def test_a_phone_key_in_any_form_or_a_dial_link_ends_the_token(text: str) -> None:
+    """A phone key abbreviated, numbered, in a compound or in another language, any
+    key before a number written as a phone, and a link that dials a number: the number
+    is a phone, not one token with the key."""
+    assert max(s["score"] for s in find_phones(text)) >= 0.75
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "graph:0301234567",
+        "build=06260181590",
+        "ticket:2024-118934",
+        "version:10.0.19041.1",
+        "https://x.org/api/v2/items/4029183901?expand=1",
+        "https://example.org/me/447911123456",
+    ],
+)
+def test_a_bare_or_otherwise_grouped_number_stays_one_token_with_its_key(text: str) -> None:
+    """Only a phone key (not one merely ending in "ph") ends a token before a bare
+    number; another key does so only before a number written as a phone; "/" in a path
+    is no key but in a dial link."""
+    assert all(s["score"] < 0.4 for s in find_phones(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["Móvil: 612 345 678", "Teléfono 612 34 56 78", "Telefon 030 1234567"]
+)
+def test_phone_words_of_the_phone_regions_languages_raise_a_score(text: str) -> None:
+    """The phone words of the configured regions' languages count as English ones do."""
+    assert max(s["score"] for s in find_phones(text)) >= 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("Revenue: 612 345 678 EUR", False),
+        ("Population 912.345.678 in 2050", False),
+        ("Móvil: 612 345 678", True),
+        ("Tel:612 345 678", True),
+        ("+34 612 345 678", True),
+    ],
+)
+def test_a_number_grouped_as_thousands_needs_a_phone_word(text: str, phone: bool) -> None:
+    """Spain's "612 345 678" is how much of Europe writes an amount or a count: likely
+    a phone (chat masks it), a certain one only with a phone word, key or "+"."""
+    assert (max(s["score"] for s in find_phones(text)) >= 0.7) is phone
