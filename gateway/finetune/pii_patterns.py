@@ -26,6 +26,7 @@ from gateway.finetune.pii_prefilter import Floor, TextChecks, prefilter
 from gateway.finetune.pii_validators import quick_ip_check
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.identifier_forms import by_form
+from gateway.pii.labelled_ids import find_labelled_ids
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones
@@ -45,6 +46,8 @@ _OWN_RECOGNIZERS = (
     ("IBAN_CODE", find_ibans),
     ("PHONE_NUMBER", find_phones),
     ("STREET_ADDRESS", find_addresses),
+    ("US_SSN", functools.partial(find_labelled_ids, kinds=frozenset({"US_SSN"}))),
+    ("US_PASSPORT", functools.partial(find_labelled_ids, kinds=frozenset({"US_PASSPORT"}))),
 )
 """The gateway's recognizers (``gateway.pii.recognizers``) and the type each finds: only
 those of wanted types run (the address parser is costly on long text)."""

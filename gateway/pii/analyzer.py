@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.pii.identifier_forms import by_form
+from gateway.pii.labelled_ids import find_labelled_ids
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones, refine
@@ -160,7 +161,8 @@ def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
         + find_cards(text)
         + find_ibans(text)
         + find_phones(text)
-        + find_addresses(text),
+        + find_addresses(text)
+        + find_labelled_ids(text),
     )
     if view is not None:
         mapped = []

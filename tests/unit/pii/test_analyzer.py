@@ -199,3 +199,22 @@ def test_numbers_on_escaped_lines_do_not_join(analyzer: PresidioAnalyzer) -> Non
     [spans] = analyzer.analyze([text])
     phones = [s for s in spans if s["type"] == "PHONE_NUMBER"]
     assert all(s["end"] - s["start"] <= 4 and s["score"] < 0.4 for s in phones)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "span"),
+    [
+        ("cb?tel=%2B447911123456&x=1", "PHONE_NUMBER", "%2B447911123456"),
+        ('{"a": "call 07911\\u00a0123456"}', "PHONE_NUMBER", "07911\\u00a0123456"),
+        ("<b>&#43;44 7911 123456</b>", "PHONE_NUMBER", "&#43;44 7911 123456"),
+        ("Mob.07911 123456 any time", "PHONE_NUMBER", "07911 123456"),
+        ("Her SSN: 536228726.", "US_SSN", "536228726"),
+    ],
+)
+def test_hidden_forms_are_masked_whole_for_chat(
+    analyzer: PresidioAnalyzer, text: str, kind: str, span: str
+) -> None:
+    """Chat sees an identifier behind an escape, a tight abbreviated key or its label
+    alone, and its span covers the escapes it is written with (redaction replaces them)."""
+    [spans] = analyzer.analyze([text])
+    assert found(text, [dict(s) for s in spans]).get(kind) == span

@@ -1,0 +1,51 @@
+import pytest
+
+from gateway.pii.labelled_ids import LABELLED_SCORE, find_labelled_ids
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("SSN: 536228726", "US_SSN", "536228726"),
+        ("ssn#536228726", "US_SSN", "536228726"),
+        ("Her Social Security No. 536228726 is on file", "US_SSN", "536228726"),
+        ("social security number is 536228726.", "US_SSN", "536228726"),
+        ("Passport: 912803456", "US_PASSPORT", "912803456"),
+        ("passport number C03005988 (renewed)", "US_PASSPORT", "C03005988"),
+    ],
+)
+def test_a_number_right_after_its_label_is_that_identifier(
+    text: str, kind: str, value: str
+) -> None:
+    """Nine digits right after an SSN or passport label, on the same line."""
+    (span,) = find_labelled_ids(text)
+    assert (span["type"], text[span["start"] : span["end"]]) == (kind, value)
+    assert span["score"] == LABELLED_SCORE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The security patch fixed 536228726 requests",
+        "Our social media reach was 536228726 people",
+        "SSN:\n536228726",
+        "SSN: 000123456",
+        "SSN: 666123456",
+        "SSN: 123456789",
+        "SSN: 5362287261",
+        "ssn-536228726-backup.tar",
+        "passport photo 91280345",
+        "the passports 912803456",
+    ],
+)
+def test_other_words_lines_or_numbers_are_not_labelled_ids(text: str) -> None:
+    """A context word that is no label, a label on another line, numbers the SSA never
+    issues or a published sample, and numbers of another length are not found."""
+    assert find_labelled_ids(text) == []
+
+
+def test_only_the_asked_kinds_are_found() -> None:
+    text = "SSN: 536228726, passport: 912803456"
+    assert [s["type"] for s in find_labelled_ids(text, frozenset({"US_PASSPORT"}))] == [
+        "US_PASSPORT"
+    ]
