@@ -26,7 +26,7 @@ from gateway.finetune.pii_prefilter import Floor, TextChecks, prefilter
 from gateway.finetune.pii_validators import quick_ip_check
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
 from gateway.pii.identifier_forms import by_form
-from gateway.pii.labelled_ids import find_labelled_ids
+from gateway.pii.labelled_ids import LABELLED_TYPES, find_labelled_ids
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
 from gateway.pii.recognizers import find_addresses, find_cards, find_ibans, find_phones
@@ -46,11 +46,10 @@ _OWN_RECOGNIZERS = (
     ("IBAN_CODE", find_ibans),
     ("PHONE_NUMBER", find_phones),
     ("STREET_ADDRESS", find_addresses),
-    ("US_SSN", functools.partial(find_labelled_ids, kinds=frozenset({"US_SSN"}))),
-    ("US_PASSPORT", functools.partial(find_labelled_ids, kinds=frozenset({"US_PASSPORT"}))),
 )
 """The gateway's recognizers (``gateway.pii.recognizers``) and the type each finds: only
-those of wanted types run (the address parser is costly on long text)."""
+those of wanted types run (the address parser is costly on long text). Numbers named by
+their label (``gateway.pii.labelled_ids``) are found in one pass for all wanted types."""
 BATCH_CHARS = 16384
 """Texts are analysed joined, up to about this many characters per Presidio call: each
 call costs every recognizer a fixed ~0.1 ms, several times a short window's own cost."""
@@ -300,10 +299,15 @@ class PatternAnalyzer:
         lane without NER spans to refine)."""
         view = normalised(text)
         own: list[PiiSpan] = []
+        analysed = view.text if view else text
         for kind, recognizer in _OWN_RECOGNIZERS:
             if self._entities is None or kind in self._entities:
-                own.extend(recognizer(view.text if view else text))
-        spans = spans + _original(view, by_form(view.text if view else text, own))
+                own.extend(recognizer(analysed))
+        wanted = self._entities
+        labelled = LABELLED_TYPES if wanted is None else LABELLED_TYPES.intersection(wanted)
+        if labelled:
+            own.extend(find_labelled_ids(analysed, labelled))
+        spans = spans + _original(view, by_form(analysed, own))
         unique = {(s["type"], s["start"], s["end"]): s for s in spans if s["start"] < s["end"]}
         return sorted(unique.values(), key=lambda span: (span["start"], span["end"], span["type"]))
 

@@ -1,13 +1,14 @@
 """Identifiers that only their label tells apart from any other number.
 
-An SSN written without separators ("SSN: 536228726") or a US passport number is nine
-digits, like an order or a customer number. Presidio's patterns for them score 0.05,
-raised to 0.4 by a context word anywhere in the five words before ("social", "security",
-"us", "travel"...): too weak to act on in an upload, and too loose to raise (a
-"security patch" or "social media" reach count is no SSN). Here the label itself comes
-right before the number, on its line ("SSN: 536228726", "Social Security No. 536228726",
-"passport number is 912803456"), which names the number as surely as the separators
-of "536-22-8726" do.
+An SSN written without separators ("SSN: 536228726"), a US passport or a driver's
+licence number is nine digits or a letter and digits, like an order or a customer
+number. Presidio's patterns for them score 0.01 to 0.3, raised by 0.35 (to at least
+0.4) by a context word anywhere in the five words before ("social", "security", "us",
+"travel"...): under the upload policy's bar (0.5 for SSNs, 0.7 for the others), and
+too loose to raise (a "security patch" or "social media" reach count is no SSN). Here
+the label itself comes right before the number, on its line ("SSN: 536228726", "Social
+Security No. 536228726", "passport number is 912803456", "Driver's license:
+D1234567"), which names the number as surely as the separators of "536-22-8726" do.
 """
 
 from __future__ import annotations
@@ -22,38 +23,48 @@ from gateway.pii.types import PiiSpan
 LABELLED_SCORE = 0.85
 _LABELLED = re.compile(
     r"(?<![^\W\d_])(?:(?P<ssn>ssn|ss\#|social[ \t]+security|soc\.?[ \t]*sec\.?)"
-    r"|(?P<passport>passport))"
+    r"|(?P<passport>passport)"
+    r"|(?P<licence>driver'?s?[ \t]+licen[cs]e|driving[ \t]+licen[cs]e|dl\#))"
     r"(?:[ \t]*(?:number|num\.?|no\.?|nr\.?|\#))?[ \t]*(?:(?:is|was)[ \t]+|[:=\#-][ \t]*)?"
-    r"(?P<value>[A-Z]?[0-9]{8,9})(?![\w-])",
+    r"(?P<value>[A-Z0-9][A-Z0-9-]{4,19})(?![\w-])",
     re.IGNORECASE,
 )
-_PASSPORT = re.compile(r"[0-9]{9}|[A-Z][0-9]{8}")
-_LABEL_HINT = re.compile(r"ssn|ss#|soc|passport", re.IGNORECASE)
-LABELLED_TYPES = frozenset({"US_SSN", "US_PASSPORT"})
+_SSN = re.compile(r"[0-9]{9}")
+_PASSPORT = re.compile(r"[0-9]{9}|[A-Z][0-9]{8}", re.IGNORECASE)
+_LICENCE_DIGITS = 5
+"""A driver's licence number has at least this many digits, in any state's format
+("D1234567", "123456789", "A123-456-78-901-0", the UK's "MORGA753116SM9IJ")."""
+_LABEL_WORDS = ("ssn", "ss#", "soc", "passport", "licen", "dl#")
+"""Every label holds one of these: a text without any (most) is passed after a lower-case
+copy and a few substring searches, several times cheaper than a case-blind regex."""
+LABELLED_TYPES = frozenset({"US_SSN", "US_PASSPORT", "US_DRIVER_LICENSE"})
 
 
 def find_labelled_ids(text: str, kinds: frozenset[str] = LABELLED_TYPES) -> list[PiiSpan]:
-    """SSNs and US passport numbers (of ``kinds``) written right after their label."""
-    if not _LABEL_HINT.search(text):
+    """SSNs, US passport and driver's licence numbers (of ``kinds``) written right after
+    their label."""
+    lowered = text.lower()
+    if not any(word in lowered for word in _LABEL_WORDS):
         return []
     found: list[PiiSpan] = []
     for match in _LABELLED.finditer(text):
-        value = match.group("value")
-        if match.group("ssn"):
-            kind = "US_SSN"
-            if not (value.isdigit() and len(value) == 9) or _ssn_recognizer().invalidate_result(
-                value
-            ):
-                continue
-        elif _PASSPORT.fullmatch(value):
-            kind = "US_PASSPORT"
-        else:
-            continue
-        if kind not in kinds:
-            continue
-        start = match.start("value")
-        found.append(PiiSpan(type=kind, start=start, end=match.end(), score=LABELLED_SCORE))
+        kind = _kind(match.group("value"), match)
+        if kind in kinds:
+            start, end = match.span("value")
+            found.append(PiiSpan(type=kind, start=start, end=end, score=LABELLED_SCORE))
     return found
+
+
+def _kind(value: str, match: re.Match[str]) -> str | None:
+    """The identifier ``value`` is, by its label and its form; None when its form is
+    not that label's (or is a number the SSA never issues)."""
+    if match.group("ssn"):
+        valid = _SSN.fullmatch(value) and not _ssn_recognizer().invalidate_result(value)
+        return "US_SSN" if valid else None
+    if match.group("passport"):
+        return "US_PASSPORT" if _PASSPORT.fullmatch(value) else None
+    digits = sum(char.isdigit() for char in value)
+    return "US_DRIVER_LICENSE" if digits >= _LICENCE_DIGITS and value[-1] != "-" else None
 
 
 @functools.cache

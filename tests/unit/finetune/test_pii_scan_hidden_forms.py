@@ -27,6 +27,7 @@ MINIMUM = thresholds()
         "<p>Call &#43;44&nbsp;7911&nbsp;123456</p>",
         "SSN: 536228726",
         "Passport number: 912803456",
+        "Driver's license: D1234567",
     ],
 )
 async def test_a_personal_identifier_in_a_hiding_form_is_refused(line: str) -> None:

@@ -12,12 +12,16 @@ from gateway.pii.labelled_ids import LABELLED_SCORE, find_labelled_ids
         ("social security number is 536228726.", "US_SSN", "536228726"),
         ("Passport: 912803456", "US_PASSPORT", "912803456"),
         ("passport number C03005988 (renewed)", "US_PASSPORT", "C03005988"),
+        ("Driver's license: D1234567", "US_DRIVER_LICENSE", "D1234567"),
+        ("driving licence no. MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ"),
+        ("DL# A123-456-78-901-0 expires", "US_DRIVER_LICENSE", "A123-456-78-901-0"),
     ],
 )
 def test_a_number_right_after_its_label_is_that_identifier(
     text: str, kind: str, value: str
 ) -> None:
-    """Nine digits right after an SSN or passport label, on the same line."""
+    """An SSN's, passport's or driver's licence's number right after its label, on the
+    same line."""
     (span,) = find_labelled_ids(text)
     assert (span["type"], text[span["start"] : span["end"]]) == (kind, value)
     assert span["score"] == LABELLED_SCORE
@@ -36,6 +40,8 @@ def test_a_number_right_after_its_label_is_that_identifier(
         "ssn-536228726-backup.tar",
         "passport photo 91280345",
         "the passports 912803456",
+        "driver's license is valid until 2027",
+        "driver license class C12",
     ],
 )
 def test_other_words_lines_or_numbers_are_not_labelled_ids(text: str) -> None:
