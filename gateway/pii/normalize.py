@@ -36,8 +36,13 @@ _ESCAPE = re.compile(
 )
 """Escapes written out as text: a backslash escape of code or JSON (a surrogate pair as
 one), a URL's percent-encoded printable ASCII character, an HTML character reference."""
-_ESCAPE_HINT = re.compile(r"[\\%&]")
 _BACKSLASHED = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "v": "\v", "b": " "}
+
+
+def _may_escape(text: str) -> bool:
+    """Whether ``text`` holds a character every escape starts with (three substring
+    searches, several times faster than a regex's character class)."""
+    return "\\" in text or "%" in text or "&" in text
 
 
 def _decoded(escape: str) -> str:
@@ -95,7 +100,7 @@ def _char_view(char: str) -> str:
 
 def normalised(text: str) -> View | None:
     """The analysis view of ``text``, or None when it is already plain ASCII."""
-    escapes = list(_ESCAPE.finditer(text)) if _ESCAPE_HINT.search(text) else []
+    escapes = list(_ESCAPE.finditer(text)) if _may_escape(text) else []
     if not escapes and text.isascii():
         return None
     plain = text.isascii()
@@ -137,7 +142,7 @@ def view_text(text: str) -> str:
     """The text of ``normalised(text)`` without its offset map, for an analysis that
     reports no offsets (the upload scan): only escapes and non-ASCII characters are
     visited."""
-    if _ESCAPE_HINT.search(text):
+    if _may_escape(text):
         text = _ESCAPE.sub(lambda found: _decoded(found.group()), text)
     if not text.isascii():
         text = _NOT_ASCII.sub(lambda match: _char_view(match.group()), text)
