@@ -235,11 +235,12 @@ _PHONE_CONTEXT = re.compile(
     r"\b(?:phone|tel|telephone|call|calls|called|mobile|cell|fax|whatsapp|sms|text|dial|"
     r"ring|contact|reach|hotline|"
     r"tel[eé]fono|telefon|telefone|telefoon|t[eé]l[eé]phone|t[eé]l|tlf|tfno|m[oó]vil|mobil|"
-    r"mobiel|celular|cellulare)\b",
+    r"mobiel|celular|cellulare|(?:my|your|his|her|our|their)\s+number)\b",
     re.IGNORECASE,
 )
 """Words that say a number near them is a phone, in English and in the languages of
-``PHONE_REGIONS`` ("Móvil: 612 345 678", "Telefon 030 1234567")."""
+``PHONE_REGIONS`` ("Móvil: 612 345 678", "Telefon 030 1234567"), and a person's number
+("My number is 612 345 678")."""
 _OTHER_NUMBER = re.compile(
     r"(?<![a-z])(?:isbn|issn|ean|upc|gtin|sku|asin|barcodes?|serial|tracking)(?![a-z])",
     re.IGNORECASE,
