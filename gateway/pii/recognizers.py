@@ -20,7 +20,9 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -468,27 +470,43 @@ def find_phones(text: str) -> list[PiiSpan]:
         return []
     best: dict[tuple[int, int], float] = {}
     scored: set[tuple[int, int, bool]] = set()
-    valid_spans: list[tuple[int, int]] = []
 
     def match(lo: int, found: Iterable[tuple[int, int, bool]]) -> None:
         for start, end, valid in found:
             key = (lo + start, lo + end)
-            if valid:
-                valid_spans.append(key)
             if (*key, valid) in scored:
                 continue  # the same span, as valid or not, scores the same again
             scored.add((*key, valid))
             best[key] = max(best.get(key, 0.0), _phone_score(text, *key, valid))
 
-    match(0, _matches(text, PHONE_REGIONS[0]))
+    first = _matches(text, PHONE_REGIONS[0])
+    match(0, first)
+    covered = _Cover([(start, end) for start, end, valid in first if valid])
     for run in _DIGIT_RUN.finditer(text):
-        if any(s <= run.start() and run.end() <= e for s, e in valid_spans):
+        if covered.holds(run.start(), run.end()):
             continue  # wholly matched already; a partial match ("001-319" of a longer run) is not
         lo, hi = max(0, run.start() - 2), min(len(text), run.end() + 2)
         match(lo, _run_matches(text[lo:hi]))
     return [
         PiiSpan(type="PHONE_NUMBER", start=s, end=e, score=v) for (s, e), v in best.items() if v > 0
     ]
+
+
+class _Cover:
+    """Spans, asked whether one of them holds a range: a binary search over their starts
+    and the furthest end reached so far (a scan of every span per digit run made a
+    table of numbers quadratic). Only the first region's valid matches are asked about:
+    a later region's match lies within two characters of its own run, too short to hold
+    another run of seven digits."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        spans.sort()
+        self._starts = [start for start, _ in spans]
+        self._reach = list(itertools.accumulate((end for _, end in spans), max))
+
+    def holds(self, start: int, end: int) -> bool:
+        index = bisect.bisect_right(self._starts, start) - 1
+        return index >= 0 and self._reach[index] >= end
 
 
 def _matches(

@@ -4,6 +4,7 @@ from hypothesis import strategies as st
 
 from gateway.pii.identifier_forms import labelled
 from gateway.pii.recognizers import (
+    _Cover,
     _token_start,
     card_number,
     find_addresses,
@@ -489,5 +490,21 @@ def test_phone_words_of_the_phone_regions_languages_raise_a_score(word: str, num
 )
 def test_a_number_grouped_as_thousands_needs_a_phone_word(text: str, phone: bool) -> None:
     """Spain's "612 345 678" is how much of Europe writes an amount or a count: likely
-    a phone (chat masks it), a certain one only with a phone word, key or "+"."""
+    a phone (chat masks it), a certain one only with a word naming a phone (not a verb
+    such as "calls" or "text"), written alone or in a key, a phone key, or a "+"."""
     assert (max(s["score"] for s in find_phones(text)) >= 0.7) is phone
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 30)), max_size=12),
+    st.integers(0, 80),
+    st.integers(1, 30),
+)
+def test_cover_holds_a_range_as_a_scan_of_every_span_would(
+    spans: list[tuple[int, int]], start: int, length: int
+) -> None:
+    """The binary search over spans answers as the scan it replaced (which made a table of
+    grouped numbers quadratic)."""
+    pairs = [(begin, begin + size) for begin, size in spans]
+    expected = any(s <= start and start + length <= e for s, e in pairs)
+    assert _Cover(list(pairs)).holds(start, start + length) is expected
