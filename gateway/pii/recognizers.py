@@ -233,16 +233,30 @@ _GROUPING = {
 }
 """The grouping a number must be written in to be phone-shaped (``_grouped_as_phone``)."""
 _PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
-_PHONE_CONTEXT = re.compile(
-    r"\b(?:phone|tel|telephone|call|calls|called|mobile|cell|fax|whatsapp|sms|text|dial|"
-    r"ring|contact|reach|hotline|"
+_PHONE_NOUNS = (
+    r"phone|telephone|tel|mobile|cell|cellphone|fax|whatsapp|sms|hotline|"
     r"tel[eé]fono|telefon|telefone|telefoon|t[eé]l[eé]phone|t[eé]l|tlf|tfno|m[oó]vil|mobil|"
-    r"mobiel|celular|cellulare|(?:my|your|his|her|our|their)\s+number)\b",
-    re.IGNORECASE,
+    r"mobiel|celular|cellulare|(?:my|your|his|her|our|their)\s+number"
 )
+_PHONE_VERBS = r"call|calls|called|text|dial|ring|contact|reach"
+
+
+def _whole_words(alternatives: str) -> re.Pattern[str]:
+    """``alternatives`` (any case) as whole words: "_" and a camelCase join separate
+    words too ("phone_number", "contact_phone", "mobileNumber", "homePhone")."""
+    return re.compile(
+        rf"(?:(?<![^\W_])|(?<=[a-z])(?=[A-Z]))(?i:{alternatives})(?:(?![^\W_])|(?=[A-Z]))"
+    )
+
+
+_PHONE_CONTEXT = _whole_words(f"{_PHONE_NOUNS}|{_PHONE_VERBS}")
 """Words that say a number near them is a phone, in English and in the languages of
 ``PHONE_REGIONS`` ("Móvil: 612 345 678", "Telefon 030 1234567"), and a person's number
-("My number is 612 345 678")."""
+("My number is 612 345 678"), as words of a key too ("phone_number", "mobileNumber")."""
+_PHONE_NOUN = _whole_words(_PHONE_NOUNS)
+"""The words of ``_PHONE_CONTEXT`` that name a phone: only these make a number grouped
+as thousands one ("API calls: 612 345 678", "the text has 712 345 678 tokens" are
+counts)."""
 _OTHER_NUMBER = re.compile(
     r"(?<![a-z])(?:isbn|issn|ean|upc|gtin|sku|asin|barcodes?|serial|tracking)(?![a-z])",
     re.IGNORECASE,
@@ -269,13 +283,13 @@ _PHONE_KEY = re.compile(
     r"|(?<=[a-z])(?:Tel|Phone|Mobile|Cell|Fax))"
     r"(?i:[_.-]?(?:no|nr|num|number|nummer|numero|n[uú]mero|[0-9]{1,2}))?\.?\Z"
 )
-_DIAL_LINK = re.compile(r"(?<![\w.-])(?:wa|t)\.me/\Z", re.IGNORECASE)
-"""WhatsApp's and Telegram's links to a chat with a number: "wa.me/447911123456",
-"t.me/+447911123456"."""
 """A key naming a phone (``_KEY``), in English or in the languages of ``PHONE_REGIONS``,
 abbreviated, numbered or in a compound ("Tel.", "tel2", "home_phone", "mobileNumber",
 "Telefon-Nr."): the number written tight after its ":", "=" or abbreviating "." is a
 phone ("Tel.:07911 123456", "Mob.07911 123456", "tel2:+14155552671")."""
+_DIAL_LINK = re.compile(r"(?<![\w.-])(?:wa|t)\.me/\Z", re.IGNORECASE)
+"""WhatsApp's and Telegram's links to a chat with a number: "wa.me/447911123456",
+"t.me/+447911123456"."""
 _TOKEN_REACH = 64
 """How far a token is followed either side of a number: what is longer is no phone's
 setting, and an unbounded walk made long lines without spaces quadratic."""
@@ -340,8 +354,9 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         # without the trunk prefix most regions dial national numbers with: a customer,
         # order or PO number, an ISBN-10 or a UPC is as likely.
         score = 0.5
-    if not international and _THOUSANDS.fullmatch(value):
-        score = min(score, 0.5)  # a phone word still makes it one ("Móvil: 612 345 678")
+    thousands = not international and _THOUSANDS.fullmatch(value) is not None
+    if thousands:
+        score = min(score, 0.5)  # a phone noun still makes it one ("Móvil: 612 345 678")
     if _ZIP_PLUS_FOUR.fullmatch(value):
         score = min(score, 0.5)
         grouped_otherwise = True  # no phone word makes it one ("Contact: CA 94105-1804")
@@ -359,7 +374,8 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
         not grouped_otherwise
         and _groups_as_a_phone_can(value)
         and (
-            _PHONE_CONTEXT.search(text, max(0, start - 40), start) or _phone_key_before(text, start)
+            (_PHONE_NOUN if thousands else _PHONE_CONTEXT).search(text, max(0, start - 40), start)
+            or _phone_key_before(text, start)
         )
     ):
         score = min(1.0, score + 0.35)

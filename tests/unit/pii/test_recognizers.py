@@ -483,6 +483,10 @@ def test_phone_words_of_the_phone_regions_languages_raise_a_score(word: str, num
     [
         ("Revenue: 612 345 678 EUR", False),
         ("Population 912.345.678 in 2050", False),
+        ("Monthly API calls: 612 345 678", False),
+        ("The text has 712 345 678 tokens; reach 612 345 678 users", False),
+        ('{"phone_number": "612 345 678"}', True),
+        ('"mobileNumber": "612 345 678"', True),
         ("Móvil: 612 345 678", True),
         ("Tel:612 345 678", True),
         ("+34 612 345 678", True),
