@@ -22,19 +22,24 @@ from gateway.pii.types import PiiSpan
 
 LABELLED_SCORE = 0.85
 _LABELLED = re.compile(
-    r"(?<![^\W\d_])(?:(?P<ssn>ssn|ss\#|social[ \t]+security|soc\.?[ \t]*sec\.?)"
+    r"(?<![^\W\d_])(?:(?P<ssn>ssn|ss\#|ss[ \t]*no\.?|social[ \t_-]*security|soc\.?[ \t]*sec\.?)"
     r"|(?P<passport>passport)"
-    r"|(?P<licence>driver'?s?[ \t]+licen[cs]e|driving[ \t]+licen[cs]e|dl\#))"
-    r"(?:[ \t]*(?:number|num\.?|no\.?|nr\.?|\#))?[ \t]*(?:(?:is|was)[ \t]+|[:=\#-][ \t]*)?"
+    r"|(?P<licence>driver(?:'?s|s')?[ \t_-]*licen[cs]e|driving[ \t_-]*licen[cs]e|dl\#))"
+    r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?[\"']?[ \t]*"
+    r"(?:(?:is|was)[ \t]+|[:=\#|,-][ \t]*)?[\"']?"
     r"(?P<value>[A-Z0-9][A-Z0-9-]{4,19})(?![\w-])",
     re.IGNORECASE,
 )
+"""A label, then the number right after it on its line: written out or as a key in any
+case ("Social Security No.", "social_security_number", "SocialSecurityNumber",
+"passport-no", "DL#"), quoted as JSON's ("\"ssn\": \"536228726\""), before ":", "=",
+"#", "-", a table's "|" or a CSV's ","."""
 _SSN = re.compile(r"[0-9]{9}")
 _PASSPORT = re.compile(r"[0-9]{9}|[A-Z][0-9]{8}", re.IGNORECASE)
 _LICENCE_DIGITS = 5
 """A driver's licence number has at least this many digits, in any state's format
 ("D1234567", "123456789", "A123-456-78-901-0", the UK's "MORGA753116SM9IJ")."""
-_LABEL_WORDS = ("ssn", "ss#", "soc", "passport", "licen", "dl#")
+_LABEL_WORDS = ("ssn", "ss#", "ss no", "soc", "passport", "licen", "dl#")
 """Every label holds one of these: a text without any (most) is passed after a lower-case
 copy and a few substring searches, several times cheaper than a case-blind regex."""
 LABELLED_TYPES = frozenset({"US_SSN", "US_PASSPORT", "US_DRIVER_LICENSE"})

@@ -15,6 +15,13 @@ from gateway.pii.labelled_ids import LABELLED_SCORE, find_labelled_ids
         ("Driver's license: D1234567", "US_DRIVER_LICENSE", "D1234567"),
         ("driving licence no. MORGA753116SM9IJ", "US_DRIVER_LICENSE", "MORGA753116SM9IJ"),
         ("DL# A123-456-78-901-0 expires", "US_DRIVER_LICENSE", "A123-456-78-901-0"),
+        ('{"ssn": "536228726"}', "US_SSN", "536228726"),
+        ('{"passport_number":"912803456"}', "US_PASSPORT", "912803456"),
+        ("SocialSecurityNumber=536228726", "US_SSN", "536228726"),
+        ("| SSN | 536228726 |", "US_SSN", "536228726"),
+        ("ssn,536228726,Leeds", "US_SSN", "536228726"),
+        ("SS No. 536228726", "US_SSN", "536228726"),
+        ("passport: a12345678", "US_PASSPORT", "a12345678"),
     ],
 )
 def test_a_number_right_after_its_label_is_that_identifier(
@@ -40,6 +47,7 @@ def test_a_number_right_after_its_label_is_that_identifier(
         "ssn-536228726-backup.tar",
         "passport photo 91280345",
         "the passports 912803456",
+        "Class no. 536228726",
         "driver's license is valid until 2027",
         "driver license class C12",
     ],
