@@ -76,6 +76,8 @@ class View:
         if start >= end:
             point = self.origin[start] if start < len(self.origin) else self.original_length
             return point, point
+        while end < len(self.origin) and self.origin[end] == self.origin[end - 1]:
+            end += 1  # the rest of one original character or escape's view
         after = self.origin[end] if end < len(self.origin) else self.original_length
         if after == self.origin[end - 1]:  # one original character, several view ones
             after += 1

@@ -118,3 +118,14 @@ def test_escaped_characters_are_what_they_stand_for(text: str, seen: str) -> Non
 def test_ordinary_percent_and_ampersand_stay() -> None:
     """A percentage, "R&D" or a percent sign before letters is no escape."""
     assert normalised("up 20% in R&D, 100%zz & 5 %") is None
+
+
+def test_a_span_ending_inside_an_expanded_escape_covers_the_whole_escape() -> None:
+    """An escape whose character expands to several view characters ("\\u2488" is
+    "1.") is covered whole by a span ending inside that expansion."""
+    text = "Tel: 0791112345\\u2488 ok"
+    view = normalised(text)
+    assert view is not None
+    start = view.text.index("0791")
+    begin, end = view.to_original(start, start + 11)
+    assert text[begin:end] == "0791112345\\u2488"
