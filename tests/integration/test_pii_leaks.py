@@ -122,6 +122,27 @@ async def test_obfuscated_values_are_redacted(
     _assert_absent(raw, secrets)
 
 
+HIDDEN_FORMS = [
+    ("Call me back: https://example.org/cb?tel=%2B447911123456&lang=en", ["447911123456"]),
+    ('Parse this: {"note": "call Anna on 07911\\u00a0123456"}', ["07911", "123456"]),
+    ("<p>Call Anna: &#43;44&nbsp;7911&nbsp;123456</p>", ["7911", "123456"]),
+    ("Mob.07911 123456 any time, or tel2:+14155552671", ["07911123456", "4155552671"]),
+    ("Anna|Ruiz|tel:612 345 678|Lugo", ["612345678"]),
+    ("Her SSN: 536228726, passport number 912803456.", ["536228726", "912803456"]),
+]
+
+
+@pytest.mark.parametrize(("content", "secrets"), HIDDEN_FORMS)
+async def test_values_hidden_by_how_they_are_written_are_redacted(
+    client: AsyncTestClient[Any], fake_upstream: FakeUpstream, content: str, secrets: list[str]
+) -> None:
+    """Escapes written as text (a URL's %2B, JSON's \\u00a0, HTML's &#43;), phone keys
+    abbreviated, numbered or tight in a row, and numbers only their label names do not
+    reach the model."""
+    raw = await _send(client, fake_upstream, _ask(content))
+    _assert_absent(raw, secrets)
+
+
 def _email(site: str) -> str:
     return f"leak.{site}@corp-mail.example.com"
 

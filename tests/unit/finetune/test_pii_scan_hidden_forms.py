@@ -15,7 +15,8 @@ MINIMUM = thresholds()
         "Tel:+34 612 345 678",
         "Móvil: 612 345 678",
         "Anna|Smith|tel:612 345 678|Leeds",
-        "Contact details on file: 912 345 678",
+        "Teléfono de contacto: 912 345 678",
+        '{"phone_number": "612 345 678", "ssn": "536228726"}',
         "Tel.:07911 123456",
         "Mob.07911 123456",
         "tel2:+14155552671",
@@ -45,6 +46,7 @@ async def test_a_personal_identifier_in_a_hiding_form_is_refused(line: str) -> N
         "GET /api/v2/items/4029183901?expand=1&page=2%20",
         "Revenue: 612 345 678 EUR; downloads 712.345.678; Q1 Q2 Q3: 612 345 678",
         "Le budget atteint 912 345 678 € cette année.",
+        "Monthly API calls: 612 345 678; the text has 712 345 678 tokens; calls=612 345 678",
     ],
 )
 async def test_ordinary_numbers_near_keys_words_and_escapes_are_not_refused(line: str) -> None:
