@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import random
 import string
+import urllib.parse
 from collections.abc import Callable
 
 import phonenumbers
@@ -306,6 +307,25 @@ def _labelled_reference(groups: tuple[int, ...]) -> Line:
     return line
 
 
+def _thousands_grouped(rng: random.Random) -> str:
+    """An amount or a count of nine digits grouped as thousands, as much of Europe writes
+    them ("612 345 678 EUR"), some after a verb that is also a phone word ("calls",
+    "text"): a third are valid Spanish numbers in their own grouping."""
+    digits = _digits(rng, 9, lead="6789")
+    number = rng.choice(" .").join([digits[:3], digits[3:6], digits[6:]])
+    return rng.choice(
+        [
+            f"Revenue: {number} EUR",
+            f"Le budget atteint {number} € cette année.",
+            f"Population {number} in {rng.randint(2030, 2070)}",
+            f"Downloads per month: {number}",
+            f"Monthly API calls: {number}",
+            f"The text has {number} tokens.",
+            f"calls={number} errors={rng.randint(0, 99)}",
+        ]
+    )
+
+
 def _reference_next_line(rng: random.Random) -> str:
     """A reference number on the line after the word naming it (a form's layout)."""
     groups = rng.choice([(3, 4, 2), (2, 4, 4), (4, 3, 3), (3, 3, 4)])
@@ -484,6 +504,15 @@ ORDINARY: dict[str, Line] = {
         f"ts={r.randint(1_600_000_000, 1_800_000_000)} user_id={_digits(r, 10)} "
         f"order:{_digits(r, 8)} status={r.choice([200, 201, 404])}"
     ),
+    "thousands_grouped": _thousands_grouped,
+    "security_words_nine_digits": lambda r: (
+        f"{r.choice(['The security patch fixed', 'Our social media reach was', 'Plans cover'])}"
+        f" {_digits(r, 9)} {r.choice(['requests', 'people', 'members'])} this year."
+    ),
+    "keys_before_grouped_numbers": lambda r: (
+        f"ticket:{r.randint(2019, 2026)}-{_digits(r, 6)} build=0{_digits(r, 10)} "
+        f"version:10.0.{_digits(r, 5)}.{r.randint(1, 9)} page=2%20of%20{r.randint(3, 9)}"
+    ),
 }  # fmt: skip
 """Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
 
@@ -634,6 +663,79 @@ def _phone_in_code_or_url(rng: random.Random) -> str:
     )
 
 
+def _spanish_number(rng: random.Random) -> str:
+    """A valid Spanish number in one of its own groupings ("612 345 678", "612 34 56 78")."""
+    while True:
+        digits = rng.choice("679") + _digits(rng, 8, lead=string.digits)
+        number = phonenumbers.parse(digits, "ES")
+        toll_free = phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
+        if phonenumbers.is_valid_number(number) and not toll_free:  # 900: a company's
+            return rng.choice(
+                [f"{digits[:3]} {digits[3:6]} {digits[6:]}",
+                 f"{digits[:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}"]
+            )  # fmt: skip
+
+
+def _phone_three_groups(rng: random.Random) -> str:
+    """A Spanish number after a phone word or key, tight, in a row of fields or as a JSON
+    value."""
+    number, name = _spanish_number(rng), rng.choice(_FIRST).title()
+    return rng.choice(
+        [f"Móvil: {number}", f"Tel:+34 {number}", f"Teléfono {number}",
+         f"{name}|{rng.choice(_LAST).title()}|tel:{number}|{rng.choice(_CITIES)}",
+         f'{{"name": "{name}", "phone_number": "{number}"}}']
+    )  # fmt: skip
+
+
+def _phone_key_variants(rng: random.Random) -> str:
+    """A phone number written tight after a key abbreviated, numbered, compound or in
+    another language, or after a name as the key."""
+    phone = _phone(rng)
+    key = rng.choice(
+        ["Tel.:", "Mob.", "tel2:", "Ph.:", "phone_number=", "mobileNumber:", "Telefon-Nr.:",
+         "Tél:", "home_phone="]
+    )  # fmt: skip
+    named = f"{rng.choice(_FIRST).title()}:{phone}"
+    return rng.choice([key + rng.choice([phone, _bare(phone)]), named])
+
+
+def _e164(phone: str) -> str:
+    """``phone`` (of ``_phone``'s regions) with its country code, as "+447911123456"."""
+    for region in ("US", "GB", "DE", "FR"):
+        parsed = phonenumbers.parse(phone, region)
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    raise ValueError(phone)
+
+
+def _phone_escaped_or_linked(rng: random.Random) -> str:
+    """A phone number written with escapes (JSON's "\\u00a0" or "\\u002B", a URL's
+    "%2B" and "%20", HTML's "&#43;" and "&nbsp;"), or in a WhatsApp link."""
+    phone, name = _phone(rng), rng.choice(_FIRST).title()
+    json_escaped = phone.replace("+", "\\u002B").replace(" ", "\\u00a0")
+    return rng.choice(
+        [
+            f'{{"note": "Call {name} on {json_escaped}"}}',
+            f"https://example.org/cb?tel={urllib.parse.quote(phone)}&lang=en",
+            f"<p>Call {name}: {phone.replace('+', '&#43;').replace(' ', '&nbsp;')}</p>",
+            f"Chat with {name}: https://wa.me/{_e164(phone)[1:]}?text=Hi",
+        ]
+    )
+
+
+def _labelled_bare_id(rng: random.Random) -> str:
+    """An SSN, a US passport or a driver's licence number written without separators
+    right after its label, or as the value of a JSON key naming it."""
+    ssn = "".join(c for c in _ssn(rng) if c.isdigit())
+    passport = rng.choice([_digits(rng, 9), rng.choice(string.ascii_uppercase) + _digits(rng, 8)])
+    licence = rng.choice(string.ascii_uppercase) + _digits(rng, 7, lead=string.digits)
+    return rng.choice(
+        [f"SSN: {ssn}", f"Her social security number is {ssn}.", f"Passport No. {passport}",
+         f"passport number: {passport}", f"Driver's license: {licence}",
+         f'{{"ssn": "{ssn}", "passport_no": "{passport}"}}']
+    )  # fmt: skip
+
+
 PERSONAL: dict[str, Line] = {
     "card_grouped": lambda r: f"The value on file is {_grouped(_card(r)[0], r.choice(' -'))}.",
     "card_with_word": _bare_card_with_word,
@@ -669,6 +771,10 @@ PERSONAL: dict[str, Line] = {
     "phone_dialled_labelled": lambda r: (
         f"{r.choice(['Customer ref:', 'Order no.', 'Ticket', 'Ref'])} {_dialled_phone(r)}"
     ),
+    "phone_three_groups": _phone_three_groups,
+    "phone_key_variants": _phone_key_variants,
+    "phone_escaped_or_linked": _phone_escaped_or_linked,
+    "id_labelled_bare": _labelled_bare_id,
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""
 
