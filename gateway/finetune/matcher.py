@@ -22,7 +22,7 @@ import contextlib
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from elasticsearch import AsyncElasticsearch
 
@@ -66,9 +66,13 @@ class Unit:
     names only the lines whose fingerprints are shared)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Overlap:
-    """One part's overlap with one document: its best chunk."""
+class Overlap(NamedTuple):
+    """One part's overlap with one document: its best chunk.
+
+    A named tuple, not a frozen dataclass: a 5 MB upload yields tens of thousands, built
+    in the match and rebuilt from the scan helper's replies, and a frozen dataclass's
+    ``__init__`` (a ``object.__setattr__`` per field) cost four times a tuple's.
+    """
 
     lines: tuple[int, ...]
     doc_id: str
@@ -84,20 +88,6 @@ class Overlap:
     @property
     def line(self) -> int:
         return self.lines[0]
-
-    def __reduce__(self) -> tuple[type[Overlap], tuple[Any, ...]]:
-        # The scan helper's replies carry tens of thousands: a slotted dataclass's own
-        # pickling calls ``fields()`` per object, several times slower than this.
-        return Overlap, (
-            self.lines,
-            self.doc_id,
-            self.corpus,
-            self.classification,
-            self.chunk_id,
-            self.score,
-            self.shared,
-            self.shared_chars,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,7 +182,6 @@ def all_overlaps(
         chars / np.maximum(1, np.minimum(unit_chars[unit], chunk_chars[chunk])),
     )
     rounded = rounded4(np.minimum(score, 1.0))
-    doc_ids = table.doc_ids
     doc = table.doc[chunk]
     # Per (unit, document): best first, then keep the first of each pair; output by unit,
     # then document id.
@@ -190,27 +189,21 @@ def all_overlaps(
     lead = np.r_[True, (unit[best][1:] != unit[best][:-1]) | (doc[best][1:] != doc[best][:-1])]
     winners = best[lead]
     lines = _winner_lines(units, unit[winners], row, group_start[winners], group_end[winners])
-    corpora, classes = table.corpora, table.classes
-    return [
-        Overlap(
-            lines=part_lines,
-            doc_id=doc_ids[c],
-            corpus=corpora[c],
-            classification=classes[c],
-            chunk_id=found_chunks[c].chunk_id,
-            score=value,
-            shared=count,
-            shared_chars=char_count,
-        )
-        for part_lines, c, count, char_count, value in zip(
+    chosen = chunk[winners].tolist()
+    doc_ids, corpora, classes = table.doc_ids, table.corpora, table.classes
+    return list(
+        map(
+            Overlap,
             lines,
-            chunk[winners].tolist(),
+            [doc_ids[c] for c in chosen],
+            [corpora[c] for c in chosen],
+            [classes[c] for c in chosen],
+            [found_chunks[c].chunk_id for c in chosen],
+            rounded[winners].tolist(),
             shared[winners].tolist(),
             chars[winners].tolist(),
-            rounded[winners].tolist(),
-            strict=True,
         )
-    ]
+    )
 
 
 _NEAR_HALF = 1e-6
