@@ -53,7 +53,8 @@ position."""
 _MARKED_RUN = re.compile(b"a{%d,}" % MIN_BLOB)
 """The runs themselves: every blob match lies inside one (its characters are all of that
 set), so for ASCII text (byte offsets are character offsets) the blob patterns need
-only run over these, not be tried at every position of the text."""
+only run over these, not be tried at every position of the text (``marked_runs``)."""
+_UNMARKED = re.compile(b"[^a]")
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _MIN_ESCAPES = 4
@@ -340,8 +341,8 @@ def _blob_layers(text: str, raw: bytes) -> Iterator[str]:
 
 def _base85(raw: bytes, marks: bytes) -> Iterator[str]:
     """The Base85 or Ascii85 blobs of ``raw`` (its bytes; ``marks``: ``_BASE85_MARKS``)."""
-    for match in _MARKED_RUN.finditer(marks):
-        run = raw[match.start() : match.end()]
+    for start, end in marked_runs(marks):
+        run = raw[start:end]
         if not run.translate(None, _BLOB_BYTES):
             continue  # base64's characters only: decoded as base64
         for decode in _decoders(run):
@@ -457,7 +458,20 @@ def _blob_runs(text: str, marks: bytes) -> list[str]:
     (the whole text when it is not ASCII)."""
     if len(marks) != len(text):
         return [text]
-    return [text[run.start() : run.end()] for run in _MARKED_RUN.finditer(marks)]
+    return [text[start:end] for start, end in marked_runs(marks)]
+
+
+def marked_runs(marks: bytes) -> Iterator[tuple[int, int]]:
+    """Where ``_MARKED_RUN.finditer(marks)`` matches, by substring searches: a run of
+    ``MIN_BLOB`` marks found first is a run's start (an earlier start would have been
+    found), and it ends at the next byte that is not a mark. The pattern is tried at
+    every position, and most of prose's bytes are marks (letters): ~4x slower."""
+    start = marks.find(_BLOB_RUN)
+    while start >= 0:
+        after = _UNMARKED.search(marks, start + MIN_BLOB)
+        end = len(marks) if after is None else after.start()
+        yield start, end
+        start = marks.find(_BLOB_RUN, end)
 
 
 def _blobs(runs: list[str]) -> Iterator[str]:

@@ -332,3 +332,13 @@ _NUMBERED_TEXT = st.lists(
 def test_texts_with_too_few_numbers_skip_the_word_by_word_look(text: str) -> None:
     """Counting runs of digits first leaves the digit-free layer as it was."""
     assert list(decode._without_digits(text)) == list(_every_word_without_digits(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"a" * 23, b"a" * 24, b"a" * 30, b" ", b"\n"]), max_size=40))
+def test_marked_runs_are_where_the_run_pattern_matches(parts: list[bytes]) -> None:
+    """The substring search finds the runs of blob marks the pattern finds, in order,
+    whatever their lengths and the separators between them."""
+    marks = b"".join(parts)
+    found = [match.span() for match in decode._MARKED_RUN.finditer(marks)]
+    assert list(decode.marked_runs(marks)) == found
