@@ -77,6 +77,9 @@ class Piece:
     """Each distinct text's letters (``example_units``)."""
     overlaps: list[Overlap] = field(default_factory=list)
     """The examples' overlaps, when the piece was matched too (``parse_piece``)."""
+    matched: bool = False
+    """Whether it was matched: then without ``prints`` and ``sizes`` (nothing reads the
+    examples' fingerprints once their overlaps are found; they were ~half a reply)."""
 
 
 Corpus = Snapshot | str | None
@@ -159,10 +162,11 @@ def parse_piece(part: bytes | memoryview, first: int, chat: bool, corpus: Corpus
     if problems or not examples:
         return Piece(True, examples, problems)
     units, letters_of = example_units(examples)
+    if corpus is not None:
+        found = _matched(units, corpus)
+        return Piece(True, examples, letters_of=letters_of, overlaps=found, matched=True)
     sizes = [len(unit.prints) for unit in units]
-    prints = np.concatenate([u.prints for u in units])
-    found = _matched(units, corpus) if corpus is not None else []
-    return Piece(True, examples, [], prints, sizes, letters_of, found)
+    return Piece(True, examples, [], np.concatenate([u.prints for u in units]), sizes, letters_of)
 
 
 def _matched(units: list[Unit], corpus: Snapshot | str) -> list[Overlap]:
@@ -180,7 +184,7 @@ async def parse_in_pieces(
     """``parse_examples`` then ``example_units``, ``content``'s pieces (of ``size``,
     default ``PIECE_BYTES``) shared between the helpers and this process's thread
     (``Workers``), each taking the next one when done with its last; given a ``corpus``,
-    the examples' overlaps with it too (none without)."""
+    the examples' overlaps with it instead of their units (none without)."""
     points = cut_points(content, size or PIECE_BYTES)
     firsts = [1]
     for begin, end in itertools.pairwise(points[:-1]):
@@ -218,7 +222,8 @@ def merged(
     parts: Sequence[Piece], *, chat: bool
 ) -> tuple[list[Example], list[Unit], dict[str, str], list[Overlap]]:
     """The whole file's examples, units, letters and overlaps from its pieces' (in
-    order); the file's BadRequest when any piece is not UTF-8 or has bad lines."""
+    order); the file's BadRequest when any piece is not UTF-8 or has bad lines. No units
+    of matched pieces (``Piece.matched``): their overlaps are found."""
     if not all(part.utf8 for part in parts):
         raise not_utf8()
     examples = checked(
@@ -234,6 +239,8 @@ def merged(
 
 
 def _units(piece: Piece) -> list[Unit]:
+    if piece.matched:
+        return []
     bounds = np.cumsum([0, *piece.sizes]).tolist()
     return [
         Unit((example.line,), piece.prints[bounds[n] : bounds[n + 1]])

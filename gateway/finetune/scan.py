@@ -277,8 +277,9 @@ class UploadScanner:
         self, content: bytes, purpose: str
     ) -> tuple[list[Example], ExampleUnits, Matched | None] | None:
         """The examples and their units, parsed and fingerprinted in two processes, and
-        matched there with the local copy of the corpus when there is one; None when
-        this upload is not for that (no helper, a small or plain-text file)."""
+        matched there with the local copy of the corpus when there is one (then no
+        units, their letters only: the segments are cut from them); None when this
+        upload is not for that (no helper, a small or plain-text file)."""
         if self._helper is None:
             return None
         from gateway.finetune.pieces import SPLIT_MIN_BYTES, parse_in_pieces  # numpy

@@ -455,3 +455,29 @@ async def test_a_corpus_sent_to_two_helpers_is_pickled_once(
             True,
             True,
         ]
+
+
+def test_a_matched_piece_carries_its_overlaps_and_letters_not_its_fingerprints() -> None:
+    """Matched with a corpus, a piece sends back no fingerprints and the merge makes no
+    units of it: the examples, letters and overlaps are those of a piece without one."""
+    passage = " ".join(WORDS[i % 10] + str(i % 13) for i in range(80))
+    corpus = _corpus([passage])
+    lines = [_chat(passage), _chat("alpha beta"), _chat(" ".join(reversed(passage.split())))]
+    content = "".join(line + "\n" for line in lines).encode()
+    plain = parse_piece(content, 1, True)
+    matched = parse_piece(content, 1, True, corpus)
+    assert matched.matched
+    assert not len(matched.prints)
+    assert not matched.sizes
+    assert matched.overlaps
+    examples, units, letters_of, found = merged([matched], chat=True)
+    assert units == []
+    assert examples == plain.examples
+    assert letters_of == plain.letters_of
+    expected = merged([plain], chat=True)[1]
+    assert found == _local_overlaps(expected, corpus)[0]
+
+
+def _chat(answer: str) -> str:
+    messages = [{"role": "user", "content": "Say it"}, {"role": "assistant", "content": answer}]
+    return json.dumps({"messages": messages})
