@@ -50,9 +50,6 @@ from gateway.finetune.units import (
 R = TypeVar("R")
 _Job = tuple[Callable[..., R], tuple[Any, ...]]
 """A job for a helper: an importable function and its (picklable) arguments."""
-Workers = ScanHelper | ScanHelpers
-"""Who takes the pieces besides this process's thread: one helper (and the thread), or a
-pool (and the thread as ``ScanHelpers.thread`` says)."""
 SPLIT_MIN_BYTES = 1 << 20
 """Smaller uploads are scanned in this process alone: the helper's start and the
 transfers would cost more than half of their work."""
@@ -177,13 +174,13 @@ def _matched(units: list[Unit], corpus: Snapshot | str) -> list[Overlap]:
 async def parse_in_pieces(
     content: bytes,
     chat: bool,
-    helper: Workers,
+    helper: ScanHelpers,
     size: int | None = None,
     corpus: Snapshot | None = None,
 ) -> tuple[list[Example], list[Unit], dict[str, str], list[Overlap]]:
     """``parse_examples`` then ``example_units``, ``content``'s pieces (of ``size``,
     default ``PIECE_BYTES``) shared between the helpers and this process's thread
-    (``Workers``), each taking the next one when done with its last; given a ``corpus``,
+    (``ScanHelpers``), each taking the next one when done with its last; given a ``corpus``,
     the examples' overlaps with it instead of their units (none without)."""
     points = cut_points(content, size or PIECE_BYTES)
     firsts = [1]
@@ -196,7 +193,7 @@ async def parse_in_pieces(
         piece = memoryview(content)[points[n] : points[n + 1]]
         return parse_piece(piece, firsts[n], chat, corpus)
 
-    sharing = _Sharing(corpus, len(_pool(helper)[0])) if corpus is not None else None
+    sharing = _Sharing(corpus, len(helper.helpers)) if corpus is not None else None
 
     def there(one: ScanHelper) -> Callable[[int], Awaitable[_Job[Piece]]]:
         shared: list[Corpus] = []
@@ -249,7 +246,7 @@ def _units(piece: Piece) -> list[Unit]:
 
 
 async def segments_in_helper(
-    examples: list[Example], letters_of: dict[str, str], helper: Workers
+    examples: list[Example], letters_of: dict[str, str], helper: ScanHelpers
 ) -> list[Unit]:
     """``segment_units``, its arithmetic in jobs (``segment_jobs``) shared between the
     helper and a thread of this process as the pieces are; the streams are built and
@@ -259,11 +256,11 @@ async def segments_in_helper(
 
 
 async def segment_overlaps_in_helper(
-    examples: list[Example], letters_of: dict[str, str], helper: Workers, corpus: Snapshot
+    examples: list[Example], letters_of: dict[str, str], helper: ScanHelpers, corpus: Snapshot
 ) -> list[Overlap]:
     """The segments' overlaps with ``corpus`` (``segments_in_helper``, each job's
     segments matched where they are made: each segment is matched on its own)."""
-    helpers = _pool(helper)[0]
+    helpers = helper.helpers
     sharing = _Sharing(corpus, len(helpers))
     shared = (await asyncio.gather(*(sharing.to(one) for one in helpers)))[0]
     found = await _shared_jobs(
@@ -291,7 +288,7 @@ def matched_segments(
 async def _shared_jobs(
     examples: list[Example],
     letters_of: dict[str, str],
-    helper: Workers,
+    helper: ScanHelpers,
     here: Callable[..., R],
     there: Callable[..., R],
 ) -> list[R]:
@@ -312,15 +309,8 @@ async def _shared_jobs(
     return done  # type: ignore[return-value]  # every job done
 
 
-def _pool(workers: Workers) -> tuple[list[ScanHelper], bool]:
-    """The helpers, and whether this process's thread takes jobs all along."""
-    if isinstance(workers, ScanHelper):
-        return [workers], True
-    return workers.helpers, workers.thread
-
-
 async def _queue(
-    workers: Workers,
+    workers: ScanHelpers,
     pending: Iterator[int],
     here: Callable[[int], R],
     there: Callable[[ScanHelper], Callable[[int], Awaitable[_Job[R]]]],
@@ -330,7 +320,7 @@ async def _queue(
     thread (``here(n)``; without ``thread``, only while no helper has answered yet) or a
     helper (the function and arguments ``there(helper)(n)`` gives); results in
     ``done[n]``."""
-    helpers, thread = _pool(workers)
+    helpers, thread = workers.helpers, workers.thread
 
     async def local() -> None:
         while thread or not any(one.ready for one in helpers):

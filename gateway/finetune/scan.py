@@ -34,7 +34,6 @@ from gateway.finetune.examples import (
     run_blocks,
     text_blocks,
 )
-from gateway.finetune.helper import ScanHelper
 from gateway.finetune.helpers import ScanHelpers
 from gateway.finetune.matcher import CorpusMatcher, Overlap, Unit, local_documents
 from gateway.finetune.pii_plan import DEFAULT_PLAN, PiiPlan
@@ -120,7 +119,7 @@ class UploadScanner:
         pii_ner: bool = False,
         pii_plan: PlanFor | None = None,
         analyze_patterns: AnalyzePatterns | None = None,
-        helper: ScanHelper | ScanHelpers | None = None,
+        helper: ScanHelpers | None = None,
     ) -> None:
         """``pii_plan``: what the PII scan looks for, per purpose (the policy's
         ``pii_scan``); without it, every pattern type and no NER. ``pii_ner`` forces NER.

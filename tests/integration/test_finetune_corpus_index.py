@@ -229,11 +229,11 @@ async def test_a_scan_in_pieces_counts_the_corpus_once_and_sees_each_change(
     state; a chunk of another scheme fails the next scan closed."""
     from gateway.finetune import pieces
     from gateway.finetune.corpus_state import OtherScheme, digest, run_states
-    from gateway.finetune.helper import ScanHelper
+    from gateway.finetune.helpers import ScanHelpers
 
     monkeypatch.setattr(pieces, "SPLIT_MIN_BYTES", 1)
     monkeypatch.setattr(pieces, "PIECE_BYTES", 200)
-    async with ChunkIndex.from_settings(settings) as index, ScanHelper() as helper:
+    async with ChunkIndex.from_settings(settings) as index, ScanHelpers() as helper:
         await ingest_texts(index, {"plan.txt": PLAN, "memo.txt": MEMO})
         asked: list[str] = []
         search, count = index.client.search, index.client.count

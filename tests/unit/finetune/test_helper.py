@@ -121,9 +121,8 @@ async def test_a_scan_whose_helper_dies_fails(
 
     line = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
     content = ((json.dumps(line) + "\n") * 50).encode()
-    workers = ScanHelpers(2, thread=False, nice=0) if pool else Dying(nice=0)
-    if isinstance(workers, ScanHelpers):
-        workers.helpers[1] = Dying(nice=0)
+    workers = ScanHelpers(2, thread=False, nice=0) if pool else ScanHelpers(1, nice=0)
+    workers.helpers[-1] = Dying(nice=0)
     async with workers as helper:
         scanner = UploadScanner(Matcher(), None, helper=helper)  # type: ignore[arg-type]
         with pytest.raises(DependencyUnavailable):

@@ -122,7 +122,7 @@ async def test_the_pieces_and_segments_equal_the_one_process_result() -> None:
     content = "".join(line + "\n" for line in lines).encode()
     examples = parse_examples(content)
     units, letters_of = example_units(examples)
-    async with ScanHelper(nice=0) as helper:
+    async with ScanHelpers(1, nice=0) as helper:
         got, got_units, got_letters, _ = await parse_in_pieces(content, True, helper, 2000)
         segments = await segments_in_helper(got, got_letters, helper)
     assert got == examples
@@ -156,7 +156,7 @@ def _corpus(texts: list[str]) -> Snapshot:
 
 
 _WORKERS = {
-    "a helper and this process": lambda: ScanHelper(nice=0),
+    "a helper and this process": lambda: ScanHelpers(1, nice=0),
     "two helpers": lambda: ScanHelpers(2, thread=False, nice=0),
     "two helpers and this process": lambda: ScanHelpers(2, thread=True, nice=0),
 }
@@ -222,7 +222,7 @@ async def test_a_bad_line_in_a_later_piece_refuses_the_file() -> None:
         {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
     )
     content = (good + "\n") * 14 + "not json\n" + (good + "\n") * 6
-    async with ScanHelper(nice=0) as helper:
+    async with ScanHelpers(1, nice=0) as helper:
         with pytest.raises(BadRequest, match="1 bad line\\(s\\): line 15: "):
             await parse_in_pieces(content.encode(), True, helper, 200)
 
@@ -250,7 +250,7 @@ async def test_the_merge_and_the_segment_passes_run_off_the_event_loop(
         {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b c"}]}
     )
     content = ((good + "\n") * 50).encode()
-    async with ScanHelper(nice=0) as helper:
+    async with ScanHelpers(1, nice=0) as helper:
         examples, _, letters_of, _ = await pieces.parse_in_pieces(content, True, helper)
         await pieces.segments_in_helper(examples, letters_of, helper)
     assert set(ran_in) == {"merged", "segment_passes", "segments_of"}
@@ -307,7 +307,9 @@ async def test_a_slow_helper_takes_fewer_pieces_and_the_result_is_the_same() -> 
     )
     content = "".join(line.replace("a b", f"a b {n}") + "\n" for n in range(400)).encode()
     helper = _SlowHelper(delay_s=1.0)
-    got, units, letters_of, _ = await parse_in_pieces(content, True, helper, len(content) // 8)
+    pool = ScanHelpers(1)
+    pool.helpers = [helper]
+    got, units, letters_of, _ = await parse_in_pieces(content, True, pool, len(content) // 8)
     assert helper.jobs == 1
     assert (got, [(u.lines, u.prints.tolist()) for u in units], letters_of) == _whole(content, True)
 

@@ -95,10 +95,10 @@ async def test_a_pdf_is_read_in_the_helper_and_given_up_after_its_deadline(
     read in the helper process; past ``PDF_SECONDS`` the file is unreadable (binary,
     the policy's call), and nothing waits on it."""
     from gateway.finetune import scan as scan_module
-    from gateway.finetune.helper import ScanHelper
+    from gateway.finetune.helpers import ScanHelpers
 
     pdf = make_pdf(tmp_path / "a.pdf", [PASSAGE]).read_bytes()
-    async with ScanHelper(nice=0) as helper:
+    async with ScanHelpers(1, nice=0) as helper:
         scanner = scan_module.UploadScanner(None, None, helper=helper)  # type: ignore[arg-type]
         layer = await scanner._pdf_layer(pdf, "assistants")
         assert isinstance(layer, str)
