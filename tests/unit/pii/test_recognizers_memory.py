@@ -10,7 +10,9 @@ from gateway.pii.types import PiiSpan
 
 
 def _phones_without_memory(text: str) -> list[PiiSpan]:
-    """``find_phones`` as it was before digit runs' matches were remembered."""
+    """``find_phones`` as it was before digit runs' matches were remembered: every
+    region over every run not wholly inside a valid match, a span's score the highest
+    of its matches'."""
     if not recognizers._PHONE_HINT.search(text):
         return []
     best: dict[tuple[int, int], float] = {}
@@ -24,8 +26,6 @@ def _phones_without_memory(text: str) -> list[PiiSpan]:
             valid = phonenumbers.is_valid_number(found.number)
             if valid:
                 valid_spans.append(key)
-            if best.get(key, 0.0) >= 0.75:
-                continue
             best[key] = max(best.get(key, 0.0), recognizers._phone_score(text, *key, valid))
 
     match(recognizers.PHONE_REGIONS[0], 0, len(text))
