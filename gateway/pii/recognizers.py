@@ -303,7 +303,8 @@ _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
 _THOUSANDS = re.compile(r"[1-9][0-9]{0,2}([ .,])[0-9]{3}(?:\1[0-9]{3})*")
 """A number grouped as thousands are ("612 345 678", "712.345.678"): Spain writes its
 nine-digit numbers so, and much of Europe its amounts and counts ("Revenue: 612 345 678
-EUR"). Likely, not certain, unless a phone word or key says so."""
+EUR"). Likely, not certain, unless a word naming a phone (``_PHONE_NOUN``) or a phone key
+is before it."""
 _ZIP_PLUS_FOUR = re.compile(r"[0-9]{5}-[0-9]{4}")
 """A US ZIP+4 code ("94105-1804"). A third of them are valid Spanish numbers, whose
 groups ("941 05 18 04") join to 5-4, and no region writes a phone number as five
