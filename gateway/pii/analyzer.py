@@ -215,7 +215,8 @@ def _build_batch_engine(model_path: Path, *, lean: bool) -> Any:
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
     registry.remove_recognizer("EmailRecognizer")
-    # Replaced by gateway.pii.recognizers (all card ranges, any IBAN, more phone formats).
+    # Replaced by gateway.pii.recognizers (all card ranges, every registered country's IBAN,
+    # more phone formats).
     for name in ("CreditCardRecognizer", "IbanRecognizer", "PhoneRecognizer"):
         registry.remove_recognizer(name)
     registry.add_recognizer(offline_email_recognizer())

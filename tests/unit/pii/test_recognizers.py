@@ -11,6 +11,7 @@ from gateway.pii.recognizers import (
     find_cards,
     find_ibans,
     find_phones,
+    iban_valid,
     refine,
 )
 from gateway.pii.types import PiiSpan
@@ -512,3 +513,35 @@ def test_cover_holds_a_range_as_a_scan_of_every_span_would(
     pairs = [(begin, begin + size) for begin, size in spans]
     expected = any(s <= start and start + length <= e for s, e in pairs)
     assert _Cover(list(pairs)).holds(start, start + length) is expected
+
+
+def _with_check_digits(country: str, bban: str) -> str:
+    """``country`` + check digits + ``bban`` that pass mod 97, whatever the country."""
+    numeric = int("".join(str(int(c, 36)) for c in bban + country + "00"))
+    return f"{country}{98 - numeric % 97:02d}{bban}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _with_check_digits("VY", "QKAY7EVEQQ1"),  # no such country
+        _with_check_digits("ZZ", "3704004405320130"),
+        _with_check_digits("DE", "3704004405320130"),  # Germany's are 22 long, this 20
+        _with_check_digits("NL", "ABNA04171643001"),  # the Netherlands': 18, this 19
+    ],
+)
+def test_a_token_passing_mod_97_outside_the_registry_is_no_iban(value: str) -> None:
+    """One token in 97 passes mod 97 by chance: only a registered country's IBAN at its
+    registered length is one."""
+    assert iban_valid(value)
+    assert find_ibans(f"The value {value} was returned.") == []
+
+
+@pytest.mark.parametrize(("country", "token"), [("ZV", "188ZXWSKD2"), ("DE", "3704004405")])
+def test_a_token_and_the_word_after_it_are_no_iban(country: str, token: str) -> None:
+    """The pattern's groups take in the word after a token: "ZV..188ZXWSKD2 was" passes
+    mod 97 here, but no country's IBAN is written so."""
+    value = _with_check_digits(country, f"{token}WAS")
+    text = f"The value {value[:-3]} was returned by the service today."
+    assert iban_valid(f"{value[:-3]} was")
+    assert find_ibans(text) == []
