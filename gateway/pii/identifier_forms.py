@@ -93,11 +93,14 @@ IBAN_LENGTHS: dict[str, int] = {
 def by_form(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:
     """``spans`` (offsets in ``text``) with the checksum types' scores capped at
     ``UNUSUAL_FORM_SCORE`` where neither their form nor a nearby word says what they are,
-    and without Git remotes read as e-mail addresses."""
+    without Git remotes read as e-mail addresses, and without identifiers cut out of a
+    longer token (``inside_token``)."""
     out: list[PiiSpan] = []
     for span in spans:
         kind, start, end = span["type"], span["start"], span["end"]
         if kind == "EMAIL_ADDRESS" and _git_remote(text, start, end):
+            continue
+        if kind in WHOLE_TOKEN_TYPES and inside_token(text, start, end):
             continue
         if (
             kind in _WORDS
@@ -126,6 +129,30 @@ _REFERENCE_LABEL = re.compile(rf"(?<![a-z]){_LABEL}\Z", re.IGNORECASE)
 _LABEL_ALONE = re.compile(rf"{_SPACE_IN_LINE}{_LABEL}", re.IGNORECASE)
 _LABEL_LINE_CHARS = 48
 """A line before a number this long or longer is no label alone on its line."""
+
+
+WHOLE_TOKEN_TYPES = frozenset(
+    {
+        "CREDIT_CARD",
+        "CRYPTO",
+        "IBAN_CODE",
+        "MEDICAL_LICENSE",
+        "UK_NHS",
+        "US_BANK_NUMBER",
+        "US_DRIVER_LICENSE",
+        "US_ITIN",
+        "US_PASSPORT",
+        "US_SSN",
+    }
+)
+"""Identifiers written as a token of their own. Presidio's DEA pattern has no word
+boundary, so one hex digest in sixty holds a "medical licence" ("...ff2208658..."): a
+commit hash, a UUID or a digest must reach the model whole."""
+
+
+def inside_token(text: str, start: int, end: int) -> bool:
+    """Whether a letter or digit touches the span on either side."""
+    return (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
 
 
 def labelled(text: str, start: int) -> bool:

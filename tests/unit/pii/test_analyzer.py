@@ -1,5 +1,7 @@
 import json
 import os
+import random
+import string
 import subprocess
 import sys
 import textwrap
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.pii.analyzer import PiiEngineError, PresidioAnalyzer, spacy_model_path
+from gateway.pii.identifier_forms import WHOLE_TOKEN_TYPES
 from tests.conftest import REPO
 from tests.fixtures.ingest.support import network_blocked, shared_analyzer
 
@@ -218,3 +221,24 @@ def test_hidden_forms_are_masked_whole_for_chat(
     alone, and its span covers the escapes it is written with (redaction replaces them)."""
     [spans] = analyzer.analyze([text])
     assert found(text, [dict(s) for s in spans]).get(kind) == span
+
+
+def test_hex_digests_reach_the_model_whole(analyzer: PresidioAnalyzer) -> None:
+    """Hex digests hold identifier-shaped runs by chance (one SHA-256 in thirty holds two
+    letters and seven digits, Presidio's DEA pattern): none is cut out of its token."""
+    rng = random.Random(5)
+    texts = []
+    for _ in range(40):
+        # Two hex letters and seven digits somewhere inside, as chance puts them.
+        inner = "".join(rng.choices("abcdef", k=2) + rng.choices(string.digits, k=7))
+        before = "".join(rng.choices("0123456789abcdef", k=rng.randint(1, 20)))
+        after = "".join(rng.choices("0123456789abcdef", k=rng.randint(1, 20)))
+        texts.append(f"Deployed commit {before}{inner}{after} to staging.")
+    for text, spans in zip(texts, analyzer.analyze(texts), strict=True):
+        assert [s for s in spans if s["type"] in WHOLE_TOKEN_TYPES] == [], text
+
+
+def test_a_dea_number_standing_alone_is_still_found(analyzer: PresidioAnalyzer) -> None:
+    text = "Prescriber DEA number AB1234563 on the form."
+    [spans] = analyzer.analyze([text])
+    assert found(text, [dict(s) for s in spans]).get("MEDICAL_LICENSE") == "AB1234563"

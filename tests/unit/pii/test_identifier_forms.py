@@ -75,3 +75,45 @@ def test_other_types_are_left_alone() -> None:
     """Phones, e-mails and others keep their scores."""
     span = PiiSpan(type="US_SSN", start=0, end=11, score=0.85)
     assert by_form("078-05-1120", [span]) == [span]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "kind"),
+    [
+        ("commit 3fe2a0ff2208658c1d", "ff2208658", "MEDICAL_LICENSE"),
+        ("id=a1b2AB1234563", "AB1234563", "MEDICAL_LICENSE"),
+        ("token AB12345639x", "AB1234563", "MEDICAL_LICENSE"),
+        ("sha256:9c4111111111111111", "4111111111111111", "CREDIT_CARD"),
+        ("blob 7e943476591", "943476591", "US_SSN"),
+    ],
+)
+def test_an_identifier_cut_out_of_a_longer_token_is_dropped(
+    text: str, value: str, kind: str
+) -> None:
+    """A hash, a UUID or a serial holds identifier-shaped runs by chance."""
+    start = text.index(value)
+    span = PiiSpan(type=kind, start=start, end=start + len(value), score=1.0)
+    assert by_form(text, [span]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("DEA: AB1234563.", "AB1234563"),
+        ("dea_no=AB1234563", "AB1234563"),
+        ("(AB1234563)", "AB1234563"),
+        ("AB1234563", "AB1234563"),
+        ("ID#AB1234563/2024", "AB1234563"),
+    ],
+)
+def test_an_identifier_between_separators_is_kept(text: str, value: str) -> None:
+    start = text.index(value)
+    span = PiiSpan(type="MEDICAL_LICENSE", start=start, end=start + len(value), score=1.0)
+    assert [s["start"] for s in by_form(text, [span])] == [start]
+
+
+def test_only_identifier_types_need_a_token_of_their_own() -> None:
+    """A phone glued to its key or an e-mail in a longer string is judged by its finder."""
+    text = "tel0612345678"
+    span = PiiSpan(type="PHONE_NUMBER", start=3, end=len(text), score=0.9)
+    assert by_form(text, [span]) == [span]
