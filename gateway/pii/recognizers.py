@@ -298,7 +298,19 @@ _TOKEN_EDGE = re.compile(r"(?:[^\s,;|&()\[\]{}<>\"'`.?]|\.(?!\.))*")
 link's query after the number: "wa.me/447911123456?text=Hi")."""
 
 _SEPARATED = re.compile(r"[ ().-]")
-_DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
+_DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_YEAR = r"(?:19|20)[0-9]{2}"
+_DATE_OR_TIME = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:"
+    rf"|(?<![0-9]){_DAY}([.-]){_MONTH}\1{_YEAR}(?![0-9])"
+    rf"|(?<![0-9]){_MONTH}([.-]){_DAY}\2{_YEAR}(?![0-9])"
+    rf"|(?<![0-9]){_YEAR}([./]){_MONTH}\3{_DAY}(?![0-9])"
+)
+"""A date or a time in a candidate: ISO ("2021-02-14"), slashed ("14/02/2021"), a clock's
+":", or a calendar date with a four-digit year written with dots or dashes, day or
+month first ("14.02.2021", "02-14-2021") or year first ("2021.02.14"). Europe writes
+dates so, and eight digits in 2-2-4 groups pass as a valid number in several regions."""
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
 _THOUSANDS = re.compile(r"[1-9][0-9]{0,2}([ .,])[0-9]{3}(?:\1[0-9]{3})*")
 """A number grouped as thousands are ("612 345 678", "712.345.678"): Spain writes its

@@ -545,3 +545,34 @@ def test_a_token_and_the_word_after_it_are_no_iban(country: str, token: str) -> 
     text = f"The value {value[:-3]} was returned by the service today."
     assert iban_valid(f"{value[:-3]} was")
     assert find_ibans(text) == []
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "14.02.2021",
+        "4.2.2021",
+        "31-12-1999",
+        "02-14-2021",
+        "2021.02.14",
+        "2021/02/14",
+        "01.03.2024 - 31.12.2024",
+    ],
+)
+@pytest.mark.parametrize(
+    "sentence", ["Meeting moved to {} at noon.", "Invoice date {}.", "Gültig ab {}"]
+)
+def test_a_calendar_date_is_no_phone(date: str, sentence: str) -> None:
+    """Eight digits in 2-2-4 groups pass as a valid number in several regions; written
+    with dots or dashes and a four-digit year they are a date."""
+    assert find_phones(sentence.format(date)) == []
+
+
+@pytest.mark.parametrize(
+    "number", ["06.12.34.56.78", "0151 1402 2021", "+49 30 1402 2021", "030 14022021"]
+)
+def test_phones_holding_date_like_digits_are_still_phones(number: str) -> None:
+    text = f"Tel. {number}"
+    assert any(
+        text[s["start"] : s["end"]] == number and s["score"] >= 0.7 for s in find_phones(text)
+    )
