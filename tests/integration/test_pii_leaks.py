@@ -282,6 +282,12 @@ ORDINARY = [
     "Translate this paragraph to German, please.",
     "Where is order number 12345?",
     "Summarise https://docs.python.org/3/library/re.html for me.",
+    # A hex digest holding two letters and seven digits (Presidio's DEA pattern).
+    "Why does commit 3fe2a0ff2208658c1d9e4b7a20c5d8e1f0a9b3c2 fail on staging?",
+    "Request 6ff22086-58c1-4d9e-8b7a-20c5d8e1f0a9 timed out; retry it.",
+    "The contract runs from 01.03.2024 to 31.12.2024; the invoice is dated 14-02-2021.",
+    # Passes mod 97, but no country's IBAN is written so.
+    "The service returned VY57QKAY7EVEQQ1 as the batch code.",
 ]
 
 
