@@ -20,6 +20,9 @@ would. Reported:
   remaining recognizers) in the same run: the difference is the gateway's normalisation
   and recognizers.
 * the CPU time to resolve 12,000 overlapping spans in one message (``regions``).
+* ordinary identifiers changed: per kind of ``identifier_data.ORDINARY`` (order and
+  tracking numbers, hashes, UUIDs, versions, amounts...), the share of lines the
+  caller-message policy changes at all (``--identifier-lines`` per kind).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from gateway.pii.analyzer import PresidioAnalyzer
 from gateway.redaction.apply import regions
 from gateway.redaction.rules import RedactionRules
+from tests.bench import identifier_data
 from tests.bench.pii_eval import evaluation_set
 
 STRUCTURED = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN"]
@@ -95,12 +99,34 @@ def _overlap_ms(rules: RedactionRules) -> float:
     return round(statistics.median(runs), 2)
 
 
+def _ordinary_identifiers_changed(
+    analyzer: PresidioAnalyzer, rules: RedactionRules, lines_per_kind: int
+) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Per ordinary identifier kind: the share of lines the policy changes, and those lines."""
+    import random
+
+    rng = random.Random(13)
+    shares: dict[str, float] = {}
+    changed: dict[str, list[str]] = {}
+    for kind, make in identifier_data.ORDINARY.items():
+        lines = [make(rng) for _ in range(lines_per_kind)]
+        hits = [
+            line
+            for line, spans in zip(lines, analyzer.analyze(lines), strict=True)
+            if _redacted(spans, rules, line)
+        ]
+        shares[kind] = round(len(hits) / len(lines), 4)
+        changed[kind] = hits
+    return shares, changed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="full spaCy pipeline (ingest)")
     parser.add_argument("--per-type", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", type=int, default=0, help="print N misses per type")
+    parser.add_argument("--identifier-lines", type=int, default=200, help="lines per kind")
     args = parser.parse_args()
     opa = os.environ.get("GATEWAY_OPA_URL", "http://127.0.0.1:8181")
     message = policy_rules(opa, {"source": "message"})
@@ -124,6 +150,9 @@ def main() -> None:
         list(analyzer._batch.analyze_iterator(texts[i : i + 32], language="en", batch_size=32))
     presidio_seconds = time.process_time() - started
     overlap_ms = _overlap_ms(document)
+    identifiers_changed, identifier_hits = _ordinary_identifiers_changed(
+        analyzer, message, args.identifier_lines
+    )
 
     recall: dict[str, list[bool]] = defaultdict(list)
     masked: dict[str, dict[str, list[bool]]] = {
@@ -174,12 +203,20 @@ def main() -> None:
         "us_per_100_chars": round(seconds / chars * 100 * 1e6, 1),
         "us_per_100_chars_presidio_alone": round(presidio_seconds / chars * 100 * 1e6, 1),
         "overlap_resolution_12k_spans_ms": overlap_ms,
+        "ordinary_identifiers_changed_mean": round(
+            sum(identifiers_changed.values()) / len(identifiers_changed), 4
+        ),
+        "ordinary_identifiers_changed_by_kind": {
+            k: v for k, v in sorted(identifiers_changed.items()) if v
+        },
     }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         for key, value in report.items():
             print(f"{key:36} {value}")
+    for kind, hits in sorted(identifier_hits.items()):
+        misses[f"identifier/{kind}"] = hits
     for kind, texts_missed in sorted(misses.items()):
         for text in texts_missed[: args.misses]:
             print(f"  miss/hit {kind}: {text!r}")
