@@ -236,7 +236,7 @@ _PHONE_HINT = re.compile(r"(?:\d\D{0,3}){7}")
 _PHONE_NOUNS = (
     r"phone|telephone|tel|mobile|cell|cellphone|fax|whatsapp|sms|hotline|"
     r"tel[eé]fono|telefon|telefone|telefoon|t[eé]l[eé]phone|t[eé]l|tlf|tfno|m[oó]vil|mobil|"
-    r"mobiel|celular|cellulare|(?:my|your|his|her|our|their)\s+number"
+    r"mobiel|cel|celular|cellulare|(?:my|your|his|her|our|their)\s+number"
 )
 _PHONE_VERBS = r"call|calls|called|text|dial|ring|contact|reach"
 
@@ -278,7 +278,7 @@ _KEY = re.compile(r"(?<![^\W_])[^\W\d_][\w.-]{0,31}\Z")
 "-" ("Tel", "Tel.", "tel2", "phone_number", "Telefon-Nr.", "Anna")."""
 _PHONE_KEY = re.compile(
     r"(?:(?<![^\W\d_])(?i:tel|telephone|telefon|tel[eé]fono|telefone|telefoon|t[eé]l[eé]phone|"
-    r"t[eé]l|phone|ph|mobile|mobil|mobiel|m[oó]vil|mob|cell|cellphone|cellulare|celular|"
+    r"t[eé]l|phone|ph|mobile|mobil|mobiel|m[oó]vil|mob|cel|cell|cellphone|cellulare|celular|"
     r"handy|portable|fax|msisdn|whatsapp|viber|callto|facetime|sms|tlf|tfno)"
     r"|(?<=[a-z])(?:Tel|Phone|Mobile|Cell|Fax))"
     r"(?i:[_.-]?(?:no|nr|num|number|nummer|numero|n[uú]mero|[0-9]{1,2}))?\.?\Z"

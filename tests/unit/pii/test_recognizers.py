@@ -469,7 +469,13 @@ def test_a_bare_or_otherwise_grouped_number_stays_one_token_with_its_key(text: s
 
 @pytest.mark.parametrize(
     ("word", "number"),
-    [("Móvil:", "612 345 678"), ("Teléfono", "612 34 56 78"), ("Telefon", "030 1234567")],
+    [
+        ("Móvil:", "612 345 678"),
+        ("Teléfono", "612 34 56 78"),
+        ("Telefon", "030 1234567"),
+        ("Cel:", "612 345 678"),
+        ("cel.", "55 1234 5678"),
+    ],
 )
 def test_phone_words_of_the_phone_regions_languages_raise_a_score(word: str, number: str) -> None:
     """The phone words of the configured regions' languages count as English ones do."""
@@ -490,6 +496,7 @@ def test_phone_words_of_the_phone_regions_languages_raise_a_score(word: str, num
         ('"mobileNumber": "612 345 678"', True),
         ("Móvil: 612 345 678", True),
         ("Tel:612 345 678", True),
+        ("Cel:612 345 678", True),
         ("+34 612 345 678", True),
     ],
 )
