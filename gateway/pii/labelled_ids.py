@@ -9,6 +9,8 @@ too loose to raise (a "security patch" or "social media" reach count is no SSN).
 the label itself comes right before the number, on its line ("SSN: 536228726", "Social
 Security No. 536228726", "passport number is 912803456", "Driver's license:
 D1234567"), which names the number as surely as the separators of "536-22-8726" do.
+A bank account number (8 to 17 digits, Presidio's US_BANK_NUMBER at 0.05 without
+context) is named so by a label naming the bank or the account's kind.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from gateway.pii.types import PiiSpan
 
 LABELLED_SCORE = 0.85
 _LABELLED = re.compile(
-    r"(?<![^\W\d_])(?:(?P<ssn>ssn|ss\#|ss[ \t]*no\.?|social[ \t_-]*security|soc\.?[ \t]*sec\.?)"
-    r"|(?P<passport>passport)"
-    r"|(?P<licence>driver(?:'?s|s')?[ \t_-]*licen[cs]e|driving[ \t_-]*licen[cs]e|dl\#))"
+    r"(?<![^\W\d_])(?:(?P<ssn>(?:(?:i?tin|ein)[ \t]*/[ \t]*)?ssn"
+    r"(?:[ \t]*(?:/|or)[ \t]*(?:i?tin|ein))?"
+    r"|ss\#|ss[ \t]*no\.?|social[ \t_-]*security|soc\.?[ \t]*sec\.?)"
+    r"|(?P<passport>passport|passports(?=[\"']?[ \t]*[:=\#|]))"
+    r"|(?P<licence>driver(?:'?s|s')?[ \t_-]*licen[cs]e|driving[ \t_-]*licen[cs]e|dl\#)"
+    r"|(?P<bank>(?:bank|checking|chequing|savings)[ \t_-]*(?:account|acct|a/c)"
+    r"|acct\.?(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))))"
     r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?[\"']?[ \t]*"
     r"(?:(?:is|was)[ \t]+|[:=\#|,-][ \t]*)?[\"']?"
     r"(?P<value>[A-Z0-9][A-Z0-9-]{4,19})(?![\w-])",
@@ -32,22 +38,28 @@ _LABELLED = re.compile(
 )
 """A label, then the number right after it on its line: written out or as a key in any
 case ("Social Security No.", "social_security_number", "SocialSecurityNumber",
-"passport-no", "DL#"), quoted as JSON's ("\"ssn\": \"536228726\""), before ":", "=",
-"#", "-", a table's "|" or a CSV's ","."""
+"passport-no", "DL#", a form's plural "Passports:"), quoted as JSON's ("\"ssn\":
+\"536228726\""), before ":", "=", "#", "-", a table's "|" or a CSV's ",". An SSN's
+label may name a TIN with it ("SSN/TIN:", "SSN or TIN"); a bank account's names the
+bank or the account's kind ("Bank account number:", "checking acct",
+"\"bank_account\":"), or is "Acct." with a number word ("Acct. no.:"): an account
+alone ("Customer 1234 and account 5678") is any business's."""
 _SSN = re.compile(r"[0-9]{9}")
 _PASSPORT = re.compile(r"[0-9]{9}|[A-Z][0-9]{8}", re.IGNORECASE)
+_BANK_DIGITS = (8, 17)
+"""A US bank account number's digits (Presidio's US_BANK_NUMBER pattern)."""
 _LICENCE_DIGITS = 5
 """A driver's licence number has at least this many digits, in any state's format
 ("D1234567", "123456789", "A123-456-78-901-0", the UK's "MORGA753116SM9IJ")."""
-_LABEL_WORDS = ("ssn", "ss#", "ss no", "soc", "passport", "licen", "dl#")
+_LABEL_WORDS = ("ssn", "ss#", "ss no", "soc", "passport", "licen", "dl#", "acct", "a/c", "account")
 """Every label holds one of these: a text without any (most) is passed after a lower-case
 copy and a few substring searches, several times cheaper than a case-blind regex."""
-LABELLED_TYPES = frozenset({"US_SSN", "US_PASSPORT", "US_DRIVER_LICENSE"})
+LABELLED_TYPES = frozenset({"US_SSN", "US_PASSPORT", "US_DRIVER_LICENSE", "US_BANK_NUMBER"})
 
 
 def find_labelled_ids(text: str, kinds: frozenset[str] = LABELLED_TYPES) -> list[PiiSpan]:
-    """SSNs, US passport and driver's licence numbers (of ``kinds``) written right after
-    their label."""
+    """SSNs, US passport, driver's licence and bank account numbers (of ``kinds``)
+    written right after their label."""
     lowered = text.lower()
     if not any(word in lowered for word in _LABEL_WORDS):
         return []
@@ -69,6 +81,9 @@ def _kind(value: str, match: re.Match[str]) -> str | None:
     if match.group("passport"):
         return "US_PASSPORT" if _PASSPORT.fullmatch(value) else None
     digits = sum(char.isdigit() for char in value)
+    if match.group("bank"):
+        low, high = _BANK_DIGITS
+        return "US_BANK_NUMBER" if value.isdigit() and low <= digits <= high else None
     return "US_DRIVER_LICENSE" if digits >= _LICENCE_DIGITS and value[-1] != "-" else None
 
 

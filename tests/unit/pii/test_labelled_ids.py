@@ -22,6 +22,17 @@ from gateway.pii.labelled_ids import LABELLED_SCORE, find_labelled_ids
         ("ssn,536228726,Leeds", "US_SSN", "536228726"),
         ("SS No. 536228726", "US_SSN", "536228726"),
         ("passport: a12345678", "US_PASSPORT", "a12345678"),
+        ("SSN/TIN: 536228726", "US_SSN", "536228726"),
+        ("TIN/SSN 536228726", "US_SSN", "536228726"),
+        ("SSN or TIN: 536228726", "US_SSN", "536228726"),
+        ("Passports: 912803456", "US_PASSPORT", "912803456"),
+        ("Passport #X12803456", "US_PASSPORT", "X12803456"),
+        ("Bank account number: 123456789012", "US_BANK_NUMBER", "123456789012"),
+        ("Checking acct 12345678", "US_BANK_NUMBER", "12345678"),
+        ("savings account no. 1234567890", "US_BANK_NUMBER", "1234567890"),
+        ("Acct. no.: 1234567890", "US_BANK_NUMBER", "1234567890"),
+        ('{"bank_account": "1234567890"}', "US_BANK_NUMBER", "1234567890"),
+        ("bankAccountNumber=1234567890", "US_BANK_NUMBER", "1234567890"),
     ],
 )
 def test_a_number_right_after_its_label_is_that_identifier(
@@ -50,6 +61,12 @@ def test_a_number_right_after_its_label_is_that_identifier(
         "Class no. 536228726",
         "driver's license is valid until 2027",
         "driver license class C12",
+        "TIN: 536228726",
+        "Customer 1234567890 and account 99887766 were merged",
+        "acct mgr 12345678",
+        "Bank account 1234567",
+        "Bank account 123456789012345678",
+        "bank account ref AB-12345678",
     ],
 )
 def test_other_words_lines_or_numbers_are_not_labelled_ids(text: str) -> None:
