@@ -736,6 +736,20 @@ def _labelled_bare_id(rng: random.Random) -> str:
     )  # fmt: skip
 
 
+def _labelled_id_variant(rng: random.Random) -> str:
+    """Labels of ``_labelled_bare_id``'s kind written otherwise: SSN and TIN together,
+    a plural, a "#", a bank account's number after its label, a Spanish "Cel"."""
+    ssn = "".join(c for c in _ssn(rng) if c.isdigit())
+    passport = rng.choice([_digits(rng, 9), rng.choice(string.ascii_uppercase) + _digits(rng, 8)])
+    account = _digits(rng, rng.randint(8, 14), lead=string.digits)
+    return rng.choice(
+        [f"SSN/TIN: {ssn}", f"TIN/SSN {ssn}", f"SSN or TIN: {ssn}", f"Passports: {passport}",
+         f"Passport #{passport}", f"Bank account number: {account}", f"Checking acct {account}",
+         f"Savings account no. {account}", f"Acct. no.: {account}",
+         f'{{"bank_account": "{account}"}}', f"Cel: {_phone(rng)}"]
+    )  # fmt: skip
+
+
 PERSONAL: dict[str, Line] = {
     "card_grouped": lambda r: f"The value on file is {_grouped(_card(r)[0], r.choice(' -'))}.",
     "card_with_word": _bare_card_with_word,
@@ -775,6 +789,7 @@ PERSONAL: dict[str, Line] = {
     "phone_key_variants": _phone_key_variants,
     "phone_escaped_or_linked": _phone_escaped_or_linked,
     "id_labelled_bare": _labelled_bare_id,
+    "id_labelled_variants": _labelled_id_variant,
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""
 
