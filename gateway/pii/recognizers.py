@@ -354,7 +354,9 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     score = 0.75 if valid else 0.4
     grouped_otherwise = False
     if not formatted and digits < 10:
-        score = 0.3  # a bare short digit run: an order or build number unless a word says so
+        # A bare short digit run: an order or build number, unless a phone's label names
+        # it ("Móvil: 612345678", "Tel:612345678"; a mention of a call does not).
+        score = 0.4 if valid and _named_as_phone(text, start) else 0.3
     elif valid and formatted and not international and not _phone_shaped(value):
         # Valid in some region, but grouped as no phone number is (a version
         # "10.0.19041.1", a ticket "2024-118934", a build "19045.3803"): likely, not
@@ -393,6 +395,24 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     ):
         score = min(1.0, score + 0.35)
     return score
+
+
+_LABEL_TAIL = re.compile(
+    r"\.?(?:[ \t_-]*(?:no|nr|num|number|\#)\.?)?[\"']?[ \t]*(?:is[ \t]+|[:=\#|,][ \t]*)?[\"']?",
+    re.IGNORECASE,
+)
+"""What may stand between a phone's label and its number: a number word, a quote, "is",
+a key's ":" or "=", a table's "|", a CSV's ","."""
+
+
+def _named_as_phone(text: str, at: int) -> bool:
+    """Whether a word naming a phone (``_PHONE_NOUN``) is the label of the number at
+    ``text[at]``, or a phone key is tight before it."""
+    if _phone_key_before(text, at):
+        return True
+    window_start = max(0, at - 40)
+    nouns = list(_PHONE_NOUN.finditer(text, window_start, at))
+    return bool(nouns) and _LABEL_TAIL.fullmatch(text, nouns[-1].end(), at) is not None
 
 
 def _sign_before(text: str, at: int) -> str:

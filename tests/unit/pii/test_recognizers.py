@@ -583,3 +583,30 @@ def test_phones_holding_date_like_digits_are_still_phones(number: str) -> None:
     assert any(
         text[s["start"] : s["end"]] == number and s["score"] >= 0.7 for s in find_phones(text)
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mobile: 612345678",
+        "Móvil 612345678",
+        "Cel. 712345678",
+        "Tel:612345678",
+        '"phone": "612345678"',
+        "Phone no. 612345678",
+        "My number is 612345678",
+        "| Mobile | 612345678 |",
+    ],
+)
+def test_a_short_bare_number_a_phone_label_names_is_a_phone(text: str) -> None:
+    """Spain's nine-digit numbers are often written bare: after a label naming a
+    phone they are one, as a longer number is."""
+    assert max(s["score"] for s in find_phones(text)) >= 0.7
+
+
+@pytest.mark.parametrize(
+    "text", ["Call 612345678", "order 612345678", "phone batch 612345678", "612345678"]
+)
+def test_a_short_bare_number_without_a_phone_label_is_only_likely(text: str) -> None:
+    """A verb ("call") or a phone word that labels something else is no label."""
+    assert max(s["score"] for s in find_phones(text)) < 0.7
