@@ -790,6 +790,10 @@ PERSONAL: dict[str, Line] = {
     "phone_escaped_or_linked": _phone_escaped_or_linked,
     "id_labelled_bare": _labelled_bare_id,
     "id_labelled_variants": _labelled_id_variant,
+    "phone_nine_digits_labelled": lambda r: (
+        f"{r.choice(['Móvil:', 'Mobile:', 'Tel:', 'phone_number=', 'Teléfono', 'Cel.'])} "
+        f"{r.choice('67')}{_digits(r, 8, lead=string.digits)}"
+    ),
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""
 
