@@ -25,7 +25,7 @@ from gateway.finetune.pii_context import PREFIX_WORDS, enhance, is_word
 from gateway.finetune.pii_prefilter import Floor, TextChecks, prefilter
 from gateway.finetune.pii_validators import quick_ip_check
 from gateway.pii.analyzer import LANGUAGE, offline_email_recognizer, presidio_spans
-from gateway.pii.identifier_forms import by_form
+from gateway.pii.identifier_forms import by_form, whole_tokens
 from gateway.pii.labelled_ids import LABELLED_TYPES, find_labelled_ids
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
@@ -279,7 +279,8 @@ class PatternAnalyzer:
             starts.append(offset)
             offset += len(text) + len(_FENCE)
         found: list[list[PiiSpan]] = [[] for _ in texts]
-        for span in _original(view, by_form(analysed, presidio_spans(results))):
+        presidio = whole_tokens(analysed, presidio_spans(results))
+        for span in _original(view, by_form(analysed, presidio)):
             index = bisect.bisect_right(starts, span["start"]) - 1
             begin = starts[index]
             if span["end"] <= begin + len(texts[index]):

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.pii.identifier_forms import by_form
+from gateway.pii.identifier_forms import by_form, whole_tokens
 from gateway.pii.labelled_ids import find_labelled_ids
 from gateway.pii.normalize import View, normalised
 from gateway.pii.presidio_import import import_presidio
@@ -152,9 +152,10 @@ def presidio_spans(found: Any) -> list[PiiSpan]:
 
 
 def _finish(text: str, view: View | None, found: Any) -> list[PiiSpan]:
-    """Presidio's results plus our recognizers, NER guesses refined, checksum types judged by
-    their form (``gateway.pii.identifier_forms``), in original offsets."""
-    spans = presidio_spans(found)
+    """Presidio's results (none cut out of a longer token) plus our recognizers, NER
+    guesses refined, checksum types judged by their form
+    (``gateway.pii.identifier_forms``), in original offsets."""
+    spans = whole_tokens(text, presidio_spans(found))
     spans = by_form(
         text,
         refine(text, spans)

@@ -93,14 +93,11 @@ IBAN_LENGTHS: dict[str, int] = {
 def by_form(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:
     """``spans`` (offsets in ``text``) with the checksum types' scores capped at
     ``UNUSUAL_FORM_SCORE`` where neither their form nor a nearby word says what they are,
-    without Git remotes read as e-mail addresses, and without identifiers cut out of a
-    longer token (``inside_token``)."""
+    and without Git remotes read as e-mail addresses."""
     out: list[PiiSpan] = []
     for span in spans:
         kind, start, end = span["type"], span["start"], span["end"]
         if kind == "EMAIL_ADDRESS" and _git_remote(text, start, end):
-            continue
-        if kind in WHOLE_TOKEN_TYPES and inside_token(text, start, end):
             continue
         if (
             kind in _WORDS
@@ -133,9 +130,6 @@ _LABEL_LINE_CHARS = 48
 
 WHOLE_TOKEN_TYPES = frozenset(
     {
-        "CREDIT_CARD",
-        "CRYPTO",
-        "IBAN_CODE",
         "MEDICAL_LICENSE",
         "UK_NHS",
         "US_BANK_NUMBER",
@@ -145,9 +139,22 @@ WHOLE_TOKEN_TYPES = frozenset(
         "US_SSN",
     }
 )
-"""Identifiers written as a token of their own. Presidio's DEA pattern has no word
-boundary, so one hex digest in sixty holds a "medical licence" ("...ff2208658..."): a
-commit hash, a UUID or a digest must reach the model whole."""
+"""Presidio's pattern types, whose numbers stand as a token of their own. Its DEA pattern
+has no word boundary, so one hex digest in sixty holds a "medical licence"
+("...ff2208658..."): a commit hash, a UUID or a digest must reach the model whole."""
+
+
+def whole_tokens(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:
+    """Presidio's ``spans`` without those of ``WHOLE_TOKEN_TYPES`` cut out of a longer
+    token. Only for Presidio's findings: the gateway's own recognizers judge their
+    edges themselves (a labelled number may touch its label: "SSN536228726"), and
+    checksummed types (cards, IBANs, crypto addresses) do not pass by chance."""
+    return [
+        span
+        for span in spans
+        if span["type"] not in WHOLE_TOKEN_TYPES
+        or not inside_token(text, span["start"], span["end"])
+    ]
 
 
 def inside_token(text: str, start: int, end: int) -> bool:

@@ -238,6 +238,23 @@ def test_hex_digests_reach_the_model_whole(analyzer: PresidioAnalyzer) -> None:
         assert [s for s in spans if s["type"] in WHOLE_TOKEN_TYPES] == [], text
 
 
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("SSN536228726", "US_SSN", "536228726"),
+        ("Passport912803456", "US_PASSPORT", "912803456"),
+        ("Passport №912803456", "US_PASSPORT", "912803456"),
+    ],
+)
+def test_a_number_glued_to_its_label_is_still_found(
+    analyzer: PresidioAnalyzer, text: str, kind: str, value: str
+) -> None:
+    """The label names the number however tight it is written (PDF and OCR text, joined
+    form fields): only Presidio's own findings must stand as a token."""
+    [spans] = analyzer.analyze([text])
+    assert found(text, [dict(s) for s in spans]).get(kind) == value
+
+
 def test_a_dea_number_standing_alone_is_still_found(analyzer: PresidioAnalyzer) -> None:
     text = "Prescriber DEA number AB1234563 on the form."
     [spans] = analyzer.analyze([text])
