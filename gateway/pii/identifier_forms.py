@@ -75,7 +75,7 @@ _CARD_GROUPS: dict[int, tuple[tuple[int, ...], ...]] = {
     19: ((4, 4, 4, 4, 3),),
 }
 _NHS_GROUPS = (3, 3, 4)
-IBAN_LENGTHS: dict[str, int] = {
+_REGISTRY_LENGTHS: dict[str, int] = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
     "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
     "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
@@ -88,6 +88,15 @@ IBAN_LENGTHS: dict[str, int] = {
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }  # fmt: skip
 """Countries of the SWIFT IBAN registry (release 99, 2024) and their IBANs' lengths."""
+_NATIONAL_LENGTHS: dict[str, int] = {
+    "AO": 25, "BF": 28, "BJ": 28, "CF": 27, "CG": 27, "CI": 28, "CM": 27, "CV": 25,
+    "DZ": 26, "GA": 27, "GQ": 27, "GW": 25, "IR": 26, "KM": 27, "MA": 28, "MG": 27,
+    "ML": 28, "MZ": 25, "NE": 28, "SN": 28, "TD": 27, "TG": 28,
+}  # fmt: skip
+"""Countries whose banks issue IBANs outside the registry (Iran's Sheba, Morocco,
+Algeria, the CFA franc zones, Angola, Mozambique...), at their national lengths."""
+IBAN_LENGTHS = {**_REGISTRY_LENGTHS, **_NATIONAL_LENGTHS}
+"""Every country's IBAN length: an IBAN is found only at its country's length."""
 
 
 def by_form(text: str, spans: Sequence[PiiSpan]) -> list[PiiSpan]:

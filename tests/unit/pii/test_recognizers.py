@@ -610,3 +610,24 @@ def test_a_short_bare_number_a_phone_label_names_is_a_phone(text: str) -> None:
 def test_a_short_bare_number_without_a_phone_label_is_only_likely(text: str) -> None:
     """A verb ("call") or a phone word that labels something else is no label."""
     assert max(s["score"] for s in find_phones(text)) < 0.7
+
+
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "IR710570029971601460641001",
+        "MA64011519000001205000534921",
+        "DZ580002100001113000000570",
+        "AO06004400006729503010102",
+        "MG4600005030010101914016056",
+        "CM2110002000300277976315008",
+        "SN08SN0100152000048500003035",
+        "CI93CI0080111301134291200589",
+    ],
+)
+def test_ibans_issued_outside_the_registry_are_ibans(iban: str) -> None:
+    """Iran, Morocco, Algeria, Angola, Madagascar and the CFA franc zones issue IBANs
+    that SWIFT's registry does not list."""
+    text = f"IBAN: {iban}."
+    (span,) = find_ibans(text)
+    assert text[span["start"] : span["end"]] == iban
