@@ -27,10 +27,11 @@ _LABELLED = re.compile(
     r"(?<![^\W\d_])(?:(?P<ssn>(?:(?:i?tin|ein)[ \t]*/[ \t]*)?ssn"
     r"(?:[ \t]*(?:/|or)[ \t]*(?:i?tin|ein))?"
     r"|ss\#|ss[ \t]*no\.?|social[ \t_-]*security|soc\.?[ \t]*sec\.?)"
-    r"|(?P<passport>passport|passports(?=[\"']?[ \t]*[:=\#|]))"
+    r"|(?P<passport>passport)"
     r"|(?P<licence>driver(?:'?s|s')?[ \t_-]*licen[cs]e|driving[ \t_-]*licen[cs]e|dl\#)"
     r"|(?P<bank>(?:bank|checking|chequing|savings)[ \t_-]*(?:account|acct|a/c)"
-    r"|acct\.?(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))))"
+    r"(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#)|[\"']?[ \t]*[:=\#])"
+    r"|(?:acct|a/c)\.?(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))))"
     r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?[\"']?[ \t]*"
     r"(?:(?:is|was)[ \t]+|[:=\#|,-][ \t]*)?[\"']?"
     r"(?P<value>[A-Z0-9][A-Z0-9-]{4,19})(?![\w-])",
@@ -38,12 +39,15 @@ _LABELLED = re.compile(
 )
 """A label, then the number right after it on its line: written out or as a key in any
 case ("Social Security No.", "social_security_number", "SocialSecurityNumber",
-"passport-no", "DL#", a form's plural "Passports:"), quoted as JSON's ("\"ssn\":
-\"536228726\""), before ":", "=", "#", "-", a table's "|" or a CSV's ",". An SSN's
-label may name a TIN with it ("SSN/TIN:", "SSN or TIN"); a bank account's names the
-bank or the account's kind ("Bank account number:", "checking acct",
-"\"bank_account\":"), or is "Acct." with a number word ("Acct. no.:"): an account
-alone ("Customer 1234 and account 5678") is any business's."""
+"passport-no", "DL#"), quoted as JSON's ("\"ssn\": \"536228726\""), before ":", "=", "#",
+"-", a table's "|" or a CSV's ",". An SSN's label may name a TIN with it ("SSN/TIN:",
+"SSN or TIN"). A bank account's label names the bank or the account's kind and is
+followed by a number word or a key's ":", "=" or "#" ("Bank account number:",
+"Checking acct #", "\"bank_account\":"), or is "Acct" or "A/C" with a number word
+("Acct. no.", "A/C No:"; "Acct:" alone is as often a ledger's): an account alone
+("Customer 1234 and account 5678"), a CSV's next column ("Savings Account,20240131")
+or an amount ("savings account 20000000 dollars") is no account number. A plural
+("Total passports: 145000000") is a count."""
 _SSN = re.compile(r"[0-9]{9}")
 _PASSPORT = re.compile(r"[0-9]{9}|[A-Z][0-9]{8}", re.IGNORECASE)
 _BANK_DIGITS = (8, 17)
