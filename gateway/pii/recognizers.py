@@ -301,16 +301,27 @@ _SEPARATED = re.compile(r"[ ().-]")
 _DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
 _MONTH = r"(?:0?[1-9]|1[0-2])"
 _YEAR = r"(?:19|20)[0-9]{2}"
-_DATE_OR_TIME = re.compile(
-    r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:"
-    rf"|(?<![0-9]){_DAY}([.-]){_MONTH}\1{_YEAR}(?![0-9])"
+_DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|:")
+"""A date or a time in a candidate: ISO ("2021-02-14"), slashed ("14/02/2021"), or a
+clock's ":"."""
+_CALENDAR_DATE = re.compile(
+    rf"(?<![0-9]){_DAY}([.-]){_MONTH}\1{_YEAR}(?![0-9])"
     rf"|(?<![0-9]){_MONTH}([.-]){_DAY}\2{_YEAR}(?![0-9])"
     rf"|(?<![0-9]){_YEAR}([./]){_MONTH}\3{_DAY}(?![0-9])"
 )
-"""A date or a time in a candidate: ISO ("2021-02-14"), slashed ("14/02/2021"), a clock's
-":", or a calendar date with a four-digit year written with dots or dashes, day or
-month first ("14.02.2021", "02-14-2021") or year first ("2021.02.14"). Europe writes
-dates so, and eight digits in 2-2-4 groups pass as a valid number in several regions."""
+"""A calendar date with a four-digit year written with dots or dashes, day or month
+first ("14.02.2021", "02-14-2021") or year first ("2021.02.14"). Europe writes dates
+so, and eight digits in 2-2-4 groups pass as a valid number in several regions; a number
+written with its "+" country code is a phone whatever its groups ("+49 30 12.03.2001")."""
+
+
+def _holds_date(candidate: str) -> bool:
+    """Whether ``candidate`` holds a date or a time, so scores 0 as a phone."""
+    if _DATE_OR_TIME.search(candidate):
+        return True
+    return not candidate.lstrip().startswith("+") and _CALENDAR_DATE.search(candidate) is not None
+
+
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
 _THOUSANDS = re.compile(r"[1-9][0-9]{0,2}([ .,])[0-9]{3}(?:\1[0-9]{3})*")
 """A number grouped as thousands are ("612 345 678", "712.345.678"): Spain writes its
@@ -343,7 +354,7 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     right = _TOKEN_EDGE.match(text, end, end + _TOKEN_REACH)
     token = text[left:start] + value + (right.group() if right else "")
     letters = re.sub(r"(?i)ext\.?|x", "", re.sub(r"[^A-Za-z]", "", token))
-    if letters or _DATE_OR_TIME.search(value) or _DECIMAL.match(value.strip()):
+    if letters or _holds_date(value) or _DECIMAL.match(value.strip()):
         return 0.0
     if _a_range(value.strip()):
         return 0.0
@@ -355,7 +366,7 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     grouped_otherwise = False
     if not formatted and digits < 10:
         # A bare short digit run: an order or build number, unless a phone's label names
-        # it ("Móvil: 612345678", "Tel:612345678"; a mention of a call does not).
+        # it ("Teléfono: 612345678", "Tel:612345678"; a mention of a call does not).
         score = 0.4 if valid and _named_as_phone(text, start) else 0.3
     elif valid and formatted and not international and not _phone_shaped(value):
         # Valid in some region, but grouped as no phone number is (a version
@@ -405,13 +416,22 @@ _LABEL_TAIL = re.compile(
 a key's ":" or "=", a table's "|", a CSV's ","."""
 
 
+_PHONE_LABEL = _whole_words(
+    r"phone|telephone|tel|tel[eé]fono|telefon|telefone|telefoon|t[eé]l[eé]phone|t[eé]l|tlf|"
+    r"tfno|(?:my|your|his|her|our|their)\s+number"
+)
+"""The words of ``_PHONE_NOUNS`` that only name a phone: "Mobile", "Cell" and "SMS" also
+head a device's or a channel's count ("Mobile: 61234567, Desktop: 41234567",
+"| Mobile | 612345678 | 41% |", "SMS: 712345678 sent")."""
+
+
 def _named_as_phone(text: str, at: int) -> bool:
-    """Whether a word naming a phone (``_PHONE_NOUN``) is the label of the number at
-    ``text[at]``, or a phone key is tight before it."""
+    """Whether a word that only names a phone (``_PHONE_LABEL``) is the label of the
+    number at ``text[at]``, or a phone key is tight before it."""
     if _phone_key_before(text, at):
         return True
     window_start = max(0, at - 40)
-    nouns = list(_PHONE_NOUN.finditer(text, window_start, at))
+    nouns = list(_PHONE_LABEL.finditer(text, window_start, at))
     return bool(nouns) and _LABEL_TAIL.fullmatch(text, nouns[-1].end(), at) is not None
 
 
@@ -571,7 +591,7 @@ def _scores_nothing(candidate: str) -> bool:
     date or a time (``_phone_score``). In the regions after the first such a match is of
     no use (only the first region's valid matches are used otherwise: ``valid_spans``),
     and on business text parsing dates in every region was most of the phone cost."""
-    return _DATE_OR_TIME.search(candidate) is not None
+    return _holds_date(candidate)
 
 
 @functools.lru_cache(maxsize=RUN_CACHE_SIZE)

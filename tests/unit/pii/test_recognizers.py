@@ -576,7 +576,8 @@ def test_a_calendar_date_is_no_phone(date: str, sentence: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "number", ["06.12.34.56.78", "0151 1402 2021", "+49 30 1402 2021", "030 14022021"]
+    "number",
+    ["06.12.34.56.78", "0151 1402 2021", "+49 30 1402 2021", "030 14022021", "+49 30 12.03.2001"],
 )
 def test_phones_holding_date_like_digits_are_still_phones(number: str) -> None:
     text = f"Tel. {number}"
@@ -588,46 +589,35 @@ def test_phones_holding_date_like_digits_are_still_phones(number: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "Mobile: 612345678",
-        "Móvil 612345678",
-        "Cel. 712345678",
+        "Teléfono: 612345678",
+        "Phone 612345678",
         "Tel:612345678",
+        "Mobile:612345678",
         '"phone": "612345678"',
         "Phone no. 612345678",
         "My number is 612345678",
-        "| Mobile | 612345678 |",
+        "| Telephone | 612345678 |",
     ],
 )
 def test_a_short_bare_number_a_phone_label_names_is_a_phone(text: str) -> None:
-    """Spain's nine-digit numbers are often written bare: after a label naming a
-    phone they are one, as a longer number is."""
+    """Spain's nine-digit numbers are often written bare: after a label that only names a
+    phone, or a phone key tight before them, they are one, as a longer number is."""
     assert max(s["score"] for s in find_phones(text)) >= 0.7
 
 
 @pytest.mark.parametrize(
-    "text", ["Call 612345678", "order 612345678", "phone batch 612345678", "612345678"]
-)
-def test_a_short_bare_number_without_a_phone_label_is_only_likely(text: str) -> None:
-    """A verb ("call") or a phone word that labels something else is no label."""
-    assert max(s["score"] for s in find_phones(text)) < 0.7
-
-
-@pytest.mark.parametrize(
-    "iban",
+    "text",
     [
-        "IR710570029971601460641001",
-        "MA64011519000001205000534921",
-        "DZ580002100001113000000570",
-        "AO06004400006729503010102",
-        "MG4600005030010101914016056",
-        "CM2110002000300277976315008",
-        "SN08SN0100152000048500003035",
-        "CI93CI0080111301134291200589",
+        "Call 612345678",
+        "order 612345678",
+        "phone batch 612345678",
+        "612345678",
+        "Sessions by device - Mobile: 61234567, Desktop: 41234567",
+        "| Mobile | 612345678 | 41% |",
+        "SMS: 712345678 sent this quarter",
     ],
 )
-def test_ibans_issued_outside_the_registry_are_ibans(iban: str) -> None:
-    """Iran, Morocco, Algeria, Angola, Madagascar and the CFA franc zones issue IBANs
-    that SWIFT's registry does not list."""
-    text = f"IBAN: {iban}."
-    (span,) = find_ibans(text)
-    assert text[span["start"] : span["end"]] == iban
+def test_a_short_bare_number_without_a_phone_label_is_only_likely(text: str) -> None:
+    """A verb ("call"), a phone word that labels something else, or a word that also heads
+    a device's or a channel's count ("Mobile", "SMS") is no phone label."""
+    assert max(s["score"] for s in find_phones(text)) < 0.7
