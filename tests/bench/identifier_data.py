@@ -333,6 +333,27 @@ def _reference_next_line(rng: random.Random) -> str:
     return label + "\n" + "-".join(_digits(rng, count) for count in groups)
 
 
+def _device_counts(rng: random.Random) -> str:
+    """Counts headed by a word that also names a phone ("Mobile", "SMS", "Cell")."""
+    count = rng.randint(10**6, 10**9 - 1)
+    return rng.choice(
+        [f"Sessions by device - Mobile: {count}, Desktop: {rng.randint(10**6, 10**9 - 1)}",
+         f"| Mobile | {count} | {rng.randint(1, 99)}% |", f"SMS: {count} sent this quarter",
+         f"Cell count: {count} per ml"]
+    )  # fmt: skip
+
+
+def _account_amounts(rng: random.Random) -> str:
+    """A bank account's kind or a passport word before an amount, a date or a count."""
+    day = f"2024{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    return rng.choice(
+        [f"Savings Account,{day},{rng.randint(1, 9999)}.00",
+         f"Checking Account,{rng.randint(10**7, 10**9)},USD",
+         f"The savings account holds {rng.randint(10**7, 10**9)} dollars.",
+         f"Total passports: {rng.randint(10**8, 10**9 - 1)}"]
+    )  # fmt: skip
+
+
 ORDINARY: dict[str, Line] = {
     "order_tracking": lambda r: (
         f"Order {_order(r)} was packed "
@@ -513,6 +534,8 @@ ORDINARY: dict[str, Line] = {
         f"ticket:{r.randint(2019, 2026)}-{_digits(r, 6)} build=0{_digits(r, 10)} "
         f"version:10.0.{_digits(r, 5)}.{r.randint(1, 9)} page=2%20of%20{r.randint(3, 9)}"
     ),
+    "device_counts": _device_counts,
+    "account_amounts": _account_amounts,
 }  # fmt: skip
 """Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
 
@@ -738,13 +761,13 @@ def _labelled_bare_id(rng: random.Random) -> str:
 
 def _labelled_id_variant(rng: random.Random) -> str:
     """Labels of ``_labelled_bare_id``'s kind written otherwise: SSN and TIN together,
-    a plural, a "#", a bank account's number after its label, a Spanish "Cel"."""
+    a "#", a bank account's number after its label, a Spanish "Cel"."""
     ssn = "".join(c for c in _ssn(rng) if c.isdigit())
     passport = rng.choice([_digits(rng, 9), rng.choice(string.ascii_uppercase) + _digits(rng, 8)])
     account = _digits(rng, rng.randint(8, 14), lead=string.digits)
     return rng.choice(
-        [f"SSN/TIN: {ssn}", f"TIN/SSN {ssn}", f"SSN or TIN: {ssn}", f"Passports: {passport}",
-         f"Passport #{passport}", f"Bank account number: {account}", f"Checking acct {account}",
+        [f"SSN/TIN: {ssn}", f"TIN/SSN {ssn}", f"SSN or TIN: {ssn}", f"Passport #{passport}",
+         f"Bank account number: {account}", f"Checking acct #{account}", f"A/C No: {account}",
          f"Savings account no. {account}", f"Acct. no.: {account}",
          f'{{"bank_account": "{account}"}}', f"Cel: {_phone(rng)}"]
     )  # fmt: skip
@@ -791,7 +814,7 @@ PERSONAL: dict[str, Line] = {
     "id_labelled_bare": _labelled_bare_id,
     "id_labelled_variants": _labelled_id_variant,
     "phone_nine_digits_labelled": lambda r: (
-        f"{r.choice(['Móvil:', 'Mobile:', 'Tel:', 'phone_number=', 'Teléfono', 'Cel.'])} "
+        f"{r.choice(['Teléfono: ', 'Phone: ', 'Tel:', 'Tel. ', 'phone_number=', 'Mobile:'])}"
         f"{r.choice('67')}{_digits(r, 8, lead=string.digits)}"
     ),
 }  # fmt: skip
