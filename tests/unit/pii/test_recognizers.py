@@ -82,6 +82,16 @@ def test_refine_trims_ner_guesses_to_words() -> None:
         "DE89 3704 0044 0532 0130 00",
         "GB82WEST12345698765432",
         "ES9121000418450200051332",
+        # Issued outside SWIFT's registry: Iran, Morocco, Algeria, Angola, Madagascar,
+        # the CFA franc zones.
+        "IR710570029971601460641001",
+        "MA64011519000001205000534921",
+        "DZ580002100001113000000570",
+        "AO06004400006729503010102",
+        "MG4600005030010101914016056",
+        "CM2110002000300277976315008",
+        "SN08SN0100152000048500003035",
+        "CI93CI0080111301134291200589",
     ],
 )
 def test_ibans_compact_or_grouped(iban: str) -> None:
