@@ -32,9 +32,10 @@ _LABELLED = re.compile(
     r"|(?P<bank>(?:bank|checking|chequing|savings)[ \t_-]*(?:account|acct|a/c)"
     r"(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#)|[\"']?[ \t]*[:=\#])"
     r"|(?:acct|a/c)\.?(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))))"
-    r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?[\"']?[ \t]*"
+    r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?(?:[ \t]*\([A-Z#/ ]{2,12}\))?[\"']?[ \t]*"
     r"(?:(?:is|was)[ \t]+|[:=\#|,-][ \t]*)?[\"']?"
-    r"(?P<value>[A-Z0-9][A-Z0-9-]{4,19})(?![\w-])",
+    r"(?P<value>[A-Z0-9][A-Z0-9-]{4,19})(?![\w-]|[.,][0-9])"
+    r"(?![ \t]*(?:[$€£¥]|(?:usd|eur|gbp|chf|jpy|dollars?|euros?|pounds?)(?![a-z])))",
     re.IGNORECASE,
 )
 """A label, then the number right after it on its line: written out or as a key in any
@@ -46,9 +47,11 @@ followed by a number word or a key's ":", "=" or "#" ("Bank account number:",
 "Checking acct #", "\"bank_account\":"), or is "Acct" or "A/C" with a number word
 ("Acct. no.", "A/C No:"; "Acct:" alone is as often a ledger's): an account alone
 ("Customer 1234 and account 5678"), a CSV's next column ("Savings Account,20240131")
-or an amount ("savings account 20000000 dollars") is no account number. A plural
-("Total passports: 145000000") is a count."""
-_SSN = re.compile(r"[0-9]{9}")
+or an amount ("savings account 20000000 dollars", "Savings account: 25000000.00",
+"...: 10000000 EUR") is no account number. A plural ("Total passports: 145000000") is a
+count. A label's abbreviation may follow it in brackets ("Social Security Number (SSN):
+536228726"); an SSN may be written with its dashes ("SSN536-22-8726")."""
+_SSN = re.compile(r"[0-9]{3}(-?)[0-9]{2}\1[0-9]{4}")
 _PASSPORT = re.compile(r"[0-9]{9}|[A-Z][0-9]{8}", re.IGNORECASE)
 _BANK_DIGITS = (8, 17)
 """A US bank account number's digits (Presidio's US_BANK_NUMBER pattern)."""

@@ -29,6 +29,9 @@ from gateway.pii.labelled_ids import LABELLED_SCORE, find_labelled_ids
         ("Bank account number: 123456789012", "US_BANK_NUMBER", "123456789012"),
         ("Checking acct #12345678", "US_BANK_NUMBER", "12345678"),
         ("A/C No: 123456789", "US_BANK_NUMBER", "123456789"),
+        ("Social Security Number (SSN): 536228726", "US_SSN", "536228726"),
+        ("SSN536-22-8726", "US_SSN", "536-22-8726"),
+        ("Bank account: 12345678.", "US_BANK_NUMBER", "12345678"),
         ("savings account no. 1234567890", "US_BANK_NUMBER", "1234567890"),
         ("Acct. no.: 1234567890", "US_BANK_NUMBER", "1234567890"),
         ('{"bank_account": "1234567890"}', "US_BANK_NUMBER", "1234567890"),
@@ -74,6 +77,10 @@ def test_a_number_right_after_its_label_is_that_identifier(
         "Acct: 12345678",
         "Total passports: 145000000",
         "Passports|128000000",
+        "Savings account: 25000000.00",
+        "Savings account: 10000000 EUR",
+        "checking account: 10000000 dollars",
+        "SSN: 536-228726",
     ],
 )
 def test_other_words_lines_or_numbers_are_not_labelled_ids(text: str) -> None:
