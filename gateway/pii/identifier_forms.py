@@ -95,7 +95,22 @@ _NATIONAL_LENGTHS: dict[str, int] = {
 }  # fmt: skip
 """Countries whose banks issue IBANs outside the registry (Iran's Sheba, Morocco,
 Algeria, the CFA franc zones, Angola, Mozambique...), at their national lengths."""
-IBAN_LENGTHS = {**_REGISTRY_LENGTHS, **_NATIONAL_LENGTHS}
+_TERRITORIES = {
+    "FR": ("GF", "GP", "MQ", "RE", "PF", "TF", "YT", "NC", "BL", "MF", "PM", "WF"),
+    "FI": ("AX",),
+    "GB": ("GG", "JE", "IM"),
+}
+"""Territories the registry includes in a country's IBANs: their banks issue the
+country's code, but validators accept theirs at the same length."""
+IBAN_LENGTHS = {
+    **_REGISTRY_LENGTHS,
+    **_NATIONAL_LENGTHS,
+    **{
+        territory: _REGISTRY_LENGTHS[country]
+        for country, territories in _TERRITORIES.items()
+        for territory in territories
+    },
+}
 """Every country's IBAN length: an IBAN is found only at its country's length."""
 
 

@@ -312,14 +312,16 @@ _CALENDAR_DATE = re.compile(
 """A calendar date with a four-digit year written with dots or dashes, day or month
 first ("14.02.2021", "02-14-2021") or year first ("2021.02.14"). Europe writes dates
 so, and eight digits in 2-2-4 groups pass as a valid number in several regions; a number
-written with its "+" country code is a phone whatever its groups ("+49 30 12.03.2001")."""
+written with its country code ("+49", "0049") is a phone whatever its groups ("+49 30
+12.03.2001")."""
 
 
 def _holds_date(candidate: str) -> bool:
     """Whether ``candidate`` holds a date or a time, so scores 0 as a phone."""
     if _DATE_OR_TIME.search(candidate):
         return True
-    return not candidate.lstrip().startswith("+") and _CALENDAR_DATE.search(candidate) is not None
+    dialled_abroad = candidate.lstrip().startswith(("+", "00"))
+    return not dialled_abroad and _CALENDAR_DATE.search(candidate) is not None
 
 
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")

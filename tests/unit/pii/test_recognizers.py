@@ -92,6 +92,10 @@ def test_refine_trims_ner_guesses_to_words() -> None:
         "CM2110002000300277976315008",
         "SN08SN0100152000048500003035",
         "CI93CI0080111301134291200589",
+        # Territories the registry includes in France's, Finland's and the UK's IBANs.
+        "NC8420041010050500013M02606",
+        "AX2112345600000785",
+        "JE90NWBK60161331926819",
     ],
 )
 def test_ibans_compact_or_grouped(iban: str) -> None:
@@ -587,7 +591,14 @@ def test_a_calendar_date_is_no_phone(date: str, sentence: str) -> None:
 
 @pytest.mark.parametrize(
     "number",
-    ["06.12.34.56.78", "0151 1402 2021", "+49 30 1402 2021", "030 14022021", "+49 30 12.03.2001"],
+    [
+        "06.12.34.56.78",
+        "0151 1402 2021",
+        "+49 30 1402 2021",
+        "030 14022021",
+        "+49 30 12.03.2001",
+        "0049 30 12.03.2001",
+    ],
 )
 def test_phones_holding_date_like_digits_are_still_phones(number: str) -> None:
     text = f"Tel. {number}"
