@@ -31,6 +31,7 @@ _LABELLED = re.compile(
     r"|(?P<licence>driver(?:'?s|s')?[ \t_-]*licen[cs]e|driving[ \t_-]*licen[cs]e|dl\#)"
     r"|(?P<bank>(?:bank|checking|chequing|savings)[ \t_-]*(?:account|acct|a/c)"
     r"(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#)|[\"']?[ \t]*[:=\#])"
+    r"|(?:bank|checking|chequing|savings)[ \t_-]*(?:acct|a/c)\.?(?=[ \t]+[0-9])"
     r"|(?:acct|a/c)\.?(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))))"
     r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?(?:[ \t]*\([A-Z#/ ]{2,12}\))?[\"']?[ \t]*"
     r"(?:(?:is|was)[ \t]+|[:=\#|,-][ \t]*)?[\"']?"
@@ -44,7 +45,8 @@ case ("Social Security No.", "social_security_number", "SocialSecurityNumber",
 "-", a table's "|" or a CSV's ",". An SSN's label may name a TIN with it ("SSN/TIN:",
 "SSN or TIN"). A bank account's label names the bank or the account's kind and is
 followed by a number word or a key's ":", "=" or "#" ("Bank account number:",
-"Checking acct #", "\"bank_account\":"), or is "Acct" or "A/C" with a number word
+"Checking acct #", "\"bank_account\":"), or abbreviates the account ("checking acct
+40012345678"), or is "Acct" or "A/C" with a number word
 ("Acct. no.", "A/C No:"; "Acct:" alone is as often a ledger's): an account alone
 ("Customer 1234 and account 5678"), a CSV's next column ("Savings Account,20240131")
 or an amount ("savings account 20000000 dollars", "Savings account: 25000000.00",
