@@ -11,6 +11,10 @@ for. An escape written out as text is the character it stands for: a literal "\\
 "\\t" (code, JSON encoded twice), a "\\u00a0" or "\\x2b", a URL's "%2B", an HTML
 "&#43;" or "&nbsp;" (``_ESCAPE``). Its letters would otherwise join what follows to the
 word before ("Anna\\n07911 123456") or hide the character ("tel=%2B447911123456").
+A character of a script written without spaces between words (Chinese, Japanese,
+Korean, Thai, Lao, Khmer, Myanmar) that touches an ASCII letter or digit is a space in
+the view: patterns bounded by ``\\b`` would otherwise see "号码536-22-8726" as one word
+and the number inside it as part of a longer token.
 Each view character remembers the original character it came from (a decoded one, its
 escape's first), so a span found in the view covers the original characters, invisible
 ones and whole escapes inside it included, and redaction replaces those.
@@ -36,6 +40,14 @@ _ESCAPE = re.compile(
 )
 """Escapes written out as text: a backslash escape of code or JSON (a surrogate pair as
 one), a URL's percent-encoded printable ASCII character, an HTML character reference."""
+_SPACELESS = (
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
+)
+"""Letters of scripts written without spaces between words: Thai, Lao, Myanmar, Khmer,
+kana, CJK ideographs, Hangul syllables."""
+_SPACELESS_EDGE = re.compile(rf"{_SPACELESS}(?=[A-Za-z0-9])|(?<=[A-Za-z0-9]){_SPACELESS}")
+"""Such a letter touching an ASCII letter or digit (one character: offsets hold)."""
 _BACKSLASHED = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "v": "\v", "b": " "}
 
 
@@ -117,7 +129,10 @@ def normalised(text: str) -> View | None:
             origin.extend([escape.start()] * len(view))
         done = escape.end()
     _add_view(text, done, len(text), plain, pieces, origin)
-    return View("".join(pieces), tuple(origin), len(text))
+    joined = "".join(pieces)
+    if not joined.isascii():
+        joined = _SPACELESS_EDGE.sub(" ", joined)
+    return View(joined, tuple(origin), len(text))
 
 
 def _add_view(
@@ -148,4 +163,5 @@ def view_text(text: str) -> str:
         text = _ESCAPE.sub(lambda found: _decoded(found.group()), text)
     if not text.isascii():
         text = _NOT_ASCII.sub(lambda match: _char_view(match.group()), text)
+        text = _SPACELESS_EDGE.sub(" ", text)
     return text

@@ -259,3 +259,20 @@ def test_a_dea_number_standing_alone_is_still_found(analyzer: PresidioAnalyzer) 
     text = "Prescriber DEA number AB1234563 on the form."
     [spans] = analyzer.analyze([text])
     assert found(text, [dict(s) for s in spans]).get("MEDICAL_LICENSE") == "AB1234563"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("我的社会安全号码是536-22-8726。", "US_SSN", "536-22-8726"),
+        ("NHS番号943 476 5919です。", "UK_NHS", "943 476 5919"),
+        ("请发邮件到anna.li@example.com谢谢", "EMAIL_ADDRESS", "anna.li@example.com"),
+    ],
+)
+def test_identifiers_inside_cjk_text_are_found_exactly(
+    analyzer: PresidioAnalyzer, text: str, kind: str, value: str
+) -> None:
+    """Chinese and Japanese write no space around a number or an address: it is still a
+    token of its own, and its span holds no CJK character."""
+    [spans] = analyzer.analyze([text])
+    assert found(text, [dict(s) for s in spans]).get(kind) == value
