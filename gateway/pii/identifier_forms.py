@@ -300,7 +300,9 @@ def _grouped(value: str, shapes: tuple[tuple[int, ...], ...]) -> bool:
 
 def _iban_form(value: str) -> bool:
     compact = "".join(value.split())
-    if compact.upper() != compact or IBAN_LENGTHS.get(compact[:2]) != len(compact):
+    if compact not in (compact.upper(), compact.lower()):
+        return False
+    if IBAN_LENGTHS.get(compact[:2].upper()) != len(compact):
         return False
     if compact == value:
         return True

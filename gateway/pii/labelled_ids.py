@@ -35,7 +35,7 @@ _LABELLED = re.compile(
     r"|(?:acct|a/c)\.?(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))))"
     r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?(?:[ \t]*\([A-Z#/ ]{2,12}\))?[\"']?[ \t]*"
     r"(?:(?:is|was)[ \t]+|[:=\#|,-][ \t]*)?[\"']?"
-    r"(?P<value>[A-Z0-9][A-Z0-9-]{4,19})(?![\w-]|[.,][0-9])"
+    r"(?P<value>[0-9]{3}[ ][0-9]{2,3}[ ][0-9]{3,4}|[A-Z0-9][A-Z0-9-]{4,19})(?![\w-]|[.,][0-9])"
     r"(?![ \t]*(?:[$€£¥]|(?:usd|eur|gbp|chf|jpy|dollars?|euros?|pounds?)(?![a-z])))",
     re.IGNORECASE,
 )
@@ -52,8 +52,10 @@ followed by a number word or a key's ":", "=" or "#" ("Bank account number:",
 or an amount ("savings account 20000000 dollars", "Savings account: 25000000.00",
 "...: 10000000 EUR") is no account number. A plural ("Total passports: 145000000") is a
 count. A label's abbreviation may follow it in brackets ("Social Security Number (SSN):
-536228726"); an SSN may be written with its dashes ("SSN536-22-8726")."""
-_SSN = re.compile(r"[0-9]{3}(-?)[0-9]{2}\1[0-9]{4}")
+536228726"); an SSN may be written with its dashes ("SSN536-22-8726"). A number may be
+written in three groups of digits with spaces ("SSN: 536 22 8726", "Passport: 912 803
+456"), as forms print it."""
+_SSN = re.compile(r"[0-9]{3}([- ]?)[0-9]{2}\1[0-9]{4}")
 _PASSPORT = re.compile(r"[0-9]{9}|[A-Z][0-9]{8}", re.IGNORECASE)
 _BANK_DIGITS = (8, 17)
 """A US bank account number's digits (Presidio's US_BANK_NUMBER pattern)."""
@@ -88,7 +90,7 @@ def _kind(value: str, match: re.Match[str]) -> str | None:
         valid = _SSN.fullmatch(value) and not _ssn_recognizer().invalidate_result(value)
         return "US_SSN" if valid else None
     if match.group("passport"):
-        return "US_PASSPORT" if _PASSPORT.fullmatch(value) else None
+        return "US_PASSPORT" if _PASSPORT.fullmatch(value.replace(" ", "")) else None
     digits = sum(char.isdigit() for char in value)
     if match.group("bank"):
         low, high = _BANK_DIGITS

@@ -5,8 +5,8 @@
   Maestro 50/56-69), 12 to 19 digits in any grouping with one kind of separator
   (space, dash or dot), Luhn checked. Presidio's pattern misses 2-series Mastercard
   and Amex's 4-6-5 grouping.
-* IBANs: two letters, two check digits, 11 to 30 letters or digits in any grouping,
-  the ISO 7064 mod-97 check (compact, spaced, any country).
+* IBANs: two letters (upper or lower case), two check digits, 11 to 30 letters or
+  digits in any grouping, the ISO 7064 mod-97 check (compact, spaced, any country).
 * Phone numbers: ``phonenumbers`` (Presidio's own dependency) over several regions at
   "possible" leniency, so national and international formats are found even when the
   number is not assigned; a valid number scores 0.75, a merely possible one 0.4.
@@ -177,7 +177,7 @@ def find_addresses(text: str) -> list[PiiSpan]:
     return found
 
 
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 
 
 def iban_valid(candidate: str) -> bool:
@@ -196,7 +196,8 @@ def find_ibans(text: str) -> list[PiiSpan]:
     ("VY90QKAY7EVEQQ") or a token and the words after it ("ZV188ZXWSKD2 was") would read
     as an account. The pattern is greedy ("DE89 3704 0044 0532 0130 00 by Friday"), so
     the candidate ends at the registered length, and a letter or digit right after it
-    means a longer token, not an IBAN.
+    means a longer token, not an IBAN. An IBAN copied from a form or a URL may be written
+    in lower case ("de89 3704 0044 0532 0130 00"); one of mixed case is no IBAN.
     """
     found: list[PiiSpan] = []
     for match in _IBAN.finditer(text):
@@ -204,7 +205,7 @@ def find_ibans(text: str) -> list[PiiSpan]:
         end = _registered_end(value)
         if end is None or (end < len(value) and value[end].isalnum()):
             continue
-        if iban_valid(value[:end]):
+        if value[:end] in (value[:end].upper(), value[:end].lower()) and iban_valid(value[:end]):
             found.append(
                 PiiSpan(type="IBAN_CODE", start=match.start(), end=match.start() + end, score=1.0)
             )
@@ -213,7 +214,7 @@ def find_ibans(text: str) -> list[PiiSpan]:
 
 def _registered_end(value: str) -> int | None:
     """Where ``value`` holds as many letters and digits as its country's IBANs have."""
-    length = IBAN_LENGTHS.get(value[:2])
+    length = IBAN_LENGTHS.get(value[:2].upper())
     count = 0
     for index, char in enumerate(value):
         count += char.isalnum()

@@ -37,6 +37,9 @@ from gateway.pii.labelled_ids import LABELLED_SCORE, find_labelled_ids
         ("Acct. no.: 1234567890", "US_BANK_NUMBER", "1234567890"),
         ('{"bank_account": "1234567890"}', "US_BANK_NUMBER", "1234567890"),
         ("bankAccountNumber=1234567890", "US_BANK_NUMBER", "1234567890"),
+        ("SSN: 536 22 8726", "US_SSN", "536 22 8726"),
+        ("Passport: 912 803 456", "US_PASSPORT", "912 803 456"),
+        ("passport number is 912 803 456.", "US_PASSPORT", "912 803 456"),
     ],
 )
 def test_a_number_right_after_its_label_is_that_identifier(
@@ -84,6 +87,10 @@ def test_a_number_right_after_its_label_is_that_identifier(
         "Savings account: 10000000 EUR",
         "checking account: 10000000 dollars",
         "SSN: 536-228726",
+        "SSN: 536 22-8726",
+        "SSN: 536 228 726",
+        "Passport: 912 803 456 EUR",
+        "Total passports: 145 000 000",
     ],
 )
 def test_other_words_lines_or_numbers_are_not_labelled_ids(text: str) -> None:

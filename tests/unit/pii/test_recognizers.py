@@ -105,6 +105,23 @@ def test_ibans_compact_or_grouped(iban: str) -> None:
     assert text[span["start"] : span["end"]] == iban
 
 
+@pytest.mark.parametrize(
+    "iban", ["de89370400440532013000", "de89 3704 0044 0532 0130 00", "gb29nwbk60161331926819"]
+)
+def test_ibans_in_lower_case(iban: str) -> None:
+    """An IBAN copied from a form or a URL in lower case is still one."""
+    text = f"pay to {iban} thanks"
+    (span,) = find_ibans(text)
+    assert text[span["start"] : span["end"]] == iban
+
+
+def test_an_iban_of_mixed_case_is_not_one() -> None:
+    """Upper and lower case letters mixed make a token, not an IBAN (its check digits
+    may still pass)."""
+    assert find_ibans("token De89370400440532013000 ok") == []
+    assert find_ibans("GB29nwbk60161331926819") == []
+
+
 def test_an_iban_with_a_wrong_check_digit_is_not_one() -> None:
     """One changed digit fails mod 97."""
     assert find_ibans("DE88370400440532013000") == []
