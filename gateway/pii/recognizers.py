@@ -36,6 +36,7 @@ from gateway.pii.identifier_forms import (
     in_longer_run,
     labelled,
 )
+from gateway.pii.phone_labels import labelled_as_phone, whole_words
 from gateway.pii.phone_matcher import phone_matches
 from gateway.pii.types import NER_TYPES, PiiSpan
 
@@ -242,19 +243,11 @@ _PHONE_NOUNS = (
 _PHONE_VERBS = r"call|calls|called|text|dial|ring|contact|reach"
 
 
-def _whole_words(alternatives: str) -> re.Pattern[str]:
-    """``alternatives`` (any case) as whole words: "_" and a camelCase join separate
-    words too ("phone_number", "contact_phone", "mobileNumber", "homePhone")."""
-    return re.compile(
-        rf"(?:(?<![^\W_])|(?<=[a-z])(?=[A-Z]))(?i:{alternatives})(?:(?![^\W_])|(?=[A-Z]))"
-    )
-
-
-_PHONE_CONTEXT = _whole_words(f"{_PHONE_NOUNS}|{_PHONE_VERBS}")
+_PHONE_CONTEXT = whole_words(f"{_PHONE_NOUNS}|{_PHONE_VERBS}")
 """Words that say a number near them is a phone, in English and in the languages of
 ``PHONE_REGIONS`` ("Móvil: 612 345 678", "Telefon 030 1234567"), and a person's number
 ("My number is 612 345 678"), as words of a key too ("phone_number", "mobileNumber")."""
-_PHONE_NOUN = _whole_words(_PHONE_NOUNS)
+_PHONE_NOUN = whole_words(_PHONE_NOUNS)
 """The words of ``_PHONE_CONTEXT`` that name a phone: only these make a number grouped
 as thousands one ("API calls: 612 345 678", "the text has 712 345 678 tokens" are
 counts)."""
@@ -272,6 +265,9 @@ _BARE_PHONE_DIGITS = 12
 valid numbers score as phones (a CRM export's "07911123456", "0301234567"); longer ones,
 and those without the ``0`` ("2025550143": as much an order, customer or PO number, an
 ISBN-10 or a UPC), need a ``+`` or a phone word."""
+_MIN_PHONE_DIGITS = 5
+"""Fewer digits are no subscriber's number: ``phonenumbers`` finds "(41" of "712345678
+(41%)" possible in Germany."""
 _DELIMITERS = ",;|&()[]{}<>\"'`"
 _KEY_ENDS = ":="
 _KEY = re.compile(r"(?<![^\W_])[^\W\d_][\w.-]{0,31}\Z")
@@ -346,6 +342,7 @@ almost any eight digits as valid."""
 def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     """0 for what only looks like a number inside something else, else a confidence."""
     value = text[start:end]
+    digits = sum(c.isdigit() for c in value)
     # Part of a longer token: a hash, a UUID, "INV-96317514", "1Z6541...", "T01:15".
     international = value.startswith("+")
     # Written as a phone, with a "+" or in phone groups: a key's ":" or "=" before it ends
@@ -357,20 +354,19 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     right = _TOKEN_EDGE.match(text, end, end + _TOKEN_REACH)
     token = text[left:start] + value + (right.group() if right else "")
     letters = re.sub(r"(?i)ext\.?|x", "", re.sub(r"[^A-Za-z]", "", token))
-    if letters or _holds_date(value) or _DECIMAL.match(value.strip()):
+    if letters or digits < _MIN_PHONE_DIGITS or _holds_date(value) or _DECIMAL.match(value.strip()):
         return 0.0
     if _a_range(value.strip()):
         return 0.0
     if _sign_before(text, start) in ("$", "€", "£", "¥", "#"):
         return 0.0
     formatted = international or any(c in value for c in " -.()/")
-    digits = sum(c.isdigit() for c in value)
     score = 0.75 if valid else 0.4
     grouped_otherwise = False
     if not formatted and digits < 10:
         # A bare short digit run: an order or build number, unless a phone's label names
         # it ("Teléfono: 612345678", "Tel:612345678"; a mention of a call does not).
-        score = 0.4 if valid and _named_as_phone(text, start) else 0.3
+        score = 0.4 if valid and _named_as_phone(text, start, end) else 0.3
     elif valid and formatted and not international and not _phone_shaped(value):
         # Valid in some region, but grouped as no phone number is (a version
         # "10.0.19041.1", a ticket "2024-118934", a build "19045.3803"): likely, not
@@ -411,31 +407,10 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     return score
 
 
-_LABEL_TAIL = re.compile(
-    r"\.?(?:[ \t_-]*(?:no|nr|num|number|\#)\.?)?[\"']?[ \t]*(?:is[ \t]+|[:=\#|,][ \t]*)?[\"']?",
-    re.IGNORECASE,
-)
-"""What may stand between a phone's label and its number: a number word, a quote, "is",
-a key's ":" or "=", a table's "|", a CSV's ","."""
-
-
-_PHONE_LABEL = _whole_words(
-    r"phone|telephone|tel|tel[eé]fono|telefon|telefone|telefoon|t[eé]l[eé]phone|t[eé]l|tlf|"
-    r"tfno|(?:my|your|his|her|our|their)\s+number"
-)
-"""The words of ``_PHONE_NOUNS`` that only name a phone: "Mobile", "Cell" and "SMS" also
-head a device's or a channel's count ("Mobile: 61234567, Desktop: 41234567",
-"| Mobile | 612345678 | 41% |", "SMS: 712345678 sent")."""
-
-
-def _named_as_phone(text: str, at: int) -> bool:
-    """Whether a word that only names a phone (``_PHONE_LABEL``) is the label of the
-    number at ``text[at]``, or a phone key is tight before it."""
-    if _phone_key_before(text, at):
-        return True
-    window_start = max(0, at - 40)
-    nouns = list(_PHONE_LABEL.finditer(text, window_start, at))
-    return bool(nouns) and _LABEL_TAIL.fullmatch(text, nouns[-1].end(), at) is not None
+def _named_as_phone(text: str, start: int, end: int) -> bool:
+    """Whether a phone key is tight before ``text[start:end]`` or a label names it as a
+    phone (``gateway.pii.phone_labels``)."""
+    return _phone_key_before(text, start) or labelled_as_phone(text, start, end)
 
 
 def _sign_before(text: str, at: int) -> str:

@@ -659,3 +659,10 @@ def test_a_short_bare_number_without_a_phone_label_is_only_likely(text: str) -> 
     """A verb ("call"), a phone word that labels something else, or a word that also heads
     a device's or a channel's count ("Mobile", "SMS") is no phone label."""
     assert max(s["score"] for s in find_phones(text)) < 0.7
+
+
+def test_a_few_digits_after_a_number_are_no_phone() -> None:
+    """``phonenumbers`` finds "(41" of "(41%)" possible in Germany: under five digits
+    no subscriber is reached."""
+    text = "WhatsApp: 712345678 (41%)"
+    assert [text[s["start"] : s["end"]] for s in find_phones(text)] == ["712345678"]
