@@ -129,6 +129,9 @@ HIDDEN_FORMS = [
     ("Mob.07911 123456 any time, or tel2:+14155552671", ["07911123456", "4155552671"]),
     ("Anna|Ruiz|tel:612 345 678|Lugo", ["612345678"]),
     ("Her SSN: 536228726, passport number 912803456.", ["536228726", "912803456"]),
+    # Chinese and Japanese write no space around a number or an address.
+    ("NHS番号943 476 5919です。邮箱anna.li@example.com谢谢", ["943 476", "anna.li"]),
+    ("Pay de89 3704 0044 0532 0130 00 and SSN: 536 22 8726", ["de89", "536 22"]),
 ]
 
 
@@ -137,8 +140,8 @@ async def test_values_hidden_by_how_they_are_written_are_redacted(
     client: AsyncTestClient[Any], fake_upstream: FakeUpstream, content: str, secrets: list[str]
 ) -> None:
     """Escapes written as text (a URL's %2B, JSON's \\u00a0, HTML's &#43;), phone keys
-    abbreviated, numbered or tight in a row, and numbers only their label names do not
-    reach the model."""
+    abbreviated, numbered or tight in a row, numbers only their label names, numbers
+    inside CJK text and lower-case IBANs do not reach the model."""
     raw = await _send(client, fake_upstream, _ask(content))
     _assert_absent(raw, secrets)
 
@@ -288,6 +291,7 @@ ORDINARY = [
     "The contract runs from 01.03.2024 to 31.12.2024; the invoice is dated 14-02-2021.",
     # Passes mod 97, but no country's IBAN is written so.
     "The service returned VY57QKAY7EVEQQ1 as the batch code.",
+    "版本3.2.1已发布\uff0c提交3fe2a0ff2208658c1d9e4b7a20c5d8e1f0a9b3c2已合并。",
 ]
 
 

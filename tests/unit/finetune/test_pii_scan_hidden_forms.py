@@ -29,6 +29,15 @@ MINIMUM = thresholds()
         "SSN: 536228726",
         "Passport number: 912803456",
         "Driver's license: D1234567",
+        "我的社会安全号码是536-22-8726\uff0c请保密。",
+        "NHS番号943 476 5919です。",
+        "请发邮件到anna.li@example-mail.de谢谢",
+        "주민번호는 536-22-8726입니다",
+        "Please pay de89 3704 0044 0532 0130 00 by Friday.",
+        "SSN: 536 22 8726",
+        "Passport: 912 803 456",
+        "Mobile: 612345678",
+        '{"whatsapp": "612345678"}',
     ],
 )
 async def test_a_personal_identifier_in_a_hiding_form_is_refused(line: str) -> None:
@@ -47,6 +56,11 @@ async def test_a_personal_identifier_in_a_hiding_form_is_refused(line: str) -> N
         "Revenue: 612 345 678 EUR; downloads 712.345.678; Q1 Q2 Q3: 612 345 678",
         "Le budget atteint 912 345 678 € cette année.",
         "Monthly API calls: 612 345 678; the text has 712 345 678 tokens; calls=612 345 678",
+        "版本3.2.1已发布\uff0c提交a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0已合并。",
+        "ビルド612345678を2024-03-01にデプロイしました。",
+        "Mobile: 612345678 sessions; WhatsApp: 712345678 (41%)",
+        '{"mobile": 61234567}',
+        "trace_id=de893704004405320130000000000000 span_id=be12f3a4b5c6d7e8",
     ],
 )
 async def test_ordinary_numbers_near_keys_words_and_escapes_are_not_refused(line: str) -> None:
