@@ -354,6 +354,39 @@ def _account_amounts(rng: random.Random) -> str:
     )  # fmt: skip
 
 
+def _device_counts_alone(rng: random.Random) -> str:
+    """A device's or a channel's count alone on its line: with a unit word after it, a
+    "%", a JSON number (not a string), a CSV's or a table's cells."""
+    count = rng.randint(10**6, 10**9 - 1)
+    word = rng.choice(["Mobile", "Cell", "WhatsApp", "Móvil", "Fax"])
+    return rng.choice(
+        [f"{word}: {count} sessions", f"{word}: {count} ({rng.randint(1, 99)}%)",
+         f'{{"{word.lower()}": {count}}}', f"{word},{count}", f"| {word} | {count} |",
+         f"{word}: {count} users, {rng.randint(10, 99)} countries"]
+    )  # fmt: skip
+
+
+def _cjk_technical(rng: random.Random) -> str:
+    """Versions, digests, orders, dates and amounts written inside Chinese, Japanese or
+    Korean text with no spaces around them."""
+    return rng.choice(
+        [f"版本{_semver(rng)}已发布\uff0c提交{_hex(rng, 40)}已合并。",
+         f"订单号{_order(rng)}已于{_date(rng)}发货。",
+         f"合计{rng.randint(10**5, 10**9)}元\uff0c请查收。",
+         f"ビルド{_digits(rng, 9)}を{_date(rng)}にデプロイしました。",
+         f"주문번호{_digits(rng, 9)}의 배송이 시작되었습니다"]
+    )  # fmt: skip
+
+
+def _hex_ids(rng: random.Random) -> str:
+    """Lower-case hex identifiers of IBANs' lengths: trace and span ids, object ids."""
+    return rng.choice(
+        [f"trace_id={_hex(rng, 32)} span_id={_hex(rng, 16)}",
+         f"ObjectId('{_hex(rng, 24)}') was updated.",
+         f"Cache key {_hex(rng, 20)} and etag {_hex(rng, 22)} expired."]
+    )  # fmt: skip
+
+
 ORDINARY: dict[str, Line] = {
     "order_tracking": lambda r: (
         f"Order {_order(r)} was packed "
@@ -536,6 +569,9 @@ ORDINARY: dict[str, Line] = {
     ),
     "device_counts": _device_counts,
     "account_amounts": _account_amounts,
+    "device_counts_alone": _device_counts_alone,
+    "cjk_technical": _cjk_technical,
+    "hex_ids": _hex_ids,
 }  # fmt: skip
 """Kind -> a line of ordinary text carrying identifiers of that kind (none personal)."""
 
@@ -773,6 +809,41 @@ def _labelled_id_variant(rng: random.Random) -> str:
     )  # fmt: skip
 
 
+def _cjk_embedded(rng: random.Random) -> str:
+    """An SSN, an NHS number, an e-mail address or an IBAN inside Chinese, Japanese or
+    Korean text, with no space around it."""
+    ssn = _ssn(rng).replace(" ", "-")
+    nhs = _nhs(rng)
+    return rng.choice(
+        [f"我的社会安全号码是{ssn}\uff0c请保密。", f"社会保障番号は{ssn}です。",
+         f"NHS番号{nhs[:3]} {nhs[3:6]} {nhs[6:]}です。", f"请发邮件到{_email(rng)}谢谢",
+         f"请转账到{_iban(rng).replace(' ', '')}。", f"주민번호는 {ssn}입니다"]
+    )  # fmt: skip
+
+
+def _spaced_id(rng: random.Random) -> str:
+    """An SSN or a US passport number after its label, in three groups of digits."""
+    ssn = _ssn(rng).replace("-", " ")
+    passport = _digits(rng, 9)
+    spaced = f"{passport[:3]} {passport[3:6]} {passport[6:]}"
+    return rng.choice(
+        [f"SSN: {ssn}", f"Social security number {ssn}.", f"Passport: {spaced}",
+         f"passport number is {spaced}."]
+    )  # fmt: skip
+
+
+def _phone_device_word_keyed(rng: random.Random) -> str:
+    """A bare nine-digit phone after a word that also heads a device's count ("Mobile"),
+    keyed with ":" or "is", with a number word, or as a JSON string."""
+    number = "".join(_spanish_number(rng).split())
+    word = rng.choice(["Mobile", "Cell", "WhatsApp", "Móvil", "Fax"])
+    return rng.choice(
+        [f"{word}: {number}", f"{word} number {number}", f'{{"{word.lower()}": "{number}"}}',
+         f"Name: {rng.choice(_FIRST).title()}, {word}: {number}, Email: {_email(rng)}",
+         f"Her {word.lower()} is {number}."]
+    )  # fmt: skip
+
+
 PERSONAL: dict[str, Line] = {
     "card_grouped": lambda r: f"The value on file is {_grouped(_card(r)[0], r.choice(' -'))}.",
     "card_with_word": _bare_card_with_word,
@@ -817,6 +888,10 @@ PERSONAL: dict[str, Line] = {
         f"{r.choice(['Teléfono: ', 'Phone: ', 'Tel:', 'Tel. ', 'phone_number=', 'Mobile:'])}"
         f"{r.choice('67')}{_digits(r, 8, lead=string.digits)}"
     ),
+    "cjk_embedded": _cjk_embedded,
+    "iban_lower_case": lambda r: f"Please pay the invoice to {_iban(r).lower()} by Friday.",
+    "id_spaced_groups": _spaced_id,
+    "phone_device_word_keyed": _phone_device_word_keyed,
 }  # fmt: skip
 """Kind -> a line carrying one personal identifier of that kind."""
 
