@@ -34,7 +34,7 @@ _LABELLED = re.compile(
     r"|(?:bank|checking|chequing|savings)[ \t_-]*(?:acct|a/c)\.?(?=[ \t]+[0-9])"
     r"|(?:acct|a/c)\.?(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))))"
     r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?(?:[ \t]*\([A-Z#/ ]{2,12}\))?[\"']?[ \t]*"
-    r"(?:(?:is|was)[ \t]+|[:=\#|,-][ \t]*)?[\"']?"
+    r"(?:(?:is|was)[ \t]+|[:=\#|,;-][ \t]*)?[\"']?"
     r"(?P<value>[0-9]{3}[ ][0-9]{2,3}[ ][0-9]{3,4}|[A-Z0-9][A-Z0-9-]{4,19})(?![\w-]|[.,][0-9])"
     r"(?![ \t]*(?:[$€£¥]|(?:usd|eur|gbp|chf|jpy|dollars?|euros?|pounds?)(?![a-z])))",
     re.IGNORECASE,
@@ -42,7 +42,7 @@ _LABELLED = re.compile(
 """A label, then the number right after it on its line: written out or as a key in any
 case ("Social Security No.", "social_security_number", "SocialSecurityNumber",
 "passport-no", "DL#"), quoted as JSON's ("\"ssn\": \"536228726\""), before ":", "=", "#",
-"-", a table's "|" or a CSV's ",". An SSN's label may name a TIN with it ("SSN/TIN:",
+"-", a table's "|" or a CSV's "," or ";". An SSN's label may name a TIN with it ("SSN/TIN:",
 "SSN or TIN"). A bank account's label names the bank or the account's kind and is
 followed by a number word or a key's ":", "=" or "#" ("Bank account number:",
 "Checking acct #", "\"bank_account\":"), or abbreviates the account ("checking acct

@@ -12,7 +12,7 @@ for. An escape written out as text is the character it stands for: a literal "\\
 "&#43;" or "&nbsp;" (``_ESCAPE``). Its letters would otherwise join what follows to the
 word before ("Anna\\n07911 123456") or hide the character ("tel=%2B447911123456").
 A character of a script written without spaces between words (Chinese, Japanese,
-Korean, Thai, Lao, Khmer, Myanmar) that touches an ASCII letter or digit is a space in
+Korean, Thai, Lao, Khmer, Myanmar) that touches an ASCII letter or digit is a ";" in
 the view: patterns bounded by ``\\b`` would otherwise see "号码536-22-8726" as one word
 and the number inside it as part of a longer token.
 Each view character remembers the original character it came from (a decoded one, its
@@ -48,6 +48,10 @@ _SPACELESS = (
 kana, CJK ideographs, Hangul syllables."""
 _SPACELESS_EDGE = re.compile(rf"{_SPACELESS}(?=[A-Za-z0-9])|(?<=[A-Za-z0-9]){_SPACELESS}")
 """Such a letter touching an ASCII letter or digit (one character: offsets hold)."""
+SPACELESS_BREAK = ";"
+"""What such a letter is in the view: a delimiter that ends a token for every
+recognizer, and that no number is grouped with (a space would join "169639529を7" or
+"8275821903已于16" into one spaced number)."""
 _BACKSLASHED = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "v": "\v", "b": " "}
 
 
@@ -131,7 +135,7 @@ def normalised(text: str) -> View | None:
     _add_view(text, done, len(text), plain, pieces, origin)
     joined = "".join(pieces)
     if not joined.isascii():
-        joined = _SPACELESS_EDGE.sub(" ", joined)
+        joined = _SPACELESS_EDGE.sub(SPACELESS_BREAK, joined)
     return View(joined, tuple(origin), len(text))
 
 
@@ -163,5 +167,5 @@ def view_text(text: str) -> str:
         text = _ESCAPE.sub(lambda found: _decoded(found.group()), text)
     if not text.isascii():
         text = _NOT_ASCII.sub(lambda match: _char_view(match.group()), text)
-        text = _SPACELESS_EDGE.sub(" ", text)
+        text = _SPACELESS_EDGE.sub(SPACELESS_BREAK, text)
     return text

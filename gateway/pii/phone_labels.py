@@ -34,10 +34,10 @@ LABEL_REACH = 40
 """Characters before a number searched for its label."""
 _NUMBER_WORD = r"(?:[ \t_-]*(?:no|nr|num|number|\#)\.?)"
 _LABEL_TAIL = re.compile(
-    rf"\.?{_NUMBER_WORD}?[\"']?[ \t]*(?:is[ \t]+|[:=\#|,][ \t]*)?[\"']?", re.IGNORECASE
+    rf"\.?{_NUMBER_WORD}?[\"']?[ \t]*(?:is[ \t]+|[:=\#|,;][ \t]*)?[\"']?", re.IGNORECASE
 )
 """What may stand between a phone's label and its number: a number word, a quote, "is",
-a key's ":" or "=", a table's "|", a CSV's ","."""
+a key's ":" or "=", a table's "|", a CSV's "," or ";"."""
 _NUMBERED_TAIL = re.compile(
     rf"\.?{_NUMBER_WORD}[\"']?[ \t]*(?:is[ \t]+|[:=\#][ \t]*)?[\"']?", re.IGNORECASE
 )

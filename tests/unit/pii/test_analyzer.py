@@ -276,3 +276,13 @@ def test_identifiers_inside_cjk_text_are_found_exactly(
     token of its own, and its span holds no CJK character."""
     [spans] = analyzer.analyze([text])
     assert found(text, [dict(s) for s in spans]).get(kind) == value
+
+
+def test_no_span_joins_numbers_across_cjk_letters(analyzer: PresidioAnalyzer) -> None:
+    """A CJK letter between two numbers separates them: an order and a date ("8275821903
+    已于16.12.2021"), a build and a day, are no spaced phone number across it."""
+    texts = ["订单号8275821903已于16.12.2021发货。", "ビルド169639529を7 March 2021にデプロイ。"]
+    for text, spans in zip(texts, analyzer.analyze(texts), strict=True):
+        structured = [s for s in spans if s["type"] not in ("DATE_TIME", "PERSON", "LOCATION")]
+        assert structured
+        assert all(text[s["start"] : s["end"]].isascii() for s in structured), text

@@ -20,6 +20,7 @@ from gateway.pii.labelled_ids import LABELLED_SCORE, find_labelled_ids
         ("SocialSecurityNumber=536228726", "US_SSN", "536228726"),
         ("| SSN | 536228726 |", "US_SSN", "536228726"),
         ("ssn,536228726,Leeds", "US_SSN", "536228726"),
+        ("ssn;536228726;Leeds", "US_SSN", "536228726"),
         ("SS No. 536228726", "US_SSN", "536228726"),
         ("passport: a12345678", "US_PASSPORT", "a12345678"),
         ("SSN/TIN: 536228726", "US_SSN", "536228726"),
