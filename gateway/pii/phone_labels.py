@@ -6,13 +6,12 @@ count as a phone: only its label tells. Two kinds of word head one:
 * words that only name a phone ("Phone", "Tel", "Teléfono", "my number"): the number
   right after them is a phone, however it is keyed;
 * words that also head a device's or a channel's count ("Mobile", "Cell", "Móvil",
-  "WhatsApp", "Fax"): with a number word ("Mobile number", "Cell #") they name a phone;
-  with only a key's ":" or "=" or "is" ("Mobile: 612345678") they do unless the line
-  reads as a count. A count shows a "%", a sibling key with a number of five digits or
-  more ("Mobile: 61234567, Desktop: 41234567"), a word after the number ("WhatsApp:
-  712345678 messages"), or, in JSON, a number not quoted (``{"mobile": 61234567}``; a
-  phone is a string). A table's "|" or a CSV's "," is no label for them: device
-  breakdowns are written so.
+  "WhatsApp", "Fax"): they name a phone with a number word ("Mobile number", "Cell
+  #"), as a person's ("Her mobile is"), as a JSON string (``"mobile": "612345678"``; a
+  count is a number), or keyed with ":" or "=" in a contact record: an e-mail address
+  or a contact key ("Name:", "Email:", "Address:") within two lines. Alone, in a
+  dashboard, a YAML block, a list or a CSV they head counts ("Mobile: 61234567",
+  "traffic:\\n  mobile: 61234567", "- Cell: 804429053").
 """
 
 from __future__ import annotations
@@ -24,9 +23,10 @@ from gateway.pii.identifier_forms import LINE_BREAK
 
 def whole_words(alternatives: str) -> re.Pattern[str]:
     """``alternatives`` (any case) as whole words: "_" and a camelCase join separate
-    words too ("phone_number", "contact_phone", "mobileNumber", "homePhone")."""
+    words too ("phone_number", "contact_phone", "mobileNumber", "homePhone"; not the
+    "Phone" of "iPhone")."""
     return re.compile(
-        rf"(?:(?<![^\W_])|(?<=[a-z])(?=[A-Z]))(?i:{alternatives})(?:(?![^\W_])|(?=[A-Z]))"
+        rf"(?:(?<![^\W_])|(?<=[a-z])(?<!\bi)(?=[A-Z]))(?i:{alternatives})(?:(?![^\W_])|(?=[A-Z]))"
     )
 
 
@@ -34,17 +34,19 @@ LABEL_REACH = 40
 """Characters before a number searched for its label."""
 _NUMBER_WORD = r"(?:[ \t_-]*(?:no|nr|num|number|\#)\.?)"
 _LABEL_TAIL = re.compile(
-    rf"\.?{_NUMBER_WORD}?[\"']?[ \t]*(?:is[ \t]+|[:=\#|,;][ \t]*)?[\"']?", re.IGNORECASE
+    rf"\.?{_NUMBER_WORD}?[\"']?[ \t]*(?:is[ \t]+|[:=\#|,][ \t]*)?[\"']?", re.IGNORECASE
 )
 """What may stand between a phone's label and its number: a number word, a quote, "is",
-a key's ":" or "=", a table's "|", a CSV's "," or ";"."""
+a key's ":" or "=", a table's "|", a CSV's ","."""
 _NUMBERED_TAIL = re.compile(
     rf"\.?{_NUMBER_WORD}[\"']?[ \t]*(?:is[ \t]+|[:=\#][ \t]*)?[\"']?", re.IGNORECASE
 )
 """A device word's tail with a number word: "Mobile number 612345678", "Cell #: ..."."""
-_KEYED_TAIL = re.compile(r"(?P<quote>[\"']?)[ \t]*(?:is[ \t]+|[:=][ \t]*)(?P<value_quote>[\"']?)")
-"""A device word's tail with a key's ":" or "=" or "is" only: "Mobile: 612345678",
-``"mobile": "612345678"``."""
+_JSON_STRING_TAIL = re.compile(r"[\"'][ \t]*:[ \t]*[\"']")
+"""A device word as a JSON key whose value is a string: ``"mobile": "612345678"``."""
+_KEYED_TAIL = re.compile(r"[ \t]*[:=][ \t]*")
+_POSSESSIVE_IS = re.compile(r"(?i:my|your|his|her|our|their)[ \t]+\Z")
+_IS_TAIL = re.compile(r"[ \t]+is[ \t]+", re.IGNORECASE)
 
 PHONE_LABEL = whole_words(
     r"phone|telephone|tel|tel[eé]fono|telefon|telefone|telefoon|t[eé]l[eé]phone|t[eé]l|tlf|"
@@ -55,17 +57,18 @@ DEVICE_LABEL = whole_words(
     r"mobile|mobil|mobiel|m[oó]vil|cell|cellphone|cellulare|celular|cel|handy|whatsapp|fax"
 )
 """Words that name a phone or head a device's or channel's count."""
+_CONTACT = re.compile(
+    r"[\w.+-]@[\w-]+\.[\w.-]"
+    r"|(?<![^\W_])(?i:name|e-?mail|address|contact|surname|first[ _-]?name|last[ _-]?name"
+    r"|nombre|correo|direcci[oó]n|adresse|anschrift)[ \t]*[\"']?[ \t]*[:=]"
+)
+"""A contact record's sign: an e-mail address, or a key naming a person or an address."""
+_RECORD_LINES = 2
+"""Lines either side of a number searched for a contact record's sign."""
 
-_SIBLING_COUNT = re.compile(r"[:=|][ \t]*[\"']?[0-9][0-9 .,]{4,}")
-"""A key's or a table cell's number of five digits or more."""
-_NEXT_ON_LINE = re.compile(r"[ \t]*(?P<next>[^\W_]*)(?P<key>[ \t]*[:=])?")
-"""The word after a number on its line, and whether it is a key ("Email:")."""
-_CONNECTIVES = frozenset({"", "or", "and", "ext", "x", "o", "y", "ou", "oder", "of", "e"})
-"""Words that may follow a phone on its line: another number, an extension."""
 
-
-def labelled_as_phone(text: str, start: int, end: int) -> bool:
-    """Whether a label right before ``text[start:end]`` names the number as a phone."""
+def labelled_as_phone(text: str, start: int) -> bool:
+    """Whether a label right before ``text[start]`` names the number there as a phone."""
     lo = max(0, start - LABEL_REACH)
     label = _last(PHONE_LABEL, text, lo, start)
     if label is not None and _LABEL_TAIL.fullmatch(text, label.end(), start):
@@ -73,12 +76,12 @@ def labelled_as_phone(text: str, start: int, end: int) -> bool:
     label = _last(DEVICE_LABEL, text, lo, start)
     if label is None:
         return False
-    if _NUMBERED_TAIL.fullmatch(text, label.end(), start):
+    tail = (text, label.end(), start)
+    if _NUMBERED_TAIL.fullmatch(*tail) or _JSON_STRING_TAIL.fullmatch(*tail):
         return True
-    keyed = _KEYED_TAIL.fullmatch(text, label.end(), start)
-    if keyed is None or (keyed.group("quote") and not keyed.group("value_quote")):
-        return False
-    return not _reads_as_a_count(text, start, end)
+    if _IS_TAIL.fullmatch(*tail):
+        return _POSSESSIVE_IS.search(text, max(0, label.start() - 8), label.start()) is not None
+    return _KEYED_TAIL.fullmatch(*tail) is not None and _in_contact_record(text, start)
 
 
 def _last(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> re.Match[str] | None:
@@ -86,25 +89,16 @@ def _last(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> re.Match[str
     return matches[-1] if matches else None
 
 
-def _reads_as_a_count(text: str, start: int, end: int) -> bool:
-    """Whether the line of the number at ``text[start:end]`` reads as a count: a "%",
-    another key's number of five digits or more, or a word right after the number that
-    is no key of its own ("Email:") and no "or" or extension."""
-    line_lo = max(0, start - 400)
-    for found in LINE_BREAK.finditer(text, max(0, start - 400), start):
-        line_lo = found.end()
-    after = LINE_BREAK.search(text, end)
-    line_hi = after.start() if after else len(text)
-    if "%" in text[line_lo:line_hi]:
-        return True
-    next_word = _NEXT_ON_LINE.match(text, end, line_hi)
-    if (
-        next_word is not None
-        and not next_word.group("key")
-        and next_word.group("next").lower() not in _CONNECTIVES
-    ):
-        return True
-    siblings = _SIBLING_COUNT.findall(text[line_lo:start]) + _SIBLING_COUNT.findall(
-        text[end:line_hi]
-    )
-    return bool(siblings)
+def _in_contact_record(text: str, at: int) -> bool:
+    """Whether the lines around ``text[at]`` (``_RECORD_LINES`` either side, 400
+    characters at most each way) hold a contact record's sign (``_CONTACT``)."""
+    lo = max(0, at - 400)
+    breaks = [found.end() for found in LINE_BREAK.finditer(text, lo, at)]
+    if len(breaks) > _RECORD_LINES:
+        lo = breaks[-_RECORD_LINES - 1]
+    hi = min(len(text), at + 400)
+    for count, found in enumerate(LINE_BREAK.finditer(text, at, hi)):
+        if count == _RECORD_LINES:
+            hi = found.start()
+            break
+    return _CONTACT.search(text, lo, hi) is not None

@@ -366,7 +366,7 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     if not formatted and digits < 10:
         # A bare short digit run: an order or build number, unless a phone's label names
         # it ("Teléfono: 612345678", "Tel:612345678"; a mention of a call does not).
-        score = 0.4 if valid and _named_as_phone(text, start, end) else 0.3
+        score = 0.4 if valid and _named_as_phone(text, start) else 0.3
     elif valid and formatted and not international and not _phone_shaped(value):
         # Valid in some region, but grouped as no phone number is (a version
         # "10.0.19041.1", a ticket "2024-118934", a build "19045.3803"): likely, not
@@ -407,10 +407,10 @@ def _phone_score(text: str, start: int, end: int, valid: bool) -> float:
     return score
 
 
-def _named_as_phone(text: str, start: int, end: int) -> bool:
-    """Whether a phone key is tight before ``text[start:end]`` or a label names it as a
-    phone (``gateway.pii.phone_labels``)."""
-    return _phone_key_before(text, start) or labelled_as_phone(text, start, end)
+def _named_as_phone(text: str, start: int) -> bool:
+    """Whether a phone key is tight before ``text[start]`` or a label names the number
+    there as a phone (``gateway.pii.phone_labels``)."""
+    return _phone_key_before(text, start) or labelled_as_phone(text, start)
 
 
 def _sign_before(text: str, at: int) -> str:
