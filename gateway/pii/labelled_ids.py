@@ -34,15 +34,16 @@ _LABELLED = re.compile(
     r"|(?:bank|checking|chequing|savings)[ \t_-]*(?:acct|a/c)\.?(?=[ \t]+[0-9])"
     r"|(?:acct|a/c)\.?(?=[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))))"
     r"(?:[ \t_-]*(?:number|num\.?|no\.?|nr\.?|\#))?(?:[ \t]*\([A-Z#/ ]{2,12}\))?[\"']?[ \t]*"
-    r"(?:(?:is|was)[ \t]+|[:=\#|,;-][ \t]*)?[\"']?"
+    r"(?:(?:is|was)[ \t]+|[:=\#|,-][ \t]*)?[\"']?"
     r"(?P<value>[0-9]{3}[ ][0-9]{2,3}[ ][0-9]{3,4}|[A-Z0-9][A-Z0-9-]{4,19})(?![\w-]|[.,][0-9])"
-    r"(?![ \t]*(?:[$€£¥]|(?:usd|eur|gbp|chf|jpy|dollars?|euros?|pounds?)(?![a-z])))",
+    r"(?![ \t]*(?:[$€£¥₹]|(?:usd|eur|gbp|chf|jpy|sek|nok|dkk|pln|inr|rs\.?|kr\.?|dollars?"
+    r"|euros?|pounds?|rupees?|kronor|kroner|z[lł]oty)(?![a-z])))",
     re.IGNORECASE,
 )
 """A label, then the number right after it on its line: written out or as a key in any
 case ("Social Security No.", "social_security_number", "SocialSecurityNumber",
 "passport-no", "DL#"), quoted as JSON's ("\"ssn\": \"536228726\""), before ":", "=", "#",
-"-", a table's "|" or a CSV's "," or ";". An SSN's label may name a TIN with it ("SSN/TIN:",
+"-", a table's "|" or a CSV's ",". An SSN's label may name a TIN with it ("SSN/TIN:",
 "SSN or TIN"). A bank account's label names the bank or the account's kind and is
 followed by a number word or a key's ":", "=" or "#" ("Bank account number:",
 "Checking acct #", "\"bank_account\":"), or abbreviates the account ("checking acct
@@ -52,9 +53,9 @@ followed by a number word or a key's ":", "=" or "#" ("Bank account number:",
 or an amount ("savings account 20000000 dollars", "Savings account: 25000000.00",
 "...: 10000000 EUR") is no account number. A plural ("Total passports: 145000000") is a
 count. A label's abbreviation may follow it in brackets ("Social Security Number (SSN):
-536228726"); an SSN may be written with its dashes ("SSN536-22-8726"). A number may be
-written in three groups of digits with spaces ("SSN: 536 22 8726", "Passport: 912 803
-456"), as forms print it."""
+536228726"); an SSN may be written with its dashes ("SSN536-22-8726"). An SSN or a
+passport number may be written in three groups of digits with spaces ("SSN: 536 22
+8726", "Passport: 912 803 456"), as forms print it."""
 _SSN = re.compile(r"[0-9]{3}([- ]?)[0-9]{2}\1[0-9]{4}")
 _PASSPORT = re.compile(r"[0-9]{9}|[A-Z][0-9]{8}", re.IGNORECASE)
 _BANK_DIGITS = (8, 17)
@@ -86,6 +87,8 @@ def find_labelled_ids(text: str, kinds: frozenset[str] = LABELLED_TYPES) -> list
 def _kind(value: str, match: re.Match[str]) -> str | None:
     """The identifier ``value`` is, by its label and its form; None when its form is
     not that label's (or is a number the SSA never issues)."""
+    if " " in value and not (match.group("ssn") or match.group("passport")):
+        return None  # three groups of digits: an SSN's or a passport's way of writing
     if match.group("ssn"):
         valid = _SSN.fullmatch(value) and not _ssn_recognizer().invalidate_result(value)
         return "US_SSN" if valid else None
