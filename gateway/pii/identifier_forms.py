@@ -18,7 +18,8 @@ UK_NHS           3-3-4 with spaces or dashes, not named as   nhs, national healt
                  a reference ("Item 943-476-5919": see
                  ``labelled``)
 IBAN_CODE        at its country's registered length,         iban, bank, account...
-                 compact or in groups of four
+                 compact or in groups of four (spaces
+                 or dashes)
 MEDICAL_LICENSE  (a DEA number looks like any serial)        dea, medical, prescriber...
 ===============  ==========================================  ===========================
 
@@ -299,12 +300,15 @@ def _grouped(value: str, shapes: tuple[tuple[int, ...], ...]) -> bool:
 
 
 def _iban_form(value: str) -> bool:
-    compact = "".join(value.split())
+    compact = "".join(value.split()).replace("-", "")
     if compact not in (compact.upper(), compact.lower()):
         return False
     if IBAN_LENGTHS.get(compact[:2].upper()) != len(compact):
         return False
     if compact == value:
         return True
-    groups = value.split(" ")
+    separators = set(_SEPARATED.findall(value))
+    if len(separators) != 1:
+        return False
+    groups = value.split(separators.pop())
     return all(len(group) == 4 for group in groups[:-1]) and 0 < len(groups[-1]) <= 4

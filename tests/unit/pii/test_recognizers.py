@@ -110,9 +110,17 @@ def test_ibans_compact_or_grouped(iban: str) -> None:
 )
 def test_ibans_in_lower_case(iban: str) -> None:
     """An IBAN copied from a form or a URL in lower case is still one."""
-    text = f"pay to {iban} thanks"
+    text = f"pay to iban {iban} thanks"
     (span,) = find_ibans(text)
     assert text[span["start"] : span["end"]] == iban
+
+
+def test_a_lower_case_iban_in_groups_needs_no_word() -> None:
+    """Grouped in fours, a lower-case IBAN is written as one; compact and with no word
+    naming it, it is any token (one in 97 passes mod 97)."""
+    assert len(find_ibans("pay to de89 3704 0044 0532 0130 00 thanks")) == 1
+    assert len(find_ibans("pay to de89-3704-0044-0532-0130-00 thanks")) == 1
+    assert find_ibans("request id de89370400440532013000 done") == []
 
 
 def test_an_iban_of_mixed_case_is_not_one() -> None:
