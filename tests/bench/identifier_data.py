@@ -355,14 +355,19 @@ def _account_amounts(rng: random.Random) -> str:
 
 
 def _device_counts_alone(rng: random.Random) -> str:
-    """A device's or a channel's count alone on its line: with a unit word after it, a
-    "%", a JSON number (not a string), a CSV's or a table's cells."""
+    """A device's or a channel's count: alone, in a dashboard, YAML or a list, with a unit
+    word (or a CJK one) after it, a "%", a delta, a JSON number (not a string), a CSV's
+    or a table's cells, and "iPhone" sales."""
     count = rng.randint(10**6, 10**9 - 1)
     word = rng.choice(["Mobile", "Cell", "WhatsApp", "Móvil", "Fax"])
+    other = rng.randint(10**6, 10**9 - 1)
     return rng.choice(
         [f"{word}: {count} sessions", f"{word}: {count} ({rng.randint(1, 99)}%)",
          f'{{"{word.lower()}": {count}}}', f"{word},{count}", f"| {word} | {count} |",
-         f"{word}: {count} users, {rng.randint(10, 99)} countries"]
+         f"{word}: {count}", f"Sessions by device\n{word}: {count}\nDesktop: {other}",
+         f"traffic:\n  {word.lower()}: {count}\n  desktop: {other}", f"- {word}: {count}",
+         f"{word}: {count} → {other}", f"{word}: {count}次", f"{word}: {count}件",
+         f"iPhone共{count}台", f"{word};{count};{rng.randint(1, 999)}"]
     )  # fmt: skip
 
 
@@ -834,12 +839,14 @@ def _spaced_id(rng: random.Random) -> str:
 
 def _phone_device_word_keyed(rng: random.Random) -> str:
     """A bare nine-digit phone after a word that also heads a device's count ("Mobile"),
-    keyed with ":" or "is", with a number word, or as a JSON string."""
+    with a number word, as a person's, as a JSON string, or keyed in a contact record."""
     number = "".join(_spanish_number(rng).split())
     word = rng.choice(["Mobile", "Cell", "WhatsApp", "Móvil", "Fax"])
+    name = rng.choice(_FIRST).title()
     return rng.choice(
-        [f"{word}: {number}", f"{word} number {number}", f'{{"{word.lower()}": "{number}"}}',
-         f"Name: {rng.choice(_FIRST).title()}, {word}: {number}, Email: {_email(rng)}",
+        [f"{word} number {number}", f'{{"{word.lower()}": "{number}"}}',
+         f"Name: {name}, {word}: {number}, Email: {_email(rng)}",
+         f"{name} {rng.choice(_LAST).title()}\n{word}: {number}\n{_email(rng)}",
          f"Her {word.lower()} is {number}."]
     )  # fmt: skip
 

@@ -36,8 +36,10 @@ MINIMUM = thresholds()
         "Please pay de89 3704 0044 0532 0130 00 by Friday.",
         "SSN: 536 22 8726",
         "Passport: 912 803 456",
-        "Mobile: 612345678",
+        "Name: Ana Ruiz, Mobile: 612345678",
         '{"whatsapp": "612345678"}',
+        "Her cell is 612345678.",
+        "Pay de89-3704-0044-0532-0130-00 by Friday.",
     ],
 )
 async def test_a_personal_identifier_in_a_hiding_form_is_refused(line: str) -> None:
@@ -60,6 +62,16 @@ async def test_a_personal_identifier_in_a_hiding_form_is_refused(line: str) -> N
         "ビルド612345678を2024-03-01にデプロイしました。",
         "Mobile: 612345678 sessions; WhatsApp: 712345678 (41%)",
         '{"mobile": 61234567}',
+        "Mobile: 61234567",
+        "Sessions by device\nMobile: 83817924\nDesktop: 735068488",
+        "traffic:\n  fax: 853411312\n  desktop: 62309938",
+        "- Cell: 804429053",
+        "Cell: 449817264次; WhatsApp: 712345678条消息",
+        "iPhone共530960524台; iPhone은 508384189대 판매",
+        "Passport共211022144台; SSN은 838417235대 판매",
+        "Driving licence;5269777;310\nPassport;238530350;840",
+        "Driver's license: 405 381 728; Passport: 410 597 043 kr",
+        "request id ee40lel5bxf7qreocuck done",
         "trace_id=de893704004405320130000000000000 span_id=be12f3a4b5c6d7e8",
     ],
 )
