@@ -39,6 +39,7 @@ from gateway.pii.identifier_forms import (
 )
 from gateway.pii.phone_labels import labelled_as_phone, whole_words
 from gateway.pii.phone_matcher import phone_matches
+from gateway.pii.presidio_import import import_presidio
 from gateway.pii.types import NER_TYPES, PiiSpan
 
 CARD_PREFIXES: tuple[tuple[int, int], ...] = (
@@ -214,14 +215,31 @@ def find_ibans(text: str) -> list[PiiSpan]:
 
 
 def _written_as_an_iban(text: str, start: int, end: int) -> bool:
-    """Upper case, or lower case in groups or near a word naming an IBAN: a lower-case
-    token of a country's length passes mod 97 one time in 97 ("ee40lel5bxf7qreocuck")."""
+    """Upper case; or lower case in groups, near a word naming an IBAN, or in its
+    country's account format. A lower-case token of a country's length passes mod 97 one
+    time in 97 ("ee40lel5bxf7qreocuck"); one in the format ("de" and 20 digits) is an
+    IBAN copied from a URL or a form."""
     candidate = text[start:end]
     if candidate.isupper():
         return True
-    return candidate.islower() and (
-        any(c in candidate for c in " -") or word_near("IBAN_CODE", text, start, end)
-    )
+    if not candidate.islower():
+        return False
+    if any(c in candidate for c in " -") or word_near("IBAN_CODE", text, start, end):
+        return True
+    account_format = _account_formats().get(candidate[:2].upper())
+    return account_format is not None and account_format.fullmatch(candidate.upper()) is not None
+
+
+@functools.cache
+def _account_formats() -> dict[str, re.Pattern[str]]:
+    """Each country's IBAN as letters, digits or either at each place (Presidio's
+    ``iban_patterns``: the registry's formats, about 80 countries)."""
+    import_presidio()
+    from presidio_analyzer.predefined_recognizers.generic import iban_patterns
+
+    return {
+        country: re.compile(pattern) for country, pattern in iban_patterns.regex_per_country.items()
+    }
 
 
 def _registered_end(value: str) -> int | None:

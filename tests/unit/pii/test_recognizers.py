@@ -115,12 +115,15 @@ def test_ibans_in_lower_case(iban: str) -> None:
     assert text[span["start"] : span["end"]] == iban
 
 
-def test_a_lower_case_iban_in_groups_needs_no_word() -> None:
-    """Grouped in fours, a lower-case IBAN is written as one; compact and with no word
-    naming it, it is any token (one in 97 passes mod 97)."""
+def test_a_lower_case_iban_grouped_or_in_its_format_needs_no_word() -> None:
+    """Grouped in fours, or compact in its country's account format ("de" and 20
+    digits), a lower-case IBAN is written as one; compact, of another format and with no
+    word naming it, it is any token (one in 97 passes mod 97)."""
     assert len(find_ibans("pay to de89 3704 0044 0532 0130 00 thanks")) == 1
     assert len(find_ibans("pay to de89-3704-0044-0532-0130-00 thanks")) == 1
-    assert find_ibans("request id de89370400440532013000 done") == []
+    assert len(find_ibans("pay to de89370400440532013000 thanks")) == 1
+    assert find_ibans("request id ee40lel5bxf7qreocuck done") == []
+    assert len(find_ibans("iban ee40lel5bxf7qreocuck done")) == 1
 
 
 def test_an_iban_of_mixed_case_is_not_one() -> None:
