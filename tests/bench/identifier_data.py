@@ -613,6 +613,8 @@ def _iban(rng: random.Random) -> str:
     if country in ("GB", "NL"):
         bank = "".join(rng.choice(string.ascii_uppercase) for _ in range(4))
         bban = bank + bban[4:]
+    elif country == "IT":  # the check letter (CIN) before the bank code
+        bban = rng.choice(string.ascii_uppercase) + bban[1:]
     numeric = "".join(str(int(c, 36)) for c in bban + country + "00")
     iban = f"{country}{98 - int(numeric) % 97:02d}{bban}"
     return iban if rng.random() < 0.5 else " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
