@@ -57,12 +57,17 @@ DEVICE_LABEL = whole_words(
     r"mobile|mobil|mobiel|m[oó]vil|cell|cellphone|cellulare|celular|cel|handy|whatsapp|fax"
 )
 """Words that name a phone or head a device's or channel's count."""
+_KEY_END = r"[ \t]*[\"']?[ \t]*[:=][ \t]*[\"']?"
 _CONTACT = re.compile(
     r"[\w.+-]@[\w-]+\.[\w.-]"
-    r"|(?<![^\W_])(?i:name|e-?mail|address|contact|surname|first[ _-]?name|last[ _-]?name"
-    r"|nombre|correo|direcci[oó]n|adresse|anschrift)[ \t]*[\"']?[ \t]*[:=]"
+    r"|(?<![^\W_])(?i:surname|(?:first|last|full|given|family)[ _-]?name|nombre|apellidos?"
+    rf"|address|direcci[oó]n|adresse|anschrift|postcode|zip){_KEY_END}"
+    rf"|(?<![^\W_])(?i:name|contact|customer|client){_KEY_END}"
+    r"[A-Z][a-zà-ÿ'-]+[ \t]+[A-Z][a-zà-ÿ'-]+"
 )
-"""A contact record's sign: an e-mail address, or a key naming a person or an address."""
+"""A contact record's sign: an e-mail address, a key naming a person's name or an
+address, or a name key holding a first and last name ("Name: Ana Ruiz"; a YAML block's
+"name: Q3 traffic" is none). An "Email:" key alone is none: channel counts have one."""
 _RECORD_LINES = 2
 """Lines either side of a number searched for a contact record's sign."""
 

@@ -66,3 +66,16 @@ def test_iphone_names_no_phone() -> None:
     words = whole_words("phone")
     assert words.search("homePhone: 612345678")
     assert not words.search("iPhone sales 612345678")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: Q3 traffic\nmobile: 61234567\ndesktop: 41234567",
+        "Push: 81234567, Email: 71234567, Mobile: 61234567",
+    ],
+)
+def test_a_name_or_email_key_without_a_person_makes_no_contact_record(text: str) -> None:
+    """A YAML block's "name:" holding no person's name, or an "Email:" key holding a
+    count, is no contact record: the device's number stays a count."""
+    assert not labelled_as_phone(text, text.index("61234567"))
