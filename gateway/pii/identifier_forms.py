@@ -289,14 +289,22 @@ def in_longer_run(text: str, start: int, end: int) -> bool:
     return after is not None and after.group(1) == separator
 
 
+def _groups(value: str) -> list[str] | None:
+    """``value`` split by its one kind of separator (a space or a dash); None when it has
+    none or both."""
+    separators = set(_SEPARATED.findall(value))
+    return value.split(separators.pop()) if len(separators) == 1 else None
+
+
 def _grouped(value: str, shapes: tuple[tuple[int, ...], ...]) -> bool:
     """Whether ``value`` is digit groups of one of ``shapes``, split by one kind of
     separator (a space or a dash)."""
-    separators = set(_SEPARATED.findall(value))
-    if len(separators) != 1:
-        return False
-    groups = tuple(len(group) for group in value.split(separators.pop()))
-    return groups in shapes and "".join(value.split()).replace("-", "").isdigit()
+    groups = _groups(value)
+    return (
+        groups is not None
+        and tuple(len(group) for group in groups) in shapes
+        and all(group.isdigit() for group in groups)
+    )
 
 
 def _iban_form(value: str) -> bool:
@@ -307,8 +315,9 @@ def _iban_form(value: str) -> bool:
         return False
     if compact == value:
         return True
-    separators = set(_SEPARATED.findall(value))
-    if len(separators) != 1:
-        return False
-    groups = value.split(separators.pop())
-    return all(len(group) == 4 for group in groups[:-1]) and 0 < len(groups[-1]) <= 4
+    groups = _groups(value)
+    return (
+        groups is not None
+        and all(len(group) == 4 for group in groups[:-1])
+        and 0 < len(groups[-1]) <= 4
+    )

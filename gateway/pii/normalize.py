@@ -48,7 +48,7 @@ _SPACELESS = (
 kana, CJK ideographs, Hangul syllables."""
 _SPACELESS_EDGE = re.compile(rf"{_SPACELESS}(?=[A-Za-z0-9])|(?<=[A-Za-z0-9]){_SPACELESS}")
 """Such a letter touching an ASCII letter or digit (one character: offsets hold)."""
-SPACELESS_BREAK = ";"
+_SPACELESS_BREAK = ";"
 """What such a letter is in the view: a delimiter that ends a token for every
 recognizer, and that no number is grouped with (a space would join "169639529を7" or
 "8275821903已于16" into one spaced number)."""
@@ -135,7 +135,7 @@ def normalised(text: str) -> View | None:
     _add_view(text, done, len(text), plain, pieces, origin)
     joined = "".join(pieces)
     if not joined.isascii():
-        joined = _SPACELESS_EDGE.sub(SPACELESS_BREAK, joined)
+        joined = _SPACELESS_EDGE.sub(_SPACELESS_BREAK, joined)
     return View(joined, tuple(origin), len(text))
 
 
@@ -167,5 +167,5 @@ def view_text(text: str) -> str:
         text = _ESCAPE.sub(lambda found: _decoded(found.group()), text)
     if not text.isascii():
         text = _NOT_ASCII.sub(lambda match: _char_view(match.group()), text)
-        text = _SPACELESS_EDGE.sub(SPACELESS_BREAK, text)
+        text = _SPACELESS_EDGE.sub(_SPACELESS_BREAK, text)
     return text

@@ -30,7 +30,7 @@ def whole_words(alternatives: str) -> re.Pattern[str]:
     )
 
 
-LABEL_REACH = 40
+_LABEL_REACH = 40
 """Characters before a number searched for its label."""
 _NUMBER_WORD = r"(?:[ \t_-]*(?:no|nr|num|number|\#)\.?)"
 _LABEL_TAIL = re.compile(
@@ -74,7 +74,7 @@ _RECORD_LINES = 2
 
 def labelled_as_phone(text: str, start: int) -> bool:
     """Whether a label right before ``text[start]`` names the number there as a phone."""
-    lo = max(0, start - LABEL_REACH)
+    lo = max(0, start - _LABEL_REACH)
     label = _last(PHONE_LABEL, text, lo, start)
     if label is not None and _LABEL_TAIL.fullmatch(text, label.end(), start):
         return True

@@ -593,14 +593,6 @@ def _matches(
     return phone_matches(text, region, passed_over)
 
 
-def _scores_nothing(candidate: str) -> bool:
-    """Whether a match of the whole ``candidate`` scores 0 wherever it stands: it holds a
-    date or a time (``_phone_score``). In the regions after the first such a match is of
-    no use (only the first region's valid matches are used otherwise: ``valid_spans``),
-    and on business text parsing dates in every region was most of the phone cost."""
-    return _holds_date(candidate)
-
-
 @functools.lru_cache(maxsize=RUN_CACHE_SIZE)
 def _run_matches(piece: str) -> tuple[tuple[int, int, bool], ...]:
     """The distinct matches of a digit run (with two characters either side) in the
@@ -614,7 +606,9 @@ def _run_matches(piece: str) -> tuple[tuple[int, int, bool], ...]:
         dict.fromkeys(
             found
             for region in PHONE_REGIONS[1:]
-            for found in _matches(piece, region, _scores_nothing)
+            # A match holding a date or a time scores 0 wherever it stands: passed over
+            # (parsing dates in every region was most of the phone cost on business text).
+            for found in _matches(piece, region, _holds_date)
         )
     )
 
